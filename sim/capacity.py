@@ -1,0 +1,141 @@
+"""Places, waiting lists and budgets: small objects with invariants.
+
+Modelled on SimPy's ``Resource`` (capacity, users, queue) and ``Container`` (a level that
+cannot go below zero). Nothing here knows about stages, people's attributes or money
+categories: the model hands in counts and amounts and gets back how many may start.
+
+Invariants (tested alone and as properties of whole runs):
+
+* :class:`Slots`: ``0 <= occupied <= capacity`` after every admission.
+* :class:`Budget`: ``spent <= level`` at all times within a budget year; a spend that would
+  overdraw it is refused.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["Slots", "Budget", "OverspendError", "admissible", "priority_order"]
+
+
+class OverspendError(RuntimeError):
+    """A spend would take a budget below zero."""
+
+
+class Slots:
+    """Places in a programme.
+
+    Args:
+        capacity: number of places (>= 0).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = 0
+        self.occupied = 0
+        self.set_capacity(capacity)
+
+    def set_capacity(self, capacity: int) -> None:
+        """Change the number of places (a reform). Occupancy above it must then be shed."""
+        if capacity < 0 or int(capacity) != capacity:
+            raise ValueError(f"capacity must be a whole number >= 0, got {capacity!r}")
+        self.capacity = int(capacity)
+
+    @property
+    def free(self) -> int:
+        """Places not taken."""
+        return max(self.capacity - self.occupied, 0)
+
+    @property
+    def excess(self) -> int:
+        """People above capacity after a cut (they must leave)."""
+        return max(self.occupied - self.capacity, 0)
+
+    def occupy(self, n: int) -> None:
+        """Fill ``n`` places; raises if that would exceed capacity."""
+        if n < 0 or self.occupied + n > self.capacity:
+            raise ValueError(f"cannot occupy {n} of {self.free} free places")
+        self.occupied += n
+
+    def release(self, n: int) -> None:
+        """Free ``n`` places."""
+        if n < 0 or n > self.occupied:
+            raise ValueError(f"cannot release {n} of {self.occupied} occupied places")
+        self.occupied -= n
+
+
+class Budget:
+    """A yearly budget of one funder for one programme (SEK).
+
+    Intake uses :meth:`room` with commitments: a new participant is admitted only if the
+    budget can pay for them, and for everyone already in, to the end of the budget year.
+
+    Args:
+        level: money available this budget year (>= 0; ``math.inf`` for no limit).
+    """
+
+    def __init__(self, level: float) -> None:
+        if level < 0 or level != level:
+            raise ValueError(f"budget must be >= 0, got {level!r}")
+        self.level = float(level)
+        self.spent = 0.0
+
+    def reset(self, level: float) -> None:
+        """Start a new budget year with ``level``."""
+        if level < 0 or level != level:
+            raise ValueError(f"budget must be >= 0, got {level!r}")
+        self.level = float(level)
+        self.spent = 0.0
+
+    @property
+    def remaining(self) -> float:
+        """Money not yet spent this year."""
+        return self.level - self.spent
+
+    def spend(self, amount: float) -> None:
+        """Pay ``amount``; refuses (raises) rather than overdraw."""
+        if amount < 0:
+            raise ValueError(f"cannot spend a negative amount {amount!r}")
+        if amount > self.remaining + 1e-6:
+            raise OverspendError(f"spending {amount:,.0f} SEK would overdraw {self.remaining:,.0f} SEK")
+        self.spent += amount
+
+    def affordable(self, cost_each: float) -> int:
+        """How many payments of ``cost_each`` fit in what remains (all, if free)."""
+        if cost_each <= 0 or math.isinf(self.level):
+            return np.iinfo(np.int64).max
+        return max(int(math.floor((self.remaining + 1e-6) / cost_each)), 0)
+
+    def room(self, committed: float, cost_each: float) -> int:
+        """New participants affordable after ``committed`` money is set aside."""
+        if cost_each <= 0 or math.isinf(self.level):
+            return np.iinfo(np.int64).max
+        return max(int(math.floor((self.remaining - committed + 1e-6) / cost_each)), 0)
+
+
+def admissible(waiting: int, free: int, starts_cap: int | None, affordable: int) -> int:
+    """How many of ``waiting`` may start: the least of the queue, places, starts and money."""
+    n = min(waiting, free, affordable)
+    if starts_cap is not None:
+        n = min(n, starts_cap)
+    return max(n, 0)
+
+
+def priority_order(groups: list[np.ndarray], months_waiting: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Order a waiting list: priority groups in the order given, then longest wait, then id.
+
+    Args:
+        groups: one boolean array per priority group (first listed = most important),
+            each aligned with ``ids``.
+        months_waiting: months each person has waited.
+        ids: person ids (the final tie-break, so the order is deterministic).
+
+    Returns:
+        Positions into ``ids``, first to be admitted first.
+    """
+    score = np.zeros(ids.shape[0], dtype=np.int64)
+    for g in groups:
+        score = (score << 1) | g.astype(np.int64)
+    # np.lexsort sorts by the last key first; negate to get "higher first".
+    return np.lexsort((ids, -months_waiting.astype(np.int64), -score))

@@ -1,0 +1,402 @@
+"""The programme model: one Mesa model, one monthly loop over arrays of people.
+
+See :class:`ProgrammeModel` for the order of the sub-steps in a month.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from sim import moves
+from sim.calendar import Calendar
+from sim.capacity import Budget, Slots, admissible, priority_order
+from sim.hazards import after_effect, competing_risks, duration_factor, static_multipliers
+from sim.params import Month
+from sim.population import Population, synthesise
+from sim.recorder import Recorder
+from sim.regime import DROPOUT, ProgrammeRegime, Regime, reform_months, regime_at
+from sim.rng import Streams
+from sim.schema import Scenario
+from sim.stages import PROGRAMME_STAGES, STAGES, Stage
+
+__all__ = ["ProgrammeModel"]
+
+_S = Stage
+_BENEFIT_STAGES = np.array([s in (_S.OPEN, _S.JOB, _S.WAITING, _S.FAS3, _S.COACHING, _S.TRAINING, _S.EDUCATION)
+                            for s in Stage])
+_ORIGIN_ROWS = (_S.OPEN, _S.JOB, _S.FAS3)
+
+
+class ProgrammeModel(mesa.Model):
+    """People moving month by month through programmes under capacities and budgets.
+
+    Each :meth:`step` is one month. The SimPy calendar (:mod:`sim.calendar`) first runs the
+    events dated to the month — **reforms** (parameters in force change), **arrivals**
+    (cohort waves, inflow), **budget-year resets**, **status dates** and the **yearly**
+    refresh of age-dependent multipliers — and then the month itself, in this order:
+
+    1. **record**: stocks by stage, queues, occupancy and capacity (the state *during* the
+       month);
+    2. **clocks**: UI days and JOB days advance by ``benefit_days_per_month`` for those
+       drawing them; the work-condition history shifts; months in stage, months out of work
+       and months since a programme advance; waiting lowers motivation;
+    3. **spend**: each programme pays this month's participant costs from its budgets;
+       participants beyond a cut capacity or an exhausted budget leave (newest first), so
+       capacity is never exceeded and budgets never overspent;
+    4. **forced moves** (the rules): pension age -> other; UI exhausted or 18 months
+       registered -> the guarantee (JOB); 450 JOB days -> Fas 3; maximum programme length
+       -> completion; maximum wait -> off the list; a closed programme -> everyone out;
+    5. **hazards**: competing-risk exits for everyone not moved in 4;
+    6. **referrals**: eligible people not moved this month join waiting lists;
+    7. **intake**: waiting lists are admitted in priority order within places, starts and
+       budget (money is committed to the end of the budget year);
+    8. **follow-up**: the stage of people k months after leaving a programme is recorded.
+
+    Moves made in 4-7 define the state of the next month. All random draws come from named
+    streams keyed by person and month (:mod:`sim.rng`), so a baseline and a scenario with
+    the same seed use the same draws wherever the policy does not differ.
+
+    Args:
+        scenario: a validated scenario.
+        rng: the seed (a non-negative int); it keys every random stream.
+        record_events: keep the person-level event log (turn off for large sweeps).
+    """
+
+    def __init__(self, scenario: Scenario, rng: int = 0, *, record_events: bool = True) -> None:
+        super().__init__(rng=rng)
+        self.spec = scenario
+        self.seed = int(rng)
+        self.streams = Streams(self.seed)
+        self.start: Month = scenario.start_month
+        self.horizon = scenario.horizon_months
+        self.t = 0  #: month index of the month being simulated (0 = start month)
+        self.pop: Population = synthesise(scenario.population, self.start, self.horizon, self.streams)
+        self.ids = np.arange(len(self.pop), dtype=np.int64)
+        self.regime: Regime = regime_at(scenario, self.start)
+        n_prog = len(scenario.programmes)
+        self.slots = [Slots(p.slots) for p in self.regime.programmes]
+        self.budgets: list[dict[str, Budget]] = [
+            {payer: Budget(level) for payer, level in p.budget_per_year.items()} for p in self.regime.programmes
+        ]
+        self.fade = np.ones(max(n_prog, 1), np.float32)
+        self.counts_as_work = np.zeros(max(n_prog, 1), bool)
+        self._set_programme_arrays()
+        self.work_mult = np.ones(len(self.pop), np.float32)
+        self.studies_mult = np.ones(len(self.pop), np.float32)
+        self.rec = Recorder(n_prog, record_events=record_events)
+        self._moved = np.zeros(len(self.pop), bool)
+        self.calendar = Calendar(self._month, self._calendar_events(), yearly=self._refresh_multipliers)
+
+    # ----------------------------------------------------------------- calendar hooks
+    def _calendar_events(self) -> list[tuple[int, object]]:
+        ev: list[tuple[int, object]] = []
+        for m in reform_months(self.spec):
+            ev.append((m - self.start, lambda m=m: self._reform(m)))
+        for m in np.unique(self.pop.arrival_month):
+            ev.append((int(m) - self.start, lambda m=int(m): self._arrive(m)))
+        first = self.spec.calendar.budget_year_start_month - 1
+        for t in range(1, self.horizon):
+            if (self.start + t) % 12 == first:
+                ev.append((t, self._new_budget_year))
+        for d in self.spec.calendar.status_dates:
+            ev.append((d - self.start, lambda d=d: self.rec.status(d, self.pop)))
+        return ev
+
+    def _reform(self, month: Month) -> None:
+        self.regime = regime_at(self.spec, month)
+        for s, p in zip(self.slots, self.regime.programmes, strict=True):
+            s.set_capacity(p.slots)
+        self._set_programme_arrays()
+        self.rec.reform(month)
+
+    def _set_programme_arrays(self) -> None:
+        for p in self.regime.programmes:
+            self.fade[p.index] = p.fade_months
+            self.counts_as_work[p.index] = p.counts_as_work
+
+    def _arrive(self, month: Month) -> None:
+        ids = np.flatnonzero(self.pop.arrival_month == month)
+        self._refresh_multipliers(ids)
+        moves.arrive(self, ids)
+
+    def _new_budget_year(self) -> None:
+        for p, budgets in zip(self.regime.programmes, self.budgets, strict=True):
+            for payer, b in budgets.items():
+                b.reset(p.budget_per_year[payer])
+
+    def _refresh_multipliers(self, ids: np.ndarray | None = None) -> None:
+        ids = self.ids if ids is None else ids
+        comp = self.spec.population.composition
+        w, s = static_multipliers(self.pop, ids, self.spec.effects, comp.employability_sd, self.month)
+        self.work_mult[ids] = w
+        self.studies_mult[ids] = s
+
+    # ----------------------------------------------------------------- time
+    @property
+    def month(self) -> Month:
+        """The absolute month being simulated."""
+        return self.start + self.t
+
+    def step(self) -> None:
+        """Simulate one month (see the class docstring for the order)."""
+        self.calendar.advance()
+
+    def run(self, months: int | None = None) -> None:
+        """Simulate ``months`` months (default: to the end of the horizon)."""
+        n = self.horizon - self.calendar.month if months is None else months
+        for _ in range(n):
+            self.step()
+        self.running = self.calendar.month < self.horizon
+
+    def _month(self) -> None:
+        self.t = self.calendar.month
+        self._moved[:] = False
+        self.rec.record(self)  # 1
+        self._clocks()  # 2
+        self._spend()  # 3
+        self._forced()  # 4
+        self._hazards()  # 5
+        self._referrals()  # 6
+        self._intake()  # 7
+        self.rec.follow_up(self)  # 8
+
+    # ----------------------------------------------------------------- 2. clocks
+    def _clocks(self) -> None:
+        pop, r = self.pop, self.regime
+        st = pop.stage
+        arrived = st != _S.NOT_ARRIVED
+        days = np.float32(self.spec.rules.benefit_days_per_month)
+        on_ui = pop.ui_entitled & ~pop.in_guarantee & ((st == _S.OPEN) | (st == _S.WAITING))
+        pop.ui_days[on_ui] += days
+        in_job_clock = pop.in_guarantee & _BENEFIT_STAGES[st]
+        pop.job_days[in_job_clock] += days
+        qualifying = st == _S.WORK
+        sub = np.flatnonzero(st == _S.SUBSIDISED)
+        if sub.size:
+            prog = pop.programme[sub]
+            counts = np.where(prog >= 0, self.counts_as_work[np.maximum(prog, 0)], True)
+            qualifying[sub[counts]] = True
+        pop.work_history[:] = ((pop.work_history << 1) & 0x0FFF) | qualifying
+        np.add(pop.months_in_stage, arrived, out=pop.months_in_stage, casting="unsafe")
+        np.minimum(pop.months_in_stage, 30000, out=pop.months_in_stage)
+        out = _BENEFIT_STAGES[st]
+        pop.months_out_of_work[out] = np.minimum(pop.months_out_of_work[out] + 1, 30000)
+        ms = pop.months_since_programme
+        ms[ms < 30000] += 1
+        waiting = np.flatnonzero(st == _S.WAITING)
+        for p in r.programmes:
+            if p.motivation_loss > 0:
+                w = waiting[pop.programme[waiting] == p.index]
+                pop.motivation[w] *= np.float32(1.0 - p.motivation_loss)
+
+    # ----------------------------------------------------------------- 3. spend
+    def _participants(self, p: ProgrammeRegime) -> np.ndarray:
+        ids = np.flatnonzero(self.pop.stage == p.stage)
+        return ids[self.pop.programme[ids] == p.index]
+
+    def _spend(self) -> None:
+        pop = self.pop
+        for p, slots, budgets in zip(self.regime.programmes, self.slots, self.budgets, strict=True):
+            part = self._participants(p)
+            shed = max(part.size - slots.capacity, 0)
+            for payer, b in budgets.items():
+                cost = p.cost_per_month[payer]
+                keep = min(part.size - shed, b.affordable(cost))
+                shed = max(shed, part.size - keep)
+            if shed:
+                newest = part[np.lexsort((-part, pop.months_in_stage[part]))][:shed]
+                moves.leave_programme(self, newest, p, completed=False, reason="cut")
+                part = np.setdiff1d(part, newest, assume_unique=True)
+            slots.occupied = part.size
+            for payer, b in budgets.items():
+                b.spend(part.size * p.cost_per_month[payer])
+
+    # ----------------------------------------------------------------- 4. forced moves
+    def _forced(self) -> None:
+        pop, r = self.pop, self.regime
+        st = pop.stage
+        rules = self.spec.rules
+        alive = np.flatnonzero((st != _S.NOT_ARRIVED) & (st != _S.OTHER))
+        old = alive[pop.age_years(self.month, alive) >= rules.pension_age]
+        moves.move(self, old, _S.OTHER)
+        # UI exhausted, or registered long enough: into the guarantee.
+        cand = np.flatnonzero(((st == _S.OPEN) | (st == _S.WAITING)) & ~pop.in_guarantee & ~self._moved)
+        if cand.size:
+            limit = np.where(pop.children[cand] > 0, r.ui_days_max_with_child, r.ui_days_max)
+            exhausted = pop.ui_entitled[cand] & (pop.ui_days[cand] >= limit)
+            long_reg = pop.registered[cand] & (pop.months_out_of_work[cand] >= r.job_entry_months) \
+                & ~pop.ui_entitled[cand]
+            enter = cand[exhausted | long_reg]
+            pop.ui_entitled[enter] = False
+            pop.in_guarantee[enter] = True
+            moves.move(self, enter[st[enter] == _S.OPEN], _S.JOB)
+        to_fas3 = np.flatnonzero((st == _S.JOB) & (pop.job_days >= r.job_days_to_fas3) & ~self._moved)
+        moves.move(self, to_fas3, _S.FAS3)
+        waiting = np.flatnonzero((st == _S.WAITING) & ~self._moved)
+        for p in r.programmes:
+            part = self._participants(p)
+            part = part[~self._moved[part]]
+            w = waiting[pop.programme[waiting] == p.index]
+            if not p.active:
+                moves.leave_programme(self, part, p, completed=False, reason="closed")
+                moves.leave_queue(self, w)
+                continue
+            done = part[pop.months_in_stage[part] >= p.max_duration_months]
+            moves.leave_programme(self, done, p, completed=True, reason="completed")
+            if p.max_wait_months is not None:
+                moves.leave_queue(self, w[pop.months_in_stage[w] >= p.max_wait_months])
+
+    # ----------------------------------------------------------------- 5. hazards
+    def _origin_row(self, ids: np.ndarray) -> np.ndarray:
+        """The unemployment stage whose hazards apply to people waiting or in a programme."""
+        pop = self.pop
+        g = pop.in_guarantee[ids]
+        return np.where(g, np.where(pop.job_days[ids] >= self.regime.job_days_to_fas3, _S.FAS3, _S.JOB), _S.OPEN)
+
+    def _hazards(self) -> None:
+        pop, r = self.pop, self.regime
+        st = pop.stage
+        at_risk = np.flatnonzero((st != _S.NOT_ARRIVED) & (st != _S.OTHER) & ~self._moved)
+        if at_risk.size == 0:
+            return
+        stage_of = st[at_risk]
+        prog_of = pop.programme[at_risk]
+        in_prog = (prog_of >= 0) & np.isin(stage_of, list(PROGRAMME_STAGES))
+        # Groups with one hazard table each: ordinary stages, waiting (origin rows), programmes.
+        groups: list[tuple[np.ndarray, np.ndarray, ProgrammeRegime | None]] = []
+        for s in STAGES:
+            if s is _S.OTHER:
+                continue
+            sel = at_risk[(stage_of == s) & ~in_prog]
+            if sel.size == 0:
+                continue
+            if s is _S.WAITING:
+                origin = self._origin_row(sel)
+                for o in _ORIGIN_ROWS:
+                    sub = sel[origin == o]
+                    if sub.size:
+                        groups.append((sub, r.base[o].copy(), None))
+            else:
+                groups.append((sel, r.base[s].copy(), None))
+        for p in r.programmes:
+            sel = at_risk[in_prog & (prog_of == p.index)]
+            if sel.size:
+                groups.append((sel, p.exit_rates.copy(), p))
+        for ids, row, prog in groups:
+            self._exit(ids, row, prog)
+
+    def _exit(self, ids: np.ndarray, row: np.ndarray, prog: ProgrammeRegime | None) -> None:
+        pop, r = self.pop, self.regime
+        mult = self.work_mult[ids] * duration_factor(pop.months_out_of_work[ids], self.spec.effects)
+        has_after = pop.months_since_programme[ids] < 30000
+        if has_after.any():
+            lp = np.maximum(pop.last_programme[ids], 0)
+            eff = after_effect(pop.effect_at_exit[ids], pop.months_since_programme[ids], self.fade[lp])
+            mult *= np.where(has_after, eff, np.float32(1.0))
+        if prog is None:
+            cols = np.flatnonzero(row)
+            base_work = None
+        else:
+            origin = self._origin_row(ids)
+            base_work = r.base[origin, _S.WORK] if prog.work_base is None else np.full(ids.size, prog.work_base)
+            row[_S.WORK] = 1.0  # placeholder column, filled per person below
+            cols = np.flatnonzero(row)
+            mult = mult * np.float32(prog.lock_in) * pop.motivation[ids]
+        if cols.size == 0:
+            return
+        haz = np.broadcast_to(row[cols], (ids.size, cols.size)).astype(np.float64)
+        wcol = np.flatnonzero(cols == _S.WORK)
+        if wcol.size:
+            haz[:, wcol[0]] *= mult if base_work is None else mult * base_work
+        scol = np.flatnonzero(cols == _S.STUDIES)
+        if scol.size:
+            haz[:, scol[0]] *= self.studies_mult[ids]
+        dcol = np.flatnonzero(cols == DROPOUT)
+        if dcol.size:
+            haz[:, dcol[0]] /= np.maximum(pop.motivation[ids], np.float32(0.05))
+        u_leave = self.streams.uniform("transition", self.t, ids)
+        u_dest = self.streams.uniform("destination", self.t, ids)
+        dest = competing_risks(haz, cols.astype(np.int16), u_leave, u_dest)
+        for d in np.unique(dest[dest >= 0]):
+            movers = ids[dest == d]
+            if prog is not None:
+                moves.leave_programme(self, movers, prog, completed=False,
+                                      reason="dropout" if d == DROPOUT else "exit", to=int(d))
+            elif d == DROPOUT:
+                raise AssertionError("dropout outside a programme")
+            else:
+                moves.move(self, movers, Stage(int(d)))
+
+    # ----------------------------------------------------------------- 6. referrals
+    def _referrals(self) -> None:
+        pop = self.pop
+        for p, spec in zip(self.regime.programmes, self.spec.programmes, strict=True):
+            if not p.active or p.referral_rate <= 0:
+                continue
+            el = spec.eligibility
+            stages = [Stage[s.upper()] for s in el.stages]
+            cand = np.flatnonzero(np.isin(pop.stage, stages) & ~self._moved)
+            if cand.size == 0:
+                continue
+            age = pop.age_years(self.month, cand)
+            ok = (age >= el.age_min) & (age < el.age_max + 1)
+            ok &= pop.months_out_of_work[cand] >= el.min_months_on_assistance
+            jd = pop.job_days[cand]
+            ok &= jd >= el.min_job_days
+            if el.max_job_days is not None:
+                ok &= jd <= el.max_job_days
+            if el.requires_rehab_need is not None:
+                ok &= pop.rehab_need[cand] == el.requires_rehab_need
+            if el.social_assistance_only:
+                ok &= ~pop.ui_entitled[cand]
+            cand = cand[ok]
+            u = self.streams.uniform("referral/" + p.name, self.t, cand)
+            moves.refer(self, cand[u < p.referral_rate], p)
+
+    # ----------------------------------------------------------------- 7. intake
+    def _intake(self) -> None:
+        pop = self.pop
+        waiting_all = np.flatnonzero(pop.stage == _S.WAITING)
+        months_left = self._months_left_in_budget_year()
+        for p, spec, slots, budgets in zip(self.regime.programmes, self.spec.programmes, self.slots,
+                                          self.budgets, strict=True):
+            if not p.active:
+                continue
+            w = waiting_all[pop.programme[waiting_all] == p.index]
+            if w.size == 0:
+                continue
+            part = self._participants(p)
+            slots.occupied = part.size
+            affordable = np.iinfo(np.int64).max
+            for payer, b in budgets.items():
+                cost = p.cost_per_month[payer]
+                remaining = np.minimum(p.max_duration_months - pop.months_in_stage[part], months_left)
+                committed = cost * float(np.maximum(remaining, 0).sum())
+                affordable = min(affordable, b.room(committed, cost * min(p.max_duration_months, months_left)))
+            k = admissible(w.size, slots.free, p.starts_cap, affordable)
+            if k == 0:
+                continue
+            groups = [moves.priority_mask(self, w, g) for g in spec.priority]
+            order = priority_order(groups, pop.months_in_stage[w], w)
+            admitted = w[order[:k]]
+            slots.occupy(k)
+            moves.admit(self, admitted, p)
+
+    def _months_left_in_budget_year(self) -> int:
+        """Months from next month to the end of its budget year (people admitted now start then)."""
+        first = self.spec.calendar.budget_year_start_month - 1
+        return (first - (self.month + 1)) % 12 or 12
+
+    # ----------------------------------------------------------------- results
+    def results(self):  # noqa: ANN201 - RunResult import would be circular at module level
+        """The run's tables (:class:`sim.results.RunResult`)."""
+        from sim.results import RunResult
+
+        return RunResult.from_model(self)
+
+    @property
+    def people(self) -> int:
+        """People in the population (arrived or not)."""
+        return len(self.pop)
+

@@ -1,0 +1,185 @@
+"""Moving people between stages: the only code that writes ``Population.stage``.
+
+Each function selects nothing itself: it takes the ids the model chose, applies the entry
+and exit rules of the stages involved (clocks, guarantee enrolment, UI re-qualification,
+post-programme effects), and tells the recorder who moved where, so the engine counts every
+flow. Stage-level bookkeeping lives here so the monthly loop in :mod:`sim.model` reads as
+the list of sub-steps it is.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.population import HOUSEHOLD_CODES, NO_PROGRAMME
+from sim.regime import DROPOUT, ProgrammeRegime
+from sim.stages import LEGAL, Stage
+
+if TYPE_CHECKING:
+    from sim.model import ProgrammeModel
+
+__all__ = ["move", "arrive", "refer", "admit", "leave_programme", "leave_queue", "resolve_unemployed",
+           "priority_mask", "requalifies"]
+
+_S = Stage
+_LEAVES_GUARANTEE = np.zeros(len(Stage), bool)
+_LEAVES_GUARANTEE[[_S.WORK, _S.STUDIES]] = True
+_ENTERS_GUARANTEE = np.zeros(len(Stage), bool)
+_ENTERS_GUARANTEE[[_S.JOB, _S.FAS3]] = True
+_EMPLOYED = np.zeros(len(Stage), bool)
+_EMPLOYED[[_S.WORK, _S.SUBSIDISED]] = True
+
+
+def _apply(model: ProgrammeModel, ids: np.ndarray, dst: np.ndarray) -> None:
+    """Set the new stage of ``ids`` and record the move."""
+    if ids.size == 0:
+        return
+    pop = model.pop
+    src = pop.stage[ids].copy()
+    if not LEGAL[src, dst].all():  # a bug, never bad input: fail loudly
+        bad = np.flatnonzero(~LEGAL[src, dst])[0]
+        raise AssertionError(f"illegal move {Stage(int(src[bad])).label} -> {Stage(int(dst[bad])).label}")
+    pop.stage[ids] = dst
+    pop.months_in_stage[ids] = 0
+    model._moved[ids] = True
+    leave_g = _LEAVES_GUARANTEE[dst]
+    if leave_g.any():
+        gone = ids[leave_g]
+        pop.in_guarantee[gone] = False
+        pop.job_days[gone] = 0.0
+    pop.in_guarantee[ids[_ENTERS_GUARANTEE[dst]]] = True
+    pop.months_out_of_work[ids[dst == _S.WORK]] = 0
+    model.rec.moved(model.t, ids, src, dst, pop.programme[ids])
+
+
+def requalifies(model: ProgrammeModel, ids: np.ndarray) -> np.ndarray:
+    """Whether each person meets the UI work condition (>= N qualifying months of the last 12)."""
+    months = np.bitwise_count(model.pop.work_history[ids])
+    return months >= model.spec.rules.work_condition_months
+
+
+def resolve_unemployed(model: ProgrammeModel, ids: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """The unemployment stage each person returns to, opening a UI period where earned.
+
+    People leaving a job (ordinary or subsidised) who meet the work condition start a new
+    UI benefit period and leave the guarantee: their income support now comes from the state
+    (UI) instead of the municipality. Others return to the guarantee if enrolled (Fas 3 once
+    its day limit is passed), or to open unemployment.
+    """
+    pop = model.pop
+    from_job = _EMPLOYED[src]
+    if from_job.any():
+        cand = ids[from_job]
+        new_period = cand[requalifies(model, cand)]
+        pop.ui_entitled[new_period] = True
+        pop.ui_days[new_period] = 0.0
+        pop.in_guarantee[new_period] = False
+        pop.job_days[new_period] = 0.0
+    g = pop.in_guarantee[ids]
+    fas3 = pop.job_days[ids] >= model.regime.job_days_to_fas3
+    return np.where(g, np.where(fas3, _S.FAS3, _S.JOB), _S.OPEN).astype(np.uint8)
+
+
+def move(model: ProgrammeModel, ids: np.ndarray, dest: Stage) -> None:
+    """Move ``ids`` to ``dest``; ``OPEN`` resolves to the guarantee stage for those enrolled."""
+    if ids.size == 0:
+        return
+    if dest is _S.OPEN:
+        dst = resolve_unemployed(model, ids, model.pop.stage[ids])
+    else:
+        dst = np.full(ids.size, dest, np.uint8)
+    _apply(model, ids, dst)
+
+
+def arrive(model: ProgrammeModel, ids: np.ndarray) -> None:
+    """People entering the model this month take their initial stage."""
+    _apply(model, ids, model.pop.initial_stage[ids].copy())
+
+
+def refer(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime) -> None:
+    """Put ``ids`` on programme ``p``'s waiting list."""
+    if ids.size == 0:
+        return
+    model.pop.programme[ids] = p.index
+    _apply(model, ids, np.full(ids.size, _S.WAITING, np.uint8))
+
+
+def admit(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime) -> None:
+    """Start ``ids`` (on ``p``'s waiting list) in programme ``p`` from next month."""
+    if ids.size == 0:
+        return
+    pop = model.pop
+    pop.programme_start[ids] = model.month + 1
+    _apply(model, ids, np.full(ids.size, p.stage, np.uint8))
+    model.rec.started(model.t, p.index, ids.size)
+
+
+def leave_queue(model: ProgrammeModel, ids: np.ndarray) -> None:
+    """Take ``ids`` off their waiting list, back to where they came from."""
+    if ids.size == 0:
+        return
+    pop = model.pop
+    pop.programme[ids] = NO_PROGRAMME
+    pop.motivation[ids] = 1.0
+    _apply(model, ids, resolve_unemployed(model, ids, pop.stage[ids]))
+
+
+def leave_programme(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime, *, completed: bool,
+                    reason: str, to: int | None = None) -> None:
+    """End participation in ``p``.
+
+    Args:
+        completed: reached the maximum length; goes to work with probability
+            ``completion_to_work`` (own stream), else back to unemployment.
+        reason: ``completed``, ``exit`` (a hazard exit), ``dropout``, ``cut`` (capacity or
+            budget fell) or ``closed`` (the programme ended).
+        to: the destination code of a hazard exit.
+    """
+    if ids.size == 0:
+        return
+    pop = model.pop
+    src = pop.stage[ids].copy()
+    if completed:
+        u = model.streams.uniform("completion/" + p.name, model.t, ids)
+        to_work = u < p.completion_to_work
+    else:
+        to_work = np.zeros(ids.size, bool)
+    if to is not None and to != DROPOUT:
+        dst = np.full(ids.size, to, np.uint8)
+    else:
+        dst = np.where(to_work, _S.WORK, 0).astype(np.uint8)
+        back = ~to_work
+        if back.any():
+            dst[back] = resolve_unemployed(model, ids[back], src[back])
+    credited = reason in ("completed", "exit")
+    pop.last_programme[ids] = p.index
+    pop.months_since_programme[ids] = 0
+    pop.effect_at_exit[ids] = (1.0 + (p.effect_after - 1.0) * pop.motivation[ids]) if credited else 1.0
+    pop.motivation[ids] = 1.0
+    pop.programme[ids] = NO_PROGRAMME
+    _apply(model, ids, dst)
+    model.rec.exited(model.t, p.index, reason, ids.size)
+
+
+def priority_mask(model: ProgrammeModel, ids: np.ndarray, group: str) -> np.ndarray:
+    """Membership of ``ids`` in a priority group (see :data:`sim.schema.PRIORITY_GROUPS`)."""
+    pop = model.pop
+    if group == "single_parent":
+        return pop.household[ids] == HOUSEHOLD_CODES["single_parent"]
+    if group == "children":
+        return pop.children[ids] > 0
+    if group == "youth":
+        return pop.age_years(model.month, ids) < 25
+    if group == "sfi":
+        return pop.sfi[ids]
+    if group == "foreign_born":
+        return pop.foreign_born[ids]
+    if group == "rehab_need":
+        return pop.rehab_need[ids]
+    if group == "long_term":
+        return pop.months_out_of_work[ids] >= 24
+    if group == "couple_no_work":
+        return np.isin(pop.household[ids], [HOUSEHOLD_CODES["couple"], HOUSEHOLD_CODES["couple_children"]])
+    raise ValueError(f"unknown priority group {group!r}")

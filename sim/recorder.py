@@ -1,0 +1,103 @@
+"""What a run records while it runs: stocks, flows, events, queues, follow-ups.
+
+The recorder gathers flat per-month numpy records (cheap to append) and builds tidy pandas
+tables once, at the end (:mod:`sim.results`). It never decides anything.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.params import Month
+from sim.population import Population
+from sim.stages import PROGRAMME_STAGES, Stage
+
+if TYPE_CHECKING:
+    from sim.model import ProgrammeModel
+
+__all__ = ["Recorder", "EXIT_REASONS"]
+
+_NS = len(Stage)
+EXIT_REASONS = ("completed", "exit", "dropout", "cut", "closed")
+_PROG_STAGES = np.array(sorted(PROGRAMME_STAGES), np.uint8)
+
+
+class Recorder:
+    """Per-month records of one run."""
+
+    def __init__(self, n_programmes: int, *, record_events: bool = True) -> None:
+        self.n_programmes = n_programmes
+        self.record_events = record_events
+        self.stocks: list[np.ndarray] = []  # per month: people by stage (len(Stage))
+        self.flows: dict[int, np.ndarray] = {}  # month -> (_NS * _NS) counts
+        self.events: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.queues: list[tuple[int, int, int, int, int, float]] = []  # t, prog, waiting, in, capacity, spent
+        self.starts: dict[tuple[int, int], int] = {}
+        self.exits: dict[tuple[int, int, str], int] = {}
+        self.follow_ups: list[tuple[int, int, int, np.ndarray]] = []  # t, prog, k, counts by stage
+        self.status_rows: list[tuple[Month, int, np.ndarray]] = []
+        self.reforms: list[Month] = []
+
+    def record(self, model: ProgrammeModel) -> None:
+        """Stocks and queues at the start of the month (after arrivals)."""
+        pop = model.pop
+        counts = np.bincount(pop.stage, minlength=_NS)
+        self.stocks.append(counts)
+        if self.n_programmes:
+            prog = pop.programme
+            has = prog >= 0
+            st = pop.stage[has]
+            pr = prog[has].astype(np.int64)
+            waiting = np.bincount(pr[st == Stage.WAITING], minlength=self.n_programmes)
+            inside = np.bincount(pr[np.isin(st, _PROG_STAGES)], minlength=self.n_programmes)
+            for i in range(self.n_programmes):
+                spent = sum(b.spent for b in model.budgets[i].values())
+                self.queues.append((model.t, i, int(waiting[i]), int(inside[i]), model.slots[i].capacity, spent))
+
+    def moved(self, t: int, ids: np.ndarray, src: np.ndarray, dst: np.ndarray, prog: np.ndarray) -> None:
+        """Count a batch of moves (and log them person by person if events are kept)."""
+        flow = self.flows.get(t)
+        if flow is None:
+            flow = self.flows[t] = np.zeros(_NS * _NS, np.int64)
+        flow += np.bincount(src.astype(np.int64) * _NS + dst, minlength=_NS * _NS)
+        if self.record_events:
+            self.events.append((t, ids.astype(np.int64), src.astype(np.uint8), dst.astype(np.uint8),
+                                prog.astype(np.int8)))
+
+    def started(self, t: int, prog: int, n: int) -> None:
+        """Count programme starts."""
+        self.starts[(t, prog)] = self.starts.get((t, prog), 0) + n
+
+    def exited(self, t: int, prog: int, reason: str, n: int) -> None:
+        """Count programme exits by reason."""
+        key = (t, prog, reason)
+        self.exits[key] = self.exits.get(key, 0) + n
+
+    def reform(self, month: Month) -> None:
+        """Note that parameters changed in ``month``."""
+        self.reforms.append(month)
+
+    def follow_up(self, model: ProgrammeModel) -> None:
+        """Stage of people k months after leaving each programme (after this month's moves)."""
+        if not self.n_programmes:
+            return
+        pop = model.pop
+        for k in model.spec.calendar.follow_up_months_after_exit:
+            sel = np.flatnonzero(pop.months_since_programme == k)
+            if sel.size == 0:
+                continue
+            lp = pop.last_programme[sel].astype(np.int64)
+            counts = np.bincount(lp * _NS + pop.stage[sel], minlength=self.n_programmes * _NS)
+            for i in range(self.n_programmes):
+                row = counts[i * _NS:(i + 1) * _NS]
+                if row.any():
+                    self.follow_ups.append((model.t, i, k, row))
+
+    def status(self, month: Month, pop: Population) -> None:
+        """Dated status of everyone who has started each programme."""
+        for i in range(self.n_programmes):
+            current = (pop.programme == i) & np.isin(pop.stage, _PROG_STAGES)
+            past = (pop.last_programme == i) & ~np.isin(pop.stage, [Stage.WAITING]) | current
+            self.status_rows.append((month, i, np.bincount(pop.stage[past], minlength=_NS)))

@@ -1,0 +1,145 @@
+"""The parameters in force in a given month, as arrays the engine can use directly.
+
+A scenario's numbers are dated (:class:`sim.params.Param`); the engine should not look dates
+up on every sub-step. :func:`regime_at` resolves every parameter at a month into a
+:class:`Regime` (a hazard matrix, one :class:`ProgrammeRegime` per programme, the clock
+rules); :func:`reform_months` lists the months at which any value changes, which the
+calendar turns into SimPy reform events that swap the regime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from sim.params import Month, Param
+from sim.schema import Programme, Scenario
+from sim.stages import Stage
+
+__all__ = ["Regime", "ProgrammeRegime", "regime_at", "reform_months", "DROPOUT", "N_DEST",
+           "destination_code", "DESTINATION_NAMES"]
+
+#: Destination code for leaving a programme or queue back to unemployment.
+DROPOUT = len(Stage)  # 12; stage codes are 0..11
+N_DEST = DROPOUT + 1
+DESTINATION_NAMES = tuple(s.label for s in Stage) + ("dropout",)
+
+
+def destination_code(name: str) -> int:
+    """Code of a destination name (a stage label or ``dropout``)."""
+    return DESTINATION_NAMES.index(name)
+
+
+@dataclass(frozen=True)
+class ProgrammeRegime:
+    """One programme's parameters in force in a month."""
+
+    index: int
+    name: str
+    stage: Stage
+    active: bool
+    slots: int
+    starts_cap: int | None
+    referral_rate: float
+    max_duration_months: int
+    max_wait_months: int | None
+    motivation_loss: float
+    exit_rates: np.ndarray  #: float64[N_DEST] monthly hazards except work (see work_base)
+    lock_in: float
+    work_base: float | None  #: base work hazard replacing the origin stage's, if the scenario sets one
+    effect_after: float
+    fade_months: float
+    completion_to_work: float
+    counts_as_work: bool
+    cost_per_month: dict[str, float]
+    budget_per_year: dict[str, float]
+    staff_cost_per_month: float
+    wage_per_month: float
+
+
+@dataclass(frozen=True)
+class Regime:
+    """Everything the monthly step needs that a reform can change."""
+
+    month: Month
+    base: np.ndarray  #: float64[len(Stage), N_DEST] base monthly hazards
+    programmes: tuple[ProgrammeRegime, ...]
+    ui_days_max: float
+    ui_days_max_with_child: float
+    job_days_to_fas3: float
+    job_entry_months: int
+
+
+def _programme_regime(i: int, p: Programme, month: Month) -> ProgrammeRegime:
+    rates = np.zeros(N_DEST)
+    for name, prm in p.exit_rates_per_month.items():
+        if name != "work":
+            rates[destination_code(name)] = prm.at(month)
+    active = (p.start_month is None or p.start_month <= month) and (p.end_month is None or month < p.end_month)
+    return ProgrammeRegime(
+        index=i, name=p.name, stage=p.stage, active=active,
+        slots=p.capacity.slots_at(month), starts_cap=p.capacity.starts_cap_at(month),
+        referral_rate=p.referral_rate_per_month.at(month),
+        max_duration_months=max(int(p.max_duration_months.at(month)), 1),
+        max_wait_months=p.max_wait_months,
+        motivation_loss=p.motivation_loss_per_waiting_month.at(month),
+        exit_rates=rates,
+        lock_in=p.lock_in_hazard_ratio.at(month),
+        work_base=p.exit_rates_per_month["work"].at(month) if "work" in p.exit_rates_per_month else None,
+        effect_after=p.effect_after_hazard_ratio.at(month),
+        fade_months=max(p.effect_fade_months.at(month), 1e-9),
+        completion_to_work=p.completion_to_work_share.at(month),
+        counts_as_work=p.counts_as_work,
+        cost_per_month={k: v.at(month) for k, v in p.cost_sek_per_participant_month.items()},
+        budget_per_year={k: v.at(month) for k, v in p.budget_sek_per_year.items()},
+        staff_cost_per_month=p.staff_cost_sek_per_month.at(month),
+        wage_per_month=p.wage_sek_per_month.at(month) if p.wage_sek_per_month is not None else 0.0,
+    )
+
+
+def regime_at(scenario: Scenario, month: Month) -> Regime:
+    """Resolve every dated parameter of ``scenario`` at ``month``."""
+    base = np.zeros((len(Stage), N_DEST))
+    for src, dests in scenario.transitions.items():
+        for dst, prm in dests.items():
+            base[Stage[src.upper()], destination_code(dst)] = prm.at(month)
+    base.setflags(write=False)
+    r = scenario.rules
+    return Regime(
+        month=month,
+        base=base,
+        programmes=tuple(_programme_regime(i, p, month) for i, p in enumerate(scenario.programmes)),
+        ui_days_max=r.ui_days_max.at(month),
+        ui_days_max_with_child=r.ui_days_max_with_child.at(month),
+        job_days_to_fas3=r.job_days_to_fas3.at(month),
+        job_entry_months=int(r.job_entry_after_months_registered.at(month)),
+    )
+
+
+def _params(obj: Any) -> list[Param]:
+    out: list[Param] = []
+    if isinstance(obj, Param):
+        out.append(obj)
+    elif isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            out.extend(_params(getattr(obj, name)))
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            out.extend(_params(v))
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            out.extend(_params(v))
+    return out
+
+
+def reform_months(scenario: Scenario) -> list[Month]:
+    """Months inside the horizon (after the start) at which some parameter changes."""
+    months: set[Month] = set()
+    for prm in _params(scenario):
+        months.update(prm.change_months)
+    for p in scenario.programmes:
+        months.update(m for m in (p.start_month, p.end_month) if m is not None)
+    return sorted(m for m in months if scenario.start_month < m < scenario.end_month)

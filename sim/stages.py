@@ -1,0 +1,114 @@
+"""Stages a person can be in, and which moves between them are legal.
+
+This module owns the vocabulary of the model's state machine and nothing else: the
+:class:`Stage` enum (stored as ``uint8`` in the population arrays), the programme kinds
+and the stage each kind occupies, and the one table of legal transitions, :data:`LEGAL`.
+Every move the engine makes is checked against it in the tests.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+__all__ = [
+    "Stage",
+    "STAGES",
+    "PROGRAMME_STAGES",
+    "PROGRAMME_KINDS",
+    "UNEMPLOYED_STAGES",
+    "LEGAL",
+    "is_legal",
+    "stage_from_name",
+]
+
+
+class Stage(IntEnum):
+    """Where a person is in a given month.
+
+    ``NOT_ARRIVED`` holds people of a cohort or inflow whose arrival month has not come yet;
+    they are excluded from every stock.
+    """
+
+    OPEN = 0  #: openly unemployed, on social assistance or unemployment insurance (UI)
+    JOB = 1  #: the job and development guarantee, phases 1-2 (activity support)
+    WAITING = 2  #: referred to a programme, waiting for a place
+    COACHING = 3  #: individual coaching (e.g. Lycksele C2)
+    TRAINING = 4  #: work training / practice (arbetsträning, praktik)
+    EDUCATION = 5  #: SFI, komvux, vocational courses as a measure
+    SUBSIDISED = 6  #: a subsidised, wage-paid job (resursjobb, nystartsjobb, ...)
+    FAS3 = 7  #: the guarantee's phase 3 occupation placement
+    WORK = 8  #: unsubsidised work (self-supporting)
+    STUDIES = 9  #: regular studies on student finance
+    OTHER = 10  #: other exits: sickness benefit, parental leave, moved, pension (absorbing)
+    NOT_ARRIVED = 11  #: not yet in the population
+
+    @property
+    def label(self) -> str:
+        """The lower-case name used in scenario files and result tables."""
+        return self.name.lower()
+
+
+#: Stages that are counted in stocks, in enum order.
+STAGES: tuple[Stage, ...] = tuple(s for s in Stage if s is not Stage.NOT_ARRIVED)
+
+#: Programme kind (as written in scenario files) -> the stage its participants occupy.
+PROGRAMME_KINDS: dict[str, Stage] = {
+    "coaching": Stage.COACHING,
+    "training": Stage.TRAINING,
+    "education": Stage.EDUCATION,
+    "subsidised_job": Stage.SUBSIDISED,
+}
+
+PROGRAMME_STAGES: frozenset[Stage] = frozenset(PROGRAMME_KINDS.values())
+
+#: Stages in which a person is out of work and supported by a benefit.
+UNEMPLOYED_STAGES: frozenset[Stage] = frozenset({Stage.OPEN, Stage.JOB, Stage.WAITING, Stage.FAS3})
+
+_S = Stage
+_FROM_PROGRAMME = {_S.WORK, _S.STUDIES, _S.OTHER, _S.OPEN, _S.JOB, _S.FAS3,
+                   _S.COACHING, _S.TRAINING, _S.EDUCATION, _S.SUBSIDISED}
+_LEGAL_SETS: dict[Stage, set[Stage]] = {
+    _S.NOT_ARRIVED: {_S.OPEN, _S.JOB, _S.FAS3, _S.WORK, _S.WAITING},
+    _S.OPEN: {_S.JOB, _S.WAITING, _S.TRAINING, _S.EDUCATION, _S.SUBSIDISED,
+              _S.WORK, _S.STUDIES, _S.OTHER},
+    _S.JOB: {_S.FAS3, _S.WAITING, _S.TRAINING, _S.EDUCATION, _S.SUBSIDISED,
+             _S.WORK, _S.STUDIES, _S.OTHER},
+    _S.WAITING: {_S.COACHING, _S.TRAINING, _S.EDUCATION, _S.SUBSIDISED,
+                 _S.OPEN, _S.JOB, _S.FAS3, _S.WORK, _S.STUDIES, _S.OTHER},
+    _S.COACHING: _FROM_PROGRAMME - {_S.COACHING},
+    _S.TRAINING: _FROM_PROGRAMME - {_S.TRAINING},
+    _S.EDUCATION: _FROM_PROGRAMME - {_S.EDUCATION},
+    _S.SUBSIDISED: _FROM_PROGRAMME - {_S.SUBSIDISED, _S.COACHING},
+    _S.FAS3: {_S.WAITING, _S.TRAINING, _S.EDUCATION, _S.SUBSIDISED,
+              _S.WORK, _S.STUDIES, _S.OTHER},
+    _S.WORK: {_S.OPEN, _S.JOB, _S.FAS3, _S.STUDIES, _S.OTHER},
+    _S.STUDIES: {_S.WORK, _S.OPEN, _S.JOB, _S.FAS3, _S.OTHER},
+    _S.OTHER: set(),
+}
+
+#: ``LEGAL[a, b]`` is True when a move from stage ``a`` to stage ``b`` is allowed.
+LEGAL: np.ndarray = np.zeros((len(Stage), len(Stage)), dtype=bool)
+for _a, _targets in _LEGAL_SETS.items():
+    for _b in _targets:
+        LEGAL[_a, _b] = True
+LEGAL.setflags(write=False)
+
+
+def is_legal(src: np.ndarray | int, dst: np.ndarray | int) -> np.ndarray | bool:
+    """Whether each move ``src -> dst`` is in the legal-transition table."""
+    return LEGAL[src, dst]
+
+
+def stage_from_name(name: str) -> Stage:
+    """The stage named ``name`` as in scenario files (``"fas3"``, ``"open"``, ...).
+
+    Raises:
+        ValueError: if no stage has that name.
+    """
+    try:
+        return Stage[name.upper()]
+    except KeyError:
+        known = ", ".join(s.label for s in STAGES)
+        raise ValueError(f"unknown stage {name!r}; known stages: {known}") from None
