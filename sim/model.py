@@ -348,6 +348,8 @@ class ProgrammeModel(mesa.Model):
                 ok &= jd <= el.max_job_days
             if el.requires_rehab_need is not None:
                 ok &= pop.rehab_need[cand] == el.requires_rehab_need
+            if not el.allow_repeat:
+                ok &= (pop.started[cand] & np.uint32(1 << p.index)) == 0
             if el.social_assistance_only:
                 ok &= ~pop.ui_entitled[cand]
             cand = cand[ok]

@@ -32,8 +32,12 @@ _EMPLOYED = np.zeros(len(Stage), bool)
 _EMPLOYED[[_S.WORK, _S.SUBSIDISED]] = True
 
 
-def _apply(model: ProgrammeModel, ids: np.ndarray, dst: np.ndarray) -> None:
-    """Set the new stage of ``ids`` and record the move."""
+def _apply(model: ProgrammeModel, ids: np.ndarray, dst: np.ndarray, *, keep_programme: bool = False) -> None:
+    """Set the new stage of ``ids`` and record the move.
+
+    A move ends any waiting or participation (the programme tag is cleared) unless it is a
+    referral or an admission (``keep_programme``).
+    """
     if ids.size == 0:
         return
     pop = model.pop
@@ -41,8 +45,13 @@ def _apply(model: ProgrammeModel, ids: np.ndarray, dst: np.ndarray) -> None:
     if not LEGAL[src, dst].all():  # a bug, never bad input: fail loudly
         bad = np.flatnonzero(~LEGAL[src, dst])[0]
         raise AssertionError(f"illegal move {Stage(int(src[bad])).label} -> {Stage(int(dst[bad])).label}")
+    prog = pop.programme[ids].copy()
     pop.stage[ids] = dst
     pop.months_in_stage[ids] = 0
+    if not keep_programme:
+        left_queue = ids[(src == _S.WAITING) & (prog >= 0)]
+        pop.motivation[left_queue] = 1.0
+        pop.programme[ids] = NO_PROGRAMME
     model._moved[ids] = True
     leave_g = _LEAVES_GUARANTEE[dst]
     if leave_g.any():
@@ -51,7 +60,7 @@ def _apply(model: ProgrammeModel, ids: np.ndarray, dst: np.ndarray) -> None:
         pop.job_days[gone] = 0.0
     pop.in_guarantee[ids[_ENTERS_GUARANTEE[dst]]] = True
     pop.months_out_of_work[ids[dst == _S.WORK]] = 0
-    model.rec.moved(model.t, ids, src, dst, pop.programme[ids])
+    model.rec.moved(model.t, ids, src, dst, prog if not keep_programme else pop.programme[ids])
 
 
 def requalifies(model: ProgrammeModel, ids: np.ndarray) -> np.ndarray:
@@ -103,7 +112,7 @@ def refer(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime) -> None:
     if ids.size == 0:
         return
     model.pop.programme[ids] = p.index
-    _apply(model, ids, np.full(ids.size, _S.WAITING, np.uint8))
+    _apply(model, ids, np.full(ids.size, _S.WAITING, np.uint8), keep_programme=True)
 
 
 def admit(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime) -> None:
@@ -112,7 +121,8 @@ def admit(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime) -> None:
         return
     pop = model.pop
     pop.programme_start[ids] = model.month + 1
-    _apply(model, ids, np.full(ids.size, p.stage, np.uint8))
+    pop.started[ids] |= np.uint32(1 << p.index)
+    _apply(model, ids, np.full(ids.size, p.stage, np.uint8), keep_programme=True)
     model.rec.started(model.t, p.index, ids.size)
 
 
@@ -120,10 +130,7 @@ def leave_queue(model: ProgrammeModel, ids: np.ndarray) -> None:
     """Take ``ids`` off their waiting list, back to where they came from."""
     if ids.size == 0:
         return
-    pop = model.pop
-    pop.programme[ids] = NO_PROGRAMME
-    pop.motivation[ids] = 1.0
-    _apply(model, ids, resolve_unemployed(model, ids, pop.stage[ids]))
+    _apply(model, ids, resolve_unemployed(model, ids, model.pop.stage[ids]))
 
 
 def leave_programme(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime, *, completed: bool,
@@ -158,7 +165,6 @@ def leave_programme(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime, 
     pop.months_since_programme[ids] = 0
     pop.effect_at_exit[ids] = (1.0 + (p.effect_after - 1.0) * pop.motivation[ids]) if credited else 1.0
     pop.motivation[ids] = 1.0
-    pop.programme[ids] = NO_PROGRAMME
     _apply(model, ids, dst)
     model.rec.exited(model.t, p.index, reason, ids.size)
 

@@ -63,6 +63,7 @@ class Population:
     months_since_programme: np.ndarray  #: int16, months since leaving it
     effect_at_exit: np.ndarray  #: float32 hazard ratio on work right after leaving it
     programme_start: np.ndarray  #: int32 absolute month the last programme started (-1)
+    started: np.ndarray  #: uint32 bit mask: bit i set = has started programme i
 
     def __len__(self) -> int:
         return int(self.stage.shape[0])
@@ -112,6 +113,7 @@ def _empty(n: int) -> Population:
         job_days=z(n, np.float32), work_history=z(n, np.uint16), motivation=np.ones(n, np.float32),
         last_programme=np.full(n, NO_PROGRAMME, np.int8), months_since_programme=np.full(n, NEVER, np.int16),
         effect_at_exit=np.ones(n, np.float32), programme_start=np.full(n, -1, np.int32),
+        started=z(n, np.uint32),
     )
 
 

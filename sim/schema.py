@@ -292,6 +292,7 @@ class Eligibility(_Frozen):
     age_max: float = Field(66, ge=16, le=70)
     requires_rehab_need: bool | None = None
     social_assistance_only: bool = False
+    allow_repeat: bool = False  # may people who already started this programme be referred again?
 
     @field_validator("stages")
     @classmethod
@@ -455,6 +456,8 @@ class Scenario(_Frozen):
     @model_validator(mode="after")
     def _cross(self) -> Scenario:
         names = [p.name for p in self.programmes]
+        if len(names) > 32:
+            raise ValueError(f"at most 32 programmes per scenario, got {len(names)}")
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"programme name {sorted(dup)[0]!r} is used twice")

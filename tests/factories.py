@@ -1,0 +1,64 @@
+"""Small scenarios built in code for engine tests (scenario files are tested elsewhere)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sim.schema import Scenario
+
+BASE: dict[str, Any] = {
+    "name": "test",
+    "start_month": "2012-01",
+    "horizon_months": 36,
+    "population": {"cohort": {"size": 2000}},
+    "transitions": {
+        "open": {"work": 0.03, "studies": 0.005, "other": 0.004, "training": 0.01},
+        "job": {"work": 0.02, "other": 0.004},
+        "fas3": {"work": 0.005, "other": 0.004},
+        "work": {"open": 0.015, "other": 0.001},
+        "studies": {"work": 0.05, "open": 0.02},
+        "training": {"work": 0.03, "open": 0.1},
+    },
+}
+
+PROGRAMME: dict[str, Any] = {
+    "name": "coach",
+    "kind": "coaching",
+    "referral_rate_per_month": 0.1,
+    "capacity": {"staff": 3, "caseload_per_staff": 12},
+    "max_duration_months": 12,
+    "exit_rates_per_month": {"studies": 0.01, "dropout": 0.02, "training": 0.02},
+    "lock_in_hazard_ratio": 0.7,
+    "effect_after_hazard_ratio": 1.5,
+    "motivation_loss_per_waiting_month": 0.05,
+    "priority": ["youth", "children"],
+    "cost_sek_per_participant_month": {"municipality": 3000},
+    "budget_sek_per_year": {"municipality": 900000},
+}
+
+JOBS: dict[str, Any] = {
+    "name": "jobs",
+    "kind": "subsidised_job",
+    "referral_rate_per_month": 0.2,
+    "capacity": {"slots": 100},
+    "max_duration_months": 12,
+    "counts_as_work": True,
+    "wage_sek_per_month": 17000,
+    "cost_sek_per_participant_month": {"municipality": 22000},
+}
+
+
+def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(a)
+    for k, v in b.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def scenario(programmes: list[dict[str, Any]] | None = None, **changes: Any) -> Scenario:
+    """A valid scenario: the base plus ``changes`` (deep-merged) and ``programmes``."""
+    doc = merge(BASE, changes)
+    if programmes is not None:
+        doc["programmes"] = programmes
+    return Scenario.model_validate(doc)
