@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import multiprocessing
 import platform
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -67,7 +68,7 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
             if progress:
                 progress(1)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             for res in pool.map(_one, jobs):
                 results.append(res)
                 if progress:

@@ -1,0 +1,78 @@
+"""The SimPy calendar's ordering, replications and atomic run folders."""
+
+import json
+
+import numpy as np
+import pytest
+from factories import PROGRAMME, scenario
+
+from sim.calendar import Calendar
+from sim.ensemble import content_hash, replicate, simulate
+from sim.results import RunResult, atomic_dir
+
+
+def test_calendar_events_of_a_month_run_before_that_months_step():
+    log = []
+    cal = Calendar(lambda: log.append(("step", cal.month)),
+                   [(2, lambda: log.append(("reform", cal.month))), (0, lambda: log.append(("arrive", cal.month))),
+                    (2, lambda: log.append(("budget", cal.month)))],
+                   yearly=lambda: log.append(("year", cal.month)))
+    for _ in range(13):
+        cal.advance()
+    assert log[:5] == [("arrive", 0), ("step", 0), ("step", 1), ("reform", 2), ("budget", 2)]
+    assert log[5] == ("step", 2)
+    assert log.index(("year", 12)) == log.index(("step", 12)) - 1
+    assert [e for e in log if e[0] == "step"] == [("step", t) for t in range(13)]
+
+
+def test_replications_give_bands_and_do_not_depend_on_workers():
+    scn = scenario([PROGRAMME], population={"cohort": {"size": 500}}, horizon_months=24)
+    one = replicate(scn, seed=3, replications=4, workers=1)
+    two = replicate(scn, seed=3, replications=4, workers=2)
+    assert one.summary() == two.summary()
+    bands = one.bands()
+    assert (bands["p10"] <= bands["p50"]).all() and (bands["p50"] <= bands["p90"]).all()
+    s = one.summary()
+    assert s["replications"] == 4
+    assert s["share_in_work_12m"]["p10"] <= s["share_in_work_12m"]["p90"]
+    # replication 0 is the plain run with the seed itself
+    assert simulate(scn, 3).summary == one.results[0].summary
+
+
+def test_save_writes_a_complete_folder_and_reruns_replace_it(tmp_path):
+    scn = scenario([PROGRAMME], population={"cohort": {"size": 300}}, horizon_months=18)
+    ens = replicate(scn, seed=1, replications=2)
+    path = ens.save(tmp_path)
+    names = {p.name for p in path.iterdir()}
+    assert {"stocks.parquet", "flows.parquet", "events.parquet", "summary.json", "manifest.json"} <= names
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["content_hash"] == content_hash(scn) and manifest["seed"] == 1
+    assert manifest["resolved_scenario"]["name"] == "test"
+    again = ens.save(tmp_path)
+    assert again == path
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary leftovers
+
+
+def test_content_hash_changes_with_the_scenario_only():
+    a = scenario([PROGRAMME])
+    assert content_hash(a) == content_hash(scenario([PROGRAMME]))
+    assert content_hash(a) != content_hash(scenario([PROGRAMME], horizon_months=37))
+
+
+def test_a_failure_while_writing_leaves_nothing(tmp_path):
+    target = tmp_path / "run"
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as tmp:
+            (tmp / "half.parquet").write_text("x")
+            raise RuntimeError("crash")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_result_round_trips_through_disk(tmp_path):
+    r = simulate(scenario([PROGRAMME], population={"cohort": {"size": 300}}), 4)
+    back = RunResult.load(r.save(tmp_path / "one"))
+    assert back.summary == json.loads(json.dumps(r.summary))
+    for name, df in r.tables.items():
+        assert len(back.tables[name]) == len(df)
+        if len(df):
+            np.testing.assert_array_equal(back.tables[name].iloc[:, 0].to_numpy(), df.iloc[:, 0].to_numpy())

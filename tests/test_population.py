@@ -1,0 +1,61 @@
+"""Synthesis: sizes, arrivals, composition shares, determinism."""
+
+import numpy as np
+from factories import scenario
+
+from sim.population import HOUSEHOLD_CODES, bytes_per_person, population_size, synthesise
+from sim.rng import Streams
+from sim.stages import Stage
+
+
+def _pop(seed=1, **changes):
+    scn = scenario([], **changes)
+    return scn, synthesise(scn.population, scn.start_month, scn.horizon_months, Streams(seed))
+
+
+def test_composition_shares_are_reproduced():
+    comp = {"female_share": 0.3, "foreign_born_share": 0.5, "sfi_share_of_foreign_born": 0.4,
+            "households": {"single": 0.5, "single_parent": 0.5}, "children_per_family_mean": 2.0,
+            "age_bands": {"18-24": 0.5, "50-59": 0.5}, "months_on_assistance": {"0-11": 0.53, "24-59": 0.17,
+                                                                                  "60-119": 0.3}}
+    scn, pop = _pop(population={"cohort": {"size": 40_000}, "composition": comp})
+    assert abs(pop.female.mean() - 0.3) < 0.01
+    assert abs(pop.foreign_born.mean() - 0.5) < 0.01
+    assert abs(pop.sfi[pop.foreign_born].mean() - 0.4) < 0.015
+    assert not pop.sfi[~pop.foreign_born].any()
+    sp = pop.household == HOUSEHOLD_CODES["single_parent"]
+    assert abs(sp.mean() - 0.5) < 0.01
+    assert (pop.children[sp] >= 1).all() and (pop.children[~sp] == 0).all()
+    assert abs(pop.children[sp].mean() - 2.0) < 0.05
+    age = pop.age_years(scn.start_month)
+    assert ((age >= 18) & (age < 25)).mean() > 0.48 and ((age >= 50) & (age < 60)).mean() > 0.48
+    moa = pop.months_on_assistance_at_entry
+    assert abs((moa >= 24).mean() - 0.47) < 0.01 and abs((moa >= 60).mean() - 0.30) < 0.01
+
+
+def test_same_seed_same_people_and_waves_and_inflow():
+    pop_a = _pop(population={"cohort": {"size": 300, "waves": {"2012-01": 100, "2012-06": 200}},
+                             "inflow": {"people_per_month": {"2012-01": 10, "2013-01": 20}}})[1]
+    pop_b = _pop(population={"cohort": {"size": 300, "waves": {"2012-01": 100, "2012-06": 200}},
+                             "inflow": {"people_per_month": {"2012-01": 10, "2013-01": 20}}})[1]
+    np.testing.assert_array_equal(pop_a.employability, pop_b.employability)
+    arrivals = np.bincount(pop_a.arrival_month - pop_a.arrival_month.min())
+    assert arrivals[0] == 110 and arrivals[5] == 210 and arrivals[12] == 20
+    assert len(pop_a) == 300 + 12 * 10 + 24 * 20
+    assert (pop_a.stage == Stage.NOT_ARRIVED).all()
+
+
+def test_population_size_matches_synthesis_and_people_are_small():
+    scn, pop = _pop(population={"cohort": {"size": 1000}, "inflow": {"people_per_month": 7}})
+    assert population_size(scn.population, scn.start_month, scn.horizon_months) == len(pop)
+    assert bytes_per_person() <= 100
+    assert pop.nbytes == len(pop) * bytes_per_person()
+
+
+def test_initial_stages_set_guarantee_and_clocks():
+    comp = {"initial_stages": {"job": 0.5, "fas3": 0.5}, "job_days_at_entry": [0, 400],
+            "fas3_days_at_entry": [450, 700]}
+    _, pop = _pop(population={"cohort": {"size": 2000}, "composition": comp})
+    job = pop.initial_stage == Stage.JOB
+    assert pop.in_guarantee.all() and not pop.ui_entitled.any()
+    assert pop.job_days[job].max() <= 400 and pop.job_days[~job].min() >= 450
