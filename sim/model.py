@@ -11,6 +11,7 @@ import numpy as np
 from sim import moves
 from sim.calendar import Calendar
 from sim.capacity import Budget, Slots, admissible, priority_order
+from sim.ledger import LedgerInput, post
 from sim.hazards import after_effect, competing_risks, duration_factor, static_multipliers
 from sim.params import Month
 from sim.population import Population, synthesise
@@ -36,8 +37,9 @@ class ProgrammeModel(mesa.Model):
     (cohort waves, inflow), **budget-year resets**, **status dates** and the **yearly**
     refresh of age-dependent multipliers — and then the month itself, in this order:
 
-    1. **record**: stocks by stage, queues, occupancy and capacity (the state *during* the
-       month);
+    1. **record and book**: stocks by stage, queues, occupancy and capacity (the state
+       *during* the month), and the month's money flows per payer and category
+       (:mod:`sim.ledger`);
     2. **clocks**: UI days and JOB days advance by ``benefit_days_per_month`` for those
        drawing them; the work-condition history shifts; months in stage, months out of work
        and months since a programme advance; waiting lowers motivation;
@@ -71,9 +73,10 @@ class ProgrammeModel(mesa.Model):
         self.start: Month = scenario.start_month
         self.horizon = scenario.horizon_months
         self.t = 0  #: month index of the month being simulated (0 = start month)
-        self.pop: Population = synthesise(scenario.population, self.start, self.horizon, self.streams)
-        self.ids = np.arange(len(self.pop), dtype=np.int64)
         self.regime: Regime = regime_at(scenario, self.start)
+        self.pop: Population = synthesise(scenario.population, self.start, self.horizon, self.streams,
+                                          self.regime.money.previous_wage_sek_per_month)
+        self.ids = np.arange(len(self.pop), dtype=np.int64)
         n_prog = len(scenario.programmes)
         self.slots = [Slots(p.slots) for p in self.regime.programmes]
         self.budgets: list[dict[str, Budget]] = [
@@ -153,6 +156,7 @@ class ProgrammeModel(mesa.Model):
         self.t = self.calendar.month
         self._moved[:] = False
         self.rec.record(self)  # 1
+        self._book()  # 1
         self._clocks()  # 2
         self._spend()  # 3
         self._forced()  # 4
@@ -160,6 +164,21 @@ class ProgrammeModel(mesa.Model):
         self._referrals()  # 6
         self._intake()  # 7
         self.rec.follow_up(self)  # 8
+
+    # ----------------------------------------------------------------- 1. book
+    def _book(self) -> None:
+        pop, r = self.pop, self.regime
+        ids = np.flatnonzero((pop.stage != _S.NOT_ARRIVED) & (pop.stage != _S.OTHER))
+        x = LedgerInput(stage=pop.stage[ids], programme=pop.programme[ids], household=pop.household[ids],
+                        children=pop.children[ids], age_years=pop.age_years(self.month, ids),
+                        ui_entitled=pop.ui_entitled[ids], ui_days=pop.ui_days[ids],
+                        in_guarantee=pop.in_guarantee[ids], reference_wage=pop.reference_wage[ids])
+        totals = {key: float(v.sum()) for key, v in post(x, r.money, r.programme_money).items()}
+        for p, spec in zip(r.programmes, self.spec.programmes, strict=True):
+            if p.active and p.staff_cost_per_month:
+                key = (spec.funder, "programme_staff")
+                totals[key] = totals.get(key, 0.0) - p.staff_cost_per_month
+        self.rec.book(self.t, totals)
 
     # ----------------------------------------------------------------- 2. clocks
     def _clocks(self) -> None:
@@ -201,7 +220,7 @@ class ProgrammeModel(mesa.Model):
             part = self._participants(p)
             shed = max(part.size - slots.capacity, 0)
             for payer, b in budgets.items():
-                cost = p.cost_per_month[payer]
+                cost = p.budget_charge[payer]
                 keep = min(part.size - shed, b.affordable(cost))
                 shed = max(shed, part.size - keep)
             if shed:
@@ -210,7 +229,7 @@ class ProgrammeModel(mesa.Model):
                 part = np.setdiff1d(part, newest, assume_unique=True)
             slots.occupied = part.size
             for payer, b in budgets.items():
-                b.spend(part.size * p.cost_per_month[payer])
+                b.spend(part.size * p.budget_charge[payer])
 
     # ----------------------------------------------------------------- 4. forced moves
     def _forced(self) -> None:
@@ -372,7 +391,7 @@ class ProgrammeModel(mesa.Model):
             slots.occupied = part.size
             affordable = np.iinfo(np.int64).max
             for payer, b in budgets.items():
-                cost = p.cost_per_month[payer]
+                cost = p.budget_charge[payer]
                 remaining = np.minimum(p.max_duration_months - pop.months_in_stage[part], months_left)
                 committed = cost * float(np.maximum(remaining, 0).sum())
                 affordable = min(affordable, b.room(committed, cost * min(p.max_duration_months, months_left)))

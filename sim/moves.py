@@ -81,7 +81,9 @@ def resolve_unemployed(model: ProgrammeModel, ids: np.ndarray, src: np.ndarray) 
     from_job = _EMPLOYED[src]
     if from_job.any():
         cand = ids[from_job]
-        new_period = cand[requalifies(model, cand)]
+        earned = requalifies(model, cand)
+        new_period = cand[earned]
+        pop.reference_wage[new_period] = _last_wage(model, new_period, src[from_job][earned])
         pop.ui_entitled[new_period] = True
         pop.ui_days[new_period] = 0.0
         pop.in_guarantee[new_period] = False
@@ -89,6 +91,14 @@ def resolve_unemployed(model: ProgrammeModel, ids: np.ndarray, src: np.ndarray) 
     g = pop.in_guarantee[ids]
     fas3 = pop.job_days[ids] >= model.regime.job_days_to_fas3
     return np.where(g, np.where(fas3, _S.FAS3, _S.JOB), _S.OPEN).astype(np.uint8)
+
+
+def _last_wage(model: ProgrammeModel, ids: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """The monthly wage of the job each person is leaving (their new UI reference wage)."""
+    m, pm = model.regime.money, model.regime.programme_money
+    prog = model.pop.programme[ids]
+    wage = np.where(src == _S.WORK, m.work_wage_sek_per_month, m.external_subsidised_wage_sek_per_month)
+    return np.where((src == _S.SUBSIDISED) & (prog >= 0), pm.wage[np.maximum(prog, 0)], wage)
 
 
 def move(model: ProgrammeModel, ids: np.ndarray, dest: Stage) -> None:

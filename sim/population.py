@@ -55,6 +55,7 @@ class Population:
     months_out_of_work: np.ndarray  #: int16, months on benefits since last work (duration)
     ui_entitled: np.ndarray  #: bool, has an open UI benefit period
     ui_days: np.ndarray  #: float32, UI days used in the current benefit period
+    reference_wage: np.ndarray  #: float32, monthly wage UI and activity support are based on (0: none)
     in_guarantee: np.ndarray  #: bool, enrolled in the job and development guarantee
     job_days: np.ndarray  #: float32, days used in the guarantee (Fas 3 at 450)
     work_history: np.ndarray  #: uint16 bit mask: bit k set = qualifying work k+1 months ago
@@ -109,7 +110,7 @@ def _empty(n: int) -> Population:
         employability=z(n, np.float32), registered=z(n, bool), initial_stage=z(n, np.uint8),
         stage=np.full(n, Stage.NOT_ARRIVED, np.uint8), months_in_stage=z(n, np.int16),
         programme=np.full(n, NO_PROGRAMME, np.int8), months_out_of_work=z(n, np.int16),
-        ui_entitled=z(n, bool), ui_days=z(n, np.float32), in_guarantee=z(n, bool),
+        ui_entitled=z(n, bool), ui_days=z(n, np.float32), reference_wage=z(n, np.float32), in_guarantee=z(n, bool),
         job_days=z(n, np.float32), work_history=z(n, np.uint16), motivation=np.ones(n, np.float32),
         last_programme=np.full(n, NO_PROGRAMME, np.int8), months_since_programme=np.full(n, NEVER, np.int16),
         effect_at_exit=np.ones(n, np.float32), programme_start=np.full(n, -1, np.int32),
@@ -146,11 +147,13 @@ def _arrivals(spec: PopulationSpec, start: Month, horizon_months: int) -> np.nda
     return np.concatenate(months) if months else np.zeros(0, np.int32)
 
 
-def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams: Streams) -> Population:
+def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams: Streams,
+               previous_wage_sek_per_month: float = 0.0) -> Population:
     """Create the people a population spec describes.
 
     Everyone is created up front with an arrival month (cohort waves and monthly inflow);
-    people are in stage ``NOT_ARRIVED`` until then. Attributes are drawn independently
+    people are in stage ``NOT_ARRIVED`` until then. Those entitled to UI at entry have
+    ``previous_wage_sek_per_month`` as their UI reference wage. Attributes are drawn independently
     given the composition shares, each from its own stream keyed by person id.
     """
     arrival = _arrivals(spec, start, horizon_months)
@@ -202,5 +205,6 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
     pop.in_guarantee[:] = in_job | in_fas3
     pop.ui_entitled[:] = (~pop.in_guarantee) & (u("ui_entitled") < c.ui_entitled_share)
     pop.ui_days[:] = np.where(pop.ui_entitled, u("ui_days") * 250.0, 0.0)
+    pop.reference_wage[:] = np.where(pop.ui_entitled, previous_wage_sek_per_month, 0.0)
     pop.months_out_of_work[:] = np.where(pop.initial_stage == Stage.WORK, 0, pop.months_on_assistance_at_entry)
     return pop

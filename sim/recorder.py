@@ -39,6 +39,7 @@ class Recorder:
         self.follow_ups: list[tuple[int, int, int, np.ndarray]] = []  # t, prog, k, counts by stage
         self.status_rows: list[tuple[Month, int, np.ndarray]] = []
         self.reforms: list[Month] = []
+        self.ledger: list[tuple[int, dict[tuple[str, str], float]]] = []
 
     def record(self, model: ProgrammeModel) -> None:
         """Stocks and queues at the start of the month (after arrivals)."""
@@ -55,6 +56,10 @@ class Recorder:
             for i in range(self.n_programmes):
                 spent = sum(b.spent for b in model.budgets[i].values())
                 self.queues.append((model.t, i, int(waiting[i]), int(inside[i]), model.slots[i].capacity, spent))
+
+    def book(self, t: int, totals: dict[tuple[str, str], float]) -> None:
+        """The month's money flows, summed per (payer, category)."""
+        self.ledger.append((t, totals))
 
     def moved(self, t: int, ids: np.ndarray, src: np.ndarray, dst: np.ndarray, prog: np.ndarray) -> None:
         """Count a batch of moves (and log them person by person if events are kept)."""

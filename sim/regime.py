@@ -10,17 +10,20 @@ calendar turns into SimPy reform events that swap the regime.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 
+from sim.ledger import ProgrammeMoney
+from sim.money import Money
 from sim.params import Month, Param
 from sim.schema import Programme, Scenario
 from sim.stages import Stage
 
 __all__ = ["Regime", "ProgrammeRegime", "regime_at", "reform_months", "DROPOUT", "N_DEST",
-           "destination_code", "DESTINATION_NAMES"]
+           "destination_code", "DESTINATION_NAMES", "resolve_money"]
 
 #: Destination code for leaving a programme or queue back to unemployment.
 DROPOUT = len(Stage)  # 12; stage codes are 0..11
@@ -54,7 +57,8 @@ class ProgrammeRegime:
     fade_months: float
     completion_to_work: float
     counts_as_work: bool
-    cost_per_month: dict[str, float]
+    participant_cost: dict[str, float]  #: programme costs per participant-month, by payer
+    budget_charge: dict[str, float]  #: what a participant-month takes from each payer's budget
     budget_per_year: dict[str, float]
     staff_cost_per_month: float
     wage_per_month: float
@@ -71,9 +75,29 @@ class Regime:
     ui_days_max_with_child: float
     job_days_to_fas3: float
     job_entry_months: int
+    money: SimpleNamespace  #: :class:`sim.money.Money` resolved to plain numbers
+    programme_money: ProgrammeMoney
 
 
-def _programme_regime(i: int, p: Programme, month: Month) -> ProgrammeRegime:
+def resolve_money(money: Money, month: Month) -> SimpleNamespace:
+    """The money rates in force in ``month`` as plain attributes."""
+    values = {}
+    for name in type(money).model_fields:
+        v = getattr(money, name)
+        values[name] = v.at(month) if isinstance(v, Param) else v
+    return SimpleNamespace(**values)
+
+
+def _net_wage_cost(p: Programme, m: SimpleNamespace, month: Month) -> float:
+    """Monthly wage cost of a subsidised job to its employer after the wage subsidy."""
+    if p.wage_sek_per_month is None:
+        return 0.0
+    cost = p.wage_sek_per_month.at(month) * (1.0 + m.employer_fee_share)
+    cap = p.wage_subsidy_max_sek_per_month.at(month) if p.wage_subsidy_max_sek_per_month is not None else np.inf
+    return cost - min(p.wage_subsidy_share_of_wage_cost.at(month) * cost, cap)
+
+
+def _programme_regime(i: int, p: Programme, month: Month, m: SimpleNamespace) -> ProgrammeRegime:
     rates = np.zeros(N_DEST)
     for name, prm in p.exit_rates_per_month.items():
         if name != "work":
@@ -93,7 +117,11 @@ def _programme_regime(i: int, p: Programme, month: Month) -> ProgrammeRegime:
         fade_months=max(p.effect_fade_months.at(month), 1e-9),
         completion_to_work=p.completion_to_work_share.at(month),
         counts_as_work=p.counts_as_work,
-        cost_per_month={k: v.at(month) for k, v in p.cost_sek_per_participant_month.items()},
+        participant_cost={k: v.at(month) for k, v in p.cost_sek_per_participant_month.items()},
+        budget_charge={payer: (p.cost_sek_per_participant_month[payer].at(month)
+                               if payer in p.cost_sek_per_participant_month else 0.0)
+                       + (_net_wage_cost(p, m, month) if p.kind == "subsidised_job" and payer == p.employer else 0.0)
+                       for payer in p.budget_sek_per_year},
         budget_per_year={k: v.at(month) for k, v in p.budget_sek_per_year.items()},
         staff_cost_per_month=p.staff_cost_sek_per_month.at(month),
         wage_per_month=p.wage_sek_per_month.at(month) if p.wage_sek_per_month is not None else 0.0,
@@ -108,14 +136,37 @@ def regime_at(scenario: Scenario, month: Month) -> Regime:
             base[Stage[src.upper()], destination_code(dst)] = prm.at(month)
     base.setflags(write=False)
     r = scenario.rules
+    m = resolve_money(scenario.money, month)
+    progs = tuple(_programme_regime(i, p, month, m) for i, p in enumerate(scenario.programmes))
     return Regime(
         month=month,
         base=base,
-        programmes=tuple(_programme_regime(i, p, month) for i, p in enumerate(scenario.programmes)),
+        programmes=progs,
         ui_days_max=r.ui_days_max.at(month),
         ui_days_max_with_child=r.ui_days_max_with_child.at(month),
         job_days_to_fas3=r.job_days_to_fas3.at(month),
         job_entry_months=int(r.job_entry_after_months_registered.at(month)),
+        money=m,
+        programme_money=_programme_money(scenario, month) if scenario.programmes else ProgrammeMoney.empty(),
+    )
+
+
+def _programme_money(scenario: Scenario, month: Month) -> ProgrammeMoney:
+    ps = scenario.programmes
+
+    def arr(f: Any) -> np.ndarray:
+        return np.array([f(p) for p in ps], dtype=np.float64)
+
+    payers = sorted({k for p in ps for k in p.cost_sek_per_participant_month})
+    return ProgrammeMoney(
+        wage=arr(lambda p: p.wage_sek_per_month.at(month) if p.wage_sek_per_month is not None else 0.0),
+        wage_paid_by_municipality=np.array([p.employer == "municipality" for p in ps]),
+        subsidy_share=arr(lambda p: p.wage_subsidy_share_of_wage_cost.at(month)),
+        subsidy_cap=arr(lambda p: p.wage_subsidy_max_sek_per_month.at(month)
+                        if p.wage_subsidy_max_sek_per_month is not None else np.inf),
+        production_share=arr(lambda p: p.production_value_share_of_wage_cost.at(month)),
+        participant_cost={payer: arr(lambda p, payer=payer: p.cost_sek_per_participant_month[payer].at(month)
+                                     if payer in p.cost_sek_per_participant_month else 0.0) for payer in payers},
     )
 
 

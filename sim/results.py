@@ -9,6 +9,7 @@
 * ``exits``: month, programme, reason, people;
 * ``follow_ups``: month, programme, months_after_exit, stage, people;
 * ``status``: date, programme, stage, people (dated follow-ups of participants);
+* ``ledger``: month, payer, category, sek (signed: negative = the payer pays);
 
 plus ``summary`` (headline numbers) and ``manifest`` (what produced it). ``save`` writes a
 folder through a temporary sibling and one rename, so a reader never sees half a run.
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RunResult", "atomic_dir", "TABLES"]
 
-TABLES = ("stocks", "flows", "events", "queues", "exits", "follow_ups", "status")
+TABLES = ("stocks", "flows", "events", "queues", "exits", "follow_ups", "status", "ledger")
 _NS = len(Stage)
 _LABELS = np.array([s.label for s in Stage], dtype=object)
 _SELF_SUPPORTING = (Stage.WORK, Stage.STUDIES)
@@ -113,8 +114,12 @@ class RunResult:
         st = [(format_month(d), names[p], _LABELS[s], int(row[s]))
               for d, p, row in rec.status_rows for s in np.flatnonzero(row)]
         status = pd.DataFrame(st, columns=["date", "programme", "stage", "people"])
+        ledger = pd.DataFrame(
+            [(month_labels[t], payer, cat, amount) for t, totals in rec.ledger
+             for (payer, cat), amount in sorted(totals.items()) if amount != 0.0],
+            columns=["month", "payer", "category", "sek"])
         tables = {"stocks": stocks, "flows": flows, "events": events, "queues": queues, "exits": exits,
-                  "follow_ups": follow_ups, "status": status}
+                  "follow_ups": follow_ups, "status": status, "ledger": ledger}
         result = cls(scenario=model.spec.name, seed=model.seed, start_month=start,
                      horizon_months=model.horizon, programmes=names, tables=tables)
         result.summary = _summary(model, result)
@@ -211,6 +216,11 @@ def _summary(model: ProgrammeModel, result: RunResult) -> dict[str, Any]:
             out[f"share_in_work_{label}"] = _share_at(stocks, format_month(model.start + t), (Stage.WORK,), arrived)
             out[f"share_self_supporting_{label}"] = _share_at(
                 stocks, format_month(model.start + t), _SELF_SUPPORTING, arrived)
+    led = result.tables["ledger"]
+    if len(led):
+        by_payer = led.groupby("payer")["sek"].sum()
+        out["net_sek_by_payer"] = {p: float(v) for p, v in by_payer.items()}
+        out["net_sek_society"] = float(by_payer.sum())
     q = result.tables["queues"]
     for name in result.programmes:
         qq = q[q["programme"] == name]

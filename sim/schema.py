@@ -9,19 +9,13 @@ mutates these objects.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, field_validator, model_validator
 
-from sim.params import Month, Param, format_month, param_from_yaml, parse_month
+from sim.money import Money
+from sim.params import Month, Param, format_month, parse_month
+from sim.schema_types import Count, HazardRatio, MonthField, NonNeg, Rate, Share, _Frozen
 from sim.stages import LEGAL, PROGRAMME_KINDS, STAGES, Stage, stage_from_name
 
 __all__ = [
@@ -32,7 +26,7 @@ __all__ = [
 ]
 
 #: Who pays or receives money (used by budgets here and by the ledger).
-PAYERS = ("municipality", "arbetsformedlingen", "forsakringskassan", "ui_state", "region",
+PAYERS = ("municipality", "arbetsformedlingen", "forsakringskassan", "state", "region",
           "individual", "employer")
 #: Groups a programme's waiting list can put first, in the order the scenario lists them.
 PRIORITY_GROUPS = ("single_parent", "children", "youth", "sfi", "foreign_born", "rehab_need",
@@ -46,35 +40,6 @@ EDUCATION_LEVELS = ("compulsory", "upper_secondary", "tertiary")
 DESTINATIONS = tuple(s.label for s in STAGES) + ("dropout",)
 #: Hard ceiling on people in one scenario; the memory guard refines it by the horizon.
 MAX_PEOPLE = 50_000_000
-
-
-def _param(*, ge: float | None = None, le: float | None = None, integer: bool = False) -> Any:
-    return Annotated[
-        Param,
-        BeforeValidator(lambda v: param_from_yaml(v, ge=ge, le=le, integer=integer)),
-        PlainSerializer(lambda p: p.to_yaml(), return_type=Any),
-    ]
-
-
-Share = _param(ge=0.0, le=1.0)  # a probability or a share, 0..1
-Rate = _param(ge=0.0, le=1.0)  # a monthly probability
-NonNeg = _param(ge=0.0)  # any non-negative number (SEK, counts, ratios)
-Count = _param(ge=0.0, integer=True)  # a non-negative whole number
-HazardRatio = _param(ge=0.0, le=100.0)
-
-
-def _month(v: Any) -> Month:
-    if isinstance(v, int) and not isinstance(v, bool) and v > 1900 * 12:
-        return v
-    return parse_month(v)
-
-
-MonthField = Annotated[int, BeforeValidator(_month), PlainSerializer(format_month, return_type=str)]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
-                              arbitrary_types_allowed=True)
 
 
 def _shares(name: str, value: dict[str, float], allowed: tuple[str, ...] | None = None,
@@ -339,6 +304,10 @@ class Programme(_Frozen):
     completion_to_work_share: Share = Param.constant(0.0)
     counts_as_work: bool = False
     wage_sek_per_month: NonNeg | None = None
+    employer: Literal["municipality", "employer"] = "municipality"  # who pays a subsidised job's wage
+    wage_subsidy_share_of_wage_cost: Share = Param.constant(0.0)  # paid by Arbetsförmedlingen
+    wage_subsidy_max_sek_per_month: NonNeg | None = None
+    production_value_share_of_wage_cost: Share = Param.constant(0.5)
     cost_sek_per_participant_month: dict[str, NonNeg] = Field(default_factory=dict)
     staff_cost_sek_per_month: NonNeg = Param.constant(0.0)
     budget_sek_per_year: dict[str, NonNeg] = Field(default_factory=dict)
@@ -380,7 +349,8 @@ class Programme(_Frozen):
         if self.kind in self.exit_rates_per_month:
             raise ValueError(f"a {self.kind} programme cannot exit to its own kind")
         for payer in self.budget_sek_per_year:
-            if payer not in self.cost_sek_per_participant_month:
+            pays_wage = self.kind == "subsidised_job" and payer == self.employer
+            if payer not in self.cost_sek_per_participant_month and not pays_wage:
                 raise ValueError(f"budget for {payer!r} but no cost_sek_per_participant_month for it")
         if self.start_month is not None and self.end_month is not None and self.end_month <= self.start_month:
             raise ValueError("end_month must come after start_month")
@@ -437,6 +407,7 @@ class Scenario(_Frozen):
     programmes: tuple[Programme, ...] = ()
     calendar: CalendarSpec = Field(default_factory=CalendarSpec)
     goals: tuple[Goal, ...] = ()
+    money: Money = Field(default_factory=Money)
 
     @field_validator("transitions")
     @classmethod

@@ -1,0 +1,44 @@
+"""Value types shared by the scenario schema modules (pydantic annotated types)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+
+from sim.params import Month, Param, format_month, param_from_yaml, parse_month
+
+__all__ = ["Share", "Rate", "NonNeg", "Count", "HazardRatio", "MonthField"]
+
+
+def _param(*, ge: float | None = None, le: float | None = None, integer: bool = False) -> Any:
+    return Annotated[
+        Param,
+        BeforeValidator(lambda v: param_from_yaml(v, ge=ge, le=le, integer=integer)),
+        PlainSerializer(lambda p: p.to_yaml(), return_type=Any),
+    ]
+
+
+Share = _param(ge=0.0, le=1.0)  # a probability or a share, 0..1
+Rate = _param(ge=0.0, le=1.0)  # a monthly probability
+NonNeg = _param(ge=0.0)  # any non-negative number (SEK, counts, ratios)
+Count = _param(ge=0.0, integer=True)  # a non-negative whole number
+HazardRatio = _param(ge=0.0, le=100.0)
+
+
+def _month(v: Any) -> Month:
+    if isinstance(v, int) and not isinstance(v, bool) and v > 1900 * 12:
+        return v
+    return parse_month(v)
+
+
+MonthField = Annotated[int, BeforeValidator(_month), PlainSerializer(format_month, return_type=str)]
+
+
+class _Frozen(BaseModel):
+    """Base of every scenario object: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
+                              arbitrary_types_allowed=True)
+
+
