@@ -24,7 +24,9 @@ Rules, per person-month (amounts in SEK; W = gross wage, F = employer fee):
 * **social assistance**: the household's norm (adults + children) plus housing, minus the
   household's net income, if positive, from the municipality to the individual; not for
   people in regular studies (student finance) or outside the model (``other``).
-* **organiser grant** for each Fas 3 month, from Arbetsförmedlingen to the organiser.
+* **organiser grant** for each month in a Fas 3 placement, from Arbetsförmedlingen to the
+  organiser; people past the Fas 3 day limit who wait for or attend a (non-job) programme
+  keep their placement, as Umeå's Insteget participants did.
 * **programme costs** per participant-month and **programme staff** per month, paid by the
   payers the scenario names.
 """
@@ -75,6 +77,7 @@ class LedgerInput:
     ui_days: np.ndarray
     in_guarantee: np.ndarray
     reference_wage: np.ndarray  #: wage UI and activity support are based on (0: never had UI)
+    fas3_placement: np.ndarray | None = None  #: in a Fas 3 placement (default: stage is fas3)
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,8 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
     book("individual", "social_assistance", sa)
 
     # --- Fas 3 organiser grant ----------------------------------------------------------
-    grant = np.where(stage == _S.FAS3, m.fas3_organiser_grant_sek_per_month, 0.0)
+    fas3 = stage == _S.FAS3 if x.fas3_placement is None else x.fas3_placement
+    grant = np.where(fas3, m.fas3_organiser_grant_sek_per_month, 0.0)
     book("arbetsformedlingen", "organiser_grant", -grant)
     book(m.fas3_organiser, "organiser_grant", grant)
 

@@ -27,6 +27,8 @@ _S = Stage
 _BENEFIT_STAGES = np.array([s in (_S.OPEN, _S.JOB, _S.WAITING, _S.FAS3, _S.COACHING, _S.TRAINING, _S.EDUCATION)
                             for s in Stage])
 _ORIGIN_ROWS = (_S.OPEN, _S.JOB, _S.FAS3)
+#: Stages in which a person past the Fas 3 day limit keeps the Fas 3 placement (and its grant).
+_KEEPS_PLACEMENT = np.array([s in (_S.WAITING, _S.COACHING, _S.TRAINING, _S.EDUCATION) for s in Stage])
 
 
 class ProgrammeModel(mesa.Model):
@@ -172,13 +174,19 @@ class ProgrammeModel(mesa.Model):
         x = LedgerInput(stage=pop.stage[ids], programme=pop.programme[ids], household=pop.household[ids],
                         children=pop.children[ids], age_years=pop.age_years(self.month, ids),
                         ui_entitled=pop.ui_entitled[ids], ui_days=pop.ui_days[ids],
-                        in_guarantee=pop.in_guarantee[ids], reference_wage=pop.reference_wage[ids])
+                        in_guarantee=pop.in_guarantee[ids], reference_wage=pop.reference_wage[ids],
+                        fas3_placement=self._in_fas3_placement(ids))
         totals = {key: float(v.sum()) for key, v in post(x, r.money, r.programme_money).items()}
         for p, spec in zip(r.programmes, self.spec.programmes, strict=True):
             if p.active and p.staff_cost_per_month:
                 key = (spec.funder, "programme_staff")
                 totals[key] = totals.get(key, 0.0) - p.staff_cost_per_month
         self.rec.book(self.t, totals)
+
+    def _in_fas3_placement(self, ids: np.ndarray) -> np.ndarray:
+        st = self.pop.stage[ids]
+        past = self.pop.in_guarantee[ids] & (self.pop.job_days[ids] >= self.regime.job_days_to_fas3)
+        return (st == _S.FAS3) | (past & _KEEPS_PLACEMENT[st])
 
     # ----------------------------------------------------------------- 2. clocks
     def _clocks(self) -> None:

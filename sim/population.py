@@ -203,8 +203,11 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
     flo, fhi = c.fas3_days_at_entry
     pop.job_days[:] = np.where(in_job, lo + u_days * (hi - lo), np.where(in_fas3, flo + u_days * (fhi - flo), 0))
     pop.in_guarantee[:] = in_job | in_fas3
-    pop.ui_entitled[:] = (~pop.in_guarantee) & (u("ui_entitled") < c.ui_entitled_share)
+    # A UI history: entitled now if outside the guarantee; inside it, the history sets the
+    # level of activity support (65 % of the previous wage instead of the flat rate).
+    had_ui = u("ui_entitled") < c.ui_entitled_share
+    pop.ui_entitled[:] = ~pop.in_guarantee & had_ui
     pop.ui_days[:] = np.where(pop.ui_entitled, u("ui_days") * 250.0, 0.0)
-    pop.reference_wage[:] = np.where(pop.ui_entitled, previous_wage_sek_per_month, 0.0)
+    pop.reference_wage[:] = np.where(had_ui, previous_wage_sek_per_month, 0.0)
     pop.months_out_of_work[:] = np.where(pop.initial_stage == Stage.WORK, 0, pop.months_on_assistance_at_entry)
     return pop

@@ -86,7 +86,7 @@ class Composition(_Frozen):
                                                                               "36-96": 0.3})
     employability_sd: float = Field(0.7, ge=0, le=5)
     registered_share: float = Field(0.8, ge=0, le=1)
-    ui_entitled_share: float = Field(0.1, ge=0, le=1)
+    ui_entitled_share: float = Field(0.1, ge=0, le=1)  # share with a UI history (entitled, if outside JOB)
     initial_stages: dict[str, float] = Field(default_factory=lambda: {"open": 1.0})
     job_days_at_entry: tuple[float, float] = (0.0, 0.0)
     fas3_days_at_entry: tuple[float, float] = (450.0, 900.0)
