@@ -377,7 +377,11 @@ def from_validation_error(exc: ValidationError, doc: dict[str, Any],
     errors = exc.errors(include_url=False)
     placed = [(_walk(doc, err["loc"]), err) for err in errors]
     (path, rest, _), err = min(placed, key=lambda item: item[0][2])  # first in document order
-    if err["type"] in ("value_error", "assertion_error") and not rest:
+    cause = (err.get("ctx") or {}).get("error")
+    if err["type"] == "value_error" and not rest and getattr(cause, "at", None):
+        found, left, _ = _walk(doc, [*path, *cause.at])
+        path = found if not left else _refine(doc, path, validation_message(err))
+    elif err["type"] in ("value_error", "assertion_error") and not rest:
         path = _refine(doc, path, validation_message(err))
     allowed = schema_keys_at(path[:-1]) if err["type"] == "extra_forbidden" and path else None
     file, line = locate(tuple(path))

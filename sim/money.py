@@ -17,7 +17,7 @@ __all__ = ["Money"]
 
 
 def _c(v: float) -> Param:
-    return Param.constant(v)
+    return Param.constant(float(v))
 
 
 class Money(_Frozen):

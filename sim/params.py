@@ -113,6 +113,8 @@ _PARAM_KEYS = {"value", "source", "status"}
 def _check_number(value: Any, *, ge: float | None, le: float | None, integer: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"expected a number, got {value!r}")
+    if isinstance(value, int) and abs(value) > 2**63:
+        raise ValueError(f"number too large: {value!r}")
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(f"expected a finite number, got {value!r}")
     if integer and value != int(value):
@@ -144,7 +146,7 @@ def param_from_yaml(
         extra = set(raw) - _PARAM_KEYS
         if extra:
             raise ValueError(
-                f"unexpected key {sorted(extra)[0]!r} next to 'value' (allowed: value, source, status)"
+                f"unexpected key {sorted(map(str, extra))[0]!r} next to 'value' (allowed: value, source, status)"
             )
         source = raw.get("source")
         if source is not None and not isinstance(source, str):

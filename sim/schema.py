@@ -9,13 +9,14 @@ mutates these objects.
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from sim.money import Money
 from sim.params import Month, Param, format_month, parse_month
-from sim.schema_types import Count, HazardRatio, MonthField, NonNeg, Rate, Share, _Frozen
+from sim.schema_types import Count, FieldError, HazardRatio, MonthField, NonNeg, Rate, Share, _Frozen
 from sim.stages import LEGAL, PROGRAMME_KINDS, STAGES, Stage, stage_from_name
 
 __all__ = [
@@ -73,23 +74,23 @@ class Composition(_Frozen):
 
     age_bands: dict[str, float] = Field(default_factory=lambda: {"18-24": 0.25, "25-34": 0.3,
                                                                    "35-49": 0.3, "50-64": 0.15})
-    female_share: float = Field(0.5, ge=0, le=1)
+    female_share: StrictFloat = Field(0.5, ge=0, le=1)
     households: dict[str, float] = Field(default_factory=lambda: {"single": 0.55, "single_parent": 0.2,
                                                                     "couple": 0.1, "couple_children": 0.15})
-    children_per_family_mean: float = Field(1.8, ge=1, le=10)
-    foreign_born_share: float = Field(0.4, ge=0, le=1)
-    sfi_share_of_foreign_born: float = Field(0.3, ge=0, le=1)
-    rehab_need_share: float = Field(0.2, ge=0, le=1)
+    children_per_family_mean: StrictFloat = Field(1.8, ge=1, le=10)
+    foreign_born_share: StrictFloat = Field(0.4, ge=0, le=1)
+    sfi_share_of_foreign_born: StrictFloat = Field(0.3, ge=0, le=1)
+    rehab_need_share: StrictFloat = Field(0.2, ge=0, le=1)
     education: dict[str, float] = Field(default_factory=lambda: {"compulsory": 0.4, "upper_secondary": 0.45,
                                                                    "tertiary": 0.15})
     months_on_assistance: dict[str, float] = Field(default_factory=lambda: {"0-11": 0.4, "12-35": 0.3,
                                                                               "36-96": 0.3})
-    employability_sd: float = Field(0.7, ge=0, le=5)
-    registered_share: float = Field(0.8, ge=0, le=1)
-    ui_entitled_share: float = Field(0.1, ge=0, le=1)  # share with a UI history (entitled, if outside JOB)
+    employability_sd: StrictFloat = Field(0.7, ge=0, le=5)
+    registered_share: StrictFloat = Field(0.8, ge=0, le=1)
+    ui_entitled_share: StrictFloat = Field(0.1, ge=0, le=1)  # share with a UI history (entitled, if outside JOB)
     initial_stages: dict[str, float] = Field(default_factory=lambda: {"open": 1.0})
-    job_days_at_entry: tuple[float, float] = (0.0, 0.0)
-    fas3_days_at_entry: tuple[float, float] = (450.0, 900.0)
+    job_days_at_entry: tuple[StrictFloat, StrictFloat] = (0.0, 0.0)
+    fas3_days_at_entry: tuple[StrictFloat, StrictFloat] = (450.0, 900.0)
 
     @field_validator("age_bands")
     @classmethod
@@ -125,16 +126,23 @@ class Composition(_Frozen):
     @field_validator("job_days_at_entry", "fas3_days_at_entry")
     @classmethod
     def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
-        if v[0] < 0 or v[1] < v[0]:
+        if not all(math.isfinite(x) for x in v) or v[0] < 0 or v[1] < v[0]:
             raise ValueError(f"expected [low, high] with 0 <= low <= high, got {list(v)}")
         return v
+
+
+def _month_keys(v: object) -> object:
+    """Write the keys of a dated table as YYYY-MM (YAML may read 2012-01-01 as a date)."""
+    if isinstance(v, dict):
+        return {format_month(parse_month(k)) if not isinstance(k, str) else k: n for k, n in v.items()}
+    return v
 
 
 class Cohort(_Frozen):
     """A reported cohort: ``size`` people, arriving at the start or in dated waves."""
 
-    size: int = Field(ge=0, le=MAX_PEOPLE)
-    waves: dict[str, int] | None = None  # {YYYY-MM: people}; sums to size
+    size: StrictInt = Field(ge=0, le=MAX_PEOPLE)
+    waves: Annotated[dict[str, StrictInt] | None, BeforeValidator(_month_keys)] = None  # {YYYY-MM: people}
 
     @model_validator(mode="after")
     def _waves(self) -> Cohort:
@@ -181,8 +189,8 @@ class Effects(_Frozen):
 
     work: dict[str, float] = Field(default_factory=dict)  # attribute -> log hazard ratio
     studies: dict[str, float] = Field(default_factory=dict)
-    duration_log_hr_per_year: float = Field(-0.15, ge=-5, le=5)
-    duration_cap_years: float = Field(5.0, ge=0, le=50)
+    duration_log_hr_per_year: StrictFloat = Field(-0.15, ge=-5, le=5)
+    duration_cap_years: StrictFloat = Field(5.0, ge=0, le=50)
 
     @field_validator("work", "studies")
     @classmethod
@@ -198,13 +206,13 @@ class Effects(_Frozen):
 class Rules(_Frozen):
     """Benefit rules and clocks (DOMAIN.md B2); dated where reforms changed them."""
 
-    benefit_days_per_month: float = Field(21.7, gt=0, le=31)
+    benefit_days_per_month: StrictFloat = Field(21.7, gt=0, le=31)
     ui_days_max: Count = Param.constant(300)
     ui_days_max_with_child: Count = Param.constant(450)
     job_days_to_fas3: Count = Param.constant(450)
     job_entry_after_months_registered: Count = Param.constant(18)
-    work_condition_months: int = Field(6, ge=1, le=12)  # within the last 12 months
-    pension_age: float = Field(65, ge=50, le=80)
+    work_condition_months: StrictInt = Field(6, ge=1, le=12)  # within the last 12 months
+    pension_age: StrictFloat = Field(65, ge=50, le=80)
 
 
 class Capacity(_Frozen):
@@ -250,14 +258,14 @@ class Eligibility(_Frozen):
     """Who may be referred to a programme."""
 
     stages: tuple[str, ...] = ("open",)
-    min_months_on_assistance: int = Field(0, ge=0)
-    min_job_days: float = Field(0, ge=0)
-    max_job_days: float | None = Field(None, ge=0)
-    age_min: float = Field(16, ge=16, le=70)
-    age_max: float = Field(66, ge=16, le=70)
-    requires_rehab_need: bool | None = None
-    social_assistance_only: bool = False
-    allow_repeat: bool = False  # may people who already started this programme be referred again?
+    min_months_on_assistance: StrictInt = Field(0, ge=0)
+    min_job_days: StrictFloat = Field(0, ge=0)
+    max_job_days: StrictFloat | None = Field(None, ge=0)
+    age_min: StrictFloat = Field(16, ge=16, le=70)
+    age_max: StrictFloat = Field(66, ge=16, le=70)
+    requires_rehab_need: StrictBool | None = None
+    social_assistance_only: StrictBool = False
+    allow_repeat: StrictBool = False  # may people who already started this programme be referred again?
 
     @field_validator("stages")
     @classmethod
@@ -295,14 +303,14 @@ class Programme(_Frozen):
     capacity: Capacity
     priority: tuple[str, ...] = ()
     max_duration_months: Count
-    max_wait_months: int | None = Field(None, ge=0)
+    max_wait_months: StrictInt | None = Field(None, ge=0)
     motivation_loss_per_waiting_month: Share = Param.constant(0.0)
     exit_rates_per_month: dict[str, Rate] = Field(default_factory=dict)
     lock_in_hazard_ratio: HazardRatio = Param.constant(1.0)
     effect_after_hazard_ratio: HazardRatio = Param.constant(1.0)
     effect_fade_months: NonNeg = Param.constant(12.0)
     completion_to_work_share: Share = Param.constant(0.0)
-    counts_as_work: bool = False
+    counts_as_work: StrictBool = False
     wage_sek_per_month: NonNeg | None = None
     employer: Literal["municipality", "employer"] = "municipality"  # who pays a subsidised job's wage
     wage_subsidy_share_of_wage_cost: Share = Param.constant(0.0)  # paid by Arbetsförmedlingen
@@ -346,8 +354,17 @@ class Programme(_Frozen):
             raise ValueError("a subsidised_job needs 'wage_sek_per_month'")
         if self.kind in ("coaching", "training", "education") and self.counts_as_work:
             raise ValueError(f"a {self.kind} programme cannot count as work toward the UI condition")
-        if self.kind in self.exit_rates_per_month:
-            raise ValueError(f"a {self.kind} programme cannot exit to its own kind")
+        own = PROGRAMME_KINDS[self.kind]
+        for dest in self.exit_rates_per_month:
+            if dest == "dropout":
+                continue
+            target = stage_from_name(dest)
+            if target is own:
+                raise FieldError(f"a {self.kind} programme cannot exit to its own kind ({dest!r})",
+                                 "exit_rates_per_month", dest)
+            if not LEGAL[own, target]:
+                raise FieldError(f"a move from {own.label!r} to {dest!r} is not a legal transition",
+                                 "exit_rates_per_month", dest)
         for payer in self.budget_sek_per_year:
             pays_wage = self.kind == "subsidised_job" and payer == self.employer
             if payer not in self.cost_sek_per_participant_month and not pays_wage:
@@ -365,7 +382,7 @@ class Programme(_Frozen):
 class CalendarSpec(_Frozen):
     """Dated events beyond reforms: budget years and follow-up measurements."""
 
-    budget_year_start_month: int = Field(1, ge=1, le=12)
+    budget_year_start_month: StrictInt = Field(1, ge=1, le=12)
     follow_up_months_after_exit: tuple[int, ...] = (6, 12)
     status_dates: tuple[MonthField, ...] = ()
 
@@ -383,8 +400,8 @@ class Goal(_Frozen):
     name: str
     programme: str
     measure: Literal["work", "work_or_studies"]
-    within_months_of_start: int = Field(ge=1, le=120)
-    target_share: float = Field(ge=0, le=1)
+    within_months_of_start: StrictInt = Field(ge=1, le=120)
+    target_share: StrictFloat = Field(ge=0, le=1)
     source: str | None = None
 
 
@@ -399,7 +416,7 @@ class Scenario(_Frozen):
     title: str = ""
     description: str = ""
     start_month: MonthField
-    horizon_months: int = Field(ge=1, le=600)
+    horizon_months: StrictInt = Field(ge=1, le=600)
     population: Population
     transitions: dict[str, dict[str, Rate]] = Field(default_factory=_default_transitions)
     effects: Effects = Field(default_factory=Effects)
@@ -414,6 +431,8 @@ class Scenario(_Frozen):
     def _transitions(cls, v: dict[str, dict[str, Param]]) -> dict[str, dict[str, Param]]:
         for src, dests in v.items():
             s = stage_from_name(src)
+            if s is Stage.NOT_ARRIVED:
+                raise ValueError("'not_arrived' has no hazards; arrivals are set by the population")
             for dst in dests:
                 if dst == "dropout":
                     raise ValueError(f"'dropout' is for programmes, not for stage {src!r}")

@@ -8,7 +8,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
 from sim.params import Month, Param, format_month, param_from_yaml, parse_month
 
-__all__ = ["Share", "Rate", "NonNeg", "Count", "HazardRatio", "MonthField"]
+__all__ = ["Share", "Rate", "NonNeg", "Count", "HazardRatio", "MonthField", "FieldError"]
 
 
 def _param(*, ge: float | None = None, le: float | None = None, integer: bool = False) -> Any:
@@ -27,12 +27,24 @@ HazardRatio = _param(ge=0.0, le=100.0)
 
 
 def _month(v: Any) -> Month:
-    if isinstance(v, int) and not isinstance(v, bool) and v > 1900 * 12:
+    if isinstance(v, int) and not isinstance(v, bool) and 1900 * 12 <= v < 2201 * 12:
         return v
     return parse_month(v)
 
 
 MonthField = Annotated[int, BeforeValidator(_month), PlainSerializer(format_month, return_type=str)]
+
+
+class FieldError(ValueError):
+    """A check across fields that knows which key it is about.
+
+    ``at`` is the path of that key below the object whose validator raised, e.g.
+    ``("exit_rates_per_month", "coaching")``; the loader turns it into the file and line.
+    """
+
+    def __init__(self, message: str, *at: object) -> None:
+        super().__init__(message)
+        self.at = tuple(at)
 
 
 class _Frozen(BaseModel):
