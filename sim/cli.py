@@ -17,8 +17,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tqdm import tqdm
+
+from sim.ensemble import replicate
 from sim.errors import ScenarioError
-from sim.scenario import dump_scenario, load_scenario
+from sim.population import ResourceError, check_fits
+from sim.scenario import dump_scenario, load_scenario, parse_file
+from sim.schema import Scenario
 
 __all__ = ["main", "subcommand", "build_parser", "add_set_option"]
 
@@ -86,6 +91,74 @@ def cmd_parse(args: argparse.Namespace) -> int:
     """Print the resolved scenario; it loads back to the same scenario."""
     text = dump_scenario(load_scenario(args.file, args.overrides))
     sys.stdout.write(text)
+    return 0
+
+
+def _load_all(files: list[str], overrides: list[str], record_events: bool = True) -> list[Scenario]:
+    """Load and check every file before any work starts, so bad input writes nothing."""
+    scenarios = []
+    for file in files:
+        scenario = load_scenario(file, overrides)
+        try:
+            check_fits(scenario.population, scenario.start_month, scenario.horizon_months, record_events)
+        except ResourceError as exc:
+            line = parse_file(file, overrides)[1].locate(("population",)).line
+            raise ScenarioError(str(exc), file=file, line=line, key="population") from None
+        scenarios.append(scenario)
+    return scenarios
+
+
+def _ensemble_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random streams (default 0)")
+    parser.add_argument("--replications", "-r", type=int, default=20,
+                        help="replications with spawned seeds (default 20)")
+    parser.add_argument("--workers", "-w", type=int, default=1,
+                        help="worker processes (results do not depend on it; default 1)")
+    parser.add_argument("--out", default="outputs", help="folder for results (default outputs/)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_set_option(parser)
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="scenario files")
+    parser.add_argument("--no-events", action="store_true",
+                        help="do not keep the person-level event log (large populations)")
+    _ensemble_arguments(parser)
+
+
+def _fmt_band(band: dict[str, float | None], scale: float = 1.0, digits: int = 0) -> str:
+    if band.get("p50") is None:
+        return "-"
+    f = f"{{:,.{digits}f}}"
+    return f"{f.format(band['p50'] * scale)} [{f.format(band['p10'] * scale)}, {f.format(band['p90'] * scale)}]"
+
+
+@subcommand("run", "simulate scenarios; write outputs/<scenario>/<run-id>/", _run_arguments)
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run each scenario's replications and save them; print headline numbers."""
+    if args.replications < 1 or args.workers < 1 or args.seed < 0:
+        print("error: --replications and --workers must be >= 1 and --seed >= 0", file=sys.stderr)
+        return 2
+    scenarios = _load_all(args.files, args.overrides, not args.no_events)
+    for file, scenario in zip(args.files, scenarios, strict=True):
+        with tqdm(total=args.replications, desc=scenario.name, unit="run", disable=args.quiet or None,
+                  file=sys.stderr, leave=False) as bar:
+            ens = replicate(scenario, args.seed, args.replications, workers=args.workers,
+                            record_events=not args.no_events, progress=bar.update)
+        path = ens.save(args.out, source=file)
+        s = ens.summary()
+        print(f"{scenario.name}: {args.replications} replications -> {path}")
+        print("  median [P10, P90]")
+        for key, label, scale, digits in (("share_in_work_12m", "in work after 1 year (%)", 100, 1),
+                                          ("share_in_work_60m", "in work after 5 years (%)", 100, 1),
+                                          ("person_months_in_work", "person-months in work", 1, 0),
+                                          ("net_sek_society", "society, net (MSEK)", 1e-6, 1)):
+            if key in s:
+                print(f"  {label:32s} {_fmt_band(s[key], scale, digits)}")
+        for name in scenario.programmes:
+            key = f"programme.{name.name}.starts"
+            if key in s:
+                print(f"  {name.name + ' starts':32s} {_fmt_band(s[key])}")
     return 0
 
 

@@ -14,7 +14,7 @@ from sim.capacity import Budget, Slots, admissible, priority_order
 from sim.ledger import LedgerInput, post
 from sim.hazards import after_effect, competing_risks, duration_factor, static_multipliers
 from sim.params import Month
-from sim.population import Population, synthesise
+from sim.population import Population, check_fits, synthesise
 from sim.recorder import Recorder
 from sim.regime import DROPOUT, ProgrammeRegime, Regime, reform_months, regime_at
 from sim.rng import Streams
@@ -65,6 +65,9 @@ class ProgrammeModel(mesa.Model):
         scenario: a validated scenario.
         rng: the seed (a non-negative int); it keys every random stream.
         record_events: keep the person-level event log (turn off for large sweeps).
+
+    Raises:
+        ResourceError: if the population would not fit in memory (before allocating it).
     """
 
     def __init__(self, scenario: Scenario, rng: int = 0, *, record_events: bool = True) -> None:
@@ -75,6 +78,7 @@ class ProgrammeModel(mesa.Model):
         self.start: Month = scenario.start_month
         self.horizon = scenario.horizon_months
         self.t = 0  #: month index of the month being simulated (0 = start month)
+        check_fits(scenario.population, self.start, self.horizon, record_events)
         self.regime: Regime = regime_at(scenario, self.start)
         self.pop: Population = synthesise(scenario.population, self.start, self.horizon, self.streams,
                                           self.regime.money.previous_wage_sek_per_month)
@@ -194,7 +198,7 @@ class ProgrammeModel(mesa.Model):
         st = pop.stage
         arrived = st != _S.NOT_ARRIVED
         days = np.float32(self.spec.rules.benefit_days_per_month)
-        on_ui = pop.ui_entitled & ~pop.in_guarantee & ((st == _S.OPEN) | (st == _S.WAITING))
+        on_ui = pop.ui_entitled & ~pop.in_guarantee & _BENEFIT_STAGES[st]  # as the ledger pays UI
         pop.ui_days[on_ui] += days
         in_job_clock = pop.in_guarantee & _BENEFIT_STAGES[st]
         pop.job_days[in_job_clock] += days

@@ -44,7 +44,7 @@ class Money(_Frozen):
     work_wage_sek_per_month: NonNeg = _c(20000)  # unsubsidised jobs these people get
     previous_wage_sek_per_month: NonNeg = _c(17000)  # UI reference wage of those entitled at entry
     employer_fee_share: Share = _c(0.3142)
-    employer_fee_share_under_26: Share = _c(0.1549)
+    employer_fee_share_under_26: Share = Param(((None, 0.1549), (2016 * 12, 0.3142)))  # reduced 2009-2015
     municipal_tax_share: Share = _c(0.2070)
     region_tax_share: Share = _c(0.1129)  # 31.99 % average total minus the municipal 20.70 %
     tax_free_sek_per_month: NonNeg = _c(1200)  # stands in for the basic deduction

@@ -11,6 +11,7 @@ id, so a baseline and a scenario with the same cohort and seed get the same peop
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -21,7 +22,7 @@ from sim.schema import EDUCATION_LEVELS, HOUSEHOLDS, Composition, Population as 
 from sim.stages import Stage
 
 __all__ = ["Population", "synthesise", "population_size", "bytes_per_person", "NO_PROGRAMME",
-           "HOUSEHOLD_CODES", "EDUCATION_CODES"]
+           "HOUSEHOLD_CODES", "EDUCATION_CODES", "ResourceError", "memory_estimate", "check_fits"]
 
 NO_PROGRAMME = -1
 #: ``months_since_programme`` for people who never left a programme.
@@ -98,6 +99,53 @@ def population_size(spec: PopulationSpec, start: Month, horizon_months: int) -> 
         last = spec.inflow.to_month if spec.inflow.to_month is not None else start + horizon_months - 1
         for m in range(max(first, start), min(last, start + horizon_months - 1) + 1):
             n += int(spec.inflow.people_per_month.at(m))
+    return n
+
+
+class ResourceError(ValueError):
+    """A scenario too large for this machine (raised before anything is allocated)."""
+
+
+#: Working memory per person beyond the arrays: hazard multipliers, masks and the
+#: temporaries of one sub-step (measured with tracemalloc on a 10^6-person run, rounded up).
+_WORKING_BYTES_PER_PERSON = 120
+#: Event-log bytes per person-month when events are kept (about 0.1 moves per person-month
+#: at 23 bytes each, rounded up).
+_EVENT_BYTES_PER_PERSON_MONTH = 4
+
+
+def memory_estimate(people: int, horizon_months: int, record_events: bool = True) -> int:
+    """Bytes a run of ``people`` over ``horizon_months`` needs at its peak (an estimate)."""
+    per_person = bytes_per_person() + _WORKING_BYTES_PER_PERSON
+    events = _EVENT_BYTES_PER_PERSON_MONTH * horizon_months if record_events else 0
+    return people * (per_person + events)
+
+
+def _available_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def check_fits(spec: PopulationSpec, start: Month, horizon_months: int, record_events: bool = True,
+               available: int | None = None) -> int:
+    """Refuse a population that would not fit in memory; return its size.
+
+    Raises:
+        ResourceError: with the estimate, if it exceeds 80 % of the available memory.
+    """
+    n = population_size(spec, start, horizon_months)
+    need = memory_estimate(n, horizon_months, record_events)
+    have = _available_bytes() if available is None else available
+    if need > 0.8 * have:
+        raise ResourceError(
+            f"{n:,} people over {horizon_months} months need about {need / 2**30:,.1f} GiB of memory; "
+            f"this machine has {have / 2**30:,.1f} GiB available")
     return n
 
 

@@ -1,0 +1,63 @@
+"""`almsim run`: results on disk, and bad input that writes nothing."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+def almsim(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sim", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_run_writes_a_run_folder_per_scenario(tmp_path):
+    out = tmp_path / "out"
+    res = almsim("run", "scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml", "-r", "3",
+                 "--seed", "5", "--out", str(out), "-q")
+    assert res.returncode == 0, res.stderr
+    runs = sorted(out.glob("*/*"))
+    assert [p.parent.name for p in runs] == ["c2-lycksele", "c2-lycksele-baseline"]
+    for run in runs:
+        summary = json.loads((run / "summary.json").read_text())
+        manifest = json.loads((run / "manifest.json").read_text())
+        assert summary["replications"] == 3 and manifest["seed"] == 5
+        assert {"p10", "p50", "p90"} <= set(summary["person_months_in_work"])
+        assert (run / "stocks.parquet").exists() and (run / "ledger.parquet").exists()
+    assert "in work after 1 year" in res.stdout
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.name for p in SCENARIOS])
+def test_every_scenario_file_runs(path, tmp_path):
+    from sim import load_scenario, simulate
+
+    result = simulate(load_scenario(path), seed=1)
+    stocks = result.tables["stocks"]
+    assert stocks["people"].sum() > 0
+    assert result.summary["months_simulated"] == load_scenario(path).horizon_months
+
+
+def test_a_bad_file_among_good_ones_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("extends: " + str(ROOT / "scenarios/c2-lycksele.yaml") + "\nhorizon_monhts: 12\n")
+    out = tmp_path / "out"
+    res = almsim("run", "scenarios/c2-lycksele.yaml", str(bad), "--out", str(out), "-q")
+    assert res.returncode == 2
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert not out.exists()
+
+
+def test_a_population_too_large_for_memory_is_refused_before_allocating(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("name: big\nstart_month: 2012-01\nhorizon_months: 120\npopulation:\n"
+                   "  cohort: {size: 10}\n  inflow: {people_per_month: 100000000000}\n")
+    res = almsim("run", str(big), "--out", str(tmp_path / "out"), "-q")
+    assert res.returncode == 2
+    line = res.stderr.strip()
+    assert "\n" not in line and "big.yaml:4: population:" in line and "GiB" in line
+    assert not (tmp_path / "out").exists()
