@@ -102,7 +102,8 @@ class Ensemble:
             frames.append(df)
         return pd.concat(frames, ignore_index=True)
 
-    def bands(self, name: str = "stocks", value: str = "people", by: Sequence[str] = ("month", "stage")) -> pd.DataFrame:
+    def bands(self, name: str = "stocks", value: str = "people",
+              by: Sequence[str] = ("month", "stage")) -> pd.DataFrame:
         """P10/P50/P90 over replications of ``value`` by ``by`` (missing rows count as 0)."""
         df = self.table(name)
         by = list(by)

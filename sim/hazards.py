@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.params import Month
 from sim.population import HOUSEHOLD_CODES, Population
 from sim.schema import Effects
-from sim.params import Month
 
 __all__ = ["attribute_log_hr", "duration_factor", "after_effect", "competing_risks"]
 

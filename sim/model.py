@@ -11,8 +11,8 @@ import numpy as np
 from sim import moves
 from sim.calendar import Calendar
 from sim.capacity import Budget, Slots, admissible, priority_order
-from sim.ledger import LedgerInput, post
 from sim.hazards import after_effect, competing_risks, duration_factor, static_multipliers
+from sim.ledger import LedgerInput, post
 from sim.params import Month
 from sim.population import Population, check_fits, synthesise
 from sim.recorder import Recorder

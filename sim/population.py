@@ -18,7 +18,8 @@ import numpy as np
 
 from sim.params import Month
 from sim.rng import Streams
-from sim.schema import EDUCATION_LEVELS, HOUSEHOLDS, Composition, Population as PopulationSpec, parse_band
+from sim.schema import EDUCATION_LEVELS, HOUSEHOLDS, Composition, parse_band
+from sim.schema import Population as PopulationSpec
 from sim.stages import Stage
 
 __all__ = ["Population", "synthesise", "population_size", "bytes_per_person", "NO_PROGRAMME",

@@ -61,10 +61,9 @@ def test_content_hash_changes_with_the_scenario_only():
 
 def test_a_failure_while_writing_leaves_nothing(tmp_path):
     target = tmp_path / "run"
-    with pytest.raises(RuntimeError):
-        with atomic_dir(target) as tmp:
-            (tmp / "half.parquet").write_text("x")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "half.parquet").write_text("x")
+        raise RuntimeError("crash")
     assert list(tmp_path.iterdir()) == []
 
 
