@@ -5,6 +5,8 @@ See :class:`ProgrammeModel` for the order of the sub-steps in a month.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import mesa
 import numpy as np
 
@@ -65,12 +67,15 @@ class ProgrammeModel(mesa.Model):
         scenario: a validated scenario.
         rng: the seed (a non-negative int); it keys every random stream.
         record_events: keep the person-level event log (turn off for large sweeps).
+        track: ids of people whose state and money are recorded every month (for telling one
+            person's story; see the ``tracked`` tables of the results).
 
     Raises:
         ResourceError: if the population would not fit in memory (before allocating it).
     """
 
-    def __init__(self, scenario: Scenario, rng: int = 0, *, record_events: bool = True) -> None:
+    def __init__(self, scenario: Scenario, rng: int = 0, *, record_events: bool = True,
+                 track: Sequence[int] = ()) -> None:
         super().__init__(rng=rng)
         self.spec = scenario
         self.seed = int(rng)
@@ -94,6 +99,9 @@ class ProgrammeModel(mesa.Model):
         self.work_mult = np.ones(len(self.pop), np.float32)
         self.studies_mult = np.ones(len(self.pop), np.float32)
         self.rec = Recorder(n_prog, record_events=record_events)
+        self.track = np.array(sorted(set(int(i) for i in track)), dtype=np.int64)
+        if self.track.size and (self.track.min() < 0 or self.track.max() >= len(self.pop)):
+            raise ValueError(f"track: person ids must be between 0 and {len(self.pop) - 1}")
         self._moved = np.zeros(len(self.pop), bool)
         self.calendar = Calendar(self._month, self._calendar_events(), yearly=self._refresh_multipliers)
 
@@ -180,7 +188,13 @@ class ProgrammeModel(mesa.Model):
                         ui_entitled=pop.ui_entitled[ids], ui_days=pop.ui_days[ids],
                         in_guarantee=pop.in_guarantee[ids], reference_wage=pop.reference_wage[ids],
                         fas3_placement=self._in_fas3_placement(ids))
-        totals = {key: float(v.sum()) for key, v in post(x, r.money, r.programme_money).items()}
+        postings = post(x, r.money, r.programme_money)
+        totals = {key: float(v.sum()) for key, v in postings.items()}
+        if self.track.size:
+            pos = np.searchsorted(ids, self.track)
+            found = (pos < ids.size) & (ids[np.minimum(pos, ids.size - 1)] == self.track)
+            self.rec.tracked(self, self.track, {k: np.where(found, v[np.minimum(pos, ids.size - 1)], 0.0)
+                                                for k, v in postings.items()})
         for p, spec in zip(r.programmes, self.spec.programmes, strict=True):
             if p.active and p.staff_cost_per_month:
                 key = (spec.funder, "programme_staff")

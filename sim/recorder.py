@@ -40,6 +40,8 @@ class Recorder:
         self.status_rows: list[tuple[Month, int, np.ndarray]] = []
         self.reforms: list[Month] = []
         self.ledger: list[tuple[int, dict[tuple[str, str], float]]] = []
+        self.tracked_state: list[dict[str, np.ndarray | int]] = []
+        self.tracked_money: list[tuple[int, np.ndarray, dict[tuple[str, str], np.ndarray]]] = []
 
     def record(self, model: ProgrammeModel) -> None:
         """Stocks and queues at the start of the month (after arrivals)."""
@@ -60,6 +62,18 @@ class Recorder:
     def book(self, t: int, totals: dict[tuple[str, str], float]) -> None:
         """The month's money flows, summed per (payer, category)."""
         self.ledger.append((t, totals))
+
+    def tracked(self, model: ProgrammeModel, ids: np.ndarray, postings: dict[tuple[str, str], np.ndarray]) -> None:
+        """State and money of followed people this month."""
+        pop = model.pop
+        self.tracked_state.append({
+            "t": model.t, "person": ids, "stage": pop.stage[ids].copy(), "programme": pop.programme[ids].copy(),
+            "months_in_stage": pop.months_in_stage[ids].copy(), "ui_entitled": pop.ui_entitled[ids].copy(),
+            "ui_days": pop.ui_days[ids].copy(), "in_guarantee": pop.in_guarantee[ids].copy(),
+            "job_days": pop.job_days[ids].copy(), "motivation": pop.motivation[ids].copy(),
+            "work_condition_months": np.bitwise_count(pop.work_history[ids]),
+        })
+        self.tracked_money.append((model.t, ids, postings))
 
     def moved(self, t: int, ids: np.ndarray, src: np.ndarray, dst: np.ndarray, prog: np.ndarray) -> None:
         """Count a batch of moves (and log them person by person if events are kept)."""

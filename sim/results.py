@@ -10,6 +10,10 @@
 * ``follow_ups``: month, programme, months_after_exit, stage, people;
 * ``status``: date, programme, stage, people (dated follow-ups of participants);
 * ``ledger``: month, payer, category, sek (signed: negative = the payer pays);
+* ``people``: person, arrival_month, age_at_arrival, sex, household, children, foreign_born,
+  sfi, rehab_need, education, months_on_assistance_at_entry, initial_stage;
+* ``tracked_state`` / ``tracked_money`` (only for people followed with ``track=``): each
+  month's stage and clocks, and each month's postings per payer and category;
 
 plus ``summary`` (headline numbers) and ``manifest`` (what produced it). ``save`` writes a
 folder through a temporary sibling and one rename, so a reader never sees half a run.
@@ -36,7 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RunResult", "atomic_dir", "TABLES"]
 
-TABLES = ("stocks", "flows", "events", "queues", "exits", "follow_ups", "status", "ledger")
+TABLES = ("stocks", "flows", "events", "queues", "exits", "follow_ups", "status", "ledger", "people",
+          "tracked_state", "tracked_money")
 _NS = len(Stage)
 _LABELS = np.array([s.label for s in Stage], dtype=object)
 _SELF_SUPPORTING = (Stage.WORK, Stage.STUDIES)
@@ -119,7 +124,9 @@ class RunResult:
              for (payer, cat), amount in sorted(totals.items()) if amount != 0.0],
             columns=["month", "payer", "category", "sek"])
         tables = {"stocks": stocks, "flows": flows, "events": events, "queues": queues, "exits": exits,
-                  "follow_ups": follow_ups, "status": status, "ledger": ledger}
+                  "follow_ups": follow_ups, "status": status, "ledger": ledger, "people": _people(model)}
+        if model.track.size:
+            tables["tracked_state"], tables["tracked_money"] = _tracked(rec, month_labels, names)
         result = cls(scenario=model.spec.name, seed=model.seed, start_month=start,
                      horizon_months=model.horizon, programmes=names, tables=tables)
         result.summary = _summary(model, result)
@@ -180,6 +187,43 @@ class atomic_dir:  # noqa: N801 - used as a context manager, reads like a functi
         os.rename(self.tmp, self.path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _people(model: ProgrammeModel) -> pd.DataFrame:
+    """Who each person is (attributes fixed at entry)."""
+    from sim.population import EDUCATION_CODES, HOUSEHOLD_CODES
+
+    pop = model.pop
+    hh = np.array(list(HOUSEHOLD_CODES), dtype=object)
+    ed = np.array(list(EDUCATION_CODES), dtype=object)
+    return pd.DataFrame({
+        "person": np.arange(len(pop)),
+        "arrival_month": [format_month(int(m)) for m in pop.arrival_month],
+        "age_at_arrival": (pop.arrival_month - pop.birth_month) // 12,
+        "sex": np.where(pop.female, "female", "male"),
+        "household": hh[pop.household], "children": pop.children,
+        "foreign_born": pop.foreign_born, "sfi": pop.sfi, "rehab_need": pop.rehab_need,
+        "education": ed[pop.education],
+        "months_on_assistance_at_entry": pop.months_on_assistance_at_entry,
+        "initial_stage": _LABELS[pop.initial_stage],
+    })
+
+
+def _tracked(rec: object, month_labels: np.ndarray, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    states = []
+    for row in rec.tracked_state:  # type: ignore[attr-defined]
+        d = {k: v for k, v in row.items() if k != "t"}
+        df = pd.DataFrame(d)
+        df.insert(0, "month", month_labels[row["t"]])
+        df["stage"] = _LABELS[df["stage"].to_numpy()]
+        prog = df["programme"].to_numpy()
+        df["programme"] = np.where(prog >= 0, np.array(names + [""], dtype=object)[prog], "")
+        states.append(df)
+    money = [(month_labels[t], int(p), payer, cat, float(v[i]))
+             for t, ids, postings in rec.tracked_money  # type: ignore[attr-defined]
+             for (payer, cat), v in sorted(postings.items()) for i, p in enumerate(ids) if v[i] != 0.0]
+    return (pd.concat(states, ignore_index=True) if states else pd.DataFrame(),
+            pd.DataFrame(money, columns=["month", "person", "payer", "category", "sek"]))
 
 
 def _share_at(stocks: pd.DataFrame, month_label: str, stages: tuple[Stage, ...], people: int) -> float | None:
