@@ -23,7 +23,8 @@ from sim.params import Month
 from sim.population import HOUSEHOLD_CODES, Population
 from sim.schema import Effects
 
-__all__ = ["attribute_log_hr", "duration_factor", "after_effect", "competing_risks"]
+__all__ = ["attribute_log_hr", "static_multipliers", "duration_factor", "after_effect", "leave_probability",
+           "choose_destination", "competing_risks"]
 
 _SINGLE_PARENT = HOUSEHOLD_CODES["single_parent"]
 
@@ -72,30 +73,37 @@ def after_effect(effect_at_exit: np.ndarray, months_since: np.ndarray, fade_mont
     return 1.0 + (effect_at_exit - 1.0) * decay
 
 
+def leave_probability(total: np.ndarray) -> np.ndarray:
+    """Probability of leaving within the month for a total monthly hazard, ``1 - exp(-H)``."""
+    return -np.expm1(-total)
+
+
+def choose_destination(hazards: np.ndarray, destinations: np.ndarray, u_dest: np.ndarray) -> np.ndarray:
+    """Pick each leaver's destination with probability ``h_d / H``.
+
+    Args:
+        hazards: ``(n, k)`` monthly hazards of the people who leave, one column per destination.
+        destinations: the ``k`` destination codes of the columns.
+        u_dest: one uniform per person.
+    """
+    cum = np.cumsum(hazards, axis=1)
+    col = (cum <= (u_dest * cum[:, -1])[:, None]).sum(axis=1)
+    return destinations[np.minimum(col, destinations.size - 1)]
+
+
 def competing_risks(hazards: np.ndarray, destinations: np.ndarray, u_leave: np.ndarray,
                     u_dest: np.ndarray) -> np.ndarray:
-    """Draw who leaves and where to.
+    """Draw who leaves and where to: the destination code per person, or -1 for those who stay.
 
     Args:
         hazards: ``(n, k)`` monthly hazards, one column per destination.
         destinations: the ``k`` destination codes of the columns.
         u_leave: uniforms deciding whether each person leaves.
         u_dest: uniforms choosing the destination.
-
-    Returns:
-        The destination code per person, or -1 for those who stay.
     """
-    n, k = hazards.shape
-    out = np.full(n, -1, np.int16)
-    if n == 0 or k == 0:
+    out = np.full(hazards.shape[0], -1, np.int16)
+    if hazards.size == 0:
         return out
-    cum = np.cumsum(hazards, axis=1)
-    total = cum[:, -1]
-    leave = u_leave < -np.expm1(-total)
-    if not leave.any():
-        return out
-    rows = np.flatnonzero(leave)
-    target = u_dest[rows] * total[rows]
-    col = (cum[rows] <= target[:, None]).sum(axis=1)
-    out[rows] = destinations[np.minimum(col, k - 1)]
+    leave = np.flatnonzero(u_leave < leave_probability(hazards.sum(axis=1)))
+    out[leave] = choose_destination(hazards[leave], destinations, u_dest[leave])
     return out

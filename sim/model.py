@@ -13,24 +13,29 @@ import numpy as np
 from sim import moves
 from sim.calendar import Calendar
 from sim.capacity import Budget, Slots, admissible, priority_order
-from sim.hazards import after_effect, competing_risks, duration_factor, static_multipliers
-from sim.ledger import LedgerInput, post
+from sim.hazards import after_effect, choose_destination, duration_factor, leave_probability, static_multipliers
+from sim.ledger import LedgerInput, post, post_totals
 from sim.params import Month
 from sim.population import Population, check_fits, synthesise
 from sim.recorder import Recorder
 from sim.regime import DROPOUT, ProgrammeRegime, Regime, reform_months, regime_at
 from sim.rng import Streams
 from sim.schema import Scenario
-from sim.stages import PROGRAMME_STAGES, STAGES, Stage
+from sim.stages import PROGRAMME_STAGES, STAGES, Stage, stage_in
 
 __all__ = ["ProgrammeModel"]
 
 _S = Stage
 _BENEFIT_STAGES = np.array([s in (_S.OPEN, _S.JOB, _S.WAITING, _S.FAS3, _S.COACHING, _S.TRAINING, _S.EDUCATION)
                             for s in Stage])
+
+
+def on_benefit(stage: np.ndarray) -> np.ndarray:
+    """``_BENEFIT_STAGES[stage]`` by two comparisons (stages 0-5 and Fas 3), much faster."""
+    return (stage <= _S.EDUCATION) | (stage == _S.FAS3)
 _ORIGIN_ROWS = (_S.OPEN, _S.JOB, _S.FAS3)
-#: Stages in which a person past the Fas 3 day limit keeps the Fas 3 placement (and its grant).
-_KEEPS_PLACEMENT = np.array([s in (_S.WAITING, _S.COACHING, _S.TRAINING, _S.EDUCATION) for s in Stage])
+
+_IS_PROGRAMME_STAGE = np.array([s in PROGRAMME_STAGES for s in Stage])
 
 
 class ProgrammeModel(mesa.Model):
@@ -96,6 +101,9 @@ class ProgrammeModel(mesa.Model):
         self.fade = np.ones(max(n_prog, 1), np.float32)
         self.counts_as_work = np.zeros(max(n_prog, 1), bool)
         self._set_programme_arrays()
+        #: duration dependence by months out of work (a table: months are whole numbers)
+        cap = int(np.ceil(scenario.effects.duration_cap_years * 12))
+        self._duration = duration_factor(np.arange(cap + 1, dtype=np.int16), scenario.effects)
         self.work_mult = np.ones(len(self.pop), np.float32)
         self.studies_mult = np.ones(len(self.pop), np.float32)
         self.rec = Recorder(n_prog, record_events=record_events)
@@ -103,6 +111,10 @@ class ProgrammeModel(mesa.Model):
         if self.track.size and (self.track.min() < 0 or self.track.max() >= len(self.pop)):
             raise ValueError(f"track: person ids must be between 0 and {len(self.pop) - 1}")
         self._moved = np.zeros(len(self.pop), bool)
+        # Month index at which each person reaches pension age (or arrives past it).
+        pension = self.pop.birth_month + int(np.ceil(scenario.rules.pension_age * 12)) - self.start
+        self._retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
+        self._retire_order = np.argsort(self._retire_t, kind="stable")
         self.calendar = Calendar(self._month, self._calendar_events(), yearly=self._refresh_multipliers)
 
     # ----------------------------------------------------------------- calendar hooks
@@ -182,58 +194,65 @@ class ProgrammeModel(mesa.Model):
     # ----------------------------------------------------------------- 1. book
     def _book(self) -> None:
         pop, r = self.pop, self.regime
-        ids = np.flatnonzero((pop.stage != _S.NOT_ARRIVED) & (pop.stage != _S.OTHER))
-        x = LedgerInput(stage=pop.stage[ids], programme=pop.programme[ids], household=pop.household[ids],
-                        children=pop.children[ids], age_years=pop.age_years(self.month, ids),
-                        ui_entitled=pop.ui_entitled[ids], ui_days=pop.ui_days[ids],
-                        in_guarantee=pop.in_guarantee[ids], reference_wage=pop.reference_wage[ids],
-                        fas3_placement=self._in_fas3_placement(ids))
-        postings = post(x, r.money, r.programme_money)
-        totals = {key: float(v.sum()) for key, v in postings.items()}
+        # Everyone at once: people not arrived or in 'other' post nothing under the rules.
+        x = LedgerInput(stage=pop.stage, programme=pop.programme, household=pop.household,
+                        children=pop.children, age_years=None, under_26=pop.birth_month > self.month - 26 * 12,
+                        ui_entitled=pop.ui_entitled, ui_days=pop.ui_days, in_guarantee=pop.in_guarantee,
+                        reference_wage=pop.reference_wage, fas3_placement=self._in_fas3_placement(self.ids))
+        totals = post_totals(x, r.money, r.programme_money)
         if self.track.size:
-            pos = np.searchsorted(ids, self.track)
-            found = (pos < ids.size) & (ids[np.minimum(pos, ids.size - 1)] == self.track)
-            self.rec.tracked(self, self.track, {k: np.where(found, v[np.minimum(pos, ids.size - 1)], 0.0)
-                                                for k, v in postings.items()})
+            self._book_tracked()
         for p, spec in zip(r.programmes, self.spec.programmes, strict=True):
             if p.active and p.staff_cost_per_month:
                 key = (spec.funder, "programme_staff")
                 totals[key] = totals.get(key, 0.0) - p.staff_cost_per_month
         self.rec.book(self.t, totals)
 
+    def _book_tracked(self) -> None:
+        """Per-person postings of the followed people (zero if outside the ledger this month)."""
+        pop, r, ids = self.pop, self.regime, self.track
+        x = LedgerInput(stage=pop.stage[ids], programme=pop.programme[ids], household=pop.household[ids],
+                        children=pop.children[ids], age_years=pop.age_years(self.month, ids),
+                        ui_entitled=pop.ui_entitled[ids], ui_days=pop.ui_days[ids],
+                        in_guarantee=pop.in_guarantee[ids], reference_wage=pop.reference_wage[ids],
+                        fas3_placement=self._in_fas3_placement(ids))
+        self.rec.tracked(self, ids, post(x, r.money, r.programme_money))
+
     def _in_fas3_placement(self, ids: np.ndarray) -> np.ndarray:
         st = self.pop.stage[ids]
         past = self.pop.in_guarantee[ids] & (self.pop.job_days[ids] >= self.regime.job_days_to_fas3)
-        return (st == _S.FAS3) | (past & _KEEPS_PLACEMENT[st])
+        return (st == _S.FAS3) | (past & (st >= _S.WAITING) & (st <= _S.EDUCATION))  # waiting .. education
 
     # ----------------------------------------------------------------- 2. clocks
     def _clocks(self) -> None:
         pop, r = self.pop, self.regime
         st = pop.stage
-        arrived = st != _S.NOT_ARRIVED
         days = np.float32(self.spec.rules.benefit_days_per_month)
-        on_ui = pop.ui_entitled & ~pop.in_guarantee & _BENEFIT_STAGES[st]  # as the ledger pays UI
-        pop.ui_days[on_ui] += days
-        in_job_clock = pop.in_guarantee & _BENEFIT_STAGES[st]
-        pop.job_days[in_job_clock] += days
+        benefit = on_benefit(st)
+        # UI days for those paid UI (as the ledger pays it); JOB days for those in the guarantee.
+        # (x += days * mask is much faster than a masked or where= update on large arrays.)
+        pop.ui_days += days * (benefit & pop.ui_entitled & ~pop.in_guarantee)
+        pop.job_days += days * (benefit & pop.in_guarantee)
         qualifying = st == _S.WORK
         sub = np.flatnonzero(st == _S.SUBSIDISED)
         if sub.size:
             prog = pop.programme[sub]
-            counts = np.where(prog >= 0, self.counts_as_work[np.maximum(prog, 0)], True)
-            qualifying[sub[counts]] = True
-        pop.work_history[:] = ((pop.work_history << 1) & 0x0FFF) | qualifying
-        np.add(pop.months_in_stage, arrived, out=pop.months_in_stage, casting="unsafe")
-        np.minimum(pop.months_in_stage, 30000, out=pop.months_in_stage)
-        out = _BENEFIT_STAGES[st]
-        pop.months_out_of_work[out] = np.minimum(pop.months_out_of_work[out] + 1, 30000)
+            qualifying[sub] = np.where(prog >= 0, self.counts_as_work[np.maximum(prog, 0)], True)
+        wh = pop.work_history
+        np.left_shift(wh, 1, out=wh)
+        np.bitwise_and(wh, 0x0FFF, out=wh)
+        np.bitwise_or(wh, qualifying, out=wh, casting="unsafe")
+        # Counters cannot overflow int16: they start below 30,000 and a horizon is <= 600 months.
+        np.add(pop.months_in_stage, st != _S.NOT_ARRIVED, out=pop.months_in_stage, casting="unsafe")
+        np.add(pop.months_out_of_work, benefit, out=pop.months_out_of_work, casting="unsafe")
         ms = pop.months_since_programme
-        ms[ms < 30000] += 1
-        waiting = np.flatnonzero(st == _S.WAITING)
-        for p in r.programmes:
-            if p.motivation_loss > 0:
-                w = waiting[pop.programme[waiting] == p.index]
-                pop.motivation[w] *= np.float32(1.0 - p.motivation_loss)
+        np.add(ms, ms < 30000, out=ms, casting="unsafe")
+        if any(p.motivation_loss > 0 for p in r.programmes):
+            waiting = np.flatnonzero(st == _S.WAITING)
+            for p in r.programmes:
+                if p.motivation_loss > 0:
+                    w = waiting[pop.programme[waiting] == p.index]
+                    pop.motivation[w] *= np.float32(1.0 - p.motivation_loss)
 
     # ----------------------------------------------------------------- 3. spend
     def _participants(self, p: ProgrammeRegime) -> np.ndarray:
@@ -261,10 +280,9 @@ class ProgrammeModel(mesa.Model):
     def _forced(self) -> None:
         pop, r = self.pop, self.regime
         st = pop.stage
-        rules = self.spec.rules
-        alive = np.flatnonzero((st != _S.NOT_ARRIVED) & (st != _S.OTHER))
-        old = alive[pop.age_years(self.month, alive) >= rules.pension_age]
-        moves.move(self, old, _S.OTHER)
+        lo, hi = np.searchsorted(self._retire_t, [self.t, self.t + 1], sorter=self._retire_order)
+        old = self._retire_order[lo:hi]
+        moves.move(self, old[st[old] < _S.OTHER], _S.OTHER)
         # UI exhausted, or registered long enough: into the guarantee.
         cand = np.flatnonzero(((st == _S.OPEN) | (st == _S.WAITING)) & ~pop.in_guarantee & ~self._moved)
         if cand.size:
@@ -302,69 +320,78 @@ class ProgrammeModel(mesa.Model):
     def _hazards(self) -> None:
         pop, r = self.pop, self.regime
         st = pop.stage
-        at_risk = np.flatnonzero((st != _S.NOT_ARRIVED) & (st != _S.OTHER) & ~self._moved)
+        at_risk = np.flatnonzero((st < _S.OTHER) & ~self._moved)  # OTHER and NOT_ARRIVED are last
         if at_risk.size == 0:
             return
+        # Group by stage with one stable radix sort (ids stay in order within a stage).
         stage_of = st[at_risk]
-        prog_of = pop.programme[at_risk]
-        in_prog = (prog_of >= 0) & np.isin(stage_of, list(PROGRAMME_STAGES))
-        # Groups with one hazard table each: ordinary stages, waiting (origin rows), programmes.
+        order = np.argsort(stage_of, kind="stable")
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(stage_of, minlength=len(Stage)))))
         groups: list[tuple[np.ndarray, np.ndarray, ProgrammeRegime | None]] = []
         for s in STAGES:
-            if s is _S.OTHER:
-                continue
-            sel = at_risk[(stage_of == s) & ~in_prog]
-            if sel.size == 0:
+            sel = at_risk[order[bounds[s]:bounds[s + 1]]]
+            if sel.size == 0 or s is _S.OTHER:
                 continue
             if s is _S.WAITING:
                 origin = self._origin_row(sel)
                 for o in _ORIGIN_ROWS:
                     sub = sel[origin == o]
                     if sub.size:
-                        groups.append((sub, r.base[o].copy(), None))
-            else:
-                groups.append((sel, r.base[s].copy(), None))
-        for p in r.programmes:
-            sel = at_risk[in_prog & (prog_of == p.index)]
-            if sel.size:
-                groups.append((sel, p.exit_rates.copy(), p))
+                        groups.append((sub, r.base[o], None))
+                continue
+            if _IS_PROGRAMME_STAGE[s]:
+                prog = pop.programme[sel]
+                for p in r.programmes:
+                    if p.stage is s:
+                        sub = sel[prog == p.index]
+                        if sub.size:
+                            groups.append((sub, p.exit_rates, p))
+                sel = sel[prog < 0]  # external measures without a programme
+                if sel.size == 0:
+                    continue
+            groups.append((sel, r.base[s], None))
         for ids, row, prog in groups:
             self._exit(ids, row, prog)
 
-    def _exit(self, ids: np.ndarray, row: np.ndarray, prog: ProgrammeRegime | None) -> None:
+    def _work_hazard(self, ids: np.ndarray, row: np.ndarray, prog: ProgrammeRegime | None) -> np.ndarray:
+        """Each person's monthly work hazard in their current group."""
         pop, r = self.pop, self.regime
-        mult = self.work_mult[ids] * duration_factor(pop.months_out_of_work[ids], self.spec.effects)
+        mult = self.work_mult[ids] * self._duration[np.minimum(pop.months_out_of_work[ids], self._duration.size - 1)]
         has_after = pop.months_since_programme[ids] < 30000
         if has_after.any():
             lp = np.maximum(pop.last_programme[ids], 0)
             eff = after_effect(pop.effect_at_exit[ids], pop.months_since_programme[ids], self.fade[lp])
             mult *= np.where(has_after, eff, np.float32(1.0))
         if prog is None:
-            cols = np.flatnonzero(row)
-            base_work = None
-        else:
-            origin = self._origin_row(ids)
-            base_work = r.base[origin, _S.WORK] if prog.work_base is None else np.full(ids.size, prog.work_base)
-            row[_S.WORK] = 1.0  # placeholder column, filled per person below
-            cols = np.flatnonzero(row)
-            mult = mult * np.float32(prog.lock_in) * pop.motivation[ids]
-        if cols.size == 0:
+            return row[_S.WORK] * mult
+        base = r.base[self._origin_row(ids), _S.WORK] if prog.work_base is None else prog.work_base
+        return base * mult * np.float32(prog.lock_in) * pop.motivation[ids]
+
+    def _exit(self, ids: np.ndarray, row: np.ndarray, prog: ProgrammeRegime | None) -> None:
+        """Competing-risk exits of one group: who leaves, then (for leavers only) where to."""
+        pop = self.pop
+        per_person: dict[int, np.ndarray] = {}
+        if prog is not None or row[_S.WORK] > 0:
+            per_person[_S.WORK] = self._work_hazard(ids, row, prog)
+        if row[_S.STUDIES] > 0:
+            per_person[_S.STUDIES] = row[_S.STUDIES] * self.studies_mult[ids]
+        if row[DROPOUT] > 0:
+            per_person[DROPOUT] = row[DROPOUT] / np.maximum(pop.motivation[ids], np.float32(0.05))
+        constant = [int(d) for d in np.flatnonzero(row) if d not in per_person]
+        total = np.full(ids.size, float(row[constant].sum()))
+        for h in per_person.values():
+            total += h
+        leave = np.flatnonzero(self.streams.uniform("transition", self.t, ids) < leave_probability(total))
+        if leave.size == 0:
             return
-        haz = np.broadcast_to(row[cols], (ids.size, cols.size)).astype(np.float64)
-        wcol = np.flatnonzero(cols == _S.WORK)
-        if wcol.size:
-            haz[:, wcol[0]] *= mult if base_work is None else mult * base_work
-        scol = np.flatnonzero(cols == _S.STUDIES)
-        if scol.size:
-            haz[:, scol[0]] *= self.studies_mult[ids]
-        dcol = np.flatnonzero(cols == DROPOUT)
-        if dcol.size:
-            haz[:, dcol[0]] /= np.maximum(pop.motivation[ids], np.float32(0.05))
-        u_leave = self.streams.uniform("transition", self.t, ids)
-        u_dest = self.streams.uniform("destination", self.t, ids)
-        dest = competing_risks(haz, cols.astype(np.int16), u_leave, u_dest)
-        for d in np.unique(dest[dest >= 0]):
-            movers = ids[dest == d]
+        cols = np.array(sorted(constant + list(per_person)), dtype=np.int16)
+        haz = np.empty((leave.size, cols.size))
+        for j, d in enumerate(cols):
+            haz[:, j] = per_person[d][leave] if d in per_person else row[d]
+        leavers = ids[leave]
+        dest = choose_destination(haz, cols, self.streams.uniform("destination", self.t, leavers))
+        for d in np.unique(dest):
+            movers = leavers[dest == d]
             if prog is not None:
                 moves.leave_programme(self, movers, prog, completed=False,
                                       reason="dropout" if d == DROPOUT else "exit", to=int(d))
@@ -380,8 +407,7 @@ class ProgrammeModel(mesa.Model):
             if not p.active or p.referral_rate <= 0:
                 continue
             el = spec.eligibility
-            stages = [Stage[s.upper()] for s in el.stages]
-            cand = np.flatnonzero(np.isin(pop.stage, stages) & ~self._moved)
+            cand = np.flatnonzero(stage_in(pop.stage, [Stage[s.upper()] for s in el.stages]) & ~self._moved)
             if cand.size == 0:
                 continue
             age = pop.age_years(self.month, cand)

@@ -238,7 +238,7 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
     names, ed = _categorical(u("education"), c.education)
     pop.education[:] = np.array([EDUCATION_CODES[k] for k in names], np.uint8)[ed]
     moa = _band_values(u("moa_band"), u("moa_within"), c.months_on_assistance)
-    pop.months_on_assistance_at_entry[:] = np.minimum(np.floor(moa), 32000).astype(np.int16)
+    pop.months_on_assistance_at_entry[:] = np.minimum(np.floor(moa), 30000).astype(np.int16)
     pop.employability[:] = streams.normal("population/employability", 0, ids).astype(np.float32)
     pop.registered[:] = u("registered") < c.registered_share
     names, st = _categorical(u("initial_stage"), c.initial_stages)

@@ -12,7 +12,7 @@ import numpy as np
 
 from sim.params import Month
 from sim.population import Population
-from sim.stages import PROGRAMME_STAGES, Stage
+from sim.stages import PROGRAMME_STAGES, Stage, stage_in
 
 if TYPE_CHECKING:
     from sim.model import ProgrammeModel
@@ -49,12 +49,11 @@ class Recorder:
         counts = np.bincount(pop.stage, minlength=_NS)
         self.stocks.append(counts)
         if self.n_programmes:
-            prog = pop.programme
-            has = prog >= 0
+            has = np.flatnonzero(pop.programme >= 0)  # few people: work on them only
             st = pop.stage[has]
-            pr = prog[has].astype(np.int64)
+            pr = pop.programme[has].astype(np.int64)
             waiting = np.bincount(pr[st == Stage.WAITING], minlength=self.n_programmes)
-            inside = np.bincount(pr[np.isin(st, _PROG_STAGES)], minlength=self.n_programmes)
+            inside = np.bincount(pr[stage_in(st, _PROG_STAGES)], minlength=self.n_programmes)
             for i in range(self.n_programmes):
                 spent = sum(b.spent for b in model.budgets[i].values())
                 self.queues.append((model.t, i, int(waiting[i]), int(inside[i]), model.slots[i].capacity, spent))
@@ -117,6 +116,6 @@ class Recorder:
     def status(self, month: Month, pop: Population) -> None:
         """Dated status of everyone who has started each programme."""
         for i in range(self.n_programmes):
-            current = (pop.programme == i) & np.isin(pop.stage, _PROG_STAGES)
-            past = (pop.last_programme == i) & ~np.isin(pop.stage, [Stage.WAITING]) | current
+            current = (pop.programme == i) & stage_in(pop.stage, _PROG_STAGES)
+            past = (pop.last_programme == i) & (pop.stage != Stage.WAITING) | current
             self.status_rows.append((month, i, np.bincount(pop.stage[past], minlength=_NS)))
