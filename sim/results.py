@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ from sim.stages import STAGES, Stage
 
 if TYPE_CHECKING:
     from sim.model import ProgrammeModel
+    from sim.population import Population
 
 __all__ = ["RunResult", "atomic_dir", "TABLES"]
 
@@ -45,6 +47,27 @@ TABLES = ("stocks", "flows", "events", "queues", "exits", "follow_ups", "status"
 _NS = len(Stage)
 _LABELS = np.array([s.label for s in Stage], dtype=object)
 _SELF_SUPPORTING = (Stage.WORK, Stage.STUDIES)
+
+
+class LazyTables(Mapping[str, pd.DataFrame]):
+    """A mapping of table names to DataFrames, each built on first access (then kept)."""
+
+    def __init__(self, builders: dict[str, Callable[[], pd.DataFrame]]) -> None:
+        self._builders = dict(builders)
+        self._built: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._built:
+            if name not in self._builders:
+                raise KeyError(name)
+            self._built[name] = self._builders[name]()
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._builders)
+
+    def __len__(self) -> int:
+        return len(self._builders)
 
 
 @dataclass
@@ -56,7 +79,7 @@ class RunResult:
     start_month: int
     horizon_months: int
     programmes: list[str]
-    tables: dict[str, pd.DataFrame]
+    tables: Mapping[str, pd.DataFrame]
     summary: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
 
@@ -76,57 +99,9 @@ class RunResult:
         months = len(rec.stocks)
         month_labels = np.array([format_month(start + t) for t in range(max(months, 1))], dtype=object)
 
-        stock_arr = np.array(rec.stocks, dtype=np.int64).reshape(months, _NS)[:, : len(STAGES)]
-        stocks = pd.DataFrame({
-            "month": np.repeat(month_labels[:months], len(STAGES)),
-            "stage": np.tile(_LABELS[: len(STAGES)], months),
-            "people": stock_arr.reshape(-1),
-        })
-        rows = []
-        for t, flow in sorted(rec.flows.items()):
-            nz = np.flatnonzero(flow)
-            rows.append(pd.DataFrame({"month": month_labels[t], "from_stage": _LABELS[nz // _NS],
-                                      "to_stage": _LABELS[nz % _NS], "people": flow[nz]}))
-        flows = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-            {"month": [], "from_stage": [], "to_stage": [], "people": []})
-        if rec.events:
-            t = np.concatenate([np.full(e[1].size, e[0], np.int32) for e in rec.events])
-            prog = np.concatenate([e[4] for e in rec.events])
-            events = pd.DataFrame({
-                "month": month_labels[t],
-                "person": np.concatenate([e[1] for e in rec.events]),
-                "from_stage": _LABELS[np.concatenate([e[2] for e in rec.events])],
-                "to_stage": _LABELS[np.concatenate([e[3] for e in rec.events])],
-                "programme": np.where(prog >= 0, np.array(names + [""], dtype=object)[prog], ""),
-            })
-        else:
-            events = pd.DataFrame({"month": [], "person": [], "from_stage": [], "to_stage": [], "programme": []})
-        q = np.array(rec.queues, dtype=np.float64).reshape(-1, 6)
-        queues = pd.DataFrame({
-            "month": month_labels[q[:, 0].astype(int)] if len(q) else [],
-            "programme": [names[int(i)] for i in q[:, 1]],
-            "waiting": q[:, 2].astype(np.int64), "participants": q[:, 3].astype(np.int64),
-            "capacity": q[:, 4].astype(np.int64),
-            "starts": [rec.starts.get((int(a), int(b)), 0) for a, b in q[:, :2]],
-            "budget_spent_sek": q[:, 5],
-        })
-        exits = pd.DataFrame(
-            [(month_labels[t], names[p], r, n) for (t, p, r), n in sorted(rec.exits.items())],
-            columns=["month", "programme", "reason", "people"])
-        fu = [(month_labels[t], names[p], k, _LABELS[s], int(row[s]))
-              for t, p, k, row in rec.follow_ups for s in np.flatnonzero(row)]
-        follow_ups = pd.DataFrame(fu, columns=["month", "programme", "months_after_exit", "stage", "people"])
-        st = [(format_month(d), names[p], _LABELS[s], int(row[s]))
-              for d, p, row in rec.status_rows for s in np.flatnonzero(row)]
-        status = pd.DataFrame(st, columns=["date", "programme", "stage", "people"])
-        ledger = pd.DataFrame(
-            [(month_labels[t], payer, cat, amount) for t, totals in rec.ledger
-             for (payer, cat), amount in sorted(totals.items()) if amount != 0.0],
-            columns=["month", "payer", "category", "sek"])
-        tables = {"stocks": stocks, "flows": flows, "events": events, "queues": queues, "exits": exits,
-                  "follow_ups": follow_ups, "status": status, "ledger": ledger, "people": _people(model)}
-        if model.track.size:
-            tables["tracked_state"], tables["tracked_money"] = _tracked(rec, month_labels, names)
+        build = _TableBuilder(model, names, month_labels)
+        tables = LazyTables({name: getattr(build, name) for name in TABLES
+                             if not name.startswith("tracked") or model.track.size})
         result = cls(scenario=model.spec.name, seed=model.seed, start_month=start,
                      horizon_months=model.horizon, programmes=names, tables=tables)
         result.summary = _summary(model, result)
@@ -189,11 +164,108 @@ class atomic_dir:  # noqa: N801 - used as a context manager, reads like a functi
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _people(model: ProgrammeModel) -> pd.DataFrame:
+
+
+class _TableBuilder:
+    """Builds each table of a run from the recorder's raw records, when first asked for."""
+
+    def __init__(self, model: ProgrammeModel, names: list[str], month_labels: np.ndarray) -> None:
+        # Keep only picklable records (not the model, whose SimPy calendar holds generators),
+        # so a result can travel back from a worker process with its tables still lazy.
+        self.pop = model.pop
+        self.rec = model.rec
+        self.names = names
+        self.months = len(model.rec.stocks)
+        self.month_labels = month_labels
+
+    def stocks(self) -> pd.DataFrame:
+        rec, months, month_labels = self.rec, self.months, self.month_labels
+        stock_arr = np.array(rec.stocks, dtype=np.int64).reshape(months, _NS)[:, : len(STAGES)]
+        stocks = pd.DataFrame({
+            "month": np.repeat(month_labels[:months], len(STAGES)),
+            "stage": np.tile(_LABELS[: len(STAGES)], months),
+            "people": stock_arr.reshape(-1),
+        })
+        return stocks
+
+    def flows(self) -> pd.DataFrame:
+        rec, month_labels = self.rec, self.month_labels
+        rows = []
+        for t, flow in sorted(rec.flows.items()):
+            nz = np.flatnonzero(flow)
+            rows.append(pd.DataFrame({"month": month_labels[t], "from_stage": _LABELS[nz // _NS],
+                                      "to_stage": _LABELS[nz % _NS], "people": flow[nz]}))
+        flows = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+            {"month": [], "from_stage": [], "to_stage": [], "people": []})
+        return flows
+
+    def events(self) -> pd.DataFrame:
+        rec, month_labels, names = self.rec, self.month_labels, self.names
+        if rec.events:
+            t = np.concatenate([np.full(e[1].size, e[0], np.int32) for e in rec.events])
+            prog = np.concatenate([e[4] for e in rec.events])
+            events = pd.DataFrame({
+                "month": month_labels[t],
+                "person": np.concatenate([e[1] for e in rec.events]),
+                "from_stage": _LABELS[np.concatenate([e[2] for e in rec.events])],
+                "to_stage": _LABELS[np.concatenate([e[3] for e in rec.events])],
+                "programme": np.where(prog >= 0, np.array(names + [""], dtype=object)[prog], ""),
+            })
+        else:
+            events = pd.DataFrame({"month": [], "person": [], "from_stage": [], "to_stage": [], "programme": []})
+        return events
+
+    def queues(self) -> pd.DataFrame:
+        rec, month_labels, names = self.rec, self.month_labels, self.names
+        q = np.array(rec.queues, dtype=np.float64).reshape(-1, 6)
+        queues = pd.DataFrame({
+            "month": month_labels[q[:, 0].astype(int)] if len(q) else [],
+            "programme": [names[int(i)] for i in q[:, 1]],
+            "waiting": q[:, 2].astype(np.int64), "participants": q[:, 3].astype(np.int64),
+            "capacity": q[:, 4].astype(np.int64),
+            "starts": [rec.starts.get((int(a), int(b)), 0) for a, b in q[:, :2]],
+            "budget_spent_sek": q[:, 5],
+        })
+        return queues
+
+    def exits(self) -> pd.DataFrame:
+        rec, month_labels, names = self.rec, self.month_labels, self.names
+        return pd.DataFrame(
+            [(month_labels[t], names[p], r, n) for (t, p, r), n in sorted(rec.exits.items())],
+            columns=["month", "programme", "reason", "people"])
+
+    def follow_ups(self) -> pd.DataFrame:
+        rec, month_labels, names = self.rec, self.month_labels, self.names
+        fu = [(month_labels[t], names[p], k, _LABELS[s], int(row[s]))
+              for t, p, k, row in rec.follow_ups for s in np.flatnonzero(row)]
+        return pd.DataFrame(fu, columns=["month", "programme", "months_after_exit", "stage", "people"])
+
+    def status(self) -> pd.DataFrame:
+        rec, names = self.rec, self.names
+        st = [(format_month(d), names[p], _LABELS[s], int(row[s]))
+              for d, p, row in rec.status_rows for s in np.flatnonzero(row)]
+        return pd.DataFrame(st, columns=["date", "programme", "stage", "people"])
+
+    def ledger(self) -> pd.DataFrame:
+        rec, month_labels = self.rec, self.month_labels
+        return pd.DataFrame(
+            [(month_labels[t], payer, cat, amount) for t, totals in rec.ledger
+             for (payer, cat), amount in sorted(totals.items()) if amount != 0.0],
+            columns=["month", "payer", "category", "sek"])
+    def people(self) -> pd.DataFrame:
+        return _people(self.pop)
+
+    def tracked_state(self) -> pd.DataFrame:
+        return _tracked(self.rec, self.month_labels, self.names)[0]
+
+    def tracked_money(self) -> pd.DataFrame:
+        return _tracked(self.rec, self.month_labels, self.names)[1]
+
+
+def _people(pop: Population) -> pd.DataFrame:
     """Who each person is (attributes fixed at entry)."""
     from sim.population import EDUCATION_CODES, HOUSEHOLD_CODES
 
-    pop = model.pop
     hh = np.array(list(HOUSEHOLD_CODES), dtype=object)
     ed = np.array(list(EDUCATION_CODES), dtype=object)
     return pd.DataFrame({
@@ -226,54 +298,43 @@ def _tracked(rec: object, month_labels: np.ndarray, names: list[str]) -> tuple[p
             pd.DataFrame(money, columns=["month", "person", "payer", "category", "sek"]))
 
 
-def _share_at(stocks: pd.DataFrame, month_label: str, stages: tuple[Stage, ...], people: int) -> float | None:
-    if people == 0:
-        return None
-    rows = stocks[(stocks["month"] == month_label) & stocks["stage"].isin([s.label for s in stages])]
-    if rows.empty:
-        return None
-    return float(rows["people"].sum()) / people
-
-
 def _summary(model: ProgrammeModel, result: RunResult) -> dict[str, Any]:
-    """Headline numbers of a run (plain JSON types)."""
-    pop = model.pop
+    """Headline numbers of a run (plain JSON types), from the raw records (no tables built)."""
+    pop, rec = model.pop, model.rec
     arrived = int((pop.stage != Stage.NOT_ARRIVED).sum())
-    stocks = result.tables["stocks"]
-    work = stocks[stocks["stage"] == "work"]["people"].to_numpy()
+    stocks = np.array(rec.stocks, dtype=np.int64).reshape(len(rec.stocks), _NS)
     out: dict[str, Any] = {
         "scenario": model.spec.name,
         "seed": model.seed,
         "start_month": format_month(model.start),
         "start_month_index": model.start,
         "horizon_months": model.horizon,
-        "months_simulated": len(model.rec.stocks),
+        "months_simulated": len(rec.stocks),
         "people": len(pop),
         "people_arrived": arrived,
         "programmes": result.programmes,
-        "person_months_in_work": int(work.sum()),
-        "final_stocks": {s.label: int(n) for s, n in zip(STAGES, model.rec.stocks[-1][: len(STAGES)], strict=True)}
-        if model.rec.stocks else {},
+        "person_months_in_work": int(stocks[:, Stage.WORK].sum()),
+        "final_stocks": {s.label: int(stocks[-1, s]) for s in STAGES} if len(stocks) else {},
     }
     for label, t in (("12m", 12), ("60m", 60)):
-        if t < len(model.rec.stocks):
-            out[f"share_in_work_{label}"] = _share_at(stocks, format_month(model.start + t), (Stage.WORK,), arrived)
-            out[f"share_self_supporting_{label}"] = _share_at(
-                stocks, format_month(model.start + t), _SELF_SUPPORTING, arrived)
-    led = result.tables["ledger"]
-    if len(led):
-        by_payer = led.groupby("payer")["sek"].sum()
-        out["net_sek_by_payer"] = {p: float(v) for p, v in by_payer.items()}
-        out["net_sek_society"] = float(by_payer.sum())
-    q = result.tables["queues"]
-    for name in result.programmes:
-        qq = q[q["programme"] == name]
-        ex = result.tables["exits"]
-        ex = ex[ex["programme"] == name]
+        if t < len(stocks) and arrived:
+            out[f"share_in_work_{label}"] = float(stocks[t, Stage.WORK]) / arrived
+            out[f"share_self_supporting_{label}"] = float(stocks[t, list(_SELF_SUPPORTING)].sum()) / arrived
+    by_payer: dict[str, float] = {}
+    for _, totals in rec.ledger:
+        for (payer, _cat), amount in totals.items():
+            by_payer[payer] = by_payer.get(payer, 0.0) + amount
+    if by_payer:
+        out["net_sek_by_payer"] = {p: by_payer[p] for p in sorted(by_payer)}
+        out["net_sek_society"] = float(sum(by_payer[p] for p in sorted(by_payer)))
+    q = np.array(rec.queues, dtype=np.float64).reshape(-1, 6)
+    for i, name in enumerate(result.programmes):
+        qq = q[q[:, 1] == i]
+        reasons = sorted({r for (_, p, r) in rec.exits if p == i})
         out[f"programme.{name}"] = {
-            "starts": int(qq["starts"].sum()),
-            "max_waiting": int(qq["waiting"].max()) if len(qq) else 0,
-            "max_participants": int(qq["participants"].max()) if len(qq) else 0,
-            "exits": {r: int(ex[ex["reason"] == r]["people"].sum()) for r in sorted(set(ex["reason"]))},
+            "starts": int(sum(n for (_, p), n in rec.starts.items() if p == i)),
+            "max_waiting": int(qq[:, 2].max()) if len(qq) else 0,
+            "max_participants": int(qq[:, 3].max()) if len(qq) else 0,
+            "exits": {r: int(sum(n for (_, p, rr), n in rec.exits.items() if p == i and rr == r)) for r in reasons},
         }
     return out

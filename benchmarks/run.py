@@ -1,0 +1,183 @@
+"""almsim benchmarks: throughput, scaling, memory, the national scenario, calibration speed.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/run.py            # everything (~2-4 minutes on 2 cores)
+    .venv/bin/python benchmarks/run.py --quick    # smaller sizes, for a smoke check
+
+Prints a table and writes ``benchmarks/results.md``. Each measurement runs in a fresh
+process (so peak memory is that run's own), on one core, with the person-level event log
+off (as in sweeps); capacities, queues, budgets, the ledger and all clocks are on.
+
+* throughput: person-months per second of ``scenarios/national-scale.yaml`` with its cohort
+  set to N people and no inflow, over 120 months, N = 10^3 ... 10^6;
+* memory: peak traced allocation (tracemalloc) per person, beyond the fixed overhead
+  (the slope between the two largest sizes);
+* national: ``scenarios/national-scale.yaml`` as written (498,000 people, 10 years);
+* calibration: C2-cohort simulations per second on 2 worker processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NATIONAL = ROOT / "scenarios" / "national-scale.yaml"
+C2 = ROOT / "scenarios" / "c2-lycksele.yaml"
+
+
+def _measure(people: int, months: int, repeat: int) -> dict[str, float]:
+    """One size, in this process: best time of ``repeat`` runs and tracemalloc peak."""
+    import tracemalloc
+
+    from sim import ProgrammeModel, load_scenario
+
+    scenario = load_scenario(NATIONAL, [f"population.cohort.size={people}", "population.inflow.people_per_month=0",
+                                        f"horizon_months={months}"])
+    times = []
+    for _ in range(repeat):
+        model = ProgrammeModel(scenario, rng=1, record_events=False)
+        t0 = time.perf_counter()
+        model.run()
+        times.append(time.perf_counter() - t0)
+    tracemalloc.start()
+    model = ProgrammeModel(scenario, rng=1, record_events=False)
+    model.run()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    best = min(times)
+    return {"people": people, "months": months, "seconds": best,
+            "person_months_per_second": people * months / best, "peak_bytes": peak}
+
+
+def _national(repeat: int) -> dict[str, float]:
+    from sim import ProgrammeModel, load_scenario
+
+    scenario = load_scenario(NATIONAL)
+    times = []
+    for r in range(repeat):
+        t0 = time.perf_counter()
+        model = ProgrammeModel(scenario, rng=r, record_events=False)
+        model.run()
+        model.results()
+        times.append(time.perf_counter() - t0)
+    return {"people": len(model.pop), "months": scenario.horizon_months, "seconds_median": statistics.median(times),
+            "seconds": times}
+
+
+def _c2_once(seed: int) -> int:
+    from sim.ensemble import simulate
+    from sim.scenario import load_scenario
+
+    global _C2_SCENARIO
+    if "_C2_SCENARIO" not in globals():
+        _C2_SCENARIO = load_scenario(C2)
+    simulate(_C2_SCENARIO, seed, record_events=False)
+    return seed
+
+
+def _calibration(n: int, workers: int) -> dict[str, float]:
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        list(pool.map(_c2_once, range(workers * 2)))  # warm up: imports and scenario loading
+        t0 = time.perf_counter()
+        list(pool.map(_c2_once, range(n), chunksize=max(n // (workers * 8), 1)))
+        seconds = time.perf_counter() - t0
+    return {"simulations": n, "workers": workers, "seconds": seconds, "per_second": n / seconds}
+
+
+def _child(args: argparse.Namespace) -> None:
+    if args.child == "size":
+        out = _measure(args.people, args.months, args.repeat)
+    elif args.child == "national":
+        out = _national(args.repeat)
+    else:
+        out = _calibration(args.people, 2)
+    print(json.dumps(out))
+
+
+def _spawn(*argv: str) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, env=env, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke check)")
+    parser.add_argument("--child", choices=["size", "national", "calibration"], help=argparse.SUPPRESS)
+    parser.add_argument("--people", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--months", type=int, default=120, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args)
+        return
+
+    sizes = [10**3, 10**4, 10**5] if args.quick else [10**3, 10**4, 10**5, 10**6]
+    rows = []
+    for n in sizes:
+        row = _spawn("--child", "size", "--people", str(n), "--repeat", "3" if n <= 10**5 else "2")
+        rows.append(row)
+        print(f"{n:>9,} people x 120 months: {row['seconds']:7.3f} s  "
+              f"{row['person_months_per_second'] / 1e6:6.2f} M person-months/s  "
+              f"peak {row['peak_bytes'] / 2**20:8.1f} MiB", flush=True)
+    # months scaling at the largest size
+    big = sizes[-1]
+    half = _spawn("--child", "size", "--people", str(big), "--months", "60", "--repeat", "2")
+    print(f"{big:>9,} people x  60 months: {half['seconds']:7.3f} s", flush=True)
+    a, b = rows[-2], rows[-1]
+    bytes_per_person = (b["peak_bytes"] - a["peak_bytes"]) / (b["people"] - a["people"])
+    national = _spawn("--child", "national", "--repeat", "1" if args.quick else "3")
+    print(f"national-scale ({national['people']:,} people, {national['months']} months): "
+          f"{national['seconds_median']:.2f} s per replication", flush=True)
+    cal = _spawn("--child", "calibration", "--people", "100" if args.quick else "400")
+    print(f"C2 cohort: {cal['per_second']:.1f} simulations/s on 2 workers", flush=True)
+
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, with `benchmarks/run.py"
+        f"{' --quick' if args.quick else ''}`.",
+        "One core per run, event log off; capacities, queues, budgets, ledger and clocks on.",
+        "",
+        "| people | months | seconds | person-months / s | peak traced memory |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows + [half]:
+        lines.append(f"| {r['people']:,} | {r['months']} | {r['seconds']:.3f} | "
+                     f"{r['person_months_per_second'] / 1e6:.2f} M | {r['peak_bytes'] / 2**20:.1f} MiB |")
+    lines += [
+        "",
+        f"- Scaling in people from {a['people']:,} to {b['people']:,}: time x"
+        f"{b['seconds'] / a['seconds']:.2f} for x{b['people'] / a['people']:.0f} people.",
+        f"- Scaling in months at {big:,} people: 60 -> 120 months, time x{b['seconds'] / half['seconds']:.2f}.",
+        f"- Peak memory per person beyond the fixed overhead: **{bytes_per_person:.0f} bytes** "
+        "(slope of tracemalloc's peak between the two largest sizes; target <= 200).",
+        f"- National scenario (`scenarios/national-scale.yaml`, {national['people']:,} people, "
+        f"{national['months']} months, results included): **{national['seconds_median']:.2f} s** per replication "
+        "(median; target < 10 s).",
+        f"- Calibration throughput: **{cal['per_second']:.0f} C2-cohort simulations per second** on 2 worker "
+        f"processes ({cal['simulations']} simulations, warm pool; target >= 100).",
+        f"- Throughput at the largest size: **{b['person_months_per_second'] / 1e6:.1f} M person-months/s** "
+        "on one core (target >= 20 M at 10^6 people).",
+        "",
+    ]
+    (ROOT / "benchmarks" / "results.md").write_text("\n".join(lines))
+    print(f"wrote {ROOT / 'benchmarks' / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
