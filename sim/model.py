@@ -21,7 +21,7 @@ from sim.recorder import Recorder
 from sim.regime import DROPOUT, ProgrammeRegime, Regime, reform_months, regime_at
 from sim.rng import Streams
 from sim.schema import Scenario
-from sim.stages import PROGRAMME_STAGES, STAGES, Stage, stage_in
+from sim.stages import Stage, stage_in
 
 __all__ = ["ProgrammeModel"]
 
@@ -33,9 +33,8 @@ _BENEFIT_STAGES = np.array([s in (_S.OPEN, _S.JOB, _S.WAITING, _S.FAS3, _S.COACH
 def on_benefit(stage: np.ndarray) -> np.ndarray:
     """``_BENEFIT_STAGES[stage]`` by two comparisons (stages 0-5 and Fas 3), much faster."""
     return (stage <= _S.EDUCATION) | (stage == _S.FAS3)
-_ORIGIN_ROWS = (_S.OPEN, _S.JOB, _S.FAS3)
+_DESTINATIONS = np.arange(DROPOUT + 1, dtype=np.int16)
 
-_IS_PROGRAMME_STAGE = np.array([s in PROGRAMME_STAGES for s in Stage])
 
 
 class ProgrammeModel(mesa.Model):
@@ -318,87 +317,87 @@ class ProgrammeModel(mesa.Model):
         return np.where(g, np.where(pop.job_days[ids] >= self.regime.job_days_to_fas3, _S.FAS3, _S.JOB), _S.OPEN)
 
     def _hazards(self) -> None:
-        pop, r = self.pop, self.regime
+        """Competing-risk exits of everyone not moved this month, in one vectorised pass.
+
+        Each person gets a row of hazards: their stage's base row; for people waiting, the
+        row of the stage they wait from; for programme participants, the programme's row.
+        The work, studies and dropout hazards are scaled per person; the total decides who
+        leaves, and only leavers get a full row to choose a destination from.
+        """
+        pop, hr = self.pop, self.regime.hazard_rows
         st = pop.stage
-        at_risk = np.flatnonzero((st < _S.OTHER) & ~self._moved)  # OTHER and NOT_ARRIVED are last
-        if at_risk.size == 0:
+        ids = np.flatnonzero((st < _S.OTHER) & ~self._moved)  # OTHER and NOT_ARRIVED are last
+        if ids.size == 0:
             return
-        # Group by stage with one stable radix sort (ids stay in order within a stage).
-        stage_of = st[at_risk]
-        order = np.argsort(stage_of, kind="stable")
-        bounds = np.concatenate(([0], np.cumsum(np.bincount(stage_of, minlength=len(Stage)))))
-        groups: list[tuple[np.ndarray, np.ndarray, ProgrammeRegime | None]] = []
-        for s in STAGES:
-            sel = at_risk[order[bounds[s]:bounds[s + 1]]]
-            if sel.size == 0 or s is _S.OTHER:
-                continue
-            if s is _S.WAITING:
-                origin = self._origin_row(sel)
-                for o in _ORIGIN_ROWS:
-                    sub = sel[origin == o]
-                    if sub.size:
-                        groups.append((sub, r.base[o], None))
-                continue
-            if _IS_PROGRAMME_STAGE[s]:
-                prog = pop.programme[sel]
-                for p in r.programmes:
-                    if p.stage is s:
-                        sub = sel[prog == p.index]
-                        if sub.size:
-                            groups.append((sub, p.exit_rates, p))
-                sel = sel[prog < 0]  # external measures without a programme
-                if sel.size == 0:
-                    continue
-            groups.append((sel, r.base[s], None))
-        for ids, row, prog in groups:
-            self._exit(ids, row, prog)
-
-    def _work_hazard(self, ids: np.ndarray, row: np.ndarray, prog: ProgrammeRegime | None) -> np.ndarray:
-        """Each person's monthly work hazard in their current group."""
-        pop, r = self.pop, self.regime
-        mult = self.work_mult[ids] * self._duration[np.minimum(pop.months_out_of_work[ids], self._duration.size - 1)]
-        has_after = pop.months_since_programme[ids] < 30000
-        if has_after.any():
-            lp = np.maximum(pop.last_programme[ids], 0)
-            eff = after_effect(pop.effect_at_exit[ids], pop.months_since_programme[ids], self.fade[lp])
-            mult *= np.where(has_after, eff, np.float32(1.0))
-        if prog is None:
-            return row[_S.WORK] * mult
-        base = r.base[self._origin_row(ids), _S.WORK] if prog.work_base is None else prog.work_base
-        return base * mult * np.float32(prog.lock_in) * pop.motivation[ids]
-
-    def _exit(self, ids: np.ndarray, row: np.ndarray, prog: ProgrammeRegime | None) -> None:
-        """Competing-risk exits of one group: who leaves, then (for leavers only) where to."""
-        pop = self.pop
-        per_person: dict[int, np.ndarray] = {}
-        if prog is not None or row[_S.WORK] > 0:
-            per_person[_S.WORK] = self._work_hazard(ids, row, prog)
-        if row[_S.STUDIES] > 0:
-            per_person[_S.STUDIES] = row[_S.STUDIES] * self.studies_mult[ids]
-        if row[DROPOUT] > 0:
-            per_person[DROPOUT] = row[DROPOUT] / np.maximum(pop.motivation[ids], np.float32(0.05))
-        constant = [int(d) for d in np.flatnonzero(row) if d not in per_person]
-        total = np.full(ids.size, float(row[constant].sum()))
-        for h in per_person.values():
-            total += h
+        s = st[ids]
+        row = s.astype(np.int16)
+        special = np.flatnonzero((s == _S.WAITING) | ((s >= _S.COACHING) & (s <= _S.SUBSIDISED)))
+        origin = None
+        if special.size:
+            sp = ids[special]
+            origin = self._origin_row(sp)
+            prog = pop.programme[sp]
+            in_prog = (prog >= 0) & (s[special] != _S.WAITING)
+            row[special] = np.where(s[special] == _S.WAITING, origin, row[special])
+            row[special[in_prog]] = len(Stage) + prog[in_prog]
+        total = hr.constant_total[row]
+        scaled: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # column -> (positions, hazards)
+        # work: base x attributes x latent type x duration x after-effect (x lock-in x motivation)
+        base_work = hr.work_base[row]
+        if origin is not None:
+            use_origin = np.isnan(base_work[special])
+            base_work[special[use_origin]] = self.regime.base[origin[use_origin], _S.WORK]
+        pos = np.flatnonzero(base_work > 0)
+        if pos.size:
+            w_ids = ids[pos]
+            w = base_work[pos] * self.work_mult[w_ids]
+            w *= self._duration[np.minimum(pop.months_out_of_work[w_ids], self._duration.size - 1)]
+            since = pop.months_since_programme[w_ids]
+            after = np.flatnonzero(since < 30000)
+            if after.size:
+                a_ids = w_ids[after]
+                lp = np.maximum(pop.last_programme[a_ids], 0)
+                w[after] *= after_effect(pop.effect_at_exit[a_ids], since[after], self.fade[lp])
+            in_p = np.flatnonzero(hr.is_programme[row[pos]])
+            if in_p.size:
+                w[in_p] *= hr.lock_in[row[pos[in_p]]] * pop.motivation[w_ids[in_p]]
+            scaled[_S.WORK] = (pos, w)
+        studies = hr.table[row, _S.STUDIES]
+        pos = np.flatnonzero(studies > 0)
+        if pos.size:
+            scaled[_S.STUDIES] = (pos, studies[pos] * self.studies_mult[ids[pos]])
+        drop = hr.table[row, DROPOUT]
+        pos = np.flatnonzero(drop > 0)
+        if pos.size:
+            scaled[DROPOUT] = (pos, drop[pos] / np.maximum(pop.motivation[ids[pos]], np.float32(0.05)))
+        for pos, h in scaled.values():
+            total[pos] += h
         leave = np.flatnonzero(self.streams.uniform("transition", self.t, ids) < leave_probability(total))
         if leave.size == 0:
             return
-        cols = np.array(sorted(constant + list(per_person)), dtype=np.int16)
-        haz = np.empty((leave.size, cols.size))
-        for j, d in enumerate(cols):
-            haz[:, j] = per_person[d][leave] if d in per_person else row[d]
+        # Destinations, for leavers only.
+        haz = hr.table[row[leave]].copy()
+        for col in (_S.WORK, _S.STUDIES, DROPOUT):
+            haz[:, col] = 0.0
+        for col, (pos, h) in scaled.items():
+            at = np.searchsorted(pos, leave)
+            hit = (at < pos.size) & (pos[np.minimum(at, pos.size - 1)] == leave)
+            haz[hit, col] = h[at[hit]]
         leavers = ids[leave]
-        dest = choose_destination(haz, cols, self.streams.uniform("destination", self.t, leavers))
-        for d in np.unique(dest):
-            movers = leavers[dest == d]
-            if prog is not None:
-                moves.leave_programme(self, movers, prog, completed=False,
-                                      reason="dropout" if d == DROPOUT else "exit", to=int(d))
-            elif d == DROPOUT:
-                raise AssertionError("dropout outside a programme")
-            else:
-                moves.move(self, movers, Stage(int(d)))
+        dest = choose_destination(haz, _DESTINATIONS, self.streams.uniform("destination", self.t, leavers))
+        lrow = row[leave]
+        for r_ in np.unique(lrow):
+            in_row = lrow == r_
+            for d in np.unique(dest[in_row]):
+                movers = leavers[in_row & (dest == d)]
+                if r_ >= len(Stage):
+                    p = self.regime.programmes[r_ - len(Stage)]
+                    moves.leave_programme(self, movers, p, completed=False,
+                                          reason="dropout" if d == DROPOUT else "exit", to=int(d))
+                elif d == DROPOUT:
+                    raise AssertionError("dropout outside a programme")
+                else:
+                    moves.move(self, movers, Stage(int(d)))
 
     # ----------------------------------------------------------------- 6. referrals
     def _referrals(self) -> None:

@@ -22,7 +22,7 @@ from sim.params import Month, Param
 from sim.schema import Programme, Scenario
 from sim.stages import Stage
 
-__all__ = ["Regime", "ProgrammeRegime", "regime_at", "reform_months", "DROPOUT", "N_DEST",
+__all__ = ["Regime", "ProgrammeRegime", "HazardRows", "regime_at", "reform_months", "DROPOUT", "N_DEST",
            "destination_code", "DESTINATION_NAMES", "resolve_money"]
 
 #: Destination code for leaving a programme or queue back to unemployment.
@@ -77,6 +77,23 @@ class Regime:
     job_entry_months: int
     money: SimpleNamespace  #: :class:`sim.money.Money` resolved to plain numbers
     programme_money: ProgrammeMoney
+    hazard_rows: HazardRows
+
+
+@dataclass(frozen=True)
+class HazardRows:
+    """Every hazard table of a month as rows of one matrix, for one vectorised pass.
+
+    Row ``s`` (a stage code) holds the base hazards of that stage; row ``len(Stage) + i``
+    holds programme ``i``'s exit hazards. The work, studies and dropout columns are scaled per
+    person; the other columns are constants whose sum is ``constant_total``.
+    """
+
+    table: np.ndarray  #: float64[rows, N_DEST]
+    constant_total: np.ndarray  #: float64[rows]: sum of the columns not scaled per person
+    work_base: np.ndarray  #: float64[rows]: base work hazard; NaN = the origin stage's
+    lock_in: np.ndarray  #: float64[rows]: 1 for stages, the lock-in ratio for programmes
+    is_programme: np.ndarray  #: bool[rows]
 
 
 def resolve_money(money: Money, month: Month) -> SimpleNamespace:
@@ -148,7 +165,20 @@ def regime_at(scenario: Scenario, month: Month) -> Regime:
         job_entry_months=int(r.job_entry_after_months_registered.at(month)),
         money=m,
         programme_money=_programme_money(scenario, month) if scenario.programmes else ProgrammeMoney.empty(),
+        hazard_rows=_hazard_rows(base, progs),
     )
+
+
+def _hazard_rows(base: np.ndarray, progs: tuple[ProgrammeRegime, ...]) -> HazardRows:
+    table = np.vstack([base] + [p.exit_rates[None, :] for p in progs])
+    table.setflags(write=False)
+    special = [int(Stage.WORK), int(Stage.STUDIES), DROPOUT]
+    constant = table.sum(axis=1) - table[:, special].sum(axis=1)
+    n = len(Stage)
+    work = np.concatenate([base[:, Stage.WORK], [np.nan if p.work_base is None else p.work_base for p in progs]])
+    lock = np.concatenate([np.ones(n), [p.lock_in for p in progs]])
+    is_prog = np.concatenate([np.zeros(n, bool), np.ones(len(progs), bool)])
+    return HazardRows(table, constant, work, lock, is_prog)
 
 
 def _programme_money(scenario: Scenario, month: Month) -> ProgrammeMoney:
