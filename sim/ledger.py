@@ -224,6 +224,8 @@ def post_totals(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[
     n = x.stage.shape[0]
     if n == 0:
         return {}
+    if n < 20_000:  # grouping pays off only for large populations
+        return {k: float(v.sum()) for k, v in post(x, m, pm).items()}
     fas3 = (x.stage == _S.FAS3) if x.fas3_placement is None else x.fas3_placement
     # Build the narrow parts in small dtypes first; widen once.
     flags = fas3.astype(np.uint8)

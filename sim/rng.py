@@ -41,8 +41,15 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z
 
 
+_MASK = 0xFFFFFFFFFFFFFFFF
+
+
 def _mix_scalar(x: int) -> int:
-    return int(_mix(np.array([x & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))[0])
+    """:func:`_mix` for one Python int (same result, without numpy's per-call overhead)."""
+    z = x & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
 
 
 def _stream_id(name: str) -> int:

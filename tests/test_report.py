@@ -1,0 +1,122 @@
+"""Figures and the HTML report of a comparison."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from factories import JOBS, PROGRAMME, scenario
+
+from sim.compare import ALL_PAYERS, Comparison, compare
+from sim.plots import PAYER_LABELS, cumulative_saving_figure, stock_bands_figure, who_pays_figure
+from sim.report import format_count, format_sek, render_report, write_report
+
+SMALL = {"population": {"cohort": {"size": 250}}, "horizon_months": 72}
+GOAL = {"name": "coach_goal", "programme": "coach", "measure": "work", "within_months_of_start": 12,
+        "target_share": 0.2, "source": "a stated goal"}
+
+
+@pytest.fixture(scope="module")
+def comparison() -> Comparison:
+    base = scenario([], name="base", title="Today's policy", **SMALL)
+    coach = scenario([PROGRAMME], name="coach", title="Coaching <for> all & more", goals=[GOAL], **SMALL)
+    both = scenario([PROGRAMME, JOBS], name="both", title="Coaching and jobs", **SMALL)
+    return compare(base, [coach, both], seed=5, replications=3)
+
+
+def _timed(fn):
+    t = time.perf_counter()
+    fig = fn()
+    return fig, time.perf_counter() - t
+
+
+def test_stock_bands_figure(comparison):
+    stock_bands_figure(comparison.stock_bands, ["work"])  # warm up fonts and caches
+    fig, seconds = _timed(lambda: stock_bands_figure(comparison.stock_bands, ["work", "open", "coaching"]))
+    assert seconds < 1.0
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 3
+    for ax in axes:
+        assert len(ax.lines) == 3  # baseline + two scenarios
+        assert len(ax.collections) == 3  # one P10-P90 band each
+    default = stock_bands_figure(comparison.stock_bands)
+    assert sum(ax.get_visible() for ax in default.axes) >= 4
+
+
+def test_cumulative_saving_figure(comparison):
+    fig, seconds = _timed(lambda: cumulative_saving_figure(comparison.money, ["municipality", "society"]))
+    assert seconds < 1.0
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == [PAYER_LABELS["municipality"], PAYER_LABELS["society"]]
+    for ax in axes:
+        assert len(ax.lines) == 2 + 1  # two scenarios and the zero line
+
+
+def test_who_pays_figure(comparison):
+    fig, seconds = _timed(lambda: who_pays_figure(comparison.headline, 60))
+    assert seconds < 1.0
+    (ax,) = fig.axes
+    assert len(ax.patches) == len(ALL_PAYERS) * 2  # a bar per payer and scenario
+    one = comparison.headline[comparison.headline["scenario"] == "coach"]
+    assert len(who_pays_figure(one, 12).axes[0].patches) == len(ALL_PAYERS)
+    with pytest.raises(ValueError, match="horizons"):
+        who_pays_figure(comparison.headline, 13)
+
+
+def test_figures_save_as_png(comparison, tmp_path):
+    fig = who_pays_figure(comparison.headline, 72)
+    fig.savefig(tmp_path / "who.png")
+    assert (tmp_path / "who.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_is_self_contained_and_complete(comparison, tmp_path):
+    path = write_report(comparison, tmp_path / "out")
+    assert path == tmp_path / "out" / "report.html"
+    html = path.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>")
+    # payers by name
+    for payer in ALL_PAYERS:
+        assert PAYER_LABELS[payer] in html, payer
+    # numbers from the headline table, formatted as the report formats them
+    h = comparison.headline
+    for label in ("coach", "both"):
+        mun = h[(h["scenario"] == label) & (h["metric"] == "net_saving_discounted_sek")
+                & (h["payer"] == "municipality") & (h["horizon_months"] == 60)].iloc[0]
+        assert format_sek(mun["p50"]) in html
+        assert format_sek(mun["p10"]) in html and format_sek(mun["p90"]) in html
+        extra = h[(h["scenario"] == label) & (h["metric"] == "extra_in_work") & (h["horizon_months"] == 60)].iloc[0]
+        assert f"{format_count(abs(extra['p50']))} (P10-P90: {format_count(extra['p10'])}" in html
+    # every figure embedded, nothing fetched from elsewhere, no scripts
+    assert html.count("data:image/png;base64,") == 3
+    assert "http://" not in html and "https://" not in html
+    assert "<script" not in html.lower()
+    assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", html)
+    # sections
+    for text in ("Headline numbers", "Who pays, who saves", "Goals", "Assumptions that differ", "Sources",
+                 "What the model does not do", "student finance", "a stated goal"):
+        assert text in html, text
+    assert "programmes.coach.capacity.staff" in html
+
+
+def test_report_escapes_text(comparison):
+    html = render_report(comparison)
+    assert "Coaching &lt;for&gt; all &amp; more" in html
+    assert "<for>" not in html
+
+
+def test_report_from_a_saved_comparison(comparison, tmp_path):
+    comparison.save(tmp_path / "cmp")
+    loaded = Comparison.load(tmp_path / "cmp")
+    path = write_report(loaded, tmp_path / "cmp")
+    html = path.read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") == 3
+    assert (tmp_path / "cmp" / "money.parquet").exists()  # the report sits beside the tables
+
+
+def test_number_formats():
+    assert format_sek(12_345_678) == "12.3 MSEK"
+    assert format_sek(-450_499) == "-450,000 SEK"
+    assert format_sek(1234, sign=True) == "+1,234 SEK"
+    assert format_sek(float("nan")) == "n/a"
+    assert format_count(-2.6) == "-3"
