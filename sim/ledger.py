@@ -13,7 +13,9 @@ Rules, per person-month (amounts in SEK; W = gross wage, F = employer fee):
 * **wages** (work, subsidised jobs): the employer (or the municipality for municipal
   jobs) pays W, the individual receives it; **employer fees** F = rate x W (reduced rate under
   26) go from the wage payer to the state; **wage subsidies** min(share x (W + F), cap) from
-  Arbetsförmedlingen to the wage payer; **production value** share x (W + F) to the wage payer.
+  Arbetsförmedlingen to the wage payer; **production value** share x (W + F) to the employer,
+  or, for a municipal job, to ``public`` (the users of the services the extra staff improve:
+  a real gain, but not municipal money, DOMAIN.md B5).
 * **unemployment insurance** for people with an open UI period outside the guarantee and not
   working: min(80 % (70 % after 200 days) of the reference wage, 680 SEK/day) x 21.7 days, from
   the state (UI funds) to the individual.
@@ -45,7 +47,11 @@ from sim.stages import Stage
 
 __all__ = ["PAYERS", "CATEGORIES", "TRANSFERS", "REAL", "LedgerInput", "ProgrammeMoney", "post", "post_totals"]
 
-PAYERS = ("municipality", "arbetsformedlingen", "forsakringskassan", "state", "region", "individual", "employer")
+PAYERS = ("municipality", "arbetsformedlingen", "forsakringskassan", "state", "region", "individual", "employer",
+          "public")
+#: ``public`` receives the value of work done in municipal subsidised jobs (extra staff in
+#: municipal services): a gain to the people those services serve, not money in the
+#: municipality's budget (DOMAIN.md B5: the municipality's view counts its cash flows).
 CATEGORIES = ("social_assistance", "activity_support", "unemployment_insurance", "wages", "employer_fees",
               "wage_subsidies", "organiser_grant", "income_tax", "production_value", "programme_costs",
               "programme_staff")
@@ -153,7 +159,8 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
         book(payer, "wages", -wage * mask)
         book(payer, "employer_fees", -fee * mask)
         book(payer, "wage_subsidies", subsidy * mask)
-        book(payer, "production_value", production * mask)
+    book("employer", "production_value", production * emp_pays)
+    book("public", "production_value", production * muni_pays)
     book("individual", "wages", wage)
     book("state", "employer_fees", fee)
     book("arbetsformedlingen", "wage_subsidies", -subsidy)

@@ -55,7 +55,7 @@ class ProgrammeModel(mesa.Model):
        participants beyond a cut capacity or an exhausted budget leave (newest first), so
        capacity is never exceeded and budgets never overspent;
     4. **forced moves** (the rules): pension age -> other; UI exhausted or 18 months
-       registered -> the guarantee (JOB); 450 JOB days -> Fas 3; maximum programme length
+       registered -> the guarantee (JOB; people in a municipal programme enrol but stay in it); 450 JOB days -> Fas 3; maximum programme length
        -> completion; maximum wait -> off the list; a closed programme -> everyone out;
     5. **hazards**: competing-risk exits for everyone not moved in 4;
     6. **referrals**: eligible people not moved this month join waiting lists;
@@ -202,7 +202,7 @@ class ProgrammeModel(mesa.Model):
         if self.track.size:
             self._book_tracked()
         for p, spec in zip(r.programmes, self.spec.programmes, strict=True):
-            if p.active and p.staff_cost_per_month:
+            if p.active and p.slots > 0 and p.staff_cost_per_month:
                 key = (spec.funder, "programme_staff")
                 totals[key] = totals.get(key, 0.0) - p.staff_cost_per_month
         self.rec.book(self.t, totals)
@@ -283,7 +283,8 @@ class ProgrammeModel(mesa.Model):
         old = self._retire_order[lo:hi]
         moves.move(self, old[st[old] < _S.OTHER], _S.OTHER)
         # UI exhausted, or registered long enough: into the guarantee.
-        cand = np.flatnonzero(((st == _S.OPEN) | (st == _S.WAITING)) & ~pop.in_guarantee & ~self._moved)
+        # (also for people in municipal coaching, training or education: they stay registered)
+        cand = np.flatnonzero(on_benefit(st) & (st != _S.JOB) & (st != _S.FAS3) & ~pop.in_guarantee & ~self._moved)
         if cand.size:
             limit = np.where(pop.children[cand] > 0, r.ui_days_max_with_child, r.ui_days_max)
             exhausted = pop.ui_entitled[cand] & (pop.ui_days[cand] >= limit)
@@ -403,8 +404,8 @@ class ProgrammeModel(mesa.Model):
     def _referrals(self) -> None:
         pop = self.pop
         for p, spec in zip(self.regime.programmes, self.spec.programmes, strict=True):
-            if not p.active or p.referral_rate <= 0:
-                continue
+            if not p.active or p.referral_rate <= 0 or p.slots == 0:
+                continue  # a programme without places takes no referrals
             el = spec.eligibility
             cand = np.flatnonzero(stage_in(pop.stage, [Stage[s.upper()] for s in el.stages]) & ~self._moved)
             if cand.size == 0:

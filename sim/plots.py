@@ -28,6 +28,7 @@ PAYER_LABELS = {
     "region": "Region",
     "individual": "Participants (households)",
     "employer": "Employers",
+    "public": "Users of municipal services (value of work by extra staff)",
     "society": "Society as a whole",
 }
 #: Plain names of the stages.

@@ -148,6 +148,7 @@ _SUBJECTS = {
     "region": ("the region", False),
     "individual": ("the participants' households", True),
     "employer": ("employers", True),
+    "public": ("the users of municipal services (the value of the extra staff's work)", True),
 }
 _MEASURES = {"work": "ordinary work", "work_or_studies": "work or studies"}
 

@@ -146,6 +146,9 @@ class atomic_dir:  # noqa: N801 - used as a context manager, reads like a functi
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.tmp-", dir=self.path.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o777 & ~umask)  # mkdtemp makes it private; a run folder is not
         return self.tmp
 
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:

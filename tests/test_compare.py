@@ -107,11 +107,6 @@ def test_programme_nobody_enters_gives_the_baseline_exactly(baseline):
     assert (bands["base"] == bands["silent"]).all()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: people are still referred to a programme with zero places and wait on its list. While waiting, "
-    "the forced moves into JOB and Fas 3 are not made (the baseline person is moved and so gets no hazard draw "
-    "that month; the waiting one does), and leaving the list at max_wait_months uses up a month's hazard draw "
-    "the baseline person gets. Remove this marker when the engine skips programmes without places."))
 def test_zero_capacity_gives_the_baseline_exactly(baseline):
     zero = scenario([_programme(PROGRAMME, capacity={"slots": 0}), _programme(JOBS, capacity={"slots": 0})],
                     name="zero", **SMALL)
