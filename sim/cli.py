@@ -16,12 +16,16 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from tqdm import tqdm
 
+from sim.breakeven import PARAMETER_RANGES, breakeven, parse_horizon
+from sim.compare import ALL_PAYERS, compare
 from sim.ensemble import replicate
 from sim.errors import ScenarioError
 from sim.population import ResourceError, check_fits
+from sim.report import write_report
 from sim.scenario import dump_scenario, load_scenario, parse_file
 from sim.schema import Scenario
 
@@ -159,6 +163,70 @@ def cmd_run(args: argparse.Namespace) -> int:
             key = f"programme.{name.name}.starts"
             if key in s:
                 print(f"  {name.name + ' starts':32s} {_fmt_band(s[key])}")
+    return 0
+
+
+def _compare_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("baseline", metavar="BASELINE", help="the scenario of today's policy")
+    parser.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenarios to compare with it")
+    parser.add_argument("--name", help="name of the output folder outputs/compare-NAME/ (default: the scenarios')")
+    _ensemble_arguments(parser)
+
+
+@subcommand("compare", "compare scenarios with a baseline: who pays, who saves; writes a report",
+            _compare_arguments)
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Paired replications (common random numbers); table in the terminal; files and report."""
+    if args.replications < 1 or args.workers < 1 or args.seed < 0:
+        print("error: --replications and --workers must be >= 1 and --seed >= 0", file=sys.stderr)
+        return 2
+    baseline, *scenarios = _load_all([args.baseline, *args.scenarios], args.overrides)
+    name = args.name or "-".join(s.name for s in scenarios)[:80]
+    total = args.replications * (1 + len(scenarios))
+    with tqdm(total=total, desc="replications", unit="run", disable=args.quiet or None, file=sys.stderr,
+              leave=False) as bar:
+        comparison = compare(baseline, scenarios, seed=args.seed, replications=args.replications,
+                             workers=args.workers, progress=bar.update)
+    out = comparison.save(Path(args.out) / f"compare-{name}")
+    report = write_report(comparison, out)
+    print(comparison.to_text())
+    print(f"\nresults: {out}\nreport:  {report}")
+    return 0
+
+
+def _breakeven_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="a programme scenario")
+    parser.add_argument("--payer", default="municipality", choices=ALL_PAYERS,
+                        help="whose break-even (default municipality)")
+    parser.add_argument("--horizon", default="4y", help="e.g. 4y, 48m or 48 (months); default 4y")
+    parser.add_argument("--programme", help="the programme whose effect is varied (default: the only one)")
+    parser.add_argument("--parameter", default="completion_to_work_share",
+                        choices=sorted(PARAMETER_RANGES), help="the effect searched over")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser.add_argument("--replications", "-r", type=int, default=10, help="replications per evaluation (default 10)")
+    parser.add_argument("--workers", "-w", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_set_option(parser)
+
+
+@subcommand("breakeven", "find the effect a programme needs for a payer to break even", _breakeven_arguments)
+def cmd_breakeven(args: argparse.Namespace) -> int:
+    """Search the effect parameter by bisection under common random numbers."""
+    (scenario,) = _load_all([args.file], args.overrides)
+    try:
+        horizon = parse_horizon(args.horizon)
+    except ValueError as exc:
+        print(f"error: --horizon: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with tqdm(desc="evaluations", unit="run", disable=args.quiet or None, file=sys.stderr, leave=False) as bar:
+            result = breakeven(scenario, payer=args.payer, horizon_months=horizon, programme=args.programme,
+                               parameter=args.parameter, seed=args.seed, replications=args.replications,
+                               workers=args.workers, progress=bar.update)
+    except ValueError as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    print(result.to_text())
     return 0
 
 
