@@ -61,3 +61,33 @@ def test_a_population_too_large_for_memory_is_refused_before_allocating(tmp_path
     line = res.stderr.strip()
     assert "\n" not in line and "big.yaml:4: population:" in line and "GiB" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_compare_writes_tables_figures_and_a_report(tmp_path):
+    out = tmp_path / "out"
+    res = almsim("compare", "scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml",
+                 "scenarios/c2-lycksele-2coaches.yaml", "-r", "3", "--out", str(out), "-q")
+    assert res.returncode == 0, res.stderr
+    folder = out / "compare-c2-lycksele-c2-lycksele-2coaches"
+    names = {p.name for p in folder.iterdir()}
+    assert {"report.html", "money.parquet", "money.csv", "headline.parquet", "headline.csv"} <= names
+    assert any(n.endswith(".png") for n in names) or "data:image/png;base64" in (folder / "report.html").read_text()
+    assert "municipality" in res.stdout and "5 years" in res.stdout
+
+
+def test_a_scenario_compared_with_itself_saves_exactly_nothing(tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "out"
+    res = almsim("compare", "scenarios/c2-lycksele.yaml", "scenarios/c2-lycksele.yaml", "-r", "2", "--out",
+                 str(out), "--name", "self", "-q")
+    assert res.returncode == 0, res.stderr
+    money = pd.read_parquet(out / "compare-self" / "money.parquet")
+    assert (money["saving_sek"] == 0.0).all()
+
+
+@pytest.mark.parametrize("args", [["--horizon", "four years"], ["--payer", "nobody"]])
+def test_breakeven_bad_arguments_exit_2_with_one_line(args):
+    res = almsim("breakeven", "scenarios/c2-lycksele.yaml", *args, "-q")
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr and res.stderr.strip()
