@@ -145,7 +145,8 @@ class atomic_dir:  # noqa: N801 - used as a context manager, reads like a functi
 
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.tmp-", dir=self.path.parent))
+        _sweep_stale(self.path)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.tmp-{os.getpid()}-", dir=self.path.parent))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(self.tmp, 0o777 & ~umask)  # mkdtemp makes it private; a run folder is not
@@ -263,6 +264,28 @@ class _TableBuilder:
 
     def tracked_money(self) -> pd.DataFrame:
         return _tracked(self.rec, self.month_labels, self.names)[1]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_stale(path: Path) -> None:
+    """Remove temporary folders (and replaced old copies) left by writers that were killed."""
+    for pattern in (f".{path.name}.tmp-*", f".{path.name}.old-*"):
+        for stale in path.parent.glob(pattern):
+            try:
+                pid = int(stale.name.split(".tmp-" if ".tmp-" in stale.name else ".old-")[1].split("-")[0])
+            except (IndexError, ValueError):
+                continue
+            if pid != os.getpid() and not _pid_alive(pid):
+                shutil.rmtree(stale, ignore_errors=True)
 
 
 def _people(pop: Population) -> pd.DataFrame:
