@@ -55,8 +55,9 @@ class ProgrammeModel(mesa.Model):
        participants beyond a cut capacity or an exhausted budget leave (newest first), so
        capacity is never exceeded and budgets never overspent;
     4. **forced moves** (the rules): pension age -> other; UI exhausted or 18 months
-       registered -> the guarantee (JOB; people in a municipal programme enrol but stay in it); 450 JOB days -> Fas 3; maximum programme length
-       -> completion; maximum wait -> off the list; a closed programme -> everyone out;
+       registered -> the guarantee (JOB; people in a municipal programme enrol but stay in
+       it); 450 JOB days -> Fas 3; maximum programme length -> completion; maximum wait ->
+       off the list; a closed programme -> everyone out;
     5. **hazards**: competing-risk exits for everyone not moved in 4;
     6. **referrals**: eligible people not moved this month join waiting lists;
     7. **intake**: waiting lists are admitted in priority order within places, starts and
@@ -387,18 +388,15 @@ class ProgrammeModel(mesa.Model):
         leavers = ids[leave]
         dest = choose_destination(haz, _DESTINATIONS, self.streams.uniform("destination", self.t, leavers))
         lrow = row[leave]
-        for r_ in np.unique(lrow):
-            in_row = lrow == r_
-            for d in np.unique(dest[in_row]):
-                movers = leavers[in_row & (dest == d)]
-                if r_ >= len(Stage):
-                    p = self.regime.programmes[r_ - len(Stage)]
-                    moves.leave_programme(self, movers, p, completed=False,
-                                          reason="dropout" if d == DROPOUT else "exit", to=int(d))
-                elif d == DROPOUT:
-                    raise AssertionError("dropout outside a programme")
-                else:
-                    moves.move(self, movers, Stage(int(d)))
+        in_prog = lrow >= len(Stage)
+        plain = np.flatnonzero(~in_prog)
+        if (dest[plain] == DROPOUT).any():
+            raise AssertionError("dropout outside a programme")
+        moves.move(self, leavers[plain], dest[plain])
+        for r_ in np.unique(lrow[in_prog]):
+            sel = lrow == r_
+            moves.leave_programme(self, leavers[sel], self.regime.programmes[r_ - len(Stage)],
+                                  completed=False, reason="exit", to=dest[sel])
 
     # ----------------------------------------------------------------- 6. referrals
     def _referrals(self) -> None:

@@ -101,14 +101,15 @@ def _last_wage(model: ProgrammeModel, ids: np.ndarray, src: np.ndarray) -> np.nd
     return np.where((src == _S.SUBSIDISED) & (prog >= 0), pm.wage[np.maximum(prog, 0)], wage)
 
 
-def move(model: ProgrammeModel, ids: np.ndarray, dest: Stage) -> None:
-    """Move ``ids`` to ``dest``; ``OPEN`` resolves to the guarantee stage for those enrolled."""
+def move(model: ProgrammeModel, ids: np.ndarray, dest: Stage | np.ndarray) -> None:
+    """Move ``ids`` to ``dest`` (one stage, or one per person); ``OPEN`` resolves to the
+    guarantee stage for those enrolled."""
     if ids.size == 0:
         return
-    if dest is _S.OPEN:
-        dst = resolve_unemployed(model, ids, model.pop.stage[ids])
-    else:
-        dst = np.full(ids.size, dest, np.uint8)
+    dst = np.full(ids.size, dest, np.uint8) if np.isscalar(dest) else dest.astype(np.uint8)
+    to_open = np.flatnonzero(dst == _S.OPEN)
+    if to_open.size:
+        dst[to_open] = resolve_unemployed(model, ids[to_open], model.pop.stage[ids[to_open]])
     _apply(model, ids, dst)
 
 
@@ -144,7 +145,7 @@ def leave_queue(model: ProgrammeModel, ids: np.ndarray) -> None:
 
 
 def leave_programme(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime, *, completed: bool,
-                    reason: str, to: int | None = None) -> None:
+                    reason: str, to: int | np.ndarray | None = None) -> None:
     """End participation in ``p``.
 
     Args:
@@ -152,7 +153,8 @@ def leave_programme(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime, 
             ``completion_to_work`` (own stream), else back to unemployment.
         reason: ``completed``, ``exit`` (a hazard exit), ``dropout``, ``cut`` (capacity or
             budget fell) or ``closed`` (the programme ended).
-        to: the destination code of a hazard exit.
+        to: the destination code of a hazard exit (one, or one per person); ``DROPOUT``
+            means back to unemployment and is counted as reason ``dropout``.
     """
     if ids.size == 0:
         return
@@ -163,20 +165,29 @@ def leave_programme(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime, 
         to_work = u < p.completion_to_work
     else:
         to_work = np.zeros(ids.size, bool)
-    if to is not None and to != DROPOUT:
-        dst = np.full(ids.size, to, np.uint8)
+    if to is None:
+        dst = np.where(to_work, _S.WORK, DROPOUT).astype(np.uint8)
     else:
-        dst = np.where(to_work, _S.WORK, 0).astype(np.uint8)
-        back = ~to_work
-        if back.any():
-            dst[back] = resolve_unemployed(model, ids[back], src[back])
-    credited = reason in ("completed", "exit")
+        dst = np.full(ids.size, to, np.uint8) if np.isscalar(to) else to.astype(np.uint8)
+    back = np.flatnonzero(dst == DROPOUT)
+    if back.size:
+        dst[back] = resolve_unemployed(model, ids[back], src[back])
+    if reason == "exit":
+        credited = np.ones(ids.size, bool)
+        credited[back] = False  # dropouts get no post-programme effect
+    else:
+        credited = np.full(ids.size, reason == "completed")
     pop.last_programme[ids] = p.index
     pop.months_since_programme[ids] = 0
-    pop.effect_at_exit[ids] = (1.0 + (p.effect_after - 1.0) * pop.motivation[ids]) if credited else 1.0
+    pop.effect_at_exit[ids] = np.where(credited, 1.0 + (p.effect_after - 1.0) * pop.motivation[ids], 1.0)
     pop.motivation[ids] = 1.0
     _apply(model, ids, dst)
-    model.rec.exited(model.t, p.index, reason, ids.size)
+    if reason == "exit" and back.size:
+        model.rec.exited(model.t, p.index, "dropout", back.size)
+        if ids.size > back.size:
+            model.rec.exited(model.t, p.index, "exit", ids.size - back.size)
+    else:
+        model.rec.exited(model.t, p.index, reason, ids.size)
 
 
 def priority_mask(model: ProgrammeModel, ids: np.ndarray, group: str) -> np.ndarray:
