@@ -91,3 +91,19 @@ def test_breakeven_bad_arguments_exit_2_with_one_line(args):
     res = almsim("breakeven", "scenarios/c2-lycksele.yaml", *args, "-q")
     assert res.returncode == 2
     assert "Traceback" not in res.stderr and res.stderr.strip()
+
+
+def test_summary_is_byte_identical_across_runs_and_worker_counts(tmp_path):
+    texts = set()
+    tables = set()
+    for i, workers in enumerate(["1", "1", "2", "4"]):
+        out = tmp_path / f"out{i}"
+        res = almsim("run", "scenarios/c2-lycksele.yaml", "-r", "4", "--seed", "9", "-w", workers, "--out",
+                     str(out), "-q")
+        assert res.returncode == 0, res.stderr
+        (run,) = out.glob("*/*")
+        texts.add((run / "summary.json").read_bytes())
+        import pandas as pd
+
+        tables.add(pd.read_parquet(run / "stocks.parquet").to_csv(index=False))
+    assert len(texts) == 1 and len(tables) == 1
