@@ -260,3 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):  # no second failure at exit's flush
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+# Subcommands defined in their own modules register themselves on import.
+from sim import cli_teach  # noqa: E402,F401

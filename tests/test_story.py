@@ -1,0 +1,115 @@
+"""One person's story (sim.story) and `almsim story`: what it tells, and its one-line errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import sim.cli_teach  # noqa: F401 - registers `almsim story` and `almsim teach`
+from sim import ProgrammeModel, load_scenario, simulate
+from sim.cli import main
+from sim.story import StoryError, story_from_run, tell_story
+
+ROOT = Path(__file__).resolve().parents[1]
+C2 = ROOT / "scenarios" / "c2-lycksele.yaml"
+SIGTUNA = ROOT / "scenarios" / "sigtuna-resursjobb.yaml"
+UMEA = ROOT / "scenarios" / "umea-insteget-baseline.yaml"
+
+
+def test_a_story_tells_who_the_referral_the_wait_and_who_pays():
+    text = tell_story(SIGTUNA, seed=1, person=0)
+    assert text.startswith("The story of person 0 in 'Sigtuna Resursjobb")
+    assert re.search(r"Who: a \d+-year-old (wo)?man", text)
+    assert "is referred to Resursjobb" in text
+    assert re.search(r"gets a place in Resursjobb .*(after waiting \d+ months?|without waiting)", text)
+    assert "Money each month: municipality −" in text  # social assistance, then wages
+    assert "social assistance" in text and "wages" in text
+    assert "In all, over 84 months:" in text and "Society (all payers together" in text
+
+
+def test_the_same_seed_tells_the_same_story_and_another_replication_may_differ():
+    scenario = load_scenario(C2)
+    assert tell_story(scenario, 2, 7) == tell_story(scenario, 2, 7)
+    assert "replication 3" in tell_story(scenario, 2, 7, replication=3)
+
+
+def _requalified(scenario, seed: int) -> int:
+    """A person who had a Resursjobb and later started a new a-kassa period."""
+    model = ProgrammeModel(scenario, rng=seed, track=range(scenario.population.cohort.size))
+    model.run()
+    st = model.results().tracked_state.sort_values(["person", "month"])
+    had = st[(st["stage"] == "subsidised") & (st["programme"] == "resursjobb")].groupby("person")["month"].min()
+    new = st["ui_entitled"] & ~st.groupby("person")["ui_entitled"].shift(fill_value=True)
+    later = st[new & (st["month"] > st["person"].map(had))]
+    assert not later.empty
+    return int(later["person"].iloc[0])
+
+
+def test_a_person_who_requalified_for_a_kassa_hears_about_ui():
+    scenario = load_scenario(SIGTUNA)
+    person = _requalified(scenario, seed=1)
+    text = tell_story(scenario, 1, person)
+    assert "meets the a-kassa work condition" in text
+    assert "unemployment-insurance (UI) period starts" in text
+    assert "living on unemployment insurance (a-kassa, paid by the state)" in text
+    assert re.search(r"state \(UI funds, taxes on wages\) −[\d ]+ kr \(unemployment insurance\)", text)
+
+
+def test_the_guarantee_clock_to_fas3_is_told():
+    scenario = load_scenario(UMEA)
+    events = simulate(scenario, seed=1).events
+    person = int(events[(events["from_stage"] == "job") & (events["to_stage"] == "fas3")]["person"].iloc[0])
+    text = tell_story(scenario, 1, person)
+    assert "450 days in the guarantee are used up: the person moves to Fas 3" in text
+    assert "in Fas 3, an occupation placement" in text
+
+
+@pytest.mark.parametrize("person", [-1, 174, 10_000])
+def test_a_person_out_of_range_is_one_clear_error(person):
+    with pytest.raises(StoryError, match=r"out of range: c2-lycksele has 174 people \(ids 0-173\)"):
+        tell_story(C2, 1, person)
+
+
+# ------------------------------------------------------------------------------ almsim story
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    assert main(["run", str(C2), "-r", "2", "--seed", "3", "--out", str(out), "-q"]) == 0
+    (folder,) = out.glob("c2-lycksele/*")
+    return folder
+
+
+def test_almsim_story_tells_a_saved_run(run_dir, capsys):
+    assert main(["story", str(run_dir), "--person", "5", "--replication", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("The story of person 5 in 'Lycksele C2 coaching project'")
+    assert "seed 3, replication 1" in out and "referred to C2 individual coaching" in out
+    assert "Note:" not in out  # the re-run matches the saved events
+
+
+def test_a_story_from_a_run_folder_is_the_story_of_its_seed(run_dir):
+    from_run = story_from_run(run_dir, 5, replication=1).splitlines()
+    direct = tell_story(load_scenario(C2), 3, 5, replication=1).splitlines()
+    assert from_run[1:] == direct[1:]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--person", "5"], "no such run folder"),
+    (["--person", "174"], "person 174 is out of range"),
+    (["--person", "5", "--replication", "2"], "replication 2 is out of range: the run has 2"),
+    (["--person", "5", "--replication", "-1"], "replication -1 is out of range"),
+])
+def test_almsim_story_errors_are_one_line_with_exit_2(run_dir, tmp_path, capsys, args, message):
+    folder = tmp_path / "missing" if message == "no such run folder" else run_dir
+    assert main(["story", str(folder), *args]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_almsim_story_on_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert main(["story", str(tmp_path), "--person", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not a run folder" in err and len(err.strip().splitlines()) == 1
