@@ -45,6 +45,9 @@ class ProgrammeModel(mesa.Model):
     (cohort waves, inflow), **budget-year resets**, **status dates** and the **yearly**
     refresh of age-dependent multipliers — and then the month itself, in this order:
 
+    0. **limits**: if a reform cut a programme's places or a new budget year cannot pay for
+       everyone in it, the newest participants leave ("cut") before the month starts, so
+       capacity is never exceeded and budgets never overspent;
     1. **record and book**: stocks by stage, queues, occupancy and capacity (the state
        *during* the month), and the month's money flows per payer and category
        (:mod:`sim.ledger`);
@@ -52,8 +55,6 @@ class ProgrammeModel(mesa.Model):
        drawing them; the work-condition history shifts; months in stage, months out of work
        and months since a programme advance; waiting lowers motivation;
     3. **spend**: each programme pays this month's participant costs from its budgets;
-       participants beyond a cut capacity or an exhausted budget leave (newest first), so
-       capacity is never exceeded and budgets never overspent;
     4. **forced moves** (the rules): pension age -> other; UI exhausted or 18 months
        registered -> the guarantee (JOB; people in a municipal programme enrol but stay in
        it); 450 JOB days -> Fas 3; maximum programme length -> completion; maximum wait ->
@@ -87,7 +88,6 @@ class ProgrammeModel(mesa.Model):
         self.streams = Streams(self.seed)
         self.start: Month = scenario.start_month
         self.horizon = scenario.horizon_months
-        self.t = 0  #: month index of the month being simulated (0 = start month)
         check_fits(scenario.population, self.start, self.horizon, record_events)
         self.regime: Regime = regime_at(scenario, self.start)
         self.pop: Population = synthesise(scenario.population, self.start, self.horizon, self.streams,
@@ -163,6 +163,11 @@ class ProgrammeModel(mesa.Model):
 
     # ----------------------------------------------------------------- time
     @property
+    def t(self) -> int:
+        """Month index being simulated (0 = the start month); calendar events see it too."""
+        return self.calendar.month if hasattr(self, "calendar") else 0
+
+    @property
     def month(self) -> Month:
         """The absolute month being simulated."""
         return self.start + self.t
@@ -179,8 +184,8 @@ class ProgrammeModel(mesa.Model):
         self.running = self.calendar.month < self.horizon
 
     def _month(self) -> None:
-        self.t = self.calendar.month
         self._moved[:] = False
+        self._enforce_limits()  # 0
         self.rec.record(self)  # 1
         self._book()  # 1
         self._clocks()  # 2
@@ -259,22 +264,26 @@ class ProgrammeModel(mesa.Model):
         ids = np.flatnonzero(self.pop.stage == p.stage)
         return ids[self.pop.programme[ids] == p.index]
 
-    def _spend(self) -> None:
+    def _enforce_limits(self) -> None:
+        """Participants beyond a cut capacity or an exhausted budget leave, newest first."""
         pop = self.pop
         for p, slots, budgets in zip(self.regime.programmes, self.slots, self.budgets, strict=True):
             part = self._participants(p)
             shed = max(part.size - slots.capacity, 0)
             for payer, b in budgets.items():
-                cost = p.budget_charge[payer]
-                keep = min(part.size - shed, b.affordable(cost))
+                keep = min(part.size - shed, b.affordable(p.budget_charge[payer]))
                 shed = max(shed, part.size - keep)
             if shed:
                 newest = part[np.lexsort((-part, pop.months_in_stage[part]))][:shed]
                 moves.leave_programme(self, newest, p, completed=False, reason="cut")
-                part = np.setdiff1d(part, newest, assume_unique=True)
-            slots.occupied = part.size
+
+    def _spend(self) -> None:
+        """Each programme pays this month's participants from its budgets."""
+        for p, slots, budgets in zip(self.regime.programmes, self.slots, self.budgets, strict=True):
+            n = self._participants(p).size
+            slots.occupied = n
             for payer, b in budgets.items():
-                b.spend(part.size * p.budget_charge[payer])
+                b.spend(n * p.budget_charge[payer])
 
     # ----------------------------------------------------------------- 4. forced moves
     def _forced(self) -> None:

@@ -175,8 +175,8 @@ def leave_programme(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime, 
     if reason == "exit":
         credited = np.ones(ids.size, bool)
         credited[back] = False  # dropouts get no post-programme effect
-    else:
-        credited = np.full(ids.size, reason == "completed")
+    else:  # a programme that closes has given what it offered; a cut or a dropout has not
+        credited = np.full(ids.size, reason in ("completed", "closed"))
     pop.last_programme[ids] = p.index
     pop.months_since_programme[ids] = 0
     pop.effect_at_exit[ids] = np.where(credited, 1.0 + (p.effect_after - 1.0) * pop.motivation[ids], 1.0)

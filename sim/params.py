@@ -162,9 +162,10 @@ def param_from_yaml(
         for key, v in raw.items():
             month = None if key == "always" else parse_month(key)
             steps.append((month, _check_number(v, ge=ge, le=le, integer=integer)))
+        # 'always' (the value before the first date) may stand anywhere: JSON with sorted
+        # keys puts it after the dates.
+        steps.sort(key=lambda step: step[0] is not None)
         months = [m for m, _ in steps]
-        if None in months[1:]:
-            raise ValueError("'always' may only be the first entry of a dated value")
         dated = [m for m in months if m is not None]
         if any(b <= a for a, b in zip(dated, dated[1:], strict=False)):
             raise ValueError("dates of a dated value must be in increasing order")

@@ -167,12 +167,29 @@ def _empty(n: int) -> Population:
     )
 
 
-def _categorical(u: np.ndarray, shares: dict[str, float]) -> tuple[list[str], np.ndarray]:
-    """Map uniforms to category indices by cumulative shares (last category takes rounding)."""
-    names = list(shares)
+def _categorical(u: np.ndarray, shares: dict[str, float], order: tuple[str, ...] | None = None
+                 ) -> tuple[list[str], np.ndarray]:
+    """Map uniforms to category indices by cumulative shares (last category takes rounding).
+
+    Categories are taken in a canonical order (``order``, else sorted bands or names), never
+    in the order the file happened to list them, so the same composition gives the same people
+    however its keys are ordered (a manifest stores them sorted).
+    """
+    if order is not None:
+        names = [k for k in order if k in shares]
+    else:
+        names = sorted(shares, key=_band_key)
     cum = np.cumsum([shares[k] for k in names])
     idx = np.searchsorted(cum, u, side="right")
     return names, np.minimum(idx, len(names) - 1)
+
+
+def _band_key(name: str) -> tuple[int, int, str]:
+    try:
+        lo, hi = parse_band(name)
+        return (lo, hi, name)
+    except ValueError:
+        return (0, 0, name)
 
 
 def _band_values(u_cat: np.ndarray, u_within: np.ndarray, bands: dict[str, float]) -> np.ndarray:
@@ -218,7 +235,7 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
     age = _band_values(u("age_band"), u("age_within"), c.age_bands)
     pop.birth_month[:] = arrival - np.floor(age * 12).astype(np.int32)
     pop.female[:] = u("female") < c.female_share
-    names, hh = _categorical(u("household"), c.households)
+    names, hh = _categorical(u("household"), c.households, HOUSEHOLDS)
     codes = np.array([HOUSEHOLD_CODES[k] for k in names], np.uint8)
     pop.household[:] = codes[hh]
     with_children = np.isin(pop.household, [HOUSEHOLD_CODES["single_parent"], HOUSEHOLD_CODES["couple_children"]])
@@ -235,13 +252,13 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
     pop.foreign_born[:] = u("foreign_born") < c.foreign_born_share
     pop.sfi[:] = pop.foreign_born & (u("sfi") < c.sfi_share_of_foreign_born)
     pop.rehab_need[:] = u("rehab_need") < c.rehab_need_share
-    names, ed = _categorical(u("education"), c.education)
+    names, ed = _categorical(u("education"), c.education, EDUCATION_LEVELS)
     pop.education[:] = np.array([EDUCATION_CODES[k] for k in names], np.uint8)[ed]
     moa = _band_values(u("moa_band"), u("moa_within"), c.months_on_assistance)
     pop.months_on_assistance_at_entry[:] = np.minimum(np.floor(moa), 30000).astype(np.int16)
     pop.employability[:] = streams.normal("population/employability", 0, ids).astype(np.float32)
     pop.registered[:] = u("registered") < c.registered_share
-    names, st = _categorical(u("initial_stage"), c.initial_stages)
+    names, st = _categorical(u("initial_stage"), c.initial_stages, tuple(s.label for s in Stage))
     pop.initial_stage[:] = np.array([Stage[k.upper()] for k in names], np.uint8)[st]
 
     # Clocks at entry.
