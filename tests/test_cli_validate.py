@@ -136,3 +136,19 @@ def test_process_missing_file() -> None:
     result = _run("validate", "no/such/file.yaml")
     assert result.returncode == 2
     assert result.stderr == "error: no/such/file.yaml: file not found\n"
+
+
+def test_a_50_megabyte_file_is_refused_before_parsing(tmp_path):
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.yaml"
+    with big.open("w") as fh:
+        fh.write("name: big\nstart_month: 2012-01\nhorizon_months: 12\npopulation:\n  cohort: {size: 1}\n")
+        line = "# " + "x" * 1000 + "\n"
+        for _ in range(50 * 1024):
+            fh.write(line)
+    res = subprocess.run([sys.executable, "-m", "sim", "validate", str(big)], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 2
+    assert "too large" in res.stderr and len(res.stderr.strip().splitlines()) == 1
