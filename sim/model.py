@@ -261,8 +261,8 @@ class ProgrammeModel(mesa.Model):
 
     # ----------------------------------------------------------------- 3. spend
     def _participants(self, p: ProgrammeRegime) -> np.ndarray:
-        ids = np.flatnonzero(self.pop.stage == p.stage)
-        return ids[self.pop.programme[ids] == p.index]
+        ids = np.flatnonzero(self.pop.programme == p.index)  # tags are rare: filter them first
+        return ids[self.pop.stage[ids] == p.stage]
 
     def _enforce_limits(self) -> None:
         """Participants beyond a cut capacity or an exhausted budget leave, newest first."""
@@ -351,10 +351,10 @@ class ProgrammeModel(mesa.Model):
             in_prog = (prog >= 0) & (s[special] != _S.WAITING)
             row[special] = np.where(s[special] == _S.WAITING, origin, row[special])
             row[special[in_prog]] = len(Stage) + prog[in_prog]
-        total = hr.constant_total[row]
+        total = np.take(hr.constant_total, row)
         scaled: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # column -> (positions, hazards)
         # work: base x attributes x latent type x duration x after-effect (x lock-in x motivation)
-        base_work = hr.work_base[row]
+        base_work = np.take(hr.work_base, row)
         if origin is not None:
             use_origin = np.isnan(base_work[special])
             base_work[special[use_origin]] = self.regime.base[origin[use_origin], _S.WORK]
@@ -373,14 +373,16 @@ class ProgrammeModel(mesa.Model):
             if in_p.size:
                 w[in_p] *= hr.lock_in[row[pos[in_p]]] * pop.motivation[w_ids[in_p]]
             scaled[_S.WORK] = (pos, w)
-        studies = hr.table[row, _S.STUDIES]
-        pos = np.flatnonzero(studies > 0)
-        if pos.size:
-            scaled[_S.STUDIES] = (pos, studies[pos] * self.studies_mult[ids[pos]])
-        drop = hr.table[row, DROPOUT]
-        pos = np.flatnonzero(drop > 0)
-        if pos.size:
-            scaled[DROPOUT] = (pos, drop[pos] / np.maximum(pop.motivation[ids[pos]], np.float32(0.05)))
+        if hr.table[:, _S.STUDIES].any():
+            studies = np.take(hr.table[:, _S.STUDIES], row)
+            pos = np.flatnonzero(studies > 0)
+            if pos.size:
+                scaled[_S.STUDIES] = (pos, studies[pos] * self.studies_mult[ids[pos]])
+        if hr.table[:, DROPOUT].any():  # only programme rows have dropout
+            drop = np.take(hr.table[:, DROPOUT], row)
+            pos = np.flatnonzero(drop > 0)
+            if pos.size:
+                scaled[DROPOUT] = (pos, drop[pos] / np.maximum(pop.motivation[ids[pos]], np.float32(0.05)))
         for pos, h in scaled.values():
             total[pos] += h
         leave = np.flatnonzero(self.streams.uniform("transition", self.t, ids) < leave_probability(total))

@@ -20,6 +20,7 @@ def run_checked(scn, seed=0):
     pop = m.pop
     prev_job = pop.job_days.copy()
     prev_ui = pop.ui_days.copy()
+    prev_stage = pop.stage.copy()
     for _ in range(scn.horizon_months):
         m.step()
         arrived = pop.stage != Stage.NOT_ARRIVED
@@ -34,10 +35,13 @@ def run_checked(scn, seed=0):
         # clocks only move forward, except when a clock legitimately restarts
         restarted_job = ~pop.in_guarantee & (pop.job_days == 0)
         assert np.all((pop.job_days >= prev_job) | restarted_job)
-        new_period = pop.ui_entitled & (pop.ui_days == 0)
+        # a new UI period opens only when a job ends; it may already have run one month
+        # (a job cut at the start of a month is followed by that month's UI)
+        left_job = (prev_stage == Stage.WORK) | (prev_stage == Stage.SUBSIDISED)
+        new_period = pop.ui_entitled & (pop.ui_days <= scn.rules.benefit_days_per_month + 1e-3) & left_job
         assert np.all((pop.ui_days >= prev_ui) | new_period)
         assert np.all(pop.months_in_stage[arrived] >= 0)
-        prev_job, prev_ui = pop.job_days.copy(), pop.ui_days.copy()
+        prev_job, prev_ui, prev_stage = pop.job_days.copy(), pop.ui_days.copy(), pop.stage.copy()
     ev = m.rec.events
     if ev:
         src = np.concatenate([e[2] for e in ev])
