@@ -263,4 +263,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # Subcommands defined in their own modules register themselves on import.
-from sim import cli_teach  # noqa: E402,F401
+from sim import cli_calibrate, cli_teach  # noqa: E402,F401

@@ -3,7 +3,10 @@
 Replication ``r`` of seed ``s`` uses :func:`sim.rng.replication_seeds` (replication 0 is
 ``s`` itself), so results do not depend on how many worker processes run them or in which
 order they finish. Workers are a local process pool (``workers > 1``); results are gathered
-and sorted by replication before anything is summarised.
+and sorted by replication before anything is summarised. A scenario with
+``parameters: {from_calibration: NAME}`` gives each replication its own posterior draw of the
+calibrated parameters (:func:`sim.parameters.replication_scenarios`), so the bands carry
+parameter uncertainty as well as chance.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model import ProgrammeModel
+from sim.parameters import replication_scenarios
 from sim.results import RunResult, atomic_dir
 from sim.rng import replication_seeds
 from sim.schema import Scenario
@@ -60,7 +64,10 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
     if replications < 1:
         raise ValueError(f"replications must be >= 1, got {replications}")
     seeds = replication_seeds(seed, replications)
-    jobs = [(scenario, s, record_events) for s in seeds]
+    # A scenario with `parameters: {from_calibration: NAME}`: replication i uses its own
+    # posterior draw (chosen by seed and i only, so independent of workers).
+    scenarios, draws = replication_scenarios(scenario, seed, replications)
+    jobs = [(sc, s, record_events) for sc, s in zip(scenarios, seeds, strict=True)]
     results: list[RunResult] = []
     if workers <= 1 or replications == 1:
         for job in jobs:
@@ -73,7 +80,9 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
                 results.append(res)
                 if progress:
                     progress(1)
-    return Ensemble(scenario, seed, seeds, results)
+    ens = Ensemble(scenario, seed, seeds, results)
+    ens.parameter_draws = draws
+    return ens
 
 
 def _bands(values: Sequence[float | None]) -> dict[str, float | None]:
@@ -92,6 +101,8 @@ class Ensemble:
         self.seed = seed
         self.seeds = seeds
         self.results = results
+        #: calibrated draws used per replication (``parameters: {from_calibration: ...}``), else None
+        self.parameter_draws: dict[str, Any] | None = None
 
     def table(self, name: str) -> pd.DataFrame:
         """One table of all replications, with a ``replication`` column first."""
@@ -147,6 +158,8 @@ class Ensemble:
             "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "resolved_scenario": self.scenario.model_dump(mode="json"),
         }
+        if self.parameter_draws is not None:
+            manifest["parameter_draws"] = self.parameter_draws
         with atomic_dir(path) as tmp:
             for name in self.results[0].tables:
                 self.table(name).to_parquet(tmp / f"{name}.parquet", index=False)

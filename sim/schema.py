@@ -21,7 +21,7 @@ from sim.stages import LEGAL, PROGRAMME_KINDS, STAGES, Stage, stage_from_name
 
 __all__ = [
     "Scenario", "Population", "Composition", "Cohort", "Inflow", "Effects", "Rules",
-    "Programme", "Capacity", "Eligibility", "CalendarSpec", "Goal",
+    "Programme", "Capacity", "Eligibility", "CalendarSpec", "Goal", "CalibrationRef",
     "PAYERS", "PRIORITY_GROUPS", "ATTRIBUTES", "HOUSEHOLDS", "EDUCATION_LEVELS",
     "DESTINATIONS", "MAX_PEOPLE",
 ]
@@ -405,6 +405,17 @@ class Goal(_Frozen):
     source: str | None = None
 
 
+class CalibrationRef(_Frozen):
+    """Calibrated parameters to use: ``parameters: {from_calibration: c2}``.
+
+    Names a calibration result (``calibration/results/<name>/posterior.parquet``, written by
+    ``almsim calibrate``). Each replication then uses one posterior draw of the calibrated
+    parameters in place of the values written in the scenario (see :func:`sim.ensemble.replicate`).
+    """
+
+    from_calibration: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+
+
 def _default_transitions() -> dict[str, dict[str, Param]]:
     return {}
 
@@ -425,6 +436,7 @@ class Scenario(_Frozen):
     calendar: CalendarSpec = Field(default_factory=CalendarSpec)
     goals: tuple[Goal, ...] = ()
     money: Money = Field(default_factory=Money)
+    parameters: CalibrationRef | None = None  # posterior draws replace calibrated values per replication
 
     @field_validator("transitions")
     @classmethod
