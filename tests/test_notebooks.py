@@ -15,7 +15,8 @@ IDS = [p.name for p in NOTEBOOKS]
 
 def test_the_teaching_notebooks_are_there():
     names = {p.name for p in NOTEBOOKS}
-    assert {"01_queues_and_waiting.ipynb", "02_the_fas3_trap.ipynb", "03_who_pays_who_saves.ipynb"} <= names
+    assert {"01_queues_and_waiting.ipynb", "02_the_fas3_trap.ipynb", "03_who_pays_who_saves.ipynb",
+            "04_calibration.ipynb"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
