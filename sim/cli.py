@@ -55,6 +55,19 @@ def subcommand(name: str, help: str,
     return register
 
 
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``low`` (a usage error, exit 2, otherwise)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+    return parse
+
+
 def add_set_option(parser: argparse.ArgumentParser) -> None:
     """The ``--set dotted.path=VALUE`` option shared by commands that load scenarios."""
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -113,10 +126,10 @@ def _load_all(files: list[str], overrides: list[str], record_events: bool = True
 
 
 def _ensemble_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random streams (default 0)")
-    parser.add_argument("--replications", "-r", type=int, default=20,
+    parser.add_argument("--seed", type=at_least(0), default=0, help="seed of the random streams (default 0)")
+    parser.add_argument("--replications", "-r", type=at_least(1), default=20,
                         help="replications with spawned seeds (default 20)")
-    parser.add_argument("--workers", "-w", type=int, default=1,
+    parser.add_argument("--workers", "-w", type=at_least(1), default=1,
                         help="worker processes (results do not depend on it; default 1)")
     parser.add_argument("--out", default="outputs", help="folder for results (default outputs/)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -140,9 +153,6 @@ def _fmt_band(band: dict[str, float | None], scale: float = 1.0, digits: int = 0
 @subcommand("run", "simulate scenarios; write outputs/<scenario>/<run-id>/", _run_arguments)
 def cmd_run(args: argparse.Namespace) -> int:
     """Run each scenario's replications and save them; print headline numbers."""
-    if args.replications < 1 or args.workers < 1 or args.seed < 0:
-        print("error: --replications and --workers must be >= 1 and --seed >= 0", file=sys.stderr)
-        return 2
     scenarios = _load_all(args.files, args.overrides, not args.no_events)
     for file, scenario in zip(args.files, scenarios, strict=True):
         with tqdm(total=args.replications, desc=scenario.name, unit="run", disable=args.quiet or None,
@@ -177,9 +187,6 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
             _compare_arguments)
 def cmd_compare(args: argparse.Namespace) -> int:
     """Paired replications (common random numbers); table in the terminal; files and report."""
-    if args.replications < 1 or args.workers < 1 or args.seed < 0:
-        print("error: --replications and --workers must be >= 1 and --seed >= 0", file=sys.stderr)
-        return 2
     baseline, *scenarios = _load_all([args.baseline, *args.scenarios], args.overrides)
     name = args.name or "-".join(s.name for s in scenarios)[:80]
     total = args.replications * (1 + len(scenarios))
@@ -202,9 +209,10 @@ def _breakeven_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--programme", help="the programme whose effect is varied (default: the only one)")
     parser.add_argument("--parameter", default="completion_to_work_share",
                         choices=sorted(PARAMETER_RANGES), help="the effect searched over")
-    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    parser.add_argument("--replications", "-r", type=int, default=10, help="replications per evaluation (default 10)")
-    parser.add_argument("--workers", "-w", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--seed", type=at_least(0), default=0, help="seed (default 0)")
+    parser.add_argument("--replications", "-r", type=at_least(1), default=10,
+                        help="replications per evaluation (default 10)")
+    parser.add_argument("--workers", "-w", type=at_least(1), default=1, help="worker processes (default 1)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     add_set_option(parser)
 

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.cli import add_set_option, subcommand
+from sim.cli import add_set_option, at_least, subcommand
 
 __all__ = ["cmd_calibrate", "cmd_sensitivity", "cmd_sweep"]
 
 
 def _parallel_arguments(parser: argparse.ArgumentParser, default_workers: int | None = 1) -> None:
-    parser.add_argument("--workers", "-w", type=int, default=default_workers,
+    parser.add_argument("--workers", "-w", type=at_least(1), default=default_workers,
                         help="local worker processes (results of sweeps do not depend on it)")
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run on a Dask cluster, e.g. tcp://127.0.0.1:8786 (instead of local processes)")
@@ -159,13 +159,13 @@ def _sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a number of the run summary (default share_in_work_12m; e.g. net_sek_society, "
                              "share_in_work_60m, net_sek_by_payer.municipality, programme.c2.starts)")
     parser.add_argument("--method", choices=("morris", "sobol"), default="morris")
-    parser.add_argument("--samples", "-n", type=int, default=10,
+    parser.add_argument("--samples", "-n", type=at_least(1), default=10,
                         help="Morris trajectories, or Sobol base samples (default 10)")
     parser.add_argument("--space", default=None,
                         help="parameter space file (default: the job's space, else every single-valued "
                              "'status: uncalibrated' parameter from half to twice its value)")
-    parser.add_argument("--replications", "-r", type=int, default=2, help="runs per design point (default 2)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--replications", "-r", type=at_least(1), default=2, help="runs per design point (default 2)")
+    parser.add_argument("--seed", type=at_least(0), default=0)
     parser.add_argument("--out", default=None, help="folder for the table and figure (default outputs/sensitivity/)")
     add_set_option(parser)
     _parallel_arguments(parser)
@@ -175,9 +175,6 @@ def _sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
             _sensitivity_arguments)
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     """Run the design on the sweep machinery; print the ranked table; save table and figure."""
-    if args.samples < 1 or args.replications < 1 or args.workers < 1:
-        print("error: --samples, --replications and --workers must be >= 1", file=sys.stderr)
-        return 2
     try:
         from sim.sensitivity import run_sensitivity, save_sensitivity
 
@@ -212,9 +209,9 @@ def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid", action="append", default=[], metavar="PATH=V1,V2,...",
                         help="values of a dotted path (repeatable; all combinations are run)")
     parser.add_argument("--space", default=None, help="sample parameter sets from this space file (Latin hypercube)")
-    parser.add_argument("--samples", "-n", type=int, default=0, help="parameter sets sampled from --space")
-    parser.add_argument("--replications", "-r", type=int, default=1, help="seeds per parameter set (default 1)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--samples", "-n", type=at_least(0), default=0, help="parameter sets sampled from --space")
+    parser.add_argument("--replications", "-r", type=at_least(1), default=1, help="seeds per parameter set (default 1)")
+    parser.add_argument("--seed", type=at_least(0), default=0)
     parser.add_argument("--store", default=None,
                         help="store folder (default outputs/sweeps/<scenario>-<hash of the sweep>/); "
                              "running again resumes it")
@@ -258,9 +255,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from sim.scenario import build
     from sim.sweep import Sweep, digest, parameter_grid
 
-    if args.replications < 1 or args.workers < 1 or args.samples < 0:
-        print("error: --replications and --workers must be >= 1", file=sys.stderr)
-        return 2
     try:
         grid = _grid(args.grid)
         doc, name, job_space = _load_doc(args.file, args.overrides)
