@@ -291,7 +291,13 @@ class ProgrammeModel(mesa.Model):
         st = pop.stage
         lo, hi = np.searchsorted(self._retire_t, [self.t, self.t + 1], sorter=self._retire_order)
         old = self._retire_order[lo:hi]
-        moves.move(self, old[st[old] < _S.OTHER], _S.OTHER)
+        old = old[st[old] < _S.OTHER]
+        if old.size:
+            in_prog = (pop.programme[old] >= 0) & (st[old] >= _S.COACHING) & (st[old] <= _S.SUBSIDISED)
+            for p in r.programmes:  # participants leave their programme, counted as a pension exit
+                leaving = old[in_prog & (pop.programme[old] == p.index)]
+                moves.leave_programme(self, leaving, p, completed=False, reason="pension", to=int(_S.OTHER))
+            moves.move(self, old[~in_prog], _S.OTHER)
         # UI exhausted, or registered long enough: into the guarantee.
         # (also for people in municipal coaching, training or education: they stay registered)
         cand = np.flatnonzero(on_benefit(st) & (st != _S.JOB) & (st != _S.FAS3) & ~pop.in_guarantee & ~self._moved)

@@ -152,7 +152,7 @@ def leave_programme(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime, 
         completed: reached the maximum length; goes to work with probability
             ``completion_to_work`` (own stream), else back to unemployment.
         reason: ``completed``, ``exit`` (a hazard exit), ``dropout``, ``cut`` (capacity or
-            budget fell) or ``closed`` (the programme ended).
+            budget fell), ``closed`` (the programme ended) or ``pension`` (reached pension age).
         to: the destination code of a hazard exit (one, or one per person); ``DROPOUT``
             means back to unemployment and is counted as reason ``dropout``.
     """

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["Recorder", "EXIT_REASONS"]
 
 _NS = len(Stage)
-EXIT_REASONS = ("completed", "exit", "dropout", "cut", "closed")
+EXIT_REASONS = ("completed", "exit", "dropout", "cut", "closed", "pension")
 _PROG_STAGES = np.array(sorted(PROGRAMME_STAGES), np.uint8)
 
 

@@ -210,3 +210,18 @@ def test_waiting_lowers_motivation_and_budget_stops_intake():
 def test_empty_and_single_person_populations_run(size):
     r = simulate(scenario([PROGRAMME], population={"cohort": {"size": size}}), 0)
     assert r.tables["stocks"].groupby("month")["people"].sum().max() == size
+
+
+def test_participants_reaching_pension_age_leave_with_an_exit_row():
+    coach = merge(PROGRAMME, {"referral_rate_per_month": 1.0, "max_duration_months": 24,
+                              "eligibility": {"age_max": 70}})
+    coach.pop("budget_sek_per_year")
+    people = {"cohort": {"size": 20}, "composition": {"age_bands": {"64-64": 1.0}, "registered_share": 0.0}}
+    m = ProgrammeModel(scenario([coach], population=people, horizon_months=14), rng=1)
+    m.run()
+    r = m.results()
+    exits = r.tables["exits"]
+    pension = exits[exits["reason"] == "pension"]["people"].sum()
+    to_other = r.tables["events"].query("from_stage == 'coaching' and to_stage == 'other'")
+    assert pension == len(to_other) > 0
+    assert (m.pop.stage[m.pop.age_years(m.month) >= 65] == Stage.OTHER).all()
