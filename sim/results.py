@@ -277,8 +277,9 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _sweep_stale(path: Path) -> None:
-    """Remove temporary folders (and replaced old copies) left by writers that were killed."""
-    for pattern in (f".{path.name}.tmp-*", f".{path.name}.old-*"):
+    """Remove temporary folders (and replaced old copies) left by killed writers of any run
+    in ``path``'s folder (a killed run of another seed leaves one under another name)."""
+    for pattern in (".*.tmp-*", ".*.old-*"):
         for stale in path.parent.glob(pattern):
             try:
                 pid = int(stale.name.split(".tmp-" if ".tmp-" in stale.name else ".old-")[1].split("-")[0])

@@ -95,3 +95,18 @@ def test_arrivals_are_logged_in_their_own_month():
     ev = simulate(scn, 0).tables["events"]
     arrivals = ev[ev["from_stage"] == "not_arrived"].groupby("month")["person"].count()
     assert arrivals.to_dict() == {"2012-01": 10, "2012-04": 20}
+
+
+def test_temporary_folders_of_killed_writers_are_swept_whatever_their_run(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / f".seed1-r4-abc.tmp-{dead.pid}-x").mkdir()  # a killed run of another seed
+    (tmp_path / f".seed2-r4-abc.old-{dead.pid}").mkdir()
+    (tmp_path / f".seed3-r4-abc.tmp-{os.getpid()}-y").mkdir()  # a live writer: kept
+    with atomic_dir(tmp_path / "seed0-r1-abc") as tmp:
+        (tmp / "a.txt").write_text("x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".seed3-r4-abc.tmp-{os.getpid()}-y", "seed0-r1-abc"]
