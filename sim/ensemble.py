@@ -16,7 +16,7 @@ import hashlib
 import json
 import multiprocessing
 import platform
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from sim.results import RunResult, atomic_dir
 from sim.rng import replication_seeds
 from sim.schema import Scenario
 
-__all__ = ["simulate", "replicate", "Ensemble", "content_hash", "VERSION", "QUANTILES"]
+__all__ = ["simulate", "replicate", "Ensemble", "content_hash", "flatten_summary", "VERSION", "QUANTILES"]
 
 VERSION = "0.1.0"
 QUANTILES = (0.1, 0.5, 0.9)
@@ -132,11 +132,11 @@ class Ensemble:
                                                     "horizon_months", "people", "programmes")}
         out["seed"] = self.seed
         out["replications"] = len(self.results)
-        numeric = _flatten_numbers(first)
+        numeric = flatten_summary(first)
         for key in sorted(numeric):
             if key in ("seed", "start_month_index", "horizon_months", "people", "months_simulated"):
                 continue
-            out[key] = _bands([_flatten_numbers(r.summary).get(key) for r in self.results])
+            out[key] = _bands([flatten_summary(r.summary).get(key) for r in self.results])
         return out
 
     def save(self, root: str | Path = "outputs", *, source: str | None = None) -> Path:
@@ -169,14 +169,15 @@ class Ensemble:
         return path
 
 
-def _flatten_numbers(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
+def flatten_summary(d: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The numbers of a run summary as ``{"dotted.key": value}`` (booleans and text left out)."""
     out: dict[str, float] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
-        if isinstance(v, bool):
+        if isinstance(v, bool) or v is None:
             continue
         if isinstance(v, (int, float)):
             out[key] = float(v)
-        elif isinstance(v, dict):
-            out.update(_flatten_numbers(v, key + "."))
+        elif isinstance(v, Mapping):
+            out.update(flatten_summary(v, key + "."))
     return out

@@ -24,7 +24,7 @@ from sim.population import HOUSEHOLD_CODES, Population
 from sim.schema import Effects
 
 __all__ = ["attribute_log_hr", "static_multipliers", "duration_factor", "after_effect", "leave_probability",
-           "choose_destination", "competing_risks"]
+           "choose_destination"]
 
 _SINGLE_PARENT = HOUSEHOLD_CODES["single_parent"]
 
@@ -89,21 +89,3 @@ def choose_destination(hazards: np.ndarray, destinations: np.ndarray, u_dest: np
     cum = np.cumsum(hazards, axis=1)
     col = (cum <= (u_dest * cum[:, -1])[:, None]).sum(axis=1)
     return destinations[np.minimum(col, destinations.size - 1)]
-
-
-def competing_risks(hazards: np.ndarray, destinations: np.ndarray, u_leave: np.ndarray,
-                    u_dest: np.ndarray) -> np.ndarray:
-    """Draw who leaves and where to: the destination code per person, or -1 for those who stay.
-
-    Args:
-        hazards: ``(n, k)`` monthly hazards, one column per destination.
-        destinations: the ``k`` destination codes of the columns.
-        u_leave: uniforms deciding whether each person leaves.
-        u_dest: uniforms choosing the destination.
-    """
-    out = np.full(hazards.shape[0], -1, np.int16)
-    if hazards.size == 0:
-        return out
-    leave = np.flatnonzero(u_leave < leave_probability(hazards.sum(axis=1)))
-    out[leave] = choose_destination(hazards[leave], destinations, u_dest[leave])
-    return out

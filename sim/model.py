@@ -26,12 +26,9 @@ from sim.stages import Stage, stage_in
 __all__ = ["ProgrammeModel"]
 
 _S = Stage
-_BENEFIT_STAGES = np.array([s in (_S.OPEN, _S.JOB, _S.WAITING, _S.FAS3, _S.COACHING, _S.TRAINING, _S.EDUCATION)
-                            for s in Stage])
-
-
 def on_benefit(stage: np.ndarray) -> np.ndarray:
-    """``_BENEFIT_STAGES[stage]`` by two comparisons (stages 0-5 and Fas 3), much faster."""
+    """Whether people are on a benefit: open, JOB, waiting, coaching, training, education or
+    Fas 3 (stage codes 0-5 and 7), by two comparisons rather than a table lookup."""
     return (stage <= _S.EDUCATION) | (stage == _S.FAS3)
 _DESTINATIONS = np.arange(DROPOUT + 1, dtype=np.int16)
 

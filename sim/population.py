@@ -81,10 +81,6 @@ class Population:
         birth = self.birth_month if ids is None else self.birth_month[ids]
         return ((month - birth) / np.float32(12.0)).astype(np.float32)
 
-    def copy(self) -> Population:
-        """A deep copy (attributes and state)."""
-        return Population(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
-
 
 def bytes_per_person() -> int:
     """Bytes one person takes in the arrays (the memory guard's unit)."""

@@ -110,7 +110,3 @@ class Streams:
         u1 = self.uniform(stream + "/u1", month, ids)
         u2 = self.uniform(stream + "/u2", month, ids)
         return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
-
-    def generator(self, stream: str) -> np.random.Generator:
-        """A numpy Generator for draws that are not per person (kept for completeness)."""
-        return np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.key, _stream_id(stream)])))

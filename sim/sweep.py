@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.ensemble import VERSION, simulate
+from sim.ensemble import VERSION, flatten_summary, simulate
 from sim.parameters import apply_values
 from sim.rng import replication_seeds
 from sim.targets import Target, simulate_target
@@ -64,20 +64,6 @@ def code_version() -> str:
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return f"{VERSION}+{h.hexdigest()[:12]}"
-
-
-def flatten_summary(d: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """The numbers of a run summary as ``{"dotted.key": value}`` (booleans and text left out)."""
-    out: dict[str, float] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, bool) or v is None:
-            continue
-        if isinstance(v, (int, float)):
-            out[key] = float(v)
-        elif isinstance(v, Mapping):
-            out.update(flatten_summary(v, key + "."))
-    return out
 
 
 def target_columns(target: Target) -> list[str]:
