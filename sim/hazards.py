@@ -23,8 +23,8 @@ from sim.params import Month
 from sim.population import HOUSEHOLD_CODES, Population
 from sim.schema import Effects
 
-__all__ = ["attribute_log_hr", "static_multipliers", "duration_factor", "after_effect", "leave_probability",
-           "choose_destination"]
+__all__ = ["attribute_log_hr", "static_multipliers", "duration_factor", "decay_table", "after_effect",
+           "leave_probability", "choose_destination"]
 
 _SINGLE_PARENT = HOUSEHOLD_CODES["single_parent"]
 
@@ -67,10 +67,26 @@ def duration_factor(months_out_of_work: np.ndarray, effects: Effects) -> np.ndar
     return np.exp(np.float32(effects.duration_log_hr_per_year) * years)
 
 
-def after_effect(effect_at_exit: np.ndarray, months_since: np.ndarray, fade_months: np.ndarray) -> np.ndarray:
-    """Post-programme hazard ratio, fading from ``effect_at_exit`` toward 1."""
-    decay = np.exp(-months_since.astype(np.float32) / fade_months)
-    return 1.0 + (effect_at_exit - 1.0) * decay
+def decay_table(fade_months: np.ndarray, months: int) -> np.ndarray:
+    """How much of a programme's after-effect is left ``m`` months after leaving it (float32).
+
+    Row ``p`` is programme ``p``, column ``m`` is ``exp(-m / fade_p)`` for ``m = 0 .. months - 1``.
+    Months since a programme are whole numbers, so the engine looks the decay up instead of
+    evaluating an exponential per person and month.
+    """
+    m = np.arange(months, dtype=np.float32)
+    return np.exp(-m[None, :] / np.asarray(fade_months, np.float32)[:, None])
+
+
+def after_effect(effect_at_exit: np.ndarray, decay: np.ndarray) -> np.ndarray:
+    """Post-programme hazard ratio, fading from ``effect_at_exit`` toward 1 (float32).
+
+    Args:
+        effect_at_exit: the hazard ratio earned when leaving (float32).
+        decay: the fraction left now (from :func:`decay_table`).
+    """
+    one = np.float32(1.0)
+    return one + (effect_at_exit - one) * decay
 
 
 def leave_probability(total: np.ndarray) -> np.ndarray:

@@ -45,7 +45,8 @@ import numpy as np
 from sim.population import HOUSEHOLD_CODES
 from sim.stages import Stage
 
-__all__ = ["PAYERS", "CATEGORIES", "TRANSFERS", "REAL", "LedgerInput", "ProgrammeMoney", "post", "post_totals"]
+__all__ = ["PAYERS", "CATEGORIES", "TRANSFERS", "REAL", "LedgerInput", "ProgrammeMoney", "post", "post_totals",
+           "grouping_key", "GROUP_FROM"]
 
 PAYERS = ("municipality", "arbetsformedlingen", "forsakringskassan", "state", "region", "individual", "employer",
           "public")
@@ -218,21 +219,12 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
 # bits 0-31 the reference wage (float32 bits), 32-36 five flags, 37-40 children,
 # 41-42 household, 43-48 programme + 1, 49-52 stage.
 _FLAGS = ("fas3", "ui200", "guarantee", "ui", "under26")
+#: Below this many people, summing :func:`post` directly is cheaper than grouping.
+GROUP_FROM = 20_000
 
 
-def post_totals(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[str, str], float]:
-    """The sums over people of :func:`post`, computed once per distinct state.
-
-    The rules read only categorical fields, age under 26, UI days under 200 and the
-    reference wage, so people who agree on those get identical postings. Packing them into
-    one integer key and posting once per distinct key (times its count) gives the same totals
-    as summing :func:`post` over everyone, at a fraction of the cost for large populations.
-    """
-    n = x.stage.shape[0]
-    if n == 0:
-        return {}
-    if n < 20_000:  # grouping pays off only for large populations
-        return {k: float(v.sum()) for k, v in post(x, m, pm).items()}
+def grouping_key(x: LedgerInput) -> np.ndarray:
+    """Each person's state as the one int64 that :func:`post_totals` groups by."""
     fas3 = (x.stage == _S.FAS3) if x.fas3_placement is None else x.fas3_placement
     # Build the narrow parts in small dtypes first; widen once.
     flags = fas3.astype(np.uint8)
@@ -245,7 +237,30 @@ def post_totals(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[
     key = x.reference_wage.astype(np.float32).view(np.uint32).astype(np.int64)
     key |= flags.astype(np.int64) << 32
     key |= small.astype(np.int64) << 37
-    keys, counts = np.unique(key, return_counts=True)
+    return key
+
+
+def post_totals(x: LedgerInput | None, m: SimpleNamespace, pm: ProgrammeMoney, *,
+                key: np.ndarray | None = None) -> dict[tuple[str, str], float]:
+    """The sums over people of :func:`post`, computed once per distinct state.
+
+    The rules read only categorical fields, age under 26, UI days under 200 and the
+    reference wage, so people who agree on those get identical postings. Packing them into
+    one integer key (:func:`grouping_key`) and posting once per distinct key (times its
+    count) gives the same totals as summing :func:`post` over everyone, at a fraction of the
+    cost for large populations.
+
+    Args:
+        x: people's state; may be None when ``key`` is given for a large population.
+        key: the people's grouping keys, if already computed (the compiled engine builds
+            them in one pass, :func:`sim.kernels.ledger_keys`).
+    """
+    n = x.stage.shape[0] if x is not None else key.shape[0]
+    if n == 0:
+        return {}
+    if n < GROUP_FROM:  # grouping pays off only for large populations
+        return {k: float(v.sum()) for k, v in post(x, m, pm).items()}
+    keys, counts = np.unique(grouping_key(x) if key is None else key, return_counts=True)
     flags_k = (keys >> 32) & 0x1F
     small_k = keys >> 37
     fields = {name: (flags_k >> i) & 1 for i, name in enumerate(_FLAGS)}

@@ -10,18 +10,25 @@ from collections.abc import Sequence
 import mesa
 import numpy as np
 
-from sim import moves
+from sim import kernels, moves
 from sim.calendar import Calendar
 from sim.capacity import Budget, Slots, admissible, priority_order
-from sim.hazards import after_effect, choose_destination, duration_factor, leave_probability, static_multipliers
-from sim.ledger import LedgerInput, post, post_totals
+from sim.hazards import (
+    after_effect,
+    choose_destination,
+    decay_table,
+    duration_factor,
+    leave_probability,
+    static_multipliers,
+)
+from sim.ledger import GROUP_FROM, LedgerInput, post, post_totals
 from sim.params import Month
 from sim.population import Population, check_fits, synthesise
 from sim.recorder import Recorder
 from sim.regime import DROPOUT, ProgrammeRegime, Regime, reform_months, regime_at
 from sim.rng import Streams
 from sim.schema import Scenario
-from sim.stages import Stage, stage_in
+from sim.stages import Stage
 
 __all__ = ["ProgrammeModel"]
 
@@ -31,6 +38,11 @@ def on_benefit(stage: np.ndarray) -> np.ndarray:
     Fas 3 (stage codes 0-5 and 7), by two comparisons rather than a table lookup."""
     return (stage <= _S.EDUCATION) | (stage == _S.FAS3)
 _DESTINATIONS = np.arange(DROPOUT + 1, dtype=np.int16)
+#: stages on a benefit other than the guarantee's own (JOB, Fas 3), from which people enrol
+_BEFORE_GUARANTEE = np.zeros(len(Stage), bool)
+_BEFORE_GUARANTEE[[_S.OPEN, _S.WAITING, _S.COACHING, _S.TRAINING, _S.EDUCATION]] = True
+_JOB_ONLY = np.zeros(len(Stage), bool)
+_JOB_ONLY[_S.JOB] = True
 
 
 
@@ -80,6 +92,8 @@ class ProgrammeModel(mesa.Model):
     def __init__(self, scenario: Scenario, rng: int = 0, *, record_events: bool = True,
                  track: Sequence[int] = ()) -> None:
         super().__init__(rng=rng)
+        #: compiled passes (:mod:`sim.kernels`) or the numpy reference path
+        self.compiled = kernels.ENABLED
         self.spec = scenario
         self.seed = int(rng)
         self.streams = Streams(self.seed)
@@ -108,10 +122,12 @@ class ProgrammeModel(mesa.Model):
         if self.track.size and (self.track.min() < 0 or self.track.max() >= len(self.pop)):
             raise ValueError(f"track: person ids must be between 0 and {len(self.pop) - 1}")
         self._moved = np.zeros(len(self.pop), bool)
+        self._tag_cache: np.ndarray | None = None  # see _tagged()
         # Month index at which each person reaches pension age (or arrives past it).
         pension = self.pop.birth_month + int(np.ceil(scenario.rules.pension_age * 12)) - self.start
         self._retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
         self._retire_order = np.argsort(self._retire_t, kind="stable")
+        self._retire_sorted = self._retire_t[self._retire_order]
         self.calendar = Calendar(self._month, self._calendar_events(), yearly=self._refresh_multipliers)
 
     # ----------------------------------------------------------------- calendar hooks
@@ -140,6 +156,8 @@ class ProgrammeModel(mesa.Model):
         for p in self.regime.programmes:
             self.fade[p.index] = p.fade_months
             self.counts_as_work[p.index] = p.counts_as_work
+        self._decay = decay_table(self.fade, self.horizon + 1)
+        self._stage_work = np.ascontiguousarray(self.regime.base[:, _S.WORK])
 
     def _arrive(self, month: Month) -> None:
         ids = np.flatnonzero(self.pop.arrival_month == month)
@@ -197,18 +215,27 @@ class ProgrammeModel(mesa.Model):
     def _book(self) -> None:
         pop, r = self.pop, self.regime
         # Everyone at once: people not arrived or in 'other' post nothing under the rules.
-        x = LedgerInput(stage=pop.stage, programme=pop.programme, household=pop.household,
-                        children=pop.children, age_years=None, under_26=pop.birth_month > self.month - 26 * 12,
-                        ui_entitled=pop.ui_entitled, ui_days=pop.ui_days, in_guarantee=pop.in_guarantee,
-                        reference_wage=pop.reference_wage, fas3_placement=self._in_fas3_placement(self.ids))
-        totals = post_totals(x, r.money, r.programme_money)
+        if self.compiled and len(pop) >= GROUP_FROM:
+            key = kernels.ledger_keys(pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
+                                      pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage,
+                                      pop.birth_month, self.month - 26 * 12, np.float32(r.job_days_to_fas3))
+            totals = post_totals(None, r.money, r.programme_money, key=key)
+        else:
+            totals = post_totals(self._ledger_input(), r.money, r.programme_money)
         if self.track.size:
             self._book_tracked()
         for p, spec in zip(r.programmes, self.spec.programmes, strict=True):
             if p.active and p.slots > 0 and p.staff_cost_per_month:
-                key = (spec.funder, "programme_staff")
-                totals[key] = totals.get(key, 0.0) - p.staff_cost_per_month
+                staff = (spec.funder, "programme_staff")
+                totals[staff] = totals.get(staff, 0.0) - p.staff_cost_per_month
         self.rec.book(self.t, totals)
+
+    def _ledger_input(self) -> LedgerInput:
+        pop = self.pop
+        return LedgerInput(stage=pop.stage, programme=pop.programme, household=pop.household,
+                           children=pop.children, age_years=None, under_26=pop.birth_month > self.month - 26 * 12,
+                           ui_entitled=pop.ui_entitled, ui_days=pop.ui_days, in_guarantee=pop.in_guarantee,
+                           reference_wage=pop.reference_wage, fas3_placement=self._in_fas3_placement(self.ids))
 
     def _book_tracked(self) -> None:
         """Per-person postings of the followed people (zero if outside the ledger this month)."""
@@ -250,16 +277,42 @@ class ProgrammeModel(mesa.Model):
         ms = pop.months_since_programme
         np.add(ms, ms < 30000, out=ms, casting="unsafe")
         if any(p.motivation_loss > 0 for p in r.programmes):
-            waiting = np.flatnonzero(st == _S.WAITING)
+            waiting = self._waiting()
             for p in r.programmes:
                 if p.motivation_loss > 0:
                     w = waiting[pop.programme[waiting] == p.index]
                     pop.motivation[w] *= np.float32(1.0 - p.motivation_loss)
 
     # ----------------------------------------------------------------- 3. spend
+    def _tagged(self) -> np.ndarray:
+        """Ids (ascending) of everyone on a waiting list or in a programme, and perhaps some
+        who have left one since the list was made: callers filter by programme and stage.
+
+        They are few, so the steps that look for participants or queues start from them. The
+        list is made again only when people are tagged (:func:`sim.moves.refer` calls
+        :meth:`_tags_added`); leaving a programme only removes tags.
+        """
+        if self._tag_cache is None:
+            self._tag_cache = np.flatnonzero(self.pop.programme >= 0)
+        return self._tag_cache
+
+    def _tags_added(self) -> None:
+        self._tag_cache = None
+
+    def _select(self, wanted: np.ndarray) -> np.ndarray:
+        """Ids of people not moved this month whose stage is in ``wanted`` (a bool per stage)."""
+        if self.compiled:
+            return kernels.select(self.pop.stage, self._moved, wanted)
+        return np.flatnonzero(wanted[self.pop.stage] & ~self._moved)
+
     def _participants(self, p: ProgrammeRegime) -> np.ndarray:
-        ids = np.flatnonzero(self.pop.programme == p.index)  # tags are rare: filter them first
-        return ids[self.pop.stage[ids] == p.stage]
+        ids = self._tagged()
+        return ids[(self.pop.programme[ids] == p.index) & (self.pop.stage[ids] == p.stage)]
+
+    def _waiting(self) -> np.ndarray:
+        """Ids of everyone on a waiting list (ascending)."""
+        ids = self._tagged()
+        return ids[self.pop.stage[ids] == _S.WAITING]
 
     def _enforce_limits(self) -> None:
         """Participants beyond a cut capacity or an exhausted budget leave, newest first."""
@@ -286,7 +339,7 @@ class ProgrammeModel(mesa.Model):
     def _forced(self) -> None:
         pop, r = self.pop, self.regime
         st = pop.stage
-        lo, hi = np.searchsorted(self._retire_t, [self.t, self.t + 1], sorter=self._retire_order)
+        lo, hi = np.searchsorted(self._retire_sorted, [self.t, self.t + 1])
         old = self._retire_order[lo:hi]
         old = old[st[old] < _S.OTHER]
         if old.size:
@@ -297,7 +350,8 @@ class ProgrammeModel(mesa.Model):
             moves.move(self, old[~in_prog], _S.OTHER)
         # UI exhausted, or registered long enough: into the guarantee.
         # (also for people in municipal coaching, training or education: they stay registered)
-        cand = np.flatnonzero(on_benefit(st) & (st != _S.JOB) & (st != _S.FAS3) & ~pop.in_guarantee & ~self._moved)
+        cand = self._select(_BEFORE_GUARANTEE)
+        cand = cand[~pop.in_guarantee[cand]]
         if cand.size:
             limit = np.where(pop.children[cand] > 0, r.ui_days_max_with_child, r.ui_days_max)
             exhausted = pop.ui_entitled[cand] & (pop.ui_days[cand] >= limit)
@@ -307,9 +361,11 @@ class ProgrammeModel(mesa.Model):
             pop.ui_entitled[enter] = False
             pop.in_guarantee[enter] = True
             moves.move(self, enter[st[enter] == _S.OPEN], _S.JOB)
-        to_fas3 = np.flatnonzero((st == _S.JOB) & (pop.job_days >= r.job_days_to_fas3) & ~self._moved)
+        to_fas3 = self._select(_JOB_ONLY)
+        to_fas3 = to_fas3[pop.job_days[to_fas3] >= r.job_days_to_fas3]
         moves.move(self, to_fas3, _S.FAS3)
-        waiting = np.flatnonzero((st == _S.WAITING) & ~self._moved)
+        waiting = self._waiting()
+        waiting = waiting[~self._moved[waiting]]
         for p in r.programmes:
             part = self._participants(p)
             part = part[~self._moved[part]]
@@ -331,18 +387,48 @@ class ProgrammeModel(mesa.Model):
         return np.where(g, np.where(pop.job_days[ids] >= self.regime.job_days_to_fas3, _S.FAS3, _S.JOB), _S.OPEN)
 
     def _hazards(self) -> None:
-        """Competing-risk exits of everyone not moved this month, in one vectorised pass.
+        """Competing-risk exits of everyone not moved this month.
 
         Each person gets a row of hazards: their stage's base row; for people waiting, the
         row of the stage they wait from; for programme participants, the programme's row.
         The work, studies and dropout hazards are scaled per person; the total decides who
-        leaves, and only leavers get a full row to choose a destination from.
+        leaves, and leavers choose a destination in proportion to their hazards.
+        """
+        leavers, dest, lrow = self._hazard_draws_compiled() if self.compiled else self._hazard_draws()
+        if leavers.size == 0:
+            return
+        in_prog = lrow >= len(Stage)
+        plain = np.flatnonzero(~in_prog)
+        if (dest[plain] == DROPOUT).any():
+            raise AssertionError("dropout outside a programme")
+        moves.move(self, leavers[plain], dest[plain])
+        for r_ in np.unique(lrow[in_prog]):
+            sel = lrow == r_
+            moves.leave_programme(self, leavers[sel], self.regime.programmes[r_ - len(Stage)],
+                                  completed=False, reason="exit", to=dest[sel])
+
+    def _hazard_draws_compiled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_hazard_draws` as one compiled pass (:func:`sim.kernels.hazard_pass`)."""
+        pop, hr = self.pop, self.regime.hazard_rows
+        return kernels.hazard_pass(
+            pop.stage, self._moved, pop.programme, pop.in_guarantee, pop.job_days, self.work_mult,
+            self.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
+            pop.effect_at_exit, pop.motivation, hr.table, hr.constant_total, hr.work_base, hr.lock_in,
+            hr.is_programme, self._stage_work, self._duration, self._decay, np.float32(self.regime.job_days_to_fas3),
+            self.streams.base("transition", self.t), self.streams.base("destination", self.t))
+
+    def _hazard_draws(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Who leaves their stage this month, to where, and from which hazard row (numpy).
+
+        Returns the leavers' ids (ascending), destination codes and hazard rows. Only
+        leavers get a full row of hazards to choose a destination from.
         """
         pop, hr = self.pop, self.regime.hazard_rows
         st = pop.stage
         ids = np.flatnonzero((st < _S.OTHER) & ~self._moved)  # OTHER and NOT_ARRIVED are last
+        empty = np.zeros(0, np.int64)
         if ids.size == 0:
-            return
+            return empty, empty.astype(np.int16), empty.astype(np.int16)
         s = st[ids]
         row = s.astype(np.int16)
         special = np.flatnonzero((s == _S.WAITING) | ((s >= _S.COACHING) & (s <= _S.SUBSIDISED)))
@@ -360,7 +446,7 @@ class ProgrammeModel(mesa.Model):
         base_work = np.take(hr.work_base, row)
         if origin is not None:
             use_origin = np.isnan(base_work[special])
-            base_work[special[use_origin]] = self.regime.base[origin[use_origin], _S.WORK]
+            base_work[special[use_origin]] = self._stage_work[origin[use_origin]]
         pos = np.flatnonzero(base_work > 0)
         if pos.size:
             w_ids = ids[pos]
@@ -371,7 +457,8 @@ class ProgrammeModel(mesa.Model):
             if after.size:
                 a_ids = w_ids[after]
                 lp = np.maximum(pop.last_programme[a_ids], 0)
-                w[after] *= after_effect(pop.effect_at_exit[a_ids], since[after], self.fade[lp])
+                decay = self._decay[lp, np.minimum(since[after], self._decay.shape[1] - 1)]
+                w[after] *= after_effect(pop.effect_at_exit[a_ids], decay)
             in_p = np.flatnonzero(hr.is_programme[row[pos]])
             if in_p.size:
                 w[in_p] *= hr.lock_in[row[pos[in_p]]] * pop.motivation[w_ids[in_p]]
@@ -390,8 +477,7 @@ class ProgrammeModel(mesa.Model):
             total[pos] += h
         leave = np.flatnonzero(self.streams.uniform("transition", self.t, ids) < leave_probability(total))
         if leave.size == 0:
-            return
-        # Destinations, for leavers only.
+            return empty, empty.astype(np.int16), empty.astype(np.int16)
         haz = hr.table[row[leave]].copy()
         for col in (_S.WORK, _S.STUDIES, DROPOUT):
             haz[:, col] = 0.0
@@ -401,16 +487,7 @@ class ProgrammeModel(mesa.Model):
             haz[hit, col] = h[at[hit]]
         leavers = ids[leave]
         dest = choose_destination(haz, _DESTINATIONS, self.streams.uniform("destination", self.t, leavers))
-        lrow = row[leave]
-        in_prog = lrow >= len(Stage)
-        plain = np.flatnonzero(~in_prog)
-        if (dest[plain] == DROPOUT).any():
-            raise AssertionError("dropout outside a programme")
-        moves.move(self, leavers[plain], dest[plain])
-        for r_ in np.unique(lrow[in_prog]):
-            sel = lrow == r_
-            moves.leave_programme(self, leavers[sel], self.regime.programmes[r_ - len(Stage)],
-                                  completed=False, reason="exit", to=dest[sel])
+        return leavers, dest, row[leave]
 
     # ----------------------------------------------------------------- 6. referrals
     def _referrals(self) -> None:
@@ -419,7 +496,11 @@ class ProgrammeModel(mesa.Model):
             if not p.active or p.referral_rate <= 0 or p.slots == 0:
                 continue  # a programme without places takes no referrals
             el = spec.eligibility
-            cand = np.flatnonzero(stage_in(pop.stage, [Stage[s.upper()] for s in el.stages]) & ~self._moved)
+            cand = self._select(self._stage_table(el.stages))
+            # Draw first (few are referred in a month), then check eligibility on those drawn:
+            # draws are keyed by person, so this is the same as drawing for the eligible only.
+            u = self.streams.uniform("referral/" + p.name, self.t, cand)
+            cand = cand[u < p.referral_rate]
             if cand.size == 0:
                 continue
             age = pop.age_years(self.month, cand)
@@ -435,14 +516,19 @@ class ProgrammeModel(mesa.Model):
                 ok &= (pop.started[cand] & np.uint32(1 << p.index)) == 0
             if el.social_assistance_only:
                 ok &= ~pop.ui_entitled[cand]
-            cand = cand[ok]
-            u = self.streams.uniform("referral/" + p.name, self.t, cand)
-            moves.refer(self, cand[u < p.referral_rate], p)
+            moves.refer(self, cand[ok], p)
+
+    @staticmethod
+    def _stage_table(names: Sequence[str]) -> np.ndarray:
+        """A bool per stage code: whether it is one of the stages ``names``."""
+        table = np.zeros(len(Stage), bool)
+        table[[Stage[n.upper()] for n in names]] = True
+        return table
 
     # ----------------------------------------------------------------- 7. intake
     def _intake(self) -> None:
         pop = self.pop
-        waiting_all = np.flatnonzero(pop.stage == _S.WAITING)
+        waiting_all = self._waiting()
         months_left = self._months_left_in_budget_year()
         for p, spec, slots, budgets in zip(self.regime.programmes, self.spec.programmes, self.slots,
                                           self.budgets, strict=True):

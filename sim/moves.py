@@ -123,6 +123,7 @@ def refer(model: ProgrammeModel, ids: np.ndarray, p: ProgrammeRegime) -> None:
     if ids.size == 0:
         return
     model.pop.programme[ids] = p.index
+    model._tags_added()
     _apply(model, ids, np.full(ids.size, _S.WAITING, np.uint8), keep_programme=True)
 
 

@@ -49,7 +49,8 @@ class Recorder:
         counts = np.bincount(pop.stage, minlength=_NS)
         self.stocks.append(counts)
         if self.n_programmes:
-            has = np.flatnonzero(pop.programme >= 0)  # few people: work on them only
+            has = model._tagged()  # few people: work on them only
+            has = has[pop.programme[has] >= 0]
             st = pop.stage[has]
             pr = pop.programme[has].astype(np.int64)
             waiting = np.bincount(pr[st == Stage.WAITING], minlength=self.n_programmes)

@@ -80,7 +80,9 @@ class Streams:
         self.key = int(np.random.SeedSequence(self.seed).generate_state(1, np.uint64)[0])
         self._bases: dict[tuple[str, int], np.uint64] = {}
 
-    def _base(self, stream: str, month: int) -> np.uint64:
+    def base(self, stream: str, month: int) -> np.uint64:
+        """The stream's offset in ``month``: person ``i``'s draw is SplitMix64 output ``i`` from it
+        (compiled code that draws per person takes this; see :mod:`sim.kernels`)."""
         k = (stream, month)
         base = self._bases.get(k)
         if base is None:
@@ -96,7 +98,7 @@ class Streams:
         z = ids.astype(np.uint64, copy=True)
         z += np.uint64(1)
         z *= _GOLDEN
-        z += self._base(stream, month)
+        z += self.base(stream, month)
         return _mix(z)
 
     def uniform(self, stream: str, month: int, ids: np.ndarray) -> np.ndarray:
