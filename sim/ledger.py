@@ -46,7 +46,7 @@ from sim.population import HOUSEHOLD_CODES
 from sim.stages import Stage
 
 __all__ = ["PAYERS", "CATEGORIES", "TRANSFERS", "REAL", "LedgerInput", "ProgrammeMoney", "post", "post_totals",
-           "grouping_key", "GROUP_FROM"]
+           "grouping_key", "LedgerBook"]
 
 PAYERS = ("municipality", "arbetsformedlingen", "forsakringskassan", "state", "region", "individual", "employer",
           "public")
@@ -219,10 +219,6 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
 # bits 0-31 the reference wage (float32 bits), 32-36 five flags, 37-40 children,
 # 41-42 household, 43-48 programme + 1, 49-52 stage.
 _FLAGS = ("fas3", "ui200", "guarantee", "ui", "under26")
-#: Below this many people, summing :func:`post` directly is cheaper than grouping.
-GROUP_FROM = 20_000
-
-
 def grouping_key(x: LedgerInput) -> np.ndarray:
     """Each person's state as the one int64 that :func:`post_totals` groups by."""
     fas3 = (x.stage == _S.FAS3) if x.fas3_placement is None else x.fas3_placement
@@ -240,27 +236,8 @@ def grouping_key(x: LedgerInput) -> np.ndarray:
     return key
 
 
-def post_totals(x: LedgerInput | None, m: SimpleNamespace, pm: ProgrammeMoney, *,
-                key: np.ndarray | None = None) -> dict[tuple[str, str], float]:
-    """The sums over people of :func:`post`, computed once per distinct state.
-
-    The rules read only categorical fields, age under 26, UI days under 200 and the
-    reference wage, so people who agree on those get identical postings. Packing them into
-    one integer key (:func:`grouping_key`) and posting once per distinct key (times its
-    count) gives the same totals as summing :func:`post` over everyone, at a fraction of the
-    cost for large populations.
-
-    Args:
-        x: people's state; may be None when ``key`` is given for a large population.
-        key: the people's grouping keys, if already computed (the compiled engine builds
-            them in one pass, :func:`sim.kernels.ledger_keys`).
-    """
-    n = x.stage.shape[0] if x is not None else key.shape[0]
-    if n == 0:
-        return {}
-    if n < GROUP_FROM:  # grouping pays off only for large populations
-        return {k: float(v.sum()) for k, v in post(x, m, pm).items()}
-    keys, counts = np.unique(grouping_key(x) if key is None else key, return_counts=True)
+def _decode(keys: np.ndarray) -> LedgerInput:
+    """The state each grouping key stands for (one row per key)."""
     flags_k = (keys >> 32) & 0x1F
     small_k = keys >> 37
     fields = {name: (flags_k >> i) & 1 for i, name in enumerate(_FLAGS)}
@@ -269,7 +246,7 @@ def post_totals(x: LedgerInput | None, m: SimpleNamespace, pm: ProgrammeMoney, *
     fields["household"] = (small_k >> 4) & 0x3
     fields["programme"] = (small_k >> 6) & 0x3F
     fields["stage"] = (small_k >> 12) & 0xF
-    g = LedgerInput(
+    return LedgerInput(
         stage=fields["stage"].astype(np.uint8), programme=(fields["programme"] - 1).astype(np.int8),
         household=fields["household"].astype(np.uint8), children=fields["children"].astype(np.uint8),
         age_years=np.where(fields["under26"] == 1, 25.0, 26.0).astype(np.float32),
@@ -277,4 +254,67 @@ def post_totals(x: LedgerInput | None, m: SimpleNamespace, pm: ProgrammeMoney, *
         in_guarantee=fields["guarantee"] == 1,
         reference_wage=fields["wage"].astype(np.uint32).view(np.float32), fas3_placement=fields["fas3"] == 1,
     )
-    return {k: float(v @ counts) for k, v in post(g, m, pm).items()}
+
+
+class LedgerBook:
+    """Monthly sums over people of :func:`post`, posted once per distinct state and run.
+
+    The rules read only categorical fields, age under 26, UI days under 200 and the
+    reference wage, so people who agree on those get identical postings. Each month the
+    people's states are packed into integer keys (:func:`grouping_key`) and only the
+    distinct keys and their counts are kept (:meth:`add`). When the sums are asked for
+    (:meth:`months`), every distinct key of every month under the same money rules is
+    posted in one call of :func:`post`, and a month's sums are its counts times those
+    postings. This gives the sums of :func:`post` over everyone (up to the order of
+    floating-point additions) at the cost of a sort of the keys per month: the rules
+    themselves run a handful of times per run, not once per month.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, np.ndarray,
+                                  dict[tuple[str, str], float]]] = []
+        self._done: list[tuple[int, dict[tuple[str, str], float]]] = []
+
+    def add(self, t: int, key: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney,
+            extra: dict[tuple[str, str], float] | None = None) -> None:
+        """Book month ``t`` for people with grouping keys ``key`` under money rules ``m``,
+        ``pm``, plus ``extra`` amounts that are not per person (staff costs)."""
+        keys, counts = np.unique(key, return_counts=True)
+        self._pending.append((t, m, pm, keys, counts, dict(extra or {})))
+
+    def months(self) -> list[tuple[int, dict[tuple[str, str], float]]]:
+        """``(t, {(payer, category): amount})`` for every month booked, in order."""
+        if self._pending:
+            self._post_pending()
+        return self._done
+
+    def _post_pending(self) -> None:
+        by_rules: dict[tuple[int, int], list[int]] = {}
+        for i, (_, m, pm, *_rest) in enumerate(self._pending):
+            by_rules.setdefault((id(m), id(pm)), []).append(i)
+        out: list[tuple[int, dict[tuple[str, str], float]]] = [(e[0], {}) for e in self._pending]
+        for idx in by_rules.values():
+            _, m, pm, *_rest = self._pending[idx[0]]
+            every = np.unique(np.concatenate([self._pending[i][3] for i in idx]))
+            if every.size == 0:
+                continue
+            amounts = post(_decode(every), m, pm)
+            pairs = list(amounts)
+            table = np.stack([amounts[p] for p in pairs], axis=1)
+            for i in idx:
+                _, _, _, keys, counts, _ = self._pending[i]
+                if keys.size:
+                    sums = counts.astype(np.float64) @ table[np.searchsorted(every, keys)]
+                    out[i][1].update(zip(pairs, sums.tolist(), strict=True))
+        for (_, totals), entry in zip(out, self._pending, strict=True):
+            for k, v in entry[5].items():
+                totals[k] = totals.get(k, 0.0) + v
+        self._done.extend(out)
+        self._pending = []
+
+
+def post_totals(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[str, str], float]:
+    """The sums over people of :func:`post` (grouped by state; see :class:`LedgerBook`)."""
+    book = LedgerBook()
+    book.add(0, grouping_key(x), m, pm)
+    return book.months()[0][1]

@@ -21,7 +21,7 @@ from sim.hazards import (
     leave_probability,
     static_multipliers,
 )
-from sim.ledger import GROUP_FROM, LedgerInput, post, post_totals
+from sim.ledger import LedgerInput, grouping_key, post
 from sim.params import Month
 from sim.population import Population, check_fits, synthesise
 from sim.recorder import Recorder
@@ -215,20 +215,20 @@ class ProgrammeModel(mesa.Model):
     def _book(self) -> None:
         pop, r = self.pop, self.regime
         # Everyone at once: people not arrived or in 'other' post nothing under the rules.
-        if self.compiled and len(pop) >= GROUP_FROM:
+        if self.compiled:
             key = kernels.ledger_keys(pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
                                       pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage,
                                       pop.birth_month, self.month - 26 * 12, np.float32(r.job_days_to_fas3))
-            totals = post_totals(None, r.money, r.programme_money, key=key)
         else:
-            totals = post_totals(self._ledger_input(), r.money, r.programme_money)
+            key = grouping_key(self._ledger_input())
         if self.track.size:
             self._book_tracked()
+        staff: dict[tuple[str, str], float] = {}
         for p, spec in zip(r.programmes, self.spec.programmes, strict=True):
             if p.active and p.slots > 0 and p.staff_cost_per_month:
-                staff = (spec.funder, "programme_staff")
-                totals[staff] = totals.get(staff, 0.0) - p.staff_cost_per_month
-        self.rec.book(self.t, totals)
+                pair = (spec.funder, "programme_staff")
+                staff[pair] = staff.get(pair, 0.0) - p.staff_cost_per_month
+        self.rec.book(self.t, key, r.money, r.programme_money, staff)
 
     def _ledger_input(self) -> LedgerInput:
         pop = self.pop

@@ -6,10 +6,12 @@ tables once, at the end (:mod:`sim.results`). It never decides anything.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.ledger import LedgerBook, ProgrammeMoney
 from sim.params import Month
 from sim.population import Population
 from sim.stages import PROGRAMME_STAGES, Stage, stage_in
@@ -39,7 +41,7 @@ class Recorder:
         self.follow_ups: list[tuple[int, int, int, np.ndarray]] = []  # t, prog, k, counts by stage
         self.status_rows: list[tuple[Month, int, np.ndarray]] = []
         self.reforms: list[Month] = []
-        self.ledger: list[tuple[int, dict[tuple[str, str], float]]] = []
+        self.ledger_book = LedgerBook()
         self.tracked_state: list[dict[str, np.ndarray | int]] = []
         self.tracked_money: list[tuple[int, np.ndarray, dict[tuple[str, str], np.ndarray]]] = []
 
@@ -59,9 +61,16 @@ class Recorder:
                 spent = sum(b.spent for b in model.budgets[i].values())
                 self.queues.append((model.t, i, int(waiting[i]), int(inside[i]), model.slots[i].capacity, spent))
 
-    def book(self, t: int, totals: dict[tuple[str, str], float]) -> None:
-        """The month's money flows, summed per (payer, category)."""
-        self.ledger.append((t, totals))
+    def book(self, t: int, key: np.ndarray, money: SimpleNamespace, programme_money: ProgrammeMoney,
+             extra: dict[tuple[str, str], float]) -> None:
+        """The month's money flows: people's grouping keys under the rules in force, plus
+        amounts that are not per person (see :class:`sim.ledger.LedgerBook`)."""
+        self.ledger_book.add(t, key, money, programme_money, extra)
+
+    @property
+    def ledger(self) -> list[tuple[int, dict[tuple[str, str], float]]]:
+        """``(t, {(payer, category): amount})`` per month booked."""
+        return self.ledger_book.months()
 
     def tracked(self, model: ProgrammeModel, ids: np.ndarray, postings: dict[tuple[str, str], np.ndarray]) -> None:
         """State and money of followed people this month."""
