@@ -56,6 +56,7 @@ class Calendar:
     def __init__(self, month_step: Callable[[], None], events: Iterable[tuple[int, Callable[[], None]]],
                  yearly: Callable[[], None] | None = None) -> None:
         self.env = simpy.Environment()
+        self._next = 0
         self._month_step = month_step
         self.env.process(self._months())
         self.env.process(self._dated(sorted(events, key=lambda e: e[0])))
@@ -65,11 +66,18 @@ class Calendar:
     @property
     def month(self) -> int:
         """The month index the next :meth:`advance` will simulate."""
-        return int(self.env.now)
+        return self._next
 
     def advance(self) -> None:
-        """Simulate one month: its calendar events, then the monthly step."""
-        self.env.run(until=self.env.now + 1)
+        """Simulate one month: its calendar events, then the monthly step.
+
+        Steps the environment through every event dated before the next month (what
+        ``env.run(until=...)`` does, without its stop event and exception each month).
+        """
+        env, end = self.env, self._next + 1
+        while env.peek() < end:
+            env.step()
+        self._next = end
 
     def _months(self) -> Generator[Event, Any, None]:
         delay = 0

@@ -26,7 +26,8 @@ import numpy as np
 
 from sim.stages import Stage
 
-__all__ = ["ENABLED", "hazard_pass", "ledger_keys", "select"]
+__all__ = ["ENABLED", "hazard_pass", "ledger_keys", "select", "advance_clocks",
+           "guarantee_moves"]
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
     from numba import njit
@@ -158,6 +159,55 @@ def _hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stu
     return out_id[:m], out_dest[:m], out_row[:m]
 
 
+def _advance_clocks(stage, programme, ui_entitled, in_guarantee, ui_days, job_days, work_history,  # noqa: ANN001, ANN202
+                    months_in_stage, months_out_of_work, months_since, counts_as_work, days):
+    """The clocks of :meth:`sim.model.ProgrammeModel._clocks` (all but motivation), in one
+    branch-free pass: benefit days, the work-condition history and the month counters."""
+    zero32 = np.float32(0.0)
+    last = counts_as_work.size - 1
+    for i in range(stage.size):
+        s = stage[i]
+        benefit = (s <= _EDUCATION) | (s == _FAS3)
+        g = in_guarantee[i]
+        ui_days[i] += _pick(benefit & ui_entitled[i] & (not g), days, zero32)
+        job_days[i] += _pick(benefit & g, days, zero32)
+        p = programme[i]
+        qualifying = (s == _WORK) | ((s == _SUBSIDISED) & ((p < 0) | counts_as_work[min(max(p, 0), last)]))
+        work_history[i] = ((work_history[i] << 1) & 0x0FFF) | qualifying
+        months_in_stage[i] += s != _NOT_ARRIVED
+        months_out_of_work[i] += benefit
+        months_since[i] += months_since[i] < _NEVER
+
+
+def _guarantee_moves(stage, moved, in_guarantee, ui_entitled, ui_days, children, registered,  # noqa: ANN001, ANN202
+                     months_out_of_work, job_days, ui_days_max, ui_days_max_with_child, entry_months, fas3_days):
+    """Who enters the guarantee this month and who passes into Fas 3, in one pass.
+
+    The rules of :meth:`sim.model.ProgrammeModel._guarantee_moves_numpy`: people on a
+    benefit outside the guarantee who have used up their UI days or, without UI, have been
+    registered for ``entry_months``, enter; people in JOB with ``fas3_days`` JOB days pass
+    into Fas 3. Nobody moved earlier in the month is considered.
+    """
+    n = stage.size
+    enter = np.empty(n, np.int64)
+    fas3 = np.empty(n, np.int64)
+    k = 0
+    m = 0
+    for i in range(n):
+        s = stage[i]
+        free = not moved[i]
+        before = ((s == _OPEN) | ((s >= _WAITING) & (s <= _EDUCATION))) & (not in_guarantee[i]) & free
+        ui = ui_entitled[i]
+        limit = _pick(children[i] > 0, ui_days_max_with_child, ui_days_max)
+        exhausted = ui & (ui_days[i] >= limit)
+        long_reg = registered[i] & (months_out_of_work[i] >= entry_months) & (not ui)
+        enter[k] = i
+        k += before & (exhausted | long_reg)
+        fas3[m] = i
+        m += (s == _JOB) & (job_days[i] >= fas3_days) & free
+    return enter[:k], fas3[:m]
+
+
 def _ledger_keys(stage, programme, household, children, ui_entitled, ui_days, in_guarantee, job_days,  # noqa: ANN001, ANN202
                  reference_wage, birth_month, young_after, fas3_days):
     """:func:`sim.ledger.grouping_key` of everyone, with the model's Fas 3 placement rule
@@ -196,6 +246,8 @@ if _HAVE_NUMBA:
     _person_hazards = _jit(_person_hazards)
     hazard_pass = _jit(_hazard_pass)
     ledger_keys = _jit(_ledger_keys)
+    advance_clocks = _jit(_advance_clocks)
+    guarantee_moves = _jit(_guarantee_moves)
     select = _jit(_select)
 else:  # pragma: no cover
-    hazard_pass = ledger_keys = select = None
+    hazard_pass = ledger_keys = select = advance_clocks = guarantee_moves = None

@@ -263,53 +263,95 @@ class LedgerBook:
     reference wage, so people who agree on those get identical postings. Each month the
     people's states are packed into integer keys (:func:`grouping_key`) and only the
     distinct keys and their counts are kept (:meth:`add`). When the sums are asked for
-    (:meth:`months`), every distinct key of every month under the same money rules is
-    posted in one call of :func:`post`, and a month's sums are its counts times those
-    postings. This gives the sums of :func:`post` over everyone (up to the order of
-    floating-point additions) at the cost of a sort of the keys per month: the rules
-    themselves run a handful of times per run, not once per month.
+    (:meth:`months`, :meth:`by_payer`), every distinct key of every month under the same
+    money rules is posted in one call of :func:`post`, and the months' sums are their
+    counts times those postings (one matrix product). This gives the sums of :func:`post`
+    over everyone (up to the order of floating-point additions) at the cost of a sort of
+    the keys per month: the rules themselves run a handful of times per run, not monthly.
     """
 
+    #: Above this many (month, state) cells a group is summed without a dense matrix.
+    DENSE_CELLS = 4_000_000
+    #: Up to this many people a month's keys are kept as they are, not sorted and counted.
+    RAW_KEYS = 4096
+
     def __init__(self) -> None:
-        self._pending: list[tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, np.ndarray,
+        self._pending: list[tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, np.ndarray | None,
                                   dict[tuple[str, str], float]]] = []
-        self._done: list[tuple[int, dict[tuple[str, str], float]]] = []
+        #: per group of months under the same rules: (booking order, months, people booked,
+        #: pairs, sums, extras)
+        self._blocks: list[tuple[list[int], list[int], list[int], list[tuple[str, str]], np.ndarray,
+                                 list[dict[tuple[str, str], float]]]] = []
+        self._booked = 0
+        self._months: list[tuple[int, dict[tuple[str, str], float]]] | None = None
 
     def add(self, t: int, key: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney,
             extra: dict[tuple[str, str], float] | None = None) -> None:
         """Book month ``t`` for people with grouping keys ``key`` under money rules ``m``,
         ``pm``, plus ``extra`` amounts that are not per person (staff costs)."""
-        keys, counts = np.unique(key, return_counts=True)
+        if key.size <= self.RAW_KEYS:  # small: keep everyone's key (a sort per month costs more)
+            keys, counts = key.copy(), None
+        else:
+            keys, counts = np.unique(key, return_counts=True)
         self._pending.append((t, m, pm, keys, counts, dict(extra or {})))
+        self._months = None
 
     def months(self) -> list[tuple[int, dict[tuple[str, str], float]]]:
         """``(t, {(payer, category): amount})`` for every month booked, in order."""
-        if self._pending:
-            self._post_pending()
-        return self._done
+        self._post_pending()
+        if self._months is None:
+            rows: list[tuple[int, int, dict[tuple[str, str], float]]] = []
+            for order, ts, sizes, pairs, sums, extras in self._blocks:
+                for o, t, n, row, extra in zip(order, ts, sizes, sums.tolist(), extras, strict=True):
+                    totals = dict(zip(pairs, row, strict=True)) if n else {}
+                    for k, v in extra.items():
+                        totals[k] = totals.get(k, 0.0) + v
+                    rows.append((o, t, totals))
+            self._months = [(t, totals) for _, t, totals in sorted(rows, key=lambda r: r[0])]
+        return self._months
+
+    def by_payer(self) -> dict[str, float]:
+        """Each payer's sum over all months booked."""
+        self._post_pending()
+        out: dict[str, float] = {}
+        for _, _, _, pairs, sums, extras in self._blocks:
+            for (payer, _cat), v in zip(pairs, sums.sum(axis=0).tolist(), strict=True):
+                out[payer] = out.get(payer, 0.0) + v
+            for extra in extras:
+                for (payer, _cat), v in extra.items():
+                    out[payer] = out.get(payer, 0.0) + v
+        return out
 
     def _post_pending(self) -> None:
+        if not self._pending:
+            return
         by_rules: dict[tuple[int, int], list[int]] = {}
         for i, (_, m, pm, *_rest) in enumerate(self._pending):
             by_rules.setdefault((id(m), id(pm)), []).append(i)
-        out: list[tuple[int, dict[tuple[str, str], float]]] = [(e[0], {}) for e in self._pending]
         for idx in by_rules.values():
-            _, m, pm, *_rest = self._pending[idx[0]]
-            every = np.unique(np.concatenate([self._pending[i][3] for i in idx]))
-            if every.size == 0:
-                continue
-            amounts = post(_decode(every), m, pm)
-            pairs = list(amounts)
-            table = np.stack([amounts[p] for p in pairs], axis=1)
-            for i in idx:
-                _, _, _, keys, counts, _ = self._pending[i]
-                if keys.size:
-                    sums = counts.astype(np.float64) @ table[np.searchsorted(every, keys)]
-                    out[i][1].update(zip(pairs, sums.tolist(), strict=True))
-        for (_, totals), entry in zip(out, self._pending, strict=True):
-            for k, v in entry[5].items():
-                totals[k] = totals.get(k, 0.0) + v
-        self._done.extend(out)
+            entries = [self._pending[i] for i in idx]
+            _, m, pm, *_rest = entries[0]
+            keys = np.concatenate([e[3] for e in entries])
+            every = np.unique(keys)
+            pairs: list[tuple[str, str]] = []
+            sums = np.zeros((len(entries), 0))
+            if every.size:
+                amounts = post(_decode(every), m, pm)
+                pairs = list(amounts)
+                table = np.stack([amounts[p] for p in pairs], axis=1)
+                counts = np.concatenate([np.ones(e[3].size) if e[4] is None else e[4] for e in entries])
+                month = np.repeat(np.arange(len(entries)), [e[3].size for e in entries])
+                state = np.searchsorted(every, keys)
+                cells = len(entries) * every.size
+                if cells <= self.DENSE_CELLS:  # people per (month, state), times the postings
+                    weights = np.bincount(month * every.size + state, weights=counts, minlength=cells)
+                    sums = weights.reshape(len(entries), every.size) @ table
+                else:
+                    sums = np.zeros((len(entries), len(pairs)))
+                    np.add.at(sums, month, table[state] * counts[:, None])
+            self._blocks.append(([self._booked + i for i in idx], [e[0] for e in entries],
+                                 [e[3].size for e in entries], pairs, sums, [e[5] for e in entries]))
+        self._booked += len(self._pending)
         self._pending = []
 
 

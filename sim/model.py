@@ -95,6 +95,9 @@ class ProgrammeModel(mesa.Model):
         #: compiled passes (:mod:`sim.kernels`) or the numpy reference path
         self.compiled = kernels.ENABLED
         self.spec = scenario
+        #: month index being simulated (0 = the start month; calendar events see it too);
+        #: between steps, the month the next step will simulate
+        self.t = 0
         self.seed = int(rng)
         self.streams = Streams(self.seed)
         self.start: Month = scenario.start_month
@@ -178,11 +181,6 @@ class ProgrammeModel(mesa.Model):
 
     # ----------------------------------------------------------------- time
     @property
-    def t(self) -> int:
-        """Month index being simulated (0 = the start month); calendar events see it too."""
-        return self.calendar.month if hasattr(self, "calendar") else 0
-
-    @property
     def month(self) -> Month:
         """The absolute month being simulated."""
         return self.start + self.t
@@ -190,12 +188,13 @@ class ProgrammeModel(mesa.Model):
     def step(self) -> None:
         """Simulate one month (see the class docstring for the order)."""
         self.calendar.advance()
+        self.t = self.calendar.month
 
     def run(self, months: int | None = None) -> None:
         """Simulate ``months`` months (default: to the end of the horizon)."""
         n = self.horizon - self.calendar.month if months is None else months
-        for _ in range(n):
-            self.step()
+        if n > 0:
+            self.run_for(n)  # Mesa's clock: one step per unit of time
         self.running = self.calendar.month < self.horizon
 
     def _month(self) -> None:
@@ -255,8 +254,25 @@ class ProgrammeModel(mesa.Model):
     # ----------------------------------------------------------------- 2. clocks
     def _clocks(self) -> None:
         pop, r = self.pop, self.regime
-        st = pop.stage
         days = np.float32(self.spec.rules.benefit_days_per_month)
+        if self.compiled:
+            kernels.advance_clocks(pop.stage, pop.programme, pop.ui_entitled, pop.in_guarantee, pop.ui_days,
+                                   pop.job_days, pop.work_history, pop.months_in_stage, pop.months_out_of_work,
+                                   pop.months_since_programme, self.counts_as_work, days)
+        else:
+            self._clocks_numpy(days)
+        if any(p.motivation_loss > 0 for p in r.programmes):
+            waiting = self._waiting()
+            for p in r.programmes:
+                if p.motivation_loss > 0:
+                    w = waiting[pop.programme[waiting] == p.index]
+                    pop.motivation[w] *= np.float32(1.0 - p.motivation_loss)
+
+    def _clocks_numpy(self, days: np.float32) -> None:
+        """Benefit days, work history and month counters (the reference of
+        :func:`sim.kernels.advance_clocks`)."""
+        pop = self.pop
+        st = pop.stage
         benefit = on_benefit(st)
         # UI days for those paid UI (as the ledger pays it); JOB days for those in the guarantee.
         # (x += days * mask is much faster than a masked or where= update on large arrays.)
@@ -276,12 +292,6 @@ class ProgrammeModel(mesa.Model):
         np.add(pop.months_out_of_work, benefit, out=pop.months_out_of_work, casting="unsafe")
         ms = pop.months_since_programme
         np.add(ms, ms < 30000, out=ms, casting="unsafe")
-        if any(p.motivation_loss > 0 for p in r.programmes):
-            waiting = self._waiting()
-            for p in r.programmes:
-                if p.motivation_loss > 0:
-                    w = waiting[pop.programme[waiting] == p.index]
-                    pop.motivation[w] *= np.float32(1.0 - p.motivation_loss)
 
     # ----------------------------------------------------------------- 3. spend
     def _tagged(self) -> np.ndarray:
@@ -348,21 +358,18 @@ class ProgrammeModel(mesa.Model):
                 leaving = old[in_prog & (pop.programme[old] == p.index)]
                 moves.leave_programme(self, leaving, p, completed=False, reason="pension", to=int(_S.OTHER))
             moves.move(self, old[~in_prog], _S.OTHER)
-        # UI exhausted, or registered long enough: into the guarantee.
-        # (also for people in municipal coaching, training or education: they stay registered)
-        cand = self._select(_BEFORE_GUARANTEE)
-        cand = cand[~pop.in_guarantee[cand]]
-        if cand.size:
-            limit = np.where(pop.children[cand] > 0, r.ui_days_max_with_child, r.ui_days_max)
-            exhausted = pop.ui_entitled[cand] & (pop.ui_days[cand] >= limit)
-            long_reg = pop.registered[cand] & (pop.months_out_of_work[cand] >= r.job_entry_months) \
-                & ~pop.ui_entitled[cand]
-            enter = cand[exhausted | long_reg]
-            pop.ui_entitled[enter] = False
-            pop.in_guarantee[enter] = True
-            moves.move(self, enter[st[enter] == _S.OPEN], _S.JOB)
-        to_fas3 = self._select(_JOB_ONLY)
-        to_fas3 = to_fas3[pop.job_days[to_fas3] >= r.job_days_to_fas3]
+        # UI exhausted, or registered long enough: into the guarantee (also people in
+        # municipal coaching, training or education: they stay registered); 450 JOB days: Fas 3.
+        if self.compiled:
+            enter, to_fas3 = kernels.guarantee_moves(
+                st, self._moved, pop.in_guarantee, pop.ui_entitled, pop.ui_days, pop.children, pop.registered,
+                pop.months_out_of_work, pop.job_days, float(r.ui_days_max), float(r.ui_days_max_with_child),
+                int(r.job_entry_months), np.float32(r.job_days_to_fas3))
+        else:
+            enter, to_fas3 = self._guarantee_moves_numpy()
+        pop.ui_entitled[enter] = False
+        pop.in_guarantee[enter] = True
+        moves.move(self, enter[st[enter] == _S.OPEN], _S.JOB)
         moves.move(self, to_fas3, _S.FAS3)
         waiting = self._waiting()
         waiting = waiting[~self._moved[waiting]]
@@ -378,6 +385,18 @@ class ProgrammeModel(mesa.Model):
             moves.leave_programme(self, done, p, completed=True, reason="completed")
             if p.max_wait_months is not None:
                 moves.leave_queue(self, w[pop.months_in_stage[w] >= p.max_wait_months])
+
+    def _guarantee_moves_numpy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Who enters the guarantee and who passes into Fas 3 this month (the reference of
+        :func:`sim.kernels.guarantee_moves`)."""
+        pop, r = self.pop, self.regime
+        cand = self._select(_BEFORE_GUARANTEE)
+        cand = cand[~pop.in_guarantee[cand]]
+        limit = np.where(pop.children[cand] > 0, r.ui_days_max_with_child, r.ui_days_max)
+        exhausted = pop.ui_entitled[cand] & (pop.ui_days[cand] >= limit)
+        long_reg = pop.registered[cand] & (pop.months_out_of_work[cand] >= r.job_entry_months) & ~pop.ui_entitled[cand]
+        to_fas3 = self._select(_JOB_ONLY)
+        return cand[exhausted | long_reg], to_fas3[pop.job_days[to_fas3] >= r.job_days_to_fas3]
 
     # ----------------------------------------------------------------- 5. hazards
     def _origin_row(self, ids: np.ndarray) -> np.ndarray:
@@ -402,10 +421,12 @@ class ProgrammeModel(mesa.Model):
         if (dest[plain] == DROPOUT).any():
             raise AssertionError("dropout outside a programme")
         moves.move(self, leavers[plain], dest[plain])
-        for r_ in np.unique(lrow[in_prog]):
-            sel = lrow == r_
-            moves.leave_programme(self, leavers[sel], self.regime.programmes[r_ - len(Stage)],
-                                  completed=False, reason="exit", to=dest[sel])
+        if in_prog.any():
+            present = np.bincount(lrow[in_prog] - len(Stage), minlength=len(self.regime.programmes))
+            for i in np.flatnonzero(present):
+                sel = lrow == len(Stage) + i
+                moves.leave_programme(self, leavers[sel], self.regime.programmes[i],
+                                      completed=False, reason="exit", to=dest[sel])
 
     def _hazard_draws_compiled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`_hazard_draws` as one compiled pass (:func:`sim.kernels.hazard_pass`)."""

@@ -41,11 +41,11 @@ def _apply(model: ProgrammeModel, ids: np.ndarray, dst: np.ndarray, *, keep_prog
     if ids.size == 0:
         return
     pop = model.pop
-    src = pop.stage[ids].copy()
+    src = pop.stage[ids]  # (indexing with ids copies)
     if not LEGAL[src, dst].all():  # a bug, never bad input: fail loudly
         bad = np.flatnonzero(~LEGAL[src, dst])[0]
         raise AssertionError(f"illegal move {Stage(int(src[bad])).label} -> {Stage(int(dst[bad])).label}")
-    prog = pop.programme[ids].copy()
+    prog = pop.programme[ids]
     pop.stage[ids] = dst
     pop.months_in_stage[ids] = 0
     if not keep_programme:

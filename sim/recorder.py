@@ -24,6 +24,8 @@ __all__ = ["Recorder", "EXIT_REASONS"]
 _NS = len(Stage)
 EXIT_REASONS = ("completed", "exit", "dropout", "cut", "closed", "pension")
 _PROG_STAGES = np.array(sorted(PROGRAMME_STAGES), np.uint8)
+_IN_PROGRAMME = np.zeros(_NS, bool)
+_IN_PROGRAMME[_PROG_STAGES] = True
 
 
 class Recorder:
@@ -56,7 +58,7 @@ class Recorder:
             st = pop.stage[has]
             pr = pop.programme[has].astype(np.int64)
             waiting = np.bincount(pr[st == Stage.WAITING], minlength=self.n_programmes)
-            inside = np.bincount(pr[stage_in(st, _PROG_STAGES)], minlength=self.n_programmes)
+            inside = np.bincount(pr[_IN_PROGRAMME[st]], minlength=self.n_programmes)
             for i in range(self.n_programmes):
                 spent = sum(b.spent for b in model.budgets[i].values())
                 self.queues.append((model.t, i, int(waiting[i]), int(inside[i]), model.slots[i].capacity, spent))

@@ -347,10 +347,7 @@ def _summary(model: ProgrammeModel, result: RunResult) -> dict[str, Any]:
         if t < len(stocks) and arrived:
             out[f"share_in_work_{label}"] = float(stocks[t, Stage.WORK]) / arrived
             out[f"share_self_supporting_{label}"] = float(stocks[t, list(_SELF_SUPPORTING)].sum()) / arrived
-    by_payer: dict[str, float] = {}
-    for _, totals in rec.ledger:
-        for (payer, _cat), amount in totals.items():
-            by_payer[payer] = by_payer.get(payer, 0.0) + amount
+    by_payer = rec.ledger_book.by_payer()
     if by_payer:
         out["net_sek_by_payer"] = {p: by_payer[p] for p in sorted(by_payer)}
         out["net_sek_society"] = float(sum(by_payer[p] for p in sorted(by_payer)))

@@ -78,20 +78,15 @@ class Streams:
         self.seed = int(seed)
         #: 64-bit key derived from the seed through SeedSequence's entropy mixing.
         self.key = int(np.random.SeedSequence(self.seed).generate_state(1, np.uint64)[0])
-        self._bases: dict[tuple[str, int], np.uint64] = {}
+        self._streams: dict[str, int] = {}  # stream name -> its mixed key
 
     def base(self, stream: str, month: int) -> np.uint64:
         """The stream's offset in ``month``: person ``i``'s draw is SplitMix64 output ``i`` from it
         (compiled code that draws per person takes this; see :mod:`sim.kernels`)."""
-        k = (stream, month)
-        base = self._bases.get(k)
-        if base is None:
-            x = _mix_scalar(self.key ^ _stream_id(stream))
-            base = np.uint64(_mix_scalar(x + (month + 1) * 0x9E3779B97F4A7C15))
-            if len(self._bases) > 4096:
-                self._bases.clear()
-            self._bases[k] = base
-        return base
+        x = self._streams.get(stream)
+        if x is None:
+            x = self._streams[stream] = _mix_scalar(self.key ^ _stream_id(stream))
+        return np.uint64(_mix_scalar(x + (month + 1) * 0x9E3779B97F4A7C15))
 
     def bits(self, stream: str, month: int, ids: np.ndarray) -> np.ndarray:
         """64 random bits per person: the ``ids``-th outputs of a SplitMix64 sequence."""
