@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 import multiprocessing
 import os
@@ -54,7 +55,8 @@ def _measure(people: int, months: int, repeat: int) -> dict[str, float]:
         t0 = time.perf_counter()
         model.run()
         times.append(time.perf_counter() - t0)
-        del model  # one model alive at a time, so the peak is one run's
+        del model  # one model alive at a time, so the peak is one run's (the calendar's
+        gc.collect()  # processes refer back to the model: a cycle, freed by the collector)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     tracemalloc.start()
     model = ProgrammeModel(scenario, rng=1, record_events=False)
