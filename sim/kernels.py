@@ -27,7 +27,7 @@ import numpy as np
 from sim.stages import Stage
 
 __all__ = ["ENABLED", "hazard_pass", "ledger_keys", "select", "advance_clocks",
-           "guarantee_moves"]
+           "guarantee_moves", "apply_moves"]
 
 try:  # pragma: no cover - exercised by whichever environment runs the tests
     from numba import njit
@@ -208,6 +208,45 @@ def _guarantee_moves(stage, moved, in_guarantee, ui_entitled, ui_days, children,
     return enter[:k], fas3[:m]
 
 
+def _apply_moves(ids, dst, keep_programme, stage, months_in_stage, programme, motivation, moved,  # noqa: ANN001, ANN202
+                 in_guarantee, job_days, months_out_of_work, legal, flow):
+    """:func:`sim.moves._apply` for distinct ``ids``: the new stages, the entry and exit rules
+    every move shares, and the month's flow counts (``flow[src * n_stages + dst]``).
+
+    Returns each person's previous stage and programme tag, and -1; or, if a move is not
+    allowed (a bug), the position of the first such move and nothing written.
+    """
+    n = ids.size
+    src = np.empty(n, np.uint8)
+    prog = np.empty(n, np.int8)
+    for j in range(n):
+        src[j] = stage[ids[j]]
+        if not legal[src[j], dst[j]]:
+            return src, prog, j
+    for j in range(n):
+        i = ids[j]
+        s = src[j]
+        d = dst[j]
+        p = programme[i]
+        prog[j] = p
+        stage[i] = d
+        months_in_stage[i] = 0
+        if not keep_programme:
+            if s == _WAITING and p >= 0:
+                motivation[i] = 1.0
+            programme[i] = -1
+        moved[i] = True
+        if (d == _WORK) | (d == _STUDIES):
+            in_guarantee[i] = False
+            job_days[i] = 0.0
+        if (d == _JOB) | (d == _FAS3):
+            in_guarantee[i] = True
+        if d == _WORK:
+            months_out_of_work[i] = 0
+        flow[np.int64(s) * _N_STAGES + d] += 1
+    return src, prog, -1
+
+
 def _ledger_keys(stage, programme, household, children, ui_entitled, ui_days, in_guarantee, job_days,  # noqa: ANN001, ANN202
                  reference_wage, birth_month, young_after, fas3_days):
     """:func:`sim.ledger.grouping_key` of everyone, with the model's Fas 3 placement rule
@@ -248,6 +287,7 @@ if _HAVE_NUMBA:
     ledger_keys = _jit(_ledger_keys)
     advance_clocks = _jit(_advance_clocks)
     guarantee_moves = _jit(_guarantee_moves)
+    apply_moves = _jit(_apply_moves)
     select = _jit(_select)
 else:  # pragma: no cover
-    hazard_pass = ledger_keys = select = advance_clocks = guarantee_moves = None
+    hazard_pass = ledger_keys = select = advance_clocks = guarantee_moves = apply_moves = None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim import kernels
 from sim.population import HOUSEHOLD_CODES, NO_PROGRAMME
 from sim.regime import DROPOUT, ProgrammeRegime
 from sim.stages import LEGAL, Stage
@@ -36,15 +37,24 @@ def _apply(model: ProgrammeModel, ids: np.ndarray, dst: np.ndarray, *, keep_prog
     """Set the new stage of ``ids`` and record the move.
 
     A move ends any waiting or participation (the programme tag is cleared) unless it is a
-    referral or an admission (``keep_programme``).
+    referral or an admission (``keep_programme``). Leaving for work or studies ends the
+    guarantee; entering JOB or Fas 3 starts it; work resets the months out of work.
     """
     if ids.size == 0:
         return
     pop = model.pop
+    if model.compiled:
+        src, prog, bad = kernels.apply_moves(
+            ids, dst, keep_programme, pop.stage, pop.months_in_stage, pop.programme, pop.motivation, model._moved,
+            pop.in_guarantee, pop.job_days, pop.months_out_of_work, LEGAL, model.rec.flow_counts(model.t))
+        if bad >= 0:
+            _illegal(src[bad], dst[bad])
+        model.rec.log_events(model.t, ids, src, dst, prog)
+        return
     src = pop.stage[ids]  # (indexing with ids copies)
     if not LEGAL[src, dst].all():  # a bug, never bad input: fail loudly
         bad = np.flatnonzero(~LEGAL[src, dst])[0]
-        raise AssertionError(f"illegal move {Stage(int(src[bad])).label} -> {Stage(int(dst[bad])).label}")
+        _illegal(src[bad], dst[bad])
     prog = pop.programme[ids]
     pop.stage[ids] = dst
     pop.months_in_stage[ids] = 0
@@ -60,7 +70,11 @@ def _apply(model: ProgrammeModel, ids: np.ndarray, dst: np.ndarray, *, keep_prog
         pop.job_days[gone] = 0.0
     pop.in_guarantee[ids[_ENTERS_GUARANTEE[dst]]] = True
     pop.months_out_of_work[ids[dst == _S.WORK]] = 0
-    model.rec.moved(model.t, ids, src, dst, prog if not keep_programme else pop.programme[ids])
+    model.rec.moved(model.t, ids, src, dst, prog)
+
+
+def _illegal(src: int, dst: int) -> None:
+    raise AssertionError(f"illegal move {Stage(int(src)).label} -> {Stage(int(dst)).label}")
 
 
 def requalifies(model: ProgrammeModel, ids: np.ndarray) -> np.ndarray:

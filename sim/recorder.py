@@ -88,10 +88,18 @@ class Recorder:
 
     def moved(self, t: int, ids: np.ndarray, src: np.ndarray, dst: np.ndarray, prog: np.ndarray) -> None:
         """Count a batch of moves (and log them person by person if events are kept)."""
+        self.flow_counts(t)[:] += np.bincount(src.astype(np.int64) * _NS + dst, minlength=_NS * _NS)
+        self.log_events(t, ids, src, dst, prog)
+
+    def flow_counts(self, t: int) -> np.ndarray:
+        """Month ``t``'s moves so far, ``[src * len(Stage) + dst]`` (updated in place)."""
         flow = self.flows.get(t)
         if flow is None:
             flow = self.flows[t] = np.zeros(_NS * _NS, np.int64)
-        flow += np.bincount(src.astype(np.int64) * _NS + dst, minlength=_NS * _NS)
+        return flow
+
+    def log_events(self, t: int, ids: np.ndarray, src: np.ndarray, dst: np.ndarray, prog: np.ndarray) -> None:
+        """Log a batch of moves person by person, if events are kept (flows counted already)."""
         if self.record_events:
             self.events.append((t, ids.astype(np.int64), src.astype(np.uint8), dst.astype(np.uint8),
                                 prog.astype(np.int8)))

@@ -105,3 +105,20 @@ def test_engine_switch_turns_numba_off() -> None:
     out = subprocess.run([sys.executable, "-c", "import sim.kernels as k; print(k.ENABLED)"], env=env,
                          capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=needs_numba)])
+def test_an_illegal_move_fails_loudly_and_writes_nothing(compiled: bool) -> None:
+    from sim import moves
+
+    model = ProgrammeModel(load_scenario(ROOT / "scenarios" / "c2-lycksele.yaml"), rng=0)
+    model.compiled = compiled
+    model.run(12)
+    gone = np.flatnonzero(model.pop.stage == Stage.OTHER)[:1]  # 'other' is absorbing
+    working = np.flatnonzero(model.pop.stage == Stage.WORK)[:1]
+    assert gone.size and working.size
+    ids = np.concatenate([working, gone])
+    before = model.pop.stage.copy()
+    with pytest.raises(AssertionError, match="illegal move other -> open"):
+        moves._apply(model, ids, np.array([Stage.OPEN, Stage.OPEN], np.uint8))
+    np.testing.assert_array_equal(model.pop.stage, before)
