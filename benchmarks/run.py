@@ -104,6 +104,21 @@ def _calibration(n: int, workers: int) -> dict[str, float]:
     return {"simulations": n, "workers": workers, "seconds": seconds, "per_second": n / seconds}
 
 
+def _cache_note(a: dict, b: dict) -> str:
+    """Why the smaller size may be cheaper per person: does its population fit in the L3 cache?"""
+    try:
+        size = Path("/sys/devices/system/cpu/cpu0/cache/index3/size").read_text().strip()
+        l3 = int(size.rstrip("KMG")) * {"K": 2**10, "M": 2**20, "G": 2**30}[size[-1]]
+    except (OSError, ValueError, KeyError):
+        return ""
+    per_person = (b["peak_bytes"] - a["peak_bytes"]) / (b["people"] - a["people"])
+    small, big = a["people"] * per_person, b["people"] * per_person
+    if small <= l3 < big:
+        return (f"; the arrays of {a['people']:,} people (~{small / 2**20:.0f} MiB) fit in this CPU's "
+                f"{l3 / 2**20:.0f} MiB L3 cache, those of {b['people']:,} do not")
+    return ""
+
+
 def _child(args: argparse.Namespace) -> None:
     if args.child == "size":
         out = _measure(args.people, args.months, args.repeat)
@@ -176,7 +191,9 @@ def main() -> None:
     lines += [
         "",
         f"- Scaling in people from {a['people']:,} to {b['people']:,}: time x"
-        f"{b['seconds'] / a['seconds']:.2f} for x{b['people'] / a['people']:.0f} people.",
+        f"{b['seconds'] / a['seconds']:.2f} for x{b['people'] / a['people']:.0f} people "
+        f"(cost per person-month x{a['person_months_per_second'] / b['person_months_per_second']:.2f}"
+        f"{_cache_note(a, b)}).",
         f"- Scaling in months at {big:,} people: 60 -> 120 months, time x{b['seconds'] / half['seconds']:.2f}.",
         f"- Peak memory per person beyond the fixed overhead: **{rss_per_person:.0f} bytes** of resident memory "
         f"({bytes_per_person:.0f} bytes traced by tracemalloc, which does not see the compiled kernels' "
