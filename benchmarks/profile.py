@@ -1,0 +1,74 @@
+"""Where a month's time goes: seconds per sub-step of the monthly loop.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/profile.py                    # 10^6 people, 120 months
+    .venv/bin/python benchmarks/profile.py --scenario scenarios/c2-lycksele.yaml
+    ALMSIM_ENGINE=numpy .venv/bin/python benchmarks/profile.py   # the numpy reference path
+
+Times each sub-step of :meth:`sim.model.ProgrammeModel._month` (and the calendar's dated
+events) over a whole run, after a small warm-up run that loads the compiled kernels. For a
+line-level view of one sub-step, use line_profiler or pyinstrument on the same model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = ("_enforce_limits", "_book", "_clocks", "_spend", "_forced", "_hazards", "_referrals", "_intake")
+
+
+def main() -> None:
+    from sim import ProgrammeModel, kernels, load_scenario
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "national-scale.yaml"))
+    parser.add_argument("--people", type=int, default=None,
+                        help="cohort size, with no inflow (default: 10^6 for the national-scale scenario, "
+                             "else the scenario as written)")
+    parser.add_argument("--months", type=int, default=None, help="horizon (default: the scenario's)")
+    args = parser.parse_args()
+
+    national = Path(args.scenario).name == "national-scale.yaml"
+    people = args.people if args.people is not None else (10**6 if national else None)
+    overrides = [] if people is None else [f"population.cohort.size={people}", "population.inflow.people_per_month=0"]
+    if args.months is not None or national:
+        overrides.append(f"horizon_months={args.months or 120}")
+    ProgrammeModel(load_scenario(args.scenario, overrides), rng=1, record_events=False).run(3)  # warm-up
+    model = ProgrammeModel(load_scenario(args.scenario, overrides), rng=1, record_events=False)
+    spent: dict[str, float] = defaultdict(float)
+
+    def timed(name: str, fn):  # noqa: ANN001, ANN202
+        def wrapper(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+            t0 = time.perf_counter()
+            out = fn(*a, **kw)
+            spent[name] += time.perf_counter() - t0
+            return out
+        return wrapper
+
+    for name in STEPS:
+        setattr(model, name, timed(name.lstrip("_"), getattr(model, name)))
+    model.rec.record = timed("record", model.rec.record)
+    model.rec.follow_up = timed("follow_up", model.rec.follow_up)
+    t0 = time.perf_counter()
+    model.run()
+    total = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    model.results().summary  # noqa: B018 - posts the ledger (deferred to the end of the run)
+    posting = time.perf_counter() - t1
+    months = model.horizon
+    print(f"{Path(args.scenario).name}: {len(model.pop):,} people x {months} months, "
+          f"{'compiled kernels' if kernels.ENABLED else 'numpy path'}: {total:.3f} s "
+          f"({len(model.pop) * months / total / 1e6:.2f} M person-months/s)")
+    spent["calendar events, Mesa and SimPy"] = total - sum(spent.values())
+    for name, sec in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<34} {sec:8.3f} s  {100 * sec / total:5.1f} %  {1e6 * sec / months:9.0f} us/month")
+    print(f"  after the run, results (the ledger is posted then, once per set of money rules): {posting:.3f} s")
+
+
+if __name__ == "__main__":
+    main()
