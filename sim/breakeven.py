@@ -80,7 +80,8 @@ def no_entry_baseline(scenario: Scenario) -> Scenario:
     on both sides would cancel out of the comparison.
     """
     zero = Param.constant(0.0, source="break-even baseline: no one enters", status="assumed")
-    progs = tuple(p.model_copy(update={"referral_rate_per_month": zero, "staff_cost_sek_per_month": zero})
+    progs = tuple(p.model_copy(update={"referral_rate_per_month": zero, "staff_cost_sek_per_month": zero,
+                                       "cost_sek_per_staff_month": None})
                   for p in scenario.programmes)
     return scenario.model_copy(update={"name": f"{scenario.name}-no-entry", "programmes": progs, "goals": ()})
 

@@ -140,7 +140,7 @@ def _programme_regime(i: int, p: Programme, month: Month, m: SimpleNamespace) ->
                        + (_net_wage_cost(p, m, month) if p.kind == "subsidised_job" and payer == p.employer else 0.0)
                        for payer in p.budget_sek_per_year},
         budget_per_year={k: v.at(month) for k, v in p.budget_sek_per_year.items()},
-        staff_cost_per_month=p.staff_cost_sek_per_month.at(month),
+        staff_cost_per_month=p.staff_cost_at(month),
         wage_per_month=p.wage_sek_per_month.at(month) if p.wage_sek_per_month is not None else 0.0,
     )
 

@@ -317,7 +317,8 @@ class Programme(_Frozen):
     wage_subsidy_max_sek_per_month: NonNeg | None = None
     production_value_share_of_wage_cost: Share = Param.constant(0.5)
     cost_sek_per_participant_month: dict[str, NonNeg] = Field(default_factory=dict)
-    staff_cost_sek_per_month: NonNeg = Param.constant(0.0)
+    staff_cost_sek_per_month: NonNeg = Param.constant(0.0)  # the programme's staff, in all
+    cost_sek_per_staff_month: NonNeg | None = None  # or: per staff member, times capacity.staff
     budget_sek_per_year: dict[str, NonNeg] = Field(default_factory=dict)
     start_month: MonthField | None = None
     end_month: MonthField | None = None
@@ -371,7 +372,20 @@ class Programme(_Frozen):
                 raise ValueError(f"budget for {payer!r} but no cost_sek_per_participant_month for it")
         if self.start_month is not None and self.end_month is not None and self.end_month <= self.start_month:
             raise ValueError("end_month must come after start_month")
+        if self.cost_sek_per_staff_month is not None:
+            if self.capacity.staff is None:
+                raise FieldError("a cost per staff member needs 'capacity.staff'", "cost_sek_per_staff_month")
+            if any(v for _, v in self.staff_cost_sek_per_month.steps):
+                raise FieldError("give either 'staff_cost_sek_per_month' (in all) or 'cost_sek_per_staff_month' "
+                                 "(per staff member), not both", "cost_sek_per_staff_month")
         return self
+
+    def staff_cost_at(self, month: Month) -> float:
+        """What the programme's staff cost in ``month`` (a total, or staff x cost per staff member)."""
+        if self.cost_sek_per_staff_month is None:
+            return self.staff_cost_sek_per_month.at(month)
+        assert self.capacity.staff is not None
+        return self.capacity.staff.at(month) * self.cost_sek_per_staff_month.at(month)
 
     @property
     def stage(self) -> Stage:
