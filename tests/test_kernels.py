@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sim import ProgrammeModel, kernels, load_scenario
 from sim.ledger import LedgerInput, grouping_key
@@ -122,3 +124,32 @@ def test_an_illegal_move_fails_loudly_and_writes_nothing(compiled: bool) -> None
     with pytest.raises(AssertionError, match="illegal move other -> open"):
         moves._apply(model, ids, np.array([Stage.OPEN, Stage.OPEN], np.uint8))
     np.testing.assert_array_equal(model.pop.stage, before)
+
+
+@needs_numba
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), staff=st.integers(0, 5), referral=st.floats(0, 1), duration=st.integers(1, 24),
+       slots=st.integers(0, 80), budget=st.one_of(st.none(), st.floats(0, 2e6)), size=st.integers(0, 400),
+       motivation_loss=st.floats(0, 0.3), ui_share=st.floats(0, 1))
+def test_compiled_equals_numpy_for_random_programmes(seed, staff, referral, duration, slots, budget, size,
+                                                     motivation_loss, ui_share) -> None:
+    from factories import JOBS, PROGRAMME, merge, scenario
+
+    coach = merge(PROGRAMME, {"capacity": {"staff": {"2012-01": staff, "2012-07": max(staff - 1, 0)},
+                                           "caseload_per_staff": 10},
+                              "referral_rate_per_month": referral, "max_duration_months": duration,
+                              "motivation_loss_per_waiting_month": motivation_loss})
+    if budget is None:
+        coach.pop("budget_sek_per_year", None)
+    else:
+        coach["budget_sek_per_year"] = {"municipality": {"2012-01": budget, "2013-01": budget / 2}}
+    jobs = merge(JOBS, {"capacity": {"slots": slots}})
+    scn = scenario([coach, jobs], population={"cohort": {"size": size},
+                                              "composition": {"ui_entitled_share": ui_share}}, horizon_months=30)
+    runs = []
+    for compiled in (False, True):
+        model = ProgrammeModel(scn, rng=seed)
+        model.compiled = compiled
+        model.run()
+        runs.append(model)
+    _same_runs(*runs)
