@@ -411,11 +411,15 @@ class Comparison:
                     cells.append(cell)
                 return name, cells
 
+            # payers whose saving is exactly zero in every replication and horizon say nothing
+            savings = hs[hs["metric"] == "net_saving_discounted_sek"]
+            quiet = {p for p, g in savings.groupby("payer") if (g[["p10", "p50", "p90"]].to_numpy() == 0).all()}
+            shown = [p for p in ALL_PAYERS if p in ("municipality", SOCIETY) or p not in quiet]
             rows = [row("programme starts", "programme_starts", "", _fmt_count),
                     row("extra people in work (at end)", "extra_in_work", "", _fmt_count),
                     row("extra person-months in work", "extra_person_months_in_work", "", _fmt_count),
                     ("net saving, MSEK (discounted)", []),
-                    *(row(f"  {payer}", "net_saving_discounted_sek", payer, _fmt_msek) for payer in ALL_PAYERS),
+                    *(row(f"  {payer}", "net_saving_discounted_sek", payer, _fmt_msek) for payer in shown),
                     row("payback month, municipality", "payback_month", "municipality", _fmt_month),
                     row("payback month, society", "payback_month", SOCIETY, _fmt_month),
                     row("cost/extra in work, municipality", "cost_per_extra_person_in_work_sek", "municipality",
@@ -423,6 +427,8 @@ class Comparison:
             width = 2 + max([len(c) for _, cells in rows for c in cells] + [len(_horizon_label(x)) for x in horizons])
             rows.insert(0, ("", [_horizon_label(x) for x in horizons]))
             lines += [(f"{name:34}" + "".join(f"{c:>{width}}" for c in cells)).rstrip() for name, cells in rows]
+            if len(shown) < len(ALL_PAYERS):
+                lines.append(f"(no saving at all for: {', '.join(p for p in ALL_PAYERS if p not in shown)})")
             g = self.goals[self.goals["scenario"] == label]
             for r in g.itertuples():
                 lines.append(f"goal {r.goal}: {r.target_share:.0%} in {r.measure.replace('_or_', ' or ')} within "

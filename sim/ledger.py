@@ -49,10 +49,14 @@ __all__ = ["PAYERS", "CATEGORIES", "TRANSFERS", "REAL", "LedgerInput", "Programm
            "grouping_key", "LedgerBook"]
 
 PAYERS = ("municipality", "arbetsformedlingen", "forsakringskassan", "state", "region", "individual", "employer",
-          "public")
+          "public", "samordningsforbund", "esf")
 #: ``public`` receives the value of work done in municipal subsidised jobs (extra staff in
 #: municipal services): a gain to the people those services serve, not money in the
 #: municipality's budget (DOMAIN.md B5: the municipality's view counts its cash flows).
+#: ``samordningsforbund`` (a Finsam coordination association of Arbetsförmedlingen,
+#: Försäkringskassan, the region and municipalities, with a budget of its own) and ``esf``
+#: (the European Social Fund) only fund programmes: they appear as the payers of programme
+#: costs and staff that the scenario gives them.
 CATEGORIES = ("social_assistance", "activity_support", "unemployment_insurance", "wages", "employer_fees",
               "wage_subsidies", "organiser_grant", "income_tax", "production_value", "programme_costs",
               "programme_staff")

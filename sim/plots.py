@@ -29,6 +29,8 @@ PAYER_LABELS = {
     "individual": "Participants (households)",
     "employer": "Employers",
     "public": "Users of municipal services (value of work by extra staff)",
+    "samordningsforbund": "Samordningsförbund (Finsam)",
+    "esf": "European Social Fund",
     "society": "Society as a whole",
 }
 #: Plain names of the stages.

@@ -149,6 +149,8 @@ _SUBJECTS = {
     "individual": ("the participants' households", True),
     "employer": ("employers", True),
     "public": ("the users of municipal services (the value of the extra staff's work)", True),
+    "samordningsforbund": ("the samordningsförbund (Finsam)", False),
+    "esf": ("the European Social Fund", False),
 }
 _MEASURES = {"work": "ordinary work", "work_or_studies": "work or studies"}
 

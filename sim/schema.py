@@ -28,7 +28,7 @@ __all__ = [
 
 #: Who pays or receives money (used by budgets here and by the ledger).
 PAYERS = ("municipality", "arbetsformedlingen", "forsakringskassan", "state", "region",
-          "individual", "employer")
+          "individual", "employer", "samordningsforbund", "esf")
 #: Groups a programme's waiting list can put first, in the order the scenario lists them.
 PRIORITY_GROUPS = ("single_parent", "children", "youth", "sfi", "foreign_born", "rehab_need",
                    "long_term", "couple_no_work")
@@ -297,7 +297,8 @@ class Programme(_Frozen):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str = ""
     kind: Literal["coaching", "training", "education", "subsidised_job"]
-    funder: Literal["municipality", "arbetsformedlingen", "forsakringskassan", "region"] = "municipality"
+    funder: Literal["municipality", "arbetsformedlingen", "forsakringskassan", "region", "samordningsforbund",
+                    "esf"] = "municipality"
     eligibility: Eligibility = Field(default_factory=Eligibility)
     referral_rate_per_month: Rate
     capacity: Capacity

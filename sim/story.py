@@ -49,6 +49,8 @@ PAYER_NAMES = {
     "individual": "the person",
     "employer": "employers",
     "public": "the public (users of the services extra staff improve)",
+    "samordningsforbund": "the samordningsförbund (Finsam)",
+    "esf": "the European Social Fund",
 }
 _PAYER_ORDER = tuple(dict.fromkeys(("municipality", "state", "arbetsformedlingen", "forsakringskassan", "region",
                                     "employer", "public", *PAYERS, "individual")))
