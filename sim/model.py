@@ -27,7 +27,7 @@ from sim.population import Population, check_fits, synthesise
 from sim.recorder import Recorder
 from sim.regime import DROPOUT, ProgrammeRegime, Regime, reform_months, regime_at
 from sim.rng import Streams
-from sim.schema import Scenario
+from sim.schema import Criteria, Scenario
 from sim.stages import Stage
 
 __all__ = ["ProgrammeModel"]
@@ -524,20 +524,30 @@ class ProgrammeModel(mesa.Model):
             cand = cand[u < p.referral_rate]
             if cand.size == 0:
                 continue
-            age = pop.age_years(self.month, cand)
-            ok = (age >= el.age_min) & (age < el.age_max + 1)
-            ok &= pop.months_out_of_work[cand] >= el.min_months_on_assistance
-            jd = pop.job_days[cand]
-            ok &= jd >= el.min_job_days
-            if el.max_job_days is not None:
-                ok &= jd <= el.max_job_days
-            if el.requires_rehab_need is not None:
-                ok &= pop.rehab_need[cand] == el.requires_rehab_need
+            ok = self._meets(el, cand)
             if not el.allow_repeat:
                 ok &= (pop.started[cand] & np.uint32(1 << p.index)) == 0
-            if el.social_assistance_only:
-                ok &= ~pop.ui_entitled[cand]
+            if el.any_of:
+                ok &= np.logical_or.reduce([self._meets(group, cand) for group in el.any_of])
             moves.refer(self, cand[ok], p)
+
+    def _meets(self, c: Criteria, ids: np.ndarray) -> np.ndarray:
+        """Whether each of ``ids`` meets the referral conditions ``c``."""
+        pop = self.pop
+        age = pop.age_years(self.month, ids)
+        ok = (age >= c.age_min) & (age < c.age_max + 1)
+        ok &= pop.months_out_of_work[ids] >= c.min_months_on_assistance
+        jd = pop.job_days[ids]
+        ok &= jd >= c.min_job_days
+        if c.max_job_days is not None:
+            ok &= jd <= c.max_job_days
+        if c.requires_rehab_need is not None:
+            ok &= pop.rehab_need[ids] == c.requires_rehab_need
+        if c.social_assistance_only:
+            ok &= ~pop.ui_entitled[ids]
+        if c.stages is not None:
+            ok &= self._stage_table(c.stages)[pop.stage[ids]]
+        return ok
 
     @staticmethod
     def _stage_table(names: Sequence[str]) -> np.ndarray:

@@ -254,10 +254,10 @@ class Capacity(_Frozen):
         return min(caps) if caps else None
 
 
-class Eligibility(_Frozen):
-    """Who may be referred to a programme."""
+class Criteria(_Frozen):
+    """Conditions on a person for a referral (see :class:`Eligibility`)."""
 
-    stages: tuple[str, ...] = ("open",)
+    stages: tuple[str, ...] | None = None  # None: any stage the programme refers from
     min_months_on_assistance: StrictInt = Field(0, ge=0)
     min_job_days: StrictFloat = Field(0, ge=0)
     max_job_days: StrictFloat | None = Field(None, ge=0)
@@ -265,11 +265,12 @@ class Eligibility(_Frozen):
     age_max: StrictFloat = Field(66, ge=16, le=70)
     requires_rehab_need: StrictBool | None = None
     social_assistance_only: StrictBool = False
-    allow_repeat: StrictBool = False  # may people who already started this programme be referred again?
 
     @field_validator("stages")
     @classmethod
-    def _stages(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+    def _stages(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is None:
+            return v
         if not v:
             raise ValueError("list at least one stage people are referred from")
         for name in v:
@@ -279,11 +280,30 @@ class Eligibility(_Frozen):
         return v
 
     @model_validator(mode="after")
-    def _ages(self) -> Eligibility:
+    def _ages(self) -> Criteria:
         if self.age_max < self.age_min:
             raise ValueError(f"age_max {self.age_max} is below age_min {self.age_min}")
         if self.max_job_days is not None and self.max_job_days < self.min_job_days:
             raise ValueError("max_job_days is below min_job_days")
+        return self
+
+
+class Eligibility(Criteria):
+    """Who may be referred to a programme: people meeting every condition given here and, if
+    ``any_of`` lists groups, the conditions of at least one group (e.g. "people on social
+    assistance unemployed 18 months, or anyone in the guarantee")."""
+
+    stages: tuple[str, ...] = ("open",)
+    allow_repeat: StrictBool = False  # may people who already started this programme be referred again?
+    any_of: tuple[Criteria, ...] = ()
+
+    @model_validator(mode="after")
+    def _groups(self) -> Eligibility:
+        for i, group in enumerate(self.any_of):
+            for name in group.stages or ():
+                if name not in self.stages:
+                    raise FieldError(f"stage {name!r} is not among the programme's eligibility stages "
+                                     f"({', '.join(self.stages)})", "any_of", i, "stages")
         return self
 
 
