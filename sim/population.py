@@ -222,19 +222,34 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
     n = arrival.shape[0]
     pop = _empty(n)
     pop.arrival_month[:] = arrival
-    ids = np.arange(n, dtype=np.int64)
-    c: Composition = spec.composition
+    if spec.inflow is None or spec.inflow.composition is None:
+        _draw(pop, 0, n, spec.composition, streams, previous_wage_sek_per_month)
+    else:  # cohort first, then the inflow (see _arrivals), each with its own composition
+        n_cohort = sum(spec.cohort.arrivals(start).values()) if spec.cohort is not None else 0
+        _draw(pop, 0, n_cohort, spec.composition, streams, previous_wage_sek_per_month)
+        _draw(pop, n_cohort, n, spec.inflow.composition, streams, previous_wage_sek_per_month)
+    return pop
+
+
+def _draw(pop: Population, first: int, stop: int, c: Composition, streams: Streams,
+          previous_wage_sek_per_month: float) -> None:
+    """Draw the attributes and entry clocks of people ``first .. stop - 1`` (arrival months
+    set) from ``c``."""
+    ids = np.arange(first, stop, dtype=np.int64)
+    sel = slice(first, stop)
+    n = ids.size
+    arrival = pop.arrival_month[sel]
 
     def u(name: str) -> np.ndarray:
         return streams.uniform("population/" + name, 0, ids)
 
     age = _band_values(u("age_band"), u("age_within"), c.age_bands)
-    pop.birth_month[:] = arrival - np.floor(age * 12).astype(np.int32)
-    pop.female[:] = u("female") < c.female_share
+    pop.birth_month[sel] = arrival - np.floor(age * 12).astype(np.int32)
+    pop.female[sel] = u("female") < c.female_share
     names, hh = _categorical(u("household"), c.households, HOUSEHOLDS)
-    codes = np.array([HOUSEHOLD_CODES[k] for k in names], np.uint8)
-    pop.household[:] = codes[hh]
-    with_children = np.isin(pop.household, [HOUSEHOLD_CODES["single_parent"], HOUSEHOLD_CODES["couple_children"]])
+    household = np.array([HOUSEHOLD_CODES[k] for k in names], np.uint8)[hh]
+    pop.household[sel] = household
+    with_children = np.isin(household, [HOUSEHOLD_CODES["single_parent"], HOUSEHOLD_CODES["couple_children"]])
     # 1 + Poisson(mean - 1) children in families with children, by inverse-CDF on one uniform.
     lam = c.children_per_family_mean - 1.0
     uc = u("children")
@@ -244,32 +259,36 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
         k += (uc > cdf).astype(np.uint8)
         p = p * lam / j
         cdf = cdf + p
-    pop.children[:] = np.where(with_children, 1 + k, 0)
-    pop.foreign_born[:] = u("foreign_born") < c.foreign_born_share
-    pop.sfi[:] = pop.foreign_born & (u("sfi") < c.sfi_share_of_foreign_born)
-    pop.rehab_need[:] = u("rehab_need") < c.rehab_need_share
+    pop.children[sel] = np.where(with_children, 1 + k, 0)
+    foreign_born = u("foreign_born") < c.foreign_born_share
+    pop.foreign_born[sel] = foreign_born
+    pop.sfi[sel] = foreign_born & (u("sfi") < c.sfi_share_of_foreign_born)
+    pop.rehab_need[sel] = u("rehab_need") < c.rehab_need_share
     names, ed = _categorical(u("education"), c.education, EDUCATION_LEVELS)
-    pop.education[:] = np.array([EDUCATION_CODES[k] for k in names], np.uint8)[ed]
+    pop.education[sel] = np.array([EDUCATION_CODES[k] for k in names], np.uint8)[ed]
     moa = _band_values(u("moa_band"), u("moa_within"), c.months_on_assistance)
-    pop.months_on_assistance_at_entry[:] = np.minimum(np.floor(moa), 30000).astype(np.int16)
-    pop.employability[:] = streams.normal("population/employability", 0, ids).astype(np.float32)
-    pop.registered[:] = u("registered") < c.registered_share
+    months_on_assistance = np.minimum(np.floor(moa), 30000).astype(np.int16)
+    pop.months_on_assistance_at_entry[sel] = months_on_assistance
+    pop.employability[sel] = streams.normal("population/employability", 0, ids).astype(np.float32)
+    pop.registered[sel] = u("registered") < c.registered_share
     names, st = _categorical(u("initial_stage"), c.initial_stages, tuple(s.label for s in Stage))
-    pop.initial_stage[:] = np.array([Stage[k.upper()] for k in names], np.uint8)[st]
+    initial = np.array([Stage[k.upper()] for k in names], np.uint8)[st]
+    pop.initial_stage[sel] = initial
 
     # Clocks at entry.
-    in_job = pop.initial_stage == Stage.JOB
-    in_fas3 = pop.initial_stage == Stage.FAS3
+    in_job = initial == Stage.JOB
+    in_fas3 = initial == Stage.FAS3
     u_days = u("job_days")
     lo, hi = c.job_days_at_entry
     flo, fhi = c.fas3_days_at_entry
-    pop.job_days[:] = np.where(in_job, lo + u_days * (hi - lo), np.where(in_fas3, flo + u_days * (fhi - flo), 0))
-    pop.in_guarantee[:] = in_job | in_fas3
+    pop.job_days[sel] = np.where(in_job, lo + u_days * (hi - lo), np.where(in_fas3, flo + u_days * (fhi - flo), 0))
+    in_guarantee = in_job | in_fas3
+    pop.in_guarantee[sel] = in_guarantee
     # A UI history: entitled now if outside the guarantee; inside it, the history sets the
     # level of activity support (65 % of the previous wage instead of the flat rate).
     had_ui = u("ui_entitled") < c.ui_entitled_share
-    pop.ui_entitled[:] = ~pop.in_guarantee & had_ui
-    pop.ui_days[:] = np.where(pop.ui_entitled, u("ui_days") * 250.0, 0.0)
-    pop.reference_wage[:] = np.where(had_ui, previous_wage_sek_per_month, 0.0)
-    pop.months_out_of_work[:] = np.where(pop.initial_stage == Stage.WORK, 0, pop.months_on_assistance_at_entry)
-    return pop
+    ui_entitled = ~in_guarantee & had_ui
+    pop.ui_entitled[sel] = ui_entitled
+    pop.ui_days[sel] = np.where(ui_entitled, u("ui_days") * 250.0, 0.0)
+    pop.reference_wage[sel] = np.where(had_ui, previous_wage_sek_per_month, 0.0)
+    pop.months_out_of_work[sel] = np.where(initial == Stage.WORK, 0, months_on_assistance)

@@ -168,6 +168,10 @@ class Inflow(_Frozen):
     people_per_month: Count
     from_month: MonthField | None = None
     to_month: MonthField | None = None
+    #: Who the new arrivals are, where they differ from the population's composition: the
+    #: keys given here replace the population's (e.g. new JOB entrants start in JOB with no
+    #: JOB days used); the rest is the population's. None: the same people as the cohort.
+    composition: Composition | None = None
 
 
 class Population(_Frozen):
@@ -176,6 +180,18 @@ class Population(_Frozen):
     composition: Composition = Field(default_factory=Composition)
     cohort: Cohort | None = None
     inflow: Inflow | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inflow_inherits(cls, data: object) -> object:
+        """The inflow's composition is the population's with the inflow's keys replaced."""
+        if isinstance(data, dict) and isinstance(data.get("inflow"), dict):
+            own = data["inflow"].get("composition")
+            if isinstance(own, dict):
+                base = data.get("composition")
+                base = base.model_dump() if isinstance(base, Composition) else dict(base or {})
+                data = {**data, "inflow": {**data["inflow"], "composition": {**base, **own}}}
+        return data
 
     @model_validator(mode="after")
     def _some(self) -> Population:

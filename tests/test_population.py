@@ -1,5 +1,7 @@
 """Synthesis: sizes, arrivals, composition shares, determinism."""
 
+from pathlib import Path
+
 import numpy as np
 from factories import scenario
 
@@ -59,3 +61,21 @@ def test_initial_stages_set_guarantee_and_clocks():
     job = pop.initial_stage == Stage.JOB
     assert pop.in_guarantee.all() and not pop.ui_entitled.any()
     assert pop.job_days[job].max() <= 400 and pop.job_days[~job].min() >= 450
+
+
+def test_inflow_has_its_own_composition_and_inherits_the_rest() -> None:
+    from sim import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "umea-insteget-baseline.yaml")
+    own = sc.population.inflow.composition
+    assert own.initial_stages == {"job": 1.0} and own.job_days_at_entry == (0.0, 0.0)
+    assert own.age_bands == sc.population.composition.age_bands  # not given for the inflow: inherited
+    pop = synthesise(sc.population, sc.start_month, sc.horizon_months, Streams(1))
+    cohort = pop.arrival_month == sc.start_month
+    cohort[sc.population.cohort.size:] = False  # the first month's inflow arrives in the same month
+    inflow = np.zeros(len(pop), bool)
+    inflow[sc.population.cohort.size:] = True
+    assert (pop.initial_stage[inflow] == Stage.JOB).all() and (pop.job_days[inflow] == 0).all()
+    moa = pop.months_on_assistance_at_entry[inflow]
+    assert ((moa >= 14) & (moa <= 18)).all()
+    assert (pop.initial_stage[cohort] == Stage.FAS3).any() and (pop.job_days[cohort] > 0).any()
