@@ -152,3 +152,13 @@ def test_a_50_megabyte_file_is_refused_before_parsing(tmp_path):
                          timeout=60)
     assert res.returncode == 2
     assert "too large" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [[], ["bogus"], ["run"], ["run", "x.yaml", "--replications", "0"],
+                                  ["compare", "a.yaml"], ["run", "x.yaml", "--no-such-flag"]])
+def test_usage_errors_are_one_line_with_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: almsim") and "--help" in lines[0]
