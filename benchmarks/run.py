@@ -104,6 +104,18 @@ def _calibration(n: int, workers: int) -> dict[str, float]:
     return {"simulations": n, "workers": workers, "seconds": seconds, "per_second": n / seconds}
 
 
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name in ("numpy", "numba", "mesa"):
+        try:
+            out.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            out.append(f"no {name}")
+    return ", ".join(out)
+
+
 def _cache_note(a: dict, b: dict) -> str:
     """Why the smaller size may be cheaper per person: does its population fit in the L3 cache?"""
     try:
@@ -176,7 +188,7 @@ def main() -> None:
         "# Benchmarks",
         "",
         f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, with `benchmarks/run.py"
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, {_versions()}, with `benchmarks/run.py"
         f"{' --quick' if args.quick else ''}`.",
         "One core per run, event log off; capacities, queues, budgets, ledger and clocks on.",
         "Compiled kernels (numba) on, except the row marked numpy.",
