@@ -209,6 +209,9 @@ def _arrivals(spec: PopulationSpec, start: Month, horizon_months: int) -> np.nda
     return np.concatenate(months) if months else np.zeros(0, np.int32)
 
 
+_BLOCK = 1 << 16  # people drawn at a time
+
+
 def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams: Streams,
                previous_wage_sek_per_month: float = 0.0) -> Population:
     """Create the people a population spec describes.
@@ -222,12 +225,15 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
     n = arrival.shape[0]
     pop = _empty(n)
     pop.arrival_month[:] = arrival
-    if spec.inflow is None or spec.inflow.composition is None:
-        _draw(pop, 0, n, spec.composition, streams, previous_wage_sek_per_month)
-    else:  # cohort first, then the inflow (see _arrivals), each with its own composition
+    # Cohort first, then the inflow (see _arrivals), each with its own composition. Every draw
+    # is keyed by person, so drawing block by block gives the same people while keeping the
+    # float64 temporaries of a block, not of everyone, in memory.
+    n_cohort = n
+    if spec.inflow is not None and spec.inflow.composition is not None:
         n_cohort = sum(spec.cohort.arrivals(start).values()) if spec.cohort is not None else 0
-        _draw(pop, 0, n_cohort, spec.composition, streams, previous_wage_sek_per_month)
-        _draw(pop, n_cohort, n, spec.inflow.composition, streams, previous_wage_sek_per_month)
+    for first, stop, c in ((0, n_cohort, spec.composition), (n_cohort, n, spec.inflow and spec.inflow.composition)):
+        for lo in range(first, stop, _BLOCK):
+            _draw(pop, lo, min(lo + _BLOCK, stop), c, streams, previous_wage_sek_per_month)
     return pop
 
 
