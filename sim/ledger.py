@@ -45,7 +45,7 @@ import numpy as np
 from sim.population import HOUSEHOLD_CODES
 from sim.stages import Stage
 
-__all__ = ["PAYERS", "CATEGORIES", "TRANSFERS", "REAL", "LedgerInput", "ProgrammeMoney", "post", "post_totals",
+__all__ = ["PAYERS", "CATEGORIES", "TRANSFERS", "REAL", "LedgerInput", "ProgrammeMoney", "post",
            "grouping_key", "LedgerBook"]
 
 PAYERS = ("municipality", "arbetsformedlingen", "forsakringskassan", "state", "region", "individual", "employer",
@@ -357,10 +357,3 @@ class LedgerBook:
                                  [e[3].size for e in entries], pairs, sums, [e[5] for e in entries]))
         self._booked += len(self._pending)
         self._pending = []
-
-
-def post_totals(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[str, str], float]:
-    """The sums over people of :func:`post` (grouped by state; see :class:`LedgerBook`)."""
-    book = LedgerBook()
-    book.add(0, grouping_key(x), m, pm)
-    return book.months()[0][1]

@@ -128,9 +128,9 @@ class ProgrammeModel(mesa.Model):
         self._tag_cache: np.ndarray | None = None  # see _tagged()
         # Month index at which each person reaches pension age (or arrives past it).
         pension = self.pop.birth_month + int(np.ceil(scenario.rules.pension_age * 12)) - self.start
-        self._retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
-        self._retire_order = np.argsort(self._retire_t, kind="stable")
-        self._retire_sorted = self._retire_t[self._retire_order]
+        retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
+        self._retire_order = np.argsort(retire_t, kind="stable")
+        self._retire_sorted = retire_t[self._retire_order]
         self.calendar = Calendar(self._month, self._calendar_events(), yearly=self._refresh_multipliers)
 
     # ----------------------------------------------------------------- calendar hooks
@@ -524,15 +524,16 @@ class ProgrammeModel(mesa.Model):
             cand = cand[u < p.referral_rate]
             if cand.size == 0:
                 continue
-            ok = self._meets(el, cand)
+            ok = self._meets(el, cand, stages=False)  # candidates are in el.stages already
             if not el.allow_repeat:
                 ok &= (pop.started[cand] & np.uint32(1 << p.index)) == 0
             if el.any_of:
                 ok &= np.logical_or.reduce([self._meets(group, cand) for group in el.any_of])
             moves.refer(self, cand[ok], p)
 
-    def _meets(self, c: Criteria, ids: np.ndarray) -> np.ndarray:
-        """Whether each of ``ids`` meets the referral conditions ``c``."""
+    def _meets(self, c: Criteria, ids: np.ndarray, *, stages: bool = True) -> np.ndarray:
+        """Whether each of ``ids`` meets the referral conditions ``c`` (without its stages if
+        ``stages`` is false)."""
         pop = self.pop
         age = pop.age_years(self.month, ids)
         ok = (age >= c.age_min) & (age < c.age_max + 1)
@@ -545,7 +546,7 @@ class ProgrammeModel(mesa.Model):
             ok &= pop.rehab_need[ids] == c.requires_rehab_need
         if c.social_assistance_only:
             ok &= ~pop.ui_entitled[ids]
-        if c.stages is not None:
+        if stages and c.stages is not None:
             ok &= self._stage_table(c.stages)[pop.stage[ids]]
         return ok
 

@@ -228,10 +228,11 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
     # Cohort first, then the inflow (see _arrivals), each with its own composition. Every draw
     # is keyed by person, so drawing block by block gives the same people while keeping the
     # float64 temporaries of a block, not of everyone, in memory.
-    n_cohort = n
+    parts = [(0, n, spec.composition)]
     if spec.inflow is not None and spec.inflow.composition is not None:
         n_cohort = sum(spec.cohort.arrivals(start).values()) if spec.cohort is not None else 0
-    for first, stop, c in ((0, n_cohort, spec.composition), (n_cohort, n, spec.inflow and spec.inflow.composition)):
+        parts = [(0, n_cohort, spec.composition), (n_cohort, n, spec.inflow.composition)]
+    for first, stop, c in parts:
         for lo in range(first, stop, _BLOCK):
             _draw(pop, lo, min(lo + _BLOCK, stop), c, streams, previous_wage_sek_per_month)
     return pop

@@ -45,3 +45,29 @@ def test_months_come_back_in_order_with_extras_and_rule_changes() -> None:
     assert (t5, t6, t7) == (5, 6, 7) and c == {}
     assert a[("municipality", "programme_staff")] == -100.0
     assert b[("municipality", "social_assistance")] < a[("municipality", "social_assistance")]  # higher norm
+
+
+def test_large_groups_sum_the_same_without_the_dense_matrix(monkeypatch) -> None:  # noqa: ANN001
+    """Above DENSE_CELLS (month, state) cells the book sums with np.add.at; same sums."""
+    model = ProgrammeModel(load_scenario(ROOT / "scenarios" / "sigtuna-resursjobb.yaml"), rng=4, record_events=False)
+    booked = []
+    original = LedgerBook.add
+
+    def spy(self, t, key, m, pm, extra=None):  # noqa: ANN001, ANN202
+        booked.append((t, key.copy(), m, pm, extra))
+        return original(self, t, key, m, pm, extra)
+
+    monkeypatch.setattr(LedgerBook, "add", spy)
+    model.run(24)
+    dense = model.rec.ledger  # summed with the dense matrix
+    monkeypatch.setattr(LedgerBook, "add", original)
+    monkeypatch.setattr(LedgerBook, "DENSE_CELLS", 0)
+    sparse_book = LedgerBook()
+    for args in booked:
+        sparse_book.add(*args)
+    sparse = sparse_book.months()
+    assert len(booked) == 24 and [t for t, _ in dense] == [t for t, _ in sparse]
+    for (_, x), (_, y) in zip(dense, sparse, strict=True):
+        assert x.keys() == y.keys()
+        for k in x:
+            assert np.isclose(x[k], y[k], rtol=1e-12, atol=1e-6), k
