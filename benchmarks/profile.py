@@ -6,7 +6,7 @@ Run from the repository root:
     .venv/bin/python benchmarks/profile.py --scenario scenarios/c2-lycksele.yaml
     ALMSIM_ENGINE=numpy .venv/bin/python benchmarks/profile.py   # the numpy reference path
 
-Times each sub-step of :meth:`sim.model.ProgrammeModel._month` (and the calendar's dated
+Times each sub-step of :meth:`sim.engine.model.ProgrammeModel._month` (and the calendar's dated
 events) over a whole run, after a small warm-up run that loads the compiled kernels. For a
 line-level view of one sub-step, use line_profiler or pyinstrument on the same model.
 """
@@ -23,7 +23,8 @@ STEPS = ("_enforce_limits", "_book", "_clocks", "_spend", "_forced", "_hazards",
 
 
 def main() -> None:
-    from sim import ProgrammeModel, kernels, load_scenario
+    from sim import ProgrammeModel, load_scenario
+    from sim.engine import kernels
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "national-scale.yaml"))

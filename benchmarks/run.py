@@ -45,7 +45,8 @@ def _measure(people: int, months: int, repeat: int) -> dict[str, float]:
     import resource
     import tracemalloc
 
-    from sim import ProgrammeModel, kernels, load_scenario
+    from sim import ProgrammeModel, load_scenario
+    from sim.engine import kernels
 
     scenario = load_scenario(NATIONAL, [f"population.cohort.size={people}", "population.inflow.people_per_month=0",
                                         f"horizon_months={months}"])
@@ -84,8 +85,8 @@ def _national(repeat: int) -> dict[str, float]:
 
 
 def _c2_once(seed: int) -> int:
-    from sim.ensemble import simulate
-    from sim.scenario import load_scenario
+    from sim.runs.replications import simulate
+    from sim.scenario.load import load_scenario
 
     global _C2_SCENARIO
     if "_C2_SCENARIO" not in globals():

@@ -1,5 +1,5 @@
 """``python -m sim``: the ``almsim`` command line."""
 
-from sim.cli import main
+from sim.cli.main import main
 
 raise SystemExit(main())

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from sim import load_scenario
-from sim.app import TeachingModel, lever_overrides, levers
+from sim.present.app import TeachingModel, lever_overrides, levers
 
 ROOT = Path(__file__).resolve().parents[1]
 C2 = str(ROOT / "scenarios" / "c2-lycksele.yaml")
@@ -102,8 +102,8 @@ def test_refused_lever_values_fall_back_to_the_file_with_a_message():
 
 
 def test_almsim_teach_refuses_a_bad_scenario_with_one_line(tmp_path, capsys):
-    import sim.cli_teach  # noqa: F401 - registers `almsim teach`
-    from sim.cli import main
+    import sim.cli.teach  # noqa: F401 - registers `almsim teach`
+    from sim.cli.main import main
 
     assert main(["teach", str(tmp_path / "missing.yaml")]) == 2
     err = capsys.readouterr().err
@@ -120,7 +120,7 @@ def _free_port() -> int:
 @pytest.fixture
 def app_url():
     port = _free_port()
-    code = "import sys, sim.cli_teach; from sim.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys, sim.cli.teach; from sim.cli.main import main; sys.exit(main(sys.argv[1:]))"
     proc = subprocess.Popen([sys.executable, "-c", code, "teach", C2, "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{port}/"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from factories import PROGRAMME, scenario
 
-from sim.calendar import Calendar
-from sim.ensemble import content_hash, replicate, simulate
-from sim.results import RunResult, atomic_dir
+from sim.engine.calendar import Calendar
+from sim.runs.replications import content_hash, replicate, simulate
+from sim.runs.results import RunResult, atomic_dir
 
 
 def test_calendar_events_of_a_month_run_before_that_months_step():
@@ -78,7 +78,7 @@ def test_run_result_round_trips_through_disk(tmp_path):
 
 
 def test_a_manifests_sorted_scenario_rebuilds_the_same_run(tmp_path):
-    from sim.scenario import build, load_scenario
+    from sim.scenario.load import build, load_scenario
 
     scn = load_scenario("scenarios/sigtuna-resursjobb.yaml")
     path = replicate(scn, seed=2, replications=1).save(tmp_path)

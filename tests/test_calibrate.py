@@ -9,12 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calibrate import Simulator, fit, load_job, load_space
-from sim.ensemble import replicate, simulate
-from sim.errors import ScenarioError
-from sim.parameters import apply_values, get_value, replication_scenarios, set_value, with_values
-from sim.scenario import build, load_scenario, parse_file
-from sim.targets import Target, deviance, load_targets, shares, simulate_target
+from sim.calibration.fit import Simulator, fit, load_job, load_space
+from sim.calibration.targets import Target, deviance, load_targets, shares, simulate_target
+from sim.present.calibration_report import write_results
+from sim.runs.posterior import replication_scenarios
+from sim.runs.replications import replicate, simulate
+from sim.scenario.errors import ScenarioError
+from sim.scenario.load import build, load_scenario, parse_file
+from sim.scenario.paths import apply_values, get_value, set_value, with_values
 
 ROOT = Path(__file__).resolve().parents[1]
 CAL = ROOT / "calibration"
@@ -35,6 +37,13 @@ def test_every_calibration_job_loads(job):
     for t in j.targets.targets:
         assert t.source, f"{t.name} has no source"
         assert t.definition, f"{t.name} has no definition in model terms"
+
+
+def write_fit(*args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+    """Fit and write the results folder, as `almsim calibrate` does."""
+    res = fit(*args, **kwargs)
+    write_results(res)
+    return res
 
 
 def test_goals_are_never_fitted_and_outcomes_are():
@@ -140,7 +149,7 @@ def test_quick_fit_writes_posterior_report_and_held_back(tmp_path):
     job.method.update(population_size=16, max_generations=2, max_simulations=120, draws=8,
                       as_written_replications=4)
     out = tmp_path / "c2"
-    res = fit(job, out, workers=1, work=tmp_path / "work", progress=False, log=lambda s: None)
+    res = write_fit(job, out, workers=1, work=tmp_path / "work", progress=False, log=lambda s: None)
     post = pd.read_parquet(out / "posterior.parquet")
     assert len(post) == 8 and "programmes.c2.lock_in_hazard_ratio" in post
     assert {"programmes.c2.exit_rates_per_month.training", "programmes.c2.exit_rates_per_month.subsidised"} <= set(post)
@@ -155,10 +164,10 @@ def test_quick_fit_writes_posterior_report_and_held_back(tmp_path):
     goal = table[table["kind"] == "goal"].iloc[0]
     assert 0.0 <= goal["post_p_reach"] <= 1.0
     # held back: fit without the follow-up, and its prediction shows up in the main report
-    held = fit(job, out / "held-back" / "c2_follow_up_6m", leave_out=["c2_follow_up_6m"], workers=1,
+    held = write_fit(job, out / "held-back" / "c2_follow_up_6m", leave_out=["c2_follow_up_6m"], workers=1,
                work=tmp_path / "work", progress=False, log=lambda s: None)
     assert "c2_follow_up_6m" not in held.meta["fitted_targets"]
-    from sim.fit_report import rewrite_report
+    from sim.present.calibration_report import rewrite_report
 
     rewrite_report(res)
     assert "## Held-back check" in (out / "fit_report.md").read_text()
@@ -167,7 +176,7 @@ def test_quick_fit_writes_posterior_report_and_held_back(tmp_path):
 def test_check_job_without_parameters_only_compares(tmp_path):
     job = load_job(CAL / "sigtuna.yaml")
     job.method.update(as_written_replications=3)
-    res = fit(job, tmp_path / "sig", workers=1, work=tmp_path / "work", progress=False, log=lambda s: None)
+    res = write_fit(job, tmp_path / "sig", workers=1, work=tmp_path / "work", progress=False, log=lambda s: None)
     assert res.posterior is None and not (tmp_path / "sig" / "posterior.parquet").exists()
     table = pd.read_csv(tmp_path / "sig" / "targets.csv")
     sa = table[table["target"] == "jobblyftet_social_assistance_year"].iloc[0]
@@ -175,17 +184,17 @@ def test_check_job_without_parameters_only_compares(tmp_path):
 
 
 def test_cli_calibrate_quick(tmp_path, capsys, monkeypatch):
-    import sim.cli
-    import sim.cli_calibrate  # noqa: F401 - registers the subcommands
+    import sim.cli.calibrate  # noqa: F401 - registers the subcommands
+    import sim.cli.main
 
     monkeypatch.chdir(tmp_path)  # the command's work files go to ./outputs/
 
-    code = sim.cli.main(["calibrate", str(CAL / "traning-ger-fardighet.yaml"), "--quick", "--out", str(tmp_path),
+    code = sim.cli.main.main(["calibrate", str(CAL / "traning-ger-fardighet.yaml"), "--quick", "--out", str(tmp_path),
                          "--workers", "1", "-q"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "goal tgf_work_or_education" in out and "P(reached)" in out
-    assert sim.cli.main(["calibrate", str(CAL / "c2.yaml"), "--leave-out", "nope", "-q"]) == 2
+    assert sim.cli.main.main(["calibrate", str(CAL / "c2.yaml"), "--leave-out", "nope", "-q"]) == 2
 
 
 # ------------------------------------------------------------------ calibrated scenarios
@@ -235,7 +244,7 @@ def test_committed_c2_posterior_drives_the_calibrated_scenario():
 
 
 def test_sweep_over_a_calibrated_scenario_uses_the_draws_of_run(tmp_path, monkeypatch):
-    from sim.sweep import Sweep
+    from sim.runs.sweep import Sweep
 
     monkeypatch.chdir(tmp_path)
     _fake_posterior(tmp_path)

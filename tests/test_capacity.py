@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.capacity import Budget, OverspendError, Slots, admissible, priority_order
+from sim.engine.capacity import Budget, OverspendError, Slots, admissible, priority_order
 
 
 def test_slots_cannot_be_overfilled_or_overreleased():

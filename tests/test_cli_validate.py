@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-import sim.cli
-from sim.cli import main
-from sim.scenario import build, load_scenario
+import sim.cli.main
+import sim.scenario.load
+from sim.cli.main import main
+from sim.scenario.load import build, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 INVALID = ROOT / "tests" / "scenarios" / "invalid"
@@ -89,7 +90,7 @@ def test_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sim.cli, "load_scenario", interrupted)
+    monkeypatch.setattr(sim.scenario.load, "load_scenario", interrupted)
     assert main(["parse", str(VALID / "base.yaml")]) == 130
 
 

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from factories import JOBS, PROGRAMME, scenario
 
-from sim.breakeven import BreakevenResult, breakeven, no_entry_baseline, parse_horizon
-from sim.compare import (
+from sim.accounts.payers import PAYERS, TRANSFERS
+from sim.analysis.breakeven import BreakevenResult, breakeven, no_entry_baseline, parse_horizon
+from sim.analysis.comparison import (
     ALL_PAYERS,
     MONEY_COLUMNS,
     SOCIETY,
@@ -22,11 +23,10 @@ from sim.compare import (
     goal_achievement,
     payback_months,
 )
-from sim.ensemble import Ensemble
-from sim.ledger import PAYERS, TRANSFERS
-from sim.params import format_month
-from sim.results import RunResult
-from sim.schema import Goal
+from sim.runs.replications import Ensemble
+from sim.runs.results import RunResult
+from sim.scenario.dated import format_month
+from sim.scenario.schema import Goal
 
 SMALL = {"population": {"cohort": {"size": 300}}, "horizon_months": 72}
 GOAL = {"name": "coach_work_12m", "programme": "coach", "measure": "work_or_studies",

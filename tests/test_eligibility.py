@@ -7,8 +7,8 @@ from pathlib import Path
 from factories import PROGRAMME, merge, scenario
 
 from sim import ProgrammeModel, load_scenario
-from sim.scenario import dump_scenario
-from sim.stages import Stage
+from sim.scenario.load import dump_scenario
+from sim.scenario.stages import Stage
 
 EITHER = {"stages": ["open", "job"],
           "any_of": [{"stages": ["open"], "min_months_on_assistance": 18, "social_assistance_only": True},

@@ -9,9 +9,10 @@ from factories import JOBS, PROGRAMME, merge, scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.ensemble import simulate
-from sim.model import ProgrammeModel
-from sim.stages import LEGAL, PROGRAMME_STAGES, Stage
+from sim.engine.model import ProgrammeModel
+from sim.runs.replications import simulate
+from sim.runs.results import RunResult
+from sim.scenario.stages import LEGAL, PROGRAMME_STAGES, Stage
 
 
 def run_checked(scn, seed=0):
@@ -52,7 +53,7 @@ def run_checked(scn, seed=0):
 
 def test_invariants_with_capacity_queue_and_budget():
     m = run_checked(scenario([PROGRAMME, JOBS]))
-    q = m.results().queues
+    q = RunResult.from_model(m).queues
     assert q["waiting"].max() > 0, "the test should produce a queue"
     assert (q["participants"] <= q["capacity"]).all()
 
@@ -133,7 +134,7 @@ def test_fas3_rule_450_job_days_without_work_means_fas3():
                    transitions={"job": {"work": 0.0}, "open": {"work": 0.0}}, horizon_months=6)
     m = ProgrammeModel(scn, rng=1)
     m.run()
-    ev = m.results().events
+    ev = RunResult.from_model(m).events
     to_fas3 = ev[ev["to_stage"] == "fas3"]
     assert set(to_fas3["person"]) == set(range(50))
     # 400 + 3 * 21.7 = 465.1 >= 450 after the third month: the move happens at its end
@@ -168,7 +169,7 @@ def test_ui_exhaustion_moves_people_into_the_guarantee():
                    horizon_months=20)
     m = ProgrammeModel(scn, rng=0)
     m.run()
-    ev = m.results().events
+    ev = RunResult.from_model(m).events
     moved = ev[(ev["from_stage"] == "open") & (ev["to_stage"] == "job")]
     assert set(moved["person"]) == set(range(50))
     # UI days at entry are below 250, so everyone is in JOB within 14 months (300 / 21.7)
@@ -219,7 +220,7 @@ def test_participants_reaching_pension_age_leave_with_an_exit_row():
     people = {"cohort": {"size": 20}, "composition": {"age_bands": {"64-64": 1.0}, "registered_share": 0.0}}
     m = ProgrammeModel(scenario([coach], population=people, horizon_months=14), rng=1)
     m.run()
-    r = m.results()
+    r = RunResult.from_model(m)
     exits = r.tables["exits"]
     pension = exits[exits["reason"] == "pension"]["people"].sum()
     to_other = r.tables["events"].query("from_stage == 'coaching' and to_stage == 'other'")

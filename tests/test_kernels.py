@@ -1,4 +1,4 @@
-"""The compiled kernels (sim.kernels) compute exactly what the numpy reference path computes.
+"""The compiled kernels (sim.engine.kernels) compute exactly what the numpy reference path computes.
 
 A run with numba and a run without must give the same people the same moves in the same
 months and the same money: the numpy path is the readable reference, and it is what runs
@@ -17,10 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim import ProgrammeModel, kernels, load_scenario
-from sim.ledger import LedgerInput, grouping_key
-from sim.rng import Streams
-from sim.stages import Stage
+from sim import ProgrammeModel, load_scenario
+from sim.engine import kernels
+from sim.accounts.book import grouping_key
+from sim.accounts.rules import LedgerInput
+from sim.engine.streams import Streams
+from sim.scenario.stages import Stage
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_numba = pytest.mark.skipif(kernels.select is None, reason="numba is not installed")
@@ -104,14 +106,14 @@ def test_ledger_keys_match_grouping_key() -> None:
 
 def test_engine_switch_turns_numba_off() -> None:
     env = dict(os.environ, ALMSIM_ENGINE="numpy")
-    out = subprocess.run([sys.executable, "-c", "import sim.kernels as k; print(k.ENABLED)"], env=env,
+    out = subprocess.run([sys.executable, "-c", "import sim.engine.kernels as k; print(k.ENABLED)"], env=env,
                          capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=needs_numba)])
 def test_an_illegal_move_fails_loudly_and_writes_nothing(compiled: bool) -> None:
-    from sim import moves
+    from sim.engine import moves
 
     model = ProgrammeModel(load_scenario(ROOT / "scenarios" / "c2-lycksele.yaml"), rng=0)
     model.compiled = compiled

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from sim import ProgrammeModel, load_scenario
-from sim.ledger import LedgerBook, grouping_key, post
+from sim.accounts.book import LedgerBook, grouping_key
+from sim.accounts.rules import post
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,8 +6,8 @@ and every posting the rules should produce (``output``: payer -> category -> SEK
 the payer pays). The expected numbers are worked out by hand from DOMAIN.md part B, with the
 arithmetic in a comment beside each case; see ``tests/ledger_cases/README.md``.
 
-The case runner builds a one-person :class:`~sim.schema.Scenario`, resolves its rates with
-:func:`sim.regime.regime_at` and calls :func:`sim.ledger.post`. Further tests check that the
+The case runner builds a one-person :class:`~sim.scenario.schema.Scenario`, resolves its rates with
+:func:`sim.engine.in_force.regime_at` and calls :func:`sim.accounts.rules.post`. Further tests check that the
 cases cover every category and payer, that transfers cancel over payers for random people, that
 programme staff is booked by the model, and the a-kassa re-qualification on a small run.
 """
@@ -26,13 +26,15 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.ledger import CATEGORIES, PAYERS, REAL, TRANSFERS, LedgerInput, post
-from sim.model import ProgrammeModel
-from sim.params import parse_month
-from sim.population import HOUSEHOLD_CODES
-from sim.regime import regime_at
-from sim.schema import Scenario
-from sim.stages import Stage
+from sim.accounts.payers import CATEGORIES, PAYERS, REAL, TRANSFERS
+from sim.accounts.rules import LedgerInput, post
+from sim.engine.in_force import regime_at
+from sim.engine.model import ProgrammeModel
+from sim.engine.population import HOUSEHOLD_CODES
+from sim.runs.results import RunResult
+from sim.scenario.dated import parse_month
+from sim.scenario.schema import Scenario
+from sim.scenario.stages import Stage
 
 CASES_DIR = Path(__file__).resolve().parent / "ledger_cases"
 
@@ -242,9 +244,9 @@ def test_transfers_cancel_and_society_is_real_resources(period: str, organiser: 
 # ----------------------------------------------------------------------------- model level
 def _ledger(model: ProgrammeModel) -> pd.DataFrame:
     """The run's ledger as month x (payer, category) -> SEK, with every month and zeros filled."""
-    led = model.results().tables["ledger"]
+    led = RunResult.from_model(model).tables["ledger"]
     wide = led.pivot_table(index="month", columns=["payer", "category"], values="sek", aggfunc="sum")
-    months = model.results().tables["stocks"]["month"].unique()
+    months = RunResult.from_model(model).tables["stocks"]["month"].unique()
     return wide.reindex(months).fillna(0.0)
 
 

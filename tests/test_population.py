@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 from factories import scenario
 
-from sim.population import HOUSEHOLD_CODES, bytes_per_person, population_size, synthesise
-from sim.rng import Streams
-from sim.stages import Stage
+from sim.engine.population import HOUSEHOLD_CODES, bytes_per_person, population_size, synthesise
+from sim.engine.streams import Streams
+from sim.scenario.stages import Stage
 
 
 def _pop(seed=1, **changes):

@@ -8,9 +8,9 @@ import time
 import pytest
 from factories import JOBS, PROGRAMME, scenario
 
-from sim.compare import ALL_PAYERS, Comparison, compare
-from sim.plots import PAYER_LABELS, cumulative_saving_figure, stock_bands_figure, who_pays_figure
-from sim.report import format_count, format_sek, render_report, write_report
+from sim.analysis.comparison import ALL_PAYERS, Comparison, compare
+from sim.present.figures import PAYER_LABELS, cumulative_saving_figure, stock_bands_figure, who_pays_figure
+from sim.present.report import format_count, format_sek, render_report, write_report
 
 SMALL = {"population": {"cohort": {"size": 250}}, "horizon_months": 72}
 GOAL = {"name": "coach_goal", "programme": "coach", "measure": "work", "within_months_of_start": 12,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.rng import Streams, replication_seeds
+from sim.engine.streams import Streams, replication_seeds
 
 
 def test_draws_are_a_function_of_seed_stream_month_and_person():

@@ -1,4 +1,4 @@
-"""Tests of sim.scenario: the invalid corpus, valid files, extends, overrides, provenance."""
+"""Tests of sim.scenario.load: the invalid corpus, valid files, extends, overrides, provenance."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-import sim.schema
-from sim.errors import ScenarioError
-from sim.params import Param, parse_month
-from sim.scenario import (
+import sim.scenario.schema
+from sim.scenario.dated import Param, parse_month
+from sim.scenario.errors import ScenarioError
+from sim.scenario.load import (
     MAX_FILE_BYTES,
     Location,
     build,
@@ -430,7 +430,7 @@ def test_build_refuses_non_mappings(doc: Any) -> None:
 
 def _all_field_names() -> list[str]:
     names: set[str] = set()
-    for obj in vars(sim.schema).values():
+    for obj in vars(sim.scenario.schema).values():
         if isinstance(obj, type) and issubclass(obj, BaseModel):
             names.update(obj.model_fields)
     return sorted(names)

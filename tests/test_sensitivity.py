@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from sim.parameters import apply_values
-from sim.scenario import build, parse_file
-from sim.sensitivity import run_sensitivity, save_sensitivity, uncalibrated_space
-from sim.spaces import Parameter, Prior, Space
+from sim.calibration.sensitivity import run_sensitivity, uncalibrated_space
+from sim.calibration.spaces import Parameter, Prior, Space
+from sim.present.calibration_report import save_sensitivity
+from sim.scenario.load import build, parse_file
+from sim.scenario.paths import apply_values
 
 pytest.importorskip("SALib")
 
@@ -72,8 +73,8 @@ def test_unknown_output_is_refused(doc, tmp_path):
 
 
 def test_cli_sensitivity_prints_a_ranked_table(tmp_path, capsys, monkeypatch):
-    import sim.cli
-    import sim.cli_calibrate  # noqa: F401 - registers the subcommands
+    import sim.cli.calibrate  # noqa: F401 - registers the subcommands
+    import sim.cli.main
 
     monkeypatch.chdir(tmp_path)
     space = tmp_path / "space.yaml"
@@ -83,12 +84,12 @@ def test_cli_sensitivity_prints_a_ranked_table(tmp_path, capsys, monkeypatch):
         " prior: {distribution: loguniform, low: 0.5, high: 4}}\n"
         "  - {name: studies, path: programmes.c2.exit_rates_per_month.studies,"
         " prior: {distribution: uniform, low: 0.002, high: 0.04}}\n")
-    code = sim.cli.main(["sensitivity", str(C2), "--set", "horizon_months=30", "--space", str(space),
+    code = sim.cli.main.main(["sensitivity", str(C2), "--set", "horizon_months=30", "--space", str(space),
                          "--output", "programme.c2.starts", "--samples", "3", "--replications", "1",
                          "--out", str(tmp_path / "fig"), "-q"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "morris sensitivity of programme.c2.starts over 2 parameters" in out
     assert (tmp_path / "fig" / "sensitivity.png").is_file()
-    assert sim.cli.main(["sensitivity", str(C2), "--output", "nope", "--samples", "1", "--space", str(space),
+    assert sim.cli.main.main(["sensitivity", str(C2), "--output", "nope", "--samples", "1", "--space", str(space),
                          "--set", "horizon_months=13", "-q"]) == 2

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.breakeven import no_entry_baseline
-from sim.regime import regime_at
-from sim.scenario import dump_scenario, load_scenario
+from sim.analysis.breakeven import no_entry_baseline
+from sim.engine.in_force import regime_at
+from sim.scenario.load import dump_scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 C2 = ROOT / "scenarios" / "c2-lycksele.yaml"

@@ -1,4 +1,4 @@
-"""One person's story (sim.story) and `almsim story`: what it tells, and its one-line errors."""
+"""One person's story (sim.present.story) and `almsim story`: what it tells, and its one-line errors."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-import sim.cli_teach  # noqa: F401 - registers `almsim story` and `almsim teach`
+import sim.cli.teach  # noqa: F401 - registers `almsim story` and `almsim teach`
 from sim import ProgrammeModel, load_scenario, simulate
-from sim.cli import main
-from sim.story import StoryError, story_from_run, tell_story
+from sim.cli.main import main
+from sim.present.story import StoryError, story_from_run, tell_story
+from sim.runs.results import RunResult
 
 ROOT = Path(__file__).resolve().parents[1]
 C2 = ROOT / "scenarios" / "c2-lycksele.yaml"
@@ -39,7 +40,7 @@ def _requalified(scenario, seed: int) -> int:
     """A person who had a Resursjobb and later started a new a-kassa period."""
     model = ProgrammeModel(scenario, rng=seed, track=range(scenario.population.cohort.size))
     model.run()
-    st = model.results().tracked_state.sort_values(["person", "month"])
+    st = RunResult.from_model(model).tracked_state.sort_values(["person", "month"])
     had = st[(st["stage"] == "subsidised") & (st["programme"] == "resursjobb")].groupby("person")["month"].min()
     new = st["ui_entitled"] & ~st.groupby("person")["ui_entitled"].shift(fill_value=True)
     later = st[new & (st["month"] > st["person"].map(had))]

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.scenario import parse_file
-from sim.sweep import Sweep, digest, parameter_grid
+from sim.runs.sweep import Sweep, digest, parameter_grid
+from sim.scenario.load import parse_file
 
 ROOT = Path(__file__).resolve().parents[1]
 C2 = ROOT / "scenarios" / "c2-lycksele.yaml"
@@ -73,7 +73,7 @@ def test_dask_local_cluster_gives_the_same_results(doc, tmp_path):
     assert len(workers) == 2  # both Dask worker processes computed runs
 
 
-_DRIVER = "import sys, sim.cli, sim.cli_calibrate; sys.exit(sim.cli.main(sys.argv[1:]))"
+_DRIVER = "import sys, sim.cli.main, sim.cli.calibrate; sys.exit(sim.cli.main.main(sys.argv[1:]))"
 
 
 def _stored(store: Path) -> set[str]:

@@ -48,7 +48,7 @@ def compute(pairs: tuple[tuple[str, str], ...] = PAIRS) -> pd.DataFrame:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from sim import load_scenario
-    from sim.compare import compare
+    from sim.analysis.comparison import compare
 
     frames = []
     for base_name, scen_name in pairs:

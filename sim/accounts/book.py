@@ -1,0 +1,160 @@
+"""The ledger book: a run's money, summed per month, payer and category.
+
+The posting rules (:func:`sim.accounts.rules.post`) read a handful of fields of a person's
+state. The book packs those fields into one integer key per person and month
+(:func:`grouping_key`), keeps only the distinct keys of each month and their counts, and
+posts each distinct state once per run (:class:`LedgerBook`).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from sim.accounts.rules import LedgerInput, ProgrammeMoney, post
+from sim.scenario.stages import Stage
+
+__all__ = ["grouping_key", "LedgerBook"]
+
+_S = Stage
+
+
+# The grouping key packs every field the rules read into one int64:
+# bits 0-31 the reference wage (float32 bits), 32-36 five flags, 37-40 children,
+# 41-42 household, 43-48 programme + 1, 49-52 stage.
+_FLAGS = ("fas3", "ui200", "guarantee", "ui", "under26")
+def grouping_key(x: LedgerInput) -> np.ndarray:
+    """Each person's state as the one int64 that :func:`post_totals` groups by."""
+    fas3 = (x.stage == _S.FAS3) if x.fas3_placement is None else x.fas3_placement
+    # Build the narrow parts in small dtypes first; widen once.
+    flags = fas3.astype(np.uint8)
+    for i, f in enumerate((x.ui_days < 200, x.in_guarantee, x.ui_entitled, x.young()), start=1):
+        flags |= f.astype(np.uint8) << np.uint8(i)
+    small = np.minimum(x.children, 15).astype(np.uint16)
+    small |= x.household.astype(np.uint16) << np.uint16(4)
+    small |= (x.programme + np.int8(1)).astype(np.uint16) << np.uint16(6)
+    small |= x.stage.astype(np.uint16) << np.uint16(12)
+    key = x.reference_wage.astype(np.float32).view(np.uint32).astype(np.int64)
+    key |= flags.astype(np.int64) << 32
+    key |= small.astype(np.int64) << 37
+    return key
+
+
+def _decode(keys: np.ndarray) -> LedgerInput:
+    """The state each grouping key stands for (one row per key)."""
+    flags_k = (keys >> 32) & 0x1F
+    small_k = keys >> 37
+    fields = {name: (flags_k >> i) & 1 for i, name in enumerate(_FLAGS)}
+    fields["wage"] = keys & 0xFFFFFFFF
+    fields["children"] = small_k & 0xF
+    fields["household"] = (small_k >> 4) & 0x3
+    fields["programme"] = (small_k >> 6) & 0x3F
+    fields["stage"] = (small_k >> 12) & 0xF
+    return LedgerInput(
+        stage=fields["stage"].astype(np.uint8), programme=(fields["programme"] - 1).astype(np.int8),
+        household=fields["household"].astype(np.uint8), children=fields["children"].astype(np.uint8),
+        age_years=np.where(fields["under26"] == 1, 25.0, 26.0).astype(np.float32),
+        ui_entitled=fields["ui"] == 1, ui_days=np.where(fields["ui200"] == 1, 0.0, 200.0).astype(np.float32),
+        in_guarantee=fields["guarantee"] == 1,
+        reference_wage=fields["wage"].astype(np.uint32).view(np.float32), fas3_placement=fields["fas3"] == 1,
+    )
+
+
+class LedgerBook:
+    """Monthly sums over people of :func:`post`, posted once per distinct state and run.
+
+    The rules read only categorical fields, age under 26, UI days under 200 and the
+    reference wage, so people who agree on those get identical postings. Each month the
+    people's states are packed into integer keys (:func:`grouping_key`) and only the
+    distinct keys and their counts are kept (:meth:`add`). When the sums are asked for
+    (:meth:`months`, :meth:`by_payer`), every distinct key of every month under the same
+    money rules is posted in one call of :func:`post`, and the months' sums are their
+    counts times those postings (one matrix product). This gives the sums of :func:`post`
+    over everyone (up to the order of floating-point additions) at the cost of a sort of
+    the keys per month: the rules themselves run a handful of times per run, not monthly.
+    """
+
+    #: Above this many (month, state) cells a group is summed without a dense matrix.
+    DENSE_CELLS = 4_000_000
+    #: Up to this many people a month's keys are kept as they are, not sorted and counted.
+    RAW_KEYS = 4096
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, np.ndarray | None,
+                                  dict[tuple[str, str], float]]] = []
+        #: per group of months under the same rules: (booking order, months, people booked,
+        #: pairs, sums, extras)
+        self._blocks: list[tuple[list[int], list[int], list[int], list[tuple[str, str]], np.ndarray,
+                                 list[dict[tuple[str, str], float]]]] = []
+        self._booked = 0
+        self._months: list[tuple[int, dict[tuple[str, str], float]]] | None = None
+
+    def add(self, t: int, key: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney,
+            extra: dict[tuple[str, str], float] | None = None) -> None:
+        """Book month ``t`` for people with grouping keys ``key`` under money rules ``m``,
+        ``pm``, plus ``extra`` amounts that are not per person (staff costs)."""
+        if key.size <= self.RAW_KEYS:  # small: keep everyone's key (a sort per month costs more)
+            keys, counts = key.copy(), None
+        else:
+            keys, counts = np.unique(key, return_counts=True)
+        self._pending.append((t, m, pm, keys, counts, dict(extra or {})))
+        self._months = None
+
+    def months(self) -> list[tuple[int, dict[tuple[str, str], float]]]:
+        """``(t, {(payer, category): amount})`` for every month booked, in order."""
+        self._post_pending()
+        if self._months is None:
+            rows: list[tuple[int, int, dict[tuple[str, str], float]]] = []
+            for order, ts, sizes, pairs, sums, extras in self._blocks:
+                for o, t, n, row, extra in zip(order, ts, sizes, sums.tolist(), extras, strict=True):
+                    totals = dict(zip(pairs, row, strict=True)) if n else {}
+                    for k, v in extra.items():
+                        totals[k] = totals.get(k, 0.0) + v
+                    rows.append((o, t, totals))
+            self._months = [(t, totals) for _, t, totals in sorted(rows, key=lambda r: r[0])]
+        return self._months
+
+    def by_payer(self) -> dict[str, float]:
+        """Each payer's sum over all months booked."""
+        self._post_pending()
+        out: dict[str, float] = {}
+        for _, _, _, pairs, sums, extras in self._blocks:
+            for (payer, _cat), v in zip(pairs, sums.sum(axis=0).tolist(), strict=True):
+                out[payer] = out.get(payer, 0.0) + v
+            for extra in extras:
+                for (payer, _cat), v in extra.items():
+                    out[payer] = out.get(payer, 0.0) + v
+        return out
+
+    def _post_pending(self) -> None:
+        if not self._pending:
+            return
+        by_rules: dict[tuple[int, int], list[int]] = {}
+        for i, (_, m, pm, *_rest) in enumerate(self._pending):
+            by_rules.setdefault((id(m), id(pm)), []).append(i)
+        for idx in by_rules.values():
+            entries = [self._pending[i] for i in idx]
+            _, m, pm, *_rest = entries[0]
+            keys = np.concatenate([e[3] for e in entries])
+            every = np.unique(keys)
+            pairs: list[tuple[str, str]] = []
+            sums = np.zeros((len(entries), 0))
+            if every.size:
+                amounts = post(_decode(every), m, pm)
+                pairs = list(amounts)
+                table = np.stack([amounts[p] for p in pairs], axis=1)
+                counts = np.concatenate([np.ones(e[3].size) if e[4] is None else e[4] for e in entries])
+                month = np.repeat(np.arange(len(entries)), [e[3].size for e in entries])
+                state = np.searchsorted(every, keys)
+                cells = len(entries) * every.size
+                if cells <= self.DENSE_CELLS:  # people per (month, state), times the postings
+                    weights = np.bincount(month * every.size + state, weights=counts, minlength=cells)
+                    sums = weights.reshape(len(entries), every.size) @ table
+                else:
+                    sums = np.zeros((len(entries), len(pairs)))
+                    np.add.at(sums, month, table[state] * counts[:, None])
+            self._blocks.append(([self._booked + i for i in idx], [e[0] for e in entries],
+                                 [e[3].size for e in entries], pairs, sums, [e[5] for e in entries]))
+        self._booked += len(self._pending)
+        self._pending = []

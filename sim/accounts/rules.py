@@ -1,0 +1,200 @@
+"""The posting rules: who pays and who receives what, per person and month.
+
+Posting rules are one pure, vectorised function, :func:`post`, of people's state in a month
+and the rates in force. It returns signed amounts per (payer, category): negative = the
+payer pays, positive = the payer receives. Transfers are posted twice (the payer's minus,
+the receiver's plus), so they cancel when summed over payers; real resources are posted
+once: **production value** (the value of work done, a gain) and **programme costs and
+staff** (resources used). Hence society = the sum over payers = production value minus
+programme costs, the payoff-style view of DOMAIN.md B5.
+
+Rules, per person-month (amounts in SEK; W = gross wage, F = employer fee):
+
+* **wages** (work, subsidised jobs): the employer (or the municipality for municipal
+  jobs) pays W, the individual receives it; **employer fees** F = rate x W (reduced rate under
+  26) go from the wage payer to the state; **wage subsidies** min(share x (W + F), cap) from
+  Arbetsförmedlingen to the wage payer; **production value** share x (W + F) to the employer,
+  or, for a municipal job, to ``public`` (the users of the services the extra staff improve:
+  a real gain, but not municipal money, DOMAIN.md B5).
+* **unemployment insurance** for people with an open UI period outside the guarantee and not
+  working: min(80 % (70 % after 200 days) of the reference wage, 680 SEK/day) x 21.7 days, from
+  the state (UI funds) to the individual.
+* **activity support** for people in the guarantee and not working: 65 % of the reference
+  wage (min 320 SEK/day, max 680) if they had UI, else 223 SEK/day, from Försäkringskassan;
+  without a UI history it ends with the 450 days, so people in Fas 3 without one get none
+  (about 1 in 8 Fas 3 participants in 2014 lived on social assistance).
+* **income tax** on wages, UI and activity support above a tax-free amount: the municipal
+  part to the municipality, the county part to the region.
+* **social assistance**: the household's norm (adults + children) plus housing, minus the
+  household's net income, if positive, from the municipality to the individual; not for
+  people in regular studies (student finance) or outside the model (``other``).
+* **organiser grant** for each month in a Fas 3 placement, from Arbetsförmedlingen to the
+  organiser; people past the Fas 3 day limit who wait for or attend a (non-job) programme
+  keep their placement, as Umeå's Insteget participants did.
+* **programme costs** per participant-month and **programme staff** per month, paid by the
+  payers the scenario names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import numpy as np
+
+from sim.scenario.schema import HOUSEHOLD_CODES
+from sim.scenario.stages import Stage
+
+__all__ = ["LedgerInput", "ProgrammeMoney", "post"]
+
+_S = Stage
+_NOT_WORKING = np.zeros(len(Stage), bool)
+_NOT_WORKING[[_S.OPEN, _S.JOB, _S.WAITING, _S.FAS3, _S.COACHING, _S.TRAINING, _S.EDUCATION]] = True
+_NO_SA = np.zeros(len(Stage), bool)
+_NO_SA[[_S.STUDIES, _S.OTHER, _S.NOT_ARRIVED]] = True
+_FAMILY = np.zeros(len(HOUSEHOLD_CODES), bool)
+_FAMILY[[HOUSEHOLD_CODES["single_parent"], HOUSEHOLD_CODES["couple"], HOUSEHOLD_CODES["couple_children"]]] = True
+_COUPLE = np.zeros(len(HOUSEHOLD_CODES), bool)
+_COUPLE[[HOUSEHOLD_CODES["couple"], HOUSEHOLD_CODES["couple_children"]]] = True
+
+
+@dataclass(frozen=True)
+class LedgerInput:
+    """The state of some people in one month (aligned arrays)."""
+
+    stage: np.ndarray
+    programme: np.ndarray  #: programme index, -1 for none
+    household: np.ndarray
+    children: np.ndarray
+    age_years: np.ndarray | None  #: only whether it is under 26 matters; see ``under_26``
+    ui_entitled: np.ndarray
+    ui_days: np.ndarray
+    in_guarantee: np.ndarray
+    reference_wage: np.ndarray  #: wage UI and activity support are based on (0: never had UI)
+    fas3_placement: np.ndarray | None = None  #: in a Fas 3 placement (default: stage is fas3)
+    under_26: np.ndarray | None = None  #: age under 26 (default: from ``age_years``)
+
+    def young(self) -> np.ndarray:
+        """Whether each person is under 26 (the reduced employer fee)."""
+        return self.under_26 if self.under_26 is not None else self.age_years < 26
+
+
+@dataclass(frozen=True)
+class ProgrammeMoney:
+    """Per-programme money parameters as arrays indexed by programme (resolved at a month)."""
+
+    wage: np.ndarray
+    wage_paid_by_municipality: np.ndarray  #: bool
+    subsidy_share: np.ndarray
+    subsidy_cap: np.ndarray  #: inf for no cap
+    production_share: np.ndarray
+    participant_cost: dict[str, np.ndarray]  #: payer -> cost per participant-month
+
+    @classmethod
+    def empty(cls) -> ProgrammeMoney:
+        z = np.zeros(1)
+        return cls(z, np.zeros(1, bool), z, np.full(1, np.inf), z, {})
+
+
+def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[str, str], np.ndarray]:
+    """Signed amounts per (payer, category) for each person (see the module docstring).
+
+    Args:
+        x: people's state.
+        m: money rates in force (the fields of :class:`sim.scenario.rates.Money`, as floats).
+        pm: programme money parameters.
+
+    Returns:
+        ``{(payer, category): amounts}`` with one float64 per person; pairs absent are zero.
+    """
+    n = x.stage.shape[0]
+    out: dict[tuple[str, str], np.ndarray] = {}
+
+    def book(payer: str, category: str, amount: np.ndarray) -> None:
+        key = (payer, category)
+        out[key] = out[key] + amount if key in out else amount.astype(np.float64, copy=True)
+
+    stage = x.stage
+    prog = x.programme
+    in_prog = prog >= 0
+    pidx = np.maximum(prog, 0)
+    days = m.benefit_days_per_month
+
+    # --- wages, fees, subsidies, production -------------------------------------------
+    work = stage == _S.WORK
+    sub = stage == _S.SUBSIDISED
+    sub_prog = sub & in_prog
+    sub_ext = sub & ~in_prog
+    wage = np.zeros(n)
+    wage[work] = m.work_wage_sek_per_month
+    wage[sub_prog] = pm.wage[pidx[sub_prog]]
+    wage[sub_ext] = m.external_subsidised_wage_sek_per_month
+    fee_rate = np.where(x.young(), m.employer_fee_share_under_26, m.employer_fee_share)
+    fee = wage * fee_rate
+    cost = wage + fee
+    muni_pays = sub_prog & pm.wage_paid_by_municipality[pidx]
+    emp_pays = (work | sub) & ~muni_pays
+    subsidy = np.zeros(n)
+    subsidy[sub_prog] = np.minimum(pm.subsidy_share[pidx[sub_prog]] * cost[sub_prog], pm.subsidy_cap[pidx[sub_prog]])
+    subsidy[sub_ext] = m.external_subsidy_share_of_wage_cost * cost[sub_ext]
+    production = np.zeros(n)
+    production[work] = m.production_value_share_of_wage_cost * cost[work]
+    production[sub_prog] = pm.production_share[pidx[sub_prog]] * cost[sub_prog]
+    production[sub_ext] = m.production_value_share_of_wage_cost * cost[sub_ext]
+    for payer, mask in (("municipality", muni_pays), ("employer", emp_pays)):
+        book(payer, "wages", -wage * mask)
+        book(payer, "employer_fees", -fee * mask)
+        book(payer, "wage_subsidies", subsidy * mask)
+    book("employer", "production_value", production * emp_pays)
+    book("public", "production_value", production * muni_pays)
+    book("individual", "wages", wage)
+    book("state", "employer_fees", fee)
+    book("arbetsformedlingen", "wage_subsidies", -subsidy)
+
+    # --- income support -----------------------------------------------------------------
+    not_working = _NOT_WORKING[stage]
+    ui = not_working & x.ui_entitled & ~x.in_guarantee
+    share = np.where(x.ui_days < 200, m.ui_share_first_200_days, m.ui_share_after_200_days)
+    ui_amount = np.where(ui, np.minimum(share * x.reference_wage / days, m.ui_max_sek_per_day) * days, 0.0)
+    book("state", "unemployment_insurance", -ui_amount)
+    book("individual", "unemployment_insurance", ui_amount)
+    guar = not_working & x.in_guarantee
+    had_ui = x.reference_wage > 0
+    fas3 = stage == _S.FAS3 if x.fas3_placement is None else x.fas3_placement
+    # Without a UI history, activity support lasts 450 days, which Fas 3 begins after.
+    guar &= had_ui | ~fas3
+    daily_ui = np.clip(m.activity_support_ui_share * x.reference_wage / days, m.activity_support_min_sek_per_day,
+                       m.ui_max_sek_per_day)
+    act = np.where(guar, np.where(had_ui, daily_ui, m.activity_support_no_ui_sek_per_day) * days, 0.0)
+    book("forsakringskassan", "activity_support", -act)
+    book("individual", "activity_support", act)
+
+    # --- income tax ---------------------------------------------------------------------
+    taxable = wage + ui_amount + act
+    base = np.maximum(taxable - m.tax_free_sek_per_month, 0.0)
+    mun_tax = base * m.municipal_tax_share
+    reg_tax = base * m.region_tax_share
+    book("municipality", "income_tax", mun_tax)
+    book("region", "income_tax", reg_tax)
+    book("individual", "income_tax", -(mun_tax + reg_tax))
+
+    # --- social assistance --------------------------------------------------------------
+    couple = _COUPLE[x.household]
+    need = np.where(couple, m.sa_norm_couple_sek_per_month, m.sa_norm_single_sek_per_month)
+    need = need + x.children.astype(np.float64) * m.sa_norm_per_child_sek_per_month
+    need = need + np.where(_FAMILY[x.household], m.housing_family_sek_per_month, m.housing_single_sek_per_month)
+    net = taxable - mun_tax - reg_tax + np.where(couple, m.partner_income_sek_per_month, 0.0)
+    sa = np.where(_NO_SA[stage], 0.0, np.maximum(need - net, 0.0))
+    book("municipality", "social_assistance", -sa)
+    book("individual", "social_assistance", sa)
+
+    # --- Fas 3 organiser grant ----------------------------------------------------------
+    grant = np.where(fas3, m.fas3_organiser_grant_sek_per_month, 0.0)
+    book("arbetsformedlingen", "organiser_grant", -grant)
+    book(m.fas3_organiser, "organiser_grant", grant)
+
+    # --- programme participant costs ----------------------------------------------------
+    participating = in_prog & (stage != _S.WAITING)
+    for payer, costs in pm.participant_cost.items():
+        book(payer, "programme_costs", -np.where(participating, costs[pidx], 0.0))
+    return out

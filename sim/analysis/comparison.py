@@ -1,0 +1,536 @@
+"""Paired comparisons with a baseline: employment, money per payer, payback, goals.
+
+:func:`compare` runs a baseline and one or more scenarios with the **same seed**, so
+replication ``i`` of every scenario uses the same replication seed as replication ``i`` of
+the baseline (:func:`sim.engine.streams.replication_seeds`) and, through the engine's named streams,
+the same random draw for the same person and decision (common random numbers). Every
+difference is taken *within* a pair of replications, and only then summarised over
+replications as P10/P50/P90.
+
+Conventions (all tables are tidy pandas frames, see :class:`Comparison`):
+
+* **month index** ``t = 0, 1, ...`` counts months from the start month; month ``t``'s money
+  is booked on the state during that month (the ledger's convention).
+* **saving** of a payer = its net (signed ledger sum) in the scenario minus in the baseline:
+  positive = the payer is better off with the scenario, negative = it pays.
+  ``society`` is the sum over the payers of :data:`sim.accounts.rules.PAYERS` (transfers cancel).
+* **discounting**: month ``t`` is worth ``(1 + r) ** (-t / 12)``, ``r`` = the scenario's
+  ``money.discount_rate_per_year`` in force at the start month.
+* **a horizon of H months** is the window ``t < H``: money and person-months are summed over
+  it; stocks "at the horizon" are those of its last month, ``t = H - 1``.
+* **payback month** (per payer, per replication): the first ``t`` from which the cumulative
+  discounted saving stays ``>= 0`` (to within 1 SEK) to the end of the window; NaN if it is
+  negative in the last month of the window.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.accounts.payers import ALL_PAYERS, CATEGORIES, SOCIETY
+from sim.analysis.assumptions import ASSUMPTION_COLUMNS, SOURCE_COLUMNS, assumption_table, source_table
+from sim.analysis.comparison_math import (
+    HORIZONS,
+    PAYBACK_TOLERANCE_SEK,
+    discount_factors,
+    goal_achievement,
+    horizons_for,
+    month_labels,
+    net_by_payer,
+    net_by_payer_category,
+    payback_months,
+    quantiles,
+    stage_series,
+    starts_series,
+)
+from sim.runs.replications import VERSION, Ensemble, content_hash, replicate
+from sim.runs.results import RunResult, atomic_dir
+from sim.scenario.dated import format_month
+from sim.scenario.schema import Scenario
+
+__all__ = [
+    "compare", "Comparison", "SOCIETY", "ALL_PAYERS", "HORIZONS", "TABLES", "PAYBACK_TOLERANCE_SEK",
+    "discount_factors", "payback_months", "goal_achievement", "cumulative_saving", "horizons_for",
+    "net_by_payer", "net_by_payer_category",
+]
+
+#: The tables of a comparison, in the order they are saved.
+TABLES = ("money", "headline", "categories", "goals", "stock_bands", "assumptions", "sources")
+#: Payers whose cost per extra person in work (and per participant) is reported.
+COST_PAYERS = ("municipality", SOCIETY)
+
+MONEY_COLUMNS = ("scenario", "replication", "month", "month_index", "payer", "net_sek_baseline",
+                 "net_sek_scenario", "saving_sek", "discount_factor", "saving_discounted_sek",
+                 "cumulative_saving_discounted_sek")
+HEADLINE_COLUMNS = ("scenario", "metric", "horizon_months", "payer", "p10", "p50", "p90", "mean", "n")
+GOAL_COLUMNS = ("scenario", "goal", "programme", "measure", "within_months_of_start", "target_share",
+                "probability", "median_achieved_share", "p10_achieved_share", "p90_achieved_share",
+                "median_participants", "replications", "source")
+BAND_COLUMNS = ("scenario", "month", "stage", "p10", "p50", "p90")
+CATEGORY_COLUMNS = ("scenario", "horizon_months", "payer", "category", "p10", "p50", "p90", "mean")
+_COLUMNS = {"money": MONEY_COLUMNS, "headline": HEADLINE_COLUMNS, "categories": CATEGORY_COLUMNS,
+            "goals": GOAL_COLUMNS,
+            "stock_bands": BAND_COLUMNS, "assumptions": ASSUMPTION_COLUMNS, "sources": SOURCE_COLUMNS}
+
+
+# --------------------------------------------------------------------------------------------
+# Paired arrays of one scenario against the baseline
+
+
+@dataclass
+class _Pair:
+    """A scenario's replications against the baseline's, as arrays ``[replication, month, ...]``."""
+
+    label: str
+    scenario: Scenario
+    start: int
+    months: int
+    rate: float
+    net_base: np.ndarray  # [R, T, P]
+    net_scen: np.ndarray  # [R, T, P]
+    work_base: np.ndarray  # [R, T]
+    work_scen: np.ndarray
+    selfsup_base: np.ndarray  # work + studies
+    selfsup_scen: np.ndarray
+    starts: dict[str, np.ndarray]  # programme -> [R, T]
+
+    @property
+    def discount(self) -> np.ndarray:
+        return discount_factors(self.months, self.rate)
+
+    def money(self) -> dict[str, np.ndarray]:
+        """Per-payer arrays with ``society`` appended as the last payer (the sum of the others)."""
+        saving = self.net_scen - self.net_base
+        disc = saving * self.discount[None, :, None]
+        cum = np.cumsum(disc, axis=1)
+        out = {"net_sek_baseline": self.net_base, "net_sek_scenario": self.net_scen, "saving_sek": saving,
+               "saving_discounted_sek": disc, "cumulative_saving_discounted_sek": cum,
+               "cumulative_saving_sek": np.cumsum(saving, axis=1)}
+        return {k: np.concatenate([v, v.sum(axis=2, keepdims=True)], axis=2) for k, v in out.items()}
+
+
+def _pair(label: str, base: Ensemble, scen: Ensemble) -> _Pair:
+    b, s = base.scenario, scen.scenario
+    if (b.start_month, b.horizon_months) != (s.start_month, s.horizon_months):
+        raise ValueError(
+            f"scenario {s.name!r} runs {format_month(s.start_month)} + {s.horizon_months} months but the "
+            f"baseline {b.name!r} runs {format_month(b.start_month)} + {b.horizon_months} months; "
+            "a paired comparison needs the same months")
+    if base.seeds != scen.seeds:
+        raise ValueError("the scenario and the baseline must use the same replication seeds")
+    start, months = s.start_month, s.horizon_months
+
+    def runs(ens: Ensemble, fn: Callable[[RunResult], np.ndarray]) -> np.ndarray:
+        return np.stack([fn(r) for r in ens.results])
+
+    def net(r: RunResult) -> np.ndarray:
+        return net_by_payer(r.tables["ledger"], start, months)
+
+    def stock(*stages: str) -> Callable[[RunResult], np.ndarray]:
+        return lambda r: stage_series(r.tables["stocks"], start, months, stages)
+
+    starts = {p.name: runs(scen, lambda r, n=p.name: starts_series(
+        r.tables["queues"][r.tables["queues"]["programme"] == n], start, months)) for p in s.programmes}
+    return _Pair(label, s, start, months, float(s.money.discount_rate_per_year.at(start)),
+                 runs(base, net), runs(scen, net), runs(base, stock("work")), runs(scen, stock("work")),
+                 runs(base, stock("work", "studies")), runs(scen, stock("work", "studies")), starts)
+
+
+def cumulative_saving(baseline: Ensemble, scenario: Ensemble, payer: str, horizon_months: int, *,
+                      discounted: bool = True) -> np.ndarray:
+    """Each replication's cumulative saving of ``payer`` over the first ``horizon_months`` months.
+
+    Raises:
+        ValueError: for an unknown payer or a horizon outside ``1 .. the run's horizon``.
+    """
+    if payer not in ALL_PAYERS:
+        raise ValueError(f"unknown payer {payer!r}; choose one of {', '.join(ALL_PAYERS)}")
+    pair = _pair(scenario.scenario.name, baseline, scenario)
+    if not 1 <= horizon_months <= pair.months:
+        raise ValueError(f"horizon {horizon_months} months is outside the run (1..{pair.months})")
+    key = "cumulative_saving_discounted_sek" if discounted else "cumulative_saving_sek"
+    return pair.money()[key][:, horizon_months - 1, ALL_PAYERS.index(payer)]
+
+
+def _money_table(pair: _Pair) -> pd.DataFrame:
+    m = pair.money()
+    r_n, t_n, p_n = m["saving_sek"].shape
+    df = pd.DataFrame({
+        "scenario": pair.label,
+        "replication": np.repeat(np.arange(r_n), t_n * p_n),
+        "month": np.tile(np.repeat(np.array(month_labels(pair.start, t_n), dtype=object), p_n), r_n),
+        "month_index": np.tile(np.repeat(np.arange(t_n), p_n), r_n),
+        "payer": np.tile(np.array(ALL_PAYERS, dtype=object), r_n * t_n),
+    })
+    for col in MONEY_COLUMNS[5:]:
+        df[col] = np.broadcast_to(pair.discount[None, :, None], (r_n, t_n, p_n)).reshape(-1) \
+            if col == "discount_factor" else m[col].reshape(-1)
+    return df
+
+
+def _headline_rows(pair: _Pair) -> list[tuple[Any, ...]]:
+    m = pair.money()
+    cum, cum_u = m["cumulative_saving_discounted_sek"], m["cumulative_saving_sek"]
+    d_work = pair.work_scen - pair.work_base
+    d_self = pair.selfsup_scen - pair.selfsup_base
+    total_starts = sum(pair.starts.values()) if pair.starts else np.zeros_like(d_work)
+    rows: list[tuple[Any, ...]] = []
+
+    def add(metric: str, h: int, payer: str, values: np.ndarray, never_is_inf: bool = False) -> None:
+        rows.append((pair.label, metric, h, payer, *quantiles(values, never_is_inf=never_is_inf)))
+
+    for h in horizons_for(pair.months):
+        extra = d_work[:, h - 1]
+        add("extra_in_work", h, "", extra)
+        add("extra_person_months_in_work", h, "", d_work[:, :h].sum(axis=1))
+        add("extra_in_work_or_studies", h, "", d_self[:, h - 1])
+        starts = total_starts[:, :h].sum(axis=1)
+        add("programme_starts", h, "", starts)
+        if len(pair.starts) > 1:
+            for name, s in pair.starts.items():
+                add(f"programme_starts.{name}", h, "", s[:, :h].sum(axis=1))
+        for j, payer in enumerate(ALL_PAYERS):
+            add("net_saving_discounted_sek", h, payer, cum[:, h - 1, j])
+            add("net_saving_sek", h, payer, cum_u[:, h - 1, j])
+            pb = payback_months(cum[:, :h, j])
+            add("payback_month", h, payer, pb, never_is_inf=True)
+            share = float(np.mean(np.isfinite(pb)))
+            rows.append((pair.label, "payback_share", h, payer, np.nan, share, np.nan, share, len(pb)))
+        for payer in COST_PAYERS:
+            cost = -cum[:, h - 1, ALL_PAYERS.index(payer)]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                add("cost_per_extra_person_in_work_sek", h, payer, np.where(extra > 0, cost / extra, np.nan))
+                add("cost_per_participant_sek", h, payer, np.where(starts > 0, cost / starts, np.nan))
+    return rows
+
+
+def _category_rows(pair: _Pair, base: Ensemble, scen: Ensemble) -> list[tuple[Any, ...]]:
+    """Cumulative discounted saving per payer and ledger category at each horizon.
+
+    Rows whose saving is below half a krona in every replication are left out (at society
+    level that drops the transfers, which cancel).
+    """
+    def cats(ens: Ensemble) -> np.ndarray:
+        return np.stack([net_by_payer_category(r.tables["ledger"], pair.start, pair.months) for r in ens.results])
+
+    disc = (cats(scen) - cats(base)) * pair.discount[None, :, None, None]
+    cum = np.cumsum(disc, axis=1)
+    rows: list[tuple[Any, ...]] = []
+    for h in horizons_for(pair.months):
+        tot = cum[:, h - 1]
+        tot = np.concatenate([tot, tot.sum(axis=1, keepdims=True)], axis=1)  # [R, payers + society, C]
+        for j, payer in enumerate(ALL_PAYERS):
+            for k, category in enumerate(CATEGORIES):
+                v = tot[:, j, k]
+                if np.all(np.abs(v) < 0.5):
+                    continue
+                rows.append((pair.label, h, payer, category, *quantiles(v)[:4]))
+    return rows
+
+
+def _goal_rows(label: str, scn: Scenario, ens: Ensemble) -> list[tuple[Any, ...]]:
+    rows = []
+    for goal in scn.goals:
+        stage = scn.programme(goal.programme).stage.label
+        got = [goal_achievement(r.tables["events"], goal, stage, scn.start_month, scn.horizon_months)
+               for r in ens.results]
+        shares = np.array([g[0] for g in got], dtype=np.float64)
+        finite = shares[np.isfinite(shares)]
+        prob = float(np.mean(finite >= goal.target_share - 1e-12)) if finite.size else np.nan
+        q = np.quantile(finite, (0.1, 0.5, 0.9)) if finite.size else (np.nan,) * 3
+        rows.append((label, goal.name, goal.programme, goal.measure, goal.within_months_of_start,
+                     goal.target_share, prob, float(q[1]), float(q[0]), float(q[2]),
+                     float(np.median([g[1] for g in got])), int(finite.size), goal.source or ""))
+    return rows
+
+
+def _labels(baseline: Scenario, scenarios: Sequence[Scenario]) -> tuple[str, list[str]]:
+    """Unique names: a scenario named like the baseline (or another scenario) gets ``#2``, ``#3``..."""
+    used = {baseline.name}
+    labels = []
+    for s in scenarios:
+        label, k = s.name, 2
+        while label in used:
+            label, k = f"{s.name}#{k}", k + 1
+        used.add(label)
+        labels.append(label)
+    return baseline.name, labels
+
+
+def _frame(name: str, rows: list[tuple[Any, ...]] | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(rows, pd.DataFrame):
+        return rows.reset_index(drop=True)
+    return pd.DataFrame(rows, columns=list(_COLUMNS[name]))
+
+
+# --------------------------------------------------------------------------------------------
+# The comparison
+
+
+@dataclass
+class Comparison:
+    """A baseline against one or more scenarios: tidy tables and what produced them.
+
+    Attributes:
+        baseline: the baseline's label (its scenario name).
+        scenarios: the scenarios' labels (names, made unique with ``#2``... if needed).
+        tables: ``money``, ``headline``, ``categories``, ``goals``, ``stock_bands``, ``assumptions``,
+            ``sources`` (see :func:`compare` for their columns).
+        meta: seed, replication seeds, months, discount rates, titles, programmes, versions
+            (plain JSON types; saved as ``comparison.json``).
+        runs: label -> the replications' :class:`~sim.runs.results.RunResult` (not saved).
+    """
+
+    baseline: str
+    scenarios: list[str]
+    tables: dict[str, pd.DataFrame]
+    meta: dict[str, Any]
+    runs: dict[str, list[RunResult]] = field(default_factory=dict, repr=False)
+
+    @property
+    def money(self) -> pd.DataFrame:
+        """Per scenario, replication, month and payer: nets, saving, discounting."""
+        return self.tables["money"]
+
+    @property
+    def headline(self) -> pd.DataFrame:
+        """P10/P50/P90 over replications of each metric, horizon and payer."""
+        return self.tables["headline"]
+
+    @property
+    def categories(self) -> pd.DataFrame:
+        """Cumulative discounted saving per payer and ledger category at each horizon."""
+        return self.tables["categories"]
+
+    @property
+    def goals(self) -> pd.DataFrame:
+        """Each stated goal's probability of being met."""
+        return self.tables["goals"]
+
+    @property
+    def stock_bands(self) -> pd.DataFrame:
+        """People per stage and month, P10/P50/P90, for the baseline and every scenario."""
+        return self.tables["stock_bands"]
+
+    @property
+    def assumptions(self) -> pd.DataFrame:
+        """Parameters that differ between the baseline and each scenario."""
+        return self.tables["assumptions"]
+
+    @property
+    def sources(self) -> pd.DataFrame:
+        """Every sourced parameter used by any scenario."""
+        return self.tables["sources"]
+
+    @classmethod
+    def from_ensembles(cls, baseline: Ensemble, scenarios: Sequence[Ensemble]) -> Comparison:
+        """Build a comparison from ensembles already run with the same seed and replications."""
+        if not scenarios:
+            raise ValueError("give at least one scenario to compare with the baseline")
+        base_label, labels = _labels(baseline.scenario, [e.scenario for e in scenarios])
+        pairs = [_pair(lab, baseline, e) for lab, e in zip(labels, scenarios, strict=True)]
+        money = pd.concat([_money_table(p) for p in pairs], ignore_index=True)
+        headline = [row for p in pairs for row in _headline_rows(p)]
+        categories = [row for p, e in zip(pairs, scenarios, strict=True) for row in _category_rows(p, baseline, e)]
+        goals = [row for lab, e in zip(labels, scenarios, strict=True) for row in _goal_rows(lab, e.scenario, e)]
+        bands = []
+        for lab, e in zip([base_label, *labels], [baseline, *scenarios], strict=True):
+            b = e.bands()
+            b.insert(0, "scenario", lab)
+            bands.append(b)
+        scns = [e.scenario for e in scenarios]
+        tables = {
+            "money": _frame("money", money),
+            "headline": _frame("headline", headline),
+            "categories": _frame("categories", categories),
+            "goals": _frame("goals", goals),
+            "stock_bands": _frame("stock_bands", pd.concat(bands, ignore_index=True)),
+            "assumptions": _frame("assumptions", assumption_table(baseline.scenario, scns, labels)),
+            "sources": _frame("sources", source_table([baseline.scenario, *scns], [base_label, *labels])),
+        }
+        meta = _meta(baseline, scenarios, base_label, labels)
+        runs = {lab: e.results for lab, e in zip([base_label, *labels], [baseline, *scenarios], strict=True)}
+        return cls(base_label, labels, tables, meta, runs)
+
+    # ------------------------------------------------------------------ saving
+    def save(self, out_dir: str | Path) -> Path:
+        """Write every table as Parquet and CSV, ``comparison.json`` and ``summary.txt``, atomically.
+
+        An existing ``out_dir`` is replaced only once the new one is complete.
+        """
+        path = Path(out_dir)
+        with atomic_dir(path) as tmp:
+            for name in TABLES:
+                df = self.tables[name]
+                df.to_parquet(tmp / f"{name}.parquet", index=False)
+                df.to_csv(tmp / f"{name}.csv", index=False)
+            (tmp / "comparison.json").write_text(json.dumps(self.meta, indent=2, sort_keys=True) + "\n")
+            (tmp / "summary.txt").write_text(self.to_text() + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Comparison:
+        """Read a comparison written by :meth:`save` (without its runs)."""
+        path = Path(path)
+        meta = json.loads((path / "comparison.json").read_text())
+        tables = {name: pd.read_parquet(path / f"{name}.parquet") if (path / f"{name}.parquet").exists()
+                  else _frame(name, []) for name in TABLES}
+        return cls(meta["baseline"], list(meta["scenarios"]), tables, meta)
+
+    # ------------------------------------------------------------------ text
+    def to_text(self) -> str:
+        """The terminal summary: headline numbers per scenario as ``median (P10..P90)``."""
+        h = self.headline
+        lines = [f"Baseline: {self.baseline} ({self.meta['titles'].get(self.baseline, '')})",
+                 f"{self.meta['replications']} paired replications, seed {self.meta['seed']}; "
+                 f"savings = scenario - baseline, discounted; + = better off, - = pays"]
+        for label in self.scenarios:
+            hs = h[h["scenario"] == label]
+            horizons = sorted(hs["horizon_months"].unique())
+            lines += ["", f"Scenario: {label} ({self.meta['titles'].get(label, '')})"]
+
+            def row(name: str, metric: str, payer: str, fmt: Callable[[float], str],
+                    hs: pd.DataFrame = hs, horizons: list[int] = horizons) -> tuple[str, list[str]]:
+                cells = []
+                for x in horizons:
+                    r = hs[(hs["metric"] == metric) & (hs["horizon_months"] == x) & (hs["payer"] == payer)]
+                    cell = _interval(r.iloc[0], fmt) if len(r) else ""
+                    if metric.startswith("cost_") and len(r) and r.iloc[0]["n"] < self.meta["replications"]:
+                        cell += f" n={r.iloc[0]['n']}"  # replications with more people in work
+                    cells.append(cell)
+                return name, cells
+
+            # payers whose saving is exactly zero in every replication and horizon say nothing
+            savings = hs[hs["metric"] == "net_saving_discounted_sek"]
+            quiet = {p for p, g in savings.groupby("payer") if (g[["p10", "p50", "p90"]].to_numpy() == 0).all()}
+            shown = [p for p in ALL_PAYERS if p in ("municipality", SOCIETY) or p not in quiet]
+            rows = [row("programme starts", "programme_starts", "", _fmt_count),
+                    row("extra people in work (at end)", "extra_in_work", "", _fmt_count),
+                    row("extra person-months in work", "extra_person_months_in_work", "", _fmt_count),
+                    ("net saving, MSEK (discounted)", []),
+                    *(row(f"  {payer}", "net_saving_discounted_sek", payer, _fmt_msek) for payer in shown),
+                    row("payback month, municipality", "payback_month", "municipality", _fmt_month),
+                    row("payback month, society", "payback_month", SOCIETY, _fmt_month),
+                    row("cost/extra in work, municipality", "cost_per_extra_person_in_work_sek", "municipality",
+                        _fmt_ksek)]
+            width = 2 + max([len(c) for _, cells in rows for c in cells] + [len(_horizon_label(x)) for x in horizons])
+            rows.insert(0, ("", [_horizon_label(x) for x in horizons]))
+            lines += [(f"{name:34}" + "".join(f"{c:>{width}}" for c in cells)).rstrip() for name, cells in rows]
+            if len(shown) < len(ALL_PAYERS):
+                lines.append(f"(no saving at all for: {', '.join(p for p in ALL_PAYERS if p not in shown)})")
+            g = self.goals[self.goals["scenario"] == label]
+            for r in g.itertuples():
+                lines.append(f"goal {r.goal}: {r.target_share:.0%} in {r.measure.replace('_or_', ' or ')} within "
+                             f"{r.within_months_of_start} "
+                             f"months; met in {_fmt_share(r.probability)} of replications "
+                             f"(median achieved {_fmt_share(r.median_achieved_share)})")
+        return "\n".join(lines)
+
+
+def _horizon_label(h: int) -> str:
+    return f"{h // 12} years" if h % 12 == 0 and h >= 24 else ("1 year" if h == 12 else f"{h} months")
+
+
+def _interval(r: Any, fmt: Callable[[float], str]) -> str:
+    if np.isnan(r["p10"]) and np.isnan(r["p90"]):
+        return fmt(r["p50"])
+    return f"{fmt(r['p50'])} ({fmt(r['p10'])}..{fmt(r['p90'])})"
+
+
+def _fmt_count(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{round(x):,d}"
+
+
+def _fmt_msek(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x / 1e6:+.1f}"
+
+
+def _fmt_ksek(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x / 1e3:,.0f}k"
+
+
+def _fmt_month(x: float) -> str:
+    return "never" if not np.isfinite(x) else f"{x:.0f}"
+
+
+def _fmt_share(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.0%}"
+
+
+def _meta(baseline: Ensemble, scenarios: Sequence[Ensemble], base_label: str, labels: list[str]) -> dict[str, Any]:
+    ens = [baseline, *scenarios]
+    every = [base_label, *labels]
+    b = baseline.scenario
+    return {
+        "baseline": base_label,
+        "scenarios": labels,
+        "seed": baseline.seed,
+        "replications": len(baseline.results),
+        "replication_seeds": list(baseline.seeds),
+        "start_month": format_month(b.start_month),
+        "horizon_months": b.horizon_months,
+        "horizons": horizons_for(b.horizon_months),
+        "titles": {lab: e.scenario.title or e.scenario.name for lab, e in zip(every, ens, strict=True)},
+        "descriptions": {lab: e.scenario.description for lab, e in zip(every, ens, strict=True)},
+        "discount_rate_per_year": {lab: float(e.scenario.money.discount_rate_per_year.at(b.start_month))
+                                   for lab, e in zip(every, ens, strict=True)},
+        "people": {lab: int(e.results[0].summary.get("people", 0)) for lab, e in zip(every, ens, strict=True)},
+        "programmes": {lab: [{"name": p.name, "title": p.title or p.name, "kind": p.kind,
+                              "places": p.capacity.slots_at(b.start_month)} for p in e.scenario.programmes]
+                       for lab, e in zip(every, ens, strict=True)},
+        "content_hash": {lab: content_hash(e.scenario) for lab, e in zip(every, ens, strict=True)},
+        "almsim_version": VERSION,
+        "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0, replications: int = 20,
+            workers: int = 1, progress: Callable[[int], None] | None = None) -> Comparison:
+    """Run ``baseline`` and each scenario with common random numbers and compare them.
+
+    Args:
+        baseline: the reference policy (e.g. the cohort without the programme).
+        scenarios: the policies to compare with it; each must have the same start month and
+            horizon. (The same population is expected; differences show in ``assumptions``.)
+        seed: the seed of every scenario; replication ``i`` of each uses the same spawned seed.
+        replications: paired replications.
+        workers: processes per ensemble (results do not depend on it).
+        progress: called with 1 per finished run; there are
+            ``replications * (1 + len(scenarios))`` runs (e.g. pass ``tqdm(total=...).update``).
+
+    Returns:
+        A :class:`Comparison` with these tables:
+
+        * ``money``: scenario, replication, month (YYYY-MM), month_index, payer (the ledger's
+          payers and ``society``), net_sek_baseline, net_sek_scenario, saving_sek,
+          discount_factor, saving_discounted_sek, cumulative_saving_discounted_sek;
+        * ``headline``: scenario, metric, horizon_months, payer ("" for people metrics), p10,
+          p50, p90, mean, n (replications with a value). Metrics: extra_in_work,
+          extra_person_months_in_work, extra_in_work_or_studies, programme_starts (and
+          ``programme_starts.<name>`` with several programmes), net_saving_discounted_sek,
+          net_saving_sek, payback_month (NaN quantile = not paid back), payback_share (in
+          p50 and mean), cost_per_extra_person_in_work_sek and cost_per_participant_sek
+          (municipality, society; discounted net cost, NaN where the divisor is <= 0);
+        * ``categories``: scenario, horizon_months, payer, category, p10, p50, p90, mean: the
+          cumulative discounted saving by ledger category (what each payer's saving is made of);
+        * ``goals``: scenario, goal, programme, measure, within_months_of_start, target_share,
+          probability, median/p10/p90 achieved share, median participants, replications, source;
+        * ``stock_bands``: scenario (baseline included), month, stage, p10, p50, p90;
+        * ``assumptions``: scenario, path, value_baseline, value_scenario, source, status;
+        * ``sources``: path, value, scenarios, source, status.
+    """
+    scenarios = list(scenarios)
+    if not scenarios:
+        raise ValueError("give at least one scenario to compare with the baseline")
+    base = replicate(baseline, seed, replications, workers=workers, record_events=False, progress=progress)
+    ens = [replicate(s, seed, replications, workers=workers, record_events=bool(s.goals), progress=progress)
+           for s in scenarios]
+    return Comparison.from_ensembles(base, ens)

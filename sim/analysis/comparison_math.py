@@ -1,0 +1,172 @@
+"""What a comparison measures, as pure functions of run tables and arrays.
+
+Ledger nets per month and payer (and category), discount factors, payback months, goal
+achievement from an event log, and quantile summaries. Nothing here runs a model or knows
+about baselines: :mod:`sim.analysis.comparison` pairs runs and calls these. Conventions (month index,
+horizons as windows ``t < H``, payback) are those of :mod:`sim.analysis.comparison`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from sim.accounts.payers import CATEGORIES, PAYERS
+from sim.scenario.dated import format_month, parse_month
+from sim.scenario.schema import Goal
+
+__all__ = ["discount_factors", "payback_months", "horizons_for", "month_labels", "net_by_payer",
+           "net_by_payer_category", "stage_series", "starts_series", "goal_achievement", "quantiles",
+           "HORIZONS", "PAYBACK_TOLERANCE_SEK", "GOAL_STAGES"]
+
+#: Horizons (months) reported besides the scenario's full horizon.
+HORIZONS = (12, 60)
+#: Cumulative savings above minus this count as "paid back" (rounding of sums of SEK).
+PAYBACK_TOLERANCE_SEK = 1.0
+#: The stages each goal measure counts.
+GOAL_STAGES = {"work": ("work",), "work_or_studies": ("work", "studies")}
+
+
+def discount_factors(months: int, rate_per_year: float) -> np.ndarray:
+    """``(1 + r) ** (-t / 12)`` for ``t = 0 .. months - 1``."""
+    if rate_per_year <= -1.0:
+        raise ValueError(f"discount rate must be > -100 % a year, got {rate_per_year}")
+    return (1.0 + rate_per_year) ** (-np.arange(months, dtype=np.float64) / 12.0)
+
+
+def payback_months(cumulative: np.ndarray, tolerance: float = PAYBACK_TOLERANCE_SEK) -> np.ndarray:
+    """Payback month of cumulative savings over the last axis (months).
+
+    Args:
+        cumulative: ``[..., months]`` cumulative (discounted) savings.
+        tolerance: values ``>= -tolerance`` count as non-negative.
+
+    Returns:
+        ``[...]`` floats: the first month index from which the series stays non-negative to
+        its end; NaN where its last value is negative.
+    """
+    cum = np.asarray(cumulative, dtype=np.float64)
+    neg = cum < -tolerance
+    n = cum.shape[-1]
+    # index of the last negative month, -1 if none
+    last_neg = np.where(neg.any(axis=-1), n - 1 - np.argmax(neg[..., ::-1], axis=-1), -1)
+    return np.where(last_neg == n - 1, np.nan, last_neg + 1.0)
+
+
+def horizons_for(horizon_months: int) -> list[int]:
+    """The reported horizons of a run of ``horizon_months``: 12, 60 (if they fit) and the full one."""
+    return sorted({h for h in HORIZONS if h <= horizon_months} | {horizon_months})
+
+
+def month_labels(start: int, months: int) -> list[str]:
+    """``YYYY-MM`` of each month of a run."""
+    return [format_month(start + t) for t in range(months)]
+
+
+def net_by_payer(ledger: pd.DataFrame, start_month: int, months: int) -> np.ndarray:
+    """Net SEK per month and payer (``[months, len(PAYERS)]``) from a run's ledger table.
+
+    Sums are taken row by row in the table's order, so two identical ledgers give
+    bit-identical nets.
+    """
+    t = pd.Index(month_labels(start_month, months)).get_indexer(ledger["month"])
+    p = pd.Index(PAYERS).get_indexer(ledger["payer"])
+    if (t < 0).any():
+        raise ValueError(f"ledger month {ledger['month'].to_numpy()[t < 0][0]!r} outside the run")
+    if (p < 0).any():
+        raise ValueError(f"unknown payer {ledger['payer'].to_numpy()[p < 0][0]!r} in the ledger")
+    flat = np.bincount(t * len(PAYERS) + p, weights=ledger["sek"].to_numpy(np.float64),
+                       minlength=months * len(PAYERS))
+    return flat.reshape(months, len(PAYERS))
+
+
+def net_by_payer_category(ledger: pd.DataFrame, start_month: int, months: int) -> np.ndarray:
+    """Net SEK per month, payer and category (``[months, len(PAYERS), len(CATEGORIES)]``)."""
+    t = pd.Index(month_labels(start_month, months)).get_indexer(ledger["month"])
+    p = pd.Index(PAYERS).get_indexer(ledger["payer"])
+    c = pd.Index(CATEGORIES).get_indexer(ledger["category"])
+    if (t < 0).any() or (p < 0).any() or (c < 0).any():
+        raise ValueError("ledger rows outside the run's months, payers or categories")
+    n = len(PAYERS) * len(CATEGORIES)
+    flat = np.bincount((t * len(PAYERS) + p) * len(CATEGORIES) + c, weights=ledger["sek"].to_numpy(np.float64),
+                       minlength=months * n)
+    return flat.reshape(months, len(PAYERS), len(CATEGORIES))
+
+
+def stage_series(stocks: pd.DataFrame, start_month: int, months: int, stages: Sequence[str]) -> np.ndarray:
+    """People in ``stages`` per month, from a run's stocks table."""
+    sel = stocks[stocks["stage"].isin(list(stages))]
+    t = pd.Index(month_labels(start_month, months)).get_indexer(sel["month"])
+    ok = t >= 0
+    return np.bincount(t[ok], weights=sel["people"].to_numpy(np.float64)[ok], minlength=months)
+
+
+def starts_series(queues: pd.DataFrame, start_month: int, months: int) -> np.ndarray:
+    """Programme starts per month, from (a selection of) a run's queues table."""
+    t = pd.Index(month_labels(start_month, months)).get_indexer(queues["month"])
+    ok = t >= 0
+    return np.bincount(t[ok], weights=queues["starts"].to_numpy(np.float64)[ok], minlength=months)
+
+
+def goal_achievement(events: pd.DataFrame, goal: Goal, stage: str, start_month: int | str,
+                     months: int) -> tuple[float, int]:
+    """The share of a goal's participants who reached its measure in time, from an event log.
+
+    A *participant* is a person with an admission event (``from_stage == "waiting"`` into
+    ``stage`` with ``programme == goal.programme``); their first admission counts. They
+    reach the goal if a later event takes them into the measured stage(s) (``work``, or
+    ``work``/``studies``) at most ``goal.within_months_of_start`` months after the month
+    of admission. Only people admitted early enough to be followed that long inside the run
+    (admission month index ``+ within <= months - 1``) are counted, so late starters do not
+    bias the share down.
+
+    Args:
+        events: ``month, person, from_stage, to_stage, programme`` (one run).
+        stage: the stage the programme's participants occupy (e.g. ``"coaching"``).
+        start_month: the run's start month (``"YYYY-MM"`` or a month number).
+        months: months simulated.
+
+    Returns:
+        ``(share, participants)``; share is NaN when no participant can be followed.
+    """
+    start = parse_month(start_month) if isinstance(start_month, str) else int(start_month)
+    if events.empty:
+        return float("nan"), 0
+    labels = events["month"].to_numpy()
+    uniq, inv = np.unique(labels, return_inverse=True)
+    t = (np.array([parse_month(m) for m in uniq]) - start)[inv]
+    frm, to = events["from_stage"].to_numpy(), events["to_stage"].to_numpy()
+    person = events["person"].to_numpy()
+    adm = (frm == "waiting") & (to == stage) & (events["programme"].to_numpy() == goal.programme)
+    first = pd.Series(t[adm]).groupby(person[adm]).min()
+    first = first[first + goal.within_months_of_start <= months - 1]
+    if first.empty:
+        return float("nan"), 0
+    hit = np.isin(to, GOAL_STAGES[goal.measure]) & np.isin(person, first.index.to_numpy())
+    a = first.reindex(person[hit]).to_numpy()
+    ok = (t[hit] > a) & (t[hit] <= a + goal.within_months_of_start)
+    reached = np.unique(person[hit][ok]).size
+    return reached / len(first), int(len(first))
+
+
+def quantiles(values: np.ndarray, *, never_is_inf: bool = False) -> tuple[float, float, float, float, int]:
+    """P10, P50, P90, mean and count over the finite values (NaN = missing).
+
+    With ``never_is_inf`` NaN means "never" and ranks above every number (a quantile that
+    falls on it is NaN): used for payback months.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    finite = v[np.isfinite(v)]
+    if never_is_inf:
+        if v.size == 0:
+            return (np.nan,) * 4 + (0,)  # type: ignore[return-value]
+        q = np.quantile(np.where(np.isnan(v), np.inf, v), (0.1, 0.5, 0.9), method="inverted_cdf")
+        q = np.where(np.isinf(q), np.nan, q)
+        mean = float(finite.mean()) if finite.size else np.nan
+        return float(q[0]), float(q[1]), float(q[2]), mean, int(finite.size)
+    if finite.size == 0:
+        return (np.nan,) * 4 + (0,)  # type: ignore[return-value]
+    q = np.quantile(finite, (0.1, 0.5, 0.9))
+    return float(q[0]), float(q[1]), float(q[2]), float(finite.mean()), int(finite.size)

@@ -1,0 +1,422 @@
+"""Calibration: calibration jobs, the ABC-SMC fit and its posterior predictive.
+
+A **calibration job** (``calibration/<name>.yaml``) names its scenario(s), a target file
+(:mod:`sim.calibration.targets`), a parameter space file (:mod:`sim.calibration.spaces`: the calibrated parameters
+with their priors, and the fixed ones with reasons) and the method's settings.
+
+:func:`fit` runs ABC-SMC (pyabc) with the binomial/multinomial deviance of the outcome
+targets as the distance (:func:`sim.calibration.targets.deviance`), then simulates every target (goals
+and checks too) under the posterior draws and under the scenario as written (the
+**posterior predictive**, through :class:`sim.runs.sweep.Sweep`), and saves under
+``calibration/results/<name>/``: ``posterior.parquet`` (equally weighted draws, one column per
+dotted path, what ``parameters: {from_calibration: <name>}`` reads), ``population.parquet``
+(the last ABC population with weights), ``predictive.parquet``, ``fit_report.md`` and figures.
+A job whose space is empty (or without outcome targets) only checks: it simulates the
+scenario as written and reports the same table.
+
+Why ABC-SMC with a deviance distance, and not a likelihood on averaged runs: see
+``docs/calibration.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.calibration.spaces import Parameter, Prior, Space, load_space, read_yaml
+from sim.calibration.targets import Target, TargetSet, deviance, load_targets, shares, simulate_target
+from sim.engine.streams import replication_seeds
+from sim.runs.replications import simulate
+from sim.scenario.errors import ScenarioError
+from sim.scenario.paths import apply_values, get_value
+
+__all__ = ["Prior", "Parameter", "Space", "load_space", "ScenarioSpec", "Job", "load_job", "Simulator",
+           "FitResult", "fit", "load_fit", "predictive", "DEFAULT_METHOD"]
+
+#: Method settings and their defaults (a job's ``method:`` may change any of them).
+DEFAULT_METHOD: dict[str, Any] = {
+    "population_size": 300,  # particles per ABC-SMC generation
+    "max_generations": 8,
+    "max_simulations": 20000,  # stop after this many simulations in all
+    "max_minutes": 30.0,
+    "min_acceptance_rate": 0.01,
+    "epsilon_quantile": 0.5,  # next tolerance = this quantile of the last generation's distances
+    "draws": 200,  # equally weighted posterior draws kept (and simulated for the predictive)
+    "as_written_replications": 100,  # replications of the scenario as written, for comparison
+}
+
+
+# ------------------------------------------------------------------------------ jobs
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """A scenario of a job: a file, overrides, and whether its runs keep the event log."""
+
+    key: str
+    file: str
+    overrides: tuple[str, ...]
+    doc: Mapping[str, Any]
+    record_events: bool
+
+
+@dataclass(frozen=True)
+class Job:
+    """A calibration job (``calibration/<name>.yaml``)."""
+
+    name: str
+    title: str
+    file: str
+    scenarios: dict[str, ScenarioSpec]
+    targets: TargetSet
+    space: Space
+    method: dict[str, Any]
+    seed: int
+    workers: int
+    held_back: tuple[str, ...]
+    notes: str = ""
+
+    def scenario_of(self, target: Target) -> str:
+        """The job's scenario key a target is computed on."""
+        return target.scenario or next(iter(self.scenarios))
+
+    def outcome_targets(self, leave_out: Sequence[str] = ()) -> list[Target]:
+        """The targets fitted: outcomes not left out."""
+        return [t for t in self.targets.targets if t.kind == "outcome" and t.name not in leave_out]
+
+
+_JOB_KEYS = {"name", "title", "targets", "space", "scenarios", "method", "seed", "workers", "held_back", "notes"}
+
+
+def load_job(path: str | Path) -> Job:
+    """Read a calibration job, its target and space files, and parse its scenarios.
+
+    Raises:
+        ScenarioError: for any problem in any of the files.
+    """
+    from sim.scenario.load import build, parse_file
+
+    file = str(path)
+    raw = read_yaml(path)
+    unknown = set(raw) - _JOB_KEYS
+    if unknown:
+        raise ScenarioError(f"unknown key {sorted(unknown)[0]!r}; allowed: {', '.join(sorted(_JOB_KEYS))}", file=file)
+    here = Path(path).parent
+    for key in ("name", "targets", "scenarios"):
+        if key not in raw:
+            raise ScenarioError(f"missing key {key!r}", file=file)
+    targets = load_targets(here / raw["targets"])
+    space = load_space(here / raw["space"]) if raw.get("space") else Space("none", ())
+    method = dict(DEFAULT_METHOD)
+    for k, v in (raw.get("method") or {}).items():
+        if k not in DEFAULT_METHOD:
+            raise ScenarioError(f"unknown method setting {k!r}; allowed: {', '.join(DEFAULT_METHOD)}", file=file,
+                                key=f"method.{k}")
+        method[k] = v
+    needs_events = {}
+    for t in targets.targets:
+        needs_events.setdefault(t.scenario, False)
+        needs_events[t.scenario] |= t.needs_events
+    specs: dict[str, ScenarioSpec] = {}
+    if not isinstance(raw["scenarios"], dict) or not raw["scenarios"]:
+        raise ScenarioError("'scenarios' maps keys to {file: ..., set: [...]}", file=file, key="scenarios")
+    first = next(iter(raw["scenarios"]))
+    for key, s in raw["scenarios"].items():
+        s = {"file": s} if isinstance(s, str) else dict(s)
+        overrides = tuple(s.get("set") or ())
+        doc, prov = parse_file(here / s["file"], overrides)
+        build(doc, prov)  # fail early, with file and line
+        events = needs_events.get(key, False) or (key == first and needs_events.get(None, False))
+        specs[key] = ScenarioSpec(key, str(here / s["file"]), overrides, doc, bool(s.get("record_events", events)))
+    for t in targets.targets:
+        if t.scenario is not None and t.scenario not in specs:
+            raise ScenarioError(f"target {t.name!r} names scenario {t.scenario!r}, not in this job",
+                                file=targets.file, key=f"targets.{t.name}.scenario")
+    for p in space.parameters:
+        for path_ in p.paths:
+            if not any(_has(spec.doc, path_) for spec in specs.values()):
+                raise ScenarioError(f"parameter {p.name!r}: no scenario of the job has {path_!r}", file=space.file,
+                                    key=f"parameters.{p.name}")
+    held = tuple(raw.get("held_back") or ())
+    for h in held:
+        if h not in [t.name for t in targets.targets]:
+            raise ScenarioError(f"held_back: unknown target {h!r}", file=file, key="held_back")
+    return Job(str(raw["name"]), str(raw.get("title", "")), file, specs, targets, space, method,
+               int(raw.get("seed", 0)), int(raw.get("workers", 1)), held, str(raw.get("notes", "")).strip())
+
+
+def _has(doc: Mapping[str, Any], path: str) -> bool:
+    try:
+        get_value(doc, path)
+    except (KeyError, TypeError):
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------ simulator
+@dataclass
+class Simulator:
+    """Simulates the fitted targets of a job for one parameter set (picklable, for pyabc workers)."""
+
+    job: Job
+    targets: list[Target]
+    by_scenario: dict[str, list[Target]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_scenario = {}
+        for t in self.targets:
+            self.by_scenario.setdefault(self.job.scenario_of(t), []).append(t)
+
+    def path_values(self, values: Mapping[str, float]) -> dict[str, float]:
+        """Dotted path -> value of a named parameter set."""
+        return self.job.space.path_values(values, [s.doc for s in self.job.scenarios.values()])
+
+    def __call__(self, values: Mapping[str, float], seed: int) -> dict[str, np.ndarray]:
+        """Each fitted target's statistic (NaN if the values make an invalid scenario)."""
+        from sim.scenario.load import build
+
+        paths = self.path_values(values)
+        out: dict[str, np.ndarray] = {}
+        for key, targets in self.by_scenario.items():
+            spec = self.job.scenarios[key]
+            try:
+                scenario = build(apply_values(spec.doc, paths, skip_missing=True))
+            except ScenarioError:
+                return {t.name: np.full(len(t.categories) + (t.likelihood == "binomial"), np.nan)
+                        for t in self.targets}
+            result = simulate(scenario, seed, record_events=spec.record_events)
+            for t in targets:
+                out[t.name] = simulate_target(t, result, scenario)
+        return out
+
+    def distance(self, sim: Mapping[str, np.ndarray]) -> float:
+        """Sum of the targets' deviances (inf for an invalid parameter set)."""
+        total = 0.0
+        for t in self.targets:
+            x = np.asarray(sim[t.name], dtype=float)
+            if not np.all(np.isfinite(x)):
+                return math.inf
+            total += deviance(t, x)
+        return total
+
+
+class _AbcModel:
+    """pyabc's model: unit coordinates -> statistics (a seed drawn from the worker's generator)."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def __call__(self, par: Mapping[str, float]) -> dict[str, np.ndarray]:
+        values = {p.name: float(p.prior.from_unit(par[p.name])) for p in self.sim.job.space.parameters}
+        return self.sim(values, int(np.random.randint(0, 2**31 - 1)))
+
+
+class _AbcDistance:
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    def __call__(self, x: Mapping[str, np.ndarray], x_0: Mapping[str, np.ndarray]) -> float:
+        return self.sim.distance(x)
+
+
+# ------------------------------------------------------------------------------ fit
+@dataclass
+class FitResult:
+    """What a fit produced (also written to its folder)."""
+
+    job: Job
+    folder: Path
+    population: pd.DataFrame | None  # named parameters (natural units), weight, distance
+    posterior: pd.DataFrame | None  # equally weighted draws: draw + one column per dotted path
+    generations: pd.DataFrame | None  # t, epsilon, particles, simulations, acceptance
+    predictive: pd.DataFrame  # source, draw, target, category, value
+    meta: dict[str, Any]
+    leave_out: tuple[str, ...] = ()
+
+
+def _systematic(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    w = np.asarray(weights, dtype=float)
+    cum = np.cumsum(w / w.sum())
+    u = (rng.random() + np.arange(n)) / n
+    return np.minimum(np.searchsorted(cum, u), len(w) - 1)
+
+
+def _abc(job: Job, sim: Simulator, db: Path, workers: int, scheduler: Any, log: Callable[[str], None],
+         progress: bool) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    import pyabc
+
+    # pyabc reports each generation (tolerance, acceptance, timing) at INFO, on stderr.
+    logging.getLogger("ABC").setLevel(logging.INFO if progress else logging.WARNING)
+    m = job.method
+    prior = pyabc.Distribution(**{
+        p.name: pyabc.RV("uniform", p.prior.unit_bounds[0], p.prior.unit_bounds[1] - p.prior.unit_bounds[0])
+        for p in job.space.parameters})
+    own_client = None
+    if scheduler is not None:
+        from distributed import Client
+
+        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+        own_client = None if client is scheduler else client
+        sampler = pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=4)
+    elif workers <= 1:
+        sampler = pyabc.sampler.SingleCoreSampler()
+    else:
+        sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers)
+    sampler.show_progress = False  # its bar is per particle and goes to stdout; the INFO lines are enough
+    np.random.seed(job.seed % 2**32)
+    abc = pyabc.ABCSMC(_AbcModel(sim), prior, _AbcDistance(sim), population_size=int(m["population_size"]),
+                       sampler=sampler, eps=pyabc.QuantileEpsilon(alpha=float(m["epsilon_quantile"])))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    abc.new("sqlite:///" + str(db), {t.name: t.observed() for t in sim.targets})
+    try:
+        history = abc.run(max_nr_populations=int(m["max_generations"]),
+                          max_total_nr_simulations=int(m["max_simulations"]),
+                          min_acceptance_rate=float(m["min_acceptance_rate"]),
+                          max_walltime=_dt.timedelta(minutes=float(m["max_minutes"])))
+    finally:
+        if own_client is not None:
+            own_client.close()
+    pops = history.get_all_populations()
+    pops = pops[pops["t"] >= 0].reset_index(drop=True)
+    gens = pd.DataFrame({"t": pops["t"].astype(int), "epsilon": pops["epsilon"].astype(float),
+                         "simulations": pops["samples"].astype(int),
+                         "particles": [history.get_nr_particles_per_population().get(t, 0) for t in pops["t"]]})
+    gens["acceptance"] = gens["particles"] / gens["simulations"].clip(lower=1)
+    df, w = history.get_distribution(m=0, t=history.max_t)
+    pop = pd.DataFrame({p.name: np.array([p.natural(float(p.prior.from_unit(u))) for u in df[p.name].to_numpy()])
+                        for p in job.space.parameters})
+    pop["weight"] = np.asarray(w, dtype=float)
+    dist = history.get_weighted_distances(t=history.max_t)
+    pop["distance"] = dist["distance"].to_numpy() if len(dist) == len(pop) else np.nan
+    for _, g in gens.iterrows():
+        log(f"  generation {int(g.t)}: epsilon {g.epsilon:,.1f}, {int(g.simulations)} simulations, "
+            f"acceptance {g.acceptance:.2f}")
+    return pop, gens, int(history.total_nr_simulations)
+
+
+def predictive(job: Job, parameter_sets: Sequence[Mapping[str, float]], seeds: Sequence[int], store: Path,
+               source: str, *, workers: int = 1, scheduler: Any = None, progress: bool = True) -> pd.DataFrame:
+    """Every target of the job simulated once per parameter set (dotted paths), with its seed.
+
+    Returns:
+        Long table: ``source, draw, target, category, value`` (value in the units of
+        :meth:`Target.observed`: shares for counts), plus ``successes``/``trials`` columns for
+        binomial targets.
+    """
+    from sim.runs.sweep import Sweep, target_columns
+
+    rows = []
+    for key, spec in job.scenarios.items():
+        targets = [t for t in job.targets.targets if job.scenario_of(t) == key]
+        if not targets:
+            continue
+        sets = [{p: v for p, v in ps.items() if _has(spec.doc, p)} for ps in parameter_sets]
+        sweep = Sweep(spec.doc, sets, store / key, seeds=list(seeds), targets=targets, summary=False,
+                      record_events=spec.record_events, name=f"{job.name}/{key} {source}")
+        res = sweep.run(workers=workers, scheduler=scheduler, progress=progress)
+        for t in targets:
+            raw = res[target_columns(t)].to_numpy(dtype=float)
+            for d in range(len(res)):
+                vals = shares(t, raw[d])
+                for c, v in zip(t.categories, vals, strict=True):
+                    rows.append((source, d, t.name, c, float(v), raw[d].sum() if t.likelihood == "multinomial"
+                                 else raw[d][-1] if t.likelihood == "binomial" else np.nan))
+    return pd.DataFrame(rows, columns=["source", "draw", "target", "category", "value", "trials"])
+
+
+def fit(job: Job, out: str | Path | None = None, *, leave_out: Sequence[str] = (), workers: int | None = None,
+        scheduler: Any = None, progress: bool = True, work: str | Path = "outputs/calibration",
+        log: Callable[[str], None] = print) -> FitResult:
+    """Fit the job (unless it only checks) and simulate the predictive.
+
+    :func:`sim.present.calibration_report.write_results` writes the result's folder.
+
+    Args:
+        out: results folder (default ``calibration/results/<name>/`` beside the job file).
+        leave_out: outcome targets not fitted (held back to test the prediction).
+        workers: local processes (default: the job's ``workers``); ``scheduler``: a Dask address.
+        work: folder for the ABC database and the predictive sweeps (not committed).
+    """
+    workers = job.workers if workers is None else workers
+    folder = Path(out) if out is not None else Path(job.file).parent / "results" / job.name
+    tag = job.name + ("" if not leave_out else "-without-" + "-".join(leave_out))
+    workdir = Path(work) / tag
+    fitted = job.outcome_targets(leave_out)
+    sim = Simulator(job, fitted)
+    t0 = time.perf_counter()
+    meta: dict[str, Any] = {"job": job.name, "file": job.file, "leave_out": list(leave_out), "seed": job.seed,
+                            "workers": workers, "scheduler": None if scheduler is None else str(scheduler),
+                            "method": job.method, "fitted_targets": [t.name for t in fitted],
+                            "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                            "code_version": _code_version()}
+    population = posterior = gens = None
+    n = int(job.method["draws"])
+    if job.space.parameters and fitted:
+        log(f"{job.name}: ABC-SMC over {len(job.space.parameters)} parameters, {len(fitted)} fitted targets"
+            + (f" (left out: {', '.join(leave_out)})" if leave_out else ""))
+        db = workdir / f"abc-{_dt.datetime.now(_dt.UTC).strftime('%Y%m%dT%H%M%S')}.db"
+        population, gens, total = _abc(job, sim, db, workers, scheduler, log, progress)
+        meta.update(abc_database=str(db), simulations=total, generations=len(gens))
+        idx = _systematic(population["weight"].to_numpy(), n, np.random.default_rng(job.seed))
+        named = population.iloc[idx].reset_index(drop=True)
+        draws = [sim.path_values(dict(zip(job.space.names, row, strict=True)))
+                 for row in named[job.space.names].to_numpy()]
+        posterior = pd.DataFrame(draws)
+        posterior.insert(0, "draw", np.arange(len(posterior)))
+        for name in job.space.names:
+            posterior[f"param.{name}"] = named[name].to_numpy()
+        meta["fit_seconds"] = time.perf_counter() - t0
+        log(f"  fit: {total} simulations in {meta['fit_seconds']:.0f} s")
+    else:
+        log(f"{job.name}: no parameters to fit; checking the scenario as written")
+    pred = []
+    if posterior is not None:
+        sets = posterior[[c for c in posterior.columns if c != "draw" and not c.startswith("param.")]]
+        pred.append(predictive(job, sets.to_dict("records"), replication_seeds(job.seed + 1, n),
+                               workdir / "predictive", "posterior", workers=workers, scheduler=scheduler,
+                               progress=progress))
+    r = int(job.method["as_written_replications"])
+    pred.append(predictive(job, [{}] * r, replication_seeds(job.seed + 2, r), workdir / "as_written", "as_written",
+                           workers=workers, scheduler=scheduler, progress=progress))
+    meta["total_seconds"] = time.perf_counter() - t0
+    result = FitResult(job, folder, population, posterior, gens, pd.concat(pred, ignore_index=True), meta,
+                       tuple(leave_out))
+    return result
+
+
+def _code_version() -> str:
+    """The package's code version (:func:`sim.runs.sweep.code_version`) and, if known, the git commit."""
+    import subprocess
+
+    from sim.runs.sweep import code_version
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return code_version() + (f" (git {commit})" if commit else "")
+
+
+def load_fit(job: Job, folder: str | Path) -> FitResult:
+    """A fit read back from its results folder (to render its report again without fitting)."""
+    folder = Path(folder)
+    meta = json.loads((folder / "meta.json").read_text())
+
+    def read(name: str) -> pd.DataFrame | None:
+        path = folder / name
+        if not path.is_file():
+            return None
+        return pd.read_csv(path) if name.endswith(".csv") else pd.read_parquet(path)
+
+    return FitResult(job, folder, read("population.parquet"), read("posterior.parquet"), read("generations.csv"),
+                     read("predictive.parquet"), meta, tuple(meta.get("leave_out", [])))
+

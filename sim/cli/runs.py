@@ -1,0 +1,147 @@
+"""Commands that simulate: ``almsim run``, ``almsim compare`` and ``almsim breakeven``.
+
+The heavy modules (the engine, pandas, the report's figures) are imported inside the
+handlers, so ``almsim --help`` starts without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.accounts.payers import ALL_PAYERS
+from sim.cli.command import CommandList, add_set_option, at_least
+from sim.cli.scenarios import load_all
+
+__all__ = ["COMMANDS"]
+
+COMMANDS = CommandList()
+
+
+def _ensemble_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=at_least(0), default=0, help="seed of the random streams (default 0)")
+    parser.add_argument("--replications", "-r", type=at_least(1), default=20,
+                        help="replications with spawned seeds (default 20)")
+    parser.add_argument("--workers", "-w", type=at_least(1), default=1,
+                        help="worker processes (results do not depend on it; default 1)")
+    parser.add_argument("--out", default="outputs", help="folder for results (default outputs/)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_set_option(parser)
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="scenario files")
+    parser.add_argument("--no-events", action="store_true",
+                        help="do not keep the person-level event log (large populations)")
+    _ensemble_arguments(parser)
+
+
+def _fmt_band(band: dict[str, float | None], scale: float = 1.0, digits: int = 0) -> str:
+    if band.get("p50") is None:
+        return "-"
+    f = f"{{:,.{digits}f}}"
+    return f"{f.format(band['p50'] * scale)} [{f.format(band['p10'] * scale)}, {f.format(band['p90'] * scale)}]"
+
+
+@COMMANDS.add("run", "simulate scenarios; write outputs/<scenario>/<run-id>/", _run_arguments)
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run each scenario's replications and save them; print headline numbers."""
+    from tqdm import tqdm
+
+    from sim.runs.replications import replicate
+
+    scenarios = load_all(args.files, args.overrides, not args.no_events)
+    for file, scenario in zip(args.files, scenarios, strict=True):
+        with tqdm(total=args.replications, desc=scenario.name, unit="run", disable=args.quiet or None,
+                  file=sys.stderr, leave=False) as bar:
+            ens = replicate(scenario, args.seed, args.replications, workers=args.workers,
+                            record_events=not args.no_events, progress=bar.update)
+        path = ens.save(args.out, source=file)
+        s = ens.summary()
+        print(f"{scenario.name}: {args.replications} replications -> {path}")
+        print("  median [P10, P90]")
+        for key, label, scale, digits in (("share_in_work_12m", "in work after 1 year (%)", 100, 1),
+                                          ("share_in_work_60m", "in work after 5 years (%)", 100, 1),
+                                          ("person_months_in_work", "person-months in work", 1, 0),
+                                          ("net_sek_society", "society, net (MSEK)", 1e-6, 1)):
+            if key in s:
+                print(f"  {label:32s} {_fmt_band(s[key], scale, digits)}")
+        for name in scenario.programmes:
+            key = f"programme.{name.name}.starts"
+            if key in s:
+                print(f"  {name.name + ' starts':32s} {_fmt_band(s[key])}")
+    return 0
+
+
+def _compare_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("baseline", metavar="BASELINE", help="the scenario of today's policy")
+    parser.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenarios to compare with it")
+    parser.add_argument("--name", help="name of the output folder outputs/compare-NAME/ (default: the scenarios')")
+    _ensemble_arguments(parser)
+
+
+@COMMANDS.add("compare", "compare scenarios with a baseline: who pays, who saves; writes a report",
+            _compare_arguments)
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Paired replications (common random numbers); table in the terminal; files and report."""
+    from tqdm import tqdm
+
+    from sim.analysis.comparison import compare
+    from sim.present.report import write_report
+
+    baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides)
+    name = args.name or "-".join(s.name for s in scenarios)[:80]
+    total = args.replications * (1 + len(scenarios))
+    with tqdm(total=total, desc="replications", unit="run", disable=args.quiet or None, file=sys.stderr,
+              leave=False) as bar:
+        comparison = compare(baseline, scenarios, seed=args.seed, replications=args.replications,
+                             workers=args.workers, progress=bar.update)
+    out = comparison.save(Path(args.out) / f"compare-{name}")
+    report = write_report(comparison, out)
+    print(comparison.to_text())
+    print(f"\nresults: {out}\nreport:  {report}")
+    return 0
+
+
+def _breakeven_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE", help="a programme scenario")
+    parser.add_argument("--payer", default="municipality", choices=ALL_PAYERS,
+                        help="whose break-even (default municipality)")
+    parser.add_argument("--horizon", default="4y", help="e.g. 4y, 48m or 48 (months); default 4y")
+    parser.add_argument("--programme", help="the programme whose effect is varied (default: the only one)")
+    parser.add_argument("--parameter", default="completion_to_work_share",
+                        help="the effect searched over (default completion_to_work_share)")
+    parser.add_argument("--seed", type=at_least(0), default=0, help="seed (default 0)")
+    parser.add_argument("--replications", "-r", type=at_least(1), default=10,
+                        help="replications per evaluation (default 10)")
+    parser.add_argument("--workers", "-w", type=at_least(1), default=1, help="worker processes (default 1)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    add_set_option(parser)
+
+
+@COMMANDS.add("breakeven", "find the effect a programme needs for a payer to break even", _breakeven_arguments)
+def cmd_breakeven(args: argparse.Namespace) -> int:
+    """Search the effect parameter by bisection under common random numbers."""
+    from tqdm import tqdm
+
+    from sim.analysis.breakeven import breakeven, parse_horizon
+
+    (scenario,) = load_all([args.file], args.overrides)
+    try:
+        horizon = parse_horizon(args.horizon)
+    except ValueError as exc:
+        print(f"error: --horizon: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with tqdm(desc="evaluations", unit="run", disable=args.quiet or None, file=sys.stderr, leave=False) as bar:
+            result = breakeven(scenario, payer=args.payer, horizon_months=horizon, programme=args.programme,
+                               parameter=args.parameter, seed=args.seed, replications=args.replications,
+                               workers=args.workers, progress=bar.update)
+    except ValueError as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return 2
+    print(result.to_text())
+    return 0
+
+

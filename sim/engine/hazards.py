@@ -1,0 +1,107 @@
+"""Monthly hazards as pure functions of people's arrays and the parameters in force.
+
+The structure follows the discrete-time duration models of the programme-evaluation
+literature (DOMAIN.md part C): a base rate per stage and destination, multiplied for the
+work destination by
+
+* attribute effects ``exp(sum of log hazard ratios)`` and the latent employability type
+  ``exp(sd * z)`` (unobserved heterogeneity),
+* duration dependence ``exp(beta * min(years out of work, cap))``,
+* a programme effect: the lock-in ratio while in a programme, and after it a hazard ratio
+  that fades exponentially, ``1 + (HR - 1) * exp(-months_since / fade)``,
+* motivation, which waiting for a place lowers.
+
+Destinations are competing risks: with total hazard ``H`` a person leaves with probability
+``1 - exp(-H)`` and goes to destination ``d`` with probability ``h_d / H``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.engine.population import HOUSEHOLD_CODES, Population
+from sim.scenario.dated import Month
+from sim.scenario.schema import Effects
+
+__all__ = ["attribute_log_hr", "static_multipliers", "duration_factor", "decay_table", "after_effect",
+           "leave_probability", "choose_destination"]
+
+_SINGLE_PARENT = HOUSEHOLD_CODES["single_parent"]
+
+
+def attribute_log_hr(pop: Population, ids: np.ndarray, coefs: dict[str, float], month: Month) -> np.ndarray:
+    """Sum of log hazard ratios of each person's attributes (float32)."""
+    out = np.zeros(ids.shape[0], np.float32)
+    if not coefs:
+        return out
+    age = pop.age_years(month, ids)
+    masks = {
+        "youth": lambda: age < 25,
+        "age_50_plus": lambda: age >= 50,
+        "female": lambda: pop.female[ids],
+        "foreign_born": lambda: pop.foreign_born[ids],
+        "sfi": lambda: pop.sfi[ids],
+        "rehab_need": lambda: pop.rehab_need[ids],
+        "compulsory_only": lambda: pop.education[ids] == 0,
+        "tertiary": lambda: pop.education[ids] == 2,
+        "children": lambda: pop.children[ids] > 0,
+        "single_parent": lambda: pop.household[ids] == _SINGLE_PARENT,
+    }
+    for name, beta in coefs.items():
+        out += np.float32(beta) * masks[name]()
+    return out
+
+
+def static_multipliers(pop: Population, ids: np.ndarray, effects: Effects, employability_sd: float,
+                       month: Month) -> tuple[np.ndarray, np.ndarray]:
+    """Work and studies hazard multipliers from attributes and the latent type (float32)."""
+    work = attribute_log_hr(pop, ids, effects.work, month)
+    work += np.float32(employability_sd) * pop.employability[ids]
+    studies = attribute_log_hr(pop, ids, effects.studies, month)
+    return np.exp(work), np.exp(studies)
+
+
+def duration_factor(months_out_of_work: np.ndarray, effects: Effects) -> np.ndarray:
+    """Duration dependence of the work hazard (float32)."""
+    years = np.minimum(months_out_of_work.astype(np.float32) / np.float32(12.0), np.float32(effects.duration_cap_years))
+    return np.exp(np.float32(effects.duration_log_hr_per_year) * years)
+
+
+def decay_table(fade_months: np.ndarray, months: int) -> np.ndarray:
+    """How much of a programme's after-effect is left ``m`` months after leaving it (float32).
+
+    Row ``p`` is programme ``p``, column ``m`` is ``exp(-m / fade_p)`` for ``m = 0 .. months - 1``.
+    Months since a programme are whole numbers, so the engine looks the decay up instead of
+    evaluating an exponential per person and month.
+    """
+    m = np.arange(months, dtype=np.float32)
+    return np.exp(-m[None, :] / np.asarray(fade_months, np.float32)[:, None])
+
+
+def after_effect(effect_at_exit: np.ndarray, decay: np.ndarray) -> np.ndarray:
+    """Post-programme hazard ratio, fading from ``effect_at_exit`` toward 1 (float32).
+
+    Args:
+        effect_at_exit: the hazard ratio earned when leaving (float32).
+        decay: the fraction left now (from :func:`decay_table`).
+    """
+    one = np.float32(1.0)
+    return one + (effect_at_exit - one) * decay
+
+
+def leave_probability(total: np.ndarray) -> np.ndarray:
+    """Probability of leaving within the month for a total monthly hazard, ``1 - exp(-H)``."""
+    return -np.expm1(-total)
+
+
+def choose_destination(hazards: np.ndarray, destinations: np.ndarray, u_dest: np.ndarray) -> np.ndarray:
+    """Pick each leaver's destination with probability ``h_d / H``.
+
+    Args:
+        hazards: ``(n, k)`` monthly hazards of the people who leave, one column per destination.
+        destinations: the ``k`` destination codes of the columns.
+        u_dest: one uniform per person.
+    """
+    cum = np.cumsum(hazards, axis=1)
+    col = (cum <= (u_dest * cum[:, -1])[:, None]).sum(axis=1)
+    return destinations[np.minimum(col, destinations.size - 1)]

@@ -1,0 +1,299 @@
+"""The population as a struct of arrays, and its synthesis from a cohort description.
+
+One numpy array per attribute, indexed by person; a person's id is their index and never
+changes. Attributes (who someone is) are set once at synthesis; state (where they are and
+their clocks) is changed only by the model's monthly sub-steps. Dtypes are the narrowest
+that hold the range, so a national population stays small (see :meth:`Population.nbytes`).
+
+Synthesis draws every attribute from the ``"population/*"`` random streams keyed by person
+id, so a baseline and a scenario with the same cohort and seed get the same people.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from sim.engine.streams import Streams
+from sim.scenario.dated import Month
+from sim.scenario.schema import EDUCATION_CODES, EDUCATION_LEVELS, HOUSEHOLD_CODES, HOUSEHOLDS, Composition, parse_band
+from sim.scenario.schema import Population as PopulationSpec
+from sim.scenario.stages import Stage
+
+__all__ = ["Population", "synthesise", "population_size", "bytes_per_person", "NO_PROGRAMME",
+           "HOUSEHOLD_CODES", "EDUCATION_CODES", "ResourceError", "memory_estimate", "check_fits"]
+
+NO_PROGRAMME = -1
+#: ``months_since_programme`` for people who never left a programme.
+NEVER = np.iinfo(np.int16).max
+
+
+@dataclass(eq=False)
+class Population:
+    """People as arrays. All arrays have the same length, the number of people."""
+
+    # --- attributes (fixed at synthesis) ---
+    arrival_month: np.ndarray  #: int32, absolute month the person enters the model
+    birth_month: np.ndarray  #: int32, absolute month of birth
+    female: np.ndarray  #: bool
+    household: np.ndarray  #: uint8 code of :data:`HOUSEHOLDS`
+    children: np.ndarray  #: uint8, number of children in the household
+    foreign_born: np.ndarray  #: bool
+    sfi: np.ndarray  #: bool, studying Swedish for immigrants
+    rehab_need: np.ndarray  #: bool, needs rehabilitation involving several agencies
+    education: np.ndarray  #: uint8 code of :data:`EDUCATION_LEVELS`
+    months_on_assistance_at_entry: np.ndarray  #: int16
+    employability: np.ndarray  #: float32, latent type z ~ N(0, 1)
+    registered: np.ndarray  #: bool, registered at Arbetsförmedlingen
+    initial_stage: np.ndarray  #: uint8 stage entered at arrival
+    # --- state (changed by the model) ---
+    stage: np.ndarray  #: uint8 :class:`Stage`
+    months_in_stage: np.ndarray  #: int16
+    programme: np.ndarray  #: int8 index of the programme waited for or attended (-1: none)
+    months_out_of_work: np.ndarray  #: int16, months on benefits since last work (duration)
+    ui_entitled: np.ndarray  #: bool, has an open UI benefit period
+    ui_days: np.ndarray  #: float32, UI days used in the current benefit period
+    reference_wage: np.ndarray  #: float32, monthly wage UI and activity support are based on (0: none)
+    in_guarantee: np.ndarray  #: bool, enrolled in the job and development guarantee
+    job_days: np.ndarray  #: float32, days used in the guarantee (Fas 3 at 450)
+    work_history: np.ndarray  #: uint16 bit mask: bit k set = qualifying work k+1 months ago
+    motivation: np.ndarray  #: float32 in (0, 1]; waiting lowers it
+    last_programme: np.ndarray  #: int8, the last programme left (-1: none)
+    months_since_programme: np.ndarray  #: int16, months since leaving it
+    effect_at_exit: np.ndarray  #: float32 hazard ratio on work right after leaving it
+    programme_start: np.ndarray  #: int32 absolute month the last programme started (-1)
+    started: np.ndarray  #: uint32 bit mask: bit i set = has started programme i
+
+    def __len__(self) -> int:
+        return int(self.stage.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by all arrays."""
+        return sum(getattr(self, f.name).nbytes for f in fields(self))
+
+    def age_years(self, month: Month, ids: np.ndarray | None = None) -> np.ndarray:
+        """Age in years in ``month`` (float32), for everyone or for ``ids``."""
+        birth = self.birth_month if ids is None else self.birth_month[ids]
+        return ((month - birth) / np.float32(12.0)).astype(np.float32)
+
+
+def bytes_per_person() -> int:
+    """Bytes one person takes in the arrays (the memory guard's unit)."""
+    pop = _empty(1)
+    return pop.nbytes
+
+
+def population_size(spec: PopulationSpec, start: Month, horizon_months: int) -> int:
+    """How many people the spec creates over the horizon (cohort plus inflow)."""
+    n = spec.cohort.size if spec.cohort is not None else 0
+    if spec.inflow is not None:
+        first = spec.inflow.from_month if spec.inflow.from_month is not None else start
+        last = spec.inflow.to_month if spec.inflow.to_month is not None else start + horizon_months - 1
+        for m in range(max(first, start), min(last, start + horizon_months - 1) + 1):
+            n += int(spec.inflow.people_per_month.at(m))
+    return n
+
+
+class ResourceError(ValueError):
+    """A scenario too large for this machine (raised before anything is allocated)."""
+
+
+#: Working memory per person beyond the arrays: hazard multipliers, masks and the
+#: temporaries of one sub-step (measured with tracemalloc on a 10^6-person run, rounded up).
+_WORKING_BYTES_PER_PERSON = 120
+#: Event-log bytes per person-month when events are kept (about 0.1 moves per person-month
+#: at 23 bytes each, rounded up).
+_EVENT_BYTES_PER_PERSON_MONTH = 4
+
+
+def memory_estimate(people: int, horizon_months: int, record_events: bool = True) -> int:
+    """Bytes a run of ``people`` over ``horizon_months`` needs at its peak (an estimate)."""
+    per_person = bytes_per_person() + _WORKING_BYTES_PER_PERSON
+    events = _EVENT_BYTES_PER_PERSON_MONTH * horizon_months if record_events else 0
+    return people * (per_person + events)
+
+
+def _available_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def check_fits(spec: PopulationSpec, start: Month, horizon_months: int, record_events: bool = True,
+               available: int | None = None) -> int:
+    """Refuse a population that would not fit in memory; return its size.
+
+    Raises:
+        ResourceError: with the estimate, if it exceeds 80 % of the available memory.
+    """
+    n = population_size(spec, start, horizon_months)
+    need = memory_estimate(n, horizon_months, record_events)
+    have = _available_bytes() if available is None else available
+    if need > 0.8 * have:
+        raise ResourceError(
+            f"{n:,} people over {horizon_months} months need about {need / 2**30:,.1f} GiB of memory; "
+            f"this machine has {have / 2**30:,.1f} GiB available")
+    return n
+
+
+def _empty(n: int) -> Population:
+    z = np.zeros
+    return Population(
+        arrival_month=z(n, np.int32), birth_month=z(n, np.int32), female=z(n, bool),
+        household=z(n, np.uint8), children=z(n, np.uint8), foreign_born=z(n, bool), sfi=z(n, bool),
+        rehab_need=z(n, bool), education=z(n, np.uint8), months_on_assistance_at_entry=z(n, np.int16),
+        employability=z(n, np.float32), registered=z(n, bool), initial_stage=z(n, np.uint8),
+        stage=np.full(n, Stage.NOT_ARRIVED, np.uint8), months_in_stage=z(n, np.int16),
+        programme=np.full(n, NO_PROGRAMME, np.int8), months_out_of_work=z(n, np.int16),
+        ui_entitled=z(n, bool), ui_days=z(n, np.float32), reference_wage=z(n, np.float32), in_guarantee=z(n, bool),
+        job_days=z(n, np.float32), work_history=z(n, np.uint16), motivation=np.ones(n, np.float32),
+        last_programme=np.full(n, NO_PROGRAMME, np.int8), months_since_programme=np.full(n, NEVER, np.int16),
+        effect_at_exit=np.ones(n, np.float32), programme_start=np.full(n, -1, np.int32),
+        started=z(n, np.uint32),
+    )
+
+
+def _categorical(u: np.ndarray, shares: dict[str, float], order: tuple[str, ...] | None = None
+                 ) -> tuple[list[str], np.ndarray]:
+    """Map uniforms to category indices by cumulative shares (last category takes rounding).
+
+    Categories are taken in a canonical order (``order``, else sorted bands or names), never
+    in the order the file happened to list them, so the same composition gives the same people
+    however its keys are ordered (a manifest stores them sorted).
+    """
+    if order is not None:
+        names = [k for k in order if k in shares]
+    else:
+        names = sorted(shares, key=_band_key)
+    cum = np.cumsum([shares[k] for k in names])
+    idx = np.searchsorted(cum, u, side="right")
+    return names, np.minimum(idx, len(names) - 1)
+
+
+def _band_key(name: str) -> tuple[int, int, str]:
+    try:
+        lo, hi = parse_band(name)
+        return (lo, hi, name)
+    except ValueError:
+        return (0, 0, name)
+
+
+def _band_values(u_cat: np.ndarray, u_within: np.ndarray, bands: dict[str, float]) -> np.ndarray:
+    """Draw a value uniformly within a band chosen by its share."""
+    names, idx = _categorical(u_cat, bands)
+    lo = np.array([parse_band(b)[0] for b in names], dtype=np.float64)
+    hi = np.array([parse_band(b)[1] + 1 for b in names], dtype=np.float64)
+    return lo[idx] + u_within * (hi[idx] - lo[idx])
+
+
+def _arrivals(spec: PopulationSpec, start: Month, horizon_months: int) -> np.ndarray:
+    months: list[np.ndarray] = []
+    if spec.cohort is not None:
+        for m, n in sorted(spec.cohort.arrivals(start).items()):
+            months.append(np.full(n, m, np.int32))
+    if spec.inflow is not None:
+        first = spec.inflow.from_month if spec.inflow.from_month is not None else start
+        last = spec.inflow.to_month if spec.inflow.to_month is not None else start + horizon_months - 1
+        for m in range(max(first, start), min(last, start + horizon_months - 1) + 1):
+            months.append(np.full(int(spec.inflow.people_per_month.at(m)), m, np.int32))
+    return np.concatenate(months) if months else np.zeros(0, np.int32)
+
+
+_BLOCK = 1 << 16  # people drawn at a time
+
+
+def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams: Streams,
+               previous_wage_sek_per_month: float = 0.0) -> Population:
+    """Create the people a population spec describes.
+
+    Everyone is created up front with an arrival month (cohort waves and monthly inflow);
+    people are in stage ``NOT_ARRIVED`` until then. Those entitled to UI at entry have
+    ``previous_wage_sek_per_month`` as their UI reference wage. Attributes are drawn independently
+    given the composition shares, each from its own stream keyed by person id.
+    """
+    arrival = _arrivals(spec, start, horizon_months)
+    n = arrival.shape[0]
+    pop = _empty(n)
+    pop.arrival_month[:] = arrival
+    # Cohort first, then the inflow (see _arrivals), each with its own composition. Every draw
+    # is keyed by person, so drawing block by block gives the same people while keeping the
+    # float64 temporaries of a block, not of everyone, in memory.
+    parts = [(0, n, spec.composition)]
+    if spec.inflow is not None and spec.inflow.composition is not None:
+        n_cohort = sum(spec.cohort.arrivals(start).values()) if spec.cohort is not None else 0
+        parts = [(0, n_cohort, spec.composition), (n_cohort, n, spec.inflow.composition)]
+    for first, stop, c in parts:
+        for lo in range(first, stop, _BLOCK):
+            _draw(pop, lo, min(lo + _BLOCK, stop), c, streams, previous_wage_sek_per_month)
+    return pop
+
+
+def _draw(pop: Population, first: int, stop: int, c: Composition, streams: Streams,
+          previous_wage_sek_per_month: float) -> None:
+    """Draw the attributes and entry clocks of people ``first .. stop - 1`` (arrival months
+    set) from ``c``."""
+    ids = np.arange(first, stop, dtype=np.int64)
+    sel = slice(first, stop)
+    n = ids.size
+    arrival = pop.arrival_month[sel]
+
+    def u(name: str) -> np.ndarray:
+        return streams.uniform("population/" + name, 0, ids)
+
+    age = _band_values(u("age_band"), u("age_within"), c.age_bands)
+    pop.birth_month[sel] = arrival - np.floor(age * 12).astype(np.int32)
+    pop.female[sel] = u("female") < c.female_share
+    names, hh = _categorical(u("household"), c.households, HOUSEHOLDS)
+    household = np.array([HOUSEHOLD_CODES[k] for k in names], np.uint8)[hh]
+    pop.household[sel] = household
+    with_children = np.isin(household, [HOUSEHOLD_CODES["single_parent"], HOUSEHOLD_CODES["couple_children"]])
+    # 1 + Poisson(mean - 1) children in families with children, by inverse-CDF on one uniform.
+    lam = c.children_per_family_mean - 1.0
+    uc = u("children")
+    k = np.zeros(n, np.uint8)
+    cdf = p = np.exp(-lam)
+    for j in range(1, 12):
+        k += (uc > cdf).astype(np.uint8)
+        p = p * lam / j
+        cdf = cdf + p
+    pop.children[sel] = np.where(with_children, 1 + k, 0)
+    foreign_born = u("foreign_born") < c.foreign_born_share
+    pop.foreign_born[sel] = foreign_born
+    pop.sfi[sel] = foreign_born & (u("sfi") < c.sfi_share_of_foreign_born)
+    pop.rehab_need[sel] = u("rehab_need") < c.rehab_need_share
+    names, ed = _categorical(u("education"), c.education, EDUCATION_LEVELS)
+    pop.education[sel] = np.array([EDUCATION_CODES[k] for k in names], np.uint8)[ed]
+    moa = _band_values(u("moa_band"), u("moa_within"), c.months_on_assistance)
+    months_on_assistance = np.minimum(np.floor(moa), 30000).astype(np.int16)
+    pop.months_on_assistance_at_entry[sel] = months_on_assistance
+    pop.employability[sel] = streams.normal("population/employability", 0, ids).astype(np.float32)
+    pop.registered[sel] = u("registered") < c.registered_share
+    names, st = _categorical(u("initial_stage"), c.initial_stages, tuple(s.label for s in Stage))
+    initial = np.array([Stage[k.upper()] for k in names], np.uint8)[st]
+    pop.initial_stage[sel] = initial
+
+    # Clocks at entry.
+    in_job = initial == Stage.JOB
+    in_fas3 = initial == Stage.FAS3
+    u_days = u("job_days")
+    lo, hi = c.job_days_at_entry
+    flo, fhi = c.fas3_days_at_entry
+    pop.job_days[sel] = np.where(in_job, lo + u_days * (hi - lo), np.where(in_fas3, flo + u_days * (fhi - flo), 0))
+    in_guarantee = in_job | in_fas3
+    pop.in_guarantee[sel] = in_guarantee
+    # A UI history: entitled now if outside the guarantee; inside it, the history sets the
+    # level of activity support (65 % of the previous wage instead of the flat rate).
+    had_ui = u("ui_entitled") < c.ui_entitled_share
+    ui_entitled = ~in_guarantee & had_ui
+    pop.ui_entitled[sel] = ui_entitled
+    pop.ui_days[sel] = np.where(ui_entitled, u("ui_days") * 250.0, 0.0)
+    pop.reference_wage[sel] = np.where(had_ui, previous_wage_sek_per_month, 0.0)
+    pop.months_out_of_work[sel] = np.where(initial == Stage.WORK, 0, months_on_assistance)

@@ -1,0 +1,142 @@
+"""What a run records while it runs: stocks, flows, events, queues, follow-ups.
+
+The recorder gathers flat per-month numpy records (cheap to append) and builds tidy pandas
+tables once, at the end (:mod:`sim.runs.results`). It never decides anything.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.accounts.book import LedgerBook
+from sim.accounts.rules import ProgrammeMoney
+from sim.engine.population import Population
+from sim.scenario.dated import Month
+from sim.scenario.stages import PROGRAMME_STAGES, Stage, stage_in
+
+if TYPE_CHECKING:
+    from sim.engine.model import ProgrammeModel
+
+__all__ = ["Recorder", "EXIT_REASONS"]
+
+_NS = len(Stage)
+EXIT_REASONS = ("completed", "exit", "dropout", "cut", "closed", "pension")
+_PROG_STAGES = np.array(sorted(PROGRAMME_STAGES), np.uint8)
+_IN_PROGRAMME = np.zeros(_NS, bool)
+_IN_PROGRAMME[_PROG_STAGES] = True
+
+
+class Recorder:
+    """Per-month records of one run."""
+
+    def __init__(self, n_programmes: int, *, record_events: bool = True) -> None:
+        self.n_programmes = n_programmes
+        self.record_events = record_events
+        self.stocks: list[np.ndarray] = []  # per month: people by stage (len(Stage))
+        self.flows: dict[int, np.ndarray] = {}  # month -> (_NS * _NS) counts
+        self.events: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.queues: list[tuple[int, int, int, int, int, float]] = []  # t, prog, waiting, in, capacity, spent
+        self.starts: dict[tuple[int, int], int] = {}
+        self.exits: dict[tuple[int, int, str], int] = {}
+        self.follow_ups: list[tuple[int, int, int, np.ndarray]] = []  # t, prog, k, counts by stage
+        self.status_rows: list[tuple[Month, int, np.ndarray]] = []
+        self.reforms: list[Month] = []
+        self.ledger_book = LedgerBook()
+        self.tracked_state: list[dict[str, np.ndarray | int]] = []
+        self.tracked_money: list[tuple[int, np.ndarray, dict[tuple[str, str], np.ndarray]]] = []
+
+    def record(self, model: ProgrammeModel) -> None:
+        """Stocks and queues at the start of the month (after arrivals)."""
+        pop = model.pop
+        counts = np.bincount(pop.stage, minlength=_NS)
+        self.stocks.append(counts)
+        if self.n_programmes:
+            has = model._tagged()  # few people: work on them only
+            has = has[pop.programme[has] >= 0]
+            st = pop.stage[has]
+            pr = pop.programme[has].astype(np.int64)
+            waiting = np.bincount(pr[st == Stage.WAITING], minlength=self.n_programmes)
+            inside = np.bincount(pr[_IN_PROGRAMME[st]], minlength=self.n_programmes)
+            for i in range(self.n_programmes):
+                spent = sum(b.spent for b in model.budgets[i].values())
+                self.queues.append((model.t, i, int(waiting[i]), int(inside[i]), model.slots[i].capacity, spent))
+
+    def book(self, t: int, key: np.ndarray, money: SimpleNamespace, programme_money: ProgrammeMoney,
+             extra: dict[tuple[str, str], float]) -> None:
+        """The month's money flows: people's grouping keys under the rules in force, plus
+        amounts that are not per person (see :class:`sim.accounts.rules.LedgerBook`)."""
+        self.ledger_book.add(t, key, money, programme_money, extra)
+
+    @property
+    def ledger(self) -> list[tuple[int, dict[tuple[str, str], float]]]:
+        """``(t, {(payer, category): amount})`` per month booked."""
+        return self.ledger_book.months()
+
+    def tracked(self, model: ProgrammeModel, ids: np.ndarray, postings: dict[tuple[str, str], np.ndarray]) -> None:
+        """State and money of followed people this month."""
+        pop = model.pop
+        self.tracked_state.append({
+            "t": model.t, "person": ids, "stage": pop.stage[ids].copy(), "programme": pop.programme[ids].copy(),
+            "months_in_stage": pop.months_in_stage[ids].copy(), "ui_entitled": pop.ui_entitled[ids].copy(),
+            "ui_days": pop.ui_days[ids].copy(), "in_guarantee": pop.in_guarantee[ids].copy(),
+            "job_days": pop.job_days[ids].copy(), "motivation": pop.motivation[ids].copy(),
+            "work_condition_months": np.bitwise_count(pop.work_history[ids]),
+        })
+        self.tracked_money.append((model.t, ids, postings))
+
+    def moved(self, t: int, ids: np.ndarray, src: np.ndarray, dst: np.ndarray, prog: np.ndarray) -> None:
+        """Count a batch of moves (and log them person by person if events are kept)."""
+        self.flow_counts(t)[:] += np.bincount(src.astype(np.int64) * _NS + dst, minlength=_NS * _NS)
+        self.log_events(t, ids, src, dst, prog)
+
+    def flow_counts(self, t: int) -> np.ndarray:
+        """Month ``t``'s moves so far, ``[src * len(Stage) + dst]`` (updated in place)."""
+        flow = self.flows.get(t)
+        if flow is None:
+            flow = self.flows[t] = np.zeros(_NS * _NS, np.int64)
+        return flow
+
+    def log_events(self, t: int, ids: np.ndarray, src: np.ndarray, dst: np.ndarray, prog: np.ndarray) -> None:
+        """Log a batch of moves person by person, if events are kept (flows counted already)."""
+        if self.record_events:
+            self.events.append((t, ids.astype(np.int64), src.astype(np.uint8), dst.astype(np.uint8),
+                                prog.astype(np.int8)))
+
+    def started(self, t: int, prog: int, n: int) -> None:
+        """Count programme starts."""
+        self.starts[(t, prog)] = self.starts.get((t, prog), 0) + n
+
+    def exited(self, t: int, prog: int, reason: str, n: int) -> None:
+        """Count programme exits by reason."""
+        key = (t, prog, reason)
+        self.exits[key] = self.exits.get(key, 0) + n
+
+    def reform(self, month: Month) -> None:
+        """Note that parameters changed in ``month``."""
+        self.reforms.append(month)
+
+    def follow_up(self, model: ProgrammeModel) -> None:
+        """Stage of people k months after leaving each programme (after this month's moves)."""
+        if not self.n_programmes:
+            return
+        pop = model.pop
+        for k in model.spec.calendar.follow_up_months_after_exit:
+            sel = np.flatnonzero(pop.months_since_programme == k)
+            if sel.size == 0:
+                continue
+            lp = pop.last_programme[sel].astype(np.int64)
+            counts = np.bincount(lp * _NS + pop.stage[sel], minlength=self.n_programmes * _NS)
+            for i in range(self.n_programmes):
+                row = counts[i * _NS:(i + 1) * _NS]
+                if row.any():
+                    self.follow_ups.append((model.t, i, k, row))
+
+    def status(self, month: Month, pop: Population) -> None:
+        """Dated status of everyone who has started each programme."""
+        for i in range(self.n_programmes):
+            current = (pop.programme == i) & stage_in(pop.stage, _PROG_STAGES)
+            past = (pop.last_programme == i) & (pop.stage != Stage.WAITING) | current
+            self.status_rows.append((month, i, np.bincount(pop.stage[past], minlength=_NS)))

@@ -1,0 +1,355 @@
+"""The one-page HTML report of a comparison, for readers who will not open a table.
+
+:func:`write_report` renders ``sim/present/templates/report.html.j2`` (jinja2, autoescaped) into a
+single self-contained ``report.html``: CSS inline, figures embedded as base64 PNG, no
+scripts and no external assets, so it can be mailed or opened offline. Everything in it
+comes from the comparison's tables and metadata, so a saved comparison
+(:meth:`sim.analysis.comparison.Comparison.load`) gives the same report as a fresh one.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from sim.analysis.comparison import ALL_PAYERS, SOCIETY, Comparison
+from sim.present.figures import PAYER_LABELS, cumulative_saving_figure, stock_bands_figure, who_pays_figure
+
+__all__ = ["write_report", "render_report", "summary_paragraph", "format_sek", "format_count",
+           "LIMITATIONS"]
+
+#: What the model leaves out, shown in every report.
+LIMITATIONS = (
+    "People in regular studies live on student finance (CSN), which is outside the ledger: their months "
+    "cost and earn nothing here.",
+    "Sickness benefit, parental benefit, pensions and moving away are not costed: people who leave for "
+    "'other' drop out of the money flows.",
+    "A couple's other adult is assumed to earn a fixed net income (money.partner_income_sek_per_month); "
+    "housing costs are flat amounts, and tax uses a flat tax-free amount instead of the real deductions.",
+    "Housing allowance, child allowance and other means-tested benefits are not modelled.",
+    "Jobs are not taken from anyone else (no displacement) and wages do not react to the programme; the "
+    "value of work done is a share of the wage cost.",
+    "Intervals (P10-P90) show chance between replications of the same assumptions, not uncertainty in the "
+    "assumptions themselves; parameters marked 'uncalibrated' are priors.",
+    "Social effects the programmes report (health, family life, pride, language) are not valued.",
+)
+_METRIC_ROWS = (
+    ("programme_starts", "", "People starting the programme", "count"),
+    ("extra_in_work", "", "Extra people in ordinary work (at the end of the period)", "count"),
+    ("extra_person_months_in_work", "", "Extra person-months in ordinary work", "count"),
+    ("net_saving_discounted_sek", SOCIETY, "Net saving, society as a whole", "sek"),
+    ("net_saving_discounted_sek", "municipality", "Net saving, municipality", "sek"),
+    ("payback_month", "municipality", "Municipality: month its saving turns positive for good", "month"),
+    ("cost_per_extra_person_in_work_sek", "municipality", "Municipality: net cost per extra person in work",
+     "sek"),
+    ("cost_per_extra_person_in_work_sek", SOCIETY, "Society: net cost per extra person in work", "sek"),
+    ("cost_per_participant_sek", "municipality", "Municipality: net cost per participant", "sek"),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Formatting
+
+
+def format_sek(x: float, *, sign: bool = False) -> str:
+    """``12.3 MSEK`` from 1 million up, else SEK to the thousand (``450,000 SEK``); ``n/a`` for NaN."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    plus = "+" if sign and x > 0 else ""
+    if abs(x) >= 1e6:
+        return f"{plus}{x / 1e6:,.1f} MSEK"
+    if abs(x) >= 1e4:  # three or more significant figures are noise here
+        x = round(x, -3)
+    return f"{plus}{x:,.0f} SEK"
+
+
+def format_count(x: float) -> str:
+    """A whole number with thousands separators; ``n/a`` for NaN."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    return f"{round(x):,d}"  # never "-0"
+
+
+def _format_month(x: float) -> str:
+    if x is None or not math.isfinite(x):
+        return "not within the period"
+    return "from the start" if x == 0 else f"month {x:.0f}"
+
+
+def _format(kind: str, x: float) -> str:
+    return {"sek": format_sek, "count": format_count, "month": _format_month}[kind](x)
+
+
+def _interval(row: pd.Series | None, kind: str) -> dict[str, str]:
+    """A table cell: the median, and below it the P10-P90 range (or the payback share)."""
+    if row is None:
+        return {"mid": "", "range": ""}
+    mid = _format(kind, row["p50"])
+    if kind == "month":
+        share = row.get("share")
+        ok = share is not None and math.isfinite(share)
+        return {"mid": mid, "range": f"pays back in {share:.0%} of replications" if ok else ""}
+    if not (math.isfinite(row["p10"]) and math.isfinite(row["p90"])):
+        return {"mid": mid, "range": ""}
+    return {"mid": mid, "range": f"{_format(kind, row['p10'])} to {_format(kind, row['p90'])}"}
+
+
+def _years(h: int) -> str:
+    if h % 12:
+        return f"{h} months"
+    return "1 year" if h == 12 else f"{h // 12} years"
+
+
+def _figure_png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+# --------------------------------------------------------------------------------------------
+# Content
+
+
+class _Headline:
+    """Look-ups into one scenario's rows of the headline table."""
+
+    def __init__(self, headline: pd.DataFrame, label: str) -> None:
+        self.h = headline[headline["scenario"] == label]
+
+    def get(self, metric: str, horizon: int, payer: str = "") -> pd.Series | None:
+        r = self.h[(self.h["metric"] == metric) & (self.h["horizon_months"] == horizon) & (self.h["payer"] == payer)]
+        if r.empty:
+            return None
+        row = r.iloc[0].copy()
+        if metric == "payback_month":
+            share = self.get("payback_share", horizon, payer)
+            row["share"] = float(share["p50"]) if share is not None else float("nan")
+        return row
+
+
+def _main_horizon(horizons: list[int]) -> int:
+    return 60 if 60 in horizons else max(horizons)
+
+
+#: Payers as the subject of a sentence, and whether the verb is plural.
+_SUBJECTS = {
+    "municipality": ("the municipality", False),
+    "arbetsformedlingen": ("Arbetsförmedlingen", False),
+    "forsakringskassan": ("Försäkringskassan", False),
+    "state": ("the state (UI funds, employer fees)", False),
+    "region": ("the region", False),
+    "individual": ("the participants' households", True),
+    "employer": ("employers", True),
+    "public": ("the users of municipal services (the value of the extra staff's work)", True),
+    "samordningsforbund": ("the samordningsförbund (Finsam)", False),
+    "esf": ("the European Social Fund", False),
+}
+_MEASURES = {"work": "ordinary work", "work_or_studies": "work or studies"}
+
+
+def _programme_phrase(programmes: list[dict[str, Any]]) -> str:
+    parts = [f"{p['places']:,} places in {p['title']}" if p.get("places") else p["title"] for p in programmes]
+    return " and ".join(parts)
+
+
+def _saving_phrase(payer: str, row: pd.Series | None, *, interval: bool) -> str:
+    name, plural = _SUBJECTS[payer]
+    if row is None or not math.isfinite(row["p50"]):
+        return f"{name}: n/a"
+    verb = ("save" if row["p50"] >= 0 else "pay") + ("" if plural else "s")
+    text = f"{name} {verb} {format_sek(abs(row['p50']))}"
+    if interval:
+        text += f" (saving P10-P90: {format_sek(row['p10'], sign=True)} to {format_sek(row['p90'], sign=True)})"
+    return text
+
+
+def summary_paragraph(comparison: Comparison, label: str) -> str:
+    """A plain-language paragraph of one scenario's headline numbers."""
+    meta = comparison.meta
+    h = _Headline(comparison.headline, label)
+    horizons = sorted(int(x) for x in comparison.headline.loc[comparison.headline["scenario"] == label,
+                                                              "horizon_months"].unique())
+    main_h = _main_horizon(horizons)
+    span = _years(main_h)
+    title = meta["titles"].get(label, label)
+    base_title = meta["titles"].get(comparison.baseline, comparison.baseline)
+    out = []
+    extra = h.get("extra_in_work", main_h)
+    pm = h.get("extra_person_months_in_work", main_h)
+    if extra is not None:
+        more = "more" if extra["p50"] >= 0 else "fewer"
+        text = (f"Over {span}, {title} gives {format_count(abs(extra['p50']))} (P10-P90: "
+                f"{format_count(extra['p10'])} to {format_count(extra['p90'])}) {more} people in ordinary work at "
+                f"the end of the period than {base_title}")
+        if pm is not None and math.isfinite(pm["p50"]):
+            text += (f", and {format_count(abs(pm['p50']))} {'more' if pm['p50'] >= 0 else 'fewer'} "
+                     "person-months of work in all")
+        out.append(text + ".")
+    programmes = _programme_phrase(meta["programmes"].get(label, []))
+    starts = h.get("programme_starts", main_h)
+    if programmes:
+        n = format_count(starts["p50"]) if starts is not None else "n/a"
+        out.append(f"The scenario has {programmes}; {n} people start.")
+    rate = meta.get("discount_rate_per_year", {}).get(label, float("nan"))
+    phrases = [_saving_phrase(p, h.get("net_saving_discounted_sek", main_h, p), interval=p in ("municipality", "state"))
+               for p in ALL_PAYERS if p != SOCIETY]
+    soc = h.get("net_saving_discounted_sek", main_h, SOCIETY)
+    soc_txt = "n/a" if soc is None else (
+        f"{'gains' if soc['p50'] >= 0 else 'loses'} {format_sek(abs(soc['p50']))} (P10-P90: "
+        f"{format_sek(soc['p10'], sign=True)} to {format_sek(soc['p90'], sign=True)})")
+    out.append(f"Counting every flow of money over {span}, discounted at {rate:.1%} a year, "
+               + "; ".join(phrases) + f". Society as a whole {soc_txt}: the value of the extra work minus "
+               "the programme's real costs, since taxes and benefits only move money between payers.")
+    pb = h.get("payback_month", main_h, "municipality")
+    if pb is not None:
+        share = pb["share"]
+        if math.isfinite(pb["p50"]):
+            out.append(f"For the municipality the programme pays back from month {pb['p50']:.0f} in the median "
+                       f"replication ({share:.0%} of replications pay back within {span}).")
+        else:
+            out.append(f"For the municipality the programme does not pay back within {span} in "
+                       f"{1 - share:.0%} of the replications.")
+    one = h.get("net_saving_discounted_sek", 12, "municipality") if main_h != 12 else None
+    if one is not None:
+        verb = "saves" if one["p50"] >= 0 else "pays"
+        out.append(f"After the first year the municipality {verb} {format_sek(abs(one['p50']))}.")
+    for g in comparison.goals[comparison.goals["scenario"] == label].itertuples():
+        if math.isfinite(g.probability):
+            out.append(f"The goal of {g.target_share:.0%} in {_MEASURES[g.measure]} within "
+                       f"{g.within_months_of_start} months of starting is met in {g.probability:.0%} of the "
+                       f"replications (median achieved: {g.median_achieved_share:.0%}).")
+    src = comparison.sources
+    mine = src["scenarios"].map(lambda names: label in str(names).split(", "))
+    used = src[mine & (src["status"] != "goal")]
+    uncal = int((used["status"] == "uncalibrated").sum())
+    out.append(f"Ranges are P10-P90 over {meta['replications']} paired replications and show chance, not "
+               f"doubt about the assumptions; {uncal} of the {len(used)} sourced numbers behind this scenario "
+               "are uncalibrated priors.")
+    return " ".join(out)
+
+
+def _scenario_section(comparison: Comparison, label: str) -> dict[str, Any]:
+    h = _Headline(comparison.headline, label)
+    horizons = sorted(int(x) for x in comparison.headline.loc[comparison.headline["scenario"] == label,
+                                                              "horizon_months"].unique())
+    shown = [x for x in horizons if x in (12, 60)] or horizons
+    if max(horizons) not in shown:
+        shown.append(max(horizons))
+    headline_rows = []
+    for metric, payer, name, kind in _METRIC_ROWS:
+        cells = []
+        for x in shown:
+            row = h.get(metric, x, payer)
+            cell = _interval(row, kind)
+            if metric.startswith("cost_") and row is not None and 0 < row["n"] < comparison.meta["replications"]:
+                cell["range"] += f" ({int(row['n'])} of {comparison.meta['replications']} replications)"
+            cells.append(cell)
+        if any(c["mid"] for c in cells):
+            headline_rows.append({"name": name, "cells": cells})
+    main_h = _main_horizon(horizons)
+    payer_horizons = [x for x in shown if x in (12, 60)] or shown
+    payer_rows = []
+    for payer in ALL_PAYERS:
+        cells = [_interval(h.get("net_saving_discounted_sek", x, payer), "sek") for x in payer_horizons]
+        main = h.get("net_saving_discounted_sek", main_h, payer)
+        verdict = ""
+        if main is not None:
+            verdict = ("saves" if main["p10"] > 0 else "pays" if main["p90"] < 0 else "unclear")
+        payer_rows.append({"name": PAYER_LABELS[payer], "cells": cells, "verdict": verdict,
+                           "payback": _format_month(h.get("payback_month", max(horizons), payer)["p50"])
+                           if h.get("payback_month", max(horizons), payer) is not None else "",
+                           "society": payer == SOCIETY})
+    cat = comparison.categories
+    cat = cat[(cat["scenario"] == label) & (cat["horizon_months"] == main_h)]
+    wide = cat.pivot_table(index="category", columns="payer", values="p50", aggfunc="first")
+    cat_payers = [p for p in ALL_PAYERS if p in wide.columns]
+    cat_rows = [{"name": c.replace("_", " "), "cells": [format_sek(wide.at[c, p], sign=True)
+                                                         if pd.notna(wide.at[c, p]) else "" for p in cat_payers]}
+                for c in wide.index]
+    goals = [{"goal": g.goal, "text": f"{g.target_share:.0%} of participants in {_MEASURES[g.measure]} "
+                                      f"within {g.within_months_of_start} months of starting {g.programme}",
+              "probability": "n/a" if not math.isfinite(g.probability) else f"{g.probability:.0%}",
+              "achieved": "n/a" if not math.isfinite(g.median_achieved_share)
+              else f"{g.median_achieved_share:.0%} ({g.p10_achieved_share:.0%} to {g.p90_achieved_share:.0%})",
+              "source": g.source}
+             for g in comparison.goals[comparison.goals["scenario"] == label].itertuples()]
+    a = comparison.assumptions
+    return {
+        "label": label,
+        "title": comparison.meta["titles"].get(label, label),
+        "description": comparison.meta.get("descriptions", {}).get(label, ""),
+        "summary": summary_paragraph(comparison, label),
+        "horizons": [_years(x) for x in shown],
+        "payer_horizons": [_years(x) for x in payer_horizons],
+        "full_horizon": _years(max(horizons)),
+        "main_horizon": _years(main_h),
+        "headline_rows": headline_rows,
+        "payer_rows": payer_rows,
+        "category_payers": [PAYER_LABELS[p] for p in cat_payers],
+        "category_rows": cat_rows,
+        "goals": goals,
+        "assumptions": a[a["scenario"] == label].to_dict("records"),
+    }
+
+
+def render_report(comparison: Comparison) -> str:
+    """The report as one HTML string (see :func:`write_report`)."""
+    meta = comparison.meta
+    horizons = sorted(int(x) for x in comparison.headline["horizon_months"].unique())
+    main_h = _main_horizon(horizons)
+    figures = [
+        {"title": f"Who pays, who saves after {_years(main_h)}",
+         "png": _figure_png(who_pays_figure(comparison.headline, main_h)),
+         "caption": "Bars: median net discounted saving per payer; whiskers: P10-P90 over replications."},
+        {"title": "Cumulative saving over time",
+         "png": _figure_png(cumulative_saving_figure(comparison.money)),
+         "caption": "Scenario minus baseline, cumulative and discounted, per payer."},
+        {"title": "Where people are",
+         "png": _figure_png(stock_bands_figure(comparison.stock_bands)),
+         "caption": "People in each stage per month: median line, P10-P90 band, baseline included."},
+    ]
+    env = jinja2.Environment(loader=jinja2.PackageLoader("sim.present", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    scenarios = [_scenario_section(comparison, label) for label in comparison.scenarios]
+    titles = ", ".join(s["title"] for s in scenarios)
+    return env.get_template("report.html.j2").render(
+        title=f"{titles} compared with {meta['titles'].get(comparison.baseline, comparison.baseline)}",
+        meta=meta,
+        baseline_title=meta["titles"].get(comparison.baseline, comparison.baseline),
+        scenarios=scenarios,
+        figures=figures,
+        sources=comparison.sources.to_dict("records"),
+        limitations=LIMITATIONS,
+        rate=next(iter(meta.get("discount_rate_per_year", {}).values()), float("nan")),
+        horizon=_years(int(meta["horizon_months"])),
+    )
+
+
+def write_report(comparison: Comparison, out_dir: str | os.PathLike[str]) -> Path:
+    """Write ``out_dir/report.html`` (atomically: a temporary file renamed into place).
+
+    Returns:
+        The path of the report.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    html = render_report(comparison)
+    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".html.tmp", dir=out)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(html)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out / "report.html")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out / "report.html"
+

@@ -1,0 +1,183 @@
+"""Replications of a scenario: spawned seeds, P10/P50/P90 bands, and saving a run folder.
+
+Replication ``r`` of seed ``s`` uses :func:`sim.engine.streams.replication_seeds` (replication 0 is
+``s`` itself), so results do not depend on how many worker processes run them or in which
+order they finish. Workers are a local process pool (``workers > 1``); results are gathered
+and sorted by replication before anything is summarised. A scenario with
+``parameters: {from_calibration: NAME}`` gives each replication its own posterior draw of the
+calibrated parameters (:func:`sim.runs.posterior.replication_scenarios`), so the bands carry
+parameter uncertainty as well as chance.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import multiprocessing
+import platform
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.engine.model import ProgrammeModel
+from sim.engine.streams import replication_seeds
+from sim.runs.posterior import replication_scenarios
+from sim.runs.results import RunResult, atomic_dir
+from sim.scenario.schema import Scenario
+
+__all__ = ["simulate", "replicate", "Ensemble", "content_hash", "flatten_summary", "VERSION", "QUANTILES"]
+
+VERSION = "0.1.0"
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+def simulate(scenario: Scenario, seed: int = 0, *, record_events: bool = True) -> RunResult:
+    """Run one replication of ``scenario`` to its horizon."""
+    model = ProgrammeModel(scenario, rng=seed, record_events=record_events)
+    model.run()
+    return RunResult.from_model(model)
+
+
+def _one(args: tuple[Scenario, int, bool]) -> RunResult:
+    scenario, seed, events = args
+    return simulate(scenario, seed, record_events=events)
+
+
+def content_hash(scenario: Scenario) -> str:
+    """SHA-256 of the resolved scenario and the code version (changes when either does)."""
+    doc = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"almsim {VERSION}\n{doc}".encode()).hexdigest()
+
+
+def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, workers: int = 1,
+              record_events: bool = True, progress: Callable[[int], None] | None = None) -> Ensemble:
+    """Run ``replications`` independent replications.
+
+    Args:
+        progress: called with 1 each time a replication finishes (e.g. ``tqdm.update``).
+    """
+    if replications < 1:
+        raise ValueError(f"replications must be >= 1, got {replications}")
+    seeds = replication_seeds(seed, replications)
+    # A scenario with `parameters: {from_calibration: NAME}`: replication i uses its own
+    # posterior draw (chosen by seed and i only, so independent of workers).
+    scenarios, draws = replication_scenarios(scenario, seed, replications)
+    jobs = [(sc, s, record_events) for sc, s in zip(scenarios, seeds, strict=True)]
+    results: list[RunResult] = []
+    if workers <= 1 or replications == 1:
+        for job in jobs:
+            results.append(_one(job))
+            if progress:
+                progress(1)
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for res in pool.map(_one, jobs):
+                results.append(res)
+                if progress:
+                    progress(1)
+    ens = Ensemble(scenario, seed, seeds, results)
+    ens.parameter_draws = draws
+    return ens
+
+
+def _bands(values: Sequence[float | None]) -> dict[str, float | None]:
+    vals = np.array([v for v in values if v is not None], dtype=float)
+    if vals.size == 0:
+        return {"p10": None, "p50": None, "p90": None, "mean": None}
+    q = np.quantile(vals, QUANTILES)
+    return {"p10": float(q[0]), "p50": float(q[1]), "p90": float(q[2]), "mean": float(vals.mean())}
+
+
+class Ensemble:
+    """The replications of one scenario and seed."""
+
+    def __init__(self, scenario: Scenario, seed: int, seeds: list[int], results: list[RunResult]) -> None:
+        self.scenario = scenario
+        self.seed = seed
+        self.seeds = seeds
+        self.results = results
+        #: calibrated draws used per replication (``parameters: {from_calibration: ...}``), else None
+        self.parameter_draws: dict[str, Any] | None = None
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One table of all replications, with a ``replication`` column first."""
+        frames = []
+        for i, r in enumerate(self.results):
+            df = r.tables[name].copy()
+            df.insert(0, "replication", i)
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True)
+
+    def bands(self, name: str = "stocks", value: str = "people",
+              by: Sequence[str] = ("month", "stage")) -> pd.DataFrame:
+        """P10/P50/P90 over replications of ``value`` by ``by`` (missing rows count as 0)."""
+        df = self.table(name)
+        by = list(by)
+        wide = df.pivot_table(index=by, columns="replication", values=value, aggfunc="sum", fill_value=0)
+        wide = wide.reindex(columns=range(len(self.results)), fill_value=0)
+        q = np.quantile(wide.to_numpy(dtype=float), QUANTILES, axis=1)
+        out = wide.index.to_frame(index=False)
+        out["p10"], out["p50"], out["p90"] = q[0], q[1], q[2]
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers: replication 0's descriptors, P10/P50/P90 for every number."""
+        first = self.results[0].summary
+        out: dict[str, Any] = {k: first[k] for k in ("scenario", "start_month", "start_month_index",
+                                                    "horizon_months", "people", "programmes")}
+        out["seed"] = self.seed
+        out["replications"] = len(self.results)
+        numeric = flatten_summary(first)
+        for key in sorted(numeric):
+            if key in ("seed", "start_month_index", "horizon_months", "people", "months_simulated"):
+                continue
+            out[key] = _bands([flatten_summary(r.summary).get(key) for r in self.results])
+        return out
+
+    def save(self, root: str | Path = "outputs", *, source: str | None = None) -> Path:
+        """Write ``root/<scenario>/<run-id>/`` atomically and return its path."""
+        h = content_hash(self.scenario)
+        run_id = f"seed{self.seed}-r{len(self.results)}-{h[:10]}"
+        path = Path(root) / self.scenario.name / run_id
+        manifest = {
+            "scenario": self.scenario.name,
+            "source_file": source,
+            "run_id": run_id,
+            "seed": self.seed,
+            "replications": len(self.results),
+            "replication_seeds": self.seeds,
+            "almsim_version": VERSION,
+            "content_hash": h,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "resolved_scenario": self.scenario.model_dump(mode="json"),
+        }
+        if self.parameter_draws is not None:
+            manifest["parameter_draws"] = self.parameter_draws
+        with atomic_dir(path) as tmp:
+            for name in self.results[0].tables:
+                self.table(name).to_parquet(tmp / f"{name}.parquet", index=False)
+            self.bands().to_parquet(tmp / "stock_bands.parquet", index=False)
+            (tmp / "summary.json").write_text(json.dumps(self.summary(), indent=2, sort_keys=True) + "\n")
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        return path
+
+
+def flatten_summary(d: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The numbers of a run summary as ``{"dotted.key": value}`` (booleans and text left out)."""
+    out: dict[str, float] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, bool) or v is None:
+            continue
+        if isinstance(v, (int, float)):
+            out[key] = float(v)
+        elif isinstance(v, Mapping):
+            out.update(flatten_summary(v, key + "."))
+    return out

@@ -1,0 +1,364 @@
+"""A run's results as tidy tables, its headline numbers, and atomic saving.
+
+``RunResult`` holds pandas tables (one row per observation, long format):
+
+* ``stocks``: month, stage, people;
+* ``flows``: month, from_stage, to_stage, people;
+* ``events``: month, person, from_stage, to_stage, programme (person-level log);
+* ``queues``: month, programme, waiting, participants, capacity, starts, budget_spent_sek;
+* ``exits``: month, programme, reason, people;
+* ``follow_ups``: month, programme, months_after_exit, stage, people;
+* ``status``: date, programme, stage, people (dated follow-ups of participants);
+* ``ledger``: month, payer, category, sek (signed: negative = the payer pays);
+* ``people``: person, arrival_month, age_at_arrival, sex, household, children, foreign_born,
+  sfi, rehab_need, education, months_on_assistance_at_entry, initial_stage;
+* ``tracked_state`` / ``tracked_money`` (only for people followed with ``track=``): each
+  month's stage and clocks, and each month's postings per payer and category;
+
+plus ``summary`` (headline numbers) and ``manifest`` (what produced it). ``save`` writes a
+folder through a temporary sibling and one rename, so a reader never sees half a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sim.scenario.dated import format_month
+from sim.scenario.stages import STAGES, Stage
+
+if TYPE_CHECKING:
+    from sim.engine.model import ProgrammeModel
+    from sim.engine.population import Population
+
+__all__ = ["RunResult", "atomic_dir", "TABLES"]
+
+TABLES = ("stocks", "flows", "events", "queues", "exits", "follow_ups", "status", "ledger", "people",
+          "tracked_state", "tracked_money")
+_NS = len(Stage)
+_LABELS = np.array([s.label for s in Stage], dtype=object)
+_SELF_SUPPORTING = (Stage.WORK, Stage.STUDIES)
+
+
+class LazyTables(Mapping[str, pd.DataFrame]):
+    """A mapping of table names to DataFrames, each built on first access (then kept)."""
+
+    def __init__(self, builders: dict[str, Callable[[], pd.DataFrame]]) -> None:
+        self._builders = dict(builders)
+        self._built: dict[str, pd.DataFrame] = {}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._built:
+            if name not in self._builders:
+                raise KeyError(name)
+            self._built[name] = self._builders[name]()
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._builders)
+
+    def __len__(self) -> int:
+        return len(self._builders)
+
+
+@dataclass
+class RunResult:
+    """Tables and headline numbers of one run."""
+
+    scenario: str
+    seed: int
+    start_month: int
+    horizon_months: int
+    programmes: list[str]
+    tables: Mapping[str, pd.DataFrame]
+    summary: dict[str, Any] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(name)
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_model(cls, model: ProgrammeModel) -> RunResult:
+        """Collect the tables of a finished (or partly run) model."""
+        rec = model.rec
+        names = [p.name for p in model.spec.programmes]
+        start = model.start
+        months = len(rec.stocks)
+        month_labels = np.array([format_month(start + t) for t in range(max(months, 1))], dtype=object)
+
+        build = _TableBuilder(model, names, month_labels)
+        tables = LazyTables({name: getattr(build, name) for name in TABLES
+                             if not name.startswith("tracked") or model.track.size})
+        result = cls(scenario=model.spec.name, seed=model.seed, start_month=start,
+                     horizon_months=model.horizon, programmes=names, tables=tables)
+        result.summary = _summary(model, result)
+        return result
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path: str | Path) -> Path:
+        """Write the run to ``path`` (a folder) atomically; returns the path."""
+        path = Path(path)
+        with atomic_dir(path) as tmp:
+            for name, df in self.tables.items():
+                df.to_parquet(tmp / f"{name}.parquet", index=False)
+            (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2, sort_keys=True) + "\n")
+            (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunResult:
+        """Read a run written by :meth:`save`."""
+        path = Path(path)
+        manifest = json.loads((path / "manifest.json").read_text())
+        summary = json.loads((path / "summary.json").read_text())
+        tables = {name: pd.read_parquet(path / f"{name}.parquet") for name in TABLES
+                  if (path / f"{name}.parquet").exists()}
+        return cls(scenario=manifest.get("scenario", ""), seed=manifest.get("seed", 0),
+                   start_month=summary.get("start_month_index", 0),
+                   horizon_months=summary.get("horizon_months", 0),
+                   programmes=summary.get("programmes", []), tables=tables, summary=summary,
+                   manifest=manifest)
+
+
+class atomic_dir:  # noqa: N801 - used as a context manager, reads like a function
+    """Build a folder in a temporary sibling and rename it into place on success.
+
+    On an exception the temporary folder is removed and ``path`` is left as it was. An
+    existing ``path`` is replaced only after the new one is complete.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _sweep_stale(self.path)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.tmp-{os.getpid()}-", dir=self.path.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o777 & ~umask)  # mkdtemp makes it private; a run folder is not
+        return self.tmp
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        for f in self.tmp.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        old = None
+        if self.path.exists():
+            old = self.path.parent / f".{self.path.name}.old-{os.getpid()}"
+            os.rename(self.path, old)
+        os.rename(self.tmp, self.path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+
+
+class _TableBuilder:
+    """Builds each table of a run from the recorder's raw records, when first asked for."""
+
+    def __init__(self, model: ProgrammeModel, names: list[str], month_labels: np.ndarray) -> None:
+        # Keep only picklable records (not the model, whose SimPy calendar holds generators),
+        # so a result can travel back from a worker process with its tables still lazy.
+        self.pop = model.pop
+        self.rec = model.rec
+        self.names = names
+        self.months = len(model.rec.stocks)
+        self.month_labels = month_labels
+
+    def stocks(self) -> pd.DataFrame:
+        rec, months, month_labels = self.rec, self.months, self.month_labels
+        stock_arr = np.array(rec.stocks, dtype=np.int64).reshape(months, _NS)[:, : len(STAGES)]
+        stocks = pd.DataFrame({
+            "month": np.repeat(month_labels[:months], len(STAGES)),
+            "stage": np.tile(_LABELS[: len(STAGES)], months),
+            "people": stock_arr.reshape(-1),
+        })
+        return stocks
+
+    def flows(self) -> pd.DataFrame:
+        rec, month_labels = self.rec, self.month_labels
+        rows = []
+        for t, flow in sorted(rec.flows.items()):
+            nz = np.flatnonzero(flow)
+            rows.append(pd.DataFrame({"month": month_labels[t], "from_stage": _LABELS[nz // _NS],
+                                      "to_stage": _LABELS[nz % _NS], "people": flow[nz]}))
+        flows = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+            {"month": [], "from_stage": [], "to_stage": [], "people": []})
+        return flows
+
+    def events(self) -> pd.DataFrame:
+        rec, month_labels, names = self.rec, self.month_labels, self.names
+        if rec.events:
+            t = np.concatenate([np.full(e[1].size, e[0], np.int32) for e in rec.events])
+            prog = np.concatenate([e[4] for e in rec.events])
+            events = pd.DataFrame({
+                "month": month_labels[t],
+                "person": np.concatenate([e[1] for e in rec.events]),
+                "from_stage": _LABELS[np.concatenate([e[2] for e in rec.events])],
+                "to_stage": _LABELS[np.concatenate([e[3] for e in rec.events])],
+                "programme": np.where(prog >= 0, np.array(names + [""], dtype=object)[prog], ""),
+            })
+        else:
+            events = pd.DataFrame({"month": [], "person": [], "from_stage": [], "to_stage": [], "programme": []})
+        return events
+
+    def queues(self) -> pd.DataFrame:
+        rec, month_labels, names = self.rec, self.month_labels, self.names
+        q = np.array(rec.queues, dtype=np.float64).reshape(-1, 6)
+        queues = pd.DataFrame({
+            "month": month_labels[q[:, 0].astype(int)] if len(q) else [],
+            "programme": [names[int(i)] for i in q[:, 1]],
+            "waiting": q[:, 2].astype(np.int64), "participants": q[:, 3].astype(np.int64),
+            "capacity": q[:, 4].astype(np.int64),
+            "starts": [rec.starts.get((int(a), int(b)), 0) for a, b in q[:, :2]],
+            "budget_spent_sek": q[:, 5],
+        })
+        return queues
+
+    def exits(self) -> pd.DataFrame:
+        rec, month_labels, names = self.rec, self.month_labels, self.names
+        return pd.DataFrame(
+            [(month_labels[t], names[p], r, n) for (t, p, r), n in sorted(rec.exits.items())],
+            columns=["month", "programme", "reason", "people"])
+
+    def follow_ups(self) -> pd.DataFrame:
+        rec, month_labels, names = self.rec, self.month_labels, self.names
+        fu = [(month_labels[t], names[p], k, _LABELS[s], int(row[s]))
+              for t, p, k, row in rec.follow_ups for s in np.flatnonzero(row)]
+        return pd.DataFrame(fu, columns=["month", "programme", "months_after_exit", "stage", "people"])
+
+    def status(self) -> pd.DataFrame:
+        rec, names = self.rec, self.names
+        st = [(format_month(d), names[p], _LABELS[s], int(row[s]))
+              for d, p, row in rec.status_rows for s in np.flatnonzero(row)]
+        return pd.DataFrame(st, columns=["date", "programme", "stage", "people"])
+
+    def ledger(self) -> pd.DataFrame:
+        rec, month_labels = self.rec, self.month_labels
+        return pd.DataFrame(
+            [(month_labels[t], payer, cat, amount) for t, totals in rec.ledger
+             for (payer, cat), amount in sorted(totals.items()) if amount != 0.0],
+            columns=["month", "payer", "category", "sek"])
+    def people(self) -> pd.DataFrame:
+        return _people(self.pop)
+
+    def tracked_state(self) -> pd.DataFrame:
+        return _tracked(self.rec, self.month_labels, self.names)[0]
+
+    def tracked_money(self) -> pd.DataFrame:
+        return _tracked(self.rec, self.month_labels, self.names)[1]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_stale(path: Path) -> None:
+    """Remove temporary folders (and replaced old copies) left by killed writers of any run
+    in ``path``'s folder (a killed run of another seed leaves one under another name)."""
+    for pattern in (".*.tmp-*", ".*.old-*"):
+        for stale in path.parent.glob(pattern):
+            try:
+                pid = int(stale.name.split(".tmp-" if ".tmp-" in stale.name else ".old-")[1].split("-")[0])
+            except (IndexError, ValueError):
+                continue
+            if pid != os.getpid() and not _pid_alive(pid):
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _people(pop: Population) -> pd.DataFrame:
+    """Who each person is (attributes fixed at entry)."""
+    from sim.engine.population import EDUCATION_CODES, HOUSEHOLD_CODES
+
+    hh = np.array(list(HOUSEHOLD_CODES), dtype=object)
+    ed = np.array(list(EDUCATION_CODES), dtype=object)
+    return pd.DataFrame({
+        "person": np.arange(len(pop)),
+        "arrival_month": [format_month(int(m)) for m in pop.arrival_month],
+        "age_at_arrival": (pop.arrival_month - pop.birth_month) // 12,
+        "sex": np.where(pop.female, "female", "male"),
+        "household": hh[pop.household], "children": pop.children,
+        "foreign_born": pop.foreign_born, "sfi": pop.sfi, "rehab_need": pop.rehab_need,
+        "education": ed[pop.education],
+        "months_on_assistance_at_entry": pop.months_on_assistance_at_entry,
+        "initial_stage": _LABELS[pop.initial_stage],
+    })
+
+
+def _tracked(rec: object, month_labels: np.ndarray, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    states = []
+    for row in rec.tracked_state:  # type: ignore[attr-defined]
+        d = {k: v for k, v in row.items() if k != "t"}
+        df = pd.DataFrame(d)
+        df.insert(0, "month", month_labels[row["t"]])
+        df["stage"] = _LABELS[df["stage"].to_numpy()]
+        prog = df["programme"].to_numpy()
+        df["programme"] = np.where(prog >= 0, np.array(names + [""], dtype=object)[prog], "")
+        states.append(df)
+    money = [(month_labels[t], int(p), payer, cat, float(v[i]))
+             for t, ids, postings in rec.tracked_money  # type: ignore[attr-defined]
+             for (payer, cat), v in sorted(postings.items()) for i, p in enumerate(ids) if v[i] != 0.0]
+    return (pd.concat(states, ignore_index=True) if states else pd.DataFrame(),
+            pd.DataFrame(money, columns=["month", "person", "payer", "category", "sek"]))
+
+
+def _summary(model: ProgrammeModel, result: RunResult) -> dict[str, Any]:
+    """Headline numbers of a run (plain JSON types), from the raw records (no tables built)."""
+    pop, rec = model.pop, model.rec
+    arrived = int((pop.stage != Stage.NOT_ARRIVED).sum())
+    stocks = np.array(rec.stocks, dtype=np.int64).reshape(len(rec.stocks), _NS)
+    out: dict[str, Any] = {
+        "scenario": model.spec.name,
+        "seed": model.seed,
+        "start_month": format_month(model.start),
+        "start_month_index": model.start,
+        "horizon_months": model.horizon,
+        "months_simulated": len(rec.stocks),
+        "people": len(pop),
+        "people_arrived": arrived,
+        "programmes": result.programmes,
+        "person_months_in_work": int(stocks[:, Stage.WORK].sum()),
+        "final_stocks": {s.label: int(stocks[-1, s]) for s in STAGES} if len(stocks) else {},
+    }
+    for label, t in (("12m", 12), ("60m", 60)):
+        if t < len(stocks) and arrived:
+            out[f"share_in_work_{label}"] = float(stocks[t, Stage.WORK]) / arrived
+            out[f"share_self_supporting_{label}"] = float(stocks[t, list(_SELF_SUPPORTING)].sum()) / arrived
+    by_payer = rec.ledger_book.by_payer()
+    if by_payer:
+        out["net_sek_by_payer"] = {p: by_payer[p] for p in sorted(by_payer)}
+        out["net_sek_society"] = float(sum(by_payer[p] for p in sorted(by_payer)))
+    q = np.array(rec.queues, dtype=np.float64).reshape(-1, 6)
+    for i, name in enumerate(result.programmes):
+        qq = q[q[:, 1] == i]
+        reasons = sorted({r for (_, p, r) in rec.exits if p == i})
+        out[f"programme.{name}"] = {
+            "starts": int(sum(n for (_, p), n in rec.starts.items() if p == i)),
+            "max_waiting": int(qq[:, 2].max()) if len(qq) else 0,
+            "max_participants": int(qq[:, 3].max()) if len(qq) else 0,
+            "exits": {r: int(sum(n for (_, p, rr), n in rec.exits.items() if p == i and rr == r)) for r in reasons},
+        }
+    return out

@@ -1,0 +1,247 @@
+"""Statistics of a run that calibration targets are compared with, registered by name.
+
+A statistic is a plain function ``fn(result, scenario, **args)`` of a run's tables
+(:class:`~sim.runs.results.RunResult`) and its scenario, registered with :func:`statistic` so that a
+target file can name it (``statistic: exit_destinations``, ``args: {programme: c2, by:
+2009-06}``). It returns ``(successes, trials)`` for a binomial target, ``{category: count}`` for
+a multinomial one, or a number. Month arguments are ``YYYY-MM`` (inclusive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from sim.runs.results import RunResult
+from sim.scenario.dated import format_month, parse_month
+from sim.scenario.schema import Scenario
+
+__all__ = ["STATISTICS", "statistic", "REST", "month_arg", "simulate_target", "Measured"]
+
+REST = "*"  # a category holding every stage no other category names
+
+
+@dataclass(frozen=True)
+class _Statistic:
+    fn: Callable[..., Any]
+    needs_events: bool
+
+
+#: Registered statistics: name -> function(result, scenario, **args).
+STATISTICS: dict[str, _Statistic] = {}
+
+
+def statistic(name: str, *, needs_events: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a statistic under ``name`` (``needs_events``: it reads the person-level event log)."""
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        STATISTICS[name] = _Statistic(fn, needs_events)
+        return fn
+    return register
+
+
+def month_arg(value: Any) -> str:
+    """A month argument (``2009-06``, a date, or a month number) as ``YYYY-MM``."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return format_month(value)
+    return format_month(parse_month(value))
+
+
+def _starts(result: RunResult, programme: str, by: str) -> int:
+    q = result.tables["queues"]
+    return int(q.loc[(q["programme"] == programme) & (q["month"] <= by), "starts"].sum())
+
+
+def _exits(result: RunResult, programme: str, by: str) -> int:
+    ex = result.tables["exits"]
+    return int(ex.loc[(ex["programme"] == programme) & (ex["month"] <= by), "people"].sum())
+
+
+@statistic("enrolled")
+def enrolled(result: RunResult, scenario: Scenario, *, programme: str, by: Any) -> tuple[int, int]:
+    """People admitted to ``programme`` by month ``by``, of the people who had arrived by then."""
+    by = month_arg(by)
+    arrived = int((result.tables["people"]["arrival_month"] <= by).sum())
+    return _starts(result, programme, by), arrived
+
+
+@statistic("exited")
+def exited(result: RunResult, scenario: Scenario, *, programme: str, by: Any) -> tuple[int, int]:
+    """Exits from ``programme`` (any reason) by month ``by``, of its starts by then."""
+    by = month_arg(by)
+    return _exits(result, programme, by), _starts(result, programme, by)
+
+
+@statistic("exited_before")
+def exited_before(result: RunResult, scenario: Scenario, *, programme: str, before: Any,
+                  by: Any) -> tuple[int, int]:
+    """Exits by month ``before``, of the exits by month ``by`` (e.g. exited >= 6 months earlier)."""
+    return _exits(result, programme, month_arg(before)), _exits(result, programme, month_arg(by))
+
+
+def _categorise(counts: Mapping[str, float], categories: Mapping[str, Any]) -> dict[str, float]:
+    named = {s for stages in categories.values() if stages != REST for s in stages}
+    out = {}
+    for cat, stages in categories.items():
+        if stages == REST:
+            out[cat] = float(sum(v for s, v in counts.items() if s not in named))
+        else:
+            out[cat] = float(sum(counts.get(s, 0) for s in stages))
+    return out
+
+
+@statistic("exit_destinations")
+def exit_destinations(result: RunResult, scenario: Scenario, *, programme: str, by: Any,
+                      categories: Mapping[str, Any]) -> dict[str, float]:
+    """Exits from ``programme`` by month ``by``, counted by the stage they went to.
+
+    Read from the event log when it was kept, else from the flows out of the programme's
+    stage (which needs the programme to be the only one of its kind in the scenario).
+    """
+    by = month_arg(by)
+    ev = result.tables["events"]
+    stage = scenario.programme(programme).stage.label
+    if len(ev):
+        sel = ev[(ev["programme"] == programme) & (ev["from_stage"] == stage) & (ev["month"] <= by)]
+        counts = sel.groupby("to_stage")["person"].count()
+    else:
+        same = [p.name for p in scenario.programmes if p.stage.label == stage]
+        if len(same) > 1:
+            raise ValueError(f"exit_destinations: programmes {same} share stage {stage!r}; keep the event log")
+        fl = result.tables["flows"]
+        sel = fl[(fl["from_stage"] == stage) & (fl["month"] <= by)]
+        counts = sel.groupby("to_stage")["people"].sum()
+    return _categorise(counts.to_dict(), categories)
+
+
+@statistic("follow_up_stages")
+def follow_up_stages(result: RunResult, scenario: Scenario, *, programme: str, months_after_exit: int,
+                     by: Any, categories: Mapping[str, Any]) -> dict[str, float]:
+    """Stage of former participants ``months_after_exit`` months after leaving, measured by ``by``."""
+    fu = result.tables["follow_ups"]
+    sel = fu[(fu["programme"] == programme) & (fu["months_after_exit"] == months_after_exit)
+             & (fu["month"] <= month_arg(by))]
+    return _categorise(sel.groupby("stage")["people"].sum().to_dict(), categories)
+
+
+@statistic("ledger_total")
+def ledger_total(result: RunResult, scenario: Scenario, *, payer: str, category: str, start: Any,
+                 end: Any, paid: bool = True, unit_sek: float = 1.0) -> float:
+    """The sum of a payer's ledger category over months ``start..end`` (paid: sign flipped), in ``unit_sek``."""
+    led = result.tables["ledger"]
+    sel = led[(led["payer"] == payer) & (led["category"] == category)
+              & (led["month"] >= month_arg(start)) & (led["month"] <= month_arg(end))]
+    total = float(sel["sek"].sum())
+    return (-total if paid else total) / unit_sek
+
+
+@statistic("stock")
+def stock(result: RunResult, scenario: Scenario, *, stages: Sequence[str], month: Any) -> float:
+    """People in ``stages`` during ``month``."""
+    st = result.tables["stocks"]
+    return float(st.loc[(st["month"] == month_arg(month)) & st["stage"].isin(list(stages)), "people"].sum())
+
+
+def _event_months(events: pd.DataFrame, start: int) -> np.ndarray:
+    labels = events["month"].to_numpy()
+    uniq, inv = np.unique(labels, return_inverse=True)
+    return (np.array([parse_month(m) for m in uniq], dtype=np.int64) - start)[inv]
+
+
+@statistic("starts_by_age", needs_events=True)
+def starts_by_age(result: RunResult, scenario: Scenario, *, programme: str, by: Any, age_below: float) -> float:
+    """People younger than ``age_below`` at arrival admitted to ``programme`` by month ``by``."""
+    ev = result.tables["events"]
+    if ev.empty:
+        return 0.0
+    stage = scenario.programme(programme).stage.label
+    adm = ev[(ev["from_stage"] == "waiting") & (ev["to_stage"] == stage) & (ev["programme"] == programme)
+             & (ev["month"] <= month_arg(by))]
+    age = result.tables["people"]["age_at_arrival"].to_numpy()
+    people = np.unique(adm["person"].to_numpy())
+    return float((age[people] < age_below).sum())
+
+
+@statistic("reached_within", needs_events=True)
+def reached_within(result: RunResult, scenario: Scenario, *, stages: Sequence[str],
+                   months: int, complement: bool = False) -> tuple[int, int]:
+    """People who enter one of ``stages`` within ``months`` months of arriving, of everyone arrived.
+
+    Arrival moves (from ``not_arrived``) do not count: a person must move *into* the stage.
+    Only people who can be followed ``months`` months inside the run are counted. With
+    ``complement``, counts those who do *not* (e.g. left the guarantee before Fas 3).
+    """
+    ev = result.tables["events"]
+    labels = result.tables["people"]["arrival_month"].to_numpy()
+    uniq, inv = np.unique(labels, return_inverse=True)
+    arrival_t = (np.array([parse_month(m) for m in uniq], dtype=np.int64) - result.start_month)[inv]
+    followed = arrival_t + months <= result.horizon_months - 1
+    n = int(followed.sum())
+    if n == 0 or ev.empty:
+        return (n if complement else 0), n
+    t = _event_months(ev, result.start_month)
+    person = ev["person"].to_numpy()
+    hit = ev["to_stage"].isin(list(stages)).to_numpy() & (ev["from_stage"].to_numpy() != "not_arrived")
+    hit &= (t <= arrival_t[person] + months) & followed[person]
+    k = int(np.unique(person[hit]).size)
+    return (n - k if complement else k), n
+
+
+@statistic("goal", needs_events=True)
+def goal(result: RunResult, scenario: Scenario, *, name: str) -> tuple[int, int]:
+    """Participants who reached the scenario goal ``name``'s measure in time, of those followed long enough.
+
+    A participant is a person with an admission event (``waiting`` -> the programme's stage);
+    their first admission counts; they reach the goal if an event takes them into ``work``
+    (or ``work``/``studies``) at most ``within_months_of_start`` months later. Only people
+    admitted early enough to be followed that long inside the run are counted. (The same
+    definition as :func:`sim.analysis.comparison.goal_achievement`.)
+    """
+    g = next((x for x in scenario.goals if x.name == name), None)
+    if g is None:
+        raise ValueError(f"scenario {scenario.name!r} has no goal {name!r}")
+    stage = scenario.programme(g.programme).stage.label
+    measured = ["work"] if g.measure == "work" else ["work", "studies"]
+    ev = result.tables["events"]
+    if ev.empty:
+        return 0, 0
+    t = _event_months(ev, result.start_month)
+    person = ev["person"].to_numpy()
+    frm, to = ev["from_stage"].to_numpy(), ev["to_stage"].to_numpy()
+    adm = (frm == "waiting") & (to == stage) & (ev["programme"].to_numpy() == g.programme)
+    first = pd.Series(t[adm]).groupby(person[adm]).min()
+    first = first[first + g.within_months_of_start <= result.horizon_months - 1]
+    if first.empty:
+        return 0, 0
+    hit = np.isin(to, measured) & np.isin(person, first.index.to_numpy())
+    a = first.reindex(person[hit]).to_numpy()
+    ok = (t[hit] > a) & (t[hit] <= a + g.within_months_of_start)
+    return int(np.unique(person[hit][ok]).size), int(len(first))
+
+
+class Measured(Protocol):
+    """What :func:`simulate_target` needs of a target (see :class:`sim.calibration.targets.Target`)."""
+
+    statistic: str
+    args: Mapping[str, Any]
+    likelihood: str
+
+    @property
+    def categories(self) -> list[str]: ...
+
+
+def simulate_target(target: Measured, result: RunResult, scenario: Scenario) -> np.ndarray:
+    """The target's statistic on one run, as an array.
+
+    Returns ``[successes, trials]`` (binomial), counts per category (multinomial), or
+    ``[value]`` (normal).
+    """
+    out = STATISTICS[target.statistic].fn(result, scenario, **dict(target.args))
+    if target.likelihood == "multinomial":
+        return np.array([float(out[c]) for c in target.categories])
+    if target.likelihood == "binomial":
+        return np.array([float(out[0]), float(out[1])])
+    return np.array([float(out)])

@@ -1,0 +1,384 @@
+"""Scenario files: YAML in, a validated :class:`~sim.scenario.schema.Scenario` out.
+
+This module owns reading scenario files and everything that happens before the schema sees
+the data: safe YAML, ``extends:``, dotted overrides, and the provenance that lets every error
+name the file, line and key it comes from. The shape of a scenario lives in :mod:`sim.scenario.schema`;
+reading one file's YAML text into located values (the safe loader) lives in :mod:`sim.scenario.yaml_reader`.
+
+Loading is two explicit steps, as in demes:
+
+1. :func:`parse_file` reads a file and its bases into plain data plus a :class:`Provenance`
+   (which file and line wrote each key);
+2. :func:`build` validates plain data into a frozen :class:`~sim.scenario.schema.Scenario`.
+
+:func:`load_scenario` does both. Every bad input raises :class:`~sim.scenario.errors.ScenarioError`.
+
+Rules for files:
+
+* At most 1 MiB of UTF-8 text, one YAML document holding a mapping, indented with spaces
+  (a line whose indentation contains a tab is refused, even inside a block scalar).
+* Safe YAML only: plain text, numbers, booleans, null, dates, lists and mappings. Anchors and
+  aliases (``&a``/``*a``), merge keys (``<<``) and tags such as ``!!python/...`` are refused
+  (anchors are the "billion laughs" vector; ``extends:`` and dotted overrides do their job).
+  Duplicate keys are an error. Nesting deeper than 32 levels is refused.
+* ``extends: base.yaml`` names a base file relative to the extending file. The base is
+  loaded first (recursively), then this file is merged on top: mappings merge key by key;
+  everything else replaces, in particular *lists replace wholesale* (all programmes of a
+  child replace all of the base's) and so does a *single parameter* (a number, a dated
+  value ``{2012-01: 100, 2013-07: 200}``, or ``{value: ..., source: ...}``) or a table of plain
+  numbers (shares such as ``age_bands``, ``effects.work``, cohort ``waves``), whose entries
+  only make sense together. Bases must resolve (after following links) to a file inside the
+  *parent of the top-level file's folder*: ``scenarios/c2.yaml`` may extend
+  ``national.yaml`` or ``defaults/national.yaml`` but not ``/etc/x`` or ``../../x.yaml``.
+  Chains are limited to 16 files and cycles are reported with the whole chain.
+* A key containing dots, at any level, is an override applied after this file's merge:
+  ``transitions.open.work: 0.02`` or ``programmes.c2.capacity.staff: {2007-01: 3}``. After
+  ``programmes`` (or any list of mappings with a ``name``) a path part is the item's name.
+  An override behaves as if the nested mapping had been written out, so it merges and
+  replaces by the rules above. A path that does not exist is an error, except that a new key
+  may be added to an existing mapping (the schema then judges it). Overrides given to
+  :func:`load_scenario` (the command line's ``--set path=VALUE``) are applied last.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sim.scenario.dated import Param
+from sim.scenario.errors import (
+    MISSING,
+    ScenarioError,
+    did_you_mean,
+    find_key,
+    from_validation_error,
+    schema_keys_at,
+    schema_type_at,
+    show_path,
+)
+from sim.scenario.schema import Scenario
+from sim.scenario.yaml_reader import MAX_FILE_BYTES, KeyPath, Location, Node, Override, parse_text, read_text
+
+__all__ = [
+    "load_scenario", "parse_file", "build", "dump_scenario", "scenario_hash",
+    "Location", "Provenance", "KeyPath", "MAX_FILE_BYTES",
+]
+
+_MAX_EXTENDS = 16
+_MAX_INT = 2**63 - 1  # no count or amount in a scenario needs more; bigger breaks float()
+_SET = "--set"
+
+
+class Provenance(dict[KeyPath, Location]):
+    """Where each key of a parsed document was written, keyed by its :data:`KeyPath`.
+
+    Attributes:
+        file: the top-level file (used for problems that belong to no key).
+    """
+
+    def __init__(self, file: str, entries: dict[KeyPath, Location] | None = None) -> None:
+        super().__init__(entries or {})
+        self.file = file
+
+    def locate(self, path: KeyPath) -> Location:
+        """The location of ``path``, or of its nearest ancestor that was written down."""
+        for n in range(len(path), -1, -1):
+            loc = self.get(path[:n])
+            if loc is not None:
+                return loc
+        return Location(self.file)
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+def load_scenario(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Scenario:
+    """Read, resolve and validate a scenario file.
+
+    Args:
+        path: the scenario file.
+        overrides: ``"dotted.path=VALUE"`` strings applied last (VALUE is read as YAML).
+
+    Raises:
+        ScenarioError: for any problem with the file, its bases, the overrides or the values.
+    """
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    doc, provenance = parse_file(path, overrides)
+    return build(doc, provenance)
+
+
+def parse_file(path: str | os.PathLike[str],
+               overrides: Sequence[str] = ()) -> tuple[dict[str, Any], Provenance]:
+    """Read a scenario file into plain data, resolving ``extends:`` and dotted overrides.
+
+    Returns:
+        The merged document (no ``extends`` and no dotted keys left) and its provenance.
+
+    Raises:
+        ScenarioError: for unreadable files, bad YAML, broken ``extends:`` or overrides.
+    """
+    file = os.fspath(path)
+    real = os.path.realpath(file)
+    allowed_root = os.path.dirname(os.path.dirname(real))
+    tree = _resolve(file, real, allowed_root, [])
+    for ov in _command_line_overrides(overrides):
+        _apply_override(tree, ov)
+    provenance = Provenance(file)
+    doc = _flatten(tree, (), provenance)
+    assert isinstance(doc, dict)
+    return doc, provenance
+
+
+def build(doc: Any, provenance: Provenance | None = None) -> Scenario:
+    """Validate plain data into a :class:`~sim.scenario.schema.Scenario`.
+
+    The input is copied, never changed. The first problem (in document order) is raised,
+    located with ``provenance`` when given.
+
+    Raises:
+        ScenarioError: if the data is not a valid scenario.
+    """
+    prov = provenance if provenance is not None else Provenance("<scenario>")
+    if not isinstance(doc, dict):
+        raise ScenarioError(f"a scenario must be a mapping of keys to values, got "
+                            f"{type(doc).__name__}", file=prov.file)
+    doc = copy.deepcopy(doc)
+    _refuse_huge_numbers(doc, (), doc, prov)
+    def where(path: KeyPath) -> tuple[str, int | None]:
+        loc = prov.locate(path)
+        return loc.file, loc.line
+
+    try:
+        return Scenario.model_validate(doc)
+    except ValidationError as exc:
+        raise from_validation_error(exc, doc, where) from None
+    except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+        # A schema check that failed in a way it did not plan for; still one clean line.
+        raise ScenarioError(f"internal error while checking the scenario ({type(exc).__name__}: "
+                            f"{exc}); please report this", file=prov.file) from exc
+
+
+def dump_scenario(scenario: Scenario) -> str:
+    """The fully resolved scenario as YAML that :func:`load_scenario` reads back equal."""
+    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 (hex) of the scenario's canonical JSON: equal scenarios, equal hashes.
+
+    Whole floats are written as integers first, so a default of ``3880`` and a loaded
+    ``3880.0`` (equal values, and equal scenarios) hash the same.
+    """
+    canonical = json.dumps(_canonical(scenario.model_dump(mode="json")), sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# extends: and merging
+
+
+def _resolve(file: str, real: str, allowed_root: str, chain: list[tuple[str, str]]) -> Node:
+    """Read ``file``, merge it onto its base (if it extends one), apply its dotted keys."""
+    overrides: list[Override] = []
+    tree = parse_text(read_text(file, real), file, overrides)
+    if tree is None:
+        raise ScenarioError("the file holds no scenario (it is empty or only comments)", file=file)
+    if not isinstance(tree.value, dict):
+        raise ScenarioError("the top level of a scenario must be a mapping (key: value lines), "
+                            f"got {_kind(tree.value)}", file=file, line=tree.loc.line)
+    tree.loc = Location(file)
+    extends = tree.value.pop("extends", None)
+    if extends is not None:
+        chain = [*chain, (file, real)]
+        base_file, base_real = _base_of(extends, file, real, allowed_root, chain)
+        tree = _merge(_resolve(base_file, base_real, allowed_root, chain), tree, ())
+    for ov in overrides:
+        _apply_override(tree, ov)
+    return tree
+
+
+def _base_of(extends: Node, file: str, real: str, allowed_root: str,
+             chain: list[tuple[str, str]]) -> tuple[str, str]:
+    """Check an ``extends:`` value; return the base's shown name and real path."""
+    def fail(message: str) -> ScenarioError:
+        return ScenarioError(message, file=extends.loc.file, line=extends.loc.line, key="extends")
+
+    target = extends.value
+    if not isinstance(target, str) or not target.strip():
+        raise fail(f"must name a base scenario file, got {_kind(target)}")
+    if os.path.isabs(target) or target.startswith("~"):
+        raise fail(f"{target!r} is an absolute path; name the base relative to this file")
+    base_real = os.path.realpath(os.path.join(os.path.dirname(real), target))
+    base_file = os.path.normpath(os.path.join(os.path.dirname(file), target))
+    if os.path.commonpath([base_real, allowed_root]) != allowed_root:
+        root_shown = os.path.normpath(os.path.join(os.path.dirname(chain[0][0]), ".."))
+        raise fail(f"{target!r} is outside {root_shown!r}; a base must be inside the parent of "
+                   f"the top-level file's folder")
+    if base_real in [r for _, r in chain]:
+        top_dir = os.path.dirname(chain[0][1])
+        names = [os.path.relpath(r, top_dir) for _, r in chain] + [os.path.relpath(base_real, top_dir)]
+        raise fail("extends cycle: " + " -> ".join(names))
+    if len(chain) >= _MAX_EXTENDS:
+        raise fail(f"the extends chain is longer than {_MAX_EXTENDS} files")
+    if not os.path.exists(base_real):
+        raise fail(f"base file {target!r} not found (looked for {base_file})")
+    if not os.path.isfile(base_real):
+        raise fail(f"base {target!r} is not a file")
+    return base_file, base_real
+
+
+def _merge(base: Node, child: Node, path: KeyPath) -> Node:
+    """``child`` written on top of ``base``: mappings merge key by key unless the schema says
+    the value at ``path`` is one value (a parameter or a table of numbers); the rest replaces."""
+    if not (isinstance(base.value, dict) and isinstance(child.value, dict)) or _is_one_value(path):
+        return child
+    out = dict(base.value)
+    for key, node in child.value.items():
+        out[key] = _merge(out[key], node, (*path, key)) if key in out else node
+    return Node(out, child.loc)
+
+
+def _apply_override(tree: Node, ov: Override) -> None:
+    """Write ``ov.value`` at ``ov.prefix`` + ``ov.parts`` in the merged ``tree``."""
+    def fail(message: str, shown: str) -> ScenarioError:
+        return ScenarioError(message, file=ov.loc.file, line=ov.loc.line, key=shown or None)
+
+    node, schema_path, shown = tree, list(ov.prefix), ov.shown
+    for key in ov.prefix:  # the mapping that held the dotted key (an earlier one may have replaced it)
+        inner = node.value
+        if not (isinstance(inner, dict) and key in inner) and not (
+                isinstance(inner, list) and isinstance(key, int) and key < len(inner)):
+            raise fail("an earlier dotted key in this file replaced the mapping this dotted key is in",
+                       shown)
+        node = inner[key]
+    for i, part in enumerate(ov.parts):
+        last = i == len(ov.parts) - 1
+        here = f"{shown}.{part}" if shown else part
+        if isinstance(node.value, list):
+            names = [_item_name(item) for item in node.value]
+            if not node.value or None in names:
+                raise fail("is a list without names; set the whole list instead", shown)
+            if part not in names:
+                noun = shown.rsplit(".", 1)[-1].removesuffix("s") or "item"
+                known = did_you_mean(part, names, cutoff=0.5) or f"; known: {', '.join(names)}"
+                raise fail(f"no {noun} named {part!r}{known}", here)
+            index = len(names) - 1 - names[::-1].index(part)
+            schema_path.append(index)
+            if last:
+                node.value[index] = _merge(node.value[index], ov.value, tuple(schema_path))
+                return
+            node = node.value[index]
+        elif isinstance(node.value, dict):
+            key = find_key(node.value, part)
+            schema_path.append(part)
+            if key is MISSING:
+                if last:
+                    node.value[part] = ov.value
+                    return
+                if not _is_mapping_type(schema_type_at(schema_path)):
+                    allowed = schema_keys_at(schema_path[:-1])
+                    if allowed is not None and part not in allowed:
+                        raise fail(f"unknown key{did_you_mean(part, allowed)}", here)
+                    raise fail(f"no key {part!r} here to set values inside", here)
+                node.value[part] = Node({}, ov.loc)
+                key = part
+            if last:
+                node.value[key] = _merge(node.value[key], ov.value, tuple(schema_path))
+                return
+            node = node.value[key]
+        else:
+            raise fail(f"is a single value ({_kind(node.value)}), so it has no {part!r} inside", shown)
+        shown = here
+
+
+def _command_line_overrides(overrides: Sequence[str]) -> list[Override]:
+    out = []
+    for text in overrides:
+        path, sep, value_text = str(text).partition("=")
+        path = path.strip()
+        if not sep or not path:
+            raise ScenarioError(f"expected dotted.path=VALUE, got {text!r}", file=_SET)
+        parts = path.split(".")
+        if not all(p.strip() for p in parts):
+            raise ScenarioError("a dotted path has an empty part", file=_SET, key=path)
+        try:
+            value = parse_text(value_text, _SET, None, lines=False)
+        except ScenarioError as exc:
+            raise ScenarioError(exc.message, file=_SET, key=path) from None
+        loc = Location(_SET)
+        out.append(Override((), "", parts, value if value is not None else Node(None, loc), loc))
+    return out
+
+
+def _is_mapping_type(tp: Any) -> bool:
+    return (isinstance(tp, type) and issubclass(tp, BaseModel)) or typing.get_origin(tp) is dict
+
+
+def _is_one_value(path: KeyPath) -> bool:
+    """Whether the schema makes the value at ``path`` one value that replaces, never merges:
+    a parameter, or a table of plain numbers (shares, effects, waves)."""
+    tp = schema_type_at(path)
+    if tp is Param:
+        return True
+    return typing.get_origin(tp) is dict and schema_type_at([*path, ""]) in (int, float)
+
+
+def _flatten(node: Node, path: KeyPath, provenance: Provenance) -> Any:
+    provenance[path] = node.loc
+    if isinstance(node.value, dict):
+        return {k: _flatten(v, (*path, k), provenance) for k, v in node.value.items()}
+    if isinstance(node.value, list):
+        return [_flatten(v, (*path, i), provenance) for i, v in enumerate(node.value)]
+    return node.value
+
+
+def _item_name(node: Node) -> str | None:
+    if isinstance(node.value, dict):
+        name = node.value.get("name")
+        if name is not None and isinstance(name.value, str):
+            return name.value
+    return None
+
+
+def _refuse_huge_numbers(value: Any, path: KeyPath, doc: Any, prov: Provenance) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_INT:
+        loc = prov.locate(path)
+        raise ScenarioError(f"number is too large ({len(str(abs(value)))} digits)",
+                            file=loc.file, line=loc.line, key=show_path(doc, path) or None)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_huge_numbers(item, (*path, key), doc, prov)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_huge_numbers(item, (*path, i), doc, prov)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    return f"{type(value).__name__} {value!r}"[:80]
