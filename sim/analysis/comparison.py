@@ -14,13 +14,20 @@ Conventions (all tables are tidy pandas frames, see :class:`Comparison`):
 * **saving** of a payer = its net (signed ledger sum) in the scenario minus in the baseline:
   positive = the payer is better off with the scenario, negative = it pays.
   ``society`` is the sum over the payers of :data:`sim.accounts.rules.PAYERS` (transfers cancel).
-* **discounting**: month ``t`` is worth ``(1 + r) ** (-t / 12)``, ``r`` = the scenario's
-  ``money.discount_rate_per_year`` in force at the start month.
-* **a horizon of H months** is the window ``t < H``: money and person-months are summed over
-  it; stocks "at the horizon" are those of its last month, ``t = H - 1``.
-* **payback month** (per payer, per replication): the first ``t`` from which the cumulative
-  discounted saving stays ``>= 0`` (to within 1 SEK) to the end of the window; NaN if it is
-  negative in the last month of the window.
+* **the programme's start** ``o`` (month index of :func:`programme_start`: the earliest
+  ``start_month`` of the scenario's programmes) is where every horizon begins; the run's
+  start is only where simulation begins (e.g. to let a stock build up).
+* **discounting**: month ``t`` is worth ``(1 + r) ** (-(t - o) / 12)``, ``r`` = the scenario's
+  ``money.discount_rate_per_year`` in force at the programme's start.
+* **a horizon of H months** is the window ``o <= t < o + H``: money and person-months are
+  summed over it; stocks "at the horizon" are those of its last month, ``t = o + H - 1``.
+* **payback month** (per payer, per replication, counted from the programme's start): the
+  first month from which the cumulative discounted saving stays ``>= 0`` (to within 1 SEK) to
+  the end of the window; only for a payer that pays first (its cumulative saving is negative
+  in some month); NaN if it is still negative at the end of the window.
+* **cost per extra person-year in work** = minus the payer's cumulative discounted saving over
+  the window / the extra person-years in work over the window; reported only where the
+  P10..P90 interval of the extra person-years lies above zero ("not meaningful" otherwise).
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ from sim.analysis.comparison_math import (
     HORIZONS,
     PAYBACK_TOLERANCE_SEK,
     discount_factors,
+    pays_first,
+    programme_start,
     goal_achievement,
     horizons_for,
     month_labels,
@@ -67,7 +76,8 @@ TABLES = ("money", "headline", "categories", "goals", "stock_bands", "assumption
 #: Payers whose cost per extra person in work (and per participant) is reported.
 COST_PAYERS = ("municipality", SOCIETY)
 
-MONEY_COLUMNS = ("scenario", "replication", "month", "month_index", "payer", "net_sek_baseline",
+MONEY_COLUMNS = ("scenario", "replication", "month", "month_index", "months_from_programme_start", "payer",
+                 "net_sek_baseline",
                  "net_sek_scenario", "saving_sek", "discount_factor", "saving_discounted_sek",
                  "cumulative_saving_discounted_sek")
 HEADLINE_COLUMNS = ("scenario", "metric", "horizon_months", "payer", "p10", "p50", "p90", "mean", "n")
@@ -93,6 +103,7 @@ class _Pair:
     scenario: Scenario
     start: int
     months: int
+    origin: int  # month index of the programme's start
     rate: float
     net_base: np.ndarray  # [R, T, P]
     net_scen: np.ndarray  # [R, T, P]
@@ -104,16 +115,29 @@ class _Pair:
 
     @property
     def discount(self) -> np.ndarray:
-        return discount_factors(self.months, self.rate)
+        return discount_factors(self.months, self.rate, self.origin)
+
+    @property
+    def window_months(self) -> int:
+        """Months from the programme's start to the end of the run."""
+        return self.months - self.origin
+
+    def at(self, h: int) -> int:
+        """Month index of the last month of the horizon ``h`` (months from the programme's start)."""
+        return self.origin + h - 1
 
     def money(self) -> dict[str, np.ndarray]:
-        """Per-payer arrays with ``society`` appended as the last payer (the sum of the others)."""
+        """Per-payer arrays with ``society`` appended as the last payer (the sum of the others).
+
+        Cumulative sums start at the programme's start (zero before it).
+        """
         saving = self.net_scen - self.net_base
         disc = saving * self.discount[None, :, None]
-        cum = np.cumsum(disc, axis=1)
+        counted = (np.arange(self.months) >= self.origin)[None, :, None]
+        cum = np.cumsum(disc * counted, axis=1)
         out = {"net_sek_baseline": self.net_base, "net_sek_scenario": self.net_scen, "saving_sek": saving,
                "saving_discounted_sek": disc, "cumulative_saving_discounted_sek": cum,
-               "cumulative_saving_sek": np.cumsum(saving, axis=1)}
+               "cumulative_saving_sek": np.cumsum(saving * counted, axis=1)}
         return {k: np.concatenate([v, v.sum(axis=2, keepdims=True)], axis=2) for k, v in out.items()}
 
 
@@ -127,6 +151,7 @@ def _pair(label: str, base: Ensemble, scen: Ensemble) -> _Pair:
     if base.seeds != scen.seeds:
         raise ValueError("the scenario and the baseline must use the same replication seeds")
     start, months = s.start_month, s.horizon_months
+    origin = programme_start(s) - start
 
     def runs(ens: Ensemble, fn: Callable[[RunResult], np.ndarray]) -> np.ndarray:
         return np.stack([fn(r) for r in ens.results])
@@ -139,14 +164,15 @@ def _pair(label: str, base: Ensemble, scen: Ensemble) -> _Pair:
 
     starts = {p.name: runs(scen, lambda r, n=p.name: starts_series(
         r.tables["queues"][r.tables["queues"]["programme"] == n], start, months)) for p in s.programmes}
-    return _Pair(label, s, start, months, float(s.money.discount_rate_per_year.at(start)),
+    return _Pair(label, s, start, months, origin, float(s.money.discount_rate_per_year.at(start + origin)),
                  runs(base, net), runs(scen, net), runs(base, stock("work")), runs(scen, stock("work")),
                  runs(base, stock("work", "studies")), runs(scen, stock("work", "studies")), starts)
 
 
 def cumulative_saving(baseline: Ensemble, scenario: Ensemble, payer: str, horizon_months: int, *,
                       discounted: bool = True) -> np.ndarray:
-    """Each replication's cumulative saving of ``payer`` over the first ``horizon_months`` months.
+    """Each replication's cumulative saving of ``payer`` over the first ``horizon_months`` months
+    from the programme's start.
 
     Raises:
         ValueError: for an unknown payer or a horizon outside ``1 .. the run's horizon``.
@@ -154,10 +180,11 @@ def cumulative_saving(baseline: Ensemble, scenario: Ensemble, payer: str, horizo
     if payer not in ALL_PAYERS:
         raise ValueError(f"unknown payer {payer!r}; choose one of {', '.join(ALL_PAYERS)}")
     pair = _pair(scenario.scenario.name, baseline, scenario)
-    if not 1 <= horizon_months <= pair.months:
-        raise ValueError(f"horizon {horizon_months} months is outside the run (1..{pair.months})")
+    if not 1 <= horizon_months <= pair.window_months:
+        raise ValueError(f"horizon {horizon_months} months is outside the run "
+                         f"(1..{pair.window_months} months from the programme's start)")
     key = "cumulative_saving_discounted_sek" if discounted else "cumulative_saving_sek"
-    return pair.money()[key][:, horizon_months - 1, ALL_PAYERS.index(payer)]
+    return pair.money()[key][:, pair.at(horizon_months), ALL_PAYERS.index(payer)]
 
 
 def _money_table(pair: _Pair) -> pd.DataFrame:
@@ -168,9 +195,10 @@ def _money_table(pair: _Pair) -> pd.DataFrame:
         "replication": np.repeat(np.arange(r_n), t_n * p_n),
         "month": np.tile(np.repeat(np.array(month_labels(pair.start, t_n), dtype=object), p_n), r_n),
         "month_index": np.tile(np.repeat(np.arange(t_n), p_n), r_n),
+        "months_from_programme_start": np.tile(np.repeat(np.arange(t_n) - pair.origin, p_n), r_n),
         "payer": np.tile(np.array(ALL_PAYERS, dtype=object), r_n * t_n),
     })
-    for col in MONEY_COLUMNS[5:]:
+    for col in MONEY_COLUMNS[6:]:
         df[col] = np.broadcast_to(pair.discount[None, :, None], (r_n, t_n, p_n)).reshape(-1) \
             if col == "discount_factor" else m[col].reshape(-1)
     return df
@@ -187,28 +215,39 @@ def _headline_rows(pair: _Pair) -> list[tuple[Any, ...]]:
     def add(metric: str, h: int, payer: str, values: np.ndarray, never_is_inf: bool = False) -> None:
         rows.append((pair.label, metric, h, payer, *quantiles(values, never_is_inf=never_is_inf)))
 
-    for h in horizons_for(pair.months):
-        extra = d_work[:, h - 1]
+    o = pair.origin
+    for h in horizons_for(pair.window_months):
+        end = pair.at(h)
+        extra = d_work[:, end]
+        person_years = d_work[:, o:end + 1].sum(axis=1) / 12.0
         add("extra_in_work", h, "", extra)
-        add("extra_person_months_in_work", h, "", d_work[:, :h].sum(axis=1))
-        add("extra_in_work_or_studies", h, "", d_self[:, h - 1])
-        starts = total_starts[:, :h].sum(axis=1)
+        add("extra_person_months_in_work", h, "", d_work[:, o:end + 1].sum(axis=1))
+        add("extra_in_work_or_studies", h, "", d_self[:, end])
+        starts = total_starts[:, :end + 1].sum(axis=1)
         add("programme_starts", h, "", starts)
         if len(pair.starts) > 1:
             for name, s in pair.starts.items():
-                add(f"programme_starts.{name}", h, "", s[:, :h].sum(axis=1))
+                add(f"programme_starts.{name}", h, "", s[:, :end + 1].sum(axis=1))
         for j, payer in enumerate(ALL_PAYERS):
-            add("net_saving_discounted_sek", h, payer, cum[:, h - 1, j])
-            add("net_saving_sek", h, payer, cum_u[:, h - 1, j])
-            pb = payback_months(cum[:, :h, j])
-            add("payback_month", h, payer, pb, never_is_inf=True)
-            share = float(np.mean(np.isfinite(pb)))
-            rows.append((pair.label, "payback_share", h, payer, np.nan, share, np.nan, share, len(pb)))
+            add("net_saving_discounted_sek", h, payer, cum[:, end, j])
+            add("net_saving_sek", h, payer, cum_u[:, end, j])
+            window = cum[:, o:end + 1, j]
+            paid = pays_first(window)
+            pb = np.where(paid, payback_months(window), np.nan)
+            add("payback_month", h, payer, pb[paid], never_is_inf=True)
+            share = float(np.mean(np.isfinite(pb[paid]))) if paid.any() else np.nan
+            rows.append((pair.label, "payback_share", h, payer, np.nan, share, np.nan, share, int(paid.sum())))
+            first = float(np.mean(paid))
+            rows.append((pair.label, "pays_first_share", h, payer, np.nan, first, np.nan, first, len(paid)))
+        # A ratio means something only where its denominator is surely positive.
+        meaningful = np.quantile(person_years, 0.1) > 0 if person_years.size else False
         for payer in COST_PAYERS:
-            cost = -cum[:, h - 1, ALL_PAYERS.index(payer)]
+            cost = -cum[:, end, ALL_PAYERS.index(payer)]
             with np.errstate(divide="ignore", invalid="ignore"):
-                add("cost_per_extra_person_in_work_sek", h, payer, np.where(extra > 0, cost / extra, np.nan))
+                ratio = cost / person_years if meaningful else np.full(cost.shape, np.nan)
+                add("cost_per_extra_person_year_in_work_sek", h, payer, ratio)
                 add("cost_per_participant_sek", h, payer, np.where(starts > 0, cost / starts, np.nan))
+        add("extra_person_years_in_work", h, "", person_years)
     return rows
 
 
@@ -221,11 +260,12 @@ def _category_rows(pair: _Pair, base: Ensemble, scen: Ensemble) -> list[tuple[An
     def cats(ens: Ensemble) -> np.ndarray:
         return np.stack([net_by_payer_category(r.tables["ledger"], pair.start, pair.months) for r in ens.results])
 
-    disc = (cats(scen) - cats(base)) * pair.discount[None, :, None, None]
+    counted = (np.arange(pair.months) >= pair.origin)[None, :, None, None]
+    disc = (cats(scen) - cats(base)) * pair.discount[None, :, None, None] * counted
     cum = np.cumsum(disc, axis=1)
     rows: list[tuple[Any, ...]] = []
-    for h in horizons_for(pair.months):
-        tot = cum[:, h - 1]
+    for h in horizons_for(pair.window_months):
+        tot = cum[:, pair.at(h)]
         tot = np.concatenate([tot, tot.sum(axis=1, keepdims=True)], axis=1)  # [R, payers + society, C]
         for j, payer in enumerate(ALL_PAYERS):
             for k, category in enumerate(CATEGORIES):
@@ -391,11 +431,14 @@ class Comparison:
         h = self.headline
         lines = [f"Baseline: {self.baseline} ({self.meta['titles'].get(self.baseline, '')})",
                  f"{self.meta['replications']} paired replications, seed {self.meta['seed']}; "
-                 f"savings = scenario - baseline, discounted; + = better off, - = pays"]
+                 f"saving = scenario - baseline, discounted to the programme's start; "
+                 f"+ = the payer is better off, - = it pays"]
         for label in self.scenarios:
             hs = h[h["scenario"] == label]
             horizons = sorted(hs["horizon_months"].unique())
-            lines += ["", f"Scenario: {label} ({self.meta['titles'].get(label, '')})"]
+            lines += ["", f"Scenario: {label} ({self.meta['titles'].get(label, '')})",
+                      f"horizons count from the programme's start, "
+                      f"{self.meta.get('programme_start', {}).get(label, '?')}"]
 
             def row(name: str, metric: str, payer: str, fmt: Callable[[float], str],
                     hs: pd.DataFrame = hs, horizons: list[int] = horizons) -> tuple[str, list[str]]:
@@ -403,10 +446,29 @@ class Comparison:
                 for x in horizons:
                     r = hs[(hs["metric"] == metric) & (hs["horizon_months"] == x) & (hs["payer"] == payer)]
                     cell = _interval(r.iloc[0], fmt) if len(r) else ""
-                    if metric.startswith("cost_") and len(r) and r.iloc[0]["n"] < self.meta["replications"]:
-                        cell += f" n={r.iloc[0]['n']}"  # replications with more people in work
                     cells.append(cell)
                 return name, cells
+
+            def metric(name: str, h: int, payer: str, hs: pd.DataFrame = hs) -> pd.Series | None:
+                r = hs[(hs["metric"] == name) & (hs["horizon_months"] == h) & (hs["payer"] == payer)]
+                return r.iloc[0] if len(r) else None
+
+            def payback(payer: str, horizons: list[int] = horizons) -> tuple[str, list[str]]:
+                cells = []
+                for x in horizons:
+                    first, r = metric("pays_first_share", x, payer), metric("payback_month", x, payer)
+                    if first is None or r is None or not first["p50"] >= 0.5:
+                        cells.append("does not pay first")
+                    else:
+                        cells.append(_interval(r, _fmt_month))
+                return f"payback month, {payer}", cells
+
+            def ratio(payer: str, horizons: list[int] = horizons) -> tuple[str, list[str]]:
+                cells = []
+                for x in horizons:
+                    r = metric("cost_per_extra_person_year_in_work_sek", x, payer)
+                    cells.append(_interval(r, _fmt_ksek) if r is not None and r["n"] > 0 else "not meaningful*")
+                return f"cost/extra person-year in work, {'mun.' if payer == 'municipality' else 'soc.'}", cells
 
             # payers whose saving is exactly zero in every replication and horizon say nothing
             savings = hs[hs["metric"] == "net_saving_discounted_sek"]
@@ -417,15 +479,16 @@ class Comparison:
                     row("extra person-months in work", "extra_person_months_in_work", "", _fmt_count),
                     ("net saving, MSEK (discounted)", []),
                     *(row(f"  {payer}", "net_saving_discounted_sek", payer, _fmt_msek) for payer in shown),
-                    row("payback month, municipality", "payback_month", "municipality", _fmt_month),
-                    row("payback month, society", "payback_month", SOCIETY, _fmt_month),
-                    row("cost/extra in work, municipality", "cost_per_extra_person_in_work_sek", "municipality",
-                        _fmt_ksek)]
+                    *(payback(payer) for payer in ("municipality", SOCIETY)),
+                    ratio("municipality"), ratio(SOCIETY)]
             width = 2 + max([len(c) for _, cells in rows for c in cells] + [len(_horizon_label(x)) for x in horizons])
             rows.insert(0, ("", [_horizon_label(x) for x in horizons]))
             lines += [(f"{name:34}" + "".join(f"{c:>{width}}" for c in cells)).rstrip() for name, cells in rows]
             if len(shown) < len(ALL_PAYERS):
                 lines.append(f"(no saving at all for: {', '.join(p for p in ALL_PAYERS if p not in shown)})")
+            if any("not meaningful*" in cells for _, cells in rows):
+                lines.append("* not meaningful: the P10..P90 interval of the extra person-years in work "
+                             "does not lie above zero, so the ratio could have any size or sign")
             g = self.goals[self.goals["scenario"] == label]
             for r in g.itertuples():
                 lines.append(f"goal {r.goal}: {r.target_share:.0%} in {r.measure.replace('_or_', ' or ')} within "
@@ -477,14 +540,18 @@ def _meta(baseline: Ensemble, scenarios: Sequence[Ensemble], base_label: str, la
         "replication_seeds": list(baseline.seeds),
         "start_month": format_month(b.start_month),
         "horizon_months": b.horizon_months,
-        "horizons": horizons_for(b.horizon_months),
+        "horizons": horizons_for(min(b.start_month + b.horizon_months - programme_start(e.scenario)
+                                     for e in scenarios)),
+        "programme_start": {lab: format_month(programme_start(e.scenario)) for lab, e in zip(labels, scenarios,
+                                                                                           strict=True)},
         "titles": {lab: e.scenario.title or e.scenario.name for lab, e in zip(every, ens, strict=True)},
         "descriptions": {lab: e.scenario.description for lab, e in zip(every, ens, strict=True)},
         "discount_rate_per_year": {lab: float(e.scenario.money.discount_rate_per_year.at(b.start_month))
                                    for lab, e in zip(every, ens, strict=True)},
         "people": {lab: int(e.results[0].summary.get("people", 0)) for lab, e in zip(every, ens, strict=True)},
         "programmes": {lab: [{"name": p.name, "title": p.title or p.name, "kind": p.kind,
-                              "places": p.capacity.slots_at(b.start_month)} for p in e.scenario.programmes]
+                              "places": p.capacity.slots_at(programme_start(e.scenario))}
+                             for p in e.scenario.programmes]
                        for lab, e in zip(every, ens, strict=True)},
         "content_hash": {lab: content_hash(e.scenario) for lab, e in zip(every, ens, strict=True)},
         "almsim_version": VERSION,
@@ -516,8 +583,10 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
           p50, p90, mean, n (replications with a value). Metrics: extra_in_work,
           extra_person_months_in_work, extra_in_work_or_studies, programme_starts (and
           ``programme_starts.<name>`` with several programmes), net_saving_discounted_sek,
-          net_saving_sek, payback_month (NaN quantile = not paid back), payback_share (in
-          p50 and mean), cost_per_extra_person_in_work_sek and cost_per_participant_sek
+          net_saving_sek, payback_month (over replications in which the payer pays first; NaN
+          quantile = not paid back), payback_share (of those, in p50 and mean),
+          pays_first_share, extra_person_years_in_work, cost_per_extra_person_year_in_work_sek
+          (NaN where the extra person-years' P10 is not above zero) and cost_per_participant_sek
           (municipality, society; discounted net cost, NaN where the divisor is <= 0);
         * ``categories``: scenario, horizon_months, payer, category, p10, p50, p90, mean: the
           cumulative discounted saving by ledger category (what each payer's saving is made of);

@@ -15,7 +15,7 @@ import pandas as pd
 
 from sim.accounts.payers import CATEGORIES, PAYERS
 from sim.scenario.dated import format_month, parse_month
-from sim.scenario.schema import Goal
+from sim.scenario.schema import Goal, Scenario
 
 __all__ = ["discount_factors", "payback_months", "horizons_for", "month_labels", "net_by_payer",
            "net_by_payer_category", "stage_series", "starts_series", "goal_achievement", "quantiles",
@@ -29,11 +29,29 @@ PAYBACK_TOLERANCE_SEK = 1.0
 GOAL_STAGES = {"work": ("work",), "work_or_studies": ("work", "studies")}
 
 
-def discount_factors(months: int, rate_per_year: float) -> np.ndarray:
-    """``(1 + r) ** (-t / 12)`` for ``t = 0 .. months - 1``."""
+def discount_factors(months: int, rate_per_year: float, origin: int = 0) -> np.ndarray:
+    """``(1 + r) ** (-(t - origin) / 12)`` for ``t = 0 .. months - 1``: money is valued at the
+    month ``origin`` (the programme's start), so that month's factor is 1."""
     if rate_per_year <= -1.0:
         raise ValueError(f"discount rate must be > -100 % a year, got {rate_per_year}")
-    return (1.0 + rate_per_year) ** (-np.arange(months, dtype=np.float64) / 12.0)
+    return (1.0 + rate_per_year) ** (-(np.arange(months, dtype=np.float64) - origin) / 12.0)
+
+
+def programme_start(scenario: Scenario) -> int:
+    """The month a scenario's programmes start: the earliest ``start_month`` of its programmes
+    (the run's start for a programme without one, or for a scenario without programmes).
+
+    Horizons, discounting, payback and break-even count from this month, as payoff-style
+    evaluations do (DOMAIN.md B5); the run's start is only where the simulation begins.
+    """
+    starts = [p.start_month if p.start_month is not None else scenario.start_month for p in scenario.programmes]
+    return max(scenario.start_month, min(starts)) if starts else scenario.start_month
+
+
+def pays_first(cumulative: np.ndarray, tolerance: float = PAYBACK_TOLERANCE_SEK) -> np.ndarray:
+    """Whether the cumulative saving goes below ``-tolerance`` in some month (the payer pays
+    before it may save): a payback month means something only then."""
+    return (np.asarray(cumulative, dtype=np.float64) < -tolerance).any(axis=-1)
 
 
 def payback_months(cumulative: np.ndarray, tolerance: float = PAYBACK_TOLERANCE_SEK) -> np.ndarray:

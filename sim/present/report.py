@@ -47,10 +47,12 @@ _METRIC_ROWS = (
     ("extra_person_months_in_work", "", "Extra person-months in ordinary work", "count"),
     ("net_saving_discounted_sek", SOCIETY, "Net saving, society as a whole", "sek"),
     ("net_saving_discounted_sek", "municipality", "Net saving, municipality", "sek"),
-    ("payback_month", "municipality", "Municipality: month its saving turns positive for good", "month"),
-    ("cost_per_extra_person_in_work_sek", "municipality", "Municipality: net cost per extra person in work",
-     "sek"),
-    ("cost_per_extra_person_in_work_sek", SOCIETY, "Society: net cost per extra person in work", "sek"),
+    ("extra_person_years_in_work", "", "Extra person-years in ordinary work (over the period)", "count"),
+    ("payback_month", "municipality",
+     "Municipality: months from the programme's start until its saving turns positive for good", "month"),
+    ("cost_per_extra_person_year_in_work_sek", "municipality",
+     "Municipality: net cost per extra person-year in work", "sek"),
+    ("cost_per_extra_person_year_in_work_sek", SOCIETY, "Society: net cost per extra person-year in work", "sek"),
     ("cost_per_participant_sek", "municipality", "Municipality: net cost per participant", "sek"),
 )
 
@@ -209,7 +211,11 @@ def summary_paragraph(comparison: Comparison, label: str) -> str:
                + "; ".join(phrases) + f". Society as a whole {soc_txt}: the value of the extra work minus "
                "the programme's real costs, since taxes and benefits only move money between payers.")
     pb = h.get("payback_month", main_h, "municipality")
-    if pb is not None:
+    first = h.get("pays_first_share", main_h, "municipality")
+    if first is not None and not first["p50"] >= 0.5:
+        out.append(f"The municipality does not pay first in most replications (it pays first in "
+                   f"{first['p50']:.0%}), so it has no payback month.")
+    elif pb is not None:
         share = pb["share"]
         if math.isfinite(pb["p50"]):
             out.append(f"For the municipality the programme pays back from month {pb['p50']:.0f} in the median "
