@@ -458,3 +458,14 @@ def test_breakeven_rejects_bad_input():
         breakeven(scn, programme="nope")
     with pytest.raises(ValueError, match="search range"):
         breakeven(scn, search_range=(0.6, 0.2))
+
+
+def test_a_programme_with_places_and_no_cost_is_warned_about(baseline):
+    free = scenario([_programme(PROGRAMME, staff_cost_sek_per_month=0, cost_sek_per_participant_month={},
+                                budget_sek_per_year={})],
+                    name="free", **SMALL)
+    c = compare(baseline, [free], seed=1, replications=1)
+    assert any("has places but no staff" in w for w in c.meta["warnings"]["free"])
+    assert "warning: programme 'coach' has places" in c.to_text()
+    paid = scenario([_programme(PROGRAMME, staff_cost_sek_per_month=40_000)], name="paid", **SMALL)
+    assert compare(baseline, [paid], seed=1, replications=1).meta["warnings"]["paid"] == []

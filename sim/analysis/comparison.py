@@ -437,6 +437,7 @@ class Comparison:
             hs = h[h["scenario"] == label]
             horizons = sorted(hs["horizon_months"].unique())
             lines += ["", f"Scenario: {label} ({self.meta['titles'].get(label, '')})",
+                      *self.meta.get("warnings", {}).get(label, []),
                       f"horizons count from the programme's start, "
                       f"{self.meta.get('programme_start', {}).get(label, '?')}"]
 
@@ -528,6 +529,23 @@ def _fmt_share(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{x:.0%}"
 
 
+def cost_warnings(scenario: Scenario) -> list[str]:
+    """One line for each programme that has places but books no staff, overhead or participant
+    cost: its result would show a saving that running it could not deliver."""
+    start = programme_start(scenario)
+    out = []
+    for p in scenario.programmes:
+        months = range(start, scenario.start_month + scenario.horizon_months)
+        places = any(p.capacity.slots_at(m) > 0 for m in months)
+        costs = (any(p.staff_cost_at(m) > 0 for m in months)
+                 or any(v for c in p.cost_sek_per_participant_month.values() for _, v in c.steps))
+        pays_wages = p.kind == "subsidised_job"
+        if places and not costs:
+            out.append(f"warning: programme {p.name!r} has places but no staff, overhead or participant cost"
+                       + (" other than wages" if pays_wages else "") + "; its costs are understated")
+    return out
+
+
 def _meta(baseline: Ensemble, scenarios: Sequence[Ensemble], base_label: str, labels: list[str]) -> dict[str, Any]:
     ens = [baseline, *scenarios]
     every = [base_label, *labels]
@@ -554,6 +572,7 @@ def _meta(baseline: Ensemble, scenarios: Sequence[Ensemble], base_label: str, la
                              for p in e.scenario.programmes]
                        for lab, e in zip(every, ens, strict=True)},
         "content_hash": {lab: content_hash(e.scenario) for lab, e in zip(every, ens, strict=True)},
+        "warnings": {lab: cost_warnings(e.scenario) for lab, e in zip(labels, scenarios, strict=True)},
         "almsim_version": VERSION,
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }

@@ -292,6 +292,7 @@ def _scenario_section(comparison: Comparison, label: str) -> dict[str, Any]:
         "label": label,
         "title": comparison.meta["titles"].get(label, label),
         "description": comparison.meta.get("descriptions", {}).get(label, ""),
+        "warnings": comparison.meta.get("warnings", {}).get(label, []),
         "summary": summary_paragraph(comparison, label),
         "horizons": [_years(x) for x in shown],
         "payer_horizons": [_years(x) for x in payer_horizons],
