@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from factories import JOBS, PROGRAMME, scenario
 
-from sim.accounts.payers import PAYERS, TRANSFERS
+from sim.accounts.payers import BEFORE_EQUALISATION, TRANSFERS
 from sim.analysis.breakeven import BreakevenResult, breakeven, no_entry_baseline, parse_horizon
 from sim.analysis.comparison import (
     ALL_PAYERS,
@@ -146,7 +146,7 @@ def test_headline_metrics_and_horizons(comparison):
               "programme_starts.coach", "programme_starts.jobs"):
         assert m in metrics, m
     net = h[h["metric"] == "net_saving_discounted_sek"]
-    assert set(net["payer"]) == set(ALL_PAYERS)
+    assert set(net["payer"]) == {*ALL_PAYERS, BEFORE_EQUALISATION}
     cost = h[h["metric"] == "cost_per_extra_person_year_in_work_sek"]
     assert set(cost["payer"]) == {"municipality", SOCIETY}
     # the headline agrees with the money table: cumulative saving at month 59, median over replications
@@ -469,3 +469,57 @@ def test_a_programme_with_places_and_no_cost_is_warned_about(baseline):
     assert "warning: programme 'coach' has places" in c.to_text()
     paid = scenario([_programme(PROGRAMME, staff_cost_sek_per_month=40_000)], name="paid", **SMALL)
     assert compare(baseline, [paid], seed=1, replications=1).meta["warnings"]["paid"] == []
+
+
+def test_the_municipality_before_equalisation_adds_back_what_the_grant_takes(comparison):
+    """'before equalisation' = the municipality's saving minus its income_equalisation category."""
+    h = comparison.headline.set_index(["metric", "horizon_months", "payer"])
+    cat = comparison.categories.set_index(["horizon_months", "payer", "category"])
+    for x in (12, 60):
+        after = h.loc[("net_saving_sek", x, "municipality")]
+        before = h.loc[("net_saving_sek", x, BEFORE_EQUALISATION)]
+        runs = comparison.runs
+        eq = [float((s.tables["ledger"].query("payer == 'municipality' and category == 'income_equalisation'")
+                     .set_index("month")["sek"].iloc[:x].sum())
+                    - (b.tables["ledger"].query("payer == 'municipality' and category == 'income_equalisation'")
+                       .set_index("month")["sek"].iloc[:x].sum()))
+              for b, s in zip(runs["base"], runs["policy"], strict=True)]
+        assert before["mean"] == pytest.approx(after["mean"] - np.mean(eq), rel=1e-9, abs=1e-3)
+        # the grant takes back 95 % of a change in municipal tax: the two categories move together
+        tax = cat.loc[(x, "municipality", "income_tax"), "p50"] if (x, "municipality", "income_tax") in cat.index else 0
+        clawed = cat.loc[(x, "municipality", "income_equalisation"), "p50"] \
+            if (x, "municipality", "income_equalisation") in cat.index else 0
+        assert clawed == pytest.approx(-0.95 * tax, rel=1e-6, abs=1.0)
+
+
+def test_scenario_pairs_are_paired_differences(baseline, policy):
+    """A pair's interval comes from replication-by-replication differences, not from the two
+    scenarios' intervals."""
+    cheaper = scenario([_programme(PROGRAMME, cost_sek_per_participant_month={"municipality": 1000},
+                                   lock_in_hazard_ratio=0.9), JOBS], name="cheaper", **SMALL)
+    c = compare(baseline, [policy, cheaper], seed=5, replications=5)
+    pair = c.tables["pairs"]
+    assert set(pair["scenario"]) == {"cheaper vs policy"}
+    row = pair[(pair["metric"] == "net_saving_discounted_sek") & (pair["payer"] == "municipality")
+               & (pair["horizon_months"] == 60)].iloc[0]
+    m = c.money[(c.money["payer"] == "municipality") & (c.money["month_index"] == 59)]
+    per_rep = (m[m["scenario"] == "cheaper"].set_index("replication")["cumulative_saving_discounted_sek"]
+               - m[m["scenario"] == "policy"].set_index("replication")["cumulative_saving_discounted_sek"])
+    assert row["p50"] == pytest.approx(float(np.median(per_rep)), rel=1e-9)
+    assert row["p10"] == pytest.approx(float(np.quantile(per_rep, 0.1)), rel=1e-9)
+    assert "Pair: cheaper vs policy" in c.to_text()
+    with pytest.raises(ValueError, match="pair"):
+        Comparison.from_ensembles(_fake_runs(baseline, [np.zeros(72)]), [_fake_runs(baseline, [np.zeros(72)])],
+                                  pairs=[("nope", "base#2")])
+
+
+def test_the_binding_limit_is_named(baseline):
+    few = scenario([_programme(PROGRAMME, capacity={"slots": 3})], name="few", **SMALL)
+    idle = scenario([_programme(PROGRAMME, capacity={"slots": 250}, referral_rate_per_month=0.002)],
+                    name="idle", **SMALL)
+    c = compare(baseline, [few, idle], seed=1, replications=2)
+    lim = c.tables["limits"].set_index("scenario")
+    assert lim.loc["few", "limit"] == "places" and lim.loc["few", "months_full"] > 0
+    assert lim.loc["idle", "limit"] == "referrals or eligibility"
+    assert lim.loc["idle", "peak_participants"] < 250
+    assert "limit: coach: places bind" in c.to_text()

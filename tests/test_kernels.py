@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import ProgrammeModel, load_scenario
-from sim.engine import kernels
 from sim.accounts.book import grouping_key
 from sim.accounts.rules import LedgerInput
+from sim.engine import kernels
 from sim.engine.streams import Streams
 from sim.scenario.stages import Stage
 

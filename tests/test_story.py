@@ -55,7 +55,8 @@ def test_a_person_who_requalified_for_a_kassa_hears_about_ui():
     assert "meets the a-kassa work condition" in text
     assert "unemployment-insurance (UI) period starts" in text
     assert "living on unemployment insurance (a-kassa, paid by the state)" in text
-    assert re.search(r"state \(UI funds, taxes on wages\) −[\d ]+ kr \(unemployment insurance\)", text)
+    assert re.search(r"state \(UI funds, taxes on wages, the equalisation grant\) −[\d ]+ kr \(unemployment "
+                     r"insurance −[\d ]+ kr, income equalisation \+[\d ]+ kr\)", text)
 
 
 def test_the_guarantee_clock_to_fas3_is_told():

@@ -11,7 +11,7 @@ pays; a **saving** is a scenario's net minus the baseline's: **+ = the payer is 
 
 from __future__ import annotations
 
-__all__ = ["PAYERS", "CATEGORIES", "TRANSFERS", "REAL", "SOCIETY", "ALL_PAYERS"]
+__all__ = ["PAYERS", "CATEGORIES", "TRANSFERS", "REAL", "SOCIETY", "ALL_PAYERS", "BEFORE_EQUALISATION"]
 
 PAYERS = ("municipality", "arbetsformedlingen", "forsakringskassan", "state", "region", "individual", "employer",
           "public", "samordningsforbund", "esf")
@@ -22,15 +22,19 @@ PAYERS = ("municipality", "arbetsformedlingen", "forsakringskassan", "state", "r
 #: Försäkringskassan, the region and municipalities, with a budget of its own) and ``esf``
 #: (the European Social Fund) only fund programmes: they appear as the payers of programme
 #: costs and staff that the scenario gives them.
-CATEGORIES = ("social_assistance", "activity_support", "unemployment_insurance", "wages", "employer_fees",
-              "wage_subsidies", "organiser_grant", "income_tax", "production_value", "programme_costs",
-              "programme_staff")
+CATEGORIES = ("social_assistance", "family_allowances", "activity_support", "unemployment_insurance", "wages",
+              "employer_fees", "wage_subsidies", "organiser_grant", "income_tax", "income_equalisation",
+              "production_value", "programme_costs", "programme_staff")
 #: Categories posted as transfers between payers (they cancel at society level).
-TRANSFERS = ("social_assistance", "activity_support", "unemployment_insurance", "wages", "employer_fees",
-             "wage_subsidies", "organiser_grant", "income_tax")
+TRANSFERS = ("social_assistance", "family_allowances", "activity_support", "unemployment_insurance", "wages",
+             "employer_fees", "wage_subsidies", "organiser_grant", "income_tax", "income_equalisation")
 #: Categories that are real gains or resource use (they do not cancel).
 REAL = ("production_value", "programme_costs", "programme_staff")
 
 SOCIETY = "society"
 #: The ledger's payers, then ``society`` (their sum): the ``payer`` values of result tables.
 ALL_PAYERS: tuple[str, ...] = (*PAYERS, SOCIETY)
+#: The municipality's result without the ``income_equalisation`` category: what its own tax
+#: base gives before the equalisation grant adjusts. The ``municipality`` line (after
+#: equalisation) is what a municipal budget sees.
+BEFORE_EQUALISATION = "municipality_before_equalisation"

@@ -25,9 +25,17 @@ Rules, per person-month (amounts in SEK; W = gross wage, F = employer fee):
   (about 1 in 8 Fas 3 participants in 2014 lived on social assistance).
 * **income tax** on wages, UI and activity support above a tax-free amount: the municipal
   part to the municipality, the county part to the region.
+* **income equalisation**: of the municipal tax, the municipality keeps
+  ``municipal_tax_kept_share``; the rest goes back through a smaller equalisation grant
+  (Lag 2004:773), booked from the municipality to the state.
+* **family allowances** from Försäkringskassan for everyone in the model (not in ``other``):
+  child allowance per child, maintenance support per child of a single parent, and a housing
+  allowance for a family with children (a typical amount; it is not income-tested here).
 * **social assistance**: the household's norm (adults + children) plus housing, minus the
-  household's net income, if positive, from the municipality to the individual; not for
-  people in regular studies (student finance) or outside the model (``other``).
+  household's net income (net pay or benefits, the family allowances, a partner's income),
+  if positive, from the municipality to the individual; not for people in regular studies
+  (student finance) or outside the model (``other``). One person stands for one assistance
+  household.
 * **organiser grant** for each month in a Fas 3 placement, from Arbetsförmedlingen to the
   organiser; people past the Fas 3 day limit who wait for or attend a (non-job) programme
   keep their placement, as Umeå's Insteget participants did.
@@ -54,6 +62,8 @@ _NO_SA = np.zeros(len(Stage), bool)
 _NO_SA[[_S.STUDIES, _S.OTHER, _S.NOT_ARRIVED]] = True
 _FAMILY = np.zeros(len(HOUSEHOLD_CODES), bool)
 _FAMILY[[HOUSEHOLD_CODES["single_parent"], HOUSEHOLD_CODES["couple"], HOUSEHOLD_CODES["couple_children"]]] = True
+_SINGLE_PARENT = np.zeros(len(HOUSEHOLD_CODES), bool)
+_SINGLE_PARENT[HOUSEHOLD_CODES["single_parent"]] = True
 _COUPLE = np.zeros(len(HOUSEHOLD_CODES), bool)
 _COUPLE[[HOUSEHOLD_CODES["couple"], HOUSEHOLD_CODES["couple_children"]]] = True
 
@@ -177,13 +187,27 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
     book("municipality", "income_tax", mun_tax)
     book("region", "income_tax", reg_tax)
     book("individual", "income_tax", -(mun_tax + reg_tax))
+    # Income equalisation: a smaller (or larger) grant takes back what the municipality does
+    # not keep of a change in its tax base; the state's grant budget gets it.
+    clawback = (1.0 - m.municipal_tax_kept_share) * mun_tax
+    book("municipality", "income_equalisation", -clawback)
+    book("state", "income_equalisation", clawback)
+
+    # --- household income from Försäkringskassan ---------------------------------------
+    present = (stage != _S.OTHER) & (stage != _S.NOT_ARRIVED)
+    kids = x.children.astype(np.float64)
+    allowances = present * (kids * m.child_allowance_sek_per_child_month
+                            + _SINGLE_PARENT[x.household] * kids * m.maintenance_support_sek_per_child_month
+                            + (kids > 0) * m.housing_allowance_family_sek_per_month)
+    book("forsakringskassan", "family_allowances", -allowances)
+    book("individual", "family_allowances", allowances)
 
     # --- social assistance --------------------------------------------------------------
     couple = _COUPLE[x.household]
     need = np.where(couple, m.sa_norm_couple_sek_per_month, m.sa_norm_single_sek_per_month)
     need = need + x.children.astype(np.float64) * m.sa_norm_per_child_sek_per_month
     need = need + np.where(_FAMILY[x.household], m.housing_family_sek_per_month, m.housing_single_sek_per_month)
-    net = taxable - mun_tax - reg_tax + np.where(couple, m.partner_income_sek_per_month, 0.0)
+    net = taxable - mun_tax - reg_tax + allowances + np.where(couple, m.partner_income_sek_per_month, 0.0)
     sa = np.where(_NO_SA[stage], 0.0, np.maximum(need - net, 0.0))
     book("municipality", "social_assistance", -sa)
     book("individual", "social_assistance", sa)

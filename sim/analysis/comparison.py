@@ -33,6 +33,7 @@ Conventions (all tables are tidy pandas frames, see :class:`Comparison`):
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,24 +43,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.accounts.payers import ALL_PAYERS, CATEGORIES, SOCIETY
+from sim.accounts.payers import ALL_PAYERS, BEFORE_EQUALISATION, CATEGORIES, SOCIETY
 from sim.analysis.assumptions import ASSUMPTION_COLUMNS, SOURCE_COLUMNS, assumption_table, source_table
 from sim.analysis.comparison_math import (
     HORIZONS,
     PAYBACK_TOLERANCE_SEK,
+    category_series,
     discount_factors,
-    pays_first,
-    programme_start,
     goal_achievement,
     horizons_for,
     month_labels,
     net_by_payer,
     net_by_payer_category,
     payback_months,
+    pays_first,
+    programme_start,
     quantiles,
     stage_series,
     starts_series,
 )
+from sim.analysis.limits import LIMIT_COLUMNS, binding_limits
 from sim.runs.replications import VERSION, Ensemble, content_hash, replicate
 from sim.runs.results import RunResult, atomic_dir
 from sim.scenario.dated import format_month
@@ -72,7 +75,7 @@ __all__ = [
 ]
 
 #: The tables of a comparison, in the order they are saved.
-TABLES = ("money", "headline", "categories", "goals", "stock_bands", "assumptions", "sources")
+TABLES = ("money", "headline", "pairs", "limits", "categories", "goals", "stock_bands", "assumptions", "sources")
 #: Payers whose cost per extra person in work (and per participant) is reported.
 COST_PAYERS = ("municipality", SOCIETY)
 
@@ -86,7 +89,8 @@ GOAL_COLUMNS = ("scenario", "goal", "programme", "measure", "within_months_of_st
                 "median_participants", "replications", "source")
 BAND_COLUMNS = ("scenario", "month", "stage", "p10", "p50", "p90")
 CATEGORY_COLUMNS = ("scenario", "horizon_months", "payer", "category", "p10", "p50", "p90", "mean")
-_COLUMNS = {"money": MONEY_COLUMNS, "headline": HEADLINE_COLUMNS, "categories": CATEGORY_COLUMNS,
+_COLUMNS = {"money": MONEY_COLUMNS, "headline": HEADLINE_COLUMNS, "pairs": HEADLINE_COLUMNS,
+            "limits": LIMIT_COLUMNS, "categories": CATEGORY_COLUMNS,
             "goals": GOAL_COLUMNS,
             "stock_bands": BAND_COLUMNS, "assumptions": ASSUMPTION_COLUMNS, "sources": SOURCE_COLUMNS}
 
@@ -112,6 +116,8 @@ class _Pair:
     selfsup_base: np.ndarray  # work + studies
     selfsup_scen: np.ndarray
     starts: dict[str, np.ndarray]  # programme -> [R, T]
+    equalisation_base: np.ndarray  # [R, T]: the municipality's income_equalisation
+    equalisation_scen: np.ndarray
 
     @property
     def discount(self) -> np.ndarray:
@@ -159,6 +165,9 @@ def _pair(label: str, base: Ensemble, scen: Ensemble) -> _Pair:
     def net(r: RunResult) -> np.ndarray:
         return net_by_payer(r.tables["ledger"], start, months)
 
+    def equalisation(r: RunResult) -> np.ndarray:
+        return category_series(r.tables["ledger"], start, months, "municipality", "income_equalisation")
+
     def stock(*stages: str) -> Callable[[RunResult], np.ndarray]:
         return lambda r: stage_series(r.tables["stocks"], start, months, stages)
 
@@ -166,7 +175,17 @@ def _pair(label: str, base: Ensemble, scen: Ensemble) -> _Pair:
         r.tables["queues"][r.tables["queues"]["programme"] == n], start, months)) for p in s.programmes}
     return _Pair(label, s, start, months, origin, float(s.money.discount_rate_per_year.at(start + origin)),
                  runs(base, net), runs(scen, net), runs(base, stock("work")), runs(scen, stock("work")),
-                 runs(base, stock("work", "studies")), runs(scen, stock("work", "studies")), starts)
+                 runs(base, stock("work", "studies")), runs(scen, stock("work", "studies")), starts,
+                 runs(base, equalisation), runs(scen, equalisation))
+
+
+def _between(a: _Pair, b: _Pair) -> _Pair:
+    """Scenario ``b`` against scenario ``a`` (both paired with the same baseline), replication by
+    replication: the difference of two paired runs is itself paired."""
+    return _Pair(f"{b.label} vs {a.label}", b.scenario, b.start, b.months, min(a.origin, b.origin), b.rate,
+                 a.net_scen, b.net_scen, a.work_scen, b.work_scen, a.selfsup_scen, b.selfsup_scen,
+                 {k: v - a.starts.get(k, 0) for k, v in b.starts.items()},
+                 a.equalisation_scen, b.equalisation_scen)
 
 
 def cumulative_saving(baseline: Ensemble, scenario: Ensemble, payer: str, horizon_months: int, *,
@@ -239,6 +258,12 @@ def _headline_rows(pair: _Pair) -> list[tuple[Any, ...]]:
             rows.append((pair.label, "payback_share", h, payer, np.nan, share, np.nan, share, int(paid.sum())))
             first = float(np.mean(paid))
             rows.append((pair.label, "pays_first_share", h, payer, np.nan, first, np.nan, first, len(paid)))
+        muni = ALL_PAYERS.index("municipality")
+        eq = (pair.equalisation_scen - pair.equalisation_base)[:, : end + 1]
+        counted = np.arange(end + 1) >= o
+        add("net_saving_discounted_sek", h, BEFORE_EQUALISATION,
+            cum[:, end, muni] - (eq * pair.discount[None, : end + 1] * counted).sum(axis=1))
+        add("net_saving_sek", h, BEFORE_EQUALISATION, cum_u[:, end, muni] - (eq * counted).sum(axis=1))
         # A ratio means something only where its denominator is surely positive.
         meaningful = np.quantile(person_years, 0.1) > 0 if person_years.size else False
         for payer in COST_PAYERS:
@@ -371,15 +396,28 @@ class Comparison:
         return self.tables["sources"]
 
     @classmethod
-    def from_ensembles(cls, baseline: Ensemble, scenarios: Sequence[Ensemble]) -> Comparison:
-        """Build a comparison from ensembles already run with the same seed and replications."""
+    def from_ensembles(cls, baseline: Ensemble, scenarios: Sequence[Ensemble],
+                       pairs: Sequence[tuple[str, str]] | None = None) -> Comparison:
+        """Build a comparison from ensembles already run with the same seed and replications.
+
+        ``pairs`` names scenario pairs ``(a, b)`` to report as ``b`` against ``a`` (default:
+        every pair of scenarios, in the order given).
+        """
         if not scenarios:
             raise ValueError("give at least one scenario to compare with the baseline")
         base_label, labels = _labels(baseline.scenario, [e.scenario for e in scenarios])
-        pairs = [_pair(lab, baseline, e) for lab, e in zip(labels, scenarios, strict=True)]
-        money = pd.concat([_money_table(p) for p in pairs], ignore_index=True)
-        headline = [row for p in pairs for row in _headline_rows(p)]
-        categories = [row for p, e in zip(pairs, scenarios, strict=True) for row in _category_rows(p, baseline, e)]
+        pairs_ = [_pair(lab, baseline, e) for lab, e in zip(labels, scenarios, strict=True)]
+        money = pd.concat([_money_table(p) for p in pairs_], ignore_index=True)
+        headline = [row for p in pairs_ for row in _headline_rows(p)]
+        by_label = dict(zip(labels, pairs_, strict=True))
+        wanted = list(itertools.combinations(labels, 2)) if pairs is None else list(pairs)
+        for a, b in wanted:
+            if a not in by_label or b not in by_label:
+                raise ValueError(f"pair ({a}, {b}): scenarios are {', '.join(labels)}")
+        between = [row for a, b in wanted for row in _headline_rows(_between(by_label[a], by_label[b]))]
+        limits = pd.concat([binding_limits(lab, [p.name for p in e.scenario.programmes], e.results)
+                            for lab, e in zip(labels, scenarios, strict=True)], ignore_index=True)
+        categories = [row for p, e in zip(pairs_, scenarios, strict=True) for row in _category_rows(p, baseline, e)]
         goals = [row for lab, e in zip(labels, scenarios, strict=True) for row in _goal_rows(lab, e.scenario, e)]
         bands = []
         for lab, e in zip([base_label, *labels], [baseline, *scenarios], strict=True):
@@ -390,6 +428,8 @@ class Comparison:
         tables = {
             "money": _frame("money", money),
             "headline": _frame("headline", headline),
+            "pairs": _frame("pairs", between),
+            "limits": _frame("limits", limits),
             "categories": _frame("categories", categories),
             "goals": _frame("goals", goals),
             "stock_bands": _frame("stock_bands", pd.concat(bands, ignore_index=True)),
@@ -427,76 +467,87 @@ class Comparison:
 
     # ------------------------------------------------------------------ text
     def to_text(self) -> str:
-        """The terminal summary: headline numbers per scenario as ``median (P10..P90)``."""
-        h = self.headline
+        """The terminal summary: headline numbers per scenario as ``median (P10..P90)``, then
+        every reported pair of scenarios as paired differences."""
         lines = [f"Baseline: {self.baseline} ({self.meta['titles'].get(self.baseline, '')})",
                  f"{self.meta['replications']} paired replications, seed {self.meta['seed']}; "
                  f"saving = scenario - baseline, discounted to the programme's start; "
                  f"+ = the payer is better off, - = it pays"]
+        limits = self.tables.get("limits", _frame("limits", []))
         for label in self.scenarios:
-            hs = h[h["scenario"] == label]
-            horizons = sorted(hs["horizon_months"].unique())
             lines += ["", f"Scenario: {label} ({self.meta['titles'].get(label, '')})",
                       *self.meta.get("warnings", {}).get(label, []),
                       f"horizons count from the programme's start, "
                       f"{self.meta.get('programme_start', {}).get(label, '?')}"]
-
-            def row(name: str, metric: str, payer: str, fmt: Callable[[float], str],
-                    hs: pd.DataFrame = hs, horizons: list[int] = horizons) -> tuple[str, list[str]]:
-                cells = []
-                for x in horizons:
-                    r = hs[(hs["metric"] == metric) & (hs["horizon_months"] == x) & (hs["payer"] == payer)]
-                    cell = _interval(r.iloc[0], fmt) if len(r) else ""
-                    cells.append(cell)
-                return name, cells
-
-            def metric(name: str, h: int, payer: str, hs: pd.DataFrame = hs) -> pd.Series | None:
-                r = hs[(hs["metric"] == name) & (hs["horizon_months"] == h) & (hs["payer"] == payer)]
-                return r.iloc[0] if len(r) else None
-
-            def payback(payer: str, horizons: list[int] = horizons) -> tuple[str, list[str]]:
-                cells = []
-                for x in horizons:
-                    first, r = metric("pays_first_share", x, payer), metric("payback_month", x, payer)
-                    if first is None or r is None or not first["p50"] >= 0.5:
-                        cells.append("does not pay first")
-                    else:
-                        cells.append(_interval(r, _fmt_month))
-                return f"payback month, {payer}", cells
-
-            def ratio(payer: str, horizons: list[int] = horizons) -> tuple[str, list[str]]:
-                cells = []
-                for x in horizons:
-                    r = metric("cost_per_extra_person_year_in_work_sek", x, payer)
-                    cells.append(_interval(r, _fmt_ksek) if r is not None and r["n"] > 0 else "not meaningful*")
-                return f"cost/extra person-year in work, {'mun.' if payer == 'municipality' else 'soc.'}", cells
-
-            # payers whose saving is exactly zero in every replication and horizon say nothing
-            savings = hs[hs["metric"] == "net_saving_discounted_sek"]
-            quiet = {p for p, g in savings.groupby("payer") if (g[["p10", "p50", "p90"]].to_numpy() == 0).all()}
-            shown = [p for p in ALL_PAYERS if p in ("municipality", SOCIETY) or p not in quiet]
-            rows = [row("programme starts", "programme_starts", "", _fmt_count),
-                    row("extra people in work (at end)", "extra_in_work", "", _fmt_count),
-                    row("extra person-months in work", "extra_person_months_in_work", "", _fmt_count),
-                    ("net saving, MSEK (discounted)", []),
-                    *(row(f"  {payer}", "net_saving_discounted_sek", payer, _fmt_msek) for payer in shown),
-                    *(payback(payer) for payer in ("municipality", SOCIETY)),
-                    ratio("municipality"), ratio(SOCIETY)]
-            width = 2 + max([len(c) for _, cells in rows for c in cells] + [len(_horizon_label(x)) for x in horizons])
-            rows.insert(0, ("", [_horizon_label(x) for x in horizons]))
-            lines += [(f"{name:34}" + "".join(f"{c:>{width}}" for c in cells)).rstrip() for name, cells in rows]
-            if len(shown) < len(ALL_PAYERS):
-                lines.append(f"(no saving at all for: {', '.join(p for p in ALL_PAYERS if p not in shown)})")
-            if any("not meaningful*" in cells for _, cells in rows):
-                lines.append("* not meaningful: the P10..P90 interval of the extra person-years in work "
-                             "does not lie above zero, so the ratio could have any size or sign")
+            lines += _table(self.headline[self.headline["scenario"] == label], payback=True)
+            lines += [f"limit: {t}" for t in limits.loc[limits["scenario"] == label, "text"]]
             g = self.goals[self.goals["scenario"] == label]
             for r in g.itertuples():
                 lines.append(f"goal {r.goal}: {r.target_share:.0%} in {r.measure.replace('_or_', ' or ')} within "
                              f"{r.within_months_of_start} "
                              f"months; met in {_fmt_share(r.probability)} of replications "
                              f"(median achieved {_fmt_share(r.median_achieved_share)})")
+        pairs = self.tables.get("pairs", _frame("pairs", []))
+        for label in dict.fromkeys(pairs["scenario"]):
+            lines += ["", f"Pair: {label} (the first minus the second, paired replication by replication; "
+                          f"+ = the payer is better off with the first)"]
+            lines += _table(pairs[pairs["scenario"] == label], payback=False)
         return "\n".join(lines)
+
+
+def _table(hs: pd.DataFrame, *, payback: bool) -> list[str]:
+    """One scenario's (or one pair's) headline rows as a text table, horizons across."""
+    horizons = sorted(hs["horizon_months"].unique())
+
+    def metric(name: str, h: int, payer: str) -> pd.Series | None:
+        r = hs[(hs["metric"] == name) & (hs["horizon_months"] == h) & (hs["payer"] == payer)]
+        return r.iloc[0] if len(r) else None
+
+    def row(name: str, what: str, payer: str, fmt: Callable[[float], str]) -> tuple[str, list[str]]:
+        cells = []
+        for x in horizons:
+            r = metric(what, x, payer)
+            cells.append(_interval(r, fmt) if r is not None else "")
+        return name, cells
+
+    def payback_row(payer: str) -> tuple[str, list[str]]:
+        cells = []
+        for x in horizons:
+            first, r = metric("pays_first_share", x, payer), metric("payback_month", x, payer)
+            cells.append("does not pay first" if first is None or r is None or not first["p50"] >= 0.5
+                         else _interval(r, _fmt_month))
+        return f"payback month, {payer}", cells
+
+    def ratio(payer: str) -> tuple[str, list[str]]:
+        cells = []
+        for x in horizons:
+            r = metric("cost_per_extra_person_year_in_work_sek", x, payer)
+            cells.append(_interval(r, _fmt_ksek) if r is not None and r["n"] > 0 else "not meaningful*")
+        return f"cost/extra person-year in work, {'mun.' if payer == 'municipality' else 'soc.'}", cells
+
+    # payers whose saving is exactly zero in every replication and horizon say nothing
+    savings = hs[hs["metric"] == "net_saving_discounted_sek"]
+    quiet = {p for p, g in savings.groupby("payer") if (g[["p10", "p50", "p90"]].to_numpy() == 0).all()}
+    shown = [p for p in ALL_PAYERS if p in ("municipality", SOCIETY) or p not in quiet]
+    rows = [row("programme starts", "programme_starts", "", _fmt_count),
+            row("extra people in work (at end)", "extra_in_work", "", _fmt_count),
+            row("extra person-months in work", "extra_person_months_in_work", "", _fmt_count),
+            ("net saving, MSEK (discounted)", []),
+            *(row(f"  {payer}", "net_saving_discounted_sek", payer, _fmt_msek) for payer in shown),
+            row("  municipality, before equalisation", "net_saving_discounted_sek", BEFORE_EQUALISATION, _fmt_msek)]
+    if payback:
+        rows += [payback_row("municipality"), payback_row(SOCIETY), ratio("municipality"), ratio(SOCIETY)]
+    width = 2 + max([len(c) for _, cells in rows for c in cells] + [len(_horizon_label(x)) for x in horizons])
+    rows.insert(0, ("", [_horizon_label(x) for x in horizons]))
+    lines = [(f"{name:34}" + "".join(f"{c:>{width}}" for c in cells)).rstrip() for name, cells in rows]
+    if len(shown) < len(ALL_PAYERS):
+        lines.append(f"(no saving at all for: {', '.join(p for p in ALL_PAYERS if p not in shown)})")
+    lines.append("(a municipal budget sees 'municipality', after income equalisation; 'before "
+                 "equalisation' is what its own tax base would give)")
+    if any("not meaningful*" in cells for _, cells in rows):
+        lines.append("* not meaningful: the P10..P90 interval of the extra person-years in work "
+                     "does not lie above zero, so the ratio could have any size or sign")
+    return lines
 
 
 def _horizon_label(h: int) -> str:

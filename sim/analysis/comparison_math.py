@@ -113,6 +113,15 @@ def net_by_payer_category(ledger: pd.DataFrame, start_month: int, months: int) -
     return flat.reshape(months, len(PAYERS), len(CATEGORIES))
 
 
+def category_series(ledger: pd.DataFrame, start_month: int, months: int, payer: str, category: str) -> np.ndarray:
+    """Net SEK per month (``[months]``) of one payer in one ledger category."""
+    rows = ledger[(ledger["payer"] == payer) & (ledger["category"] == category)]
+    t = pd.Index(month_labels(start_month, months)).get_indexer(rows["month"])
+    if (t < 0).any():
+        raise ValueError("ledger rows outside the run's months")
+    return np.bincount(t, weights=rows["sek"].to_numpy(np.float64), minlength=months)
+
+
 def stage_series(stocks: pd.DataFrame, start_month: int, months: int, stages: Sequence[str]) -> np.ndarray:
     """People in ``stages`` per month, from a run's stocks table."""
     sel = stocks[stocks["stage"].isin(list(stages))]

@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from sim.accounts.payers import BEFORE_EQUALISATION
 from sim.analysis.comparison import ALL_PAYERS, SOCIETY, Comparison
 from sim.present.figures import PAYER_LABELS, cumulative_saving_figure, stock_bands_figure, who_pays_figure
 
@@ -263,13 +264,17 @@ def _scenario_section(comparison: Comparison, label: str) -> dict[str, Any]:
     main_h = _main_horizon(horizons)
     payer_horizons = [x for x in shown if x in (12, 60)] or shown
     payer_rows = []
-    for payer in ALL_PAYERS:
+    for payer in (*ALL_PAYERS[:1], BEFORE_EQUALISATION, *ALL_PAYERS[1:]):
+        if h.get("net_saving_discounted_sek", main_h, payer) is None:
+            continue
         cells = [_interval(h.get("net_saving_discounted_sek", x, payer), "sek") for x in payer_horizons]
         main = h.get("net_saving_discounted_sek", main_h, payer)
         verdict = ""
         if main is not None:
             verdict = ("saves" if main["p10"] > 0 else "pays" if main["p90"] < 0 else "unclear")
-        payer_rows.append({"name": PAYER_LABELS[payer], "cells": cells, "verdict": verdict,
+        name = ("Municipality before income equalisation (what its own tax base gives; its budget sees the "
+                "line above)" if payer == BEFORE_EQUALISATION else PAYER_LABELS[payer])
+        payer_rows.append({"name": name, "cells": cells, "verdict": verdict,
                            "payback": _format_month(h.get("payback_month", max(horizons), payer)["p50"])
                            if h.get("payback_month", max(horizons), payer) is not None else "",
                            "society": payer == SOCIETY})

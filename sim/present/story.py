@@ -43,7 +43,7 @@ __all__ = ["tell_story", "story_from_run", "PAYER_NAMES", "StoryError"]
 #: How payers are named in stories (ledger name -> plain name).
 PAYER_NAMES = {
     "municipality": "municipality",
-    "state": "state (UI funds, taxes on wages)",
+    "state": "state (UI funds, taxes on wages, the equalisation grant)",
     "arbetsformedlingen": "Arbetsförmedlingen",
     "forsakringskassan": "Försäkringskassan",
     "region": "region",

@@ -31,6 +31,13 @@ class Money(_Frozen):
     housing_single_sek_per_month: NonNeg = _c(3600)  # 7,000-8,000 incl. rent (ka.se) minus norm
     housing_family_sek_per_month: NonNeg = _c(5000)
     partner_income_sek_per_month: NonNeg = _c(0)  # couples: the other adult's net income
+    # Household income from Försäkringskassan that counts in the assistance calculation, DOMAIN D2.
+    child_allowance_sek_per_child_month: NonNeg = _c(1050)  # barnbidrag 2006 - Feb 2018
+    maintenance_support_sek_per_child_month: NonNeg = _c(1273)  # underhållsstöd, single parents, to Jan 2015
+    housing_allowance_family_sek_per_month: NonNeg = _c(2200)  # bostadsbidrag, families with children
+    # Income equalisation (Lag 2004:773), DOMAIN D3: the share of a change in its own tax base
+    # a municipality keeps after the equalisation grant adjusts (0.05 below the guarantee level).
+    municipal_tax_kept_share: Share = _c(0.05)
     # Activity support (paid by Försäkringskassan), B2.
     activity_support_no_ui_sek_per_day: NonNeg = _c(223)
     activity_support_ui_share: Share = _c(0.65)
