@@ -416,29 +416,45 @@ def test_no_entry_baseline_takes_no_one():
     assert all(p.staff_cost_sek_per_month.at(base.start_month) == 0 for p in base.programmes)
 
 
-def test_breakeven_finds_a_root():
-    res = breakeven(_coaching(3000), payer="municipality", horizon_months="4y", replications=3, tol=0.02)
+def test_breakeven_finds_a_root_inside_the_interval_of_replications():
+    res = breakeven(_coaching(3000), payer="municipality", horizon_months="4y", replications=5, tol=0.02)
     assert isinstance(res, BreakevenResult)
     assert res.status == "found" and res.reachable
+    assert res.path == "programmes.coach.completion_to_work_share"
     lo, hi = res.bracket
     assert 0.0 <= lo < hi <= 1.0 and hi - lo <= 0.02 and res.value == hi
     curve = res.curve.set_index("value")
     assert curve.loc[hi, "saving_p50"] >= 0 > curve.loc[lo, "saving_p50"]
     assert curve.loc[1.0, "saving_p50"] > 0 > curve.loc[0.0, "saving_p50"]
     assert 0 < res.implied_share_into_work <= 1
+    # the point found lies within the interval of the replications' own crossings
+    a, b = res.interval
+    assert a <= res.value <= b or math.isclose(res.value, a, abs_tol=0.02) or math.isclose(res.value, b, abs_tol=0.02)
     # Under common random numbers a larger effect puts more participants into work.
     share = curve["share_of_participants_into_work"].sort_index()
     assert share.iloc[-1] > share.iloc[0] + 0.2
     assert np.corrcoef(share.index.to_numpy(), share.to_numpy())[0, 1] > 0.9
-    assert "breaks even" in res.to_text()
+    text = res.to_text()
+    assert "breaks even" in text and "Reference run:" in text and "P10..P90 over replications" in text
 
 
-def test_breakeven_reports_unreachable():
+def test_breakeven_on_a_cost_that_lowers_the_saving():
+    """A lever whose larger values cost the payer: the search finds the crossing from above."""
+    res = breakeven(_coaching(3000), payer="municipality", horizon_months=48, replications=3,
+                    parameter="programmes.coach.cost_sek_per_participant_month.municipality",
+                    search_range=(0, 40_000), tol=500)
+    assert res.status == "found"
+    curve = res.curve.set_index("value")
+    assert curve["saving_p50"].is_monotonic_decreasing
+    assert curve.loc[res.value, "saving_p50"] >= 0
+
+
+def test_breakeven_reports_no_break_even_within_the_range():
     res = breakeven(_coaching(200_000), payer="municipality", horizon_months=48, replications=2)
     assert res.status == "not_reachable" and not res.reachable
     assert math.isnan(res.value) and res.bracket is None
     assert (res.curve["saving_p50"] < 0).all()
-    assert "Not reachable" in res.to_text()
+    assert "Does not break even within the range" in res.to_text()
 
 
 def test_breakeven_on_the_after_effect():
@@ -450,8 +466,10 @@ def test_breakeven_rejects_bad_input():
     scn = _coaching(3000)
     with pytest.raises(ValueError, match="payer"):
         breakeven(scn, payer="king")
-    with pytest.raises(ValueError, match="cannot search"):
-        breakeven(scn, parameter="wage_sek_per_month")
+    with pytest.raises(ValueError, match="no key"):
+        breakeven(scn, parameter="programmes.coach.wage_of_nobody", search_range=(0, 1))
+    with pytest.raises(ValueError, match="give a search range"):
+        breakeven(scn, parameter="programmes.coach.max_duration_months")
     with pytest.raises(ValueError, match="beyond"):
         breakeven(scn, horizon_months="5y")
     with pytest.raises(ValueError, match="no programme"):

@@ -1,18 +1,21 @@
-"""Break-even effect size: how good must a programme be for a payer to get its money back?
+"""Break-even on any lever: at what value of a scenario parameter does a payer get its money back?
 
-:func:`breakeven` searches a programme's effect parameter (by default
-``completion_to_work_share``, the share of participants who move into ordinary work when
-they complete the programme) for the value at which the **median over replications of a
-payer's cumulative discounted saving at a horizon is zero**. Each evaluation is a paired
-comparison with common random numbers against one baseline run (:mod:`sim.analysis.comparison`).
+:func:`breakeven` varies one numeric scenario value, named by its dotted path (a programme's
+``completion_to_work_share``, an in-programme exit rate ``programmes.X.exit_rates_per_month.work``,
+a wage, a subsidy share, places ``programmes.X.capacity.slots``, ...), and finds where the
+**median over replications of the payer's cumulative discounted saving at a horizon** (counted
+from the programme's start) crosses zero. Each evaluation is a paired comparison with common
+random numbers against one reference run: by default the same scenario in which no one is
+referred and no staff are paid (the programme's people without the programme), or a baseline
+the caller gives.
 
-The search is a bisection on the sign of that median, assuming the saving grows with the
-parameter (more people into work, or a stronger after-effect, never costs the payer more
-in expectation). With a finite cohort the median is a step function of the parameter, so
-the answer is a bracket no wider than ``tol``; the reported value is the bracket's end at
-which the saving is >= 0 (the smallest value evaluated that pays back). If the saving is
-negative even at the top of the range, the result says so (``status == "not_reachable"``)
-instead of inventing a root.
+The search does not assume a direction: it evaluates a grid over the range, finds where the
+median changes sign and bisects that bracket. If the median keeps one sign over the whole range,
+the answer is "does not break even within the range" (or "breaks even over the whole range"),
+not an error. Every replication's own crossing is read off the evaluated curve (common random
+numbers make each replication's saving a function of the value), so the result carries an
+interval over replications, and the value is printed with no more digits than that interval
+supports.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from sim.scenario.schema import Scenario
 __all__ = ["breakeven", "BreakevenResult", "parse_horizon", "no_entry_baseline", "with_parameter",
            "PARAMETER_RANGES"]
 
-#: Parameters the search can vary, with their default search ranges.
+#: Default search ranges of a programme's effect parameters (other paths need ``search_range``
+#: unless they are shares, searched over 0..1).
 PARAMETER_RANGES: dict[str, tuple[float, float]] = {
     # a share: from nobody to everyone who completes
     "completion_to_work_share": (0.0, 1.0),
@@ -43,8 +47,10 @@ PARAMETER_RANGES: dict[str, tuple[float, float]] = {
     # well beyond the effects reported for such programmes (DOMAIN.md C)
     "effect_after_hazard_ratio": (1.0, 3.0),
 }
+#: Points evaluated across the range before bisecting (ends included).
+GRID_POINTS = 7
 
-Status = Literal["found", "pays_at_lower_bound", "not_reachable"]
+Status = Literal["found", "pays_over_range", "not_reachable"]
 _HORIZON = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*(y|yr|yrs|year|years|m|mo|month|months)?\s*$", re.IGNORECASE)
 
 
@@ -86,15 +92,47 @@ def no_entry_baseline(scenario: Scenario) -> Scenario:
     return scenario.model_copy(update={"name": f"{scenario.name}-no-entry", "programmes": progs, "goals": ()})
 
 
-def with_parameter(scenario: Scenario, programme: str, parameter: str, value: float) -> Scenario:
-    """``scenario`` with ``programme``'s ``parameter`` set to ``value`` at all months."""
-    names = [p.name for p in scenario.programmes]
-    if programme not in names:
-        raise ValueError(f"scenario {scenario.name!r} has no programme {programme!r}; it has {', '.join(names)}")
-    prm = Param.constant(float(value), source="break-even search", status="assumed")
-    progs = tuple(p.model_copy(update={parameter: prm}) if p.name == programme else p
-                  for p in scenario.programmes)
-    return scenario.model_copy(update={"programmes": progs})
+def resolve_path(scenario: Scenario, parameter: str, programme: str | None = None) -> str:
+    """The dotted path of ``parameter``: as given if it has a dot, else the named (or only)
+    programme's key (``completion_to_work_share`` -> ``programmes.c2.completion_to_work_share``)."""
+    if "." in parameter:
+        return parameter
+    return f"programmes.{_pick_programme(scenario, programme)}.{parameter}"
+
+
+def current_value(scenario: Scenario, path: str) -> float:
+    """The number at ``path`` in ``scenario`` (the first value of a dated parameter).
+
+    Raises:
+        ValueError: if the path does not exist or holds no number.
+    """
+    from sim.scenario.paths import get_value
+
+    try:
+        return float(get_value(scenario.model_dump(mode="json"), path))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"--parameter {path}: {exc.args[0] if exc.args else exc}") from None
+
+
+def with_parameter(scenario: Scenario, path: str, value: float) -> Scenario:
+    """``scenario`` with the value at ``path`` set to ``value`` at all months (validated again).
+
+    Raises:
+        ValueError: if the value is out of the parameter's bounds.
+    """
+    from sim.scenario.errors import ScenarioError
+    from sim.scenario.paths import with_values
+
+    v = int(round(value)) if _is_count(path) else float(value)
+    try:
+        out = with_values(scenario, {path: v}, source="break-even search", status="assumed")
+    except ScenarioError as exc:
+        raise ValueError(f"{path} = {v}: {exc}") from None
+    return out.model_copy(update={"name": scenario.name})
+
+
+def _is_count(path: str) -> bool:
+    return path.endswith((".slots", ".staff", "_months", ".size"))
 
 
 def _share_into_work(events: pd.DataFrame, programme: str, stage: str, start: int, horizon: int) -> tuple[float, int]:
@@ -120,33 +158,36 @@ class BreakevenResult:
     """The outcome of :func:`breakeven`.
 
     Attributes:
-        status: ``found`` (a value in the range where the median saving turns >= 0),
-            ``pays_at_lower_bound`` (the saving is >= 0 already at the bottom of the range)
-            or ``not_reachable`` (negative even at the top of the range).
-        value: the break-even value (the lower bound for ``pays_at_lower_bound``); NaN when
-            not reachable.
-        bracket: ``(below, at_or_above)``: values with a negative and a non-negative saving.
+        status: ``found`` (the median saving changes sign within the range),
+            ``pays_over_range`` (it is >= 0 over the whole range) or ``not_reachable``
+            (negative over the whole range: no break-even within the range).
+        value: the break-even value (NaN unless found): the evaluated value nearest the
+            crossing on the side where the payer breaks even.
+        bracket: ``(a, b)``: adjacent evaluated values with savings of opposite sign.
+        interval: P10 and P90 over replications of each replication's own crossing (NaN where
+            too few replications cross within the range); ``crossing_share`` is the share that do.
         curve: one row per evaluated value, sorted: value, saving_p10/p50/p90 (SEK,
-            cumulative discounted at the horizon), median participants, and
-            share_of_participants_into_work (median share of participants who moved into
-            ordinary work after starting, within the horizon).
-        implied_share_into_work: that share at ``value`` (NaN when not reachable).
+            cumulative discounted at the horizon from the programme's start), median
+            participants and share_of_participants_into_work.
+        reference: how the reference run was made (printed with the result).
     """
 
     scenario: str
     baseline: str
-    programme: str
-    parameter: str
+    path: str
     payer: str
     horizon_months: int
     search_range: tuple[float, float]
     status: Status
     value: float
     bracket: tuple[float, float] | None
+    interval: tuple[float, float]
+    crossing_share: float
     current_value: float
     implied_share_into_work: float
     seed: int
     replications: int
+    reference: str
     curve: pd.DataFrame = field(repr=False)
 
     @property
@@ -154,30 +195,47 @@ class BreakevenResult:
         """Whether the payer breaks even somewhere in the searched range."""
         return self.status != "not_reachable"
 
+    @property
+    def parameter(self) -> str:
+        """The last part of the path (e.g. ``completion_to_work_share``)."""
+        return self.path.rsplit(".", 1)[-1]
+
+    def digits(self) -> int:
+        """Decimals that the interval over replications supports (one significant digit of its width)."""
+        lo, hi = self.interval
+        width = hi - lo if np.isfinite(lo) and np.isfinite(hi) else (self.search_range[1] - self.search_range[0])
+        if width <= 0:
+            width = (self.search_range[1] - self.search_range[0]) / 100
+        return max(0, int(-math.floor(math.log10(width))))
+
     def to_text(self) -> str:
-        """A short terminal report: the saving curve and the verdict."""
+        """A short terminal report: the reference, the saving curve and the verdict."""
         lo, hi = self.search_range
-        head = (f"Break-even of {self.programme}.{self.parameter} for {self.payer} over {self.horizon_months} "
-                f"months ({self.scenario} vs {self.baseline}; {self.replications} paired replications, "
-                f"seed {self.seed})")
-        lines = [head, f"{'value':>10}  {'median saving, MSEK (P10..P90)':>32}  {'participants':>12}  into work"]
+        d = self.digits()
+        head = (f"Break-even of {self.path} for {self.payer} over {self.horizon_months} months from the programme's "
+                f"start ({self.scenario}; {self.replications} paired replications, seed {self.seed})")
+        lines = [head, f"Reference run: {self.reference}",
+                 f"{'value':>10}  {'median saving, MSEK (P10..P90)':>32}  {'participants':>12}  into work"]
         for r in self.curve.itertuples():
             mark = "  <- scenario" if math.isclose(r.value, self.current_value) else ""
             lines.append(f"{r.value:>10.4g}  {r.saving_p50 / 1e6:>+14.2f} ({r.saving_p10 / 1e6:+.2f}.."
                          f"{r.saving_p90 / 1e6:+.2f})  {r.participants:>12.0f}  "
                          f"{_pct(r.share_of_participants_into_work)}{mark}")
-        top = self.curve.iloc[-1]
         if self.status == "not_reachable":
-            lines.append(f"Not reachable: even at {self.parameter} = {hi:g} the median saving of {self.payer} after "
-                         f"{self.horizon_months} months is {top.saving_p50 / 1e6:+.2f} MSEK.")
-        elif self.status == "pays_at_lower_bound":
-            lines.append(f"{self.payer} breaks even already at {self.parameter} = {lo:g} (the bottom of the range).")
+            lines.append(f"Does not break even within the range {lo:g}..{hi:g}: the median saving of {self.payer} "
+                         f"after {self.horizon_months} months stays negative (best: "
+                         f"{self.curve['saving_p50'].max() / 1e6:+.2f} MSEK).")
+        elif self.status == "pays_over_range":
+            lines.append(f"{self.payer} breaks even over the whole range {lo:g}..{hi:g} (the median saving is "
+                         f">= 0 everywhere; worst {self.curve['saving_p50'].min() / 1e6:+.2f} MSEK).")
         else:
             assert self.bracket is not None
-            lines.append(f"{self.payer} breaks even at {self.parameter} = {self.value:.4g} (between "
-                         f"{self.bracket[0]:.4g} and {self.bracket[1]:.4g}); then "
-                         f"{_pct(self.implied_share_into_work)} of participants move into ordinary work within "
-                         f"{self.horizon_months} months.")
+            a, b = self.interval
+            spread = (f"P10..P90 over replications {a:.{d}f}..{b:.{d}f}" if np.isfinite(a) and np.isfinite(b)
+                      else f"only {self.crossing_share:.0%} of replications cross within the range")
+            lines.append(f"{self.payer} breaks even at {self.parameter} = {self.value:.{d}f} ({spread}); "
+                         f"there {_pct(self.implied_share_into_work)} of participants move into ordinary work "
+                         f"within {self.horizon_months} months.")
         return "\n".join(lines)
 
 
@@ -199,6 +257,29 @@ def _pick_programme(scenario: Scenario, programme: str | None) -> str:
     raise ValueError(f"scenario {scenario.name!r} has several programmes ({', '.join(names)}); name one")
 
 
+def _default_range(path: str, current: float) -> tuple[float, float]:
+    key = path.rsplit(".", 1)[-1]
+    if key in PARAMETER_RANGES:
+        return PARAMETER_RANGES[key]
+    if "share" in key:
+        return (0.0, 1.0)
+    raise ValueError(f"give a search range for {path} (e.g. --range {0:g},{max(2 * current, 1):g})")
+
+
+def _crossings(values: np.ndarray, savings: np.ndarray) -> np.ndarray:
+    """Each replication's crossing of zero along the evaluated values (linear between the two
+    evaluated values around its first sign change; NaN if it does not change sign)."""
+    out = np.full(savings.shape[1], np.nan)
+    for j in range(savings.shape[1]):
+        s = savings[:, j]
+        change = np.flatnonzero(np.sign(s[:-1]) != np.sign(s[1:]))
+        if change.size:
+            i = change[0]
+            x0, x1, y0, y1 = values[i], values[i + 1], s[i], s[i + 1]
+            out[j] = x0 if y1 == y0 else x0 + (x1 - x0) * (-y0) / (y1 - y0)
+    return out
+
+
 def breakeven(scenario_path_or_obj: Scenario | str | os.PathLike[str], *, payer: str = "municipality",
               horizon_months: int | str = 48, programme: str | None = None,
               parameter: str = "completion_to_work_share", baseline: Scenario | None = None, seed: int = 0,
@@ -206,24 +287,28 @@ def breakeven(scenario_path_or_obj: Scenario | str | os.PathLike[str], *, payer:
               search_range: tuple[float, float] | None = None, max_evaluations: int = 30,
               overrides: Sequence[str] = (), workers: int = 1,
               progress: Callable[[int], None] | None = None) -> BreakevenResult:
-    """Find the value of a programme's effect parameter at which ``payer`` breaks even.
+    """Find the value of a scenario parameter at which ``payer`` breaks even.
 
     Args:
         scenario_path_or_obj: a scenario, or a scenario file (loaded with ``overrides``).
         payer: one of :data:`sim.analysis.comparison.ALL_PAYERS` (``society`` included).
-        horizon_months: months (or text for :func:`parse_horizon`, e.g. ``"4y"``); at most the
-            scenario's horizon.
-        programme: the programme to vary (default: the only one).
-        parameter: a key of :data:`PARAMETER_RANGES`.
-        baseline: default :func:`no_entry_baseline` of the scenario.
-        tol: stop when the bracket is narrower (default: 1/200 of the range).
-        search_range: ``(low, high)`` instead of the parameter's default range.
+        horizon_months: months from the programme's start (or text for :func:`parse_horizon`,
+            e.g. ``"4y"``).
+        programme: the programme of a bare parameter name (default: the only one).
+        parameter: a dotted path into the scenario (``programmes.c2.exit_rates_per_month.work``),
+            or a programme key such as ``completion_to_work_share``.
+        baseline: the reference scenario (default :func:`no_entry_baseline` of the scenario).
+        tol: stop bisecting when the bracket is narrower (default: 1/200 of the range).
+        search_range: ``(low, high)``; needed for paths that are neither shares nor in
+            :data:`PARAMETER_RANGES`.
         max_evaluations: a cap on scenario ensembles run (each ``replications`` runs).
         workers, progress: as for :func:`sim.runs.replications.replicate` (progress gets 1 per run).
 
     Raises:
-        ValueError: bad payer, parameter, range, horizon or programme.
+        ValueError: bad payer, path, range, horizon or programme.
     """
+    from sim.analysis.comparison_math import programme_start
+
     if isinstance(scenario_path_or_obj, Scenario):
         scenario = scenario_path_or_obj
     else:
@@ -232,67 +317,90 @@ def breakeven(scenario_path_or_obj: Scenario | str | os.PathLike[str], *, payer:
         scenario = load_scenario(scenario_path_or_obj, overrides)
     if payer not in ALL_PAYERS:
         raise ValueError(f"unknown payer {payer!r}; choose one of {', '.join(ALL_PAYERS)}")
-    if parameter not in PARAMETER_RANGES:
-        raise ValueError(f"cannot search {parameter!r}; choose one of {', '.join(PARAMETER_RANGES)}")
+    path = resolve_path(scenario, parameter, programme)
+    current = current_value(scenario, path)
     horizon = parse_horizon(horizon_months)
-    if horizon > scenario.horizon_months:
-        raise ValueError(f"horizon {horizon} months is beyond the scenario's {scenario.horizon_months} months")
-    name = _pick_programme(scenario, programme)
-    if search_range is None and parameter not in PARAMETER_RANGES:
-        raise ValueError(f"--parameter {parameter!r}: one of {', '.join(sorted(PARAMETER_RANGES))}")
-    lo, hi = search_range if search_range is not None else PARAMETER_RANGES[parameter]
-    bound = (0.0, 1.0) if parameter.endswith("_share") else (0.0, 100.0)
-    if not bound[0] <= lo < hi <= bound[1]:
-        raise ValueError(f"search range ({lo}, {hi}) must be increasing and within {bound} for {parameter}")
+    window = scenario.start_month + scenario.horizon_months - programme_start(scenario)
+    if horizon > window:
+        raise ValueError(f"horizon {horizon} months is beyond the {window} months from the programme's start "
+                         "to the end of the scenario")
+    lo, hi = search_range if search_range is not None else _default_range(path, current)
+    if not lo < hi:
+        raise ValueError(f"search range ({lo}, {hi}) must be increasing")
+    with_parameter(scenario, path, lo)  # a range outside the parameter's bounds fails here, before any run
+    with_parameter(scenario, path, hi)
     tol = (hi - lo) / 200 if tol is None else float(tol)
     if tol <= 0:
         raise ValueError("tol must be > 0")
-    base_scn = no_entry_baseline(scenario) if baseline is None else baseline
+    if baseline is None:
+        base_scn = no_entry_baseline(scenario)
+        reference = (f"{base_scn.name}: the same people and rules with no one referred to any programme and no "
+                     "programme staff paid (the programme's people without the programme)")
+    else:
+        base_scn = baseline
+        reference = f"{base_scn.name}: the baseline given"
     base = replicate(base_scn, seed, replications, workers=workers, record_events=False, progress=progress)
-    stage = scenario.programme(name).stage.label
-    cache: dict[float, dict[str, float]] = {}
+    names = [p.name for p in scenario.programmes]
+    prog = path.split(".")[1] if path.startswith("programmes.") and path.split(".")[1] in names else \
+        (names[0] if len(names) == 1 else None)
+    stage = scenario.programme(prog).stage.label if prog else ""
+    cache: dict[float, dict[str, object]] = {}
 
     def evaluate(v: float) -> float:
         v = float(v)
         if v not in cache:
-            ens: Ensemble = replicate(with_parameter(scenario, name, parameter, v), seed, replications,
-                                      workers=workers, record_events=True, progress=progress)
+            ens: Ensemble = replicate(with_parameter(scenario, path, v), seed, replications,
+                                      workers=workers, record_events=prog is not None, progress=progress)
             saving = cumulative_saving(base, ens, payer, horizon)
-            into = [_share_into_work(r.tables["events"], name, stage, scenario.start_month, horizon)
-                    for r in ens.results]
+            into = ([_share_into_work(r.tables["events"], prog, stage, programme_start(scenario), horizon)
+                     for r in ens.results] if prog else [(float("nan"), 0)] * len(ens.results))
             shares = np.array([s for s, _ in into])
             q = np.quantile(saving, (0.1, 0.5, 0.9))
             cache[v] = {"value": v, "saving_p10": float(q[0]), "saving_p50": float(q[1]),
                         "saving_p90": float(q[2]), "participants": float(np.median([n for _, n in into])),
                         "share_of_participants_into_work": float(np.nanmedian(shares))
-                        if np.isfinite(shares).any() else float("nan")}
-        return cache[v]["saving_p50"]
+                        if np.isfinite(shares).any() else float("nan"), "savings": saving}
+        return float(cache[v]["saving_p50"])
 
-    current = float(getattr(scenario.programme(name), parameter).at(scenario.start_month))
+    grid = np.linspace(lo, hi, GRID_POINTS)
+    if _is_count(path):
+        grid = np.unique(np.round(grid))
+    f = [evaluate(v) for v in grid]
     if lo <= current <= hi:
         evaluate(current)
-    f_lo, f_hi = evaluate(lo), evaluate(hi)
     bracket: tuple[float, float] | None = None
-    if f_lo >= 0:
-        status: Status = "pays_at_lower_bound"
-        value = lo
-    elif f_hi < 0:
-        status, value = "not_reachable", float("nan")
+    sign = np.sign(np.array(f)) >= 0
+    change = np.flatnonzero(sign[:-1] != sign[1:])
+    if not change.size:
+        status: Status = "pays_over_range" if sign.all() else "not_reachable"
+        value = float("nan")
     else:
         status = "found"
-        a, b = lo, hi
+        i = int(change[0])
+        a, b = float(grid[i]), float(grid[i + 1])
+        a_pays = evaluate(a) >= 0
         while b - a > tol and len(cache) < max_evaluations:
             mid = 0.5 * (a + b)
-            if evaluate(mid) >= 0:
-                b = mid
-            else:
+            if _is_count(path):
+                mid = float(round(mid))
+                if mid in (a, b):
+                    break
+            if (evaluate(mid) >= 0) == a_pays:
                 a = mid
-        bracket, value = (a, b), b
-    curve = pd.DataFrame(sorted(cache.values(), key=lambda r: r["value"]))
-    implied = cache[value]["share_of_participants_into_work"] if np.isfinite(value) else float("nan")
+            else:
+                b = mid
+        bracket = (a, b)
+        value = a if a_pays else b
+    values = np.array(sorted(cache))
+    savings = np.stack([cache[v]["savings"] for v in values])
+    roots = _crossings(values, savings)
+    crossed = float(np.mean(np.isfinite(roots)))
+    interval = ((float(np.nanquantile(roots, 0.1)), float(np.nanquantile(roots, 0.9)))
+                if status == "found" and crossed >= 0.8 else (float("nan"), float("nan")))
+    curve = pd.DataFrame([{k: v for k, v in cache[x].items() if k != "savings"} for x in values])
+    implied = float(cache[value]["share_of_participants_into_work"]) if np.isfinite(value) else float("nan")
     return BreakevenResult(
-        scenario=scenario.name, baseline=base_scn.name, programme=name, parameter=parameter, payer=payer,
-        horizon_months=horizon, search_range=(float(lo), float(hi)), status=status, value=float(value),
-        bracket=bracket, current_value=current, implied_share_into_work=float(implied), seed=seed,
-        replications=replications, curve=curve)
-
+        scenario=scenario.name, baseline=base_scn.name, path=path, payer=payer, horizon_months=horizon,
+        search_range=(float(lo), float(hi)), status=status, value=float(value), bracket=bracket,
+        interval=interval, crossing_share=crossed, current_value=current, implied_share_into_work=implied,
+        seed=seed, replications=replications, reference=reference, curve=curve)

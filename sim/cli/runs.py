@@ -109,9 +109,15 @@ def _breakeven_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--payer", default="municipality", choices=ALL_PAYERS,
                         help="whose break-even (default municipality)")
     parser.add_argument("--horizon", default="4y", help="e.g. 4y, 48m or 48 (months); default 4y")
-    parser.add_argument("--programme", help="the programme whose effect is varied (default: the only one)")
-    parser.add_argument("--parameter", default="completion_to_work_share",
-                        help="the effect searched over (default completion_to_work_share)")
+    parser.add_argument("--programme", help="the programme of a bare --parameter name (default: the only one)")
+    parser.add_argument("--parameter", default="completion_to_work_share", metavar="DOTTED.PATH",
+                        help="any numeric scenario value, e.g. programmes.resursjobb.exit_rates_per_month.work, "
+                             "programmes.resursjobb.wage_sek_per_month or programmes.c2.capacity.staff; a bare name "
+                             "is the programme's (default completion_to_work_share)")
+    parser.add_argument("--range", dest="search_range", metavar="LOW,HIGH",
+                        help="the values searched (default 0,1 for shares; needed for other paths)")
+    parser.add_argument("--baseline", metavar="FILE",
+                        help="the reference scenario (default: the same scenario with no one referred)")
     parser.add_argument("--seed", type=at_least(0), default=0, help="seed (default 0)")
     parser.add_argument("--replications", "-r", type=at_least(1), default=10,
                         help="replications per evaluation (default 10)")
@@ -133,11 +139,21 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: --horizon: {exc}", file=sys.stderr)
         return 2
+    search_range = None
+    if args.search_range is not None:
+        try:
+            lo, hi = (float(x) for x in args.search_range.split(","))
+        except ValueError:
+            print(f"error: --range: expected LOW,HIGH (two numbers), got {args.search_range!r}", file=sys.stderr)
+            return 2
+        search_range = (lo, hi)
+    reference = load_all([args.baseline], [])[0] if args.baseline else None
     try:
         with tqdm(desc="evaluations", unit="run", disable=args.quiet or None, file=sys.stderr, leave=False) as bar:
             result = breakeven(scenario, payer=args.payer, horizon_months=horizon, programme=args.programme,
-                               parameter=args.parameter, seed=args.seed, replications=args.replications,
-                               workers=args.workers, progress=bar.update)
+                               parameter=args.parameter, baseline=reference, search_range=search_range,
+                               seed=args.seed, replications=args.replications, workers=args.workers,
+                               progress=bar.update)
     except ValueError as exc:
         print(f"error: {args.file}: {exc}", file=sys.stderr)
         return 2
