@@ -318,11 +318,25 @@ def _tracked(rec: object, month_labels: np.ndarray, names: list[str]) -> tuple[p
         prog = df["programme"].to_numpy()
         df["programme"] = np.where(prog >= 0, np.array(names + [""], dtype=object)[prog], "")
         states.append(df)
-    money = [(month_labels[t], int(p), payer, cat, float(v[i]))
-             for t, ids, postings in rec.tracked_money  # type: ignore[attr-defined]
-             for (payer, cat), v in sorted(postings.items()) for i, p in enumerate(ids) if v[i] != 0.0]
-    return (pd.concat(states, ignore_index=True) if states else pd.DataFrame(),
-            pd.DataFrame(money, columns=["month", "person", "payer", "category", "sek"]))
+    # One block of columns per (month, posting pair), in the order the rows were always listed:
+    # by month, then (payer, category), then person; zero postings left out.
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    for t, ids, postings in rec.tracked_money:  # type: ignore[attr-defined]
+        ids = np.asarray(ids, dtype=np.int64)
+        for (payer, cat), v in sorted(postings.items()):
+            v = np.asarray(v, dtype=np.float64)
+            nz = np.flatnonzero(v != 0.0)
+            if nz.size:
+                parts.append((np.full(nz.size, t), ids[nz], np.full(nz.size, payer, dtype=object),
+                              np.full(nz.size, cat, dtype=object), v[nz]))
+    cols = ["month", "person", "payer", "category", "sek"]
+    if parts:
+        t, person, payer, cat, sek = (np.concatenate(c) for c in zip(*parts, strict=True))
+        money = pd.DataFrame({"month": month_labels[t], "person": person, "payer": payer, "category": cat,
+                              "sek": sek})
+    else:
+        money = pd.DataFrame(columns=cols)
+    return (pd.concat(states, ignore_index=True) if states else pd.DataFrame(), money)
 
 
 def _summary(model: ProgrammeModel, result: RunResult) -> dict[str, Any]:
