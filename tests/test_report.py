@@ -120,3 +120,15 @@ def test_number_formats():
     assert format_sek(1234, sign=True) == "+1,234 SEK"
     assert format_sek(float("nan")) == "n/a"
     assert format_count(-2.6) == "-3"
+
+
+def test_the_answer_says_unclear_when_an_interval_spans_zero():
+    import pandas as pd
+
+    from sim.present.report import _verdict
+
+    assert _verdict(pd.Series({"p10": -4.0e6, "p50": 0.257e6, "p90": 2.2e6}), "saves", "pays") == \
+        "is unclear: between -4.0 MSEK and +2.2 MSEK"
+    assert _verdict(pd.Series({"p10": 1.0e6, "p50": 2.0e6, "p90": 3.0e6}), "saves", "pays") == \
+        "saves 2.0 MSEK (+1.0 MSEK to +3.0 MSEK)"
+    assert _verdict(pd.Series({"p10": -3.0e6, "p50": -2.0e6, "p90": -1.0e6}), "saves", "pays").startswith("pays 2.0")

@@ -174,6 +174,50 @@ def _saving_phrase(payer: str, row: pd.Series | None, *, interval: bool) -> str:
     return text
 
 
+def _msek(x: float) -> str:
+    return f"{x / 1e6:+.1f} MSEK"
+
+
+def _verdict(row: pd.Series | None, gain: str, loss: str) -> str:
+    """``gain``/``loss`` with the median in MSEK, or "unclear" when the P10-P90 interval spans zero."""
+    if row is None or not math.isfinite(row["p50"]):
+        return "cannot be told (no value)"
+    lo, hi = row["p10"], row["p90"]
+    if math.isfinite(lo) and math.isfinite(hi) and lo < 0 < hi:
+        return f"is unclear: between {_msek(lo)} and {_msek(hi)}"
+    word = gain if row["p50"] >= 0 else loss
+    return f"{word} {abs(row['p50']) / 1e6:.1f} MSEK ({_msek(lo)} to {_msek(hi)})"
+
+
+def answer_sentences(comparison: Comparison, label: str) -> list[str]:
+    """The answer in three plain sentences: people in work, the municipality, society and the state.
+
+    Each says "unclear" when the P10-P90 interval over replications spans zero; money in MSEK
+    with one decimal, discounted, counted from the programme's start.
+    """
+    h = _Headline(comparison.headline, label)
+    horizons = sorted(int(x) for x in comparison.headline.loc[comparison.headline["scenario"] == label,
+                                                              "horizon_months"].unique())
+    main_h = _main_horizon(horizons)
+    span = _years(main_h)
+    extra = h.get("extra_in_work", main_h)
+    if extra is None or not math.isfinite(extra["p50"]):
+        work = f"After {span} the number of people in ordinary work cannot be told."
+    elif extra["p10"] < 0 < extra["p90"]:
+        work = (f"After {span} it is unclear whether more people are in ordinary work than without the programme "
+                f"(between {format_count(extra['p10'])} and {format_count(extra['p90'])}).")
+    else:
+        more = "more" if extra["p50"] >= 0 else "fewer"
+        work = (f"After {span}, {format_count(abs(extra['p50']))} {more} people are in ordinary work than "
+                f"without the programme ({format_count(extra['p10'])} to {format_count(extra['p90'])}).")
+    muni = _verdict(h.get("net_saving_discounted_sek", main_h, "municipality"), "saves", "pays")
+    soc = _verdict(h.get("net_saving_discounted_sek", main_h, SOCIETY), "gains", "loses")
+    state = _verdict(h.get("net_saving_discounted_sek", main_h, "state"), "saves", "pays")
+    return [work,
+            f"Over {span} the municipality's budget {muni}.",
+            f"Society as a whole {soc}; the state {state}."]
+
+
 def summary_paragraph(comparison: Comparison, label: str) -> str:
     """A plain-language paragraph of one scenario's headline numbers."""
     meta = comparison.meta
@@ -298,6 +342,7 @@ def _scenario_section(comparison: Comparison, label: str) -> dict[str, Any]:
         "title": comparison.meta["titles"].get(label, label),
         "description": comparison.meta.get("descriptions", {}).get(label, ""),
         "warnings": comparison.meta.get("warnings", {}).get(label, []),
+        "answer": answer_sentences(comparison, label),
         "summary": summary_paragraph(comparison, label),
         "horizons": [_years(x) for x in shown],
         "payer_horizons": [_years(x) for x in payer_horizons],
