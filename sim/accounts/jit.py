@@ -14,23 +14,22 @@ key encoder of :mod:`sim.accounts.book`), so the engine compiles with the same o
 imports only numba and numpy.
 
 Compiled code is cached on disk (``cache=True``): only the first run on a machine pays for
-compilation. numba's cache is keyed by the source file of the kernel itself: after editing
-a :func:`helper` that lives in another file, clear the ``__pycache__`` ``*.nbi``/``*.nbc``
-files (or touch the kernels' files).
+compilation. numba's cache is keyed by the source file of the kernel itself, not of the
+helpers it calls: after editing a :func:`helper` that lives in another file, touch the files
+of the kernels that use it (or delete their ``__pycache__/*.nbi`` and ``*.nbc``). A stale
+kernel would differ from its uncompiled self, which ``tests/test_kernels.py`` checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from numba import njit
 from numba.extending import register_jitable
 
 __all__ = ["OPTIONS", "kernel", "helper", "run", "pick"]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 #: numba options of every kernel. ``error_model="numpy"``: a float division by zero gives
 #: inf/nan as in numpy instead of raising (and costs no check per division).
@@ -42,7 +41,7 @@ def kernel(fn: Callable[..., Any]) -> Any:
     return njit(**OPTIONS)(fn)
 
 
-def helper(fn: F | None = None, *, inline: str = "never") -> Any:
+def helper[F: Callable[..., Any]](fn: F | None = None, *, inline: str = "never") -> Any:
     """Make ``fn`` callable from kernels (compiled into them) while staying plain Python.
 
     Args:

@@ -12,7 +12,8 @@ function of ``(seed, stream, t, i)``. So
 * no global state is touched: two models in one process never interfere.
 
 The generator is SplitMix64 (Steele, Lea & Flood 2014), which passes BigCrush, evaluated
-with vectorised ``uint64`` arithmetic. Replications use seeds spawned with
+with vectorised ``uint64`` arithmetic (:meth:`Streams.uniform`), or for one person inside a
+compiled pass (:func:`draw`, the same numbers). Replications use seeds spawned with
 :class:`numpy.random.SeedSequence`, so they are independent and reproducible.
 """
 
