@@ -4,27 +4,31 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/profile.py                    # 10^6 people, 120 months
     .venv/bin/python benchmarks/profile.py --scenario scenarios/c2-lycksele.yaml
-    ALMSIM_ENGINE=numpy .venv/bin/python benchmarks/profile.py   # the numpy reference path
+    .venv/bin/python benchmarks/profile.py --uncompiled --people 2000   # the plain-Python reference
 
-Times each sub-step of :meth:`sim.engine.model.ProgrammeModel._month` (and the calendar's dated
-events) over a whole run, after a small warm-up run that loads the compiled kernels. For a
-line-level view of one sub-step, use line_profiler or pyinstrument on the same model.
+Times each sub-step of the month (``step`` of each module of :mod:`sim.engine.month`, in the
+order of :data:`sim.engine.model.MONTH`, and the calendar's dated events) over a whole run,
+after a small warm-up run that loads the compiled passes. For a line-level view of one
+sub-step, use line_profiler or pyinstrument on the same model.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = ("_enforce_limits", "_book", "_clocks", "_spend", "_forced", "_hazards", "_referrals", "_intake")
+# Measure the checkout this script is in (not whichever almsim the interpreter has installed).
+sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
     from sim import ProgrammeModel, load_scenario
-    from sim.engine import kernels
+    from sim.engine.model import MONTH
+    from sim.runs.results import RunResult
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default=str(ROOT / "scenarios" / "national-scale.yaml"))
@@ -32,6 +36,8 @@ def main() -> None:
                         help="cohort size, with no inflow (default: 10^6 for the national-scale scenario, "
                              "else the scenario as written)")
     parser.add_argument("--months", type=int, default=None, help="horizon (default: the scenario's)")
+    parser.add_argument("--uncompiled", action="store_true",
+                        help="run the passes over everyone as plain Python (slow: use a small population)")
     args = parser.parse_args()
 
     national = Path(args.scenario).name == "national-scale.yaml"
@@ -39,8 +45,10 @@ def main() -> None:
     overrides = [] if people is None else [f"population.cohort.size={people}", "population.inflow.people_per_month=0"]
     if args.months is not None or national:
         overrides.append(f"horizon_months={args.months or 120}")
-    ProgrammeModel(load_scenario(args.scenario, overrides), rng=1, record_events=False).run(3)  # warm-up
-    model = ProgrammeModel(load_scenario(args.scenario, overrides), rng=1, record_events=False)
+    compiled = not args.uncompiled
+    ProgrammeModel(load_scenario(args.scenario, overrides), rng=1, record_events=False,
+                   compiled=compiled).run(3)  # warm-up
+    model = ProgrammeModel(load_scenario(args.scenario, overrides), rng=1, record_events=False, compiled=compiled)
     spent: dict[str, float] = defaultdict(float)
 
     def timed(name: str, fn):  # noqa: ANN001, ANN202
@@ -51,19 +59,22 @@ def main() -> None:
             return out
         return wrapper
 
-    for name in STEPS:
-        setattr(model, name, timed(name.lstrip("_"), getattr(model, name)))
-    model.rec.record = timed("record", model.rec.record)
-    model.rec.follow_up = timed("follow_up", model.rec.follow_up)
-    t0 = time.perf_counter()
-    model.run()
-    total = time.perf_counter() - t0
+    originals = [(sub_step, sub_step.step) for sub_step in MONTH]
+    for sub_step, fn in originals:
+        sub_step.step = timed(sub_step.__name__.rsplit(".", 1)[-1], fn)
+    try:
+        t0 = time.perf_counter()
+        model.run()
+        total = time.perf_counter() - t0
+    finally:
+        for sub_step, fn in originals:
+            sub_step.step = fn
     t1 = time.perf_counter()
-    model.results().summary  # noqa: B018 - posts the ledger (deferred to the end of the run)
+    RunResult.from_model(model).summary  # noqa: B018 - posts the ledger (deferred to the end of the run)
     posting = time.perf_counter() - t1
     months = model.horizon
     print(f"{Path(args.scenario).name}: {len(model.pop):,} people x {months} months, "
-          f"{'compiled kernels' if kernels.ENABLED else 'numpy path'}: {total:.3f} s "
+          f"{'compiled' if compiled else 'uncompiled'}: {total:.3f} s "
           f"({len(model.pop) * months / total / 1e6:.2f} M person-months/s)")
     spent["calendar events, Mesa and SimPy"] = total - sum(spent.values())
     for name, sec in sorted(spent.items(), key=lambda kv: -kv[1]):

@@ -25,6 +25,18 @@ def test_slots_cannot_be_overfilled_or_overreleased():
         Slots(-1)
 
 
+
+def test_counting_participants_sets_occupancy_within_capacity_only():
+    s = Slots(3)
+    s.count(3)
+    assert s.occupied == 3 and s.free == 0
+    s.count(0)
+    assert s.occupied == 0 and s.free == 3
+    for bad in (-1, 4):
+        with pytest.raises(ValueError, match="participants"):
+            s.count(bad)
+    assert s.occupied == 0
+
 @given(st.lists(st.tuples(st.booleans(), st.integers(0, 10)), max_size=50), st.integers(0, 20))
 def test_slots_occupancy_stays_within_capacity(ops, capacity):
     s = Slots(capacity)

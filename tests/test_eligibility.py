@@ -41,7 +41,7 @@ def test_referred_are_exactly_those_meeting_one_group() -> None:
               for i, s, d in zip(ids, src, dst, strict=True) if d == Stage.WAITING}
     assert referred and all(_meets_a_group(model, i, source[i]) for i in referred)
     # with a referral rate of 1, nobody left in open or JOB who meets a group and did not move was missed
-    missed = [i for i in range(len(pop)) if i not in referred and not model._moved[i]
+    missed = [i for i in range(len(pop)) if i not in referred and not model.state.moved[i]
               and pop.stage[i] in (Stage.OPEN, Stage.JOB) and _meets_a_group(model, i, int(pop.stage[i]))]
     assert missed == []
     assert {source[i] for i in referred} == {Stage.OPEN, Stage.JOB}  # both groups reach someone

@@ -1,140 +1,179 @@
-"""The compiled kernels (sim.engine.kernels) compute exactly what the numpy reference path computes.
+"""Every pass over everyone is one function: compiled (numba) and run as plain Python
+(its ``py_func``), it gives bit-identical runs.
 
-A run with numba and a run without must give the same people the same moves in the same
-months and the same money: the numpy path is the readable reference, and it is what runs
-where numba is missing (or with ALMSIM_ENGINE=numpy).
+The uncompiled run is the readable reference (``ProgrammeModel(..., compiled=False)``); these
+tests compare whole runs table by table, on shipped scenarios with small populations and on
+random programmes, and the kernels one by one on random inputs.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from sim import ProgrammeModel, load_scenario
-from sim.accounts.book import grouping_key
-from sim.accounts.rules import LedgerInput
-from sim.engine import kernels
-from sim.engine.streams import Streams
+from sim.accounts.book import _decode, fas3_placements, ledger_keys
+from sim.accounts.jit import run
+from sim.engine import moves
+from sim.engine.population import Population
+from sim.engine.state import select
+from sim.engine.streams import Streams, draw
 from sim.scenario.stages import Stage
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_numba = pytest.mark.skipif(kernels.select is None, reason="numba is not installed")
+
+#: shipped scenarios, small enough to run uncompiled (overrides as with ``--set``)
+SCENARIOS = {
+    "c2-lycksele": [],
+    "sigtuna-resursjobb": ["population.cohort.size=120"],
+    "umea-insteget": ["population.cohort.size=300", "population.inflow.people_per_month=12", "horizon_months=48"],
+}
 
 
-def _run(path: Path, compiled: bool, seed: int, overrides: list[str]) -> ProgrammeModel:
-    model = ProgrammeModel(load_scenario(path, overrides), rng=seed)
-    model.compiled = compiled
+def _run(path: Path, compiled: bool, seed: int, overrides: list[str], track: list[int] = ()) -> ProgrammeModel:
+    model = ProgrammeModel(load_scenario(path, overrides), rng=seed, compiled=compiled, track=track)
     model.run()
     return model
 
 
 def _same_runs(a: ProgrammeModel, b: ProgrammeModel) -> None:
-    assert len(a.rec.events) == len(b.rec.events)
-    for ea, eb in zip(a.rec.events, b.rec.events, strict=True):
+    """Every table a run records, and everyone's final state, are equal (floats exactly)."""
+    assert a.compiled != b.compiled
+    ra, rb = a.rec, b.rec
+    np.testing.assert_array_equal(np.array(ra.stocks), np.array(rb.stocks))
+    assert ra.flows.keys() == rb.flows.keys()
+    for t in ra.flows:
+        np.testing.assert_array_equal(ra.flows[t], rb.flows[t])
+    assert len(ra.events) == len(rb.events)
+    for ea, eb in zip(ra.events, rb.events, strict=True):
         assert ea[0] == eb[0]
         for x, y in zip(ea[1:], eb[1:], strict=True):
             np.testing.assert_array_equal(x, y)
-    assert a.rec.ledger == b.rec.ledger  # floats compared exactly
-    assert a.rec.exits == b.rec.exits and a.rec.starts == b.rec.starts
-    np.testing.assert_array_equal(np.array(a.rec.stocks), np.array(b.rec.stocks))
+    assert ra.ledger == rb.ledger
+    assert ra.queues == rb.queues
+    assert ra.exits == rb.exits and ra.starts == rb.starts
+    assert len(ra.follow_ups) == len(rb.follow_ups)
+    for fa, fb in zip(ra.follow_ups, rb.follow_ups, strict=True):
+        assert fa[:3] == fb[:3]
+        np.testing.assert_array_equal(fa[3], fb[3])
+    assert len(ra.status_rows) == len(rb.status_rows)
+    for sa, sb in zip(ra.status_rows, rb.status_rows, strict=True):
+        assert sa[:2] == sb[:2]
+        np.testing.assert_array_equal(sa[2], sb[2])
+    for ta, tb in zip(ra.tracked_state, rb.tracked_state, strict=True):
+        assert ta.keys() == tb.keys()
+        for k in ta:
+            np.testing.assert_array_equal(ta[k], tb[k])
+    for f in Population.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(a.pop, f), getattr(b.pop, f), err_msg=f)
 
 
-@needs_numba
-@pytest.mark.parametrize("name", ["c2-lycksele", "sigtuna-resursjobb", "umea-insteget", "traning-ger-fardighet",
-                                  "mjolby", "national"])
-def test_compiled_run_equals_numpy_run(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_compiled_run_equals_uncompiled_run(name: str) -> None:
     path = ROOT / "scenarios" / f"{name}.yaml"
-    _same_runs(_run(path, False, 11, []), _run(path, True, 11, []))
+    track = [0, 5, 17]
+    uncompiled = _run(path, False, 11, SCENARIOS[name], track)
+    assert uncompiled.rec.events and uncompiled.rec.ledger
+    _same_runs(uncompiled, _run(path, True, 11, SCENARIOS[name], track))
 
 
-@needs_numba
-def test_compiled_equals_numpy_at_scale_with_grouped_ledger() -> None:
-    # 30,000 people: the ledger groups people by state (the compiled key path) and the
-    # hazard pass meets every stage, queues, budgets and the guarantee clocks.
-    overrides = ["population.cohort.size=30000", "population.inflow.people_per_month=300", "horizon_months=48"]
-    path = ROOT / "scenarios" / "national-scale.yaml"
-    _same_runs(_run(path, False, 4, overrides), _run(path, True, 4, overrides))
-
-
-@needs_numba
-def test_kernel_draws_are_the_streams_draws() -> None:
+def test_draws_are_the_streams_draws() -> None:
     streams = Streams(123)
     ids = np.arange(0, 5000, 7, dtype=np.int64)
     base = streams.base("transition", 17)
     expected = streams.uniform("transition", 17, ids)
-    got = np.array([kernels._uniform(base, int(i)) for i in ids])
-    np.testing.assert_array_equal(got, expected)
+
+    @njit
+    def compiled_draws(base, ids):  # noqa: ANN001, ANN202
+        out = np.empty(ids.size)
+        for j in range(ids.size):
+            out[j] = draw(base, ids[j])
+        return out
+
+    with np.errstate(over="ignore"):
+        plain = np.array([draw(base, int(i)) for i in ids])
+    np.testing.assert_array_equal(plain, expected)
+    np.testing.assert_array_equal(compiled_draws(base, ids), expected)
 
 
-@needs_numba
-def test_select_matches_numpy() -> None:
+@pytest.mark.parametrize("compiled", [False, True])
+def test_select_is_flatnonzero(compiled: bool) -> None:
     rng = np.random.default_rng(0)
-    stage = rng.integers(0, len(Stage), 10_000).astype(np.uint8)
-    moved = rng.random(10_000) < 0.1
+    stage = rng.integers(0, len(Stage), 2_000).astype(np.uint8)
+    moved = rng.random(2_000) < 0.1
     wanted = rng.random(len(Stage)) < 0.5
-    np.testing.assert_array_equal(kernels.select(stage, moved, wanted), np.flatnonzero(wanted[stage] & ~moved))
+    np.testing.assert_array_equal(run(select, compiled, stage, moved, wanted), np.flatnonzero(wanted[stage] & ~moved))
 
 
-@needs_numba
-def test_ledger_keys_match_grouping_key() -> None:
+def test_ledger_keys_compiled_equal_uncompiled_and_decode_back() -> None:
     rng = np.random.default_rng(1)
-    n = 5_000
+    n = 3_000
     stage = rng.integers(0, len(Stage), n).astype(np.uint8)
     programme = rng.integers(-1, 3, n).astype(np.int8)
+    household = rng.integers(0, 4, n).astype(np.uint8)
+    children = rng.integers(0, 20, n).astype(np.uint8)
+    ui_entitled = rng.random(n) < 0.5
+    ui_days = rng.choice([0.0, 199.5, 200.0, 300.0], n).astype(np.float32)
     in_guarantee = rng.random(n) < 0.5
     job_days = rng.choice([0.0, 300.0, 450.0, 600.0], n).astype(np.float32)
+    wage = (rng.random(n) * 30000).astype(np.float32)
     birth = rng.integers(-400, 0, n).astype(np.int32)
-    x = LedgerInput(stage=stage, programme=programme, household=rng.integers(0, 4, n).astype(np.uint8),
-                    children=rng.integers(0, 20, n).astype(np.uint8), age_years=None,
-                    ui_entitled=rng.random(n) < 0.5,
-                    ui_days=rng.choice([0.0, 199.5, 200.0, 300.0], n).astype(np.float32),
-                    in_guarantee=in_guarantee, reference_wage=(rng.random(n) * 30000).astype(np.float32),
-                    fas3_placement=(stage == Stage.FAS3) | (in_guarantee & (job_days >= 450.0)
-                                                            & (stage >= Stage.WAITING) & (stage <= Stage.EDUCATION)),
-                    under_26=birth > -312)
-    got = kernels.ledger_keys(x.stage, x.programme, x.household, x.children, x.ui_entitled, x.ui_days,
-                              x.in_guarantee, job_days, x.reference_wage, birth, -312, np.float32(450.0))
-    np.testing.assert_array_equal(got, grouping_key(x))
+    args = (stage, programme, household, children, ui_entitled, ui_days, in_guarantee, job_days, wage, birth,
+            -312, np.float32(450.0))
+    keys = run(ledger_keys, True, *args)
+    np.testing.assert_array_equal(keys, run(ledger_keys, False, *args))
+    x = _decode(keys)
+    fas3 = (stage == Stage.FAS3) | (in_guarantee & (job_days >= 450.0) & (stage >= Stage.WAITING)
+                                    & (stage <= Stage.EDUCATION))
+    np.testing.assert_array_equal(x.fas3_placement, fas3)
+    ids = np.arange(n)
+    for compiled in (False, True):
+        np.testing.assert_array_equal(
+            run(fas3_placements, compiled, stage, in_guarantee, job_days, ids, np.float32(450.0)), fas3)
+    np.testing.assert_array_equal(x.stage, stage)
+    np.testing.assert_array_equal(x.programme, programme)
+    np.testing.assert_array_equal(x.household, household)
+    np.testing.assert_array_equal(x.children, np.minimum(children, 15))
+    np.testing.assert_array_equal(x.reference_wage, wage)
+    np.testing.assert_array_equal(x.ui_entitled, ui_entitled)
+    np.testing.assert_array_equal(x.in_guarantee, in_guarantee)
+    np.testing.assert_array_equal(x.ui_days < 200, ui_days < 200)
+    np.testing.assert_array_equal(x.young(), birth > -312)
 
 
-def test_engine_switch_turns_numba_off() -> None:
-    env = dict(os.environ, ALMSIM_ENGINE="numpy")
-    out = subprocess.run([sys.executable, "-c", "import sim.engine.kernels as k; print(k.ENABLED)"], env=env,
-                         capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.strip() == "False"
-
-
-@pytest.mark.parametrize("compiled", [False, pytest.param(True, marks=needs_numba)])
+@pytest.mark.parametrize("compiled", [False, True])
 def test_an_illegal_move_fails_loudly_and_writes_nothing(compiled: bool) -> None:
-    from sim.engine import moves
-
-    model = ProgrammeModel(load_scenario(ROOT / "scenarios" / "c2-lycksele.yaml"), rng=0)
-    model.compiled = compiled
+    model = ProgrammeModel(load_scenario(ROOT / "scenarios" / "c2-lycksele.yaml"), rng=0, compiled=compiled)
     model.run(12)
     gone = np.flatnonzero(model.pop.stage == Stage.OTHER)[:1]  # 'other' is absorbing
     working = np.flatnonzero(model.pop.stage == Stage.WORK)[:1]
     assert gone.size and working.size
     ids = np.concatenate([working, gone])
-    before = model.pop.stage.copy()
+    before = {f: getattr(model.pop, f).copy() for f in Population.__dataclass_fields__}
+    moved = model.state.moved.copy()
+    flows = {t: f.copy() for t, f in model.rec.flows.items()}
+    events = len(model.rec.events)
     with pytest.raises(AssertionError, match="illegal move other -> open"):
-        moves._apply(model, ids, np.array([Stage.OPEN, Stage.OPEN], np.uint8))
-    np.testing.assert_array_equal(model.pop.stage, before)
+        moves._apply(model.state, ids, np.array([Stage.OPEN, Stage.OPEN], np.uint8))
+    for f, v in before.items():
+        np.testing.assert_array_equal(getattr(model.pop, f), v, err_msg=f)
+    np.testing.assert_array_equal(model.state.moved, moved)
+    assert len(model.rec.events) == events
+    for t, f in model.rec.flows.items():
+        np.testing.assert_array_equal(f, flows.get(t, np.zeros_like(f)))
 
 
-@needs_numba
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), staff=st.integers(0, 5), referral=st.floats(0, 1), duration=st.integers(1, 24),
        slots=st.integers(0, 80), budget=st.one_of(st.none(), st.floats(0, 2e6)), size=st.integers(0, 400),
        motivation_loss=st.floats(0, 0.3), ui_share=st.floats(0, 1))
-def test_compiled_equals_numpy_for_random_programmes(seed, staff, referral, duration, slots, budget, size,
-                                                     motivation_loss, ui_share) -> None:
+def test_compiled_equals_uncompiled_for_random_programmes(seed, staff, referral, duration, slots, budget, size,
+                                                          motivation_loss, ui_share) -> None:
     from factories import JOBS, PROGRAMME, merge, scenario
 
     coach = merge(PROGRAMME, {"capacity": {"staff": {"2012-01": staff, "2012-07": max(staff - 1, 0)},
@@ -150,8 +189,7 @@ def test_compiled_equals_numpy_for_random_programmes(seed, staff, referral, dura
                                               "composition": {"ui_entitled_share": ui_share}}, horizon_months=30)
     runs = []
     for compiled in (False, True):
-        model = ProgrammeModel(scn, rng=seed)
-        model.compiled = compiled
+        model = ProgrammeModel(scn, rng=seed, compiled=compiled)
         model.run()
         runs.append(model)
     _same_runs(*runs)

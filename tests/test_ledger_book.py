@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from sim import ProgrammeModel, load_scenario
-from sim.accounts.book import LedgerBook, grouping_key
+from sim.accounts.book import LedgerBook
 from sim.accounts.rules import post
+from sim.engine.month import book as book_step
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,10 +21,10 @@ def test_book_equals_summing_everyone_month_by_month() -> None:
     for _ in range(40):
         model.step()
         # the state the month just booked is gone; book the current state both ways instead
-        x, r = model._ledger_input(), model.regime
+        x, r = book_step.ledger_input(model.state), model.regime
         direct.append({k: float(v.sum()) for k, v in post(x, r.money, r.programme_money).items()})
         book = LedgerBook()
-        book.add(0, grouping_key(x), r.money, r.programme_money)
+        book.add(0, book_step.keys(model.state), r.money, r.programme_money)
         grouped = book.months()[0][1]
         assert grouped.keys() == direct[-1].keys()
         for k, v in direct[-1].items():
@@ -34,8 +35,8 @@ def test_book_equals_summing_everyone_month_by_month() -> None:
 def test_months_come_back_in_order_with_extras_and_rule_changes() -> None:
     model = ProgrammeModel(load_scenario(ROOT / "scenarios" / "c2-lycksele.yaml"), rng=0)
     model.run(3)
-    x, r = model._ledger_input(), model.regime
-    key = grouping_key(x)
+    r = model.regime
+    key = book_step.keys(model.state)
     book = LedgerBook()
     book.add(5, key, r.money, r.programme_money, {("municipality", "programme_staff"): -100.0})
     norm = r.money.sa_norm_single_sek_per_month + 1000

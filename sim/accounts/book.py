@@ -2,8 +2,11 @@
 
 The posting rules (:func:`sim.accounts.rules.post`) read a handful of fields of a person's
 state. The book packs those fields into one integer key per person and month
-(:func:`grouping_key`), keeps only the distinct keys of each month and their counts, and
-posts each distinct state once per run (:class:`LedgerBook`).
+(:func:`ledger_keys`, a compiled pass over everyone), keeps only the distinct keys of each
+month and their counts, and posts each distinct state once per run (:class:`LedgerBook`).
+This module owns the key's layout: its encoder (:func:`ledger_keys`) and decoder
+(:func:`_decode`) sit side by side. It imports only :mod:`sim.accounts` and
+:mod:`sim.scenario`.
 """
 
 from __future__ import annotations
@@ -12,33 +15,61 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from sim.accounts.jit import helper, kernel
 from sim.accounts.rules import LedgerInput, ProgrammeMoney, post
 from sim.scenario.stages import Stage
 
-__all__ = ["grouping_key", "LedgerBook"]
+__all__ = ["ledger_keys", "fas3_placement", "fas3_placements", "LedgerBook"]
 
 _S = Stage
 
 
 # The grouping key packs every field the rules read into one int64:
 # bits 0-31 the reference wage (float32 bits), 32-36 five flags, 37-40 children,
-# 41-42 household, 43-48 programme + 1, 49-52 stage.
+# 41-42 household, 43-48 programme + 1, 49-52 stage. ledger_keys writes it, _decode reads it.
 _FLAGS = ("fas3", "ui200", "guarantee", "ui", "under26")
-def grouping_key(x: LedgerInput) -> np.ndarray:
-    """Each person's state as the one int64 that :func:`post_totals` groups by."""
-    fas3 = (x.stage == _S.FAS3) if x.fas3_placement is None else x.fas3_placement
-    # Build the narrow parts in small dtypes first; widen once.
-    flags = fas3.astype(np.uint8)
-    for i, f in enumerate((x.ui_days < 200, x.in_guarantee, x.ui_entitled, x.young()), start=1):
-        flags |= f.astype(np.uint8) << np.uint8(i)
-    small = np.minimum(x.children, 15).astype(np.uint16)
-    small |= x.household.astype(np.uint16) << np.uint16(4)
-    small |= (x.programme + np.int8(1)).astype(np.uint16) << np.uint16(6)
-    small |= x.stage.astype(np.uint16) << np.uint16(12)
-    key = x.reference_wage.astype(np.float32).view(np.uint32).astype(np.int64)
-    key |= flags.astype(np.int64) << 32
-    key |= small.astype(np.int64) << 37
+_WAITING, _EDUCATION, _FAS3 = np.uint8(_S.WAITING), np.uint8(_S.EDUCATION), np.uint8(_S.FAS3)
+
+
+@helper
+def fas3_placement(stage, in_guarantee, job_days, fas3_days):  # noqa: ANN001, ANN201
+    """Whether one person is paid as in a Fas 3 placement: in Fas 3, or in the guarantee past
+    its day limit while waiting for or taking part in a programme (waiting .. education)."""
+    return stage == _FAS3 or (in_guarantee and job_days >= fas3_days and stage >= _WAITING and stage <= _EDUCATION)
+
+
+@kernel
+def ledger_keys(stage, programme, household, children, ui_entitled, ui_days, in_guarantee, job_days,  # noqa: ANN001, ANN201
+                reference_wage, birth_month, young_after, fas3_days):
+    """Everyone's grouping key (int64), in one pass over the population's arrays.
+
+    Args:
+        birth_month: absolute birth months; people born after ``young_after`` are under 26.
+        fas3_days: the guarantee's day limit for :func:`fas3_placement`.
+    """
+    n = stage.size
+    key = np.empty(n, np.int64)
+    wage_bits = reference_wage.view(np.uint32)
+    for i in range(n):
+        s = stage[i]
+        g = in_guarantee[i]
+        fas3 = fas3_placement(s, g, job_days[i], fas3_days)
+        flags = (np.int64(fas3) | (np.int64(ui_days[i] < 200) << 1) | (np.int64(g) << 2)
+                 | (np.int64(ui_entitled[i]) << 3) | (np.int64(birth_month[i] > young_after) << 4))
+        small = (min(np.int64(children[i]), 15) | (np.int64(household[i]) << 4)
+                 | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 12))
+        key[i] = np.int64(wage_bits[i]) | (flags << 32) | (small << 37)
     return key
+
+
+@kernel
+def fas3_placements(stage, in_guarantee, job_days, ids, fas3_days):  # noqa: ANN001, ANN201
+    """:func:`fas3_placement` of the people ``ids`` (bool array)."""
+    out = np.empty(ids.size, np.bool_)
+    for j in range(ids.size):
+        i = ids[j]
+        out[j] = fas3_placement(stage[i], in_guarantee[i], job_days[i], fas3_days)
+    return out
 
 
 def _decode(keys: np.ndarray) -> LedgerInput:
@@ -66,7 +97,7 @@ class LedgerBook:
 
     The rules read only categorical fields, age under 26, UI days under 200 and the
     reference wage, so people who agree on those get identical postings. Each month the
-    people's states are packed into integer keys (:func:`grouping_key`) and only the
+    people's states are packed into integer keys (:func:`ledger_keys`) and only the
     distinct keys and their counts are kept (:meth:`add`). When the sums are asked for
     (:meth:`months`, :meth:`by_payer`), every distinct key of every month under the same
     money rules is posted in one call of :func:`post`, and the months' sums are their

@@ -6,7 +6,8 @@ categories: the model hands in counts and amounts and gets back how many may sta
 
 Invariants (tested alone and as properties of whole runs):
 
-* :class:`Slots`: ``0 <= occupied <= capacity`` after every admission.
+* :class:`Slots`: ``0 <= occupied <= capacity`` after every count and admission; occupancy
+  changes only through :meth:`Slots.count`, :meth:`Slots.occupy` and :meth:`Slots.release`.
 * :class:`Budget`: ``spent <= level`` at all times within a budget year; a spend that would
   overdraw it is refused.
 """
@@ -51,6 +52,16 @@ class Slots:
     def excess(self) -> int:
         """People above capacity after a cut (they must leave)."""
         return max(self.occupied - self.capacity, 0)
+
+    def count(self, n: int) -> None:
+        """Set occupancy to the ``n`` participants counted this month.
+
+        Within capacity by the time it is called (limits have shed any excess), so an
+        ``n`` outside ``0 .. capacity`` is a bug and raises.
+        """
+        if n < 0 or n > self.capacity:
+            raise ValueError(f"counted {n} participants in {self.capacity} places")
+        self.occupied = int(n)
 
     def occupy(self, n: int) -> None:
         """Fill ``n`` places; raises if that would exceed capacity."""

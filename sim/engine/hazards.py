@@ -12,19 +12,22 @@ work destination by
 * motivation, which waiting for a place lowers.
 
 Destinations are competing risks: with total hazard ``H`` a person leaves with probability
-``1 - exp(-H)`` and goes to destination ``d`` with probability ``h_d / H``.
+``1 - exp(-H)`` and goes to destination ``d`` with probability ``h_d / H`` (the draws are
+made per person by :mod:`sim.engine.month.exits`, which calls the per-person functions here).
+This module may import :mod:`sim.scenario`, :mod:`sim.accounts` and the engine's population.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from sim.accounts.jit import helper
 from sim.engine.population import HOUSEHOLD_CODES, Population
 from sim.scenario.dated import Month
 from sim.scenario.schema import Effects
 
 __all__ = ["attribute_log_hr", "static_multipliers", "duration_factor", "decay_table", "after_effect",
-           "leave_probability", "choose_destination"]
+           "leave_probability"]
 
 _SINGLE_PARENT = HOUSEHOLD_CODES["single_parent"]
 
@@ -78,7 +81,8 @@ def decay_table(fade_months: np.ndarray, months: int) -> np.ndarray:
     return np.exp(-m[None, :] / np.asarray(fade_months, np.float32)[:, None])
 
 
-def after_effect(effect_at_exit: np.ndarray, decay: np.ndarray) -> np.ndarray:
+@helper
+def after_effect(effect_at_exit, decay):  # noqa: ANN001, ANN201
     """Post-programme hazard ratio, fading from ``effect_at_exit`` toward 1 (float32).
 
     Args:
@@ -89,19 +93,7 @@ def after_effect(effect_at_exit: np.ndarray, decay: np.ndarray) -> np.ndarray:
     return one + (effect_at_exit - one) * decay
 
 
-def leave_probability(total: np.ndarray) -> np.ndarray:
+@helper
+def leave_probability(total):  # noqa: ANN001, ANN201
     """Probability of leaving within the month for a total monthly hazard, ``1 - exp(-H)``."""
     return -np.expm1(-total)
-
-
-def choose_destination(hazards: np.ndarray, destinations: np.ndarray, u_dest: np.ndarray) -> np.ndarray:
-    """Pick each leaver's destination with probability ``h_d / H``.
-
-    Args:
-        hazards: ``(n, k)`` monthly hazards of the people who leave, one column per destination.
-        destinations: the ``k`` destination codes of the columns.
-        u_dest: one uniform per person.
-    """
-    cum = np.cumsum(hazards, axis=1)
-    col = (cum <= (u_dest * cum[:, -1])[:, None]).sum(axis=1)
-    return destinations[np.minimum(col, destinations.size - 1)]

@@ -1,24 +1,25 @@
 """What a run records while it runs: stocks, flows, events, queues, follow-ups.
 
 The recorder gathers flat per-month numpy records (cheap to append) and builds tidy pandas
-tables once, at the end (:mod:`sim.runs.results`). It never decides anything.
+tables once, at the end (:mod:`sim.runs.results`). It never decides anything: callers hand
+in the month, the population and the counts, so it needs neither the model nor the run's
+state (it may import :mod:`sim.scenario`, :mod:`sim.accounts`, and the engine's population
+and capacity).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.accounts.book import LedgerBook
 from sim.accounts.rules import ProgrammeMoney
+from sim.engine.capacity import Budget, Slots
 from sim.engine.population import Population
 from sim.scenario.dated import Month
 from sim.scenario.stages import PROGRAMME_STAGES, Stage, stage_in
-
-if TYPE_CHECKING:
-    from sim.engine.model import ProgrammeModel
 
 __all__ = ["Recorder", "EXIT_REASONS"]
 
@@ -48,21 +49,25 @@ class Recorder:
         self.tracked_state: list[dict[str, np.ndarray | int]] = []
         self.tracked_money: list[tuple[int, np.ndarray, dict[tuple[str, str], np.ndarray]]] = []
 
-    def record(self, model: ProgrammeModel) -> None:
-        """Stocks and queues at the start of the month (after arrivals)."""
-        pop = model.pop
+    def record(self, t: int, pop: Population, tagged: np.ndarray, slots: Sequence[Slots],
+               budgets: Sequence[dict[str, Budget]]) -> None:
+        """Stocks and queues at the start of month ``t`` (after arrivals).
+
+        Args:
+            tagged: ids of everyone tagged to a programme (a superset is fine).
+        """
         counts = np.bincount(pop.stage, minlength=_NS)
         self.stocks.append(counts)
         if self.n_programmes:
-            has = model._tagged()  # few people: work on them only
+            has = tagged  # few people: work on them only
             has = has[pop.programme[has] >= 0]
             st = pop.stage[has]
             pr = pop.programme[has].astype(np.int64)
             waiting = np.bincount(pr[st == Stage.WAITING], minlength=self.n_programmes)
             inside = np.bincount(pr[_IN_PROGRAMME[st]], minlength=self.n_programmes)
             for i in range(self.n_programmes):
-                spent = sum(b.spent for b in model.budgets[i].values())
-                self.queues.append((model.t, i, int(waiting[i]), int(inside[i]), model.slots[i].capacity, spent))
+                spent = sum(b.spent for b in budgets[i].values())
+                self.queues.append((t, i, int(waiting[i]), int(inside[i]), slots[i].capacity, spent))
 
     def book(self, t: int, key: np.ndarray, money: SimpleNamespace, programme_money: ProgrammeMoney,
              extra: dict[tuple[str, str], float]) -> None:
@@ -75,17 +80,16 @@ class Recorder:
         """``(t, {(payer, category): amount})`` per month booked."""
         return self.ledger_book.months()
 
-    def tracked(self, model: ProgrammeModel, ids: np.ndarray, postings: dict[tuple[str, str], np.ndarray]) -> None:
-        """State and money of followed people this month."""
-        pop = model.pop
+    def tracked(self, t: int, pop: Population, ids: np.ndarray, postings: dict[tuple[str, str], np.ndarray]) -> None:
+        """State and money of followed people in month ``t``."""
         self.tracked_state.append({
-            "t": model.t, "person": ids, "stage": pop.stage[ids].copy(), "programme": pop.programme[ids].copy(),
+            "t": t, "person": ids, "stage": pop.stage[ids].copy(), "programme": pop.programme[ids].copy(),
             "months_in_stage": pop.months_in_stage[ids].copy(), "ui_entitled": pop.ui_entitled[ids].copy(),
             "ui_days": pop.ui_days[ids].copy(), "in_guarantee": pop.in_guarantee[ids].copy(),
             "job_days": pop.job_days[ids].copy(), "motivation": pop.motivation[ids].copy(),
             "work_condition_months": np.bitwise_count(pop.work_history[ids]),
         })
-        self.tracked_money.append((model.t, ids, postings))
+        self.tracked_money.append((t, ids, postings))
 
     def moved(self, t: int, ids: np.ndarray, src: np.ndarray, dst: np.ndarray, prog: np.ndarray) -> None:
         """Count a batch of moves (and log them person by person if events are kept)."""
@@ -118,12 +122,12 @@ class Recorder:
         """Note that parameters changed in ``month``."""
         self.reforms.append(month)
 
-    def follow_up(self, model: ProgrammeModel) -> None:
-        """Stage of people k months after leaving each programme (after this month's moves)."""
+    def follow_up(self, t: int, pop: Population, months_after: Sequence[int]) -> None:
+        """Stage of people k months after leaving each programme, for each k in
+        ``months_after`` (after month ``t``'s moves)."""
         if not self.n_programmes:
             return
-        pop = model.pop
-        for k in model.spec.calendar.follow_up_months_after_exit:
+        for k in months_after:
             sel = np.flatnonzero(pop.months_since_programme == k)
             if sel.size == 0:
                 continue
@@ -132,7 +136,7 @@ class Recorder:
             for i in range(self.n_programmes):
                 row = counts[i * _NS:(i + 1) * _NS]
                 if row.any():
-                    self.follow_ups.append((model.t, i, k, row))
+                    self.follow_ups.append((t, i, k, row))
 
     def status(self, month: Month, pop: Population) -> None:
         """Dated status of everyone who has started each programme."""

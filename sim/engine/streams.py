@@ -12,7 +12,8 @@ function of ``(seed, stream, t, i)``. So
 * no global state is touched: two models in one process never interfere.
 
 The generator is SplitMix64 (Steele, Lea & Flood 2014), which passes BigCrush, evaluated
-with vectorised ``uint64`` arithmetic. Replications use seeds spawned with
+with vectorised ``uint64`` arithmetic (:meth:`Streams.uniform`), or for one person inside a
+compiled pass (:func:`draw`, the same numbers). Replications use seeds spawned with
 :class:`numpy.random.SeedSequence`, so they are independent and reproducible.
 """
 
@@ -22,13 +23,29 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["Streams", "replication_seeds"]
+from sim.accounts.jit import helper
+
+__all__ = ["Streams", "replication_seeds", "draw"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 _TO_UNIT = 1.0 / (1 << 53)
+_ONE = np.uint64(1)
+
+
+@helper
+def draw(base, i):  # noqa: ANN001, ANN201
+    """:meth:`Streams.uniform` for one person, inside a compiled pass: SplitMix64 output ``i``
+    of the stream whose month offset is ``base`` (:meth:`Streams.base`)."""
+    z = (np.uint64(i) + _ONE) * _GOLDEN + base
+    z ^= z >> _S30
+    z *= _M1
+    z ^= z >> _S27
+    z *= _M2
+    z ^= z >> _S31
+    return np.float64(z >> _S11) * _TO_UNIT
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -82,7 +99,7 @@ class Streams:
 
     def base(self, stream: str, month: int) -> np.uint64:
         """The stream's offset in ``month``: person ``i``'s draw is SplitMix64 output ``i`` from it
-        (compiled code that draws per person takes this; see :mod:`sim.engine.kernels`)."""
+        (compiled passes that draw per person take this, with :func:`draw`)."""
         x = self._streams.get(stream)
         if x is None:
             x = self._streams[stream] = _mix_scalar(self.key ^ _stream_id(stream))

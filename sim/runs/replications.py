@@ -36,9 +36,10 @@ VERSION = "0.1.0"
 QUANTILES = (0.1, 0.5, 0.9)
 
 
-def simulate(scenario: Scenario, seed: int = 0, *, record_events: bool = True) -> RunResult:
-    """Run one replication of ``scenario`` to its horizon."""
-    model = ProgrammeModel(scenario, rng=seed, record_events=record_events)
+def simulate(scenario: Scenario, seed: int = 0, *, record_events: bool = True, compiled: bool = True) -> RunResult:
+    """Run one replication of ``scenario`` to its horizon (``compiled=False``: the engine's
+    plain-Python reference, slow; see :class:`~sim.engine.model.ProgrammeModel`)."""
+    model = ProgrammeModel(scenario, rng=seed, record_events=record_events, compiled=compiled)
     model.run()
     return RunResult.from_model(model)
 

@@ -1,0 +1,53 @@
+"""Sub-step 1b, book: the month's money flows per payer and category.
+
+Everyone's state is packed into a grouping key (:func:`sim.accounts.book.ledger_keys`) and
+booked; the posting rules (:mod:`sim.accounts.rules`) run once per distinct state at the end
+of the run. Followed people (``track``) are posted one by one. Programme staff costs are not
+per person and are booked as extras.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.accounts.book import fas3_placements, ledger_keys
+from sim.accounts.rules import LedgerInput, post
+from sim.engine.state import RunState
+
+__all__ = ["step", "keys", "ledger_input"]
+
+
+def step(state: RunState) -> None:
+    """Book this month's money (and the followed people's postings)."""
+    r = state.regime
+    key = keys(state)  # everyone: people not arrived or in 'other' post nothing under the rules
+    if state.track.size:
+        x = ledger_input(state, state.track)
+        state.rec.tracked(state.t, state.pop, state.track, post(x, r.money, r.programme_money))
+    staff: dict[tuple[str, str], float] = {}
+    for p, spec in zip(r.programmes, state.spec.programmes, strict=True):
+        if p.active and p.slots > 0 and p.staff_cost_per_month:
+            pair = (spec.funder, "programme_staff")
+            staff[pair] = staff.get(pair, 0.0) - p.staff_cost_per_month
+    state.rec.book(state.t, key, r.money, r.programme_money, staff)
+
+
+def keys(state: RunState) -> np.ndarray:
+    """Everyone's ledger grouping key this month."""
+    pop = state.pop
+    return state.run(ledger_keys, pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
+                     pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage, pop.birth_month,
+                     state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3))
+
+
+def ledger_input(state: RunState, ids: np.ndarray | None = None) -> LedgerInput:
+    """The posting rules' view of people ``ids`` (default everyone) this month."""
+    pop = state.pop
+    ids = state.ids if ids is None else ids
+    fas3 = state.run(fas3_placements, pop.stage, pop.in_guarantee, pop.job_days, ids,
+                     np.float32(state.regime.job_days_to_fas3))
+    return LedgerInput(stage=pop.stage[ids], programme=pop.programme[ids], household=pop.household[ids],
+                       children=pop.children[ids], age_years=pop.age_years(state.month, ids),
+                       ui_entitled=pop.ui_entitled[ids], ui_days=pop.ui_days[ids],
+                       in_guarantee=pop.in_guarantee[ids], reference_wage=pop.reference_wage[ids],
+                       fas3_placement=fas3)

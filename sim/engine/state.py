@@ -1,0 +1,177 @@
+"""The state of one run that the month's sub-steps share, and the queries they make of it.
+
+:class:`RunState` holds everything a sub-step (:mod:`sim.engine.month`) or a move
+(:mod:`sim.engine.moves`) reads or writes: the population, the parameters in force, places
+and budgets, the random streams, the recorder, this month's "moved" flags and the list of
+people tagged to a programme. The model (:mod:`sim.engine.model`) owns one and hands it to the
+sub-steps in order; the sub-steps never see the model, so there is no import cycle.
+
+It may import :mod:`sim.scenario`, :mod:`sim.accounts` and the engine's modules below the
+sub-steps (capacity, hazards, in_force, population, recorder, streams); never
+:mod:`sim.engine.model`, :mod:`sim.engine.moves` or :mod:`sim.engine.month`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sim.accounts.jit import kernel, run
+from sim.engine.capacity import Budget, Slots
+from sim.engine.hazards import decay_table, duration_factor, static_multipliers
+from sim.engine.in_force import ProgrammeRegime, Regime, regime_at
+from sim.engine.population import Population, check_fits, synthesise
+from sim.engine.recorder import Recorder
+from sim.engine.streams import Streams
+from sim.scenario.dated import Month
+from sim.scenario.schema import Scenario
+from sim.scenario.stages import Stage
+
+__all__ = ["RunState", "select"]
+
+_S = Stage
+
+
+@kernel
+def select(stage, moved, wanted):  # noqa: ANN001, ANN201
+    """Ids of people whose stage is in ``wanted`` (a bool per stage code) and who have not
+    moved this month, in one branch-free pass (the write is unconditional, the count is not)."""
+    n = stage.size
+    out = np.empty(n, np.int64)
+    k = 0
+    for i in range(n):
+        out[k] = i
+        k += wanted[stage[i]] & (not moved[i])
+    return out[:k]
+
+
+class RunState:
+    """Everything one run's sub-steps share.
+
+    Args:
+        scenario: a validated scenario.
+        seed: keys every random stream.
+        record_events: keep the person-level event log.
+        track: ids of people followed month by month.
+        compiled: run the passes over everyone compiled (numba), or as plain Python (the
+            reference; slow, for tests on small populations).
+
+    Raises:
+        ResourceError: if the population would not fit in memory (before allocating it).
+    """
+
+    def __init__(self, scenario: Scenario, seed: int, *, record_events: bool, track: Sequence[int],
+                 compiled: bool) -> None:
+        self.spec = scenario
+        self.compiled = compiled
+        #: month index being simulated (0 = the start month; calendar events see it too);
+        #: between steps, the month the next step will simulate
+        self.t = 0
+        self.streams = Streams(seed)
+        self.start: Month = scenario.start_month
+        self.horizon = scenario.horizon_months
+        check_fits(scenario.population, self.start, self.horizon, record_events)
+        self.regime: Regime = regime_at(scenario, self.start)
+        self.pop: Population = synthesise(scenario.population, self.start, self.horizon, self.streams,
+                                          self.regime.money.previous_wage_sek_per_month)
+        self.ids = np.arange(len(self.pop), dtype=np.int64)
+        n_prog = len(scenario.programmes)
+        self.slots = [Slots(p.slots) for p in self.regime.programmes]
+        self.budgets: list[dict[str, Budget]] = [
+            {payer: Budget(level) for payer, level in p.budget_per_year.items()} for p in self.regime.programmes
+        ]
+        self.fade = np.ones(max(n_prog, 1), np.float32)
+        self.counts_as_work = np.zeros(max(n_prog, 1), bool)
+        self._programme_arrays()
+        #: duration dependence by months out of work (a table: months are whole numbers)
+        cap = int(np.ceil(scenario.effects.duration_cap_years * 12))
+        self.duration = duration_factor(np.arange(cap + 1, dtype=np.int16), scenario.effects)
+        self.work_mult = np.ones(len(self.pop), np.float32)
+        self.studies_mult = np.ones(len(self.pop), np.float32)
+        self.rec = Recorder(n_prog, record_events=record_events)
+        self.track = np.array(sorted(set(int(i) for i in track)), dtype=np.int64)
+        if self.track.size and (self.track.min() < 0 or self.track.max() >= len(self.pop)):
+            raise ValueError(f"track: person ids must be between 0 and {len(self.pop) - 1}")
+        #: who has moved this month (a person moves at most once a month)
+        self.moved = np.zeros(len(self.pop), bool)
+        self._tag_cache: np.ndarray | None = None  # see tagged()
+        # Month index at which each person reaches pension age (or arrives past it), sorted.
+        pension = self.pop.birth_month + int(np.ceil(scenario.rules.pension_age * 12)) - self.start
+        retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
+        self.retire_order = np.argsort(retire_t, kind="stable")
+        self.retire_sorted = retire_t[self.retire_order]
+
+    # ----------------------------------------------------------------- changes
+    @property
+    def month(self) -> Month:
+        """The absolute month being simulated."""
+        return self.start + self.t
+
+    def set_regime(self, regime: Regime) -> None:
+        """Put the parameters of a reform in force (places change; occupancy is shed later)."""
+        self.regime = regime
+        for s, p in zip(self.slots, regime.programmes, strict=True):
+            s.set_capacity(p.slots)
+        self._programme_arrays()
+
+    def _programme_arrays(self) -> None:
+        for p in self.regime.programmes:
+            self.fade[p.index] = p.fade_months
+            self.counts_as_work[p.index] = p.counts_as_work
+        self.decay = decay_table(self.fade, self.horizon + 1)
+        self.stage_work = np.ascontiguousarray(self.regime.base[:, _S.WORK])
+
+    def refresh_multipliers(self, ids: np.ndarray | None = None) -> None:
+        """Recompute the (age-dependent) work and studies hazard multipliers of ``ids`` (all)."""
+        ids = self.ids if ids is None else ids
+        comp = self.spec.population.composition
+        w, s = static_multipliers(self.pop, ids, self.spec.effects, comp.employability_sd, self.month)
+        self.work_mult[ids] = w
+        self.studies_mult[ids] = s
+
+    def new_budget_year(self) -> None:
+        """Reset every programme's budgets to this year's levels."""
+        for p, budgets in zip(self.regime.programmes, self.budgets, strict=True):
+            for payer, b in budgets.items():
+                b.reset(p.budget_per_year[payer])
+
+    def new_month(self) -> None:
+        """Nobody has moved yet this month."""
+        self.moved[:] = False
+
+    def tags_added(self) -> None:
+        """Note that people were tagged to a programme (the list of the tagged is made anew)."""
+        self._tag_cache = None
+
+    # ----------------------------------------------------------------- queries
+    def run(self, k: Any, *args: Any) -> Any:
+        """Call kernel ``k`` compiled or as plain Python, as this run was asked to."""
+        return run(k, self.compiled, *args)
+
+    def tagged(self) -> np.ndarray:
+        """Ids (ascending) of everyone on a waiting list or in a programme, and perhaps some
+        who have left one since the list was made: callers filter by programme and stage.
+
+        They are few, so the steps that look for participants or queues start from them. The
+        list is made again only when people are tagged (:func:`sim.engine.moves.refer` calls
+        :meth:`tags_added`); leaving a programme only removes tags.
+        """
+        if self._tag_cache is None:
+            self._tag_cache = np.flatnonzero(self.pop.programme >= 0)
+        return self._tag_cache
+
+    def select(self, wanted: np.ndarray) -> np.ndarray:
+        """Ids of people not moved this month whose stage is in ``wanted`` (a bool per stage)."""
+        return self.run(select, self.pop.stage, self.moved, wanted)
+
+    def participants(self, p: ProgrammeRegime) -> np.ndarray:
+        """Ids of the participants of programme ``p`` (ascending)."""
+        ids = self.tagged()
+        return ids[(self.pop.programme[ids] == p.index) & (self.pop.stage[ids] == p.stage)]
+
+    def waiting(self) -> np.ndarray:
+        """Ids of everyone on a waiting list (ascending)."""
+        ids = self.tagged()
+        return ids[self.pop.stage[ids] == _S.WAITING]
