@@ -42,6 +42,7 @@ CASES_DIR = Path(__file__).resolve().parent / "ledger_cases"
 INPUT_DEFAULTS: dict[str, Any] = {
     "household": "single", "children": 0, "age": 30, "ui_entitled": False, "ui_days": 0,
     "in_guarantee": False, "reference_wage": 0, "programme": None, "fas3_placement": None,
+    "ui_income_related": None,
 }
 #: Programme keys the schema requires that do not affect money: filled in where a case omits them.
 PROGRAMME_DEFAULTS: dict[str, Any] = {
@@ -126,6 +127,7 @@ def ledger_input(case: dict[str, Any], scenario: Scenario) -> LedgerInput:
         in_guarantee=np.array([x["in_guarantee"]], bool),
         reference_wage=np.array([x["reference_wage"]], np.float32),
         fas3_placement=placement,
+        ui_income_related=None if x["ui_income_related"] is None else np.array([x["ui_income_related"]], bool),
     )
 
 
@@ -278,7 +280,7 @@ def test_programme_staff_is_booked_by_the_model() -> None:
             assert (_get(_ledger(model), payer, "programme_staff") == 0).all()
 
 
-def _requalification_scenario(counts_as_work: bool) -> Scenario:
+def _requalification_scenario(counts_as_work: bool, enrols: bool = True) -> Scenario:
     """20 single adults on social assistance, all placed in a 12-month municipal job, none finding work."""
     return Scenario.model_validate({
         "name": "requalification", "start_month": "2012-01", "horizon_months": 22,
@@ -291,21 +293,25 @@ def _requalification_scenario(counts_as_work: bool) -> Scenario:
         "programmes": [{
             "name": "resursjobb", "kind": "subsidised_job", "employer": "municipality",
             "referral_rate_per_month": 1.0, "capacity": {"slots": 20}, "max_duration_months": 12,
-            "counts_as_work": counts_as_work, "wage_sek_per_month": 17000,
+            "counts_as_work": counts_as_work, "wage_sek_per_month": 17000, "enrols_in_ui_fund": enrols,
         }],
     })
 
 
-@pytest.mark.parametrize("counts_as_work", [True, False], ids=["counts_as_work", "does_not_count"])
-def test_requalification_after_a_12_month_job(counts_as_work: bool) -> None:
-    """DOMAIN B2: a one-year job that counts as work moves income support from the municipality to the state.
+@pytest.mark.parametrize(("counts_as_work", "enrols"), [(True, True), (True, False), (False, True)],
+                         ids=["counts_as_work", "counts_no_akassa", "does_not_count"])
+def test_requalification_after_a_12_month_job(counts_as_work: bool, enrols: bool) -> None:
+    """DOMAIN B2, D1: a one-year job that counts as work moves income support from the municipality to the state.
 
     Before the job: 20 x 7,480 = 149,600 social assistance a month. During it: 20 x 17,000 =
-    340,000 wages a month from the municipality for 12 months. After it, if the job counts:
-    20 x 0.80 x 17,000 = 272,000 UI a month from the state and no social assistance (net UI
-    9,633.24 > 7,480 need); if it does not count: 149,600 social assistance again, no UI.
+    340,000 wages a month from the municipality for 12 months. After it, if the job counts and
+    the programme enrolled them in an a-kassa at the start (12 months of membership by the
+    end): 20 x 0.80 x 17,000 = 272,000 UI a month from the state and no social assistance (net
+    UI 9,633.24 > 7,480 need). If it counts but they never joined: the basic amount,
+    20 x 320 x 21.7 = 138,880 UI, topped up by 20 x 2,373.5056 = 47,470.11 social assistance
+    (see akassa_membership.yaml). If it does not count: 149,600 social assistance again, no UI.
     """
-    model = ProgrammeModel(_requalification_scenario(counts_as_work), rng=1)
+    model = ProgrammeModel(_requalification_scenario(counts_as_work, enrols), rng=1)
     model.run()
     wide = _ledger(model)
     sa = _get(wide, "municipality", "social_assistance")
@@ -319,9 +325,12 @@ def test_requalification_after_a_12_month_job(counts_as_work: bool) -> None:
     assert (sa.iloc[job].abs() < 1).all(), "a 17,000 wage covers the 7,480 need"
     after = slice(job[-1] + 1, None)
     assert len(sa.iloc[after]) >= 6
-    if counts_as_work:
+    if counts_as_work and enrols:
         assert (sa.iloc[after].abs() < 1).all(), sa.iloc[after]
         assert ui.iloc[after].to_numpy() == pytest.approx(-20 * 13600, abs=1)
+    elif counts_as_work:
+        assert ui.iloc[after].to_numpy() == pytest.approx(-20 * 6944, abs=1)
+        assert sa.iloc[after].to_numpy() == pytest.approx(-20 * 2373.5056, abs=1)
     else:
         assert sa.iloc[after].to_numpy() == pytest.approx(-20 * 7480, abs=1)
         assert (ui.iloc[after] == 0).all(), ui.iloc[after]

@@ -25,9 +25,9 @@ _S = Stage
 
 
 # The grouping key packs every field the rules read into one int64:
-# bits 0-31 the reference wage (float32 bits), 32-36 five flags, 37-40 children,
-# 41-42 household, 43-48 programme + 1, 49-52 stage. ledger_keys writes it, _decode reads it.
-_FLAGS = ("fas3", "ui200", "guarantee", "ui", "under26")
+# bits 0-31 the reference wage (float32 bits), 32-37 six flags, 38-41 children,
+# 42-43 household, 44-49 programme + 1, 50-53 stage. ledger_keys writes it, _decode reads it.
+_FLAGS = ("fas3", "ui200", "guarantee", "ui", "under26", "ui_income_related")
 _WAITING, _EDUCATION, _FAS3 = np.uint8(_S.WAITING), np.uint8(_S.EDUCATION), np.uint8(_S.FAS3)
 
 
@@ -39,8 +39,8 @@ def fas3_placement(stage, in_guarantee, job_days, fas3_days):  # noqa: ANN001, A
 
 
 @kernel
-def ledger_keys(stage, programme, household, children, ui_entitled, ui_days, in_guarantee, job_days,  # noqa: ANN001, ANN201
-                reference_wage, birth_month, young_after, fas3_days):
+def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_related, ui_days,  # noqa: ANN001, ANN201
+                in_guarantee, job_days, reference_wage, birth_month, young_after, fas3_days):
     """Everyone's grouping key (int64), in one pass over the population's arrays.
 
     Args:
@@ -55,10 +55,11 @@ def ledger_keys(stage, programme, household, children, ui_entitled, ui_days, in_
         g = in_guarantee[i]
         fas3 = fas3_placement(s, g, job_days[i], fas3_days)
         flags = (np.int64(fas3) | (np.int64(ui_days[i] < 200) << 1) | (np.int64(g) << 2)
-                 | (np.int64(ui_entitled[i]) << 3) | (np.int64(birth_month[i] > young_after) << 4))
+                 | (np.int64(ui_entitled[i]) << 3) | (np.int64(birth_month[i] > young_after) << 4)
+                 | (np.int64(ui_income_related[i]) << 5))
         small = (min(np.int64(children[i]), 15) | (np.int64(household[i]) << 4)
                  | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 12))
-        key[i] = np.int64(wage_bits[i]) | (flags << 32) | (small << 37)
+        key[i] = np.int64(wage_bits[i]) | (flags << 32) | (small << 38)
     return key
 
 
@@ -74,8 +75,8 @@ def fas3_placements(stage, in_guarantee, job_days, ids, fas3_days):  # noqa: ANN
 
 def _decode(keys: np.ndarray) -> LedgerInput:
     """The state each grouping key stands for (one row per key)."""
-    flags_k = (keys >> 32) & 0x1F
-    small_k = keys >> 37
+    flags_k = (keys >> 32) & 0x3F
+    small_k = keys >> 38
     fields = {name: (flags_k >> i) & 1 for i, name in enumerate(_FLAGS)}
     fields["wage"] = keys & 0xFFFFFFFF
     fields["children"] = small_k & 0xF
@@ -89,6 +90,7 @@ def _decode(keys: np.ndarray) -> LedgerInput:
         ui_entitled=fields["ui"] == 1, ui_days=np.where(fields["ui200"] == 1, 0.0, 200.0).astype(np.float32),
         in_guarantee=fields["guarantee"] == 1,
         reference_wage=fields["wage"].astype(np.uint32).view(np.float32), fas3_placement=fields["fas3"] == 1,
+        ui_income_related=fields["ui_income_related"] == 1,
     )
 
 

@@ -17,8 +17,10 @@ Rules, per person-month (amounts in SEK; W = gross wage, F = employer fee):
   or, for a municipal job, to ``public`` (the users of the services the extra staff improve:
   a real gain, but not municipal money, DOMAIN.md B5).
 * **unemployment insurance** for people with an open UI period outside the guarantee and not
-  working: min(80 % (70 % after 200 days) of the reference wage, 680 SEK/day) x 21.7 days, from
-  the state (UI funds) to the individual.
+  working: income-related if the person has met the a-kassa membership condition (12 months of
+  membership), min(80 % (70 % after 200 days) of the reference wage, 680 SEK/day) x 21.7 days;
+  otherwise the basic amount (320 SEK/day, 365 from September 2015) x 21.7 days; from the
+  state (UI funds) to the individual.
 * **activity support** for people in the guarantee and not working: 65 % of the reference
   wage (min 320 SEK/day, max 680) if they had UI, else 223 SEK/day, from Försäkringskassan;
   without a UI history it ends with the 450 days, so people in Fas 3 without one get none
@@ -83,6 +85,9 @@ class LedgerInput:
     reference_wage: np.ndarray  #: wage UI and activity support are based on (0: never had UI)
     fas3_placement: np.ndarray | None = None  #: in a Fas 3 placement (default: stage is fas3)
     under_26: np.ndarray | None = None  #: age under 26 (default: from ``age_years``)
+    #: UI paid as income-related (the a-kassa membership condition met); default: everyone
+    #: entitled. Without it, UI is the basic amount.
+    ui_income_related: np.ndarray | None = None
 
     def young(self) -> np.ndarray:
         """Whether each person is under 26 (the reduced employer fee)."""
@@ -165,7 +170,10 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
     not_working = _NOT_WORKING[stage]
     ui = not_working & x.ui_entitled & ~x.in_guarantee
     share = np.where(x.ui_days < 200, m.ui_share_first_200_days, m.ui_share_after_200_days)
-    ui_amount = np.where(ui, np.minimum(share * x.reference_wage / days, m.ui_max_sek_per_day) * days, 0.0)
+    related = x.ui_entitled if x.ui_income_related is None else x.ui_income_related
+    per_day = np.where(related, np.minimum(share * x.reference_wage / days, m.ui_max_sek_per_day),
+                       m.ui_basic_sek_per_day)
+    ui_amount = np.where(ui, per_day * days, 0.0)
     book("state", "unemployment_insurance", -ui_amount)
     book("individual", "unemployment_insurance", ui_amount)
     guar = not_working & x.in_guarantee

@@ -57,6 +57,7 @@ class ProgrammeRegime:
     fade_months: float
     completion_to_work: float
     counts_as_work: bool
+    enrols_in_ui_fund: bool
     participant_cost: dict[str, float]  #: programme costs per participant-month, by payer
     budget_charge: dict[str, float]  #: what a participant-month takes from each payer's budget
     budget_per_year: dict[str, float]
@@ -134,6 +135,7 @@ def _programme_regime(i: int, p: Programme, month: Month, m: SimpleNamespace) ->
         fade_months=max(p.effect_fade_months.at(month), 1e-9),
         completion_to_work=p.completion_to_work_share.at(month),
         counts_as_work=p.counts_as_work,
+        enrols_in_ui_fund=p.enrols_in_ui_fund,
         participant_cost={k: v.at(month) for k, v in p.cost_sek_per_participant_month.items()},
         budget_charge={payer: (p.cost_sek_per_participant_month[payer].at(month)
                                if payer in p.cost_sek_per_participant_month else 0.0)

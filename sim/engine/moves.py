@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.accounts.jit import kernel
 from sim.engine.in_force import DROPOUT, ProgrammeRegime
-from sim.engine.population import HOUSEHOLD_CODES, NO_PROGRAMME
+from sim.engine.population import HOUSEHOLD_CODES, NO_PROGRAMME, NOT_MEMBER
 from sim.engine.state import RunState
 from sim.scenario.stages import LEGAL, Stage
 
@@ -104,7 +104,8 @@ def resolve_unemployed(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.
     """The unemployment stage each person returns to, opening a UI period where earned.
 
     People leaving a job (ordinary or subsidised) who meet the work condition start a new
-    UI benefit period and leave the guarantee: their income support now comes from the state
+    UI benefit period (income-related if they have been a-kassa members long enough, else the
+    basic amount) and leave the guarantee: their income support now comes from the state
     (UI) instead of the municipality. Others return to the guarantee if enrolled (Fas 3 once
     its day limit is passed), or to open unemployment.
     """
@@ -116,6 +117,10 @@ def resolve_unemployed(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.
         new_period = cand[earned]
         pop.reference_wage[new_period] = _last_wage(state, new_period, src[from_job][earned])
         pop.ui_entitled[new_period] = True
+        # income-related UI needs the a-kassa membership condition; otherwise the basic amount.
+        # The period begins next month, so membership is counted to then.
+        member_months = state.month + 1 - pop.ui_member_since[new_period].astype(np.int64)
+        pop.ui_income_related[new_period] = member_months >= state.spec.rules.ui_membership_months.at(state.month)
         pop.ui_days[new_period] = 0.0
         pop.in_guarantee[new_period] = False
         pop.job_days[new_period] = 0.0
@@ -164,6 +169,9 @@ def admit(state: RunState, ids: np.ndarray, p: ProgrammeRegime) -> None:
         return
     pop = state.pop
     pop.programme_start[ids] = state.month + 1
+    if p.enrols_in_ui_fund:  # joins an a-kassa as the programme starts (members stay members)
+        joining = ids[pop.ui_member_since[ids] == NOT_MEMBER]
+        pop.ui_member_since[joining] = state.month + 1
     pop.started[ids] |= np.uint32(1 << p.index)
     _apply(state, ids, np.full(ids.size, p.stage, np.uint8), keep_programme=True)
     state.rec.started(state.t, p.index, ids.size)

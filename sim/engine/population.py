@@ -28,6 +28,8 @@ __all__ = ["Population", "synthesise", "population_size", "bytes_per_person", "N
 NO_PROGRAMME = -1
 #: ``months_since_programme`` for people who never left a programme.
 NEVER = np.iinfo(np.int16).max
+#: ``ui_member_since`` of someone who has never joined an a-kassa
+NOT_MEMBER = np.iinfo(np.int32).max
 
 
 @dataclass(eq=False)
@@ -54,6 +56,8 @@ class Population:
     programme: np.ndarray  #: int8 index of the programme waited for or attended (-1: none)
     months_out_of_work: np.ndarray  #: int16, months on benefits since last work (duration)
     ui_entitled: np.ndarray  #: bool, has an open UI benefit period
+    ui_income_related: np.ndarray  #: bool, that period pays income-related UI (else the basic amount)
+    ui_member_since: np.ndarray  #: int32 absolute month of joining an a-kassa (NOT_MEMBER: never)
     ui_days: np.ndarray  #: float32, UI days used in the current benefit period
     reference_wage: np.ndarray  #: float32, monthly wage UI and activity support are based on (0: none)
     in_guarantee: np.ndarray  #: bool, enrolled in the job and development guarantee
@@ -153,7 +157,8 @@ def _empty(n: int) -> Population:
         employability=z(n, np.float32), registered=z(n, bool), initial_stage=z(n, np.uint8),
         stage=np.full(n, Stage.NOT_ARRIVED, np.uint8), months_in_stage=z(n, np.int16),
         programme=np.full(n, NO_PROGRAMME, np.int8), months_out_of_work=z(n, np.int16),
-        ui_entitled=z(n, bool), ui_days=z(n, np.float32), reference_wage=z(n, np.float32), in_guarantee=z(n, bool),
+        ui_entitled=z(n, bool), ui_income_related=z(n, bool), ui_member_since=np.full(n, NOT_MEMBER, np.int32),
+        ui_days=z(n, np.float32), reference_wage=z(n, np.float32), in_guarantee=z(n, bool),
         job_days=z(n, np.float32), work_history=z(n, np.uint16), motivation=np.ones(n, np.float32),
         last_programme=np.full(n, NO_PROGRAMME, np.int8), months_since_programme=np.full(n, NEVER, np.int16),
         effect_at_exit=np.ones(n, np.float32), programme_start=np.full(n, -1, np.int32),
@@ -294,6 +299,12 @@ def _draw(pop: Population, first: int, stop: int, c: Composition, streams: Strea
     had_ui = u("ui_entitled") < c.ui_entitled_share
     ui_entitled = ~in_guarantee & had_ui
     pop.ui_entitled[sel] = ui_entitled
+    # a-kassa members at entry have met the membership condition (joined two years before).
+    months, at = np.unique(arrival, return_inverse=True)
+    share = np.array([c.ui_member_share.at(int(m)) for m in months])[at]  # the share in force at arrival
+    member = u("ui_member") < share
+    pop.ui_member_since[sel] = np.where(member, pop.arrival_month[sel] - 24, NOT_MEMBER)
+    pop.ui_income_related[sel] = ui_entitled & member
     pop.ui_days[sel] = np.where(ui_entitled, u("ui_days") * 250.0, 0.0)
     pop.reference_wage[sel] = np.where(had_ui, previous_wage_sek_per_month, 0.0)
     pop.months_out_of_work[sel] = np.where(initial == Stage.WORK, 0, months_on_assistance)

@@ -46,6 +46,8 @@ class Money(_Frozen):
     ui_share_first_200_days: Share = _c(0.80)
     ui_share_after_200_days: Share = _c(0.70)
     ui_max_sek_per_day: NonNeg = _c(680)
+    # Without 12 months of a-kassa membership: the basic amount, full-time (DOMAIN D1).
+    ui_basic_sek_per_day: NonNeg = Param(((None, 320.0), (2015 * 12 + 8, 365.0)))  # 365 from Sep 2015
     benefit_days_per_month: NonNeg = _c(21.7)
     # Wages, taxes, fees, B4.
     work_wage_sek_per_month: NonNeg = _c(20000)  # unsubsidised jobs these people get

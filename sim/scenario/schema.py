@@ -91,6 +91,8 @@ class Composition(_Frozen):
     employability_sd: StrictFloat = Field(0.7, ge=0, le=5)
     registered_share: StrictFloat = Field(0.8, ge=0, le=1)
     ui_entitled_share: StrictFloat = Field(0.1, ge=0, le=1)  # share with a UI history (entitled, if outside JOB)
+    # share who have been a-kassa members for at least the membership condition at entry
+    ui_member_share: Share = Param.constant(0.0)
     initial_stages: dict[str, float] = Field(default_factory=lambda: {"open": 1.0})
     job_days_at_entry: tuple[StrictFloat, StrictFloat] = (0.0, 0.0)
     fas3_days_at_entry: tuple[StrictFloat, StrictFloat] = (450.0, 900.0)
@@ -231,6 +233,8 @@ class Rules(_Frozen):
     job_days_to_fas3: Count = Param.constant(450)
     job_entry_after_months_registered: Count = Param.constant(18)
     work_condition_months: StrictInt = Field(6, ge=1, le=12)  # within the last 12 months
+    # income-related UI needs this many months of continuous a-kassa membership (DOMAIN D1)
+    ui_membership_months: Count = Param.constant(12)
     pension_age: StrictFloat = Field(65, ge=50, le=80)
 
 
@@ -351,6 +355,8 @@ class Programme(_Frozen):
     effect_fade_months: NonNeg = Param.constant(12.0)
     completion_to_work_share: Share = Param.constant(0.0)
     counts_as_work: StrictBool = False
+    # the programme enrols its participants in an a-kassa when they start (DOMAIN D1)
+    enrols_in_ui_fund: StrictBool = False
     wage_sek_per_month: NonNeg | None = None
     employer: Literal["municipality", "employer"] = "municipality"  # who pays a subsidised job's wage
     wage_subsidy_share_of_wage_cost: Share = Param.constant(0.0)  # paid by Arbetsförmedlingen

@@ -32,6 +32,7 @@ PAIRS: tuple[tuple[str, str], ...] = (
     ("sigtuna-jobblyftet-baseline", "sigtuna-jobblyftet"),
     ("sigtuna-resursjobb-baseline", "sigtuna-resursjobb"),
     ("sigtuna-resursjobb-baseline", "sigtuna-resursjobb-100"),
+    ("sigtuna-resursjobb-baseline", "sigtuna-resursjobb-akassa"),
     ("traning-ger-fardighet-baseline", "traning-ger-fardighet"),
     ("umea-insteget-baseline", "umea-insteget"),
 )
