@@ -17,6 +17,7 @@ import datetime as _dt
 import difflib
 import re
 import types
+import unicodedata
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -31,14 +32,23 @@ __all__ = [
     "from_validation_error", "show_path", "find_key", "MISSING", "schema_type_at", "schema_keys_at",
 ]
 
-# Control characters that would break the one-line promise, written as escapes instead.
-_ESCAPES = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", ord("\x0b"): "\\v",
-            ord("\x0c"): "\\f", ord("\x85"): "\\x85", ord("\u2028"): "\\u2028",
-            ord("\u2029"): "\\u2029"}
+# Control characters (C0, DEL, C1), line and paragraph separators and bidirectional-text
+# controls would break the one-line promise or garble a terminal; they are shown as escapes.
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _escape(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _one_line(text: str) -> str:
-    return text.translate(_ESCAPES)
+    """``text`` with every control character written as an escape (``\\x1b``, ``\\n``)."""
+    return "".join(_escape(ch) if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI else ch
+                   for ch in text)
 
 
 class ScenarioError(Exception):

@@ -65,7 +65,17 @@ from sim.scenario.errors import (
     show_path,
 )
 from sim.scenario.schema import Scenario
-from sim.scenario.yaml_reader import MAX_FILE_BYTES, KeyPath, Location, Node, Override, parse_text, read_text
+from sim.scenario.shipped import is_shipped, shipped_path
+from sim.scenario.yaml_reader import (
+    MAX_FILE_BYTES,
+    KeyPath,
+    Location,
+    Node,
+    Override,
+    check_path,
+    parse_text,
+    read_text,
+)
 
 __all__ = [
     "load_scenario", "parse_file", "build", "dump_scenario", "scenario_hash",
@@ -127,10 +137,8 @@ def parse_file(path: str | os.PathLike[str],
     Raises:
         ScenarioError: for unreadable files, bad YAML, broken ``extends:`` or overrides.
     """
-    file = os.fspath(path)
-    real = os.path.realpath(file)
-    allowed_root = os.path.dirname(os.path.dirname(real))
-    tree = _resolve(file, real, allowed_root, [])
+    file, real = _top_file(path)
+    tree = _resolve(file, real, [])
     for ov in _command_line_overrides(overrides):
         _apply_override(tree, ov)
     provenance = Provenance(file)
@@ -198,7 +206,18 @@ def _canonical(value: Any) -> Any:
 # extends: and merging
 
 
-def _resolve(file: str, real: str, allowed_root: str, chain: list[tuple[str, str]]) -> Node:
+def _top_file(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """The file as shown in messages and its checked real path (``almsim:NAME`` resolved)."""
+    file = os.fspath(path)
+    if is_shipped(file):
+        try:
+            return file, check_path(str(shipped_path(file)))
+        except ValueError as exc:
+            raise ScenarioError(str(exc), file=file) from None
+    return file, check_path(file)
+
+
+def _resolve(file: str, real: str, chain: list[tuple[str, str]]) -> Node:
     """Read ``file``, merge it onto its base (if it extends one), apply its dotted keys."""
     overrides: list[Override] = []
     tree = parse_text(read_text(file, real), file, overrides)
@@ -211,40 +230,53 @@ def _resolve(file: str, real: str, allowed_root: str, chain: list[tuple[str, str
     extends = tree.value.pop("extends", None)
     if extends is not None:
         chain = [*chain, (file, real)]
-        base_file, base_real = _base_of(extends, file, real, allowed_root, chain)
-        tree = _merge(_resolve(base_file, base_real, allowed_root, chain), tree, ())
+        base_file, base_real = _base_of(extends, file, real, chain)
+        tree = _merge(_resolve(base_file, base_real, chain), tree, ())
     for ov in overrides:
         _apply_override(tree, ov)
     return tree
 
 
-def _base_of(extends: Node, file: str, real: str, allowed_root: str,
-             chain: list[tuple[str, str]]) -> tuple[str, str]:
-    """Check an ``extends:`` value; return the base's shown name and real path."""
+def _base_of(extends: Node, file: str, real: str, chain: list[tuple[str, str]]) -> tuple[str, str]:
+    """Check an ``extends:`` value; return the base's shown name and real path.
+
+    A base is ``almsim:NAME`` (a shipped scenario), an absolute path, or a path relative to
+    the folder of the file that names it (after following links).
+    """
     def fail(message: str) -> ScenarioError:
         return ScenarioError(message, file=extends.loc.file, line=extends.loc.line, key="extends")
 
     target = extends.value
     if not isinstance(target, str) or not target.strip():
         raise fail(f"must name a base scenario file, got {_kind(target)}")
-    if os.path.isabs(target) or target.startswith("~"):
-        raise fail(f"{target!r} is an absolute path; name the base relative to this file")
-    base_real = os.path.realpath(os.path.join(os.path.dirname(real), target))
-    base_file = os.path.normpath(os.path.join(os.path.dirname(file), target))
-    if os.path.commonpath([base_real, allowed_root]) != allowed_root:
-        root_shown = os.path.normpath(os.path.join(os.path.dirname(chain[0][0]), ".."))
-        raise fail(f"{target!r} is outside {root_shown!r}; a base must be inside the parent of "
-                   f"the top-level file's folder")
+    if is_shipped(target):
+        try:
+            found = shipped_path(target)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        base_file = str(found)
+        candidate = str(found)
+    else:
+        if "\0" in target:
+            raise fail(f"{target!r} contains a NUL byte")
+        candidate = os.path.join(os.path.dirname(real), os.path.expanduser(target))
+        base_file = os.path.normpath(os.path.join(os.path.dirname(file), os.path.expanduser(target)))
+    try:
+        base_real = os.path.realpath(candidate)
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read base {target!r} ({exc})") from None
     if base_real in [r for _, r in chain]:
         top_dir = os.path.dirname(chain[0][1])
         names = [os.path.relpath(r, top_dir) for _, r in chain] + [os.path.relpath(base_real, top_dir)]
         raise fail("extends cycle: " + " -> ".join(names))
     if len(chain) >= _MAX_EXTENDS:
         raise fail(f"the extends chain is longer than {_MAX_EXTENDS} files")
-    if not os.path.exists(base_real):
-        raise fail(f"base file {target!r} not found (looked for {base_file})")
-    if not os.path.isfile(base_real):
-        raise fail(f"base {target!r} is not a file")
+    try:
+        check_path(base_real)
+    except ScenarioError as exc:
+        if exc.message == "file not found":
+            raise fail(f"base file {target!r} not found (looked for {base_file})") from None
+        raise fail(f"base {target!r} {exc.message}") from None
     return base_file, base_real
 
 
