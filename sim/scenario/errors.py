@@ -17,8 +17,8 @@ import datetime as _dt
 import difflib
 import re
 import types
-import unicodedata
 import typing
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -140,6 +140,7 @@ _TEMPLATES = {
     "less_than": "must be < {lt}, got {got}",
     "string_pattern_mismatch": "must match the pattern {pattern!r}, got {got}",
     "too_long": "expected at most {max_length} items, got {actual_length}",
+    "string_too_long": "must be at most {max_length} characters long, got {got}",
     "too_short": "expected at least {min_length} items, got {actual_length}",
 }
 
@@ -316,6 +317,15 @@ def _same_month(a: Any, b: str) -> bool:
         return False
 
 
+def _month_key(table: Any, month: str) -> Any:
+    """The key of ``table`` that names ``month`` (written YYYY-MM or as a date)."""
+    if isinstance(table, dict):
+        for key in table:
+            if _same_month(key, month):
+                return key
+    return None
+
+
 def _named(items: Any, name: str, last: bool = False) -> int | None:
     return _index_where(items, lambda p: isinstance(p, dict) and p.get("name") == name, last)
 
@@ -338,7 +348,8 @@ _LOCATORS: list[tuple[re.Pattern[str], Callable[[Any, re.Match[str]], tuple[Any,
          _get(_get(v, "calendar"), "status_dates"), lambda d: _same_month(d, m[1]))) is not None
      else None),
     (re.compile(r"cohort wave (\S+) is outside"),
-     lambda v, m: ("population", "cohort", "waves", m[1])),
+     lambda v, m: ("population", "cohort", "waves", k) if (k := _month_key(
+         _get(_get(_get(v, "population"), "cohort"), "waves"), m[1])) is not None else None),
     (re.compile(r"budget for '(.+?)' but no"), lambda v, m: ("budget_sek_per_year", m[1])),
     (re.compile(r"a subsidised_job needs"), lambda v, m: ("kind",)),
     (re.compile(r"cannot count as work"), lambda v, m: ("counts_as_work",)),

@@ -79,6 +79,7 @@ from sim.scenario.yaml_reader import (
 
 __all__ = [
     "load_scenario", "parse_file", "build", "dump_scenario", "scenario_hash",
+    "split_set", "set_matches", "overrides_per_file", "read_document",
     "Location", "Provenance", "KeyPath", "MAX_FILE_BYTES",
 ]
 
@@ -105,6 +106,13 @@ class Provenance(dict[KeyPath, Location]):
             if loc is not None:
                 return loc
         return Location(self.file)
+
+    def error(self, path: KeyPath, message: str, key: str | None = None) -> ScenarioError:
+        """A :class:`ScenarioError` at the place ``path`` was written, shown as ``key``."""
+        loc = self.locate(tuple(path))
+        if key is None:
+            key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path).replace(".[", "[") or None
+        return ScenarioError(message, file=loc.file, line=loc.line, key=key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,11 +147,116 @@ def parse_file(path: str | os.PathLike[str],
     """
     file, real = _top_file(path)
     tree = _resolve(file, real, [])
-    for ov in _command_line_overrides(overrides):
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    mine = [body for target, body in map(split_set, overrides)
+            if target is None or set_matches(target, file, _tree_name(tree))]
+    for ov in _command_line_overrides(mine):
         _apply_override(tree, ov)
     provenance = Provenance(file)
     doc = _flatten(tree, (), provenance)
     assert isinstance(doc, dict)
+    return doc, provenance
+
+
+def split_set(text: str) -> tuple[str | None, str]:
+    """``"FILE_OR_NAME:path=VALUE"`` -> ``(FILE_OR_NAME, "path=VALUE")``; a bare
+    ``"path=VALUE"`` -> ``(None, "path=VALUE")``. The target ends at the last ``:`` before ``=``
+    (so ``almsim:national:horizon_months=12`` targets ``almsim:national``)."""
+    text = str(text)
+    left = text.partition("=")[0]
+    if ":" not in left:
+        return None, text
+    target = left.rsplit(":", 1)[0]
+    return target, text[len(target) + 1:]
+
+
+def set_matches(target: str, file: str, name: str | None) -> bool:
+    """Whether ``--set TARGET:...`` is meant for ``file``: the path as given, its base name
+    (with or without ``.yaml``), or the scenario's ``name``."""
+    base = os.path.basename(file)
+    return target in (file, base, os.path.splitext(base)[0], name) or (
+        "\0" not in target and os.path.normpath(target) == os.path.normpath(file))
+
+
+def overrides_per_file(files: Sequence[str], overrides: Sequence[str]) -> list[list[str]]:
+    """The ``--set`` values each of ``files`` gets.
+
+    ``FILE_OR_NAME:path=VALUE`` goes to the files it names (see :func:`set_matches`); a bare
+    ``path=VALUE`` goes to every file where the path exists (with one file: to that file, which
+    then reports a path it lacks).
+
+    Raises:
+        ScenarioError: (file ``--set``) for a target that names no file, or a bare path that
+            exists in none of several files, naming the files.
+    """
+    files = [os.fspath(f) for f in files]
+    per: list[list[str]] = [[] for _ in files]
+    trees: dict[int, Node | None] = {}
+
+    def tree(i: int) -> Node | None:
+        if i not in trees:
+            try:
+                trees[i] = _resolve(*_top_file(files[i]), [])
+            except ScenarioError:
+                trees[i] = None  # the file's own error is reported when it is loaded
+        return trees[i]
+
+    def fits(i: int, ov: Override) -> bool:
+        t = tree(i)
+        if t is None:
+            return True
+        try:
+            _apply_override(copy.deepcopy(t), ov)
+        except ScenarioError:
+            return False
+        return True
+
+    for text in overrides:
+        target, body = split_set(text)
+        (ov,) = _command_line_overrides([body])
+        path = ".".join(ov.parts)
+        if target is not None:
+            hits = [i for i, f in enumerate(files) if set_matches(target, f, _tree_name(tree(i)))]
+            if not hits:
+                raise ScenarioError(f"{target!r} names none of the scenarios given ({', '.join(files)}): "
+                                    f"give a file, its base name or a scenario's name", file=_SET, key=path)
+        elif len(files) == 1:
+            hits = [0]
+        else:
+            hits = [i for i in range(len(files)) if fits(i, ov)]
+            if not hits:
+                raise ScenarioError(f"none of the scenarios has this path ({', '.join(files)})",
+                                    file=_SET, key=path)
+        for i in hits:
+            per[i].append(text)
+    return per
+
+
+def read_document(path: str | os.PathLike[str], what: str) -> tuple[dict[str, Any], Provenance]:
+    """Read an input file that is not a scenario (a calibration job, a target or a space file)
+    with the scenario reader's rules: a regular file of at most 1 MiB of UTF-8, safe YAML (no
+    anchors, merge keys, tags or duplicate keys), one mapping at the top. Keys with dots are
+    plain keys here.
+
+    Returns:
+        The plain data and where each key was written (for errors with a line).
+
+    Raises:
+        ScenarioError: naming the file (and the line and key, where there is one).
+    """
+    file = os.fspath(path)
+    real = check_path(file, what)
+    tree = parse_text(read_text(file, real, what), file, None, dotted=False)
+    if tree is None:
+        raise ScenarioError(f"the file holds no {what} (it is empty or only comments)", file=file)
+    if not isinstance(tree.value, dict):
+        raise ScenarioError(f"the top level of a {what} must be a mapping (key: value lines), "
+                            f"got {_kind(tree.value)}", file=file, line=tree.loc.line)
+    tree.loc = Location(file)
+    provenance = Provenance(file)
+    doc = _flatten(tree, (), provenance)
+    _refuse_huge_numbers(doc, (), doc, provenance)
     return doc, provenance
 
 
@@ -162,6 +275,7 @@ def build(doc: Any, provenance: Provenance | None = None) -> Scenario:
                             f"{type(doc).__name__}", file=prov.file)
     doc = copy.deepcopy(doc)
     _refuse_huge_numbers(doc, (), doc, prov)
+    _refuse_case_twins(doc, (), doc, prov)
     def where(path: KeyPath) -> tuple[str, int | None]:
         loc = prov.locate(path)
         return loc.file, loc.line
@@ -385,6 +499,15 @@ def _flatten(node: Node, path: KeyPath, provenance: Provenance) -> Any:
     return node.value
 
 
+def _tree_name(node: Node | None) -> str | None:
+    """The ``name:`` of a resolved scenario tree, if it is text."""
+    if node is not None and isinstance(node.value, dict):
+        name = node.value.get("name")
+        if name is not None and isinstance(name.value, str):
+            return name.value
+    return None
+
+
 def _item_name(node: Node) -> str | None:
     if isinstance(node.value, dict):
         name = node.value.get("name")
@@ -404,6 +527,26 @@ def _refuse_huge_numbers(value: Any, path: KeyPath, doc: Any, prov: Provenance) 
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _refuse_huge_numbers(item, (*path, i), doc, prov)
+
+
+def _refuse_case_twins(value: Any, path: KeyPath, doc: Any, prov: Provenance) -> None:
+    """Refuse two keys of one mapping that differ only in case (``open:`` and ``OPEN:``): a
+    stage, a payer or a programme would otherwise be given twice."""
+    if isinstance(value, dict):
+        seen: dict[str, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str):
+                folded = key.casefold()
+                if folded in seen:
+                    loc, first = prov.locate((*path, key)), prov.locate((*path, seen[folded]))
+                    where = f" (line {first.line})" if first.line is not None and first.file == loc.file else ""
+                    raise ScenarioError(f"differs only in case from {seen[folded]!r}{where}; write each key once",
+                                        file=loc.file, line=loc.line, key=show_path(doc, (*path, key)))
+                seen[folded] = key
+            _refuse_case_twins(item, (*path, key), doc, prov)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_case_twins(item, (*path, i), doc, prov)
 
 
 def _kind(value: Any) -> str:
