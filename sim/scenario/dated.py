@@ -115,7 +115,9 @@ _PARAM_KEYS = {"value", "source", "status"}
 
 
 def _check_number(value: Any, *, ge: float | None, le: float | None, integer: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    if not isinstance(value, (int, float)):
         raise ValueError(f"expected a number, got {value!r}")
     if isinstance(value, int) and abs(value) > 2**63:
         raise ValueError(f"number too large: {value!r}")

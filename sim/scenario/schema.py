@@ -84,8 +84,8 @@ def _shares(name: str, value: dict[str, float], allowed: tuple[str, ...] | None 
 def parse_band(band: str) -> tuple[int, int]:
     """``"18-24"`` -> ``(18, 24)`` (inclusive); ``"60+"`` style is not allowed, give an upper end."""
     parts = str(band).split("-")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(f"a band is written 'LOW-HIGH' with whole numbers, e.g. '18-24'; got {band!r}")
+    if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
+        raise ValueError(f"band {band!r} is not written 'LOW-HIGH' with whole numbers, e.g. '18-24'")
     lo, hi = int(parts[0]), int(parts[1])
     if hi < lo:
         raise ValueError(f"band {band!r} ends before it starts")
@@ -181,9 +181,12 @@ class Cohort(_Frozen):
     def _waves(self) -> Cohort:
         if self.waves is not None:
             for key, n in self.waves.items():
-                parse_month(key)
+                try:
+                    parse_month(key)
+                except ValueError as exc:
+                    raise FieldError(str(exc), "waves", key) from None
                 if n < 0:
-                    raise ValueError(f"wave {key} must have >= 0 people, got {n}")
+                    raise FieldError(f"wave {key} must have >= 0 people, got {n}", "waves", key)
             if sum(self.waves.values()) != self.size:
                 raise ValueError(f"waves must add up to size {self.size}, got {sum(self.waves.values())}")
         return self
