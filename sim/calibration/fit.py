@@ -97,17 +97,17 @@ class Job:
 
 _JOB_KEYS = ("name", "title", "targets", "space", "scenarios", "method", "seed", "workers", "held_back", "notes")
 _SCENARIO_KEYS = ("file", "set", "record_events")
-#: Each method setting: (whole number?, low, high, low exclusive?). Caps keep a typo (1e9
-#: particles) from asking for more than a machine can do.
-_METHOD_BOUNDS: dict[str, tuple[bool, float, float, bool]] = {
-    "population_size": (True, 2, 1_000_000, False),
-    "max_generations": (True, 1, 10_000, False),
-    "max_simulations": (True, 1, 1_000_000_000, False),
-    "max_minutes": (False, 0, 1e6, True),
-    "min_acceptance_rate": (False, 0, 1, False),
-    "epsilon_quantile": (False, 0, 1, True),
-    "draws": (True, 1, 1_000_000, False),
-    "as_written_replications": (True, 1, 1_000_000, False),
+#: Bounds of each method setting (``whole``: a whole number). Caps keep a typo (1e9 particles)
+#: from asking for more than a machine can do.
+_METHOD_BOUNDS: dict[str, dict[str, Any]] = {
+    "population_size": {"whole": True, "ge": 2, "le": 1_000_000},
+    "max_generations": {"whole": True, "ge": 1, "le": 10_000},
+    "max_simulations": {"whole": True, "ge": 1, "le": 1_000_000_000},
+    "max_minutes": {"gt": 0, "le": 1e6},
+    "min_acceptance_rate": {"ge": 0, "le": 1},
+    "epsilon_quantile": {"gt": 0, "lt": 1},
+    "draws": {"whole": True, "ge": 1, "le": 1_000_000},
+    "as_written_replications": {"whole": True, "ge": 1, "le": 1_000_000},
 }
 _MAX_SCENARIOS = 32
 
@@ -155,9 +155,7 @@ def load_job(path: str | Path) -> Job:
     given = c.mapping(raw["method"], ("method",), "method") if raw.get("method") is not None else {}
     c.keys(given, ("method",), DEFAULT_METHOD, "method")
     for k, v in given.items():
-        whole, low, high, exclusive = _METHOD_BOUNDS[k]
-        method[k] = c.number(v, ("method", k), f"method.{k}", whole=whole, le=high,
-                             **({"gt": low} if exclusive else {"ge": low}))
+        method[k] = c.number(v, ("method", k), f"method.{k}", **_METHOD_BOUNDS[k])
     seed = c.number(raw.get("seed", 0), ("seed",), "seed", whole=True, ge=0, le=2**63 - 1)
     workers = c.number(raw.get("workers", 1), ("workers",), "workers", whole=True, ge=1, le=1024)
     needs_events: dict[str | None, bool] = {}
@@ -187,8 +185,15 @@ def load_job(path: str | Path) -> Job:
         scenario_file = _job_file(here, c, s["file"], file_path, file_key, "scenario file")
         overrides = tuple(c.text_list(s["set"], (*here_path, "set"), f"{shown}.set")
                           if s.get("set") is not None else ())
-        doc, sprov = parse_file(scenario_file, overrides)
-        build(doc, sprov)  # fail early, with file and line
+        try:
+            doc, sprov = parse_file(scenario_file, overrides)
+            build(doc, sprov)  # fail early, with file and line
+        except ScenarioError as exc:
+            if exc.file != "--set":
+                raise
+            # A value of the job's 'set:' list: point at the list in the job file.
+            raise c.fail((*here_path, "set"), f"{exc.key}: {exc.message}" if exc.key else exc.message,
+                         f"{shown}.set") from None
         events = needs_events.get(key, False) or (key == first and needs_events.get(None, False))
         if s.get("record_events") is not None:
             events = c.flag(s["record_events"], (*here_path, "record_events"), f"{shown}.record_events")

@@ -158,8 +158,16 @@ def load_checked(file: str, overrides: list[str], record_events: bool = True) ->
     try:
         check_fits(scenario.population, scenario.start_month, scenario.horizon_months, record_events)
     except ResourceError as exc:
-        line = parse_file(file, overrides)[1].locate(("population",)).line
-        raise ScenarioError(str(exc), file=file, line=line, key="population") from None
+        doc, provenance = parse_file(file, overrides)
+        population = doc.get("population") or {}
+        # Point at what makes the population large: the inflow if there is one, else the cohort.
+        path: tuple[str, ...] = ("population",)
+        for part, size in (("inflow", "people_per_month"), ("cohort", "size")):
+            if isinstance(population.get(part), dict) and size in population[part]:
+                path = ("population", part, size)
+                break
+        loc = provenance.locate(path)
+        raise ScenarioError(str(exc), file=loc.file, line=loc.line, key=".".join(path)) from None
     return scenario
 
 
