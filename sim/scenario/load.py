@@ -27,9 +27,10 @@ Rules for files:
   child replace all of the base's) and so does a *single parameter* (a number, a dated
   value ``{2012-01: 100, 2013-07: 200}``, or ``{value: ..., source: ...}``) or a table of plain
   numbers (shares such as ``age_bands``, ``effects.work``, cohort ``waves``), whose entries
-  only make sense together. Bases must resolve (after following links) to a file inside the
-  *parent of the top-level file's folder*: ``scenarios/c2.yaml`` may extend
-  ``national.yaml`` or ``defaults/national.yaml`` but not ``/etc/x`` or ``../../x.yaml``.
+  only make sense together. A base is any readable regular file: a path relative to the
+  folder of the file that names it, an absolute path, or ``almsim:NAME`` for a scenario shipped
+  with almsim (:mod:`sim.scenario.shipped`). A path with a NUL byte, a folder, a FIFO or a
+  device is refused before it is opened.
   Chains are limited to 16 files and cycles are reported with the whole chain.
 * A key containing dots, at any level, is an override applied after this file's merge:
   ``transitions.open.work: 0.02`` or ``programmes.c2.capacity.staff: {2007-01: 3}``. After
@@ -37,7 +38,11 @@ Rules for files:
   An override behaves as if the nested mapping had been written out, so it merges and
   replaces by the rules above. A path that does not exist is an error, except that a new key
   may be added to an existing mapping (the schema then judges it). Overrides given to
-  :func:`load_scenario` (the command line's ``--set path=VALUE``) are applied last.
+  :func:`load_scenario` (the command line's ``--set path=VALUE``) are applied last; one written
+  ``FILE_OR_NAME:path=VALUE`` only to the file it names (:func:`overrides_per_file` shares the
+  ``--set`` values of a command out among its files).
+
+Calibration jobs, target and space files are read by :func:`read_document` with the same rules.
 """
 
 from __future__ import annotations
