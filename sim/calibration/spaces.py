@@ -177,7 +177,16 @@ def load_space(path: str | Path) -> Space:
     fixed_raw = raw.get("fixed") or []
     if not isinstance(fixed_raw, list):
         raise c.fail(("fixed",), f"expected a list, got {describe_value(fixed_raw)}", "fixed")
-    fixed = tuple(dict(f) for f in fixed_raw if isinstance(f, dict))
+    for i, f in enumerate(fixed_raw):
+        here = ("fixed", i)
+        f = c.mapping(f, here, f"fixed[{i}]", "a fixed parameter: {path: ..., why: ...}")
+        c.keys(f, here, ("path", "paths", "why"), f"fixed[{i}]")
+        for k in ("path", "why"):
+            if f.get(k) is not None:
+                c.text(f[k], (*here, k), f"fixed[{i}].{k}")
+        if f.get("paths") is not None:
+            c.text_list(f["paths"], (*here, "paths"), f"fixed[{i}].paths")
+    fixed = tuple(dict(f) for f in fixed_raw)
     name = c.text(raw["name"], ("name",), "name", max_length=100) if raw.get("name") is not None else Path(path).stem
     return Space(name, tuple(params), fixed, file)
 
