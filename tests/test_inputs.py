@@ -200,7 +200,7 @@ def test_validate_refuses_a_population_too_large_for_memory(tmp_path: Path,
                     "population.inflow: {people_per_month: 50000000}\n", encoding="utf-8")
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {path}:4: population.inflow.people_per_month: ") and "GiB of memory" in err
+    assert err.startswith(f"error: {path}:4: population: ") and "GiB of memory" in err
 
 
 # --------------------------------------------------------------------------------------------

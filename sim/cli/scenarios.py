@@ -159,15 +159,17 @@ def load_checked(file: str, overrides: list[str], record_events: bool = True) ->
         check_fits(scenario.population, scenario.start_month, scenario.horizon_months, record_events)
     except ResourceError as exc:
         doc, provenance = parse_file(file, overrides)
-        population = doc.get("population") or {}
-        # Point at what makes the population large: the inflow if there is one, else the cohort.
-        path: tuple[str, ...] = ("population",)
-        for part, size in (("inflow", "people_per_month"), ("cohort", "size")):
-            if isinstance(population.get(part), dict) and size in population[part]:
-                path = ("population", part, size)
-                break
-        loc = provenance.locate(path)
-        raise ScenarioError(str(exc), file=loc.file, line=loc.line, key=".".join(path)) from None
+        loc = provenance.locate(("population",))
+        if loc.file != provenance.file:
+            # Written in a base: point at what this file made large (its inflow or cohort), if anything.
+            population = doc.get("population") or {}
+            for part, size in (("inflow", "people_per_month"), ("cohort", "size")):
+                if isinstance(population.get(part), dict) and size in population[part]:
+                    here = provenance.locate(("population", part, size))
+                    if here.file == provenance.file:
+                        loc = here
+                        break
+        raise ScenarioError(str(exc), file=loc.file, line=loc.line, key="population") from None
     return scenario
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 from sim.scenario.dated import Month, Param, format_month, param_from_yaml, parse_month
 
 __all__ = ["Share", "Rate", "NonNeg", "Count", "HazardRatio", "MonthField", "FieldError", "Sek", "Days",
-           "Months", "Duration", "People", "DaysPerMonth", "MAX_SEK", "MAX_DAYS", "MAX_MONTHS", "MAX_PEOPLE"]
+           "Months", "Duration", "People", "Inflow", "DaysPerMonth", "MAX_SEK", "MAX_DAYS", "MAX_MONTHS", "MAX_PEOPLE"]
 
 # Physical caps: no value of a scenario is meaningful beyond them, and a larger one (1e300 days)
 # would overflow the engine's counters or make every sum infinite.
@@ -36,6 +36,9 @@ Rate = _param(ge=0.0, le=1.0)  # a monthly probability
 NonNeg = _param(ge=0.0, le=MAX_SEK)  # any other non-negative number (ratios, per-staff counts)
 Sek = _param(ge=0.0, le=MAX_SEK)  # an amount of money
 Count = _param(ge=0.0, le=MAX_PEOPLE, integer=True)  # a non-negative whole number of people or places
+#: People arriving per month: capped loosely (10^12), as the memory check (which knows the
+#: horizon and the machine) refuses a population too large long before.
+Inflow = _param(ge=0.0, le=1e12, integer=True)
 People = _param(ge=0.0, le=MAX_PEOPLE)  # people, possibly fractional (staff in full-time equivalents)
 Days = _param(ge=0.0, le=MAX_DAYS, integer=True)  # a whole number of days
 DaysPerMonth = _param(ge=0.0, le=31.0)

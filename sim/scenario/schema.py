@@ -32,6 +32,9 @@ from sim.scenario.fields import (
     Share,
     _Frozen,
 )
+from sim.scenario.fields import (
+    Inflow as InflowCount,
+)
 from sim.scenario.rates import Money
 from sim.scenario.stages import LEGAL, PROGRAMME_KINDS, STAGES, Stage, stage_from_name
 
@@ -201,7 +204,7 @@ class Cohort(_Frozen):
 class Inflow(_Frozen):
     """New people arriving every month (e.g. new social-assistance recipients)."""
 
-    people_per_month: Count
+    people_per_month: InflowCount
     from_month: MonthField | None = None
     to_month: MonthField | None = None
     #: Who the new arrivals are, where they differ from the population's composition: the
