@@ -113,12 +113,19 @@ _MAX_SCENARIOS = 32
 
 
 def _job_file(here: Path, c: Checker, value: Any, path: tuple[Any, ...], key: str, what: str) -> Path:
-    """A file named in a job, relative to the job's folder; checked before it is opened."""
+    """A file named in a job, relative to the job's folder (a scenario may also be ``almsim:NAME``,
+    a shipped one); checked before it is opened."""
+    from sim.scenario.shipped import is_shipped, shipped_path
     from sim.scenario.yaml_reader import check_path
 
     text = c.text(value, path, key, max_length=4096)
     if "\0" in text:
         raise c.fail(path, f"{text!r} contains a NUL byte", key)
+    if what == "scenario file" and is_shipped(text):
+        try:
+            return shipped_path(text)
+        except ValueError as exc:
+            raise c.fail(path, str(exc), key) from None
     target = here / text
     try:
         check_path(str(target), what)
