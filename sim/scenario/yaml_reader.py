@@ -1,7 +1,8 @@
 """Safe YAML reading: scenario file text in, plain Python values that know where they were written.
 
-This module is the bottom layer of :mod:`sim.scenario.load`. It reads one file's bytes (at most
-:data:`MAX_FILE_BYTES` of UTF-8, no tab indentation) and parses them with a restricted
+This module is the bottom layer of :mod:`sim.scenario.load`. It checks a path before opening it
+(:func:`check_path`: no NUL byte, a regular file -- never a folder, a FIFO or a device), reads
+one file's bytes (at most :data:`MAX_FILE_BYTES` of UTF-8, no tab indentation) and parses them with a restricted
 ``yaml.SafeLoader`` that refuses anchors and aliases, merge keys, tags other than plain
 scalars, duplicate keys, several documents and nesting deeper than 32 levels. The result is a
 tree of :class:`Node` values, each carrying the :class:`Location` (file and line) of the key
