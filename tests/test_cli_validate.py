@@ -101,6 +101,7 @@ def test_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("name", [
     "unknown_top_key.yaml", "non_utf8.yaml", "anchor_bomb.yaml", "extends_cycle.yaml",
     "yaml_syntax.yaml", "huge_population.yaml", "too_many_digits.yaml", "empty.yaml",
+    "extends_device.yaml", "escape_in_key.yaml", "inflow_too_large_for_memory.yaml", "follow_ups_yes_and_text.yaml",
 ])
 def test_process_reports_one_line(name: str) -> None:
     result = _run("validate", _relative(INVALID / name))
@@ -163,3 +164,25 @@ def test_usage_errors_are_one_line_with_exit_2(argv: list[str], capsys: pytest.C
     assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: almsim") and "--help" in lines[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_process_refuses_a_fifo_without_opening_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    child = tmp_path / "child.yaml"
+    child.write_text(f"name: x\nextends: {fifo}\n", encoding="utf-8")
+    result = _run("validate", str(fifo), str(child))  # would wait for a writer if the FIFO were opened
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"error: {fifo}: is a FIFO (named pipe), not a scenario file",
+        f"error: {child}:2: extends: base '{fifo}' is a FIFO (named pipe), not a scenario file"]
+
+
+def test_process_escapes_control_characters(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('name: tiny\n"colour\\e[31m": red\n', encoding="utf-8")
+    result = _run("validate", str(bad))
+    assert result.returncode == 2
+    assert "\x1b" not in result.stderr
+    assert result.stderr.startswith(f"error: {bad}:2: colour\\x1b[31m: unknown key")

@@ -85,14 +85,18 @@ def _error(path: Path | str, overrides: tuple[str, ...] = ()) -> ScenarioError:
 
 
 def test_the_corpus_is_big_enough() -> None:
-    assert len(INVALID_FILES) >= 30
+    assert len(INVALID_FILES) >= 120
 
 
 @pytest.mark.parametrize("path", INVALID_FILES, ids=lambda p: p.name)
 def test_invalid_file_fails_with_a_one_line_message(path: Path) -> None:
+    from sim.cli.scenarios import load_checked  # what `almsim validate` does: load, then the memory check
+
     headers = _headers(path)
     assert "expect" in headers, f"{path.name} needs a first line '# expect: <text>'"
-    error = _error(path)
+    with pytest.raises(ScenarioError) as info:
+        load_checked(str(path), [])
+    error = info.value
     text = str(error)
     assert "\n" not in text and "\r" not in text
     assert headers["expect"] in text
@@ -332,27 +336,62 @@ def test_crlf_line_endings_keep_line_numbers(tmp_path: Path) -> None:
 # extends: rules and file-level refusals
 
 
-def test_extends_may_reach_a_sibling_folder_but_not_beyond(tmp_path: Path) -> None:
+def test_extends_may_name_any_readable_file(tmp_path: Path) -> None:
     _write(tmp_path, "repo/common/national.yaml", TINY)
     _write(tmp_path, "repo/scenarios/defaults/d.yaml", TINY)
+    outside = _write(tmp_path, "outside.yaml", TINY)
     ok_sibling = _write(tmp_path, "repo/scenarios/a.yaml", "extends: ../common/national.yaml\n")
     ok_sub = _write(tmp_path, "repo/scenarios/b.yaml", "extends: defaults/d.yaml\n")
-    assert load_scenario(ok_sibling).name == "tiny"
-    assert load_scenario(ok_sub).name == "tiny"
-    _write(tmp_path, "outside.yaml", TINY)
-    escape = _write(tmp_path, "repo/scenarios/c.yaml", "extends: ../../outside.yaml\n")
-    assert "is outside" in _error(escape).message
+    ok_up = _write(tmp_path, "repo/scenarios/c.yaml", "extends: ../../outside.yaml\n")
+    ok_abs = _write(tmp_path, "repo/scenarios/d.yaml", f"extends: {outside}\n")
+    for child in (ok_sibling, ok_sub, ok_up, ok_abs):
+        assert load_scenario(child).name == "tiny"
 
 
-def test_extends_through_a_link_out_of_the_tree_is_refused(tmp_path: Path) -> None:
+def test_extends_through_a_link_reads_the_linked_file(tmp_path: Path) -> None:
     _write(tmp_path, "elsewhere/base.yaml", TINY)
     (tmp_path / "repo" / "scenarios").mkdir(parents=True)
     try:
         (tmp_path / "repo" / "scenarios" / "link.yaml").symlink_to(tmp_path / "elsewhere" / "base.yaml")
     except OSError:
         pytest.skip("no symlinks here")
-    child = _write(tmp_path, "repo/scenarios/c.yaml", "extends: link.yaml\n")
-    assert "is outside" in _error(child).message
+    child = _write(tmp_path, "repo/scenarios/c.yaml", "extends: link.yaml\nhorizon_months: 12\n")
+    assert load_scenario(child).horizon_months == 12
+
+
+def test_extends_a_shipped_scenario(tmp_path: Path) -> None:
+    child = _write(tmp_path, "mine.yaml", "extends: almsim:sigtuna-resursjobb\nname: mine\n")
+    assert load_scenario(child).name == "mine"
+    assert load_scenario("almsim:sigtuna-resursjobb").name == load_scenario(
+        ROOT / "scenarios" / "sigtuna-resursjobb.yaml").name
+    error = _error(_write(tmp_path, "typo.yaml", "extends: almsim:sigtuna-resursjob\n"))
+    assert error.key == "extends" and error.line == 1
+    assert "did you mean 'sigtuna-resursjobb'" in error.message
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder", "device", "nul"])
+def test_paths_that_are_not_regular_files_are_refused_at_once(tmp_path: Path, kind: str) -> None:
+    if kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs here")
+        target = tmp_path / "pipe.yaml"
+        os.mkfifo(target)
+        expected = "is a FIFO (named pipe), not a scenario file"
+    elif kind == "folder":
+        target, expected = tmp_path, "is a folder, not a scenario file"
+    elif kind == "device":
+        if not os.path.exists("/dev/null"):
+            pytest.skip("no /dev/null here")
+        target, expected = Path("/dev/null"), "is a device, not a scenario file"
+    else:
+        target, expected = Path(str(tmp_path / "a") + "\0.yaml"), "the path contains a NUL byte"
+    error = _error(str(target))  # a FIFO would block here if it were opened
+    assert error.message == expected and error.line is None
+    quoted = str(target).replace("\0", "\\0")
+    child = _write(tmp_path, "child.yaml", f'name: x\nextends: "{quoted}"\n')
+    error = _error(child)
+    assert (error.key, error.line, error.file) == ("extends", 2, str(child))
+    assert "NUL byte" in error.message if kind == "nul" else expected.removeprefix("is ") in error.message
 
 
 def test_long_extends_chain_and_three_file_cycle(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ import datetime as _dt
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,11 +34,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.calibration.spaces import Parameter, Prior, Space, load_space, read_yaml
+from sim.calibration.spaces import Parameter, Prior, Space, load_space
 from sim.calibration.targets import Target, TargetSet, deviance, load_targets, shares, simulate_target
 from sim.engine.streams import replication_seeds
 from sim.runs.replications import simulate
-from sim.scenario.errors import ScenarioError
+from sim.scenario.checks import Checker
+from sim.scenario.errors import ScenarioError, did_you_mean
 from sim.scenario.paths import apply_values, get_value
 
 __all__ = ["Prior", "Parameter", "Space", "load_space", "ScenarioSpec", "Job", "load_job", "Simulator",
@@ -93,64 +95,143 @@ class Job:
         return [t for t in self.targets.targets if t.kind == "outcome" and t.name not in leave_out]
 
 
-_JOB_KEYS = {"name", "title", "targets", "space", "scenarios", "method", "seed", "workers", "held_back", "notes"}
+_JOB_KEYS = ("name", "title", "targets", "space", "scenarios", "method", "seed", "workers", "held_back", "notes")
+_SCENARIO_KEYS = ("file", "set", "record_events")
+#: Bounds of each method setting (``whole``: a whole number). Caps keep a typo (1e9 particles)
+#: from asking for more than a machine can do.
+_METHOD_BOUNDS: dict[str, dict[str, Any]] = {
+    "population_size": {"whole": True, "ge": 2, "le": 1_000_000},
+    "max_generations": {"whole": True, "ge": 1, "le": 10_000},
+    "max_simulations": {"whole": True, "ge": 1, "le": 1_000_000_000},
+    "max_minutes": {"gt": 0, "le": 1e6},
+    "min_acceptance_rate": {"ge": 0, "le": 1},
+    "epsilon_quantile": {"gt": 0, "lt": 1},
+    "draws": {"whole": True, "ge": 1, "le": 1_000_000},
+    "as_written_replications": {"whole": True, "ge": 1, "le": 1_000_000},
+}
+_MAX_SCENARIOS = 32
+
+
+def _job_file(here: Path, c: Checker, value: Any, path: tuple[Any, ...], key: str, what: str) -> Path:
+    """A file named in a job, relative to the job's folder (a scenario may also be ``almsim:NAME``,
+    a shipped one); checked before it is opened."""
+    from sim.scenario.shipped import is_shipped, shipped_path
+    from sim.scenario.yaml_reader import check_path
+
+    text = c.text(value, path, key, max_length=4096)
+    if "\0" in text:
+        raise c.fail(path, f"{text!r} contains a NUL byte", key)
+    if what == "scenario file" and is_shipped(text):
+        try:
+            return shipped_path(text)
+        except ValueError as exc:
+            raise c.fail(path, str(exc), key) from None
+    target = here / text
+    try:
+        check_path(str(target), what)
+    except ScenarioError as exc:
+        raise c.fail(path, f"{exc.message} ({target})", key) from None
+    return target
 
 
 def load_job(path: str | Path) -> Job:
     """Read a calibration job, its target and space files, and parse its scenarios.
 
+    Every file is read with the scenario reader's rules (:func:`sim.scenario.load.read_document`).
+
     Raises:
-        ScenarioError: for any problem in any of the files.
+        ScenarioError: for any problem in any of the files, with its file, line and key.
     """
-    from sim.scenario.load import build, parse_file
+    from sim.scenario.load import build, parse_file, read_document
 
     file = str(path)
-    raw = read_yaml(path)
-    unknown = set(raw) - _JOB_KEYS
-    if unknown:
-        raise ScenarioError(f"unknown key {sorted(unknown)[0]!r}; allowed: {', '.join(sorted(_JOB_KEYS))}", file=file)
+    raw, prov = read_document(path, "calibration job")
+    c = Checker(raw, prov)
+    c.keys(raw, (), _JOB_KEYS, required=("name", "targets", "scenarios"))
+    name = c.text(raw["name"], ("name",), "name", max_length=100)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_\-]*", name, re.ASCII):
+        raise c.fail(("name",), f"must match the pattern '^[a-z0-9][a-z0-9_\\-]*$' (it names the results "
+                     f"folder), got {name!r}", "name")
+    title = c.text(raw["title"], ("title",), "title", empty=True) if raw.get("title") is not None else ""
+    notes = c.text(raw["notes"], ("notes",), "notes", empty=True) if raw.get("notes") is not None else ""
     here = Path(path).parent
-    for key in ("name", "targets", "scenarios"):
-        if key not in raw:
-            raise ScenarioError(f"missing key {key!r}", file=file)
-    targets = load_targets(here / raw["targets"])
-    space = load_space(here / raw["space"]) if raw.get("space") else Space("none", ())
+    targets = load_targets(_job_file(here, c, raw["targets"], ("targets",), "targets", "target file"))
+    space = (load_space(_job_file(here, c, raw["space"], ("space",), "space", "space file"))
+             if raw.get("space") is not None else Space("none", ()))
     method = dict(DEFAULT_METHOD)
-    for k, v in (raw.get("method") or {}).items():
-        if k not in DEFAULT_METHOD:
-            raise ScenarioError(f"unknown method setting {k!r}; allowed: {', '.join(DEFAULT_METHOD)}", file=file,
-                                key=f"method.{k}")
-        method[k] = v
-    needs_events = {}
+    given = c.mapping(raw["method"], ("method",), "method") if raw.get("method") is not None else {}
+    c.keys(given, ("method",), DEFAULT_METHOD, "method")
+    for k, v in given.items():
+        method[k] = c.number(v, ("method", k), f"method.{k}", **_METHOD_BOUNDS[k])
+    seed = c.number(raw.get("seed", 0), ("seed",), "seed", whole=True, ge=0, le=2**63 - 1)
+    workers = c.number(raw.get("workers", 1), ("workers",), "workers", whole=True, ge=1, le=1024)
+    needs_events: dict[str | None, bool] = {}
     for t in targets.targets:
         needs_events.setdefault(t.scenario, False)
         needs_events[t.scenario] |= t.needs_events
     specs: dict[str, ScenarioSpec] = {}
-    if not isinstance(raw["scenarios"], dict) or not raw["scenarios"]:
-        raise ScenarioError("'scenarios' maps keys to {file: ..., set: [...]}", file=file, key="scenarios")
-    first = next(iter(raw["scenarios"]))
-    for key, s in raw["scenarios"].items():
-        s = {"file": s} if isinstance(s, str) else dict(s)
-        overrides = tuple(s.get("set") or ())
-        doc, prov = parse_file(here / s["file"], overrides)
-        build(doc, prov)  # fail early, with file and line
+    scenarios = c.mapping(raw["scenarios"], ("scenarios",), "scenarios",
+                          "a mapping of keys to {file: ..., set: [...]}")
+    if not scenarios:
+        raise c.fail(("scenarios",), "name at least one scenario", "scenarios")
+    if len(scenarios) > _MAX_SCENARIOS:
+        raise c.fail(("scenarios",), f"expected at most {_MAX_SCENARIOS} scenarios, got {len(scenarios)}",
+                     "scenarios")
+    first = next(iter(scenarios))
+    for key, s in scenarios.items():
+        here_path, shown = ("scenarios", key), f"scenarios.{key}"
+        c.text(key, here_path, shown, max_length=100)
+        if isinstance(s, str):
+            s = {"file": s}
+            file_path: tuple[Any, ...] = here_path
+            file_key = shown
+        else:
+            s = c.mapping(s, here_path, shown, "a file name or {file: ..., set: [...]}")
+            c.keys(s, here_path, _SCENARIO_KEYS, shown, required=("file",))
+            file_path, file_key = (*here_path, "file"), f"{shown}.file"
+        scenario_file = _job_file(here, c, s["file"], file_path, file_key, "scenario file")
+        overrides = tuple(c.text_list(s["set"], (*here_path, "set"), f"{shown}.set")
+                          if s.get("set") is not None else ())
+        try:
+            doc, sprov = parse_file(scenario_file, overrides)
+            build(doc, sprov)  # fail early, with file and line
+        except ScenarioError as exc:
+            if exc.file != "--set":
+                raise
+            # A value of the job's 'set:' list: point at the list in the job file.
+            raise c.fail((*here_path, "set"), f"{exc.key}: {exc.message}" if exc.key else exc.message,
+                         f"{shown}.set") from None
         events = needs_events.get(key, False) or (key == first and needs_events.get(None, False))
-        specs[key] = ScenarioSpec(key, str(here / s["file"]), overrides, doc, bool(s.get("record_events", events)))
+        if s.get("record_events") is not None:
+            events = c.flag(s["record_events"], (*here_path, "record_events"), f"{shown}.record_events")
+        specs[key] = ScenarioSpec(key, str(scenario_file), overrides, doc, bool(events))
     for t in targets.targets:
         if t.scenario is not None and t.scenario not in specs:
-            raise ScenarioError(f"target {t.name!r} names scenario {t.scenario!r}, not in this job",
-                                file=targets.file, key=f"targets.{t.name}.scenario")
+            i = [x.name for x in targets.targets].index(t.name)
+            loc = targets_line(targets.file, i)
+            raise ScenarioError(f"target {t.name!r} names scenario {t.scenario!r}, not in this job "
+                                f"({', '.join(specs)})", file=targets.file, line=loc,
+                                key=f"targets.{t.name}.scenario")
     for p in space.parameters:
         for path_ in p.paths:
             if not any(_has(spec.doc, path_) for spec in specs.values()):
                 raise ScenarioError(f"parameter {p.name!r}: no scenario of the job has {path_!r}", file=space.file,
                                     key=f"parameters.{p.name}")
-    held = tuple(raw.get("held_back") or ())
-    for h in held:
-        if h not in [t.name for t in targets.targets]:
-            raise ScenarioError(f"held_back: unknown target {h!r}", file=file, key="held_back")
-    return Job(str(raw["name"]), str(raw.get("title", "")), file, specs, targets, space, method,
-               int(raw.get("seed", 0)), int(raw.get("workers", 1)), held, str(raw.get("notes", "")).strip())
+    held = tuple(c.text_list(raw["held_back"], ("held_back",), "held_back")
+                 if raw.get("held_back") is not None else ())
+    names = [t.name for t in targets.targets]
+    for i, h in enumerate(held):
+        if h not in names:
+            raise c.fail(("held_back", i), f"unknown target {h!r}{did_you_mean(h, names)}", f"held_back[{i}]")
+    return Job(name, title, file, specs, targets, space, method, int(seed), int(workers), held, notes.strip())
+
+
+def targets_line(file: str, index: int) -> int | None:
+    """The line of the ``scenario:`` key of target ``index`` in a target file."""
+    from sim.scenario.load import read_document
+
+    _, prov = read_document(file, "target file")
+    return prov.locate(("targets", index, "scenario")).line
 
 
 def _has(doc: Mapping[str, Any], path: str) -> bool:

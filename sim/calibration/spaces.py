@@ -7,16 +7,16 @@ log-uniform prior, and, for the record, the parameters held fixed and why.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from sim.scenario.errors import ScenarioError
+from sim.scenario.checks import Checker
+from sim.scenario.errors import describe_value
+from sim.scenario.load import read_document
 from sim.scenario.paths import get_value
 
 __all__ = ["Prior", "Parameter", "Space", "load_space", "read_yaml"]
@@ -101,57 +101,101 @@ def _first_value(docs: Sequence[Mapping[str, Any]], path: str) -> float:
     raise KeyError(path)
 
 
-def _space_error(file: str, key: str, msg: str) -> ScenarioError:
-    return ScenarioError(msg, file=file, key=key)
+_PARAMETER_KEYS = ("name", "path", "paths", "prior", "transform", "integer", "why")
+_FILE_KEYS = ("name", "title", "parameters", "fixed", "notes")
+#: Caps: at most 100 parameters; prior bounds at most 1e12 in size.
+_MAX_PARAMETERS = 100
+_MAX_BOUND = 1e12
 
 
 def load_space(path: str | Path) -> Space:
-    """Read and check a parameter space file.
+    """Read and check a parameter space file (with the scenario reader's rules: see
+    :func:`sim.scenario.load.read_document`).
 
     Raises:
-        ScenarioError: naming the file and parameter at fault.
+        ScenarioError: naming the file, the line and the parameter at fault.
     """
     file = str(path)
-    raw = read_yaml(path)
+    raw, prov = read_document(path, "space file")
+    c = Checker(raw, prov)
+    c.keys(raw, (), _FILE_KEYS)
+    items = raw.get("parameters") or []
+    if not isinstance(items, list):
+        raise c.fail(("parameters",), f"expected a list of parameters, got {describe_value(items)}", "parameters")
+    if len(items) > _MAX_PARAMETERS:
+        raise c.fail(("parameters",), f"expected at most {_MAX_PARAMETERS} parameters, got {len(items)}",
+                     "parameters")
     params = []
-    for i, p in enumerate(raw.get("parameters") or []):
-        where = f"parameters.{p.get('name', i) if isinstance(p, dict) else i}"
-        if not isinstance(p, dict):
-            raise _space_error(file, where, "a parameter is a mapping")
-        unknown = set(p) - {"name", "path", "paths", "prior", "transform", "integer", "why"}
-        if unknown:
-            raise _space_error(file, where, f"unknown key {sorted(unknown)[0]!r}")
+    seen: dict[str, int] = {}
+    for i, p in enumerate(items):
+        here: tuple[Any, ...] = ("parameters", i)
+        p = c.mapping(p, here, f"parameters[{i}]", "a parameter: a mapping")
         name = p.get("name")
-        if not isinstance(name, str) or not name.isidentifier():
-            raise _space_error(file, where, "needs a 'name' that is an identifier (letters, digits, _)")
-        paths = p.get("paths") or ([p["path"]] if "path" in p else [])
-        if not paths or not all(isinstance(x, str) and x for x in paths):
-            raise _space_error(file, where, "needs a 'path' (or a list 'paths')")
-        prior = p.get("prior") or {}
-        dist, low, high = prior.get("distribution"), prior.get("low"), prior.get("high")
+        where = f"parameters.{name}" if isinstance(name, str) else f"parameters[{i}]"
+        c.keys(p, here, _PARAMETER_KEYS, where, required=("name", "prior"))
+        name = c.text(name, (*here, "name"), f"{where}.name", max_length=100)
+        if not name.isidentifier() or not name.isascii():
+            raise c.fail((*here, "name"), "must be an identifier (ASCII letters, digits, _)", f"{where}.name")
+        if name in seen:
+            raise c.fail((*here, "name"), f"parameter name {name!r} is used twice (first on line "
+                         f"{prov.locate(('parameters', seen[name], 'name')).line})", f"{where}.name")
+        seen[name] = i
+        if ("path" in p) == ("paths" in p):
+            raise c.fail(here, "needs a 'path' (or a list 'paths'), not both", where)
+        if "path" in p:
+            paths = [c.text(p["path"], (*here, "path"), f"{where}.path", max_length=1000)]
+        else:
+            paths = c.text_list(p["paths"], (*here, "paths"), f"{where}.paths", max_items=100)
+            if not paths:
+                raise c.fail((*here, "paths"), "list at least one path", f"{where}.paths")
+        for j, x in enumerate(paths):
+            if any(not part.strip() for part in x.split(".")):
+                key = f"{where}.path" if "path" in p else f"{where}.paths[{j}]"
+                raise c.fail((*here, "path") if "path" in p else (*here, "paths", j),
+                             f"not a dotted path: {x!r}", key)
+        ppath, pkey = (*here, "prior"), f"{where}.prior"
+        prior = c.mapping(p["prior"], ppath, pkey)
+        c.keys(prior, ppath, ("distribution", "low", "high"), pkey, required=("distribution", "low", "high"))
+        dist = prior["distribution"]
         if dist not in ("uniform", "loguniform"):
-            raise _space_error(file, f"{where}.prior", "distribution must be uniform or loguniform")
-        if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in (low, high)) or not low < high:
-            raise _space_error(file, f"{where}.prior", "needs numbers low < high")
+            raise c.fail((*ppath, "distribution"), f"must be uniform or loguniform, got {describe_value(dist)}",
+                         f"{pkey}.distribution")
+        low = c.number(prior["low"], (*ppath, "low"), f"{pkey}.low", ge=-_MAX_BOUND, le=_MAX_BOUND)
+        high = c.number(prior["high"], (*ppath, "high"), f"{pkey}.high", ge=-_MAX_BOUND, le=_MAX_BOUND)
+        if not low < high:
+            raise c.fail((*ppath, "high"), f"must be above low ({low:g}), got {high:g}", f"{pkey}.high")
         if dist == "loguniform" and low <= 0:
-            raise _space_error(file, f"{where}.prior", "a log-uniform prior needs low > 0")
+            raise c.fail((*ppath, "low"), f"a log-uniform prior needs low > 0, got {low:g}", f"{pkey}.low")
         transform = p.get("transform", "value")
         if transform not in ("value", "scale"):
-            raise _space_error(file, f"{where}.transform", "must be value or scale")
+            raise c.fail((*here, "transform"), f"must be value or scale, got {describe_value(transform)}",
+                         f"{where}.transform")
+        integer = c.flag(p.get("integer", False), (*here, "integer"), f"{where}.integer")
+        why = c.text(p["why"], (*here, "why"), f"{where}.why", empty=True) if p.get("why") is not None else ""
         params.append(Parameter(name, tuple(paths), Prior(dist, float(low), float(high)), transform,
-                                bool(p.get("integer", False)), str(p.get("why", "")).strip()))
-    names = [p.name for p in params]
-    if len(set(names)) != len(names):
-        raise ScenarioError("a parameter name is used twice", file=file)
-    fixed = tuple(dict(f) for f in raw.get("fixed") or [] if isinstance(f, dict))
-    return Space(str(raw.get("name", Path(path).stem)), tuple(params), fixed, file)
+                                integer, why.strip()))
+    fixed_raw = raw.get("fixed") or []
+    if not isinstance(fixed_raw, list):
+        raise c.fail(("fixed",), f"expected a list, got {describe_value(fixed_raw)}", "fixed")
+    for i, f in enumerate(fixed_raw):
+        here = ("fixed", i)
+        f = c.mapping(f, here, f"fixed[{i}]", "a fixed parameter: {path: ..., why: ...}")
+        c.keys(f, here, ("path", "paths", "why"), f"fixed[{i}]")
+        for k in ("path", "why"):
+            if f.get(k) is not None:
+                c.text(f[k], (*here, k), f"fixed[{i}].{k}")
+        if f.get("paths") is not None:
+            c.text_list(f["paths"], (*here, "paths"), f"fixed[{i}].paths")
+    fixed = tuple(dict(f) for f in fixed_raw)
+    name = c.text(raw["name"], ("name",), "name", max_length=100) if raw.get("name") is not None else Path(path).stem
+    return Space(name, tuple(params), fixed, file)
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(f"cannot read: {exc}".splitlines()[0], file=str(path)) from None
-    if not isinstance(raw, dict):
-        raise ScenarioError("expected a mapping", file=str(path))
-    return raw
+def read_yaml(path: str | Path, what: str = "file") -> dict[str, Any]:
+    """A YAML mapping read with the scenario reader's rules (see
+    :func:`sim.scenario.load.read_document`).
+
+    Raises:
+        ScenarioError: naming the file and the line.
+    """
+    return read_document(path, what)[0]

@@ -29,17 +29,18 @@ z-score), so targets are weighted by the people they count, not by hand.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from sim.runs.run_statistics import REST, STATISTICS, month_arg, simulate_target, statistic
-from sim.scenario.errors import ScenarioError
+from sim.scenario.checks import Checker
+from sim.scenario.errors import describe_value, did_you_mean
+from sim.scenario.fields import MAX_PEOPLE
+from sim.scenario.load import read_document
 from sim.scenario.stages import stage_from_name
 
 __all__ = ["Target", "TargetSet", "load_targets", "STATISTICS", "statistic", "simulate_target",
@@ -156,97 +157,131 @@ class TargetSet:
         raise KeyError(name)
 
 
-_TARGET_KEYS = {"name", "kind", "statistic", "args", "likelihood", "value", "n", "sd", "time", "definition",
-                "source", "scenario", "weight", "notes", "unit"}
+_TARGET_KEYS = ("name", "kind", "statistic", "args", "likelihood", "value", "n", "sd", "time", "definition",
+                "source", "scenario", "weight", "notes", "unit")
+_FILE_KEYS = ("name", "title", "source", "targets")
+#: Caps on a target's numbers: counts are people (at most MAX_PEOPLE); a normal target's value
+#: and sd are at most 1e12 in size (money in SEK); a weight at most 1e6.
+_MAX_VALUE = 1e12
+_MAX_WEIGHT = 1e6
+_MAX_TARGETS = 1000
 
 
-def _fail(file: str, key: str, message: str) -> ScenarioError:
-    return ScenarioError(message, file=file, key=key)
-
-
-def _check_target(raw: Any, file: str, i: int, default_source: str) -> Target:
-    where = f"targets[{i}]"
-    if not isinstance(raw, dict):
-        raise _fail(file, where, "a target must be a mapping")
-    where = f"targets.{raw.get('name', i)}"
-    unknown = set(raw) - _TARGET_KEYS
-    if unknown:
-        raise _fail(file, where, f"unknown key {sorted(unknown)[0]!r}; allowed: {', '.join(sorted(_TARGET_KEYS))}")
-    for key in ("name", "kind", "statistic", "likelihood", "value"):
-        if key not in raw:
-            raise _fail(file, where, f"missing key {key!r}")
-    kind, lik, stat = raw["kind"], raw["likelihood"], raw["statistic"]
+def _check_target(raw: Any, c: Checker, i: int, default_source: str) -> Target:
+    path: tuple[Any, ...] = ("targets", i)
+    raw = c.mapping(raw, path, f"targets[{i}]", "a target: a mapping")
+    name = raw.get("name")
+    where = f"targets.{name}" if isinstance(name, str) else f"targets[{i}]"
+    c.keys(raw, path, _TARGET_KEYS, where, required=("name", "kind", "statistic", "likelihood", "value"))
+    name = c.text(name, (*path, "name"), f"{where}.name", max_length=100)
+    kind = c.text(raw["kind"], (*path, "kind"), f"{where}.kind")
     if kind not in KINDS:
-        raise _fail(file, f"{where}.kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise c.fail((*path, "kind"), f"must be one of {', '.join(KINDS)}, got {kind!r}{did_you_mean(kind, KINDS)}",
+                     f"{where}.kind")
+    lik = c.text(raw["likelihood"], (*path, "likelihood"), f"{where}.likelihood")
     if lik not in LIKELIHOODS:
-        raise _fail(file, f"{where}.likelihood", f"must be one of {', '.join(LIKELIHOODS)}, got {lik!r}")
+        raise c.fail((*path, "likelihood"), f"must be one of {', '.join(LIKELIHOODS)}, got {lik!r}"
+                     f"{did_you_mean(lik, LIKELIHOODS)}", f"{where}.likelihood")
+    stat = c.text(raw["statistic"], (*path, "statistic"), f"{where}.statistic")
     if stat not in STATISTICS:
-        raise _fail(file, f"{where}.statistic", f"unknown statistic {stat!r}; known: {', '.join(sorted(STATISTICS))}")
+        raise c.fail((*path, "statistic"), f"unknown statistic {stat!r}; known: {', '.join(sorted(STATISTICS))}",
+                     f"{where}.statistic")
+    args = c.mapping(raw.get("args", {}) if raw.get("args") is not None else {}, (*path, "args"), f"{where}.args")
     value, n, sd = raw["value"], raw.get("n"), raw.get("sd")
+    vkey, vpath = f"{where}.value", (*path, "value")
+    if n is not None:
+        n = c.number(n, (*path, "n"), f"{where}.n", gt=0, le=MAX_PEOPLE, whole=True)
+    if sd is not None:
+        sd = c.number(sd, (*path, "sd"), f"{where}.sd", gt=0, le=_MAX_VALUE)
     if lik == "multinomial":
-        if not isinstance(value, dict) or not value or not all(isinstance(v, (int, float)) and v >= 0
-                                                               for v in value.values()):
-            raise _fail(file, f"{where}.value", "a multinomial target's value is {category: count >= 0}")
-        cats = (raw.get("args") or {}).get("categories", {})
-        if list(cats) != list(value):
-            raise _fail(file, f"{where}.value", f"categories {list(value)} must match args.categories {list(cats)}")
+        c.mapping(value, vpath, vkey, "{category: count >= 0}")
+        if not value:
+            raise c.fail(vpath, "a multinomial target's value is {category: count >= 0}", vkey)
+        for cat, v in value.items():
+            c.number(v, (*vpath, cat), f"{vkey}.{cat}", ge=0, le=MAX_PEOPLE)
+        cats = args.get("categories", {})
+        if not isinstance(cats, dict) or list(cats) != list(value):
+            shown = list(cats) if isinstance(cats, dict) else cats
+            raise c.fail(vpath, f"categories {list(value)} must match args.categories {shown}", vkey)
         if n is not None and abs(sum(value.values()) - n) > 1e-9:
-            raise _fail(file, f"{where}.n", f"counts add up to {sum(value.values())}, not n = {n}")
+            raise c.fail((*path, "n"), f"counts add up to {sum(value.values()):g}, not n = {n}", f"{where}.n")
         n = int(sum(value.values()))
     elif lik == "binomial":
         if kind == "goal":
-            if not isinstance(value, (int, float)) or not 0 <= value <= 1:
-                raise _fail(file, f"{where}.value", "a goal's value is the share to reach (0..1)")
-        elif not isinstance(n, int) or n <= 0 or not isinstance(value, (int, float)) or not 0 <= value <= n:
-            raise _fail(file, where, "a binomial target needs a count 'value' and a whole 'n' >= value")
+            c.number(value, vpath, vkey, ge=0, le=1)
+        else:
+            if n is None:
+                raise c.fail(path, "a binomial target needs a count 'value' and a whole 'n' >= value", where)
+            c.number(value, vpath, vkey, ge=0, le=n)
     else:
-        if not isinstance(value, (int, float)) or not isinstance(sd, (int, float)) or not sd > 0:
-            raise _fail(file, where, "a normal target needs a number 'value' and 'sd' > 0")
-    weight = raw.get("weight", 1.0)
-    if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
-        raise _fail(file, f"{where}.weight", "must be a number >= 0")
+        c.number(value, vpath, vkey, ge=-_MAX_VALUE, le=_MAX_VALUE)
+        if sd is None:
+            raise c.fail(path, "a normal target needs a number 'value' and 'sd' > 0", where)
+    weight = c.number(raw.get("weight", 1.0), (*path, "weight"), f"{where}.weight", ge=0, le=_MAX_WEIGHT)
     time = raw.get("time")
-    return Target(name=str(raw["name"]), kind=kind, statistic=stat, args=dict(raw.get("args") or {}),
+    if time is not None and (isinstance(time, bool) or not isinstance(time, (str, int))):
+        raise c.fail((*path, "time"), f"expected text (a month or a year), got {describe_value(time)}",
+                     f"{where}.time")
+    scenario = raw.get("scenario")
+    if scenario is not None:
+        scenario = c.text(scenario, (*path, "scenario"), f"{where}.scenario", max_length=100)
+    texts = {k: c.text(raw[k], (*path, k), f"{where}.{k}", empty=True) if raw.get(k) is not None else ""
+             for k in ("definition", "source", "notes", "unit")}
+    return Target(name=name, kind=kind, statistic=stat, args=dict(args),
                   likelihood=lik, value=value, n=n, sd=sd, time=None if time is None else str(time),
-                  definition=str(raw.get("definition", "")).strip(),
-                  source=str(raw.get("source", default_source)), scenario=raw.get("scenario"),
-                  weight=float(weight), notes=str(raw.get("notes", "")).strip(), unit=str(raw.get("unit", "")))
+                  definition=texts["definition"].strip(), source=texts["source"] or default_source,
+                  scenario=scenario, weight=float(weight), notes=texts["notes"].strip(), unit=texts["unit"])
 
 
 def load_targets(path: str | Path) -> TargetSet:
-    """Read and check a target file.
+    """Read and check a target file (with the scenario reader's rules: see
+    :func:`sim.scenario.load.read_document`).
 
     Raises:
-        ScenarioError: naming the file and the target at fault.
+        ScenarioError: naming the file, the line and the target at fault.
     """
     file = str(path)
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(f"cannot read target file: {exc}".splitlines()[0], file=file) from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("targets"), list):
-        raise ScenarioError("a target file is a mapping with a 'targets' list", file=file)
-    source = str(raw.get("source", ""))
-    targets = tuple(_check_target(t, file, i, source) for i, t in enumerate(raw["targets"]))
-    names = [t.name for t in targets]
-    dup = {n for n in names if names.count(n) > 1}
-    if dup:
-        raise ScenarioError(f"target {sorted(dup)[0]!r} is listed twice", file=file)
-    for t in targets:
-        for cats in ([t.args.get("categories")] if "categories" in t.args else []):
-            for stages in cats.values():
-                if stages != REST:
-                    for s in stages:
-                        try:
-                            stage_from_name(s)
-                        except ValueError as exc:
-                            raise _fail(file, f"targets.{t.name}.args.categories", str(exc)) from None
+    raw, prov = read_document(path, "target file")
+    c = Checker(raw, prov)
+    c.keys(raw, (), _FILE_KEYS, required=("targets",))
+    items = raw["targets"]
+    if not isinstance(items, list):
+        raise c.fail(("targets",), f"expected a list of targets, got {describe_value(items)}", "targets")
+    if len(items) > _MAX_TARGETS:
+        raise c.fail(("targets",), f"expected at most {_MAX_TARGETS} targets, got {len(items)}", "targets")
+    source = c.text(raw["source"], ("source",), "source", empty=True) if raw.get("source") is not None else ""
+    for key in ("name", "title"):
+        if raw.get(key) is not None:
+            c.text(raw[key], (key,), key, max_length=100 if key == "name" else 10_000)
+    targets = tuple(_check_target(t, c, i, source) for i, t in enumerate(items))
+    seen: dict[str, int] = {}
+    for i, t in enumerate(targets):
+        if t.name in seen:
+            first = prov.locate(("targets", seen[t.name], "name")).line
+            raise c.fail(("targets", i, "name"), f"target {t.name!r} is listed twice (first on line {first})",
+                         f"targets.{t.name}.name")
+        seen[t.name] = i
+    for i, t in enumerate(targets):
+        args_path = ("targets", i, "args")
+        if "categories" in t.args:
+            cats = c.mapping(t.args["categories"], (*args_path, "categories"), f"targets.{t.name}.args.categories")
+            for cat, stages in cats.items():
+                if stages == REST:
+                    continue
+                here, shown = (*args_path, "categories", cat), f"targets.{t.name}.args.categories.{cat}"
+                for s in c.text_list(stages, here, shown):
+                    try:
+                        stage_from_name(s)
+                    except ValueError as exc:
+                        raise c.fail(here, str(exc), shown) from None
         for key in ("by", "before", "month", "start", "end"):
             if key in t.args:
+                if not isinstance(t.args[key], str) and not hasattr(t.args[key], "isoformat"):
+                    raise c.fail((*args_path, key), f"expected a month written YYYY-MM (e.g. 2012-01), got "
+                                 f"{describe_value(t.args[key])}", f"targets.{t.name}.args.{key}")
                 try:
                     month_arg(t.args[key])
-                except ValueError as exc:
-                    raise _fail(file, f"targets.{t.name}.args.{key}", str(exc)) from None
-    return TargetSet(name=str(raw.get("name", Path(path).stem)), title=str(raw.get("title", "")), source=source,
-                     targets=targets, file=file)
-
+                except (ValueError, TypeError) as exc:
+                    raise c.fail((*args_path, key), str(exc), f"targets.{t.name}.args.{key}") from None
+    name = raw["name"] if isinstance(raw.get("name"), str) else Path(path).stem
+    return TargetSet(name=name, title=str(raw.get("title") or ""), source=source, targets=targets, file=file)

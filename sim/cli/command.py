@@ -60,8 +60,9 @@ def at_least(low: int) -> Callable[[str], int]:
 
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:
-    """The ``--set dotted.path=VALUE`` option shared by commands that load scenarios."""
+    """The ``--set [FILE_OR_NAME:]dotted.path=VALUE`` option shared by commands that load scenarios."""
     parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="PATH=VALUE",
-                        help="override a value after loading, e.g. "
-                             "--set programmes.c2.capacity.staff=4 (repeatable; VALUE is YAML)")
+                        metavar="[FILE:]PATH=VALUE",
+                        help="override a value after loading, e.g. --set programmes.c2.capacity.staff=4 "
+                             "(every file that has the path) or --set c2.yaml:horizon_months=48 (one file, "
+                             "by its path, base name or scenario name); repeatable; VALUE is YAML")

@@ -1,8 +1,10 @@
-"""Commands on scenario files: ``almsim validate`` and ``almsim parse``."""
+"""Commands on scenario files: ``almsim validate``, ``almsim parse`` and ``almsim new``."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -11,27 +13,27 @@ from sim.cli.command import CommandList, add_set_option
 if TYPE_CHECKING:
     from sim.scenario.schema import Scenario
 
-__all__ = ["COMMANDS", "load_all"]
+__all__ = ["COMMANDS", "load_all", "load_checked", "new_scenario_text"]
 
 COMMANDS = CommandList()
 
 
 def _validate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="scenario files")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="scenario files (or almsim:NAME)")
     add_set_option(parser)
 
 
 @COMMANDS.add("validate", "check scenario files; print 'ok' or the first error of each",
-            _validate_arguments)
+              _validate_arguments)
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Load each file; exit 2 if any of them is invalid."""
+    """Load each file and check it fits in memory; exit 2 if any of them is invalid."""
     from sim.scenario.errors import ScenarioError
-    from sim.scenario.load import load_scenario
+    from sim.scenario.load import overrides_per_file
 
     failed = False
-    for file in args.files:
+    for file, overrides in zip(args.files, overrides_per_file(args.files, args.overrides), strict=True):
         try:
-            load_scenario(file, args.overrides)
+            load_checked(file, overrides)
         except ScenarioError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed = True
@@ -41,36 +43,143 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _parse_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help="scenario file")
+    parser.add_argument("file", metavar="FILE", help="scenario file (or almsim:NAME)")
     add_set_option(parser)
 
 
 @COMMANDS.add("parse", "print the fully resolved scenario (extends and overrides applied) as YAML",
-            _parse_arguments)
+              _parse_arguments)
 def cmd_parse(args: argparse.Namespace) -> int:
     """Print the resolved scenario; it loads back to the same scenario."""
-    from sim.scenario.load import dump_scenario, load_scenario
+    from sim.scenario.load import dump_scenario, load_scenario, overrides_per_file
 
-    text = dump_scenario(load_scenario(args.file, args.overrides))
+    (overrides,) = overrides_per_file([args.file], args.overrides)
+    text = dump_scenario(load_scenario(args.file, overrides))
     sys.stdout.write(text)
     return 0
 
 
-def load_all(files: list[str], overrides: list[str], record_events: bool = True) -> list[Scenario]:
-    """Load and check every file before any work starts, so bad input writes nothing."""
+def _new_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="the new scenario's name; writes NAME.yaml here")
+    parser.add_argument("--from", dest="base", required=True, metavar="BASE",
+                        help="the scenario it extends: almsim:NAME (a shipped scenario) or a file")
+
+
+@COMMANDS.add("new", "write NAME.yaml extending a scenario, with the levers one usually changes",
+              _new_arguments)
+def cmd_new(args: argparse.Namespace) -> int:
+    """Write ``NAME.yaml`` in the current folder (never over an existing file)."""
+    import os
+
+    from sim.scenario.errors import ScenarioError
+    from sim.scenario.load import load_scenario
+    from sim.scenario.schema import MAX_NAME
+    from sim.scenario.shipped import is_shipped
+
+    name = args.name.removesuffix(".yaml")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_\-]*", name, re.ASCII) or len(name) > MAX_NAME:
+        raise ScenarioError(f"a scenario name is lower-case letters, digits, '-' and '_' (at most {MAX_NAME}), "
+                            f"got {args.name!r}", file="almsim new", key="NAME")
+    base = load_scenario(args.base)
+    target = f"{name}.yaml"
+    # A base file is named relative to the new file's folder (the current one).
+    extends = args.base if is_shipped(args.base) or os.path.isabs(args.base) else os.path.relpath(args.base)
+    text = new_scenario_text(name, extends, base)
+    try:
+        with open(target, "x", encoding="utf-8") as fh:
+            fh.write(text)
+    except FileExistsError:
+        raise ScenarioError("already exists; choose another name or remove the file", file=target) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot write the file ({exc.strerror or exc})", file=target) from None
+    print(f"wrote {target} (extends {extends}); check it with: almsim validate {target}")
+    return 0
+
+
+def new_scenario_text(name: str, extends: str, base: Scenario) -> str:
+    """The text of a new scenario extending ``base``: its name and, commented out, the levers
+    one typically changes, with the base's values."""
+    from sim.scenario.dated import Param
+
+    def shown(value: object) -> str:
+        note = ""
+        if isinstance(value, Param):
+            note = f"  # {value.status}" if value.status else ""
+            value = Param(value.steps).to_yaml()  # the value alone; a new value brings its own source
+        text = json.dumps(value, ensure_ascii=False) if not isinstance(value, (int, float)) else f"{value:g}"
+        return text + note
+
+    lines = [
+        f"# A variant of {extends}; see scenarios/README.md for every key.",
+        "# Uncomment a line to change a lever; dotted keys change one value of the base.",
+        f"extends: {extends}",
+        f"name: {name}",
+        f"title: {json.dumps(f'{base.title or base.name} (variant)', ensure_ascii=False)}",
+        "",
+        f"# horizon_months: {base.horizon_months}",
+    ]
+    population = base.population
+    if population.cohort is not None:
+        lines.append(f"# population.cohort.size: {population.cohort.size}")
+    if population.inflow is not None:
+        lines.append(f"# population.inflow.people_per_month: {shown(population.inflow.people_per_month)}")
+    for p in base.programmes:
+        lines += ["", f"# Programme {p.name}" + (f": {p.title}" if p.title else "")]
+        at = f"programmes.{p.name}"
+        lines.append(f"# {at}.referral_rate_per_month: {shown(p.referral_rate_per_month)}")
+        cap = p.capacity
+        if cap.slots is not None:
+            lines.append(f"# {at}.capacity.slots: {shown(cap.slots)}")
+        else:
+            lines.append(f"# {at}.capacity.staff: {shown(cap.staff)}")
+            lines.append(f"# {at}.capacity.caseload_per_staff: {shown(cap.caseload_per_staff)}")
+        lines.append(f"# {at}.max_duration_months: {shown(p.max_duration_months)}")
+        if p.wage_sek_per_month is not None:
+            lines.append(f"# {at}.wage_sek_per_month: {shown(p.wage_sek_per_month)}")
+        lines.append(f"# {at}.effect_after_hazard_ratio: {shown(p.effect_after_hazard_ratio)}")
+        if p.cost_sek_per_staff_month is not None:
+            lines.append(f"# {at}.cost_sek_per_staff_month: {shown(p.cost_sek_per_staff_month)}")
+        else:
+            lines.append(f"# {at}.staff_cost_sek_per_month: {shown(p.staff_cost_sek_per_month)}")
+    return "\n".join(lines) + "\n"
+
+
+def load_checked(file: str, overrides: list[str], record_events: bool = True) -> Scenario:
+    """Load one scenario and check that its population fits in memory.
+
+    Raises:
+        ScenarioError: for a bad scenario, or one too large for this machine (at ``population``).
+    """
     from sim.engine.population import ResourceError, check_fits
     from sim.scenario.errors import ScenarioError
     from sim.scenario.load import load_scenario, parse_file
 
-    scenarios = []
-    for file in files:
-        scenario = load_scenario(file, overrides)
-        try:
-            check_fits(scenario.population, scenario.start_month, scenario.horizon_months, record_events)
-        except ResourceError as exc:
-            line = parse_file(file, overrides)[1].locate(("population",)).line
-            raise ScenarioError(str(exc), file=file, line=line, key="population") from None
-        scenarios.append(scenario)
-    return scenarios
+    scenario = load_scenario(file, overrides)
+    try:
+        check_fits(scenario.population, scenario.start_month, scenario.horizon_months, record_events)
+    except ResourceError as exc:
+        doc, provenance = parse_file(file, overrides)
+        loc = provenance.locate(("population",))
+        if loc.file != provenance.file:
+            # Written in a base: point at what this file made large (its inflow or cohort), if anything.
+            population = doc.get("population") or {}
+            for part, size in (("inflow", "people_per_month"), ("cohort", "size")):
+                if isinstance(population.get(part), dict) and size in population[part]:
+                    here = provenance.locate(("population", part, size))
+                    if here.file == provenance.file:
+                        loc = here
+                        break
+        raise ScenarioError(str(exc), file=loc.file, line=loc.line, key="population") from None
+    return scenario
 
 
+def load_all(files: list[str], overrides: list[str], record_events: bool = True) -> list[Scenario]:
+    """Load and check every file before any work starts, so bad input writes nothing.
+
+    ``--set FILE_OR_NAME:path=VALUE`` changes one scenario; a bare ``--set path=VALUE`` every
+    scenario that has the path (see :func:`sim.scenario.load.overrides_per_file`).
+    """
+    from sim.scenario.load import overrides_per_file
+
+    return [load_checked(file, mine, record_events)
+            for file, mine in zip(files, overrides_per_file(files, overrides), strict=True)]

@@ -18,7 +18,7 @@ from typing import Any, Literal
 __all__ = ["Month", "parse_month", "format_month", "Param", "STATUSES", "param_from_yaml"]
 
 Month = int
-_MONTH_RE = re.compile(r"^(\d{4})-(\d{1,2})$")
+_MONTH_RE = re.compile(r"([0-9]{4})-([0-9]{2})", re.ASCII)  # ASCII digits only, two for the month
 
 #: Where a parameter's value comes from.
 STATUSES = ("rule", "reported", "derived", "assumed", "uncalibrated", "calibrated")
@@ -26,20 +26,24 @@ Status = Literal["rule", "reported", "derived", "assumed", "uncalibrated", "cali
 
 
 def parse_month(value: Any) -> Month:
-    """Parse ``"2012-01"`` (or a ``datetime.date``) into a month number.
+    """Parse ``"2012-01"`` (or a ``datetime.date``, which YAML makes of ``2012-01-01``) into a
+    month number. Nothing else is a month: not a number, not ``2012-1``, not other digits.
 
     Raises:
         ValueError: if the value is not a month of the form YYYY-MM.
     """
     if isinstance(value, _dt.date):
+        if not 1900 <= value.year <= 2200:
+            raise ValueError(f"the year must be within 1900-2200, got {value.isoformat()}")
         return value.year * 12 + value.month - 1
     if isinstance(value, str):
-        m = _MONTH_RE.match(value.strip())
+        m = _MONTH_RE.fullmatch(value)
         if m:
             year, month = int(m.group(1)), int(m.group(2))
             if 1 <= month <= 12 and 1900 <= year <= 2200:
                 return year * 12 + month - 1
-    raise ValueError(f"expected a month written YYYY-MM (e.g. 2012-01), got {value!r}")
+    shown = value.isoformat() if isinstance(value, _dt.date) else repr(value)
+    raise ValueError(f"expected a month written YYYY-MM (e.g. 2012-01), got {shown}")
 
 
 def format_month(month: Month) -> str:
@@ -111,7 +115,9 @@ _PARAM_KEYS = {"value", "source", "status"}
 
 
 def _check_number(value: Any, *, ge: float | None, le: float | None, integer: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    if not isinstance(value, (int, float)):
         raise ValueError(f"expected a number, got {value!r}")
     if isinstance(value, int) and abs(value) > 2**63:
         raise ValueError(f"number too large: {value!r}")

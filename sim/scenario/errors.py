@@ -18,6 +18,7 @@ import difflib
 import re
 import types
 import typing
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -31,14 +32,23 @@ __all__ = [
     "from_validation_error", "show_path", "find_key", "MISSING", "schema_type_at", "schema_keys_at",
 ]
 
-# Control characters that would break the one-line promise, written as escapes instead.
-_ESCAPES = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", ord("\x0b"): "\\v",
-            ord("\x0c"): "\\f", ord("\x85"): "\\x85", ord("\u2028"): "\\u2028",
-            ord("\u2029"): "\\u2029"}
+# Control characters (C0, DEL, C1), line and paragraph separators and bidirectional-text
+# controls would break the one-line promise or garble a terminal; they are shown as escapes.
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _escape(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _one_line(text: str) -> str:
-    return text.translate(_ESCAPES)
+    """``text`` with every control character written as an escape (``\\x1b``, ``\\n``)."""
+    return "".join(_escape(ch) if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _BIDI else ch
+                   for ch in text)
 
 
 class ScenarioError(Exception):
@@ -130,6 +140,7 @@ _TEMPLATES = {
     "less_than": "must be < {lt}, got {got}",
     "string_pattern_mismatch": "must match the pattern {pattern!r}, got {got}",
     "too_long": "expected at most {max_length} items, got {actual_length}",
+    "string_too_long": "must be at most {max_length} characters long, got {got}",
     "too_short": "expected at least {min_length} items, got {actual_length}",
 }
 
@@ -306,6 +317,15 @@ def _same_month(a: Any, b: str) -> bool:
         return False
 
 
+def _month_key(table: Any, month: str) -> Any:
+    """The key of ``table`` that names ``month`` (written YYYY-MM or as a date)."""
+    if isinstance(table, dict):
+        for key in table:
+            if _same_month(key, month):
+                return key
+    return None
+
+
 def _named(items: Any, name: str, last: bool = False) -> int | None:
     return _index_where(items, lambda p: isinstance(p, dict) and p.get("name") == name, last)
 
@@ -328,7 +348,8 @@ _LOCATORS: list[tuple[re.Pattern[str], Callable[[Any, re.Match[str]], tuple[Any,
          _get(_get(v, "calendar"), "status_dates"), lambda d: _same_month(d, m[1]))) is not None
      else None),
     (re.compile(r"cohort wave (\S+) is outside"),
-     lambda v, m: ("population", "cohort", "waves", m[1])),
+     lambda v, m: ("population", "cohort", "waves", k) if (k := _month_key(
+         _get(_get(_get(v, "population"), "cohort"), "waves"), m[1])) is not None else None),
     (re.compile(r"budget for '(.+?)' but no"), lambda v, m: ("budget_sek_per_year", m[1])),
     (re.compile(r"a subsidised_job needs"), lambda v, m: ("kind",)),
     (re.compile(r"cannot count as work"), lambda v, m: ("counts_as_work",)),

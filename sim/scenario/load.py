@@ -27,9 +27,10 @@ Rules for files:
   child replace all of the base's) and so does a *single parameter* (a number, a dated
   value ``{2012-01: 100, 2013-07: 200}``, or ``{value: ..., source: ...}``) or a table of plain
   numbers (shares such as ``age_bands``, ``effects.work``, cohort ``waves``), whose entries
-  only make sense together. Bases must resolve (after following links) to a file inside the
-  *parent of the top-level file's folder*: ``scenarios/c2.yaml`` may extend
-  ``national.yaml`` or ``defaults/national.yaml`` but not ``/etc/x`` or ``../../x.yaml``.
+  only make sense together. A base is any readable regular file: a path relative to the
+  folder of the file that names it, an absolute path, or ``almsim:NAME`` for a scenario shipped
+  with almsim (:mod:`sim.scenario.shipped`). A path with a NUL byte, a folder, a FIFO or a
+  device is refused before it is opened.
   Chains are limited to 16 files and cycles are reported with the whole chain.
 * A key containing dots, at any level, is an override applied after this file's merge:
   ``transitions.open.work: 0.02`` or ``programmes.c2.capacity.staff: {2007-01: 3}``. After
@@ -37,7 +38,11 @@ Rules for files:
   An override behaves as if the nested mapping had been written out, so it merges and
   replaces by the rules above. A path that does not exist is an error, except that a new key
   may be added to an existing mapping (the schema then judges it). Overrides given to
-  :func:`load_scenario` (the command line's ``--set path=VALUE``) are applied last.
+  :func:`load_scenario` (the command line's ``--set path=VALUE``) are applied last; one written
+  ``FILE_OR_NAME:path=VALUE`` only to the file it names (:func:`overrides_per_file` shares the
+  ``--set`` values of a command out among its files).
+
+Calibration jobs, target and space files are read by :func:`read_document` with the same rules.
 """
 
 from __future__ import annotations
@@ -65,10 +70,21 @@ from sim.scenario.errors import (
     show_path,
 )
 from sim.scenario.schema import Scenario
-from sim.scenario.yaml_reader import MAX_FILE_BYTES, KeyPath, Location, Node, Override, parse_text, read_text
+from sim.scenario.shipped import is_shipped, shipped_path
+from sim.scenario.yaml_reader import (
+    MAX_FILE_BYTES,
+    KeyPath,
+    Location,
+    Node,
+    Override,
+    check_path,
+    parse_text,
+    read_text,
+)
 
 __all__ = [
     "load_scenario", "parse_file", "build", "dump_scenario", "scenario_hash",
+    "split_set", "set_matches", "overrides_per_file", "read_document",
     "Location", "Provenance", "KeyPath", "MAX_FILE_BYTES",
 ]
 
@@ -95,6 +111,13 @@ class Provenance(dict[KeyPath, Location]):
             if loc is not None:
                 return loc
         return Location(self.file)
+
+    def error(self, path: KeyPath, message: str, key: str | None = None) -> ScenarioError:
+        """A :class:`ScenarioError` at the place ``path`` was written, shown as ``key``."""
+        loc = self.locate(tuple(path))
+        if key is None:
+            key = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in path).replace(".[", "[") or None
+        return ScenarioError(message, file=loc.file, line=loc.line, key=key)
 
 
 # --------------------------------------------------------------------------------------------
@@ -127,15 +150,118 @@ def parse_file(path: str | os.PathLike[str],
     Raises:
         ScenarioError: for unreadable files, bad YAML, broken ``extends:`` or overrides.
     """
-    file = os.fspath(path)
-    real = os.path.realpath(file)
-    allowed_root = os.path.dirname(os.path.dirname(real))
-    tree = _resolve(file, real, allowed_root, [])
-    for ov in _command_line_overrides(overrides):
+    file, real = _top_file(path)
+    tree = _resolve(file, real, [])
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    mine = [body for target, body in map(split_set, overrides)
+            if target is None or set_matches(target, file, _tree_name(tree))]
+    for ov in _command_line_overrides(mine):
         _apply_override(tree, ov)
     provenance = Provenance(file)
     doc = _flatten(tree, (), provenance)
     assert isinstance(doc, dict)
+    return doc, provenance
+
+
+def split_set(text: str) -> tuple[str | None, str]:
+    """``"FILE_OR_NAME:path=VALUE"`` -> ``(FILE_OR_NAME, "path=VALUE")``; a bare
+    ``"path=VALUE"`` -> ``(None, "path=VALUE")``. The target ends at the last ``:`` before ``=``
+    (so ``almsim:national:horizon_months=12`` targets ``almsim:national``)."""
+    text = str(text)
+    left = text.partition("=")[0]
+    if ":" not in left:
+        return None, text
+    target = left.rsplit(":", 1)[0]
+    return target, text[len(target) + 1:]
+
+
+def set_matches(target: str, file: str, name: str | None) -> bool:
+    """Whether ``--set TARGET:...`` is meant for ``file``: the path as given, its base name
+    (with or without ``.yaml``), or the scenario's ``name``."""
+    base = os.path.basename(file)
+    return target in (file, base, os.path.splitext(base)[0], name) or (
+        "\0" not in target and os.path.normpath(target) == os.path.normpath(file))
+
+
+def overrides_per_file(files: Sequence[str], overrides: Sequence[str]) -> list[list[str]]:
+    """The ``--set`` values each of ``files`` gets.
+
+    ``FILE_OR_NAME:path=VALUE`` goes to the files it names (see :func:`set_matches`); a bare
+    ``path=VALUE`` goes to every file where the path exists (with one file: to that file, which
+    then reports a path it lacks).
+
+    Raises:
+        ScenarioError: (file ``--set``) for a target that names no file, or a bare path that
+            exists in none of several files, naming the files.
+    """
+    files = [os.fspath(f) for f in files]
+    per: list[list[str]] = [[] for _ in files]
+    trees: dict[int, Node | None] = {}
+
+    def tree(i: int) -> Node | None:
+        if i not in trees:
+            try:
+                trees[i] = _resolve(*_top_file(files[i]), [])
+            except ScenarioError:
+                trees[i] = None  # the file's own error is reported when it is loaded
+        return trees[i]
+
+    def fits(i: int, ov: Override) -> bool:
+        t = tree(i)
+        if t is None:
+            return True
+        try:
+            _apply_override(copy.deepcopy(t), ov)
+        except ScenarioError:
+            return False
+        return True
+
+    for text in overrides:
+        target, body = split_set(text)
+        (ov,) = _command_line_overrides([body])
+        path = ".".join(ov.parts)
+        if target is not None:
+            hits = [i for i, f in enumerate(files) if set_matches(target, f, _tree_name(tree(i)))]
+            if not hits:
+                raise ScenarioError(f"{target!r} names none of the scenarios given ({', '.join(files)}): "
+                                    f"give a file, its base name or a scenario's name", file=_SET, key=path)
+        elif len(files) == 1:
+            hits = [0]
+        else:
+            hits = [i for i in range(len(files)) if fits(i, ov)]
+            if not hits:
+                raise ScenarioError(f"none of the scenarios has this path ({', '.join(files)})",
+                                    file=_SET, key=path)
+        for i in hits:
+            per[i].append(text)
+    return per
+
+
+def read_document(path: str | os.PathLike[str], what: str) -> tuple[dict[str, Any], Provenance]:
+    """Read an input file that is not a scenario (a calibration job, a target or a space file)
+    with the scenario reader's rules: a regular file of at most 1 MiB of UTF-8, safe YAML (no
+    anchors, merge keys, tags or duplicate keys), one mapping at the top. Keys with dots are
+    plain keys here.
+
+    Returns:
+        The plain data and where each key was written (for errors with a line).
+
+    Raises:
+        ScenarioError: naming the file (and the line and key, where there is one).
+    """
+    file = os.fspath(path)
+    real = check_path(file, what)
+    tree = parse_text(read_text(file, real, what), file, None, dotted=False)
+    if tree is None:
+        raise ScenarioError(f"the file holds no {what} (it is empty or only comments)", file=file)
+    if not isinstance(tree.value, dict):
+        raise ScenarioError(f"the top level of a {what} must be a mapping (key: value lines), "
+                            f"got {_kind(tree.value)}", file=file, line=tree.loc.line)
+    tree.loc = Location(file)
+    provenance = Provenance(file)
+    doc = _flatten(tree, (), provenance)
+    _refuse_huge_numbers(doc, (), doc, provenance)
     return doc, provenance
 
 
@@ -154,6 +280,7 @@ def build(doc: Any, provenance: Provenance | None = None) -> Scenario:
                             f"{type(doc).__name__}", file=prov.file)
     doc = copy.deepcopy(doc)
     _refuse_huge_numbers(doc, (), doc, prov)
+    _refuse_case_twins(doc, (), doc, prov)
     def where(path: KeyPath) -> tuple[str, int | None]:
         loc = prov.locate(path)
         return loc.file, loc.line
@@ -198,7 +325,18 @@ def _canonical(value: Any) -> Any:
 # extends: and merging
 
 
-def _resolve(file: str, real: str, allowed_root: str, chain: list[tuple[str, str]]) -> Node:
+def _top_file(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """The file as shown in messages and its checked real path (``almsim:NAME`` resolved)."""
+    file = os.fspath(path)
+    if is_shipped(file):
+        try:
+            return file, check_path(str(shipped_path(file)))
+        except ValueError as exc:
+            raise ScenarioError(str(exc), file=file) from None
+    return file, check_path(file)
+
+
+def _resolve(file: str, real: str, chain: list[tuple[str, str]]) -> Node:
     """Read ``file``, merge it onto its base (if it extends one), apply its dotted keys."""
     overrides: list[Override] = []
     tree = parse_text(read_text(file, real), file, overrides)
@@ -211,40 +349,53 @@ def _resolve(file: str, real: str, allowed_root: str, chain: list[tuple[str, str
     extends = tree.value.pop("extends", None)
     if extends is not None:
         chain = [*chain, (file, real)]
-        base_file, base_real = _base_of(extends, file, real, allowed_root, chain)
-        tree = _merge(_resolve(base_file, base_real, allowed_root, chain), tree, ())
+        base_file, base_real = _base_of(extends, file, real, chain)
+        tree = _merge(_resolve(base_file, base_real, chain), tree, ())
     for ov in overrides:
         _apply_override(tree, ov)
     return tree
 
 
-def _base_of(extends: Node, file: str, real: str, allowed_root: str,
-             chain: list[tuple[str, str]]) -> tuple[str, str]:
-    """Check an ``extends:`` value; return the base's shown name and real path."""
+def _base_of(extends: Node, file: str, real: str, chain: list[tuple[str, str]]) -> tuple[str, str]:
+    """Check an ``extends:`` value; return the base's shown name and real path.
+
+    A base is ``almsim:NAME`` (a shipped scenario), an absolute path, or a path relative to
+    the folder of the file that names it (after following links).
+    """
     def fail(message: str) -> ScenarioError:
         return ScenarioError(message, file=extends.loc.file, line=extends.loc.line, key="extends")
 
     target = extends.value
     if not isinstance(target, str) or not target.strip():
         raise fail(f"must name a base scenario file, got {_kind(target)}")
-    if os.path.isabs(target) or target.startswith("~"):
-        raise fail(f"{target!r} is an absolute path; name the base relative to this file")
-    base_real = os.path.realpath(os.path.join(os.path.dirname(real), target))
-    base_file = os.path.normpath(os.path.join(os.path.dirname(file), target))
-    if os.path.commonpath([base_real, allowed_root]) != allowed_root:
-        root_shown = os.path.normpath(os.path.join(os.path.dirname(chain[0][0]), ".."))
-        raise fail(f"{target!r} is outside {root_shown!r}; a base must be inside the parent of "
-                   f"the top-level file's folder")
+    if is_shipped(target):
+        try:
+            found = shipped_path(target)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        base_file = str(found)
+        candidate = str(found)
+    else:
+        if "\0" in target:
+            raise fail(f"{target!r} contains a NUL byte")
+        candidate = os.path.join(os.path.dirname(real), os.path.expanduser(target))
+        base_file = os.path.normpath(os.path.join(os.path.dirname(file), os.path.expanduser(target)))
+    try:
+        base_real = os.path.realpath(candidate)
+    except (OSError, ValueError) as exc:
+        raise fail(f"cannot read base {target!r} ({exc})") from None
     if base_real in [r for _, r in chain]:
         top_dir = os.path.dirname(chain[0][1])
         names = [os.path.relpath(r, top_dir) for _, r in chain] + [os.path.relpath(base_real, top_dir)]
         raise fail("extends cycle: " + " -> ".join(names))
     if len(chain) >= _MAX_EXTENDS:
         raise fail(f"the extends chain is longer than {_MAX_EXTENDS} files")
-    if not os.path.exists(base_real):
-        raise fail(f"base file {target!r} not found (looked for {base_file})")
-    if not os.path.isfile(base_real):
-        raise fail(f"base {target!r} is not a file")
+    try:
+        check_path(base_real)
+    except ScenarioError as exc:
+        if exc.message == "file not found":
+            raise fail(f"base file {target!r} not found (looked for {base_file})") from None
+        raise fail(f"base {target!r} {exc.message}") from None
     return base_file, base_real
 
 
@@ -353,6 +504,15 @@ def _flatten(node: Node, path: KeyPath, provenance: Provenance) -> Any:
     return node.value
 
 
+def _tree_name(node: Node | None) -> str | None:
+    """The ``name:`` of a resolved scenario tree, if it is text."""
+    if node is not None and isinstance(node.value, dict):
+        name = node.value.get("name")
+        if name is not None and isinstance(name.value, str):
+            return name.value
+    return None
+
+
 def _item_name(node: Node) -> str | None:
     if isinstance(node.value, dict):
         name = node.value.get("name")
@@ -372,6 +532,26 @@ def _refuse_huge_numbers(value: Any, path: KeyPath, doc: Any, prov: Provenance) 
     elif isinstance(value, list):
         for i, item in enumerate(value):
             _refuse_huge_numbers(item, (*path, i), doc, prov)
+
+
+def _refuse_case_twins(value: Any, path: KeyPath, doc: Any, prov: Provenance) -> None:
+    """Refuse two keys of one mapping that differ only in case (``open:`` and ``OPEN:``): a
+    stage, a payer or a programme would otherwise be given twice."""
+    if isinstance(value, dict):
+        seen: dict[str, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str):
+                folded = key.casefold()
+                if folded in seen:
+                    loc, first = prov.locate((*path, key)), prov.locate((*path, seen[folded]))
+                    where = f" (line {first.line})" if first.line is not None and first.file == loc.file else ""
+                    raise ScenarioError(f"differs only in case from {seen[folded]!r}{where}; write each key once",
+                                        file=loc.file, line=loc.line, key=show_path(doc, (*path, key)))
+                seen[folded] = key
+            _refuse_case_twins(item, (*path, key), doc, prov)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_case_twins(item, (*path, i), doc, prov)
 
 
 def _kind(value: Any) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from sim.scenario.dated import Param
-from sim.scenario.fields import NonNeg, Share, _Frozen
+from sim.scenario.fields import DaysPerMonth, Sek, Share, _Frozen
 
 __all__ = ["Money"]
 
@@ -25,41 +25,41 @@ class Money(_Frozen):
 
     discount_rate_per_year: Share = _c(0.035)  # ASEK: 3.5 %
     # Social assistance (municipality), B1: norm excl. housing, plus housing.
-    sa_norm_single_sek_per_month: NonNeg = _c(3880)
-    sa_norm_couple_sek_per_month: NonNeg = _c(6360)  # 5,320 personal + 1,040 shared
-    sa_norm_per_child_sek_per_month: NonNeg = _c(2450)  # mid-range of 1,740-3,280 by age
-    housing_single_sek_per_month: NonNeg = _c(3600)  # 7,000-8,000 incl. rent (ka.se) minus norm
-    housing_family_sek_per_month: NonNeg = _c(5000)
-    partner_income_sek_per_month: NonNeg = _c(0)  # couples: the other adult's net income
+    sa_norm_single_sek_per_month: Sek = _c(3880)
+    sa_norm_couple_sek_per_month: Sek = _c(6360)  # 5,320 personal + 1,040 shared
+    sa_norm_per_child_sek_per_month: Sek = _c(2450)  # mid-range of 1,740-3,280 by age
+    housing_single_sek_per_month: Sek = _c(3600)  # 7,000-8,000 incl. rent (ka.se) minus norm
+    housing_family_sek_per_month: Sek = _c(5000)
+    partner_income_sek_per_month: Sek = _c(0)  # couples: the other adult's net income
     # Household income from Försäkringskassan that counts in the assistance calculation, DOMAIN D2.
-    child_allowance_sek_per_child_month: NonNeg = _c(1050)  # barnbidrag 2006 - Feb 2018
-    maintenance_support_sek_per_child_month: NonNeg = _c(1273)  # underhållsstöd, single parents, to Jan 2015
-    housing_allowance_family_sek_per_month: NonNeg = _c(2200)  # bostadsbidrag, families with children
+    child_allowance_sek_per_child_month: Sek = _c(1050)  # barnbidrag 2006 - Feb 2018
+    maintenance_support_sek_per_child_month: Sek = _c(1273)  # underhållsstöd, single parents, to Jan 2015
+    housing_allowance_family_sek_per_month: Sek = _c(2200)  # bostadsbidrag, families with children
     # Income equalisation (Lag 2004:773), DOMAIN D3: the share of a change in its own tax base
     # a municipality keeps after the equalisation grant adjusts (0.05 below the guarantee level).
     municipal_tax_kept_share: Share = _c(0.05)
     # Activity support (paid by Försäkringskassan), B2.
-    activity_support_no_ui_sek_per_day: NonNeg = _c(223)
+    activity_support_no_ui_sek_per_day: Sek = _c(223)
     activity_support_ui_share: Share = _c(0.65)
-    activity_support_min_sek_per_day: NonNeg = _c(320)
+    activity_support_min_sek_per_day: Sek = _c(320)
     # Unemployment insurance (UI funds / state), B2.
     ui_share_first_200_days: Share = _c(0.80)
     ui_share_after_200_days: Share = _c(0.70)
-    ui_max_sek_per_day: NonNeg = _c(680)
+    ui_max_sek_per_day: Sek = _c(680)
     # Without 12 months of a-kassa membership: the basic amount, full-time (DOMAIN D1).
-    ui_basic_sek_per_day: NonNeg = Param(((None, 320.0), (2015 * 12 + 8, 365.0)))  # 365 from Sep 2015
-    benefit_days_per_month: NonNeg = _c(21.7)
+    ui_basic_sek_per_day: Sek = Param(((None, 320.0), (2015 * 12 + 8, 365.0)))  # 365 from Sep 2015
+    benefit_days_per_month: DaysPerMonth = _c(21.7)
     # Wages, taxes, fees, B4.
-    work_wage_sek_per_month: NonNeg = _c(20000)  # unsubsidised jobs these people get
-    previous_wage_sek_per_month: NonNeg = _c(17000)  # UI reference wage of those entitled at entry
+    work_wage_sek_per_month: Sek = _c(20000)  # unsubsidised jobs these people get
+    previous_wage_sek_per_month: Sek = _c(17000)  # UI reference wage of those entitled at entry
     employer_fee_share: Share = _c(0.3142)
     employer_fee_share_under_26: Share = Param(((None, 0.1549), (2016 * 12, 0.3142)))  # reduced 2009-2015
     municipal_tax_share: Share = _c(0.2070)
     region_tax_share: Share = _c(0.1129)  # 31.99 % average total minus the municipal 20.70 %
-    tax_free_sek_per_month: NonNeg = _c(1200)  # stands in for the basic deduction
+    tax_free_sek_per_month: Sek = _c(1200)  # stands in for the basic deduction
     production_value_share_of_wage_cost: Share = _c(1.0)  # ordinary work: value = wage cost
     # The guarantee, B2-B3.
-    fas3_organiser_grant_sek_per_month: NonNeg = Param(((None, 4950.0), (2015 * 12, 2200.0)))
+    fas3_organiser_grant_sek_per_month: Sek = Param(((None, 4950.0), (2015 * 12, 2200.0)))
     fas3_organiser: Literal["municipality", "employer"] = "employer"
     external_subsidy_share_of_wage_cost: Share = _c(0.0)  # AF's own subsidised jobs (stage 'subsidised')
-    external_subsidised_wage_sek_per_month: NonNeg = _c(17000)
+    external_subsidised_wage_sek_per_month: Sek = _c(17000)

@@ -15,7 +15,26 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from sim.scenario.dated import Month, Param, format_month, parse_month
-from sim.scenario.fields import Count, FieldError, HazardRatio, MonthField, NonNeg, Rate, Share, _Frozen
+from sim.scenario.fields import (
+    MAX_DAYS,
+    MAX_MONTHS,
+    MAX_PEOPLE,
+    Count,
+    Days,
+    Duration,
+    FieldError,
+    HazardRatio,
+    MonthField,
+    Months,
+    People,
+    Rate,
+    Sek,
+    Share,
+    _Frozen,
+)
+from sim.scenario.fields import (
+    Inflow as InflowCount,
+)
 from sim.scenario.rates import Money
 from sim.scenario.stages import LEGAL, PROGRAMME_KINDS, STAGES, Stage, stage_from_name
 
@@ -39,8 +58,12 @@ HOUSEHOLDS = ("single", "single_parent", "couple", "couple_children")
 EDUCATION_LEVELS = ("compulsory", "upper_secondary", "tertiary")
 #: Hazard destinations: stage names, plus ``dropout`` (leave a programme or queue early).
 DESTINATIONS = tuple(s.label for s in STAGES) + ("dropout",)
-#: Hard ceiling on people in one scenario; the memory guard refines it by the horizon.
-MAX_PEOPLE = 50_000_000
+#: Hard ceiling on people in one scenario (:data:`sim.scenario.fields.MAX_PEOPLE`); the memory
+#: guard refines it by the horizon.
+#: Longest scenario or programme name: it names output folders and files.
+MAX_NAME = 100
+#: Most programmes in one scenario (the population arrays store a programme in an int8).
+MAX_PROGRAMMES = 32
 #: The codes the population arrays store for household types and education levels.
 HOUSEHOLD_CODES = {name: i for i, name in enumerate(HOUSEHOLDS)}
 EDUCATION_CODES = {name: i for i, name in enumerate(EDUCATION_LEVELS)}
@@ -64,8 +87,8 @@ def _shares(name: str, value: dict[str, float], allowed: tuple[str, ...] | None 
 def parse_band(band: str) -> tuple[int, int]:
     """``"18-24"`` -> ``(18, 24)`` (inclusive); ``"60+"`` style is not allowed, give an upper end."""
     parts = str(band).split("-")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(f"a band is written 'LOW-HIGH' with whole numbers, e.g. '18-24'; got {band!r}")
+    if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
+        raise ValueError(f"band {band!r} is not written 'LOW-HIGH' with whole numbers, e.g. '18-24'")
     lo, hi = int(parts[0]), int(parts[1])
     if hi < lo:
         raise ValueError(f"band {band!r} ends before it starts")
@@ -75,25 +98,25 @@ def parse_band(band: str) -> tuple[int, int]:
 class Composition(_Frozen):
     """Who the people are: shares and distributions used to synthesise a population."""
 
-    age_bands: dict[str, float] = Field(default_factory=lambda: {"18-24": 0.25, "25-34": 0.3,
+    age_bands: dict[str, StrictFloat] = Field(default_factory=lambda: {"18-24": 0.25, "25-34": 0.3,
                                                                    "35-49": 0.3, "50-64": 0.15})
     female_share: StrictFloat = Field(0.5, ge=0, le=1)
-    households: dict[str, float] = Field(default_factory=lambda: {"single": 0.55, "single_parent": 0.2,
+    households: dict[str, StrictFloat] = Field(default_factory=lambda: {"single": 0.55, "single_parent": 0.2,
                                                                     "couple": 0.1, "couple_children": 0.15})
     children_per_family_mean: StrictFloat = Field(1.8, ge=1, le=10)
     foreign_born_share: StrictFloat = Field(0.4, ge=0, le=1)
     sfi_share_of_foreign_born: StrictFloat = Field(0.3, ge=0, le=1)
     rehab_need_share: StrictFloat = Field(0.2, ge=0, le=1)
-    education: dict[str, float] = Field(default_factory=lambda: {"compulsory": 0.4, "upper_secondary": 0.45,
+    education: dict[str, StrictFloat] = Field(default_factory=lambda: {"compulsory": 0.4, "upper_secondary": 0.45,
                                                                    "tertiary": 0.15})
-    months_on_assistance: dict[str, float] = Field(default_factory=lambda: {"0-11": 0.4, "12-35": 0.3,
+    months_on_assistance: dict[str, StrictFloat] = Field(default_factory=lambda: {"0-11": 0.4, "12-35": 0.3,
                                                                               "36-96": 0.3})
     employability_sd: StrictFloat = Field(0.7, ge=0, le=5)
     registered_share: StrictFloat = Field(0.8, ge=0, le=1)
     ui_entitled_share: StrictFloat = Field(0.1, ge=0, le=1)  # share with a UI history (entitled, if outside JOB)
     # share who have been a-kassa members for at least the membership condition at entry
     ui_member_share: Share = Param.constant(0.0)
-    initial_stages: dict[str, float] = Field(default_factory=lambda: {"open": 1.0})
+    initial_stages: dict[str, StrictFloat] = Field(default_factory=lambda: {"open": 1.0})
     job_days_at_entry: tuple[StrictFloat, StrictFloat] = (0.0, 0.0)
     fas3_days_at_entry: tuple[StrictFloat, StrictFloat] = (450.0, 900.0)
 
@@ -133,14 +156,24 @@ class Composition(_Frozen):
     def _range(cls, v: tuple[float, float]) -> tuple[float, float]:
         if not all(math.isfinite(x) for x in v) or v[0] < 0 or v[1] < v[0]:
             raise ValueError(f"expected [low, high] with 0 <= low <= high, got {list(v)}")
+        if v[1] > MAX_DAYS:
+            raise ValueError(f"days must be at most {MAX_DAYS} (100 years), got {v[1]:g}")
         return v
 
 
 def _month_keys(v: object) -> object:
-    """Write the keys of a dated table as YYYY-MM (YAML may read 2012-01-01 as a date)."""
-    if isinstance(v, dict):
-        return {format_month(parse_month(k)) if not isinstance(k, str) else k: n for k, n in v.items()}
-    return v
+    """Write the keys of a dated table as YYYY-MM (YAML may read 2012-01-01 as a date); two
+    keys naming the same month are refused."""
+    if not isinstance(v, dict):
+        return v
+    out: dict[object, object] = {}
+    for k, n in v.items():
+        key = format_month(parse_month(k)) if not isinstance(k, str) else k
+        if key in out:
+            shown = k.isoformat() if hasattr(k, "isoformat") else str(k)
+            raise ValueError(f"'{shown}' is a second wave in the month {key}; give one number per month")
+        out[key] = n
+    return out
 
 
 class Cohort(_Frozen):
@@ -153,9 +186,12 @@ class Cohort(_Frozen):
     def _waves(self) -> Cohort:
         if self.waves is not None:
             for key, n in self.waves.items():
-                parse_month(key)
+                try:
+                    parse_month(key)
+                except ValueError as exc:
+                    raise FieldError(str(exc), "waves", key) from None
                 if n < 0:
-                    raise ValueError(f"wave {key} must have >= 0 people, got {n}")
+                    raise FieldError(f"wave {key} must have >= 0 people, got {n}", "waves", key)
             if sum(self.waves.values()) != self.size:
                 raise ValueError(f"waves must add up to size {self.size}, got {sum(self.waves.values())}")
         return self
@@ -170,13 +206,20 @@ class Cohort(_Frozen):
 class Inflow(_Frozen):
     """New people arriving every month (e.g. new social-assistance recipients)."""
 
-    people_per_month: Count
+    people_per_month: InflowCount
     from_month: MonthField | None = None
     to_month: MonthField | None = None
     #: Who the new arrivals are, where they differ from the population's composition: the
     #: keys given here replace the population's (e.g. new JOB entrants start in JOB with no
     #: JOB days used); the rest is the population's. None: the same people as the cohort.
     composition: Composition | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> Inflow:
+        if self.from_month is not None and self.to_month is not None and self.to_month < self.from_month:
+            raise FieldError(f"to_month {format_month(self.to_month)} is before from_month "
+                             f"{format_month(self.from_month)}", "to_month")
+        return self
 
 
 class Population(_Frozen):
@@ -208,8 +251,8 @@ class Population(_Frozen):
 class Effects(_Frozen):
     """How attributes, duration and the latent type scale hazards."""
 
-    work: dict[str, float] = Field(default_factory=dict)  # attribute -> log hazard ratio
-    studies: dict[str, float] = Field(default_factory=dict)
+    work: dict[str, StrictFloat] = Field(default_factory=dict)  # attribute -> log hazard ratio
+    studies: dict[str, StrictFloat] = Field(default_factory=dict)
     duration_log_hr_per_year: StrictFloat = Field(-0.15, ge=-5, le=5)
     duration_cap_years: StrictFloat = Field(5.0, ge=0, le=50)
 
@@ -228,13 +271,13 @@ class Rules(_Frozen):
     """Benefit rules and clocks (DOMAIN.md B2); dated where reforms changed them."""
 
     benefit_days_per_month: StrictFloat = Field(21.7, gt=0, le=31)
-    ui_days_max: Count = Param.constant(300)
-    ui_days_max_with_child: Count = Param.constant(450)
-    job_days_to_fas3: Count = Param.constant(450)
-    job_entry_after_months_registered: Count = Param.constant(18)
+    ui_days_max: Days = Param.constant(300)
+    ui_days_max_with_child: Days = Param.constant(450)
+    job_days_to_fas3: Days = Param.constant(450)
+    job_entry_after_months_registered: Months = Param.constant(18)
     work_condition_months: StrictInt = Field(6, ge=1, le=12)  # within the last 12 months
     # income-related UI needs this many months of continuous a-kassa membership (DOMAIN D1)
-    ui_membership_months: Count = Param.constant(12)
+    ui_membership_months: Months = Param.constant(12)
     pension_age: StrictFloat = Field(65, ge=50, le=80)
 
 
@@ -242,9 +285,9 @@ class Capacity(_Frozen):
     """How many can take part at once: fixed slots, or staff x caseload."""
 
     slots: Count | None = None
-    staff: NonNeg | None = None
-    caseload_per_staff: NonNeg | None = None
-    starts_per_staff_per_month: NonNeg | None = None
+    staff: People | None = None
+    caseload_per_staff: People | None = None
+    starts_per_staff_per_month: People | None = None
     max_starts_per_month: Count | None = None
 
     @model_validator(mode="after")
@@ -281,9 +324,9 @@ class Criteria(_Frozen):
     """Conditions on a person for a referral (see :class:`Eligibility`)."""
 
     stages: tuple[str, ...] | None = None  # None: any stage the programme refers from
-    min_months_on_assistance: StrictInt = Field(0, ge=0)
-    min_job_days: StrictFloat = Field(0, ge=0)
-    max_job_days: StrictFloat | None = Field(None, ge=0)
+    min_months_on_assistance: StrictInt = Field(0, ge=0, le=MAX_MONTHS)
+    min_job_days: StrictFloat = Field(0, ge=0, le=MAX_DAYS)
+    max_job_days: StrictFloat | None = Field(None, ge=0, le=MAX_DAYS)
     age_min: StrictFloat = Field(16, ge=16, le=70)
     age_max: StrictFloat = Field(66, ge=16, le=70)
     requires_rehab_need: StrictBool | None = None
@@ -337,7 +380,7 @@ _PROGRAMME_EXITS = ("work", "studies", "training", "education", "subsidised", "c
 class Programme(_Frozen):
     """One programme: who it takes, how many, for how long, what it costs and does."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=MAX_NAME)
     title: str = ""
     kind: Literal["coaching", "training", "education", "subsidised_job"]
     funder: Literal["municipality", "arbetsformedlingen", "forsakringskassan", "region", "samordningsforbund",
@@ -346,26 +389,26 @@ class Programme(_Frozen):
     referral_rate_per_month: Rate
     capacity: Capacity
     priority: tuple[str, ...] = ()
-    max_duration_months: Count
-    max_wait_months: StrictInt | None = Field(None, ge=0)
+    max_duration_months: Duration
+    max_wait_months: StrictInt | None = Field(None, ge=0, le=600)
     motivation_loss_per_waiting_month: Share = Param.constant(0.0)
     exit_rates_per_month: dict[str, Rate] = Field(default_factory=dict)
     lock_in_hazard_ratio: HazardRatio = Param.constant(1.0)
     effect_after_hazard_ratio: HazardRatio = Param.constant(1.0)
-    effect_fade_months: NonNeg = Param.constant(12.0)
+    effect_fade_months: Months = Param.constant(12.0)
     completion_to_work_share: Share = Param.constant(0.0)
     counts_as_work: StrictBool = False
     # the programme enrols its participants in an a-kassa when they start (DOMAIN D1)
     enrols_in_ui_fund: StrictBool = False
-    wage_sek_per_month: NonNeg | None = None
+    wage_sek_per_month: Sek | None = None
     employer: Literal["municipality", "employer"] = "municipality"  # who pays a subsidised job's wage
     wage_subsidy_share_of_wage_cost: Share = Param.constant(0.0)  # paid by Arbetsförmedlingen
-    wage_subsidy_max_sek_per_month: NonNeg | None = None
+    wage_subsidy_max_sek_per_month: Sek | None = None
     production_value_share_of_wage_cost: Share = Param.constant(0.5)
-    cost_sek_per_participant_month: dict[str, NonNeg] = Field(default_factory=dict)
-    staff_cost_sek_per_month: NonNeg = Param.constant(0.0)  # the programme's staff, in all
-    cost_sek_per_staff_month: NonNeg | None = None  # or: per staff member, times capacity.staff
-    budget_sek_per_year: dict[str, NonNeg] = Field(default_factory=dict)
+    cost_sek_per_participant_month: dict[str, Sek] = Field(default_factory=dict)
+    staff_cost_sek_per_month: Sek = Param.constant(0.0)  # the programme's staff, in all
+    cost_sek_per_staff_month: Sek | None = None  # or: per staff member, times capacity.staff
+    budget_sek_per_year: dict[str, Sek] = Field(default_factory=dict)
     start_month: MonthField | None = None
     end_month: MonthField | None = None
 
@@ -443,7 +486,7 @@ class CalendarSpec(_Frozen):
     """Dated events beyond reforms: budget years and follow-up measurements."""
 
     budget_year_start_month: StrictInt = Field(1, ge=1, le=12)
-    follow_up_months_after_exit: tuple[int, ...] = (6, 12)
+    follow_up_months_after_exit: tuple[StrictInt, ...] = (6, 12)
     status_dates: tuple[MonthField, ...] = ()
 
     @field_validator("follow_up_months_after_exit")
@@ -473,7 +516,7 @@ class CalibrationRef(_Frozen):
     parameters in place of the values written in the scenario (see :func:`sim.runs.replications.replicate`).
     """
 
-    from_calibration: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    from_calibration: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=MAX_NAME)
 
 
 def _default_transitions() -> dict[str, dict[str, Param]]:
@@ -483,7 +526,7 @@ def _default_transitions() -> dict[str, dict[str, Param]]:
 class Scenario(_Frozen):
     """A fully resolved scenario (after ``extends:`` and overrides)."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=MAX_NAME)  # names output folders
     title: str = ""
     description: str = ""
     start_month: MonthField
@@ -518,8 +561,9 @@ class Scenario(_Frozen):
     @model_validator(mode="after")
     def _cross(self) -> Scenario:
         names = [p.name for p in self.programmes]
-        if len(names) > 32:
-            raise ValueError(f"at most 32 programmes per scenario, got {len(names)}")
+        if len(names) > MAX_PROGRAMMES:
+            raise FieldError(f"at most {MAX_PROGRAMMES} programmes per scenario, got {len(names)}",
+                             "programmes", MAX_PROGRAMMES)
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"programme name {sorted(dup)[0]!r} is used twice")
@@ -534,7 +578,8 @@ class Scenario(_Frozen):
         if self.population.cohort is not None:
             for m in self.population.cohort.arrivals(self.start_month):
                 if not self.start_month <= m < end:
-                    raise ValueError(f"cohort wave {format_month(m)} is outside the horizon")
+                    raise ValueError(f"cohort wave {format_month(m)} is outside the horizon "
+                                     f"{format_month(self.start_month)}..{format_month(end - 1)}")
         return self
 
     @property

@@ -1,7 +1,8 @@
 """Safe YAML reading: scenario file text in, plain Python values that know where they were written.
 
-This module is the bottom layer of :mod:`sim.scenario.load`. It reads one file's bytes (at most
-:data:`MAX_FILE_BYTES` of UTF-8, no tab indentation) and parses them with a restricted
+This module is the bottom layer of :mod:`sim.scenario.load`. It checks a path before opening it
+(:func:`check_path`: no NUL byte, a regular file -- never a folder, a FIFO or a device), reads
+one file's bytes (at most :data:`MAX_FILE_BYTES` of UTF-8, no tab indentation) and parses them with a restricted
 ``yaml.SafeLoader`` that refuses anchors and aliases, merge keys, tags other than plain
 scalars, duplicate keys, several documents and nesting deeper than 32 levels. The result is a
 tree of :class:`Node` values, each carrying the :class:`Location` (file and line) of the key
@@ -25,7 +26,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from sim.scenario.errors import ScenarioError
 
-__all__ = ["KeyPath", "Location", "Node", "Override", "MAX_FILE_BYTES", "read_text", "parse_text"]
+__all__ = ["KeyPath", "Location", "Node", "Override", "MAX_FILE_BYTES", "check_path", "read_text", "parse_text"]
 
 #: A key's place in a document: mapping keys and list indices from the top.
 KeyPath = tuple[Hashable, ...]
@@ -69,10 +70,11 @@ class Override:
 class _Loader(yaml.SafeLoader):
     """A SafeLoader that refuses anchors, aliases and deep nesting while composing."""
 
-    def __init__(self, text: str, file: str, lines: bool) -> None:
+    def __init__(self, text: str, file: str, lines: bool, dotted: bool = True) -> None:
         super().__init__(text)
         self.file = file
         self.lines = lines
+        self.dotted = dotted
         self.depth = 0
         # Errors at the end of the stream point one line past the text; keep them on it.
         self.last_line = max(1, len(_LINE_BREAKS.findall(text.rstrip("\r\n\x85\u2028\u2029"))) + 1)
@@ -96,21 +98,67 @@ class _Loader(yaml.SafeLoader):
             self.depth -= 1
 
 
-def read_text(file: str, real: str) -> str:
-    """The file's text, after the checks that come before any YAML parsing."""
+def _kind_of(mode: int) -> str | None:
+    """What a file that is not a regular file is, in words (``None`` for a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def check_path(file: str, what: str = "scenario file") -> str:
+    """The real path of ``file`` after checking, without opening it, that it is a regular file.
+
+    A path with a NUL byte, a missing file, a folder, a FIFO or a device is refused at once
+    (opening a FIFO would wait for a writer; a device such as /dev/zero never ends).
+
+    Raises:
+        ScenarioError: naming ``file``.
+    """
+    if "\0" in file:
+        raise ScenarioError("the path contains a NUL byte", file=file)
     try:
+        real = os.path.realpath(file)
         info = os.stat(real)
-        if stat.S_ISDIR(info.st_mode):
-            raise ScenarioError("is a folder, not a scenario file", file=file)
-        if info.st_size > MAX_FILE_BYTES:
-            raise ScenarioError(f"file is too large ({info.st_size / 2**20:.1f} MB; the limit "
-                                f"is 1 MB)", file=file)
-        with open(real, "rb") as fh:
+    except FileNotFoundError:
+        raise ScenarioError("file not found", file=file) from None
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(f"cannot read the {what} ({getattr(exc, 'strerror', None) or exc})",
+                            file=file) from None
+    kind = _kind_of(info.st_mode)
+    if kind is not None:
+        raise ScenarioError(f"is {kind}, not a {what}" if kind.startswith("a ") else f"is {kind}",
+                            file=file)
+    return real
+
+
+def read_text(file: str, real: str | None = None, what: str = "scenario file") -> str:
+    """The file's text, after the checks that come before any YAML parsing."""
+    real = check_path(file, what) if real is None else real
+    try:
+        # Checked again on the open file: a path may change between the check and the open.
+        fd = os.open(real, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            kind = _kind_of(info.st_mode)
+            if kind is not None:
+                raise ScenarioError(f"is {kind}, not a {what}" if kind.startswith("a ") else f"is {kind}",
+                                    file=file)
+            if info.st_size > MAX_FILE_BYTES:
+                raise ScenarioError(f"file is too large ({info.st_size / 2**20:.1f} MB; the limit "
+                                    f"is 1 MB)", file=file)
             data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ScenarioError("file not found", file=file) from None
     except OSError as exc:
-        raise ScenarioError(f"cannot read the file ({exc.strerror or exc})", file=file) from None
+        raise ScenarioError(f"cannot read the {what} ({exc.strerror or exc})", file=file) from None
     if len(data) > MAX_FILE_BYTES:
         raise ScenarioError("file is too large (more than 1 MB; the limit is 1 MB)", file=file)
     try:
@@ -129,11 +177,12 @@ def read_text(file: str, real: str) -> str:
 
 
 def parse_text(text: str, file: str, overrides: list[Override] | None,
-                lines: bool = True) -> Node | None:
+               lines: bool = True, dotted: bool = True) -> Node | None:
     """YAML text -> located tree (``None`` for no document). Dotted keys go to ``overrides``
-    (``None``: dotted keys are not allowed here)."""
+    (``None``: dotted keys are not allowed here); with ``dotted=False`` a key with dots is a
+    plain key (files other than scenarios)."""
     try:
-        loader = _Loader(text, file, lines)  # the reader checks characters right away
+        loader = _Loader(text, file, lines, dotted)  # the reader checks characters right away
     except yaml.reader.ReaderError as exc:
         line = len(_LINE_BREAKS.findall(text, 0, exc.position)) + 1 if lines else None
         raise ScenarioError(f"invalid YAML: the character U+{exc.character:04X} is not allowed",
@@ -192,7 +241,7 @@ def _to_tree(loader: _Loader, node: Any, path: KeyPath, shown: str,
             raise loader.fail(f"duplicate key{where}", key_node.start_mark, key_shown)
         seen[key] = key_line
         key_loc = Location(loader.file, key_line if loader.lines else None)
-        if isinstance(key, str) and "." in key:
+        if isinstance(key, str) and "." in key and loader.dotted:
             if overrides is None:
                 raise loader.fail("a dotted key cannot appear inside the value of another dotted "
                                   "key or a --set value", key_node.start_mark, key_shown)
