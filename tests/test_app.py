@@ -20,8 +20,20 @@ from pathlib import Path
 import pytest
 
 from sim import load_scenario
-from sim.present.app import (CHART_SIZE_INCHES, LABEL_PT, NET_LABEL, TICK_PT, TITLE_PT, TeachingModel,
-                              chart_figure, chart_specs, lever_overrides, levers, month_ticks, slider_text)
+from sim.present.app import (
+    CHART_SIZE_INCHES,
+    LABEL_PT,
+    NET_LABEL,
+    TICK_PT,
+    TITLE_PT,
+    TeachingModel,
+    chart_figure,
+    chart_specs,
+    lever_overrides,
+    levers,
+    month_ticks,
+    slider_text,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 C2 = str(ROOT / "scenarios" / "c2-lycksele.yaml")

@@ -13,7 +13,7 @@ Pieces, following Mesa's examples (model separate from the page):
   :func:`lever_overrides` turns slider values into the scenario loader's dotted overrides
   (a slider left at the file's value changes nothing, so dated values such as C2's staff
   changes stay as written);
-* :class:`TeachingModel` is a ``mesa.Model`` built from keyword arguments (what SolaraViz's
+* :class:`TeachingModel` is a ``mesa.Model`` built from keyword arguments (what Mesa's controller's
   Reset needs): it wraps a :class:`~sim.engine.model.ProgrammeModel` and a ``DataCollector``;
 * :func:`make_page` returns the Solara page component; ``almsim teach`` serves it with
   ``solara run``. SolaraViz has no switch for its page tabs, play interval and thread
@@ -45,7 +45,8 @@ from sim.scenario.stages import STAGES, Stage
 
 __all__ = ["TeachingModel", "Lever", "levers", "lever_overrides", "model_params", "make_page",
            "ChartSpec", "chart_specs", "chart_figure", "month_ticks", "slider_text",
-           "DEFAULT_SCENARIO", "PAYERS_SHOWN", "NET_LABEL", "CHART_DPI", "CHART_SIZE_INCHES", "TITLE_PT", "LABEL_PT", "TICK_PT"]
+           "DEFAULT_SCENARIO", "PAYERS_SHOWN", "NET_LABEL", "CHART_DPI", "CHART_SIZE_INCHES",
+           "TITLE_PT", "LABEL_PT", "TICK_PT"]
 
 #: The scenario the app opens when none is given.
 DEFAULT_SCENARIO = str(Path(__file__).resolve().parents[2] / "scenarios" / "c2-lycksele.yaml")
@@ -290,7 +291,7 @@ class TeachingModel(mesa.Model):
 
 
 def model_params(scenario_file: str) -> dict[str, Any]:
-    """SolaraViz's ``model_params``: the file (fixed), seed, followed person and the lever sliders."""
+    """The page's parameters: the file (fixed), seed, followed person and the lever sliders (Mesa ``Slider``s)."""
     from mesa.visualization import Slider
 
     scenario = load_scenario(scenario_file)
@@ -336,7 +337,14 @@ def month_ticks(start: int, months: int) -> tuple[list[int], list[str]]:
     """Labelled ticks for a months-since-start axis of ``months`` months.
 
     At most six ticks, a whole number of years apart, each labelled with the months since the
-    start and the calendar month below it (``"24\n2009-01"``).
+    start and, below it, the calendar month (24 over 2009-01).
+
+    Args:
+        start: the scenario's start month (a month number, year * 12 + month - 1).
+        months: the horizon in months.
+
+    Returns:
+        The tick positions (months since start) and their labels.
     """
     every = 12 * max(1, math.ceil(months / 12 / 5))
     ticks = list(range(0, months + 1, every))
@@ -348,6 +356,13 @@ def chart_figure(model: TeachingModel, spec: ChartSpec) -> Any:
 
     The x axis is the months since the scenario's start (month 0 is the start month), over the
     whole horizon, so the lines grow from left to right as the months are played.
+
+    Args:
+        model: the teaching model (its ``datacollector`` rows are the months simulated).
+        spec: what to draw.
+
+    Returns:
+        A ``matplotlib.figure.Figure`` of :data:`CHART_SIZE_INCHES`, legend below the axes.
     """
     from matplotlib.figure import Figure
 
@@ -380,7 +395,14 @@ def chart_figure(model: TeachingModel, spec: ChartSpec) -> Any:
 
 
 def chart_specs(scenario: Scenario) -> list[ChartSpec]:
-    """The three live charts: people by stage, waiting list and places, cumulative net per payer."""
+    """The three live charts: people by stage, waiting list and places, cumulative net per payer.
+
+    Args:
+        scenario: the scenario (its programmes' stages are among the stages shown).
+
+    Returns:
+        The chart specifications, in the order the page shows them.
+    """
     shown = ["open", "job", "waiting"] + sorted({p.stage.label for p in scenario.programmes}) + ["fas3", "work"]
     return [
         ChartSpec("People by stage", "people", {s: _STAGE_COLOURS[s] for s in dict.fromkeys(shown)}),
@@ -392,7 +414,16 @@ def chart_specs(scenario: Scenario) -> list[ChartSpec]:
 
 
 def slider_text(value: float, step: float, integer: bool) -> str:
-    """A slider's value as shown next to it (as many decimals as its step has)."""
+    """A slider's value as shown next to it.
+
+    Args:
+        value: the slider's value.
+        step: the slider's step (the value gets as many decimals as the step has).
+        integer: whether the slider is an integer slider.
+
+    Returns:
+        The value as text, e.g. ``"2.75"`` for step 0.25 or ``"17"`` for an integer slider.
+    """
     if integer:
         return str(int(round(value)))
     decimals = 0
@@ -470,6 +501,12 @@ def make_page(scenario_file: str = DEFAULT_SCENARIO) -> Any:
     * the sidebar holds Mesa's own controller (Reset, ▶/❚❚, Step) and the sliders, each with its
       value shown next to its name; moved sliders take effect at Reset;
     * the main area shows the three charts (months since start on the x axis) and the panel.
+
+    Args:
+        scenario_file: the scenario YAML file.
+
+    Returns:
+        The ``Page`` component (``solara run`` serves a module's ``Page``).
     """
     import solara
     from mesa.visualization.solara_viz import ModelController
