@@ -2,7 +2,7 @@
 
 The browser test starts ``almsim teach`` on a free localhost port, drives it in headless
 Chromium with Playwright (Debian's ``/usr/bin/chromium``; Playwright's own browser download is
-never used) and saves a screenshot. It is skipped only where no Chromium is installed.
+never used) and saves screenshots (``--basetemp`` keeps them). It is skipped only where no Chromium is installed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,20 @@ from pathlib import Path
 import pytest
 
 from sim import load_scenario
-from sim.present.app import TeachingModel, lever_overrides, levers
+from sim.present.app import (
+    CHART_SIZE_INCHES,
+    LABEL_PT,
+    NET_LABEL,
+    TICK_PT,
+    TITLE_PT,
+    TeachingModel,
+    chart_figure,
+    chart_specs,
+    lever_overrides,
+    levers,
+    month_ticks,
+    slider_text,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 C2 = str(ROOT / "scenarios" / "c2-lycksele.yaml")
@@ -70,7 +83,7 @@ def test_a_budget_lever_sets_the_employers_yearly_budget():
 
 
 # ------------------------------------------------------------------------------ the model
-def test_the_teaching_model_steps_months_and_collects_stocks_queue_and_costs():
+def test_the_teaching_model_steps_months_and_collects_stocks_queue_and_net_money():
     model = TeachingModel(scenario_file=C2, staff=2)
     assert model.months_done == 0 and model.queue() == (0, 0, 34)
     for _ in range(6):
@@ -79,7 +92,8 @@ def test_the_teaching_model_steps_months_and_collects_stocks_queue_and_costs():
     assert len(df) == 6 and {"waiting", "in programme", "places", "coaching", "municipality", "society"} <= set(df)
     assert (df["places"] == 34).all()
     assert (df["in programme"] <= df["places"]).all()
-    assert df["municipality"].iloc[-1] > 0  # social assistance: the municipality has paid
+    # One sign convention: + = the payer is better off. Social assistance: the municipality has paid.
+    assert df["municipality"].iloc[-1] < 0
     f = model.followed()
     assert f["month"] == "2007-06" and "municipality" in f["money"]
     assert model.month_label == "2007-06" and model.time == 6
@@ -108,6 +122,43 @@ def test_almsim_teach_refuses_a_bad_scenario_with_one_line(tmp_path, capsys):
     assert main(["teach", str(tmp_path / "missing.yaml")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------ the charts
+def test_the_charts_have_months_on_the_x_axis_and_the_one_sign_convention():
+    model = TeachingModel(scenario_file=C2)
+    for _ in range(3):
+        model.step()
+    specs = chart_specs(model.spec)
+    assert [s.title for s in specs] == ["People by stage", "Waiting list and places", "Cumulative net per payer"]
+    assert NET_LABEL == "MSEK, + = the payer is better off" and specs[2].ylabel == NET_LABEL
+    for spec in specs:
+        ax = chart_figure(model, spec).axes[0]
+        assert ax.get_xlabel() == "months since start" and ax.get_xlim() == (0, 96)
+        assert ax.title.get_fontsize() == TITLE_PT and ax.xaxis.label.get_fontsize() == LABEL_PT
+        assert all(t.get_fontsize() == TICK_PT for t in ax.get_xticklabels() + ax.get_yticklabels())
+        assert len(ax.lines[0].get_xdata()) == 3
+    assert "cost" not in " ".join(s.title + s.ylabel for s in specs).lower()
+
+
+def test_chart_fonts_are_readable_at_the_size_they_are_shown():
+    shown_px = 400  # a chart's width on a 1280-px-wide page is about 415 px (the browser test measures it)
+    px_per_pt = shown_px / (CHART_SIZE_INCHES[0] * 72)
+    assert TITLE_PT * px_per_pt >= 14 and TICK_PT * px_per_pt >= 12
+
+
+def test_month_ticks_show_months_since_start_and_the_calendar_month():
+    start = load_scenario(C2).start_month
+    ticks, labels = month_ticks(start, 96)
+    assert ticks == [0, 24, 48, 72, 96] and labels[0] == "0\n2007-01" and labels[1] == "24\n2009-01"
+    assert month_ticks(start, 36)[0] == [0, 12, 24, 36]
+
+
+def test_slider_values_are_shown_with_the_decimals_of_their_step():
+    assert slider_text(2.75, 0.25, False) == "2.75"
+    assert slider_text(0.3, 0.01, False) == "0.30"
+    assert slider_text(12.5, 0.5, False) == "12.5"
+    assert slider_text(17, 1, True) == "17"
 
 
 # ------------------------------------------------------------------------------ the browser
@@ -150,10 +201,11 @@ def test_the_app_in_a_browser_steps_and_a_slider_changes_the_model(app_url, tmp_
     from playwright.sync_api import expect, sync_playwright
 
     errors: list[str] = []
+    shots = tmp_path
     with sync_playwright() as pw:
         browser = pw.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1500, "height": 1100})
+            viewport={"width": 1280, "height": 1000})
         try:
             page = browser.new_page()
             page.on("pageerror", lambda e: errors.append(str(e)))
@@ -161,27 +213,57 @@ def test_the_app_in_a_browser_steps_and_a_slider_changes_the_model(app_url, tmp_
             month, queue = page.locator(".almsim-month"), page.locator(".almsim-queue")
             # The page loads: title, controls, sliders, charts and the panel.
             expect(month).to_have_text("Month 2007-01 · step 0 of 96", timeout=60_000)
-            expect(page.get_by_text("almsim: Lycksele C2 coaching project")).to_be_visible()
+            expect(page.get_by_text("almsim: Lycksele C2 coaching project").first).to_be_visible()
             expect(queue).to_contain_text("places 51")
-            charts = page.locator(".vue-grid-item img")
+            charts = page.locator(".almsim-chart img")
             expect(charts).to_have_count(3)
             first_chart = charts.first.get_attribute("src")
+
+            # None of Mesa's controls a teacher does not need; Reset, play and Step are there.
+            body = page.locator("body").inner_text().lower()
+            for unwanted in ("use threads", "play interval", "render interval", "page 0"):
+                assert unwanted not in body, unwanted
+            for name in ("Reset", "▶", "Step"):
+                expect(page.get_by_role("button", name=name)).to_be_visible()
+
+            # Each slider shows its value next to its name.
+            levers_shown = page.locator(".almsim-lever")
+            expect(levers_shown).to_have_count(6)  # seed, person, coaches, caseload, length, referral rate
+            for i in range(levers_shown.count()):
+                lever = levers_shown.nth(i)
+                now = float(lever.get_by_role("slider").get_attribute("aria-valuenow"))
+                assert float(lever.locator(".almsim-lever-value").inner_text()) == now
+            coaches = page.locator(".almsim-lever", has_text="Coaches (staff)")
+            expect(coaches.locator(".almsim-lever-value")).to_have_text("3.00")
+
+            # The charts: months on the x axis, the money chart in the one sign convention, and
+            # fonts readable at the size they are shown (the SVG keeps its text as comments).
+            svgs = [page.evaluate("async src => await (await fetch(src)).text()", charts.nth(i).get_attribute("src"))
+                    for i in range(3)]
+            assert all("months since start" in svg for svg in svgs)
+            assert "Cumulative net per payer" in svgs[2] and "+ = the payer is better off" in svgs[2]
+            for i in range(3):
+                shown = charts.nth(i).evaluate("e => e.getBoundingClientRect().width")
+                px_per_pt = shown / (CHART_SIZE_INCHES[0] * 72)
+                assert TITLE_PT * px_per_pt >= 14 and TICK_PT * px_per_pt >= 12, shown
+            page.screenshot(path=str(shots / "teaching-app-start.png"), full_page=True)
 
             # Stepping changes the step counter, the numbers and the charts.
             for i in range(1, 4):
                 page.get_by_role("button", name="Step").click()
                 expect(month).to_contain_text(f"step {i} of 96", timeout=20_000)
-            expect(page.get_by_text("Time: 3.0")).to_be_visible()
             assert "in programme 0" not in queue.inner_text()
             assert charts.first.get_attribute("src") != first_chart
             expect(page.locator(".almsim-person")).to_contain_text("This month's money")
+            expect(page.locator(".almsim-person")).to_contain_text("+ = the payer is better off")
 
-            # Moving the coaches slider (3 -> 2) and resetting changes the model's places.
-            slider = page.locator(".v-input", has_text="Coaches (staff)").get_by_role("slider")
+            # Moving the coaches slider (3 -> 2) shows the new value; Reset changes the model's places.
+            slider = coaches.get_by_role("slider")
             slider.focus()
             for _ in range(4):  # 0.25 a step
                 slider.press("ArrowLeft")
             expect(slider).to_have_attribute("aria-valuenow", "2")
+            expect(coaches.locator(".almsim-lever-value")).to_have_text("2.00")
             page.get_by_role("button", name="Reset").click()
             expect(month).to_contain_text("step 0 of 96", timeout=20_000)
             expect(queue).to_contain_text("places 34")
@@ -194,8 +276,8 @@ def test_the_app_in_a_browser_steps_and_a_slider_changes_the_model(app_url, tmp_
             expect(month).to_have_text(re.compile(r"step ([1-9]\d) of 96"), timeout=60_000)
             page.get_by_role("button", name="❚❚").click()
             expect(page.get_by_role("button", name="Step")).to_be_enabled()
-            page.screenshot(path=str(tmp_path / "teaching-app.png"), full_page=True)
+            page.screenshot(path=str(shots / "teaching-app.png"), full_page=True)
         finally:
             browser.close()
-    assert (tmp_path / "teaching-app.png").stat().st_size > 10_000
+    assert (shots / "teaching-app.png").stat().st_size > 10_000
     assert errors == []

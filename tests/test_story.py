@@ -23,6 +23,9 @@ def test_a_story_tells_who_the_referral_the_wait_and_who_pays():
     text = tell_story(SIGTUNA, seed=1, person=0)
     assert text.startswith("The story of person 0 in 'Sigtuna Resursjobb")
     assert re.search(r"Who: a \d+-year-old (wo)?man", text)
+    # almsim's one sign convention, worded the same way as in the reports and the app.
+    assert "Money is per month, per payer: + = the payer is better off (receives), − = it pays." in text
+    assert "− the payer pays, + it receives" not in text
     assert "is referred to Resursjobb" in text
     assert re.search(r"gets a place in Resursjobb .*(after waiting \d+ months?|without waiting)", text)
     assert "Money each month: municipality −" in text  # social assistance, then wages

@@ -1,9 +1,10 @@
-"""The teaching app: a Mesa SolaraViz page over one scenario, month by month.
+"""The teaching app: a Solara page around a Mesa model of one scenario, month by month.
 
 A teacher opens a scenario file (``almsim teach FILE``), moves the sliders for the main levers
 of its first programme — places, coaches and caseload, maximum length, yearly budget,
 referral rate — presses Reset, and steps or plays the months. Live charts show the stocks by
-stage, the waiting list against the places, and the cumulative cost per payer; a panel follows
+stage, the waiting list against the places, and the cumulative net per payer (MSEK, + = the
+payer is better off, almsim's one sign convention); a panel follows
 one person (stage, clocks and this month's money).
 
 Pieces, following Mesa's examples (model separate from the page):
@@ -12,16 +13,20 @@ Pieces, following Mesa's examples (model separate from the page):
   :func:`lever_overrides` turns slider values into the scenario loader's dotted overrides
   (a slider left at the file's value changes nothing, so dated values such as C2's staff
   changes stay as written);
-* :class:`TeachingModel` is a ``mesa.Model`` built from keyword arguments (what SolaraViz's
+* :class:`TeachingModel` is a ``mesa.Model`` built from keyword arguments (what Mesa's controller's
   Reset needs): it wraps a :class:`~sim.engine.model.ProgrammeModel` and a ``DataCollector``;
 * :func:`make_page` returns the Solara page component; ``almsim teach`` serves it with
-  ``solara run``.
+  ``solara run``. SolaraViz has no switch for its page tabs, play interval and thread
+  controls, so the page is a small one of Solara components around the same model: Mesa's own
+  controller (Reset, ▶/❚❚, Step), sliders that show their values, and the charts.
 
-Charts are drawn by Mesa's matplotlib plot component (figures without pyplot).
+Charts are matplotlib figures without pyplot (:func:`chart_figure`), the months since the start
+on the x axis, fonts readable at their displayed size.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from html import escape
@@ -39,11 +44,13 @@ from sim.scenario.schema import Programme, Scenario
 from sim.scenario.stages import STAGES, Stage
 
 __all__ = ["TeachingModel", "Lever", "levers", "lever_overrides", "model_params", "make_page",
-           "DEFAULT_SCENARIO", "PAYERS_SHOWN"]
+           "ChartSpec", "chart_specs", "chart_figure", "month_ticks", "slider_text",
+           "DEFAULT_SCENARIO", "PAYERS_SHOWN", "NET_LABEL", "CHART_DPI", "CHART_SIZE_INCHES",
+           "TITLE_PT", "LABEL_PT", "TICK_PT"]
 
 #: The scenario the app opens when none is given.
 DEFAULT_SCENARIO = str(Path(__file__).resolve().parents[2] / "scenarios" / "c2-lycksele.yaml")
-#: Payers whose cumulative cost is charted (``society`` is their sum over all payers).
+#: Payers whose cumulative net is charted (``society`` is their sum over all payers).
 PAYERS_SHOWN = ("municipality", "state", "arbetsformedlingen", "forsakringskassan", "society")
 _PAYER_COLOURS = {"municipality": "tab:blue", "state": "tab:orange", "arbetsformedlingen": "tab:green",
                   "forsakringskassan": "tab:purple", "society": "black"}
@@ -171,8 +178,8 @@ class TeachingModel(mesa.Model):
 
     Each :meth:`step` simulates one month; the ``datacollector`` then records the month's
     stocks by stage, the first programme's waiting list, participants and places, and the
-    cumulative cost per payer (MSEK; cost = minus the payer's net ledger sum, so a line going
-    up means the payer is paying).
+    cumulative net per payer (MSEK, the payer's net ledger sum: + = the payer is better off
+    (receives), − = it pays; a line going down means the payer is paying).
 
     Args:
         scenario_file: the scenario YAML file.
@@ -210,11 +217,11 @@ class TeachingModel(mesa.Model):
         except ValueError:  # no such person: follow person 0
             self.person = 0
             self.sim = ProgrammeModel(self.spec, rng=int(seed), track=[0])
-        self.cumulative_cost_msek = dict.fromkeys(PAYERS_SHOWN, 0.0)
+        self.cumulative_net_msek = dict.fromkeys(PAYERS_SHOWN, 0.0)
         reporters: dict[str, Any] = {s.label: (lambda m, i=int(s): m.stock(i)) for s in STAGES}
         reporters |= {"waiting": lambda m: m.queue()[0], "in programme": lambda m: m.queue()[1],
                       "places": lambda m: m.queue()[2]}
-        reporters |= {p: (lambda m, p=p: m.cumulative_cost_msek[p]) for p in PAYERS_SHOWN}
+        reporters |= {p: (lambda m, p=p: m.cumulative_net_msek[p]) for p in PAYERS_SHOWN}
         self.datacollector = mesa.DataCollector(model_reporters=reporters)
         self.running = True
 
@@ -231,7 +238,7 @@ class TeachingModel(mesa.Model):
             net[payer] = net.get(payer, 0.0) + sek
         for p in PAYERS_SHOWN:
             month_net = sum(net.values()) if p == "society" else net.get(p, 0.0)
-            self.cumulative_cost_msek[p] -= month_net / 1e6
+            self.cumulative_net_msek[p] += month_net / 1e6
         self.datacollector.collect(self)
         self.running = self.sim.calendar.month < self.sim.horizon
 
@@ -284,7 +291,7 @@ class TeachingModel(mesa.Model):
 
 
 def model_params(scenario_file: str) -> dict[str, Any]:
-    """SolaraViz's ``model_params``: the file (fixed), seed, followed person and the lever sliders."""
+    """The page's parameters: the file (fixed), seed, followed person and the lever sliders (Mesa ``Slider``s)."""
     from mesa.visualization import Slider
 
     scenario = load_scenario(scenario_file)
@@ -303,21 +310,126 @@ def model_params(scenario_file: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- the page
-def _plot_style(title: str, ylabel: str, months: int, *, signed: bool = False):  # noqa: ANN202
-    """A post-process for Mesa's plot: title, units, the whole horizon on the x axis."""
-    def post(ax: Any) -> None:
-        ax.figure.set_size_inches(6.4, 4.0)
-        ax.set_title(title, fontsize=11)
-        ax.set_ylabel(ylabel)
-        ax.set_xlim(0, months)
-        if not any(len(line.get_xdata()) for line in ax.lines):
-            ax.set_ylim(-1 if signed else 0, 1)
-        elif not signed:
-            ax.set_ylim(bottom=0)
-        if signed:
-            ax.axhline(0, color="0.6", lw=0.8)
-        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
-    return post
+#: Chart size and fonts. The charts are SVG images scaled to their column: a font of ``pt``
+#: points shows at ``pt * displayed width / (CHART_SIZE_INCHES[0] * 72)`` pixels. Two charts
+#: side by side on a 1280-px-wide page show at about 415 px: titles 15 pt = 18 px, axis labels
+#: 13 pt = 16 px, ticks and legend 12 pt = 14 px.
+CHART_DPI = 100
+CHART_SIZE_INCHES = (4.8, 4.4)
+TITLE_PT, LABEL_PT, TICK_PT = 15.0, 13.0, 12.0
+#: Milliseconds between months when playing.
+PLAY_INTERVAL_MS = 150
+#: The y-axis label of the money chart: almsim's one sign convention.
+NET_LABEL = "MSEK, + = the payer is better off"
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """One live chart: which DataCollector columns, in which colours, under which title."""
+
+    title: str
+    ylabel: str
+    series: dict[str, str]  #: column -> colour
+    signed: bool = False  #: a line at 0 and room below it (money)
+
+
+def month_ticks(start: int, months: int) -> tuple[list[int], list[str]]:
+    """Labelled ticks for a months-since-start axis of ``months`` months.
+
+    At most six ticks, a whole number of years apart, each labelled with the months since the
+    start and, below it, the calendar month (24 over 2009-01).
+
+    Args:
+        start: the scenario's start month (a month number, year * 12 + month - 1).
+        months: the horizon in months.
+
+    Returns:
+        The tick positions (months since start) and their labels.
+    """
+    every = 12 * max(1, math.ceil(months / 12 / 5))
+    ticks = list(range(0, months + 1, every))
+    return ticks, [f"{m}\n{format_month(start + m)}" for m in ticks]
+
+
+def chart_figure(model: TeachingModel, spec: ChartSpec) -> Any:
+    """The matplotlib figure (no pyplot) of ``spec`` for the months ``model`` has simulated.
+
+    The x axis is the months since the scenario's start (month 0 is the start month), over the
+    whole horizon, so the lines grow from left to right as the months are played.
+
+    Args:
+        model: the teaching model (its ``datacollector`` rows are the months simulated).
+        spec: what to draw.
+
+    Returns:
+        A ``matplotlib.figure.Figure`` of :data:`CHART_SIZE_INCHES`, legend below the axes.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=CHART_SIZE_INCHES, dpi=CHART_DPI, layout="constrained")
+    ax = fig.subplots()
+    df = model.datacollector.get_model_vars_dataframe()
+    x = np.arange(len(df))
+    for column, colour in spec.series.items():
+        ax.plot(x, df[column].to_numpy() if len(df) else x, label=column, color=colour, lw=1.8)
+    months = int(model.sim.horizon)
+    ticks, labels = month_ticks(int(model.sim.start), months)
+    ax.set_xticks(ticks, labels)
+    ax.set_xticks(range(0, months + 1, 12), minor=True)
+    ax.set_xlim(0, months)
+    ax.set_title(spec.title, fontsize=TITLE_PT)
+    ax.set_xlabel("months since start", fontsize=LABEL_PT)
+    ax.set_ylabel(spec.ylabel, fontsize=LABEL_PT)
+    ax.tick_params(labelsize=TICK_PT)
+    if not len(df):
+        ax.set_ylim(-1 if spec.signed else 0, 1)
+    elif not spec.signed:
+        ax.set_ylim(bottom=0)
+    if spec.signed:
+        ax.axhline(0, color="0.6", lw=0.8)
+    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.15, which="minor")
+    fig.legend(loc="outside lower center", ncol=3, fontsize=TICK_PT, frameon=False, handlelength=1.2,
+               columnspacing=1.2)
+    return fig
+
+
+def chart_specs(scenario: Scenario) -> list[ChartSpec]:
+    """The three live charts: people by stage, waiting list and places, cumulative net per payer.
+
+    Args:
+        scenario: the scenario (its programmes' stages are among the stages shown).
+
+    Returns:
+        The chart specifications, in the order the page shows them.
+    """
+    shown = ["open", "job", "waiting"] + sorted({p.stage.label for p in scenario.programmes}) + ["fas3", "work"]
+    return [
+        ChartSpec("People by stage", "people", {s: _STAGE_COLOURS[s] for s in dict.fromkeys(shown)}),
+        ChartSpec("Waiting list and places", "people",
+                  {"waiting": "tab:red", "in programme": "tab:blue", "places": "black"}),
+        ChartSpec("Cumulative net per payer", NET_LABEL, {p: _PAYER_COLOURS[p] for p in PAYERS_SHOWN},
+                  signed=True),
+    ]
+
+
+def slider_text(value: float, step: float, integer: bool) -> str:
+    """A slider's value as shown next to it.
+
+    Args:
+        value: the slider's value.
+        step: the slider's step (the value gets as many decimals as the step has).
+        integer: whether the slider is an integer slider.
+
+    Returns:
+        The value as text, e.g. ``"2.75"`` for step 0.25 or ``"17"`` for an integer slider.
+    """
+    if integer:
+        return str(int(round(value)))
+    decimals = 0
+    while decimals < 4 and abs(round(step, decimals) - step) > 1e-12:
+        decimals += 1
+    return f"{value:.{decimals}f}"
 
 
 def _html(lines: list[str], css_class: str) -> Any:
@@ -363,38 +475,106 @@ def _panel(model: TeachingModel) -> Any:
                          f"Income support: {support} · UI days {f['ui_days']:.0f} · JOB days {f['job_days']:.0f}",
                          f"Months of work in the last 12: {f['work_condition_months']} · "
                          f"motivation {f['motivation']:.2f}",
-                         "<b>This month's money</b> (− pays, + receives):"]
-                lines += [f"{escape(PAYER_NAMES.get(p, p))}: {v:+,.0f} kr".replace(",", " ")
+                         "<b>This month's money</b> (+ = the payer is better off (receives), − = it pays):"]
+                lines += [f"{escape(PAYER_NAMES.get(p, p))}: {v:+,.0f} kr".replace(",", " ").replace("-", "−")
                           for p, v in sorted(f["money"].items(), key=lambda kv: kv[1])] or ["none"]
                 _html(lines, "almsim-person")
     return column
 
 
+_CSS = """
+.almsim-chart img { max-width: 100%; height: auto; display: block; }
+.almsim-lever { margin-top: 6px; }
+.almsim-lever-head { display: flex; justify-content: space-between; gap: 8px; font-size: 14px; }
+.almsim-lever-value { font-weight: 600; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.almsim-lever .v-input { margin-top: 0; padding-top: 0; }
+.almsim-lever .v-messages { display: none; }
+"""
+
+
 def make_page(scenario_file: str = DEFAULT_SCENARIO) -> Any:
-    """The Solara page component for ``scenario_file`` (a fresh model per browser session)."""
+    """The Solara page component for ``scenario_file`` (a fresh model per browser session).
+
+    Built from Solara components around the model, following Mesa's SolaraViz but without the
+    controls a teacher does not need (page tabs, play interval, render interval, threads):
+
+    * the sidebar holds Mesa's own controller (Reset, ▶/❚❚, Step) and the sliders, each with its
+      value shown next to its name; moved sliders take effect at Reset;
+    * the main area shows the three charts (months since start on the x axis) and the panel.
+
+    Args:
+        scenario_file: the scenario YAML file.
+
+    Returns:
+        The ``Page`` component (``solara run`` serves a module's ``Page``).
+    """
     import solara
-    from mesa.visualization import SolaraViz, make_plot_component
+    from mesa.visualization.solara_viz import ModelController
+    from mesa.visualization.utils import update_counter
 
     scenario_file = os.fspath(scenario_file)
     params = model_params(scenario_file)
+    sliders = {k: v for k, v in params.items() if not isinstance(v, str)}
+    defaults = {k: (v if isinstance(v, str) else v.value) for k, v in params.items()}
     scenario = load_scenario(scenario_file)
-    shown = [s for s in ("open", "job", "waiting") if s in _STAGE_COLOURS]
-    shown += sorted({p.stage.label for p in scenario.programmes})
-    shown += ["fas3", "work"]
-    months = scenario.horizon_months
-    stocks = make_plot_component({s: _STAGE_COLOURS[s] for s in dict.fromkeys(shown)},
-                                 post_process=_plot_style("People by stage", "people", months))
-    queue = make_plot_component({"waiting": "tab:red", "in programme": "tab:blue", "places": "black"},
-                                post_process=_plot_style("Waiting list and places", "people", months))
-    cost = make_plot_component({p: _PAYER_COLOURS[p] for p in PAYERS_SHOWN},
-                               post_process=_plot_style("Cumulative cost per payer (month = step)",
-                                                        "MSEK (below 0 = gains)", months, signed=True))
+    specs = chart_specs(scenario)
     name = f"almsim: {scenario.title or scenario.name}"
 
     @solara.component
+    def Chart(model: TeachingModel, spec: ChartSpec) -> Any:  # noqa: N802 - a Solara component
+        update_counter.get()  # redrawn after every step (Mesa's controller bumps the counter)
+        fig = chart_figure(model, spec)
+        with solara.Div(classes=["almsim-chart"]) as div:
+            solara.FigureMatplotlib(fig, format="svg")
+        return div
+
+    @solara.component
+    def Panel(model: TeachingModel) -> Any:  # noqa: N802
+        update_counter.get()
+        return _panel(model)
+
+    @solara.component
+    def LeverSlider(key: str, values: solara.Reactive[dict[str, Any]]) -> Any:  # noqa: N802
+        slider = sliders[key]
+        value = values.value.get(key, slider.value)
+        integer = not slider.is_float_slider
+
+        def on_value(v: float) -> None:
+            values.value = {**values.value, key: v}
+
+        with solara.Div(classes=["almsim-lever"]) as div:
+            solara.HTML(tag="div", classes=["almsim-lever-head"],
+                        unsafe_innerHTML=f"<span>{escape(slider.label)}</span><span class='almsim-lever-value'>"
+                                         f"{slider_text(value, slider.step, integer)}</span>")
+            widget = solara.SliderInt if integer else solara.SliderFloat
+            widget("", value=value, min=slider.min, max=slider.max, step=slider.step, on_value=on_value,
+                   thumb_label=False)
+        return div
+
+    @solara.component
     def Page() -> Any:  # noqa: N802 - Solara's name for an app's page component
-        model = solara.use_memo(lambda: TeachingModel(scenario_file=scenario_file), [])
-        return SolaraViz(model, components=[stocks, queue, cost, _panel],
-                         model_params=params, name=name)
+        first = solara.use_memo(lambda: TeachingModel(scenario_file=scenario_file), [])
+        model = solara.use_reactive(first)
+        values = solara.use_reactive(dict(defaults))
+        play_interval = solara.use_reactive(PLAY_INTERVAL_MS)
+        render_interval = solara.use_reactive(1)
+        use_threads = solara.use_reactive(False)
+        solara.Style(_CSS)
+        solara.Title(name)
+        with solara.AppBar():
+            solara.AppBarTitle(name)
+        with solara.Sidebar(), solara.Column():
+            with solara.Card("Controls"):
+                ModelController(model, model_parameters=values, play_interval=play_interval,
+                                render_interval=render_interval, use_threads=use_threads)
+            with solara.Card("Levers (press Reset to apply)"):
+                for key in sliders:
+                    LeverSlider(key, values)
+        with solara.Columns([1, 1]):
+            Chart(model.value, specs[0])
+            Chart(model.value, specs[1])
+        with solara.Columns([1, 1]):
+            Chart(model.value, specs[2])
+            Panel(model.value)
 
     return Page

@@ -7,7 +7,8 @@ anything) and narrates, in plain language:
 * **who** the person is (the ``people`` table: age, household, origin, schooling);
 * **spells**: each stretch of months in one stage and benefit situation ("2012-02 to 2012-06,
   5 months: on the waiting list for Resursjobb"), with what that cost whom *each month*
-  (``tracked_money``: − = the payer pays, + = it receives);
+  (``tracked_money``, in almsim's one sign convention: + = the payer is better off
+  (receives), − = it pays);
 * **moments**: referral, the wait before a place, leaving a programme, and the clocks — UI
   days running out, 450 days in the job and development guarantee (→ Fas 3), a new a-kassa
   (UI) period earned by work;
@@ -292,7 +293,7 @@ def _story(scenario: Scenario, run_seed: int, person: int,
     lines = [f"The story of person {person} in '{scenario.title or scenario.name}' "
              f"(scenario {scenario.name}, {label}).",
              _who(who, _doing(spells[0], titles) if spells else "but never takes part"),
-             "Money is per month, per payer: − the payer pays, + it receives.", ""]
+             "Money is per month, per payer: + = the payer is better off (receives), − = it pays.", ""]
     items: list[tuple[int, int, str]] = []
     for i, sp in enumerate(spells):
         first, last = state["month"].iloc[sp.start], state["month"].iloc[sp.end]
