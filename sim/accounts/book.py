@@ -11,6 +11,7 @@ This module owns the key's layout: its encoder (:func:`ledger_keys`) and decoder
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -122,6 +123,9 @@ class LedgerBook:
                                  list[dict[tuple[str, str], float]]]] = []
         self._booked = 0
         self._months: list[tuple[int, dict[tuple[str, str], float]]] | None = None
+        #: every month booked, as added (kept so the same states can be posted under other rates)
+        self._entries: list[tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, np.ndarray | None,
+                                  dict[tuple[str, str], float]]] = []
 
     def add(self, t: int, key: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney,
             extra: dict[tuple[str, str], float] | None = None) -> None:
@@ -131,8 +135,36 @@ class LedgerBook:
             keys, counts = key.copy(), None
         else:
             keys, counts = np.unique(key, return_counts=True)
-        self._pending.append((t, m, pm, keys, counts, dict(extra or {})))
+        entry = (t, m, pm, keys, counts, dict(extra or {}))
+        self._pending.append(entry)
+        self._entries.append(entry)
         self._months = None
+
+    def reposted(self, money: dict[str, float] | None = None, *,
+                 programme_production_share: float | None = None) -> LedgerBook:
+        """The same people in the same states, posted under other money rates.
+
+        Args:
+            money: rates of :class:`sim.scenario.rates.Money` to replace (e.g.
+                ``{"municipal_tax_kept_share": 1.0}``), in force in every month.
+            programme_production_share: replaces every programme's production value share.
+
+        Only assumptions that change money and not what people do can be recomputed this way
+        (the states are those of the run); the result equals a run with those rates exactly.
+        """
+        book = LedgerBook()
+        ms: dict[int, SimpleNamespace] = {}
+        pms: dict[int, ProgrammeMoney] = {}
+        for t, m, pm, keys, counts, extra in self._entries:
+            if id(m) not in ms:
+                ms[id(m)] = SimpleNamespace(**{**vars(m), **(money or {})})
+            if id(pm) not in pms:
+                pms[id(pm)] = pm if programme_production_share is None else dataclasses.replace(
+                    pm, production_share=np.full_like(pm.production_share, programme_production_share))
+            entry = (t, ms[id(m)], pms[id(pm)], keys, counts, extra)
+            book._pending.append(entry)
+            book._entries.append(entry)
+        return book
 
     def months(self) -> list[tuple[int, dict[tuple[str, str], float]]]:
         """``(t, {(payer, category): amount})`` for every month booked, in order."""

@@ -62,6 +62,7 @@ from sim.analysis.comparison_math import (
     stage_series,
     starts_series,
 )
+from sim.analysis.assumptions_driving import LINE_COLUMNS, assumption_lines, lines_text
 from sim.analysis.limits import LIMIT_COLUMNS, binding_limits
 from sim.runs.replications import VERSION, Ensemble, content_hash, replicate
 from sim.runs.results import RunResult, atomic_dir
@@ -75,7 +76,8 @@ __all__ = [
 ]
 
 #: The tables of a comparison, in the order they are saved.
-TABLES = ("money", "headline", "pairs", "limits", "categories", "goals", "stock_bands", "assumptions", "sources")
+TABLES = ("money", "headline", "pairs", "limits", "assumption_lines", "categories", "goals", "stock_bands",
+          "assumptions", "sources")
 #: Payers whose cost per extra person in work (and per participant) is reported.
 COST_PAYERS = ("municipality", SOCIETY)
 
@@ -90,7 +92,7 @@ GOAL_COLUMNS = ("scenario", "goal", "programme", "measure", "within_months_of_st
 BAND_COLUMNS = ("scenario", "month", "stage", "p10", "p50", "p90")
 CATEGORY_COLUMNS = ("scenario", "horizon_months", "payer", "category", "p10", "p50", "p90", "mean")
 _COLUMNS = {"money": MONEY_COLUMNS, "headline": HEADLINE_COLUMNS, "pairs": HEADLINE_COLUMNS,
-            "limits": LIMIT_COLUMNS, "categories": CATEGORY_COLUMNS,
+            "limits": LIMIT_COLUMNS, "assumption_lines": LINE_COLUMNS, "categories": CATEGORY_COLUMNS,
             "goals": GOAL_COLUMNS,
             "stock_bands": BAND_COLUMNS, "assumptions": ASSUMPTION_COLUMNS, "sources": SOURCE_COLUMNS}
 
@@ -397,11 +399,13 @@ class Comparison:
 
     @classmethod
     def from_ensembles(cls, baseline: Ensemble, scenarios: Sequence[Ensemble],
-                       pairs: Sequence[tuple[str, str]] | None = None) -> Comparison:
+                       pairs: Sequence[tuple[str, str]] | None = None,
+                       lines: pd.DataFrame | None = None) -> Comparison:
         """Build a comparison from ensembles already run with the same seed and replications.
 
         ``pairs`` names scenario pairs ``(a, b)`` to report as ``b`` against ``a`` (default:
-        every pair of scenarios, in the order given).
+        every pair of scenarios, in the order given); ``lines`` are the assumption lines of
+        :func:`sim.analysis.assumptions_driving.assumption_lines` (none if not given).
         """
         if not scenarios:
             raise ValueError("give at least one scenario to compare with the baseline")
@@ -430,6 +434,7 @@ class Comparison:
             "headline": _frame("headline", headline),
             "pairs": _frame("pairs", between),
             "limits": _frame("limits", limits),
+            "assumption_lines": _frame("assumption_lines", lines if lines is not None else []),
             "categories": _frame("categories", categories),
             "goals": _frame("goals", goals),
             "stock_bands": _frame("stock_bands", pd.concat(bands, ignore_index=True)),
@@ -481,6 +486,7 @@ class Comparison:
                       f"{self.meta.get('programme_start', {}).get(label, '?')}"]
             lines += _table(self.headline[self.headline["scenario"] == label], payback=True)
             lines += [f"limit: {t}" for t in limits.loc[limits["scenario"] == label, "text"]]
+            lines += lines_text(self.tables.get("assumption_lines", _frame("assumption_lines", [])), label)
             g = self.goals[self.goals["scenario"] == label]
             for r in g.itertuples():
                 lines.append(f"goal {r.goal}: {r.target_share:.0%} in {r.measure.replace('_or_', ' or ')} within "
@@ -630,7 +636,8 @@ def _meta(baseline: Ensemble, scenarios: Sequence[Ensemble], base_label: str, la
 
 
 def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0, replications: int = 20,
-            workers: int = 1, progress: Callable[[int], None] | None = None) -> Comparison:
+            workers: int = 1, progress: Callable[[int], None] | None = None,
+            sensitivity: bool = True) -> Comparison:
     """Run ``baseline`` and each scenario with common random numbers and compare them.
 
     Args:
@@ -641,7 +648,10 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
         replications: paired replications.
         workers: processes per ensemble (results do not depend on it).
         progress: called with 1 per finished run; there are
-            ``replications * (1 + len(scenarios))`` runs (e.g. pass ``tqdm(total=...).update``).
+            ``replications * (1 + len(scenarios))`` runs (e.g. pass ``tqdm(total=...).update``),
+            and with ``sensitivity`` ``replications * 2 * len(scenarios) * 3`` more.
+        sensitivity: add the assumption lines (the headline under other values of the
+            assumptions that drive it; :mod:`sim.analysis.assumptions_driving`).
 
     Returns:
         A :class:`Comparison` with these tables:
@@ -672,4 +682,6 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
     base = replicate(baseline, seed, replications, workers=workers, record_events=False, progress=progress)
     ens = [replicate(s, seed, replications, workers=workers, record_events=bool(s.goals), progress=progress)
            for s in scenarios]
-    return Comparison.from_ensembles(base, ens)
+    base_label, labels = _labels(baseline, scenarios)
+    lines = assumption_lines(base, ens, labels, workers=workers, progress=progress) if sensitivity else None
+    return Comparison.from_ensembles(base, ens, lines=lines)

@@ -354,7 +354,22 @@ def _scenario_section(comparison: Comparison, label: str) -> dict[str, Any]:
         "category_rows": cat_rows,
         "goals": goals,
         "assumptions": a[a["scenario"] == label].to_dict("records"),
+        "driving": _driving(comparison, label, main_h),
     }
+
+
+def _driving(comparison: Comparison, label: str, horizon: int) -> dict[str, Any] | None:
+    """The assumptions that drive the answer: the lines in words and the tornado figure."""
+    from sim.analysis.assumptions_driving import lines_text
+    from sim.present.tornado import tornado_figure
+
+    lines = comparison.tables.get("assumption_lines")
+    if lines is None or lines.empty or not (lines["scenario"] == label).any():
+        return None
+    h = horizon if (lines.loc[lines["scenario"] == label, "horizon_months"] == horizon).any() else \
+        int(lines.loc[lines["scenario"] == label, "horizon_months"].max())
+    return {"text": lines_text(lines, label, h),
+            "png": _figure_png(tornado_figure(lines, comparison.headline, label, h))}
 
 
 def render_report(comparison: Comparison) -> str:

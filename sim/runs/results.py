@@ -82,6 +82,9 @@ class RunResult:
     tables: Mapping[str, pd.DataFrame]
     summary: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: the run's :class:`~sim.accounts.book.LedgerBook` (not saved): the same states can be
+    #: posted again under other money rates (assumption lines of a comparison)
+    ledger_book: Any = field(default=None, repr=False, compare=False)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
@@ -103,7 +106,8 @@ class RunResult:
         tables = LazyTables({name: getattr(build, name) for name in TABLES
                              if not name.startswith("tracked") or model.track.size})
         result = cls(scenario=model.spec.name, seed=model.seed, start_month=start,
-                     horizon_months=model.horizon, programmes=names, tables=tables)
+                     horizon_months=model.horizon, programmes=names, tables=tables,
+                     ledger_book=model.rec.ledger_book)
         result.summary = _summary(model, result)
         return result
 

@@ -1,0 +1,166 @@
+"""The assumptions that drive the answer, each as a sensitivity line of the headline.
+
+Three numbers decide much of who pays and who saves, and none is known well:
+
+* **production value** of work, as a share of its wage cost (society's result is mostly this
+  number): 0, 0.5 and 1;
+* **income equalisation**: the share of a change in its tax base a municipality keeps (0.05
+  below the guaranteed tax capacity; 1 for a municipality the equalisation does not touch);
+* **a-kassa membership** at entry: the share who meet the membership condition for
+  income-related unemployment insurance.
+
+Each line is the headline (every payer's discounted saving at each horizon from the
+programme's start) recomputed under common random numbers with the assumption at another
+value, in both the baseline and the scenario. The first two change money but not what people
+do, so the same runs are posted again under the other rates (:meth:`LedgerBook.reposted`,
+exact and cheap); membership changes who is paid what after a job, so those lines re-run the
+replications with the same seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.accounts.payers import ALL_PAYERS, PAYERS
+from sim.analysis.comparison_math import discount_factors, horizons_for, programme_start
+from sim.runs.replications import Ensemble, replicate
+from sim.runs.results import RunResult
+from sim.scenario.schema import Scenario
+
+__all__ = ["ASSUMPTIONS", "LINE_COLUMNS", "assumption_lines", "Assumption", "lines_text"]
+
+LINE_COLUMNS = ("scenario", "assumption", "title", "value", "current", "horizon_months", "payer", "p10", "p50",
+                "p90")
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """One assumption, the values its lines take, and how its current value is read."""
+
+    name: str
+    title: str
+    values: tuple[float, ...]
+    money_only: bool
+    short: str = ""
+
+    def current(self, scenario: Scenario) -> float:
+        """The value the scenario uses (at the programme's start)."""
+        month = programme_start(scenario)
+        if self.name == "production_value_share_of_wage_cost":
+            shares = {float(scenario.money.production_value_share_of_wage_cost.at(month))}
+            shares |= {float(p.production_value_share_of_wage_cost.at(month)) for p in scenario.programmes
+                       if p.kind == "subsidised_job"}
+            return shares.pop() if len(shares) == 1 else float("nan")  # mixed: no line is the scenario's
+        if self.name == "municipal_tax_kept_share":
+            return float(scenario.money.municipal_tax_kept_share.at(month))
+        return float(scenario.population.composition.ui_member_share.at(month))
+
+
+ASSUMPTIONS: tuple[Assumption, ...] = (
+    Assumption("production_value_share_of_wage_cost", "value of the work done, share of its wage cost",
+               (0.0, 0.5, 1.0), True, "production value"),
+    Assumption("municipal_tax_kept_share", "share of a tax-base change the municipality keeps (equalisation)",
+               (0.05, 0.5, 1.0), True, "tax kept (equalisation)"),
+    Assumption("ui_member_share", "share who are a-kassa members at entry", (0.0, 0.5), False,
+               "a-kassa members"),
+)
+
+
+def _net(book_months: list[tuple[int, dict[tuple[str, str], float]]], months: int) -> np.ndarray:
+    """``[months, payers]`` net SEK from a ledger book's months."""
+    out = np.zeros((months, len(PAYERS)))
+    index = {p: j for j, p in enumerate(PAYERS)}
+    for t, totals in book_months:
+        for (payer, _category), v in totals.items():
+            out[t, index[payer]] += v
+    return out
+
+
+def _reposted(r: RunResult, a: Assumption, value: float, months: int) -> np.ndarray:
+    if a.name == "production_value_share_of_wage_cost":
+        book = r.ledger_book.reposted({a.name: value}, programme_production_share=value)
+    else:
+        book = r.ledger_book.reposted({a.name: value})
+    return _net(book.months(), months)
+
+
+def _with_member_share(scenario: Scenario, value: float) -> Scenario:
+    from sim.scenario.paths import with_values
+
+    out = with_values(scenario, {"population.composition.ui_member_share": value},
+                      source="assumption line", status="assumed")
+    return out.model_copy(update={"name": scenario.name})
+
+
+def _rows(label: str, a: Assumption, value: float, current: float, horizons: list[int], origin: int,
+          disc: np.ndarray, base: np.ndarray, scen: np.ndarray) -> list[tuple[object, ...]]:
+    """Quantile rows of the savings ``scen - base`` (``[R, T, P]``), cumulated from ``origin``."""
+    saving = (scen - base) * disc[None, :, None]
+    saving[:, :origin] = 0.0
+    cum = np.cumsum(saving, axis=1)
+    cum = np.concatenate([cum, cum.sum(axis=2, keepdims=True)], axis=2)
+    rows = []
+    for h in horizons:
+        for j, payer in enumerate(ALL_PAYERS):
+            q = np.quantile(cum[:, origin + h - 1, j], (0.1, 0.5, 0.9))
+            rows.append((label, a.name, a.title, float(value), bool(np.isclose(value, current)), h, payer,
+                         float(q[0]), float(q[1]), float(q[2])))
+    return rows
+
+
+def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: Sequence[str], *,
+                     workers: int = 1, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Every scenario's headline under each value of each driving assumption (see the module)."""
+    rows: list[tuple[object, ...]] = []
+    for label, ens in zip(labels, scenarios, strict=True):
+        scn = ens.scenario
+        start, months = scn.start_month, scn.horizon_months
+        origin = programme_start(scn) - start
+        horizons = [h for h in horizons_for(months - origin) if h in (12, 60)] or horizons_for(months - origin)
+        disc = discount_factors(months, float(scn.money.discount_rate_per_year.at(start + origin)), origin)
+        for a in ASSUMPTIONS:
+            current = a.current(scn)
+            for value in a.values:
+                if a.money_only:
+                    if any(r.ledger_book is None for r in (*baseline.results, *ens.results)):
+                        continue
+                    base = np.stack([_reposted(r, a, value, months) for r in baseline.results])
+                    sc = np.stack([_reposted(r, a, value, months) for r in ens.results])
+                else:
+                    b_ens = replicate(_with_member_share(baseline.scenario, value), baseline.seed,
+                                      len(baseline.seeds), workers=workers, record_events=False, progress=progress)
+                    s_ens = replicate(_with_member_share(scn, value), ens.seed, len(ens.seeds), workers=workers,
+                                      record_events=False, progress=progress)
+                    base = np.stack([_net(r.ledger_book.months(), months) for r in b_ens.results])
+                    sc = np.stack([_net(r.ledger_book.months(), months) for r in s_ens.results])
+                rows += _rows(label, a, value, current, horizons, origin, disc, base, sc)
+    return pd.DataFrame(rows, columns=list(LINE_COLUMNS))
+
+
+def lines_text(lines: pd.DataFrame, label: str, horizon: int = 60) -> list[str]:
+    """The assumption lines of one scenario as terminal text (medians, MSEK)."""
+    t = lines[(lines["scenario"] == label) & (lines["horizon_months"] == horizon)]
+    if t.empty:
+        t = lines[lines["scenario"] == label]
+        if t.empty:
+            return []
+        horizon = int(t["horizon_months"].max())
+        t = t[t["horizon_months"] == horizon]
+    out = [f"Assumptions that drive the answer (saving at {horizon} months, median MSEK: "
+           "municipality / state / society; * = the scenario's value):"]
+    for a in ASSUMPTIONS:
+        rows = t[t["assumption"] == a.name]
+        if rows.empty:
+            continue
+        cells = []
+        for value, g in rows.groupby("value", sort=True):
+            v = g.set_index("payer")["p50"]
+            star = "*" if bool(g["current"].iloc[0]) else ""
+            cells.append(f"{value:g}{star}: {v['municipality'] / 1e6:+.1f} / {v['state'] / 1e6:+.1f} / "
+                         f"{v['society'] / 1e6:+.1f}")
+        out.append(f"  {a.title}: " + "; ".join(cells))
+    return out
