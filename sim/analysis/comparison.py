@@ -45,6 +45,7 @@ import pandas as pd
 
 from sim.accounts.payers import ALL_PAYERS, BEFORE_EQUALISATION, CATEGORIES, SOCIETY
 from sim.analysis.assumptions import ASSUMPTION_COLUMNS, SOURCE_COLUMNS, assumption_table, source_table
+from sim.analysis.assumptions_driving import LINE_COLUMNS, assumption_lines, lines_text
 from sim.analysis.comparison_math import (
     HORIZONS,
     PAYBACK_TOLERANCE_SEK,
@@ -62,7 +63,6 @@ from sim.analysis.comparison_math import (
     stage_series,
     starts_series,
 )
-from sim.analysis.assumptions_driving import LINE_COLUMNS, assumption_lines, lines_text
 from sim.analysis.limits import LIMIT_COLUMNS, binding_limits
 from sim.runs.replications import VERSION, Ensemble, content_hash, replicate
 from sim.runs.results import RunResult, atomic_dir
