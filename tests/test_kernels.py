@@ -119,13 +119,14 @@ def test_ledger_keys_compiled_equal_uncompiled_and_decode_back() -> None:
     children = rng.integers(0, 20, n).astype(np.uint8)
     ui_entitled = rng.random(n) < 0.5
     related = ui_entitled & (rng.random(n) < 0.5)
+    municipal = rng.random(n) < 0.3
     ui_days = rng.choice([0.0, 199.5, 200.0, 300.0], n).astype(np.float32)
     in_guarantee = rng.random(n) < 0.5
     job_days = rng.choice([0.0, 300.0, 450.0, 600.0], n).astype(np.float32)
     wage = (rng.random(n) * 30000).astype(np.float32)
     birth = rng.integers(-400, 0, n).astype(np.int32)
-    args = (stage, programme, household, children, ui_entitled, related, ui_days, in_guarantee, job_days, wage, birth,
-            -312, np.float32(450.0))
+    args = (stage, programme, household, children, ui_entitled, related, municipal, ui_days, in_guarantee, job_days,
+            wage, birth, -312, np.float32(450.0))
     keys = run(ledger_keys, True, *args)
     np.testing.assert_array_equal(keys, run(ledger_keys, False, *args))
     x = _decode(keys)
@@ -138,6 +139,7 @@ def test_ledger_keys_compiled_equal_uncompiled_and_decode_back() -> None:
             run(fas3_placements, compiled, stage, in_guarantee, job_days, ids, np.float32(450.0)), fas3)
     np.testing.assert_array_equal(x.stage, stage)
     np.testing.assert_array_equal(x.ui_income_related, related)
+    np.testing.assert_array_equal(x.fas3_municipal, municipal)
     np.testing.assert_array_equal(x.programme, programme)
     np.testing.assert_array_equal(x.household, household)
     np.testing.assert_array_equal(x.children, np.minimum(children, 15))

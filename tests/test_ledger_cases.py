@@ -42,7 +42,7 @@ CASES_DIR = Path(__file__).resolve().parent / "ledger_cases"
 INPUT_DEFAULTS: dict[str, Any] = {
     "household": "single", "children": 0, "age": 30, "ui_entitled": False, "ui_days": 0,
     "in_guarantee": False, "reference_wage": 0, "programme": None, "fas3_placement": None,
-    "ui_income_related": None,
+    "ui_income_related": None, "fas3_municipal": False,
 }
 #: Programme keys the schema requires that do not affect money: filled in where a case omits them.
 PROGRAMME_DEFAULTS: dict[str, Any] = {
@@ -128,6 +128,7 @@ def ledger_input(case: dict[str, Any], scenario: Scenario) -> LedgerInput:
         reference_wage=np.array([x["reference_wage"]], np.float32),
         fas3_placement=placement,
         ui_income_related=None if x["ui_income_related"] is None else np.array([x["ui_income_related"]], bool),
+        fas3_municipal=np.array([x["fas3_municipal"]], bool),
     )
 
 

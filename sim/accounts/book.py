@@ -26,9 +26,9 @@ _S = Stage
 
 
 # The grouping key packs every field the rules read into one int64:
-# bits 0-31 the reference wage (float32 bits), 32-37 six flags, 38-41 children,
-# 42-43 household, 44-49 programme + 1, 50-53 stage. ledger_keys writes it, _decode reads it.
-_FLAGS = ("fas3", "ui200", "guarantee", "ui", "under26", "ui_income_related")
+# bits 0-31 the reference wage (float32 bits), 32-38 seven flags, 39-42 children,
+# 43-44 household, 45-50 programme + 1, 51-54 stage. ledger_keys writes it, _decode reads it.
+_FLAGS = ("fas3", "ui200", "guarantee", "ui", "under26", "ui_income_related", "fas3_municipal")
 _WAITING, _EDUCATION, _FAS3 = np.uint8(_S.WAITING), np.uint8(_S.EDUCATION), np.uint8(_S.FAS3)
 
 
@@ -40,8 +40,8 @@ def fas3_placement(stage, in_guarantee, job_days, fas3_days):  # noqa: ANN001, A
 
 
 @kernel
-def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_related, ui_days,  # noqa: ANN001, ANN201
-                in_guarantee, job_days, reference_wage, birth_month, young_after, fas3_days):
+def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_related, fas3_municipal,  # noqa: ANN001, ANN201
+                ui_days, in_guarantee, job_days, reference_wage, birth_month, young_after, fas3_days):
     """Everyone's grouping key (int64), in one pass over the population's arrays.
 
     Args:
@@ -57,10 +57,10 @@ def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_re
         fas3 = fas3_placement(s, g, job_days[i], fas3_days)
         flags = (np.int64(fas3) | (np.int64(ui_days[i] < 200) << 1) | (np.int64(g) << 2)
                  | (np.int64(ui_entitled[i]) << 3) | (np.int64(birth_month[i] > young_after) << 4)
-                 | (np.int64(ui_income_related[i]) << 5))
+                 | (np.int64(ui_income_related[i]) << 5) | (np.int64(fas3_municipal[i]) << 6))
         small = (min(np.int64(children[i]), 15) | (np.int64(household[i]) << 4)
                  | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 12))
-        key[i] = np.int64(wage_bits[i]) | (flags << 32) | (small << 38)
+        key[i] = np.int64(wage_bits[i]) | (flags << 32) | (small << 39)
     return key
 
 
@@ -76,8 +76,8 @@ def fas3_placements(stage, in_guarantee, job_days, ids, fas3_days):  # noqa: ANN
 
 def _decode(keys: np.ndarray) -> LedgerInput:
     """The state each grouping key stands for (one row per key)."""
-    flags_k = (keys >> 32) & 0x3F
-    small_k = keys >> 38
+    flags_k = (keys >> 32) & 0x7F
+    small_k = keys >> 39
     fields = {name: (flags_k >> i) & 1 for i, name in enumerate(_FLAGS)}
     fields["wage"] = keys & 0xFFFFFFFF
     fields["children"] = small_k & 0xF
@@ -91,7 +91,7 @@ def _decode(keys: np.ndarray) -> LedgerInput:
         ui_entitled=fields["ui"] == 1, ui_days=np.where(fields["ui200"] == 1, 0.0, 200.0).astype(np.float32),
         in_guarantee=fields["guarantee"] == 1,
         reference_wage=fields["wage"].astype(np.uint32).view(np.float32), fas3_placement=fields["fas3"] == 1,
-        ui_income_related=fields["ui_income_related"] == 1,
+        ui_income_related=fields["ui_income_related"] == 1, fas3_municipal=fields["fas3_municipal"] == 1,
     )
 
 

@@ -39,7 +39,8 @@ Rules, per person-month (amounts in SEK; W = gross wage, F = employer fee):
   (student finance) or outside the model (``other``). One person stands for one assistance
   household.
 * **organiser grant** for each month in a Fas 3 placement, from Arbetsförmedlingen to the
-  organiser; people past the Fas 3 day limit who wait for or attend a (non-job) programme
+  organiser: the municipality for a person whose placement is municipal, else
+  ``money.fas3_organiser``; people past the Fas 3 day limit who wait for or attend a (non-job) programme
   keep their placement, as Umeå's Insteget participants did.
 * **programme costs** per participant-month and **programme staff** per month, paid by the
   payers the scenario names.
@@ -88,6 +89,8 @@ class LedgerInput:
     #: UI paid as income-related (the a-kassa membership condition met); default: everyone
     #: entitled. Without it, UI is the basic amount.
     ui_income_related: np.ndarray | None = None
+    #: the person's Fas 3 placement is municipal (its grant goes to the municipality); default: none
+    fas3_municipal: np.ndarray | None = None
 
     def young(self) -> np.ndarray:
         """Whether each person is under 26 (the reduced employer fee)."""
@@ -222,8 +225,10 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
 
     # --- Fas 3 organiser grant ----------------------------------------------------------
     grant = np.where(fas3, m.fas3_organiser_grant_sek_per_month, 0.0)
+    municipal = np.zeros(n, bool) if x.fas3_municipal is None else x.fas3_municipal
     book("arbetsformedlingen", "organiser_grant", -grant)
-    book(m.fas3_organiser, "organiser_grant", grant)
+    book("municipality", "organiser_grant", grant * municipal)
+    book(m.fas3_organiser, "organiser_grant", grant * ~municipal)
 
     # --- programme participant costs ----------------------------------------------------
     participating = in_prog & (stage != _S.WAITING)

@@ -58,6 +58,7 @@ class Population:
     ui_entitled: np.ndarray  #: bool, has an open UI benefit period
     ui_income_related: np.ndarray  #: bool, that period pays income-related UI (else the basic amount)
     ui_member_since: np.ndarray  #: int32 absolute month of joining an a-kassa (NOT_MEMBER: never)
+    fas3_municipal: np.ndarray  #: bool, a Fas 3 placement of this person is in municipal operations
     ui_days: np.ndarray  #: float32, UI days used in the current benefit period
     reference_wage: np.ndarray  #: float32, monthly wage UI and activity support are based on (0: none)
     in_guarantee: np.ndarray  #: bool, enrolled in the job and development guarantee
@@ -158,6 +159,7 @@ def _empty(n: int) -> Population:
         stage=np.full(n, Stage.NOT_ARRIVED, np.uint8), months_in_stage=z(n, np.int16),
         programme=np.full(n, NO_PROGRAMME, np.int8), months_out_of_work=z(n, np.int16),
         ui_entitled=z(n, bool), ui_income_related=z(n, bool), ui_member_since=np.full(n, NOT_MEMBER, np.int32),
+        fas3_municipal=z(n, bool),
         ui_days=z(n, np.float32), reference_wage=z(n, np.float32), in_guarantee=z(n, bool),
         job_days=z(n, np.float32), work_history=z(n, np.uint16), motivation=np.ones(n, np.float32),
         last_programme=np.full(n, NO_PROGRAMME, np.int8), months_since_programme=np.full(n, NEVER, np.int16),
@@ -305,6 +307,8 @@ def _draw(pop: Population, first: int, stop: int, c: Composition, streams: Strea
     member = u("ui_member") < share
     pop.ui_member_since[sel] = np.where(member, pop.arrival_month[sel] - 24, NOT_MEMBER)
     pop.ui_income_related[sel] = ui_entitled & member
+    municipal = np.array([c.fas3_municipal_place_share.at(int(m)) for m in months])[at]
+    pop.fas3_municipal[sel] = u("fas3_municipal") < municipal
     pop.ui_days[sel] = np.where(ui_entitled, u("ui_days") * 250.0, 0.0)
     pop.reference_wage[sel] = np.where(had_ui, previous_wage_sek_per_month, 0.0)
     pop.months_out_of_work[sel] = np.where(initial == Stage.WORK, 0, months_on_assistance)

@@ -116,6 +116,9 @@ class Composition(_Frozen):
     ui_entitled_share: StrictFloat = Field(0.1, ge=0, le=1)  # share with a UI history (entitled, if outside JOB)
     # share who have been a-kassa members for at least the membership condition at entry
     ui_member_share: Share = Param.constant(0.0)
+    # share whose Fas 3 placement (if they reach Fas 3) is in municipal operations: the
+    # municipality, not ``money.fas3_organiser``, receives its organiser grant
+    fas3_municipal_place_share: Share = Param.constant(0.0)
     initial_stages: dict[str, StrictFloat] = Field(default_factory=lambda: {"open": 1.0})
     job_days_at_entry: tuple[StrictFloat, StrictFloat] = (0.0, 0.0)
     fas3_days_at_entry: tuple[StrictFloat, StrictFloat] = (450.0, 900.0)

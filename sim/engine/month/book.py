@@ -36,8 +36,8 @@ def keys(state: RunState) -> np.ndarray:
     """Everyone's ledger grouping key this month."""
     pop = state.pop
     return state.run(ledger_keys, pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
-                     pop.ui_income_related, pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage,
-                     pop.birth_month, state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3))
+                     pop.ui_income_related, pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days,
+                     pop.reference_wage, pop.birth_month, state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3))
 
 
 def ledger_input(state: RunState, ids: np.ndarray | None = None) -> LedgerInput:
@@ -50,4 +50,5 @@ def ledger_input(state: RunState, ids: np.ndarray | None = None) -> LedgerInput:
                        children=pop.children[ids], age_years=pop.age_years(state.month, ids),
                        ui_entitled=pop.ui_entitled[ids], ui_days=pop.ui_days[ids],
                        in_guarantee=pop.in_guarantee[ids], reference_wage=pop.reference_wage[ids],
-                       fas3_placement=fas3, ui_income_related=pop.ui_income_related[ids])
+                       fas3_placement=fas3, ui_income_related=pop.ui_income_related[ids],
+                       fas3_municipal=pop.fas3_municipal[ids])
