@@ -37,7 +37,8 @@ def keys(state: RunState) -> np.ndarray:
     pop = state.pop
     return state.run(ledger_keys, pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
                      pop.ui_income_related, pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days,
-                     pop.reference_wage, pop.birth_month, state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3))
+                     pop.reference_wage, pop.birth_month, state.month - 26 * 12,
+                     np.float32(state.regime.job_days_to_fas3))
 
 
 def ledger_input(state: RunState, ids: np.ndarray | None = None) -> LedgerInput:
