@@ -89,7 +89,7 @@ def test_report_is_self_contained_and_complete(comparison, tmp_path):
         assert f"{format_count(abs(extra['p50']))} (P10-P90: {format_count(extra['p10'])}" in html
     # every figure embedded, nothing fetched from elsewhere, no scripts
     # three figures for the comparison, and one tornado of the driving assumptions per scenario
-    assert html.count("data:image/png;base64,") == 3 + len(comparison.scenarios)
+    assert html.count("data:image/png;base64,") == 3 + 2 * len(comparison.scenarios)  # + tornado, waterfall
     assert "http://" not in html and "https://" not in html
     assert "<script" not in html.lower()
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", html)
@@ -112,7 +112,7 @@ def test_report_from_a_saved_comparison(comparison, tmp_path):
     path = write_report(loaded, tmp_path / "cmp")
     html = path.read_text(encoding="utf-8")
     # three figures for the comparison, and one tornado of the driving assumptions per scenario
-    assert html.count("data:image/png;base64,") == 3 + len(comparison.scenarios)
+    assert html.count("data:image/png;base64,") == 3 + 2 * len(comparison.scenarios)  # + tornado, waterfall
     assert (tmp_path / "cmp" / "money.parquet").exists()  # the report sits beside the tables
 
 

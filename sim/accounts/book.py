@@ -140,6 +140,42 @@ class LedgerBook:
         self._entries.append(entry)
         self._months = None
 
+    def people(self, payers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Every person's money and state in every month booked, if the book kept everyone's
+        keys (populations of at most :data:`RAW_KEYS`; else ``None``).
+
+        Returns:
+            net SEK ``[person, month, payer]`` for ``payers`` (excluding amounts not booked per
+            person, such as staff), stage codes and open-UI flags ``[person, month]``.
+        """
+        if not self._entries or any(counts is not None for *_, counts, _ in self._entries):
+            return None
+        n = self._entries[0][3].size
+        months = max(t for t, *_ in self._entries) + 1
+        money = np.zeros((n, months, len(payers)))
+        stage = np.full((n, months), int(Stage.NOT_ARRIVED), np.uint8)
+        ui = np.zeros((n, months), bool)
+        index = {p: j for j, p in enumerate(payers)}
+        groups: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
+        rules: dict[tuple[int, int], tuple[SimpleNamespace, ProgrammeMoney]] = {}
+        for t, m, pm, keys, _counts, _extra in self._entries:
+            groups.setdefault((id(m), id(pm)), []).append((t, keys))
+            rules[(id(m), id(pm))] = (m, pm)
+        for g, entries in groups.items():  # the rules run once per set of rates, as in months()
+            m, pm = rules[g]
+            every, inverse = np.unique(np.stack([k for _, k in entries], axis=1), return_inverse=True)
+            inverse = inverse.reshape(n, len(entries))
+            x = _decode(every)
+            table = np.zeros((every.size, len(payers)))
+            for (payer, _cat), v in post(x, m, pm).items():
+                if payer in index:
+                    table[:, index[payer]] += v
+            ts = np.array([t for t, _ in entries])
+            money[:, ts] = table[inverse]
+            stage[:, ts] = x.stage[inverse]
+            ui[:, ts] = x.ui_entitled[inverse]
+        return money, stage, ui
+
     def reposted(self, money: dict[str, float] | None = None, *,
                  programme_production_share: float | None = None) -> LedgerBook:
         """The same people in the same states, posted under other money rates.

@@ -64,6 +64,7 @@ from sim.analysis.comparison_math import (
     starts_series,
 )
 from sim.analysis.limits import LIMIT_COLUMNS, binding_limits
+from sim.analysis.payoff import BRIDGE_COLUMNS, explain, payoff_bridge
 from sim.runs.replications import VERSION, Ensemble, content_hash, replicate
 from sim.runs.results import RunResult, atomic_dir
 from sim.scenario.dated import format_month
@@ -76,8 +77,8 @@ __all__ = [
 ]
 
 #: The tables of a comparison, in the order they are saved.
-TABLES = ("money", "headline", "pairs", "limits", "assumption_lines", "categories", "goals", "stock_bands",
-          "assumptions", "sources")
+TABLES = ("money", "headline", "bridge", "pairs", "limits", "assumption_lines", "categories", "goals",
+          "stock_bands", "assumptions", "sources")
 #: Payers whose cost per extra person in work (and per participant) is reported.
 COST_PAYERS = ("municipality", SOCIETY)
 
@@ -92,7 +93,8 @@ GOAL_COLUMNS = ("scenario", "goal", "programme", "measure", "within_months_of_st
 BAND_COLUMNS = ("scenario", "month", "stage", "p10", "p50", "p90")
 CATEGORY_COLUMNS = ("scenario", "horizon_months", "payer", "category", "p10", "p50", "p90", "mean")
 _COLUMNS = {"money": MONEY_COLUMNS, "headline": HEADLINE_COLUMNS, "pairs": HEADLINE_COLUMNS,
-            "limits": LIMIT_COLUMNS, "assumption_lines": LINE_COLUMNS, "categories": CATEGORY_COLUMNS,
+            "limits": LIMIT_COLUMNS, "assumption_lines": LINE_COLUMNS, "bridge": BRIDGE_COLUMNS,
+            "categories": CATEGORY_COLUMNS,
             "goals": GOAL_COLUMNS,
             "stock_bands": BAND_COLUMNS, "assumptions": ASSUMPTION_COLUMNS, "sources": SOURCE_COLUMNS}
 
@@ -400,12 +402,14 @@ class Comparison:
     @classmethod
     def from_ensembles(cls, baseline: Ensemble, scenarios: Sequence[Ensemble],
                        pairs: Sequence[tuple[str, str]] | None = None,
-                       lines: pd.DataFrame | None = None) -> Comparison:
+                       lines: pd.DataFrame | None = None, bridge: bool = False) -> Comparison:
         """Build a comparison from ensembles already run with the same seed and replications.
 
         ``pairs`` names scenario pairs ``(a, b)`` to report as ``b`` against ``a`` (default:
         every pair of scenarios, in the order given); ``lines`` are the assumption lines of
-        :func:`sim.analysis.assumptions_driving.assumption_lines` (none if not given).
+        :func:`sim.analysis.assumptions_driving.assumption_lines` (none if not given);
+        ``bridge`` adds the payoff-style estimate and the bridge to the simulated one
+        (:mod:`sim.analysis.payoff`).
         """
         if not scenarios:
             raise ValueError("give at least one scenario to compare with the baseline")
@@ -435,6 +439,9 @@ class Comparison:
             "pairs": _frame("pairs", between),
             "limits": _frame("limits", limits),
             "assumption_lines": _frame("assumption_lines", lines if lines is not None else []),
+            "bridge": _frame("bridge", pd.concat([payoff_bridge(baseline, e).table(lab)
+                                                  for lab, e in zip(labels, scenarios, strict=True)],
+                                                 ignore_index=True) if bridge else []),
             "categories": _frame("categories", categories),
             "goals": _frame("goals", goals),
             "stock_bands": _frame("stock_bands", pd.concat(bands, ignore_index=True)),
@@ -487,6 +494,7 @@ class Comparison:
             lines += _table(self.headline[self.headline["scenario"] == label], payback=True)
             lines += [f"limit: {t}" for t in limits.loc[limits["scenario"] == label, "text"]]
             lines += lines_text(self.tables.get("assumption_lines", _frame("assumption_lines", [])), label)
+            lines += _bridge_text(self.tables.get("bridge", _frame("bridge", [])), label)
             g = self.goals[self.goals["scenario"] == label]
             for r in g.itertuples():
                 lines.append(f"goal {r.goal}: {r.target_share:.0%} in {r.measure.replace('_or_', ' or ')} within "
@@ -499,6 +507,17 @@ class Comparison:
                           f"+ = the payer is better off with the first)"]
             lines += _table(pairs[pairs["scenario"] == label], payback=False)
         return "\n".join(lines)
+
+
+def _bridge_text(bridge: pd.DataFrame, label: str) -> list[str]:
+    """Why almsim's answer differs from a payoff-style evaluation, for the municipality."""
+    b = bridge[bridge["scenario"] == label]
+    if b.empty:
+        return []
+    h = 60 if (b["horizon_months"] == 60).any() else int(b["horizon_months"].max())
+    out = [f"Payoff-style estimate and the bridge to almsim's (municipality, {h} months, mean MSEK over "
+           "replications; the steps add up):"]
+    return out + ["  " + line for line in explain(bridge, label, h, "municipality")]
 
 
 def _table(hs: pd.DataFrame, *, payback: bool) -> list[str]:
@@ -637,7 +656,7 @@ def _meta(baseline: Ensemble, scenarios: Sequence[Ensemble], base_label: str, la
 
 def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0, replications: int = 20,
             workers: int = 1, progress: Callable[[int], None] | None = None,
-            sensitivity: bool = True) -> Comparison:
+            sensitivity: bool = True, bridge: bool = True) -> Comparison:
     """Run ``baseline`` and each scenario with common random numbers and compare them.
 
     Args:
@@ -652,6 +671,8 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
             and with ``sensitivity`` ``replications * 2 * len(scenarios) * 3`` more.
         sensitivity: add the assumption lines (the headline under other values of the
             assumptions that drive it; :mod:`sim.analysis.assumptions_driving`).
+        bridge: add the payoff-style estimate and the bridge from it to the simulated one
+            (:mod:`sim.analysis.payoff`; needs the scenarios' event logs, which are then kept).
 
     Returns:
         A :class:`Comparison` with these tables:
@@ -680,8 +701,8 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
     if not scenarios:
         raise ValueError("give at least one scenario to compare with the baseline")
     base = replicate(baseline, seed, replications, workers=workers, record_events=False, progress=progress)
-    ens = [replicate(s, seed, replications, workers=workers, record_events=bool(s.goals), progress=progress)
-           for s in scenarios]
+    ens = [replicate(s, seed, replications, workers=workers, record_events=bool(s.goals) or bridge,
+                     progress=progress) for s in scenarios]
     base_label, labels = _labels(baseline, scenarios)
     lines = assumption_lines(base, ens, labels, workers=workers, progress=progress) if sensitivity else None
-    return Comparison.from_ensembles(base, ens, lines=lines)
+    return Comparison.from_ensembles(base, ens, lines=lines, bridge=bridge)

@@ -49,6 +49,7 @@ from sim.runs.posterior import replication_scenarios
 from sim.runs.replications import Ensemble
 from sim.runs.results import RunResult
 from sim.scenario.schema import Scenario
+from sim.scenario.stages import Stage
 
 __all__ = ["payoff_bridge", "explain", "BRIDGE_STEPS", "BRIDGE_COLUMNS", "Bridge"]
 
@@ -67,6 +68,7 @@ BRIDGE_STEPS: tuple[tuple[str, str], ...] = (
 )
 BRIDGE_COLUMNS = ("scenario", "horizon_months", "payer", "step", "p10", "p50", "p90", "mean")
 _OTHER_SUPPORT = ("job", "fas3")
+_LABELS = np.array([s.label for s in Stage], dtype=object)
 
 
 @dataclass(frozen=True)
@@ -100,28 +102,6 @@ def _track_all(scenario: Scenario, seed: int) -> RunResult:
     return RunResult.from_model(model)
 
 
-def _money_cube(r: RunResult, labels: pd.Index, n_people: int) -> np.ndarray:
-    """``[people, months, payers]`` net SEK of every followed person."""
-    m = r.tracked_money
-    cube = np.zeros((n_people, len(labels), len(PAYERS)))
-    if len(m):
-        np.add.at(cube, (m["person"].to_numpy(np.int64), labels.get_indexer(m["month"]),
-                         pd.Index(PAYERS).get_indexer(m["payer"])), m["sek"].to_numpy(np.float64))
-    return cube
-
-
-def _state(r: RunResult, labels: pd.Index, n_people: int) -> tuple[np.ndarray, np.ndarray]:
-    """``[people, months]`` stage labels and UI entitlement of every followed person."""
-    st = r.tracked_state
-    stage = np.full((n_people, len(labels)), "not_arrived", dtype=object)
-    ui = np.zeros((n_people, len(labels)), bool)
-    if len(st):
-        i, t = st["person"].to_numpy(np.int64), labels.get_indexer(st["month"])
-        stage[i, t] = st["stage"].to_numpy()
-        ui[i, t] = st["ui_entitled"].to_numpy(bool)
-    return stage, ui
-
-
 def _starts(r: RunResult, stages: set[str], labels: pd.Index, n_people: int) -> np.ndarray:
     """Month index of each person's first programme start (-1 if none)."""
     ev = r.tables["events"]
@@ -153,9 +133,16 @@ def payoff_bridge(baseline: Ensemble, scenario: Ensemble) -> Bridge:
     n_people = _people(scn)
     out = np.zeros((len(scenario.seeds), len(ALL_PAYERS), len(horizons), len(BRIDGE_STEPS)))
     for rep, (b_scn, s_scn, seed) in enumerate(zip(base_scns, scen_scns, scenario.seeds, strict=True)):
-        b, s = _track_all(b_scn, seed), _track_all(s_scn, seed)
-        mb, ms = _money_cube(b, labels, n_people), _money_cube(s, labels, n_people)
-        stage_b, ui_b = _state(b, labels, n_people)
+        b, s = baseline.results[rep], scenario.results[rep]
+        kept_b = b.ledger_book.people(PAYERS) if b.ledger_book is not None else None
+        kept_s = s.ledger_book.people(PAYERS) if s.ledger_book is not None else None
+        if kept_b is not None and kept_s is not None and "events" in s.tables and len(s.tables["events"]):
+            (mb, codes_b, ui_b), (ms, _, _) = kept_b, kept_s  # the runs themselves, person by person
+            stage_b = _LABELS[codes_b]
+        else:  # a large population, or no event log: follow everyone in runs with the same seeds
+            b, s = _track_all(b_scn, seed), _track_all(s_scn, seed)
+            mb, stage_b, ui_b = b.followed(PAYERS)
+            ms, _, _ = s.followed(PAYERS)
         first = _starts(s, stages, labels, n_people)
         part = first >= 0
         # What is not booked per person (programme staff): the ledger minus everyone's postings.

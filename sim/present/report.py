@@ -355,7 +355,24 @@ def _scenario_section(comparison: Comparison, label: str) -> dict[str, Any]:
         "goals": goals,
         "assumptions": a[a["scenario"] == label].to_dict("records"),
         "driving": _driving(comparison, label, main_h),
+        "bridge": _bridge(comparison, label, main_h),
     }
+
+
+def _bridge(comparison: Comparison, label: str, horizon: int) -> dict[str, Any] | None:
+    """Why the answer differs from a payoff-style evaluation: the steps in words and a waterfall."""
+    from sim.analysis.payoff import explain
+    from sim.present.waterfall import waterfall_figure
+
+    bridge = comparison.tables.get("bridge")
+    if bridge is None or bridge.empty or not (bridge["scenario"] == label).any():
+        return None
+    b = bridge[bridge["scenario"] == label]
+    h = horizon if (b["horizon_months"] == horizon).any() else int(b["horizon_months"].max())
+    return {"horizon": _years(h),
+            "municipality": explain(bridge, label, h, "municipality"),
+            "society": explain(bridge, label, h, "society"),
+            "png": _figure_png(waterfall_figure(bridge, label, h))}
 
 
 def _driving(comparison: Comparison, label: str, horizon: int) -> dict[str, Any] | None:

@@ -85,6 +85,20 @@ class RunResult:
     #: the run's :class:`~sim.accounts.book.LedgerBook` (not saved): the same states can be
     #: posted again under other money rates (assumption lines of a comparison)
     ledger_book: Any = field(default=None, repr=False, compare=False)
+    #: the records the tables are built from (not saved; see :meth:`followed`)
+    records: Any = field(default=None, repr=False, compare=False)
+
+    def followed(self, payers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The people followed with ``track=``, as arrays: net SEK ``[person, month, payer]``
+        for ``payers``, stage labels and UI entitlement ``[person, month]`` (rows in the order
+        of the tracked ids). Faster than the ``tracked_*`` tables for whole populations.
+
+        Raises:
+            ValueError: if the run followed nobody or its records were not kept.
+        """
+        if self.records is None or not self.records.rec.tracked_state:
+            raise ValueError("this run followed nobody (run it with track=...)")
+        return self.records.followed(payers)
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
@@ -107,7 +121,7 @@ class RunResult:
                              if not name.startswith("tracked") or model.track.size})
         result = cls(scenario=model.spec.name, seed=model.seed, start_month=start,
                      horizon_months=model.horizon, programmes=names, tables=tables,
-                     ledger_book=model.rec.ledger_book)
+                     ledger_book=model.rec.ledger_book, records=build)
         result.summary = _summary(model, result)
         return result
 
@@ -264,10 +278,36 @@ class _TableBuilder:
         return _people(self.pop)
 
     def tracked_state(self) -> pd.DataFrame:
-        return _tracked(self.rec, self.month_labels, self.names)[0]
+        return self._tracked_tables()[0]
 
     def tracked_money(self) -> pd.DataFrame:
-        return _tracked(self.rec, self.month_labels, self.names)[1]
+        return self._tracked_tables()[1]
+
+    def followed(self, payers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Arrays of every followed person (``track=`` ids as given): net SEK ``[person, month,
+        payer]`` for ``payers``, stage labels and UI entitlement ``[person, month]``; people are
+        the rows in the order of their ids, months those recorded. Built straight from the
+        recorder's records (no tables)."""
+        rows = self.rec.tracked_state
+        ids = rows[0]["person"] if rows else np.zeros(0, np.int64)
+        n, months = ids.size, self.months
+        index = {p: j for j, p in enumerate(payers)}
+        money = np.zeros((n, months, len(payers)))
+        for t, _ids, postings in self.rec.tracked_money:
+            for (payer, _cat), v in postings.items():
+                if payer in index:
+                    money[:, t, index[payer]] += v
+        stage = np.full((n, months), "not_arrived", dtype=object)
+        ui = np.zeros((n, months), bool)
+        for r in rows:
+            stage[:, r["t"]] = _LABELS[r["stage"]]
+            ui[:, r["t"]] = r["ui_entitled"]
+        return money, stage, ui
+
+    def _tracked_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if getattr(self, "_tracked_cache", None) is None:
+            self._tracked_cache = _tracked(self.rec, self.month_labels, self.names)
+        return self._tracked_cache
 
 
 def _pid_alive(pid: int) -> bool:
@@ -313,15 +353,17 @@ def _people(pop: Population) -> pd.DataFrame:
 
 
 def _tracked(rec: object, month_labels: np.ndarray, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    states = []
-    for row in rec.tracked_state:  # type: ignore[attr-defined]
-        d = {k: v for k, v in row.items() if k != "t"}
-        df = pd.DataFrame(d)
-        df.insert(0, "month", month_labels[row["t"]])
-        df["stage"] = _LABELS[df["stage"].to_numpy()]
-        prog = df["programme"].to_numpy()
-        df["programme"] = np.where(prog >= 0, np.array(names + [""], dtype=object)[prog], "")
-        states.append(df)
+    rows = rec.tracked_state  # type: ignore[attr-defined]
+    if rows:
+        cols = [k for k in rows[0] if k != "t"]
+        data = {k: np.concatenate([r[k] for r in rows]) for k in cols}
+        t = np.concatenate([np.full(r["person"].size, r["t"]) for r in rows])
+        state = pd.DataFrame({"month": month_labels[t], **data})
+        state["stage"] = _LABELS[state["stage"].to_numpy()]
+        prog = state["programme"].to_numpy()
+        state["programme"] = np.where(prog >= 0, np.array(names + [""], dtype=object)[prog], "")
+    else:
+        state = pd.DataFrame()
     # One block of columns per (month, posting pair), in the order the rows were always listed:
     # by month, then (payer, category), then person; zero postings left out.
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
@@ -340,7 +382,7 @@ def _tracked(rec: object, month_labels: np.ndarray, names: list[str]) -> tuple[p
                               "sek": sek})
     else:
         money = pd.DataFrame(columns=cols)
-    return (pd.concat(states, ignore_index=True) if states else pd.DataFrame(), money)
+    return state, money
 
 
 def _summary(model: ProgrammeModel, result: RunResult) -> dict[str, Any]:
