@@ -1,23 +1,33 @@
-"""Figures of comparison tables (the only module that imports matplotlib and seaborn).
+"""Figures of comparison tables, drawn with matplotlib's Agg canvas (no pyplot, no seaborn).
 
 Every function takes result tables (pandas frames from :mod:`sim.analysis.comparison`) and returns a
-:class:`matplotlib.figure.Figure` built directly, without pyplot: no global figure
-registry, no interactive backend, nothing to close. Seaborn supplies the style (applied
-only while the figure is drawn) and the palette. Save with ``fig.savefig(path_or_buffer)``.
+:class:`matplotlib.figure.Figure` built directly: no global figure registry, no interactive
+backend, nothing to close. Save with ``fig.savefig(path_or_buffer)``.
+
+They are drawn to be cheap, because the main job draws them on every run: matplotlib is
+imported inside the functions (``import sim.present.figures`` for its labels costs nothing);
+each figure has a fixed size and explicit margins in inches instead of a layout engine that
+measures every text; months are plain integer positions with precomputed year labels
+instead of date locators; and y labels are written once per row. The style (white axes
+with a light grid, the colour-blind palette of seaborn's ``colorblind``) is a fixed set of
+rc parameters applied only while a figure is built.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["stock_bands_figure", "cumulative_saving_figure", "who_pays_figure", "PAYER_LABELS",
-           "STAGE_LABELS"]
+           "STAGE_LABELS", "DPI"]
 
 #: Plain names of the payers, for figures and reports.
 PAYER_LABELS = {
@@ -40,35 +50,118 @@ STAGE_LABELS = {
     "subsidised": "Subsidised job", "fas3": "Fas 3", "work": "Ordinary work", "studies": "Regular studies",
     "other": "Other (sick, parental leave, moved, pension)",
 }
-_STYLE = "whitegrid"
-_CONTEXT = "notebook"
+#: Dots per inch of every figure: a 10-inch figure is 1000 pixels, the width of the report's page.
+DPI = 100
+
+#: seaborn's "colorblind" palette (the first colour is the baseline's).
+_PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133",
+            "#56b4e9")
+_SAVES, _PAYS = "#2e8b57", "#c0392b"
+_TITLE_PT, _LABEL_PT, _TICK_PT, _SUPTITLE_PT = 9.0, 8.5, 8.0, 11.0
+#: seaborn's "whitegrid" style at a small font size, as plain rc parameters.
+_STYLE: dict[str, Any] = {
+    "figure.facecolor": "white", "axes.facecolor": "white", "axes.edgecolor": ".8", "axes.linewidth": 1.0,
+    "axes.grid": True, "axes.axisbelow": True, "grid.color": ".85", "grid.linestyle": "-", "grid.linewidth": 0.8,
+    "axes.labelcolor": ".15", "text.color": ".15", "xtick.color": ".15", "ytick.color": ".15",
+    "xtick.bottom": False, "ytick.left": False, "xtick.major.pad": 3.0, "ytick.major.pad": 3.0,
+    "font.size": _LABEL_PT, "axes.titlesize": _TITLE_PT, "axes.labelsize": _LABEL_PT,
+    "xtick.labelsize": _TICK_PT, "ytick.labelsize": _TICK_PT, "legend.fontsize": _TICK_PT,
+    "axes.titlepad": 4.0, "lines.solid_capstyle": "round", "patch.edgecolor": "w",
+}
+# Rough widths, in inches, for margins fixed in advance (no text is measured): a character of
+# DejaVu Sans averages about 0.58 em.
+_EM = 0.58 / 72
 
 
-def _palette(names: Sequence[str], *, skip_first: bool = False) -> dict[str, tuple[float, float, float]]:
+def _text_width(text: str, points: float) -> float:
+    return len(text) * points * _EM
+
+
+def _palette(names: Sequence[str], *, skip_first: bool = False) -> dict[str, str]:
     """One colour per name; ``skip_first`` leaves the first colour to the baseline, which tables of
     savings do not contain, so a scenario has the same colour in every figure."""
-    colours = sns.color_palette("colorblind", len(names) + 1)
-    return dict(zip(names, colours[1:] if skip_first else colours, strict=False))
+    colours = _PALETTE[1:] if skip_first else _PALETTE
+    return {name: colours[i % len(colours)] for i, name in enumerate(names)}
 
 
-def _date_axis(ax: object) -> None:
-    locator = AutoDateLocator(minticks=3, maxticks=6)
-    ax.xaxis.set_major_locator(locator)  # type: ignore[attr-defined]
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[attr-defined]
+def _figure(width: float, height: float) -> Figure:
+    """An empty figure of ``width`` x ``height`` inches on its own Agg canvas (no pyplot, no layout engine)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="none")
+    FigureCanvasAgg(fig)
+    return fig
 
 
-def _grid(n: int, ncols: int, width: float = 4.2, height: float = 2.8) -> tuple[Figure, list]:
+def _style() -> Any:
+    import matplotlib
+
+    return matplotlib.rc_context(_STYLE)
+
+
+def _month_ticks(months: Sequence[str]) -> tuple[list[int], list[str]]:
+    """Tick positions and labels for months ``YYYY-MM`` at positions 0, 1, ...: each January (or every
+    other, third ... January so that there are at most 5), or each quarter in a run shorter than two years."""
+    jan = [(i, m[:4]) for i, m in enumerate(months) if m.endswith("-01")]
+    if len(jan) < 2:
+        quarters = [(i, m) for i, m in enumerate(months) if m[5:7] in ("01", "04", "07", "10")]
+        step = max(1, -(-len(quarters) // 5))
+        picked = quarters[::step]
+    else:
+        step = max(1, -(-len(jan) // 5))
+        picked = jan[::step]
+    return [i for i, _ in picked], [label for _, label in picked]
+
+
+def _panels(fig: Figure, n: int, ncols: int, *, panel: tuple[float, float], left: float, top: float,
+            bottom: float, right: float = 0.15, gap: tuple[float, float]) -> list[Axes]:
+    """``n`` axes on a grid of ``ncols`` columns; every size in inches (the figure must already have its size)."""
+    width, height = fig.get_size_inches()
+    nrows = -(-n // ncols)
+    gs = fig.add_gridspec(nrows, ncols, left=left / width, right=1 - right / width, top=1 - top / height,
+                          bottom=bottom / height, wspace=gap[0] / panel[0], hspace=gap[1] / panel[1])
+    return [fig.add_subplot(gs[i // ncols, i % ncols]) for i in range(n)]
+
+
+def _grid_figure(titles: Sequence[str], ncols: int, *, panel_width: float, panel_height: float,
+                 ylabel: str, suptitle: str, months: Sequence[str], legend_entries: int) -> tuple[Figure, list[Axes]]:
+    """The shared frame of the panel figures: one axes per title with a month axis, y labels on the
+    left column, x labels on the bottom axes of each column, room for a title above and a legend below."""
+    n = len(titles)
     ncols = max(1, min(ncols, n))
-    nrows = max(1, -(-n // ncols))
-    fig = Figure(figsize=(width * ncols, height * nrows + 0.6), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True).ravel().tolist()
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig, axes[:n]
+    nrows = -(-n // ncols)
+    chars = max(12, int(panel_width / (_TITLE_PT * _EM)))
+    wrapped = [textwrap.fill(t, chars) for t in titles]
+    title_lines = max(t.count("\n") + 1 for t in wrapped)
+    gap = (0.5, 0.12 + 0.19 * title_lines)
+    top = 0.42 + 0.17 * title_lines
+    bottom = 0.3 + (0.3 if legend_entries else 0.0)
+    left, right = 0.62, 0.15
+    width = left + ncols * panel_width + (ncols - 1) * gap[0] + right
+    height = top + nrows * panel_height + (nrows - 1) * gap[1] + bottom
+    fig = _figure(width, height)
+    axes = _panels(fig, n, ncols, panel=(panel_width, panel_height), left=left, top=top, bottom=bottom,
+                   right=right, gap=gap)
+    from matplotlib.ticker import MaxNLocator
+
+    ticks, labels = _month_ticks(months)
+    for i, (ax, title) in enumerate(zip(axes, wrapped, strict=True)):
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+        ax.set_title(title)
+        ax.set_xlim(0, max(len(months) - 1, 1))
+        below = i + ncols < n  # another panel under this one
+        ax.set_xticks(ticks, labels if not below else [])
+        if i % ncols == 0:
+            ax.set_ylabel(ylabel)
+    fig.suptitle(suptitle, y=1 - 0.12 / height, va="top", fontsize=_SUPTITLE_PT)
+    return fig, axes
 
 
-def _dates(months: pd.Series) -> pd.Series:
-    return pd.to_datetime(months.astype(str), format="%Y-%m")
+def _legend(fig: Figure, ax: Axes, ncols: int) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=ncols, frameon=False)
 
 
 def stock_bands_figure(stock_bands: pd.DataFrame, stages: Sequence[str] | None = None, *,
@@ -90,27 +183,30 @@ def stock_bands_figure(stock_bands: pd.DataFrame, stages: Sequence[str] | None =
         raise ValueError("no stages to draw")
     scenarios = list(dict.fromkeys(stock_bands["scenario"]))
     colours = _palette(scenarios)
-    with sns.axes_style(_STYLE), sns.plotting_context(_CONTEXT, font_scale=0.8):
-        fig, axes = _grid(len(stages), ncols)
+    months = sorted(set(stock_bands["month"].astype(str)))
+    x_of = {m: i for i, m in enumerate(months)}
+    with _style():
+        fig, axes = _grid_figure([STAGE_LABELS.get(s, s) for s in stages], ncols, panel_width=2.75,
+                                 panel_height=1.75, ylabel="people", months=months, legend_entries=len(scenarios),
+                                 suptitle="People by stage: median and P10-P90 over replications")
+        by = {key: d for key, d in stock_bands.groupby(["stage", "scenario"], sort=False)}
         for ax, stage in zip(axes, stages, strict=True):
-            d = stock_bands[stock_bands["stage"] == stage]
             for scn in scenarios:
-                s = d[d["scenario"] == scn].sort_values("month")
-                x = _dates(s["month"])
-                ax.fill_between(x, s["p10"], s["p90"], color=colours[scn], alpha=0.2, linewidth=0)
-                ax.plot(x, s["p50"], color=colours[scn], label=scn, linewidth=1.6)
-            ax.set_title(STAGE_LABELS.get(stage, stage))
-            _date_axis(ax)
-            ax.set_ylabel("people")
+                s = by.get((stage, scn))
+                if s is None:
+                    continue
+                s = s.sort_values("month")
+                x = np.fromiter((x_of[m] for m in s["month"].astype(str)), dtype=float, count=len(s))
+                ax.fill_between(x, s["p10"].to_numpy(float), s["p90"].to_numpy(float), color=colours[scn],
+                                alpha=0.2, linewidth=0)
+                ax.plot(x, s["p50"].to_numpy(float), color=colours[scn], label=scn, linewidth=1.4)
             ax.set_ylim(bottom=0)
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=min(len(scenarios), 4),
-                   frameon=False)
-        fig.suptitle("People by stage: median and P10-P90 over replications")
+        _legend(fig, axes[0], min(len(scenarios), 4))
     return fig
 
 
 def cumulative_saving_figure(money: pd.DataFrame, payers: Sequence[str] | None = None, *,
-                             ncols: int = 4) -> Figure:
+                             ncols: int = 3) -> Figure:
     """Cumulative discounted saving per payer over time: median and P10-P90 band, per scenario.
 
     Args:
@@ -130,24 +226,23 @@ def cumulative_saving_figure(money: pd.DataFrame, payers: Sequence[str] | None =
          .quantile([0.1, 0.5, 0.9]).unstack() / 1e6)
     scenarios = list(dict.fromkeys(money["scenario"]))
     colours = _palette(scenarios, skip_first=True)
-    with sns.axes_style(_STYLE), sns.plotting_context(_CONTEXT, font_scale=0.8):
-        fig, axes = _grid(len(payers), ncols, width=3.6)
+    months = sorted(set(money["month"].astype(str)))
+    x_of = {m: i for i, m in enumerate(months)}
+    with _style():
+        fig, axes = _grid_figure([PAYER_LABELS.get(p, p) for p in payers], ncols, panel_width=2.75,
+                                 panel_height=1.75, ylabel="MSEK", months=months, legend_entries=len(scenarios),
+                                 suptitle="Cumulative discounted saving vs the baseline (+ saves, - pays)")
         for ax, payer in zip(axes, payers, strict=True):
             for scn in scenarios:
                 try:
                     s = q.loc[(scn, payer)]
                 except KeyError:
                     continue
-                x = _dates(pd.Series(s.index))
+                x = np.fromiter((x_of[str(m)] for m in s.index), dtype=float, count=len(s))
                 ax.fill_between(x, s[0.1].to_numpy(), s[0.9].to_numpy(), color=colours[scn], alpha=0.2, linewidth=0)
-                ax.plot(x, s[0.5].to_numpy(), color=colours[scn], label=scn, linewidth=1.6)
+                ax.plot(x, s[0.5].to_numpy(), color=colours[scn], label=scn, linewidth=1.4)
             ax.axhline(0, color="0.3", linewidth=0.8, zorder=0)
-            ax.set_title(PAYER_LABELS.get(payer, payer))
-            _date_axis(ax)
-            ax.set_ylabel("MSEK")
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=min(len(scenarios), 4),
-                   frameon=False)
-        fig.suptitle("Cumulative discounted saving vs the baseline (+ saves, - pays)")
+        _legend(fig, axes[0], min(len(scenarios), 4))
     return fig
 
 
@@ -169,23 +264,33 @@ def who_pays_figure(headline: pd.DataFrame, horizon: int) -> Figure:
     colours = _palette(scenarios, skip_first=True)
     k = len(scenarios)
     height = 0.8 / k
-    with sns.axes_style(_STYLE), sns.plotting_context(_CONTEXT, font_scale=0.85):
-        fig = Figure(figsize=(7.5, 0.55 * len(payers) * max(1, k * 0.7) + 1.4), layout="constrained")
-        ax = fig.subplots()
+    names = [PAYER_LABELS[p] for p in payers]
+    row = 0.3 * max(1.0, 0.7 * k)
+    left = 0.25 + max(_text_width(n, _TICK_PT) for n in names)
+    width = max(7.5, left + 5.0)
+    top, bottom = 0.45, 0.55 + (0.3 if k > 1 else 0.0)
+    fig_height = top + row * len(payers) + bottom
+    with _style():
+        fig = _figure(width, fig_height)
+        ax = fig.add_axes((left / width, bottom / fig_height, 1 - (left + 0.25) / width,
+                           1 - (top + bottom) / fig_height))
+        ax.grid(axis="y", visible=False)
         y = np.arange(len(payers))[::-1].astype(float)
         for i, scn in enumerate(scenarios):
             s = d[d["scenario"] == scn].set_index("payer").reindex(payers)
             mid, lo, hi = (s[c].to_numpy() / 1e6 for c in ("p50", "p10", "p90"))
             pos = y + (k - 1) * height / 2 - i * height
-            colour = (np.where(mid >= 0, "#2e8b57", "#c0392b").tolist() if k == 1 else colours[scn])
+            colour = (np.where(mid >= 0, _SAVES, _PAYS).tolist() if k == 1 else colours[scn])
             err = np.vstack([np.maximum(mid - lo, 0), np.maximum(hi - mid, 0)])
             ax.barh(pos, mid, height=height * 0.9, color=colour, label=scn,
                     xerr=err, error_kw={"ecolor": "0.25", "capsize": 3, "linewidth": 1})
-        ax.set_yticks(y, [PAYER_LABELS[p] for p in payers])
+        ax.set_yticks(y, names)
+        ax.set_ylim(-0.6, len(payers) - 0.4)
         ax.axvline(0, color="0.2", linewidth=0.9)
         ax.set_xlabel("MSEK, discounted (negative = pays, positive = saves)")
         years = f"{horizon // 12} years" if horizon % 12 == 0 else f"{horizon} months"
-        ax.set_title(f"Who pays, who saves after {years} (median, P10-P90)")
+        fig.suptitle(f"Who pays, who saves after {years} (median, P10-P90)", y=1 - 0.12 / fig_height, va="top",
+                     fontsize=_SUPTITLE_PT)
         if k > 1:
-            fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=min(k, 3), frameon=False)
+            _legend(fig, ax, min(k, 3))
     return fig
