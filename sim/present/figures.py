@@ -8,7 +8,9 @@ They are drawn to be cheap, because the main job draws them on every run: matplo
 imported inside the functions (``import sim.present.figures`` for its labels costs nothing);
 each figure has a fixed size and explicit margins in inches instead of a layout engine that
 measures every text; months are plain integer positions with precomputed year labels
-instead of date locators; and y labels are written once per row. The style (white axes
+instead of date locators; the panels' limits, grid lines and tick labels are computed here
+(:func:`_month_axes`) instead of by matplotlib's tick machinery, and bands and lines are added
+as artists without autoscaling; y labels are written once per row. The style (white axes
 with a light grid, the colour-blind palette of seaborn's ``colorblind``) is a fixed set of
 rc parameters applied only while a figure is built.
 """
@@ -61,7 +63,7 @@ _TITLE_PT, _LABEL_PT, _TICK_PT, _SUPTITLE_PT = 9.0, 8.5, 8.0, 11.0
 #: seaborn's "whitegrid" style at a small font size, as plain rc parameters.
 _STYLE: dict[str, Any] = {
     "figure.facecolor": "white", "axes.facecolor": "white", "axes.edgecolor": ".8", "axes.linewidth": 1.0,
-    "axes.grid": True, "axes.axisbelow": True, "grid.color": ".85", "grid.linestyle": "-", "grid.linewidth": 0.8,
+    "axes.grid": False, "axes.axisbelow": True, "grid.color": ".85", "grid.linestyle": "-", "grid.linewidth": 0.8,
     "axes.labelcolor": ".15", "text.color": ".15", "xtick.color": ".15", "ytick.color": ".15",
     "xtick.bottom": False, "ytick.left": False, "xtick.major.pad": 3.0, "ytick.major.pad": 3.0,
     "font.size": _LABEL_PT, "axes.titlesize": _TITLE_PT, "axes.labelsize": _LABEL_PT,
@@ -125,9 +127,9 @@ def _panels(fig: Figure, n: int, ncols: int, *, panel: tuple[float, float], left
 
 
 def _grid_figure(titles: Sequence[str], ncols: int, *, panel_width: float, panel_height: float,
-                 ylabel: str, suptitle: str, months: Sequence[str], legend_entries: int) -> tuple[Figure, list[Axes]]:
-    """The shared frame of the panel figures: one axes per title with a month axis, y labels on the
-    left column, x labels on the bottom axes of each column, room for a title above and a legend below."""
+                 ylabel: str, suptitle: str, legend_entries: int) -> tuple[Figure, list[Axes]]:
+    """The shared frame of the panel figures: one axes per title, y labels on the left column,
+    room for a title above and a legend below. Axes and grid are drawn by :func:`_month_axes`."""
     n = len(titles)
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
@@ -137,25 +139,88 @@ def _grid_figure(titles: Sequence[str], ncols: int, *, panel_width: float, panel
     gap = (0.5, 0.12 + 0.19 * title_lines)
     top = 0.42 + 0.17 * title_lines
     bottom = 0.3 + (0.3 if legend_entries else 0.0)
-    left, right = 0.62, 0.15
+    left, right = 0.7, 0.15
     width = left + ncols * panel_width + (ncols - 1) * gap[0] + right
     height = top + nrows * panel_height + (nrows - 1) * gap[1] + bottom
     fig = _figure(width, height)
     axes = _panels(fig, n, ncols, panel=(panel_width, panel_height), left=left, top=top, bottom=bottom,
                    right=right, gap=gap)
-    from matplotlib.ticker import MaxNLocator
-
-    ticks, labels = _month_ticks(months)
     for i, (ax, title) in enumerate(zip(axes, wrapped, strict=True)):
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
         ax.set_title(title)
-        ax.set_xlim(0, max(len(months) - 1, 1))
-        below = i + ncols < n  # another panel under this one
-        ax.set_xticks(ticks, labels if not below else [])
         if i % ncols == 0:
             ax.set_ylabel(ylabel)
     fig.suptitle(suptitle, y=1 - 0.12 / height, va="top", fontsize=_SUPTITLE_PT)
     return fig, axes
+
+
+def _tick_label(values: np.ndarray) -> list[str]:
+    """Tick labels with as few decimals as show every value exactly (thousands separated, true minus)."""
+    for decimals in range(5):
+        if np.allclose(values, np.round(values, decimals), rtol=0, atol=1e-9 * max(1.0, np.abs(values).max())):
+            break
+    return [f"{v:,.{decimals}f}".replace("-", "\u2212") for v in values + 0.0]  # + 0.0: no "-0"
+
+
+def _month_axes(fig: Figure, axes: Sequence[Axes], ranges: Sequence[tuple[float, float]], months: Sequence[str],
+                ncols: int, *, floor_zero: bool) -> None:
+    """Limits, grid lines and tick labels of the panels, computed here instead of by matplotlib's axis machinery.
+
+    Each panel's x axis runs over the month positions ``0 .. len(months) - 1`` with year labels
+    (:func:`_month_ticks`) under the bottom panel of each column; its y axis over the data range
+    ``ranges[i]`` (from 0 when ``floor_zero``, else including 0) plus 5 %, with at most five round
+    values. The axes themselves get no ticks (a tick is five artists matplotlib lays out on every
+    draw); the grid is one line collection for the whole figure, under transparent axes, and the
+    labels are figure texts at positions known in advance, since the layout is fixed.
+    """
+    from matplotlib.collections import LineCollection
+    from matplotlib.ticker import MaxNLocator
+
+    locator = MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10])
+    xticks, xlabels = _month_ticks(months)
+    x1 = max(len(months) - 1, 1)
+    segments: list[list[tuple[float, float]]] = []
+    for i, (ax, (lo, hi)) in enumerate(zip(axes, ranges, strict=True)):
+        lo, hi = (0.0 if floor_zero else min(lo, 0.0)), max(hi, 0.0)
+        span = (hi - lo) or 1.0
+        y0, y1 = (lo if floor_zero else lo - 0.05 * span), hi + 0.05 * span
+        yticks = np.array([t for t in locator.tick_values(y0, y1) if y0 - 1e-9 * span <= t <= y1 + 1e-9 * span])
+        ax.set_xlim(0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_facecolor("none")
+        box = ax.get_position()
+        fx = [box.x0 + box.width * t / x1 for t in xticks]
+        fy = [box.y0 + box.height * (t - y0) / (y1 - y0) for t in yticks]
+        segments += [[(x, box.y0), (x, box.y1)] for x in fx] + [[(box.x0, y), (box.x1, y)] for y in fy]
+        pad_x, pad_y = 4 / 72 / fig.get_figwidth(), 4 / 72 / fig.get_figheight()
+        labels = _tick_label(yticks)
+        for y, label in zip(fy, labels, strict=True):
+            fig.text(box.x0 - pad_x, y, label, ha="right", va="center", fontsize=_TICK_PT)
+        ax.yaxis.labelpad = 6 + max((_text_width(label, _TICK_PT) * 72 for label in labels), default=0)
+        if i + ncols >= len(axes):  # no panel under this one
+            for x, label in zip(fx, xlabels, strict=True):
+                fig.text(x, box.y0 - pad_y, label, ha="center", va="top", fontsize=_TICK_PT)
+    grid = LineCollection(segments, colors=_STYLE["grid.color"], linewidths=_STYLE["grid.linewidth"], zorder=-1,
+                          transform=fig.transFigure)
+    fig.add_artist(grid)
+
+
+def _band(ax: Axes, x: np.ndarray, lo: np.ndarray, mid: np.ndarray, hi: np.ndarray, colour: str,
+          label: str) -> tuple[float, float]:
+    """A P10-P90 band (one polygon) and the median line, added directly (no autoscaling: the
+    limits are set by :func:`_month_axes`); returns the smallest and largest value drawn."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
+
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if ok.any():
+        verts = np.concatenate([np.column_stack([x[ok], lo[ok]]), np.column_stack([x[ok], hi[ok]])[::-1]])
+        ax.add_collection(PolyCollection([verts], facecolors=colour, alpha=0.2, linewidths=0), autolim=False)
+    ax.add_line(Line2D(x, mid, color=colour, label=label, linewidth=1.4))
+    values = np.concatenate([lo, mid, hi])
+    values = values[np.isfinite(values)]
+    return (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
 
 
 def _legend(fig: Figure, ax: Axes, ncols: int) -> None:
@@ -184,23 +249,24 @@ def stock_bands_figure(stock_bands: pd.DataFrame, stages: Sequence[str] | None =
     scenarios = list(dict.fromkeys(stock_bands["scenario"]))
     colours = _palette(scenarios)
     months = sorted(set(stock_bands["month"].astype(str)))
-    x_of = {m: i for i, m in enumerate(months)}
     with _style():
         fig, axes = _grid_figure([STAGE_LABELS.get(s, s) for s in stages], ncols, panel_width=2.75,
-                                 panel_height=1.75, ylabel="people", months=months, legend_entries=len(scenarios),
+                                 panel_height=1.75, ylabel="people", legend_entries=len(scenarios),
                                  suptitle="People by stage: median and P10-P90 over replications")
-        by = {key: d for key, d in stock_bands.groupby(["stage", "scenario"], sort=False)}
+        rows = stock_bands.groupby(["stage", "scenario"], sort=False).indices
+        x_all = pd.Index(months).get_indexer(stock_bands["month"].astype(str)).astype(float)
+        p10, p50, p90 = (stock_bands[c].to_numpy(float) for c in ("p10", "p50", "p90"))
+        ranges = []
         for ax, stage in zip(axes, stages, strict=True):
+            top = 0.0
             for scn in scenarios:
-                s = by.get((stage, scn))
-                if s is None:
+                i = rows.get((stage, scn))
+                if i is None:
                     continue
-                s = s.sort_values("month")
-                x = np.fromiter((x_of[m] for m in s["month"].astype(str)), dtype=float, count=len(s))
-                ax.fill_between(x, s["p10"].to_numpy(float), s["p90"].to_numpy(float), color=colours[scn],
-                                alpha=0.2, linewidth=0)
-                ax.plot(x, s["p50"].to_numpy(float), color=colours[scn], label=scn, linewidth=1.4)
-            ax.set_ylim(bottom=0)
+                i = i[np.argsort(x_all[i], kind="stable")]
+                top = max(top, _band(ax, x_all[i], p10[i], p50[i], p90[i], colours[scn], scn)[1])
+            ranges.append((0.0, top))
+        _month_axes(fig, axes, ranges, months, min(ncols, len(stages)), floor_zero=True)
         _legend(fig, axes[0], min(len(scenarios), 4))
     return fig
 
@@ -230,18 +296,23 @@ def cumulative_saving_figure(money: pd.DataFrame, payers: Sequence[str] | None =
     x_of = {m: i for i, m in enumerate(months)}
     with _style():
         fig, axes = _grid_figure([PAYER_LABELS.get(p, p) for p in payers], ncols, panel_width=2.75,
-                                 panel_height=1.75, ylabel="MSEK", months=months, legend_entries=len(scenarios),
+                                 panel_height=1.75, ylabel="MSEK", legend_entries=len(scenarios),
                                  suptitle="Cumulative discounted saving vs the baseline (+ saves, - pays)")
+        ranges = []
         for ax, payer in zip(axes, payers, strict=True):
+            lo = hi = 0.0
             for scn in scenarios:
                 try:
                     s = q.loc[(scn, payer)]
                 except KeyError:
                     continue
                 x = np.fromiter((x_of[str(m)] for m in s.index), dtype=float, count=len(s))
-                ax.fill_between(x, s[0.1].to_numpy(), s[0.9].to_numpy(), color=colours[scn], alpha=0.2, linewidth=0)
-                ax.plot(x, s[0.5].to_numpy(), color=colours[scn], label=scn, linewidth=1.4)
+                low, high = _band(ax, x, s[0.1].to_numpy(float), s[0.5].to_numpy(float), s[0.9].to_numpy(float),
+                                  colours[scn], scn)
+                lo, hi = min(lo, low), max(hi, high)
             ax.axhline(0, color="0.3", linewidth=0.8, zorder=0)
+            ranges.append((lo, hi))
+        _month_axes(fig, axes, ranges, months, min(ncols, len(payers)), floor_zero=False)
         _legend(fig, axes[0], min(len(scenarios), 4))
     return fig
 
@@ -274,7 +345,7 @@ def who_pays_figure(headline: pd.DataFrame, horizon: int) -> Figure:
         fig = _figure(width, fig_height)
         ax = fig.add_axes((left / width, bottom / fig_height, 1 - (left + 0.25) / width,
                            1 - (top + bottom) / fig_height))
-        ax.grid(axis="y", visible=False)
+        ax.grid(axis="x")
         y = np.arange(len(payers))[::-1].astype(float)
         for i, scn in enumerate(scenarios):
             s = d[d["scenario"] == scn].set_index("payer").reindex(payers)
