@@ -246,9 +246,9 @@ def stock_bands_figure(stock_bands: pd.DataFrame, stages: Sequence[str] | None =
     stages = list(stages)
     if not stages:
         raise ValueError("no stages to draw")
-    scenarios = list(dict.fromkeys(stock_bands["scenario"]))
+    scenarios = [str(s) for s in pd.unique(stock_bands["scenario"])]  # in order of appearance
     colours = _palette(scenarios)
-    months = sorted(set(stock_bands["month"].astype(str)))
+    months = sorted(str(m) for m in pd.unique(stock_bands["month"]))
     with _style():
         fig, axes = _grid_figure([STAGE_LABELS.get(s, s) for s in stages], ncols, panel_width=2.75,
                                  panel_height=1.75, ylabel="people", legend_entries=len(scenarios),
@@ -290,9 +290,9 @@ def cumulative_saving_figure(money: pd.DataFrame, payers: Sequence[str] | None =
     payers = list(payers)
     q = (money[money["payer"].isin(payers)].groupby(["scenario", "payer", "month"], sort=True)[col]
          .quantile([0.1, 0.5, 0.9]).unstack() / 1e6)
-    scenarios = list(dict.fromkeys(money["scenario"]))
+    scenarios = [str(s) for s in pd.unique(money["scenario"])]  # in order of appearance
     colours = _palette(scenarios, skip_first=True)
-    months = sorted(set(money["month"].astype(str)))
+    months = sorted(str(m) for m in pd.unique(money["month"]))
     x_of = {m: i for i, m in enumerate(months)}
     with _style():
         fig, axes = _grid_figure([PAYER_LABELS.get(p, p) for p in payers], ncols, panel_width=2.75,
