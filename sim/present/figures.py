@@ -139,7 +139,7 @@ def _grid_figure(titles: Sequence[str], ncols: int, *, panel_width: float, panel
     gap = (0.5, 0.12 + 0.19 * title_lines)
     top = 0.42 + 0.17 * title_lines
     bottom = 0.3 + (0.3 if legend_entries else 0.0)
-    left, right = 0.7, 0.15
+    left, right = 0.8, 0.15  # room for y labels up to "400,000" and the axis label
     width = left + ncols * panel_width + (ncols - 1) * gap[0] + right
     height = top + nrows * panel_height + (nrows - 1) * gap[1] + bottom
     fig = _figure(width, height)
@@ -197,7 +197,7 @@ def _month_axes(fig: Figure, axes: Sequence[Axes], ranges: Sequence[tuple[float,
         labels = _tick_label(yticks)
         for y, label in zip(fy, labels, strict=True):
             fig.text(box.x0 - pad_x, y, label, ha="right", va="center", fontsize=_TICK_PT)
-        ax.yaxis.labelpad = 6 + max((_text_width(label, _TICK_PT) * 72 for label in labels), default=0)
+        ax.yaxis.labelpad = 10 + max((_text_width(label, _TICK_PT) * 72 for label in labels), default=0)
         if i + ncols >= len(axes):  # no panel under this one
             for x, label in zip(fx, xlabels, strict=True):
                 fig.text(x, box.y0 - pad_y, label, ha="center", va="top", fontsize=_TICK_PT)
