@@ -134,3 +134,46 @@ def test_the_answer_says_unclear_when_an_interval_spans_zero():
     assert _verdict(pd.Series({"p10": 1.0e6, "p50": 2.0e6, "p90": 3.0e6}), "saves", "pays") == \
         "saves 2.0 MSEK (+1.0 MSEK to +3.0 MSEK)"
     assert _verdict(pd.Series({"p10": -3.0e6, "p50": -2.0e6, "p90": -1.0e6}), "saves", "pays").startswith("pays 2.0")
+
+
+def test_figures_import_matplotlib_only_when_drawing_and_never_seaborn_pyplot_or_scipy():
+    """The main job draws these on every run: importing the module is free, and drawing loads only
+    matplotlib's Agg canvas (no seaborn, no pyplot, no scipy)."""
+    code = (
+        "import sys\n"
+        "import pandas as pd\n"
+        "from sim.present import figures as F\n"
+        "before = [m for m in ('matplotlib', 'seaborn', 'scipy') if m in sys.modules]\n"
+        "months = [f'2012-{m:02d}' for m in range(1, 13)] + [f'2013-{m:02d}' for m in range(1, 13)]\n"
+        "bands = pd.DataFrame([{'scenario': s, 'month': m, 'stage': 'work', 'p10': i, 'p50': i + 1, 'p90': i + 2}\n"
+        "                      for s in ('base', 'x') for i, m in enumerate(months)])\n"
+        "money = pd.DataFrame([{'scenario': 'x', 'replication': r, 'month': m, 'payer': 'society',\n"
+        "                       'cumulative_saving_discounted_sek': 1e5 * (i - r)}\n"
+        "                      for r in range(3) for i, m in enumerate(months)])\n"
+        "head = pd.DataFrame([{'scenario': 'x', 'metric': 'net_saving_discounted_sek', 'horizon_months': 24,\n"
+        "                      'payer': 'society', 'p10': -1e6, 'p50': 1e6, 'p90': 2e6}])\n"
+        "import io\n"
+        "for fig in (F.stock_bands_figure(bands), F.cumulative_saving_figure(money), F.who_pays_figure(head, 24)):\n"
+        "    fig.savefig(io.BytesIO(), format='png')\n"
+        "after = [m for m in ('seaborn', 'scipy', 'matplotlib.pyplot') if m in sys.modules]\n"
+        "print('BEFORE:' + ','.join(before) + ' AFTER:' + ','.join(after))\n")
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300,
+                         check=True)
+    assert "BEFORE: AFTER:\n" in out.stdout, out.stdout + out.stderr
+
+
+def test_report_figures_fit_the_page(comparison):
+    """Figures are drawn at about the page's width (62rem), so the browser does not scale them much."""
+    import base64
+    import struct
+
+    html = render_report(comparison)
+    widths = [struct.unpack(">I", base64.b64decode(png[:32])[16:20])[0]
+              for png in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
+    assert len(widths) == 3 + 2 * len(comparison.scenarios)  # + each scenario's tornado and waterfall
+    assert all(600 <= w <= 1100 for w in widths), widths

@@ -5,7 +5,8 @@ Commands live in one module per group, each with a :class:`~sim.cli.command.Comm
 To add a command, add a handler to the group's list (or a new module to :data:`REGISTRY`).
 
 Exit codes: 0 success, 2 a bad scenario or bad usage (one ``error:`` line on stderr, no
-traceback), 130 interrupted.
+traceback), 130 interrupted. ``almsim --version`` prints ``almsim X.Y.Z`` and exits 0 without
+importing anything heavy.
 """
 
 from __future__ import annotations
@@ -19,10 +20,37 @@ from typing import NoReturn
 from sim.cli import calibrate, runs, scenarios, teach
 from sim.cli.command import Command
 
-__all__ = ["main", "build_parser", "REGISTRY"]
+__all__ = ["main", "build_parser", "version", "REGISTRY", "FALLBACK_VERSION"]
+
+#: The version printed when the package's metadata cannot be read (e.g. run from a source tree
+#: that was never installed); keep it equal to ``version`` in ``pyproject.toml``.
+FALLBACK_VERSION = "0.1.0"
 
 #: Every command, by group: scenarios, simulation, calibration, teaching.
 REGISTRY: tuple[Command, ...] = (*scenarios.COMMANDS, *runs.COMMANDS, *calibrate.COMMANDS, *teach.COMMANDS)
+
+
+def version() -> str:
+    """The installed version of almsim (from its package metadata), else :data:`FALLBACK_VERSION`."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("almsim")
+    except PackageNotFoundError:
+        return FALLBACK_VERSION
+
+
+class _Version(argparse.Action):
+    """``--version``: print ``almsim X.Y.Z`` and exit 0 (the version is looked up only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version (almsim X.Y.Z) and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"almsim {version()}")
+        parser.exit(0)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,6 +63,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
     parser = _Parser(prog="almsim", description="Agent-based simulation of labour-market programmes.")
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
     for command in REGISTRY:
         sub = commands.add_parser(command.name, help=command.help, description=command.help)

@@ -1,23 +1,35 @@
-"""Figures of comparison tables (the only module that imports matplotlib and seaborn).
+"""Figures of comparison tables, drawn with matplotlib's Agg canvas (no pyplot, no seaborn).
 
 Every function takes result tables (pandas frames from :mod:`sim.analysis.comparison`) and returns a
-:class:`matplotlib.figure.Figure` built directly, without pyplot: no global figure
-registry, no interactive backend, nothing to close. Seaborn supplies the style (applied
-only while the figure is drawn) and the palette. Save with ``fig.savefig(path_or_buffer)``.
+:class:`matplotlib.figure.Figure` built directly: no global figure registry, no interactive
+backend, nothing to close. Save with ``fig.savefig(path_or_buffer)``.
+
+They are drawn to be cheap, because the main job draws them on every run: matplotlib is
+imported inside the functions (``import sim.present.figures`` for its labels costs nothing);
+each figure has a fixed size and explicit margins in inches instead of a layout engine that
+measures every text; months are plain integer positions with precomputed year labels
+instead of date locators; the panels' limits, grid lines and tick labels are computed here
+(:func:`_month_axes`) instead of by matplotlib's tick machinery, and bands and lines are added
+as artists without autoscaling; y labels are written once per row. The style (white axes
+with a light grid, the colour-blind palette of seaborn's ``colorblind``) is a fixed set of
+rc parameters applied only while a figure is built.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["stock_bands_figure", "cumulative_saving_figure", "who_pays_figure", "PAYER_LABELS",
-           "STAGE_LABELS"]
+           "STAGE_LABELS", "DPI"]
 
 #: Plain names of the payers, for figures and reports.
 PAYER_LABELS = {
@@ -40,35 +52,181 @@ STAGE_LABELS = {
     "subsidised": "Subsidised job", "fas3": "Fas 3", "work": "Ordinary work", "studies": "Regular studies",
     "other": "Other (sick, parental leave, moved, pension)",
 }
-_STYLE = "whitegrid"
-_CONTEXT = "notebook"
+#: Dots per inch of every figure: a 10-inch figure is 1000 pixels, the width of the report's page.
+DPI = 100
+
+#: seaborn's "colorblind" palette (the first colour is the baseline's).
+_PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133",
+            "#56b4e9")
+_SAVES, _PAYS = "#2e8b57", "#c0392b"
+_TITLE_PT, _LABEL_PT, _TICK_PT, _SUPTITLE_PT = 9.0, 8.5, 8.0, 11.0
+#: seaborn's "whitegrid" style at a small font size, as plain rc parameters.
+_STYLE: dict[str, Any] = {
+    "figure.facecolor": "white", "axes.facecolor": "white", "axes.edgecolor": ".8", "axes.linewidth": 1.0,
+    "axes.grid": False, "axes.axisbelow": True, "grid.color": ".85", "grid.linestyle": "-", "grid.linewidth": 0.8,
+    "axes.labelcolor": ".15", "text.color": ".15", "xtick.color": ".15", "ytick.color": ".15",
+    "xtick.bottom": False, "ytick.left": False, "xtick.major.pad": 3.0, "ytick.major.pad": 3.0,
+    "font.size": _LABEL_PT, "axes.titlesize": _TITLE_PT, "axes.labelsize": _LABEL_PT,
+    "xtick.labelsize": _TICK_PT, "ytick.labelsize": _TICK_PT, "legend.fontsize": _TICK_PT,
+    "axes.titlepad": 4.0, "lines.solid_capstyle": "round", "patch.edgecolor": "w",
+}
+# Rough widths, in inches, for margins fixed in advance (no text is measured): a character of
+# DejaVu Sans averages about 0.58 em.
+_EM = 0.58 / 72
 
 
-def _palette(names: Sequence[str], *, skip_first: bool = False) -> dict[str, tuple[float, float, float]]:
+def _text_width(text: str, points: float) -> float:
+    return len(text) * points * _EM
+
+
+def _palette(names: Sequence[str], *, skip_first: bool = False) -> dict[str, str]:
     """One colour per name; ``skip_first`` leaves the first colour to the baseline, which tables of
     savings do not contain, so a scenario has the same colour in every figure."""
-    colours = sns.color_palette("colorblind", len(names) + 1)
-    return dict(zip(names, colours[1:] if skip_first else colours, strict=False))
+    colours = _PALETTE[1:] if skip_first else _PALETTE
+    return {name: colours[i % len(colours)] for i, name in enumerate(names)}
 
 
-def _date_axis(ax: object) -> None:
-    locator = AutoDateLocator(minticks=3, maxticks=6)
-    ax.xaxis.set_major_locator(locator)  # type: ignore[attr-defined]
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[attr-defined]
+def _figure(width: float, height: float) -> Figure:
+    """An empty figure of ``width`` x ``height`` inches on its own Agg canvas (no pyplot, no layout engine)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="none")
+    FigureCanvasAgg(fig)
+    return fig
 
 
-def _grid(n: int, ncols: int, width: float = 4.2, height: float = 2.8) -> tuple[Figure, list]:
+def _style() -> Any:
+    import matplotlib
+
+    return matplotlib.rc_context(_STYLE)
+
+
+def _month_ticks(months: Sequence[str]) -> tuple[list[int], list[str]]:
+    """Tick positions and labels for months ``YYYY-MM`` at positions 0, 1, ...: each January (or every
+    other, third ... January so that there are at most 5), or each quarter in a run shorter than two years."""
+    jan = [(i, m[:4]) for i, m in enumerate(months) if m.endswith("-01")]
+    if len(jan) < 2:
+        quarters = [(i, m) for i, m in enumerate(months) if m[5:7] in ("01", "04", "07", "10")]
+        step = max(1, -(-len(quarters) // 5))
+        picked = quarters[::step]
+    else:
+        step = max(1, -(-len(jan) // 5))
+        picked = jan[::step]
+    return [i for i, _ in picked], [label for _, label in picked]
+
+
+def _panels(fig: Figure, n: int, ncols: int, *, panel: tuple[float, float], left: float, top: float,
+            bottom: float, right: float = 0.15, gap: tuple[float, float]) -> list[Axes]:
+    """``n`` axes on a grid of ``ncols`` columns; every size in inches (the figure must already have its size)."""
+    width, height = fig.get_size_inches()
+    nrows = -(-n // ncols)
+    gs = fig.add_gridspec(nrows, ncols, left=left / width, right=1 - right / width, top=1 - top / height,
+                          bottom=bottom / height, wspace=gap[0] / panel[0], hspace=gap[1] / panel[1])
+    return [fig.add_subplot(gs[i // ncols, i % ncols]) for i in range(n)]
+
+
+def _grid_figure(titles: Sequence[str], ncols: int, *, panel_width: float, panel_height: float,
+                 ylabel: str, suptitle: str, legend_entries: int) -> tuple[Figure, list[Axes]]:
+    """The shared frame of the panel figures: one axes per title, y labels on the left column,
+    room for a title above and a legend below. Axes and grid are drawn by :func:`_month_axes`."""
+    n = len(titles)
     ncols = max(1, min(ncols, n))
-    nrows = max(1, -(-n // ncols))
-    fig = Figure(figsize=(width * ncols, height * nrows + 0.6), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True).ravel().tolist()
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig, axes[:n]
+    nrows = -(-n // ncols)
+    chars = max(12, int(panel_width / (_TITLE_PT * _EM)))
+    wrapped = [textwrap.fill(t, chars) for t in titles]
+    title_lines = max(t.count("\n") + 1 for t in wrapped)
+    gap = (0.5, 0.12 + 0.19 * title_lines)
+    top = 0.42 + 0.17 * title_lines
+    bottom = 0.3 + (0.3 if legend_entries else 0.0)
+    left, right = 0.8, 0.15  # room for y labels up to "400,000" and the axis label
+    width = left + ncols * panel_width + (ncols - 1) * gap[0] + right
+    height = top + nrows * panel_height + (nrows - 1) * gap[1] + bottom
+    fig = _figure(width, height)
+    axes = _panels(fig, n, ncols, panel=(panel_width, panel_height), left=left, top=top, bottom=bottom,
+                   right=right, gap=gap)
+    for i, (ax, title) in enumerate(zip(axes, wrapped, strict=True)):
+        ax.set_title(title)
+        if i % ncols == 0:
+            ax.set_ylabel(ylabel)
+    fig.suptitle(suptitle, y=1 - 0.12 / height, va="top", fontsize=_SUPTITLE_PT)
+    return fig, axes
 
 
-def _dates(months: pd.Series) -> pd.Series:
-    return pd.to_datetime(months.astype(str), format="%Y-%m")
+def _tick_label(values: np.ndarray) -> list[str]:
+    """Tick labels with as few decimals as show every value exactly (thousands separated, true minus)."""
+    for decimals in range(5):
+        if np.allclose(values, np.round(values, decimals), rtol=0, atol=1e-9 * max(1.0, np.abs(values).max())):
+            break
+    return [f"{v:,.{decimals}f}".replace("-", "\u2212") for v in values + 0.0]  # + 0.0: no "-0"
+
+
+def _month_axes(fig: Figure, axes: Sequence[Axes], ranges: Sequence[tuple[float, float]], months: Sequence[str],
+                ncols: int, *, floor_zero: bool) -> None:
+    """Limits, grid lines and tick labels of the panels, computed here instead of by matplotlib's axis machinery.
+
+    Each panel's x axis runs over the month positions ``0 .. len(months) - 1`` with year labels
+    (:func:`_month_ticks`) under the bottom panel of each column; its y axis over the data range
+    ``ranges[i]`` (from 0 when ``floor_zero``, else including 0) plus 5 %, with at most five round
+    values. The axes themselves get no ticks (a tick is five artists matplotlib lays out on every
+    draw); the grid is one line collection for the whole figure, under transparent axes, and the
+    labels are figure texts at positions known in advance, since the layout is fixed.
+    """
+    from matplotlib.collections import LineCollection
+    from matplotlib.ticker import MaxNLocator
+
+    locator = MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10])
+    xticks, xlabels = _month_ticks(months)
+    x1 = max(len(months) - 1, 1)
+    segments: list[list[tuple[float, float]]] = []
+    for i, (ax, (lo, hi)) in enumerate(zip(axes, ranges, strict=True)):
+        lo, hi = (0.0 if floor_zero else min(lo, 0.0)), max(hi, 0.0)
+        span = (hi - lo) or 1.0
+        y0, y1 = (lo if floor_zero else lo - 0.05 * span), hi + 0.05 * span
+        yticks = np.array([t for t in locator.tick_values(y0, y1) if y0 - 1e-9 * span <= t <= y1 + 1e-9 * span])
+        ax.set_xlim(0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_facecolor("none")
+        box = ax.get_position()
+        fx = [box.x0 + box.width * t / x1 for t in xticks]
+        fy = [box.y0 + box.height * (t - y0) / (y1 - y0) for t in yticks]
+        segments += [[(x, box.y0), (x, box.y1)] for x in fx] + [[(box.x0, y), (box.x1, y)] for y in fy]
+        pad_x, pad_y = 4 / 72 / fig.get_figwidth(), 4 / 72 / fig.get_figheight()
+        labels = _tick_label(yticks)
+        for y, label in zip(fy, labels, strict=True):
+            fig.text(box.x0 - pad_x, y, label, ha="right", va="center", fontsize=_TICK_PT)
+        ax.yaxis.labelpad = 10 + max((_text_width(label, _TICK_PT) * 72 for label in labels), default=0)
+        if i + ncols >= len(axes):  # no panel under this one
+            for x, label in zip(fx, xlabels, strict=True):
+                fig.text(x, box.y0 - pad_y, label, ha="center", va="top", fontsize=_TICK_PT)
+    grid = LineCollection(segments, colors=_STYLE["grid.color"], linewidths=_STYLE["grid.linewidth"], zorder=-1,
+                          transform=fig.transFigure)
+    fig.add_artist(grid)
+
+
+def _band(ax: Axes, x: np.ndarray, lo: np.ndarray, mid: np.ndarray, hi: np.ndarray, colour: str,
+          label: str) -> tuple[float, float]:
+    """A P10-P90 band (one polygon) and the median line, added directly (no autoscaling: the
+    limits are set by :func:`_month_axes`); returns the smallest and largest value drawn."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
+
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if ok.any():
+        verts = np.concatenate([np.column_stack([x[ok], lo[ok]]), np.column_stack([x[ok], hi[ok]])[::-1]])
+        ax.add_collection(PolyCollection([verts], facecolors=colour, alpha=0.2, linewidths=0), autolim=False)
+    ax.add_line(Line2D(x, mid, color=colour, label=label, linewidth=1.4))
+    values = np.concatenate([lo, mid, hi])
+    values = values[np.isfinite(values)]
+    return (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+
+
+def _legend(fig: Figure, ax: Axes, ncols: int) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=ncols, frameon=False)
 
 
 def stock_bands_figure(stock_bands: pd.DataFrame, stages: Sequence[str] | None = None, *,
@@ -88,29 +246,33 @@ def stock_bands_figure(stock_bands: pd.DataFrame, stages: Sequence[str] | None =
     stages = list(stages)
     if not stages:
         raise ValueError("no stages to draw")
-    scenarios = list(dict.fromkeys(stock_bands["scenario"]))
+    scenarios = [str(s) for s in pd.unique(stock_bands["scenario"])]  # in order of appearance
     colours = _palette(scenarios)
-    with sns.axes_style(_STYLE), sns.plotting_context(_CONTEXT, font_scale=0.8):
-        fig, axes = _grid(len(stages), ncols)
+    months = sorted(str(m) for m in pd.unique(stock_bands["month"]))
+    with _style():
+        fig, axes = _grid_figure([STAGE_LABELS.get(s, s) for s in stages], ncols, panel_width=2.75,
+                                 panel_height=1.75, ylabel="people", legend_entries=len(scenarios),
+                                 suptitle="People by stage: median and P10-P90 over replications")
+        rows = stock_bands.groupby(["stage", "scenario"], sort=False).indices
+        x_all = pd.Index(months).get_indexer(stock_bands["month"].astype(str)).astype(float)
+        p10, p50, p90 = (stock_bands[c].to_numpy(float) for c in ("p10", "p50", "p90"))
+        ranges = []
         for ax, stage in zip(axes, stages, strict=True):
-            d = stock_bands[stock_bands["stage"] == stage]
+            top = 0.0
             for scn in scenarios:
-                s = d[d["scenario"] == scn].sort_values("month")
-                x = _dates(s["month"])
-                ax.fill_between(x, s["p10"], s["p90"], color=colours[scn], alpha=0.2, linewidth=0)
-                ax.plot(x, s["p50"], color=colours[scn], label=scn, linewidth=1.6)
-            ax.set_title(STAGE_LABELS.get(stage, stage))
-            _date_axis(ax)
-            ax.set_ylabel("people")
-            ax.set_ylim(bottom=0)
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=min(len(scenarios), 4),
-                   frameon=False)
-        fig.suptitle("People by stage: median and P10-P90 over replications")
+                i = rows.get((stage, scn))
+                if i is None:
+                    continue
+                i = i[np.argsort(x_all[i], kind="stable")]
+                top = max(top, _band(ax, x_all[i], p10[i], p50[i], p90[i], colours[scn], scn)[1])
+            ranges.append((0.0, top))
+        _month_axes(fig, axes, ranges, months, min(ncols, len(stages)), floor_zero=True)
+        _legend(fig, axes[0], min(len(scenarios), 4))
     return fig
 
 
 def cumulative_saving_figure(money: pd.DataFrame, payers: Sequence[str] | None = None, *,
-                             ncols: int = 4) -> Figure:
+                             ncols: int = 3) -> Figure:
     """Cumulative discounted saving per payer over time: median and P10-P90 band, per scenario.
 
     Args:
@@ -128,26 +290,30 @@ def cumulative_saving_figure(money: pd.DataFrame, payers: Sequence[str] | None =
     payers = list(payers)
     q = (money[money["payer"].isin(payers)].groupby(["scenario", "payer", "month"], sort=True)[col]
          .quantile([0.1, 0.5, 0.9]).unstack() / 1e6)
-    scenarios = list(dict.fromkeys(money["scenario"]))
+    scenarios = [str(s) for s in pd.unique(money["scenario"])]  # in order of appearance
     colours = _palette(scenarios, skip_first=True)
-    with sns.axes_style(_STYLE), sns.plotting_context(_CONTEXT, font_scale=0.8):
-        fig, axes = _grid(len(payers), ncols, width=3.6)
+    months = sorted(str(m) for m in pd.unique(money["month"]))
+    x_of = {m: i for i, m in enumerate(months)}
+    with _style():
+        fig, axes = _grid_figure([PAYER_LABELS.get(p, p) for p in payers], ncols, panel_width=2.75,
+                                 panel_height=1.75, ylabel="MSEK", legend_entries=len(scenarios),
+                                 suptitle="Cumulative discounted saving vs the baseline (+ saves, - pays)")
+        ranges = []
         for ax, payer in zip(axes, payers, strict=True):
+            lo = hi = 0.0
             for scn in scenarios:
                 try:
                     s = q.loc[(scn, payer)]
                 except KeyError:
                     continue
-                x = _dates(pd.Series(s.index))
-                ax.fill_between(x, s[0.1].to_numpy(), s[0.9].to_numpy(), color=colours[scn], alpha=0.2, linewidth=0)
-                ax.plot(x, s[0.5].to_numpy(), color=colours[scn], label=scn, linewidth=1.6)
+                x = np.fromiter((x_of[str(m)] for m in s.index), dtype=float, count=len(s))
+                low, high = _band(ax, x, s[0.1].to_numpy(float), s[0.5].to_numpy(float), s[0.9].to_numpy(float),
+                                  colours[scn], scn)
+                lo, hi = min(lo, low), max(hi, high)
             ax.axhline(0, color="0.3", linewidth=0.8, zorder=0)
-            ax.set_title(PAYER_LABELS.get(payer, payer))
-            _date_axis(ax)
-            ax.set_ylabel("MSEK")
-        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=min(len(scenarios), 4),
-                   frameon=False)
-        fig.suptitle("Cumulative discounted saving vs the baseline (+ saves, - pays)")
+            ranges.append((lo, hi))
+        _month_axes(fig, axes, ranges, months, min(ncols, len(payers)), floor_zero=False)
+        _legend(fig, axes[0], min(len(scenarios), 4))
     return fig
 
 
@@ -169,23 +335,33 @@ def who_pays_figure(headline: pd.DataFrame, horizon: int) -> Figure:
     colours = _palette(scenarios, skip_first=True)
     k = len(scenarios)
     height = 0.8 / k
-    with sns.axes_style(_STYLE), sns.plotting_context(_CONTEXT, font_scale=0.85):
-        fig = Figure(figsize=(7.5, 0.55 * len(payers) * max(1, k * 0.7) + 1.4), layout="constrained")
-        ax = fig.subplots()
+    names = [PAYER_LABELS[p] for p in payers]
+    row = 0.3 * max(1.0, 0.7 * k)
+    left = 0.25 + max(_text_width(n, _TICK_PT) for n in names)
+    width = max(7.5, left + 5.0)
+    top, bottom = 0.45, 0.55 + (0.3 if k > 1 else 0.0)
+    fig_height = top + row * len(payers) + bottom
+    with _style():
+        fig = _figure(width, fig_height)
+        ax = fig.add_axes((left / width, bottom / fig_height, 1 - (left + 0.25) / width,
+                           1 - (top + bottom) / fig_height))
+        ax.grid(axis="x")
         y = np.arange(len(payers))[::-1].astype(float)
         for i, scn in enumerate(scenarios):
             s = d[d["scenario"] == scn].set_index("payer").reindex(payers)
             mid, lo, hi = (s[c].to_numpy() / 1e6 for c in ("p50", "p10", "p90"))
             pos = y + (k - 1) * height / 2 - i * height
-            colour = (np.where(mid >= 0, "#2e8b57", "#c0392b").tolist() if k == 1 else colours[scn])
+            colour = (np.where(mid >= 0, _SAVES, _PAYS).tolist() if k == 1 else colours[scn])
             err = np.vstack([np.maximum(mid - lo, 0), np.maximum(hi - mid, 0)])
             ax.barh(pos, mid, height=height * 0.9, color=colour, label=scn,
                     xerr=err, error_kw={"ecolor": "0.25", "capsize": 3, "linewidth": 1})
-        ax.set_yticks(y, [PAYER_LABELS[p] for p in payers])
+        ax.set_yticks(y, names)
+        ax.set_ylim(-0.6, len(payers) - 0.4)
         ax.axvline(0, color="0.2", linewidth=0.9)
         ax.set_xlabel("MSEK, discounted (negative = pays, positive = saves)")
         years = f"{horizon // 12} years" if horizon % 12 == 0 else f"{horizon} months"
-        ax.set_title(f"Who pays, who saves after {years} (median, P10-P90)")
+        fig.suptitle(f"Who pays, who saves after {years} (median, P10-P90)", y=1 - 0.12 / fig_height, va="top",
+                     fontsize=_SUPTITLE_PT)
         if k > 1:
-            fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=min(k, 3), frameon=False)
+            _legend(fig, ax, min(k, 3))
     return fig

@@ -1,7 +1,8 @@
 """The one-page HTML report of a comparison, for readers who will not open a table.
 
 :func:`write_report` renders ``sim/present/templates/report.html.j2`` (jinja2, autoescaped) into a
-single self-contained ``report.html``: CSS inline, figures embedded as base64 PNG, no
+single self-contained ``report.html``: CSS inline, figures embedded as base64 PNG (drawn
+on matplotlib's Agg canvas at :data:`~sim.present.figures.DPI`, about the page's width), no
 scripts and no external assets, so it can be mailed or opened offline. Everything in it
 comes from the comparison's tables and metadata, so a saved comparison
 (:meth:`sim.analysis.comparison.Comparison.load`) gives the same report as a fresh one.
@@ -112,8 +113,9 @@ def _years(h: int) -> str:
 
 
 def _figure_png(fig: Any) -> str:
+    """The figure as base64 PNG, printed by its own Agg canvas (no pyplot, no backend switch)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
+    fig.canvas.print_png(buf, metadata={"Software": None})
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
