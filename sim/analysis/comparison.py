@@ -703,6 +703,8 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
     base = replicate(baseline, seed, replications, workers=workers, record_events=False, progress=progress)
     ens = [replicate(s, seed, replications, workers=workers, record_events=bool(s.goals) or bridge,
                      progress=progress) for s in scenarios]
-    base_label, labels = _labels(baseline, scenarios)
-    lines = assumption_lines(base, ens, labels, workers=workers, progress=progress) if sensitivity else None
-    return Comparison.from_ensembles(base, ens, lines=lines, bridge=bridge)
+    out = Comparison.from_ensembles(base, ens, bridge=bridge)  # checks that the runs pair up
+    if sensitivity:
+        out.tables["assumption_lines"] = _frame("assumption_lines", assumption_lines(
+            base, ens, out.scenarios, workers=workers, progress=progress))
+    return out
