@@ -107,3 +107,24 @@ def test_summary_is_byte_identical_across_runs_and_worker_counts(tmp_path):
 
         tables.add(pd.read_parquet(run / "stocks.parquet").to_csv(index=False))
     assert len(texts) == 1 and len(tables) == 1
+
+
+def test_a_compare_folder_is_all_or_nothing_report_included(tmp_path, monkeypatch):
+    """If writing fails after the tables, neither the new tables nor a report are left behind,
+    and the previous folder stays whole."""
+    from sim import load_scenario
+    from sim.analysis.comparison import compare
+
+    base = load_scenario("scenarios/c2-lycksele-baseline.yaml")
+    c = compare(base, [base], replications=1, sensitivity=False, bridge=False)
+    out = tmp_path / "compare-x"
+    c.save(out, extra={"report.html": "<p>old</p>"})
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("pandas.DataFrame.to_csv", broken)
+    with pytest.raises(OSError):
+        c.save(out, extra={"report.html": "<p>new</p>"})
+    assert (out / "report.html").read_text() == "<p>old</p>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["compare-x"]

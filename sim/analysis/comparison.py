@@ -35,7 +35,7 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -453,8 +453,9 @@ class Comparison:
         return cls(base_label, labels, tables, meta, runs)
 
     # ------------------------------------------------------------------ saving
-    def save(self, out_dir: str | Path) -> Path:
-        """Write every table as Parquet and CSV, ``comparison.json`` and ``summary.txt``, atomically.
+    def save(self, out_dir: str | Path, extra: Mapping[str, str] | None = None) -> Path:
+        """Write every table as Parquet and CSV, ``comparison.json``, ``summary.txt`` and the
+        ``extra`` text files (name -> content, e.g. the report), all or nothing.
 
         An existing ``out_dir`` is replaced only once the new one is complete.
         """
@@ -466,6 +467,8 @@ class Comparison:
                 df.to_csv(tmp / f"{name}.csv", index=False)
             (tmp / "comparison.json").write_text(json.dumps(self.meta, indent=2, sort_keys=True) + "\n")
             (tmp / "summary.txt").write_text(self.to_text() + "\n")
+            for name, text in (extra or {}).items():
+                (tmp / name).write_text(text, encoding="utf-8")
         return path
 
     @classmethod

@@ -88,7 +88,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from sim.analysis.comparison import compare
-    from sim.present.report import write_report
+    from sim.present.report import render_report
 
     baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides)
     name = args.name or "-".join(s.name for s in scenarios)[:80]
@@ -97,8 +97,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
               leave=False) as bar:
         comparison = compare(baseline, scenarios, seed=args.seed, replications=args.replications,
                              workers=args.workers, progress=bar.update)
-    out = comparison.save(Path(args.out) / f"compare-{name}")
-    report = write_report(comparison, out)
+    # The report is rendered first and written with the tables: the folder is all or nothing.
+    out = comparison.save(Path(args.out) / f"compare-{name}", extra={"report.html": render_report(comparison)})
+    report = out / "report.html"
     print(comparison.to_text())
     print(f"\nresults: {out}\nreport:  {report}")
     return 0
