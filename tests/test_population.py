@@ -79,3 +79,24 @@ def test_inflow_has_its_own_composition_and_inherits_the_rest() -> None:
     moa = pop.months_on_assistance_at_entry[inflow]
     assert ((moa >= 14) & (moa <= 18)).all()
     assert (pop.initial_stage[cohort] == Stage.FAS3).any() and (pop.job_days[cohort] > 0).any()
+
+
+def test_entry_clocks_follow_the_history_of_registered_long_term_recipients():
+    """With guarantee_history_share, people registered past the guarantee's entry start in it with
+    JOB days for their months beyond entry (Fas 3 past 450); nobody else is touched."""
+    from sim import ProgrammeModel, load_scenario
+    from sim.scenario.paths import with_values
+
+    base = load_scenario("scenarios/sigtuna-jobblyftet-baseline.yaml")
+    off = ProgrammeModel(with_values(base, {"population.composition.guarantee_history_share": 0.0}), rng=3).pop
+    on = ProgrammeModel(with_values(base, {"population.composition.guarantee_history_share": 1.0}), rng=3).pop
+    moa = on.months_on_assistance_at_entry.astype(float)
+    past = on.registered & (moa >= 18) & (off.initial_stage == Stage.OPEN)
+    assert past.sum() > 50
+    np.testing.assert_allclose(on.job_days[past], (moa[past] - 18) * 21.7, rtol=1e-6)
+    assert (on.initial_stage[past & (on.job_days >= 450)] == Stage.FAS3).all()
+    assert (on.initial_stage[past & (on.job_days < 450)] == Stage.JOB).all()
+    assert on.in_guarantee[past].all()
+    # everyone else is drawn exactly as without it (draws are keyed by person)
+    np.testing.assert_array_equal(on.initial_stage[~past], off.initial_stage[~past])
+    np.testing.assert_array_equal(on.job_days[~past], off.job_days[~past])

@@ -218,13 +218,16 @@ _BLOCK = 1 << 16  # people drawn at a time
 
 
 def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams: Streams,
-               previous_wage_sek_per_month: float = 0.0) -> Population:
+               previous_wage_sek_per_month: float = 0.0, *, guarantee: tuple[float, float, float] = (18, 21.7, 450)
+               ) -> Population:
     """Create the people a population spec describes.
 
     Everyone is created up front with an arrival month (cohort waves and monthly inflow);
     people are in stage ``NOT_ARRIVED`` until then. Those entitled to UI at entry have
     ``previous_wage_sek_per_month`` as their UI reference wage. Attributes are drawn independently
-    given the composition shares, each from its own stream keyed by person id.
+    given the composition shares, each from its own stream keyed by person id. ``guarantee`` is
+    (months registered before the guarantee, benefit days a month, days to Fas 3), for entry
+    clocks drawn from history (``composition.guarantee_history_share``).
     """
     arrival = _arrivals(spec, start, horizon_months)
     n = arrival.shape[0]
@@ -239,12 +242,12 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
         parts = [(0, n_cohort, spec.composition), (n_cohort, n, spec.inflow.composition)]
     for first, stop, c in parts:
         for lo in range(first, stop, _BLOCK):
-            _draw(pop, lo, min(lo + _BLOCK, stop), c, streams, previous_wage_sek_per_month)
+            _draw(pop, lo, min(lo + _BLOCK, stop), c, streams, previous_wage_sek_per_month, guarantee)
     return pop
 
 
 def _draw(pop: Population, first: int, stop: int, c: Composition, streams: Streams,
-          previous_wage_sek_per_month: float) -> None:
+          previous_wage_sek_per_month: float, guarantee: tuple[float, float, float] = (18, 21.7, 450)) -> None:
     """Draw the attributes and entry clocks of people ``first .. stop - 1`` (arrival months
     set) from ``c``."""
     ids = np.arange(first, stop, dtype=np.int64)
@@ -311,4 +314,16 @@ def _draw(pop: Population, first: int, stop: int, c: Composition, streams: Strea
     pop.fas3_municipal[sel] = u("fas3_municipal") < municipal
     pop.ui_days[sel] = np.where(ui_entitled, u("ui_days") * 250.0, 0.0)
     pop.reference_wage[sel] = np.where(had_ui, previous_wage_sek_per_month, 0.0)
+    # Entry clocks from history: registered recipients past the guarantee's entry have been in it.
+    months_arr, at_arr = np.unique(arrival, return_inverse=True)
+    history = np.array([c.guarantee_history_share.at(int(m)) for m in months_arr])[at_arr]
+    entry, per_month, fas3_days = guarantee
+    past = (pop.registered[sel] & (initial == Stage.OPEN) & ~had_ui & (history > 0)
+            & (months_on_assistance >= entry))
+    if past.any():
+        days = np.where(past, (months_on_assistance - entry) * per_month * history, 0.0).astype(np.float32)
+        initial = np.where(past, np.where(days >= fas3_days, Stage.FAS3, Stage.JOB), initial).astype(np.uint8)
+        pop.initial_stage[sel] = initial
+        pop.job_days[sel] = np.where(past, days, pop.job_days[sel])
+        pop.in_guarantee[sel] |= past
     pop.months_out_of_work[sel] = np.where(initial == Stage.WORK, 0, months_on_assistance)

@@ -74,8 +74,10 @@ class RunState:
         self.horizon = scenario.horizon_months
         check_fits(scenario.population, self.start, self.horizon, record_events)
         self.regime: Regime = regime_at(scenario, self.start)
-        self.pop: Population = synthesise(scenario.population, self.start, self.horizon, self.streams,
-                                          self.regime.money.previous_wage_sek_per_month)
+        self.pop: Population = synthesise(
+            scenario.population, self.start, self.horizon, self.streams, self.regime.money.previous_wage_sek_per_month,
+            guarantee=(float(self.regime.job_entry_months), float(scenario.rules.benefit_days_per_month),
+                       float(self.regime.job_days_to_fas3)))
         self.ids = np.arange(len(self.pop), dtype=np.int64)
         n_prog = len(scenario.programmes)
         self.slots = [Slots(p.slots) for p in self.regime.programmes]

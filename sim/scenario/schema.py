@@ -119,6 +119,10 @@ class Composition(_Frozen):
     # share whose Fas 3 placement (if they reach Fas 3) is in municipal operations: the
     # municipality, not ``money.fas3_organiser``, receives its organiser grant
     fas3_municipal_place_share: Share = Param.constant(0.0)
+    # entry clocks consistent with history: the share of a registered recipient's months beyond
+    # the guarantee's entry (rules.job_entry_after_months_registered) that were paid JOB days.
+    # Above 0, such people start in JOB with those days, or in Fas 3 once past the day limit.
+    guarantee_history_share: Share = Param.constant(0.0)
     initial_stages: dict[str, StrictFloat] = Field(default_factory=lambda: {"open": 1.0})
     job_days_at_entry: tuple[StrictFloat, StrictFloat] = (0.0, 0.0)
     fas3_days_at_entry: tuple[StrictFloat, StrictFloat] = (450.0, 900.0)
