@@ -78,6 +78,11 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", metavar="BASELINE", help="the scenario of today's policy")
     parser.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenarios to compare with it")
     parser.add_argument("--name", help="name of the output folder outputs/compare-NAME/ (default: the scenarios')")
+    parser.add_argument("--no-sensitivity", action="store_true",
+                        help="leave out the sensitivity lines of the driving assumptions (they re-run the "
+                             "replications for a-kassa membership)")
+    parser.add_argument("--no-bridge", action="store_true",
+                        help="leave out the payoff-style estimate and the bridge to the simulated one")
     _ensemble_arguments(parser)
 
 
@@ -92,11 +97,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides)
     name = args.name or "-".join(s.name for s in scenarios)[:80]
-    total = args.replications * (1 + len(scenarios))
+    from sim.analysis.assumptions_driving import ASSUMPTIONS
+
+    reruns = 0 if args.no_sensitivity else sum(len(a.values) for a in ASSUMPTIONS if not a.money_only)
+    total = args.replications * (1 + len(scenarios) + 2 * len(scenarios) * reruns)
     with tqdm(total=total, desc="replications", unit="run", disable=args.quiet or None, file=sys.stderr,
               leave=False) as bar:
         comparison = compare(baseline, scenarios, seed=args.seed, replications=args.replications,
-                             workers=args.workers, progress=bar.update)
+                             workers=args.workers, progress=bar.update, sensitivity=not args.no_sensitivity,
+                             bridge=not args.no_bridge)
     # The report is rendered first and written with the tables: the folder is all or nothing.
     out = comparison.save(Path(args.out) / f"compare-{name}", extra={"report.html": render_report(comparison)})
     report = out / "report.html"
