@@ -128,3 +128,34 @@ def test_a_compare_folder_is_all_or_nothing_report_included(tmp_path, monkeypatc
         c.save(out, extra={"report.html": "<p>new</p>"})
     assert (out / "report.html").read_text() == "<p>old</p>"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["compare-x"]
+
+
+def test_compare_checks_its_output_folder_before_any_work(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    res = almsim("compare", "scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml", "-r", "1", "-q",
+                 "--out", str(blocker / "out"))
+    assert res.returncode == 2 and "is not a folder" in res.stderr and "Traceback" not in res.stderr
+    res = almsim("compare", "scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml", "-r", "1", "-q",
+                 "--out", str(tmp_path), "--name", "x" * 300)
+    assert res.returncode == 2 and "longer than 255 bytes" in res.stderr
+
+
+def test_a_second_compare_of_the_same_folder_is_refused_while_the_first_writes(tmp_path):
+    import subprocess
+
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        (tmp_path / "compare-x.lock").write_text(str(sleeper.pid))  # a live writer
+        res = almsim("compare", "scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml", "-r", "1",
+                     "-q", "--out", str(tmp_path), "--name", "x")
+        assert res.returncode == 2 and f"another almsim (pid {sleeper.pid})" in res.stderr
+        assert not (tmp_path / "compare-x").exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # a lock left by a writer that is gone (the sleeper was killed) is taken over
+    res = almsim("compare", "scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml", "-r", "1", "-q",
+                 "--no-sensitivity", "--out", str(tmp_path), "--name", "x")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "compare-x" / "report.html").exists() and not (tmp_path / "compare-x.lock").exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from sim.accounts.payers import ALL_PAYERS
 from sim.cli.command import CommandList, add_set_option, at_least
@@ -90,14 +91,26 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
             _compare_arguments)
 def cmd_compare(args: argparse.Namespace) -> int:
     """Paired replications (common random numbers); table in the terminal; files and report."""
-    from tqdm import tqdm
-
-    from sim.analysis.comparison import compare
-    from sim.present.report import render_report
+    from sim.runs.results import OutputError, check_output_folder, output_lock
 
     baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides)
     name = args.name or "-".join(s.name for s in scenarios)[:80]
+    folder = Path(args.out) / f"compare-{name}"
+    try:  # before any work: a folder that cannot be written, or another compare writing it
+        check_output_folder(folder)
+        with output_lock(folder):
+            return _compare(args, baseline, scenarios, folder)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _compare(args: argparse.Namespace, baseline: Any, scenarios: list[Any], folder: Path) -> int:
+    from tqdm import tqdm
+
     from sim.analysis.assumptions_driving import ASSUMPTIONS
+    from sim.analysis.comparison import compare
+    from sim.present.report import render_report
 
     reruns = 0 if args.no_sensitivity else sum(len(a.values) for a in ASSUMPTIONS if not a.money_only)
     total = args.replications * (1 + len(scenarios) + 2 * len(scenarios) * reruns)
@@ -107,7 +120,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                              workers=args.workers, progress=bar.update, sensitivity=not args.no_sensitivity,
                              bridge=not args.no_bridge)
     # The report is rendered first and written with the tables: the folder is all or nothing.
-    out = comparison.save(Path(args.out) / f"compare-{name}", extra={"report.html": render_report(comparison)})
+    out = comparison.save(folder, extra={"report.html": render_report(comparison)})
     report = out / "report.html"
     print(comparison.to_text())
     print(f"\nresults: {out}\nreport:  {report}")

@@ -310,6 +310,68 @@ class _TableBuilder:
         return self._tracked_cache
 
 
+class OutputError(Exception):
+    """An output folder that cannot be written (found before any work is done)."""
+
+
+#: Longest folder or file name most file systems take (bytes).
+MAX_NAME_BYTES = 255
+
+
+def check_output_folder(folder: Path) -> None:
+    """Check, before any work, that results can be written into ``folder``.
+
+    Raises:
+        OutputError: if ``folder`` (or the nearest existing parent) is not a writable folder,
+            or a name in it is too long for a file system.
+    """
+    for part in folder.parts:
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            raise OutputError(f"{folder}: the name {part[:40]!r}... is longer than {MAX_NAME_BYTES} bytes")
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"{folder}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{folder}: {probe} is not writable")
+
+
+class output_lock:  # noqa: N801 - used as a context manager, reads like a function
+    """Refuse a second writer of the same output folder while one is at work.
+
+    ``with output_lock(path):`` creates ``<path>.lock`` beside the folder with the writer's pid
+    (exclusively); a lock whose writer is no longer alive is taken over; another live writer
+    raises :class:`OutputError` at once, before any work.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.lock = path.with_name(path.name + ".lock")
+
+    def __enter__(self) -> Path:
+        self.lock.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                try:
+                    pid = int(self.lock.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and pid != os.getpid() and _pid_alive(pid):
+                    raise OutputError(f"{self.lock.with_suffix('')}: another almsim (pid {pid}) is writing this "
+                                      "folder; wait for it, or give --name another name") from None
+                self.lock.unlink(missing_ok=True)  # its writer is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            return self.lock
+        raise OutputError(f"{self.lock}: could not take the lock")
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.unlink(missing_ok=True)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
