@@ -226,3 +226,21 @@ def test_participants_reaching_pension_age_leave_with_an_exit_row():
     to_other = r.tables["events"].query("from_stage == 'coaching' and to_stage == 'other'")
     assert pension == len(to_other) > 0
     assert (m.pop.stage[m.pop.age_years(m.month) >= 65] == Stage.OTHER).all()
+
+
+def test_follow_ups_say_who_is_on_assistance_k_months_after_exit():
+    """The follow-ups split each stage by income support, as the money rules pay it: nobody in
+    regular studies or outside the model is on assistance, nobody openly unemployed is without
+    support, and the split adds up to the stage counts."""
+    from sim import load_scenario, simulate
+
+    fu = simulate(load_scenario("scenarios/c2-lycksele.yaml"), 2).tables["follow_ups"]
+    assert set(fu["income_support"]) <= {"none", "social_assistance", "unemployment_insurance", "activity_support"}
+    assert (fu.loc[fu["stage"].isin(["studies", "other"]), "income_support"] == "none").all()
+    opened = fu[fu["stage"] == "open"]
+    assert len(opened) and opened["income_support"].isin(["social_assistance", "unemployment_insurance"]).all()
+    assert (fu.loc[fu["stage"] == "fas3", "income_support"] != "unemployment_insurance").all()
+    by_stage = fu.groupby(["month", "months_after_exit", "stage"])["people"].sum()
+    assert (by_stage > 0).all()
+    share_off = (fu.loc[fu["income_support"] != "social_assistance", "people"].sum() / fu["people"].sum())
+    assert 0.0 < share_off < 1.0

@@ -24,6 +24,7 @@ from sim.scenario.stages import PROGRAMME_STAGES, Stage, stage_in
 __all__ = ["Recorder", "EXIT_REASONS"]
 
 _NS = len(Stage)
+_SUPPORT = 4  #: income-support codes of the follow-ups (none, assistance, UI, activity support)
 EXIT_REASONS = ("completed", "exit", "dropout", "cut", "closed", "pension")
 _PROG_STAGES = np.array(sorted(PROGRAMME_STAGES), np.uint8)
 _IN_PROGRAMME = np.zeros(_NS, bool)
@@ -42,7 +43,7 @@ class Recorder:
         self.queues: list[tuple[int, int, int, int, int, float]] = []  # t, prog, waiting, in, capacity, spent
         self.starts: dict[tuple[int, int], int] = {}
         self.exits: dict[tuple[int, int, str], int] = {}
-        self.follow_ups: list[tuple[int, int, int, np.ndarray]] = []  # t, prog, k, counts by stage
+        self.follow_ups: list[tuple[int, int, int, np.ndarray]] = []  # t, prog, k, counts by stage x support
         self.status_rows: list[tuple[Month, int, np.ndarray]] = []
         self.reforms: list[Month] = []
         self.ledger_book = LedgerBook()
@@ -122,9 +123,10 @@ class Recorder:
         """Note that parameters changed in ``month``."""
         self.reforms.append(month)
 
-    def follow_up(self, t: int, pop: Population, months_after: Sequence[int]) -> None:
-        """Stage of people k months after leaving each programme, for each k in
-        ``months_after`` (after month ``t``'s moves)."""
+    def follow_up(self, t: int, pop: Population, months_after: Sequence[int], support: np.ndarray) -> None:
+        """Stage and income support (a code per person, see
+        :data:`sim.engine.month.follow_up.INCOME_SUPPORT`) of people k months after leaving
+        each programme, for each k in ``months_after`` (after month ``t``'s moves)."""
         if not self.n_programmes:
             return
         for k in months_after:
@@ -132,9 +134,11 @@ class Recorder:
             if sel.size == 0:
                 continue
             lp = pop.last_programme[sel].astype(np.int64)
-            counts = np.bincount(lp * _NS + pop.stage[sel], minlength=self.n_programmes * _NS)
+            cells = (lp * _NS + pop.stage[sel]) * _SUPPORT + support[sel]
+            counts = np.bincount(cells, minlength=self.n_programmes * _NS * _SUPPORT)
+            width = _NS * _SUPPORT
             for i in range(self.n_programmes):
-                row = counts[i * _NS:(i + 1) * _NS]
+                row = counts[i * width:(i + 1) * width]
                 if row.any():
                     self.follow_ups.append((t, i, k, row))
 

@@ -7,7 +7,8 @@
 * ``events``: month, person, from_stage, to_stage, programme (person-level log);
 * ``queues``: month, programme, waiting, participants, capacity, starts, budget_spent_sek;
 * ``exits``: month, programme, reason, people;
-* ``follow_ups``: month, programme, months_after_exit, stage, people;
+* ``follow_ups``: month, programme, months_after_exit, stage, income_support (none,
+  social_assistance, unemployment_insurance, activity_support), people;
 * ``status``: date, programme, stage, people (dated follow-ups of participants);
 * ``ledger``: month, payer, category, sek (signed: negative = the payer pays);
 * ``people``: person, arrival_month, age_at_arrival, sex, household, children, foreign_born,
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from sim.engine.month.follow_up import INCOME_SUPPORT
 from sim.scenario.dated import format_month
 from sim.scenario.stages import STAGES, Stage
 
@@ -258,9 +260,10 @@ class _TableBuilder:
 
     def follow_ups(self) -> pd.DataFrame:
         rec, month_labels, names = self.rec, self.month_labels, self.names
-        fu = [(month_labels[t], names[p], k, _LABELS[s], int(row[s]))
-              for t, p, k, row in rec.follow_ups for s in np.flatnonzero(row)]
-        return pd.DataFrame(fu, columns=["month", "programme", "months_after_exit", "stage", "people"])
+        fu = [(month_labels[t], names[p], k, _LABELS[c // 4], INCOME_SUPPORT[c % 4], int(row[c]))
+              for t, p, k, row in rec.follow_ups for c in np.flatnonzero(row)]
+        return pd.DataFrame(fu, columns=["month", "programme", "months_after_exit", "stage", "income_support",
+                                         "people"])
 
     def status(self) -> pd.DataFrame:
         rec, names = self.rec, self.names

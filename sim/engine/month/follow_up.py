@@ -1,12 +1,42 @@
-"""Sub-step 8, follow-up: the stage of people k months after leaving a programme."""
+"""Sub-step 8, follow-up: the stage and income support of people k months after leaving a programme.
+
+Income support is read from the posting rules for each followed person this month: on social
+assistance (any amount, with or without other support), else on unemployment insurance, else on
+activity support, else none. So "the share off assistance k months after exit" is exact.
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
+from sim.accounts.rules import post
+from sim.engine.month.book import ledger_input
 from sim.engine.state import RunState
 
-__all__ = ["step"]
+__all__ = ["step", "INCOME_SUPPORT", "income_support"]
+
+#: Codes of the ``income_support`` column of the follow-ups.
+INCOME_SUPPORT = ("none", "social_assistance", "unemployment_insurance", "activity_support")
+
+
+def income_support(state: RunState, ids: np.ndarray) -> np.ndarray:
+    """Each person's income support this month, as a code of :data:`INCOME_SUPPORT` (uint8)."""
+    r = state.regime
+    amounts = post(ledger_input(state, ids), r.money, r.programme_money)
+    zero = np.zeros(ids.size)
+    sa = amounts.get(("individual", "social_assistance"), zero) > 0.5
+    ui = amounts.get(("individual", "unemployment_insurance"), zero) > 0.5
+    act = amounts.get(("individual", "activity_support"), zero) > 0.5
+    return np.where(sa, 1, np.where(ui, 2, np.where(act, 3, 0))).astype(np.uint8)
 
 
 def step(state: RunState) -> None:
     """Record the follow-ups of this month (after its moves)."""
-    state.rec.follow_up(state.t, state.pop, state.spec.calendar.follow_up_months_after_exit)
+    months = state.spec.calendar.follow_up_months_after_exit
+    if not state.spec.programmes or not months:
+        return
+    followed = np.flatnonzero(np.isin(state.pop.months_since_programme, np.asarray(months)))
+    support = np.zeros(len(state.pop), np.uint8)
+    if followed.size:
+        support[followed] = income_support(state, followed)
+    state.rec.follow_up(state.t, state.pop, months, support)
