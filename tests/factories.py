@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import re
+from pathlib import Path
 from typing import Any
 
 from sim.scenario.schema import Scenario
@@ -62,3 +64,14 @@ def scenario(programmes: list[dict[str, Any]] | None = None, **changes: Any) -> 
     if programmes is not None:
         doc["programmes"] = programmes
     return Scenario.model_validate(doc)
+
+
+def corpus_headers(path: Path) -> dict[str, str]:
+    """The ``# key: value`` comment lines at the top of an invalid-corpus file (expect, line, file)."""
+    out = {}
+    for line in path.read_bytes().decode("utf-8", "replace").splitlines():
+        match = re.match(r"#\s*(expect|line|file):\s?(.*)$", line)
+        if not match:
+            break
+        out[match[1]] = match[2].strip()
+    return out

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from factories import corpus_headers
 
 from sim.calibration.fit import load_job
 from sim.calibration.spaces import load_space
@@ -32,18 +33,10 @@ INVALID_FILES = sorted(p for kind in LOADERS for p in (INVALID / kind).glob("*.y
 SCENARIOS = ROOT / "scenarios"
 
 
-def _headers(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_bytes().decode("utf-8", "replace").splitlines():
-        match = re.match(r"#\s*(expect|line|file):\s?(.*)$", line)
-        if not match:
-            break
-        out[match[1]] = match[2].strip()
-    return out
 
 
 def _check(error: ScenarioError, path: Path) -> None:
-    headers = _headers(path)
+    headers = corpus_headers(path)
     text = str(error)
     assert "\n" not in text and "\r" not in text
     assert headers["expect"] in text, text
@@ -63,7 +56,7 @@ def test_the_input_corpus_is_big_enough() -> None:
 
 @pytest.mark.parametrize("path", INVALID_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_invalid_input_fails_with_a_one_line_message(path: Path) -> None:
-    assert "expect" in _headers(path), f"{path.name} needs a first line '# expect: <text>'"
+    assert "expect" in corpus_headers(path), f"{path.name} needs a first line '# expect: <text>'"
     with pytest.raises(ScenarioError) as info:
         LOADERS[path.parent.name](path)
     _check(info.value, path)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from factories import corpus_headers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -56,15 +57,6 @@ programmes:
 """
 
 
-def _headers(path: Path) -> dict[str, str]:
-    """The ``# key: value`` comment lines at the top of a corpus file."""
-    out = {}
-    for line in path.read_bytes().decode("utf-8", "replace").splitlines():
-        match = re.match(r"#\s*(expect|line|file):\s?(.*)$", line)
-        if not match:
-            break
-        out[match[1]] = match[2].strip()
-    return out
 
 
 def _write(folder: Path, name: str, text: str) -> Path:
@@ -92,7 +84,7 @@ def test_the_corpus_is_big_enough() -> None:
 def test_invalid_file_fails_with_a_one_line_message(path: Path) -> None:
     from sim.cli.scenarios import load_checked  # what `almsim validate` does: load, then the memory check
 
-    headers = _headers(path)
+    headers = corpus_headers(path)
     assert "expect" in headers, f"{path.name} needs a first line '# expect: <text>'"
     with pytest.raises(ScenarioError) as info:
         load_checked(str(path), [])
