@@ -401,15 +401,13 @@ class Comparison:
 
     @classmethod
     def from_ensembles(cls, baseline: Ensemble, scenarios: Sequence[Ensemble],
-                       pairs: Sequence[tuple[str, str]] | None = None,
-                       lines: pd.DataFrame | None = None, bridge: bool = False) -> Comparison:
+                       pairs: Sequence[tuple[str, str]] | None = None, bridge: bool = False) -> Comparison:
         """Build a comparison from ensembles already run with the same seed and replications.
 
         ``pairs`` names scenario pairs ``(a, b)`` to report as ``b`` against ``a`` (default:
-        every pair of scenarios, in the order given); ``lines`` are the assumption lines of
-        :func:`sim.analysis.assumptions_driving.assumption_lines` (none if not given);
-        ``bridge`` adds the payoff-style estimate and the bridge to the simulated one
-        (:mod:`sim.analysis.payoff`).
+        every pair of scenarios, in the order given); ``bridge`` adds the payoff-style estimate
+        and the bridge to the simulated one (:mod:`sim.analysis.payoff`). The assumption lines
+        are added by :func:`compare`, which can re-run replications.
         """
         if not scenarios:
             raise ValueError("give at least one scenario to compare with the baseline")
@@ -438,7 +436,7 @@ class Comparison:
             "headline": _frame("headline", headline),
             "pairs": _frame("pairs", between),
             "limits": _frame("limits", limits),
-            "assumption_lines": _frame("assumption_lines", lines if lines is not None else []),
+            "assumption_lines": _frame("assumption_lines", []),  # filled by compare()
             "bridge": _frame("bridge", pd.concat([payoff_bridge(baseline, e).table(lab)
                                                   for lab, e in zip(labels, scenarios, strict=True)],
                                                  ignore_index=True) if bridge else []),
