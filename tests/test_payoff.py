@@ -9,7 +9,7 @@ from factories import JOBS, PROGRAMME, scenario
 from sim import replicate
 from sim.accounts.payers import ALL_PAYERS
 from sim.analysis.comparison import cumulative_saving
-from sim.analysis.payoff import BRIDGE_STEPS, explain, payoff_bridge
+from sim.analysis.payoff import BRIDGE_STEPS, WRITTEN_OFF, _spread, explain, payoff_bridge
 
 SMALL = {"population": {"cohort": {"size": 150}}, "horizon_months": 48}
 
@@ -36,7 +36,7 @@ def test_the_payoff_style_estimate_differs_from_the_simulated_one_by_named_mecha
     base, prog, bridge = runs
     t = bridge.table("prog")
     m = t[(t["payer"] == "municipality") & (t["horizon_months"] == 48)].set_index("step")["mean"]
-    assert list(m.index) == [s for s, _ in BRIDGE_STEPS]
+    assert list(m.index) == [s for s, _ in BRIDGE_STEPS] + [WRITTEN_OFF[0]]
     # People leave assistance on their own in the baseline: the static counterfactual
     # overstates what the municipality saves.
     assert m["leave_for_work_or_studies"] < 0
@@ -51,3 +51,28 @@ def test_a_programme_nobody_enters_has_every_step_zero():
     prog = replicate(scenario([silent], name="silent", **SMALL), 1, 2)
     bridge = payoff_bridge(base, prog)
     assert np.abs(bridge.values).max() < 1e-6
+    assert np.abs(bridge.written_off).max() < 1e-6
+
+
+def test_writing_off_over_3_years_by_hand():
+    # A 12-month job costing the organiser 10,000 SEK a month (wage + fees - subsidy): written
+    # off over 36 months, month t of the year carries (t + 1) / 36 of a month's cost, so the
+    # first year counts 10,000 * (1 + 2 + ... + 12) / 36 = 21,666.67 SEK instead of 120,000.
+    cost = np.zeros((60, 1))
+    cost[:12] = -10_000.0
+    spread = _spread(cost)[:, 0]
+    assert spread[:12].sum() == pytest.approx(-10_000 * 78 / 36)
+    assert spread[:36].sum() == pytest.approx(-10_000 * (36 * 12 - 66) / 36)  # month j counts (36 - j) / 36
+    assert spread.sum() == pytest.approx(-120_000.0)  # all of it, once 47 months have passed
+    assert (spread[47:] == 0).all()
+
+
+def test_the_write_off_lightens_the_first_year_for_those_who_pay_the_programme(runs):
+    base, prog, bridge = runs
+    t = bridge.table("prog")
+    m = t[(t["payer"] == "municipality") & (t["horizon_months"] == 12)].set_index("step")["mean"]
+    # the municipality pays the programme (staff, wages): spreading its cost over 3 years
+    # leaves less of it in the first year
+    assert m[WRITTEN_OFF[0]] > m["payoff_style"]
+    lines = explain(t, "prog", 12, "municipality")
+    assert any("written off over 3 years" in line for line in lines)

@@ -20,7 +20,7 @@ from sim.accounts.jit import helper, kernel
 from sim.accounts.rules import LedgerInput, ProgrammeMoney, post
 from sim.scenario.stages import Stage
 
-__all__ = ["ledger_keys", "fas3_placement", "fas3_placements", "LedgerBook"]
+__all__ = ["ledger_keys", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook"]
 
 _S = Stage
 
@@ -93,6 +93,11 @@ def _decode(keys: np.ndarray) -> LedgerInput:
         reference_wage=fields["wage"].astype(np.uint32).view(np.float32), fas3_placement=fields["fas3"] == 1,
         ui_income_related=fields["ui_income_related"] == 1, fas3_municipal=fields["fas3_municipal"] == 1,
     )
+
+
+def post_keys(keys: np.ndarray, money: SimpleNamespace, programme_money: ProgrammeMoney) -> dict[tuple[str, str], np.ndarray]:
+    """The postings of :func:`post` for the states that grouping keys stand for (one per key)."""
+    return post(_decode(keys), money, programme_money)
 
 
 class LedgerBook:
@@ -175,6 +180,26 @@ class LedgerBook:
             stage[:, ts] = x.stage[inverse]
             ui[:, ts] = x.ui_entitled[inverse]
         return money, stage, ui
+
+    def programme_flows(self, payers: tuple[str, ...], categories: tuple[str, ...]) -> np.ndarray:
+        """Net SEK ``[month, payer]`` in ``categories`` of people taking part in a programme
+        (their state's programme is set), plus the amounts not booked per person (staff) in
+        those categories: what a programme's organisers pay and receive for running it."""
+        months = max((t for t, *_ in self._entries), default=-1) + 1
+        out = np.zeros((months, len(payers)))
+        index = {p: j for j, p in enumerate(payers)}
+        for t, m, pm, keys, counts, extra in self._entries:
+            x = _decode(keys)
+            inside = x.programme >= 0
+            if inside.any():
+                weight = inside * (1.0 if counts is None else counts)
+                for (payer, category), v in post(x, m, pm).items():
+                    if payer in index and category in categories:
+                        out[t, index[payer]] += float(np.dot(weight, v))
+            for (payer, category), v in extra.items():
+                if payer in index and category in categories:
+                    out[t, index[payer]] += v
+        return out
 
     def reposted(self, money: dict[str, float] | None = None, *,
                  programme_production_share: float | None = None) -> LedgerBook:

@@ -25,6 +25,14 @@ participants ``i`` (everyone who starts a programme in the scenario's run):
 * **non-participants**: the difference the programme makes to people who never start it
   (waiting lists, referrals), from their own postings.
 
+Beside the bridge, the payoff method's own sensitivity case (DOMAIN.md B5): the programme's
+cost **written off over 3 years**. The investment is what the organisers pay and receive while
+people take part (project costs, staff, wages and employer fees, minus wage subsidies and
+organiser grants: the categories of :data:`INVESTMENT`, for every payer but the individual,
+whose wage is income), scenario minus baseline; each month's investment is spread evenly over
+that month and the next 35, so that at 1 year about a third of a first-year investment counts.
+For society, whose view cancels transfers, only the real costs (project costs, staff) are spread.
+
 Everyone is followed person by person (``track=``) in a second pass over the same seeds;
 common random numbers make those runs identical to the comparison's.
 """
@@ -51,7 +59,8 @@ from sim.runs.results import RunResult
 from sim.scenario.schema import Scenario
 from sim.scenario.stages import Stage
 
-__all__ = ["payoff_bridge", "explain", "BRIDGE_STEPS", "BRIDGE_COLUMNS", "Bridge"]
+__all__ = ["payoff_bridge", "explain", "BRIDGE_STEPS", "BRIDGE_COLUMNS", "Bridge", "WRITTEN_OFF", "INVESTMENT",
+           "WRITE_OFF_MONTHS"]
 
 #: The bridge's steps in order, with the words the report uses.
 BRIDGE_STEPS: tuple[tuple[str, str], ...] = (
@@ -66,6 +75,12 @@ BRIDGE_STEPS: tuple[tuple[str, str], ...] = (
     ("non_participants", "People who never took part (waiting lists, referrals)"),
     ("simulated", "almsim's simulated estimate (a simulated baseline as the counterfactual)"),
 )
+#: The payoff method's sensitivity case (a row of the bridge table that is not a step).
+WRITTEN_OFF = ("payoff_style_written_off_3y", "Payoff-style, the programme's cost written off over 3 years")
+#: Ledger categories that make up a programme's investment (project + wage costs - state grants).
+INVESTMENT = ("wages", "employer_fees", "wage_subsidies", "organiser_grant", "programme_costs", "programme_staff")
+_REAL_INVESTMENT = ("programme_costs", "programme_staff")
+WRITE_OFF_MONTHS = 36
 BRIDGE_COLUMNS = ("scenario", "horizon_months", "payer", "step", "p10", "p50", "p90", "mean")
 _OTHER_SUPPORT = ("job", "fas3")
 _LABELS = np.array([s.label for s in Stage], dtype=object)
@@ -73,10 +88,12 @@ _LABELS = np.array([s.label for s in Stage], dtype=object)
 
 @dataclass(frozen=True)
 class Bridge:
-    """Per replication, payer and horizon, the value of each step (``[R, payers + society, H, steps]``)."""
+    """Per replication, payer and horizon, the value of each step (``[R, payers + society, H, steps]``)
+    and of the payoff-style estimate with the cost written off over 3 years (``[R, payers + society, H]``)."""
 
     horizons: list[int]
     values: np.ndarray
+    written_off: np.ndarray
 
     def table(self, label: str) -> pd.DataFrame:
         """Quantiles over replications: one row per horizon, payer and step."""
@@ -87,6 +104,9 @@ class Bridge:
                     v = self.values[:, j, k, s]
                     q = np.quantile(v, (0.1, 0.5, 0.9))
                     rows.append((label, h, payer, step, float(q[0]), float(q[1]), float(q[2]), float(v.mean())))
+                v = self.written_off[:, j, k]
+                q = np.quantile(v, (0.1, 0.5, 0.9))
+                rows.append((label, h, payer, WRITTEN_OFF[0], float(q[0]), float(q[1]), float(q[2]), float(v.mean())))
         return pd.DataFrame(rows, columns=list(BRIDGE_COLUMNS))
 
 
@@ -113,6 +133,28 @@ def _starts(r: RunResult, stages: set[str], labels: pd.Index, n_people: int) -> 
     return first
 
 
+def _spread(x: np.ndarray, months: int = WRITE_OFF_MONTHS) -> np.ndarray:
+    """Each month's amount (rows of ``x``) spread evenly over that month and the next ``months - 1``."""
+    c = np.cumsum(np.vstack([np.zeros((1, *x.shape[1:])), x]), axis=0)
+    lagged = np.vstack([np.zeros((months, *x.shape[1:])), c])[: c.shape[0]]
+    return (c - lagged)[1:] / months
+
+
+def _investment(b: RunResult, s: RunResult, months: int) -> tuple[np.ndarray, np.ndarray]:
+    """The programme's investment, scenario minus baseline: ``[month, payer]`` (the individual's
+    column zero) and society's real part ``[month]``."""
+    if b.ledger_book is None or s.ledger_book is None:
+        raise ValueError("the payoff-style write-off needs the runs' ledger books")
+    inv = np.zeros((months, len(PAYERS)))
+    real = np.zeros(months)
+    for sign, book in ((1.0, s.ledger_book), (-1.0, b.ledger_book)):
+        flows = book.programme_flows(PAYERS, INVESTMENT)
+        inv[: len(flows)] += sign * flows
+        real[: len(flows)] += sign * book.programme_flows(PAYERS, _REAL_INVESTMENT).sum(axis=1)
+    inv[:, PAYERS.index("individual")] = 0.0
+    return inv, real
+
+
 def payoff_bridge(baseline: Ensemble, scenario: Ensemble) -> Bridge:
     """The payoff-style estimate and the bridge to the simulated one (see the module docstring).
 
@@ -132,6 +174,7 @@ def payoff_bridge(baseline: Ensemble, scenario: Ensemble) -> Bridge:
     scen_scns, _ = replication_scenarios(scn, scenario.seed, len(scenario.seeds))
     n_people = _people(scn)
     out = np.zeros((len(scenario.seeds), len(ALL_PAYERS), len(horizons), len(BRIDGE_STEPS)))
+    written_off = np.zeros((len(scenario.seeds), len(ALL_PAYERS), len(horizons)))
     for rep, (b_scn, s_scn, seed) in enumerate(zip(base_scns, scen_scns, scenario.seeds, strict=True)):
         b, s = baseline.results[rep], scenario.results[rep]
         kept_b = b.ledger_book.people(PAYERS) if b.ledger_book is not None else None
@@ -162,6 +205,8 @@ def payoff_bridge(baseline: Ensemble, scenario: Ensemble) -> Bridge:
                                     | (ub & ~ui0[:, None]))
         rest = ~work & ~other & ~support
         nonpart = ms[~part] - mb[~part]
+        inv, inv_real = _investment(b, s, months)
+        moved, moved_real = _spread(inv) - inv, _spread(inv_real[:, None])[:, 0] - inv_real
         for k, h in enumerate(horizons):
             w = disc.copy()
             w[origin + h:] = 0.0
@@ -176,7 +221,9 @@ def payoff_bridge(baseline: Ensemble, scenario: Ensemble) -> Bridge:
             for si, v in enumerate(steps):
                 out[rep, :len(PAYERS), k, si] = v
                 out[rep, len(PAYERS), k, si] = v.sum()
-    return Bridge(horizons, out)
+            written_off[rep, :len(PAYERS), k] = steps[0] + w @ moved
+            written_off[rep, len(PAYERS), k] = steps[0].sum() + w @ moved_real
+    return Bridge(horizons, out, written_off)
 
 
 def explain(table: pd.DataFrame, label: str, horizon: int, payer: str) -> list[str]:
@@ -188,6 +235,9 @@ def explain(table: pd.DataFrame, label: str, horizon: int, payer: str) -> list[s
     v = t.set_index("step")["mean"]
     words = dict(BRIDGE_STEPS)
     lines = [f"{words['payoff_style']}: {v['payoff_style'] / 1e6:+.1f} MSEK."]
+    if WRITTEN_OFF[0] in v.index:
+        lines.append(f"({WRITTEN_OFF[1]}, the payoff method's sensitivity case: "
+                     f"{v[WRITTEN_OFF[0]] / 1e6:+.1f} MSEK; not a step of the bridge.)")
     for step, _ in BRIDGE_STEPS[1:-1]:
         if abs(v[step]) >= 0.05e6:
             lines.append(f"{words[step]}: {v[step] / 1e6:+.1f} MSEK.")
