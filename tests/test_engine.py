@@ -244,3 +244,33 @@ def test_follow_ups_say_who_is_on_assistance_k_months_after_exit():
     assert (by_stage > 0).all()
     share_off = (fu.loc[fu["income_support"] != "social_assistance", "people"].sum() / fu["people"].sum())
     assert 0.0 < share_off < 1.0
+
+
+def test_the_event_log_says_each_movers_income_support_as_the_ledger_pays_it_next():
+    """Every event carries the mover's income support in the first month booked after the move;
+    for people followed one by one it agrees with their own postings that month."""
+    from sim import load_scenario
+
+    scn = load_scenario("scenarios/c2-lycksele.yaml")
+    m = ProgrammeModel(scn, rng=3, track=range(60))
+    m.run()
+    r = RunResult.from_model(m)
+    ev = r.tables["events"]
+    assert set(ev["income_support"]) <= {"none", "social_assistance", "unemployment_insurance", "activity_support"}
+    assert (ev.loc[ev["to_stage"].isin(["studies", "other"]), "income_support"] == "none").all()
+    money = r.tables["tracked_money"]
+    paid = money[(money["payer"] == "individual") & (money["sek"] > 0.5)]
+    labels = list(r.tables["stocks"]["month"].unique())
+    checked = 0
+    for e in ev[ev["person"] < 60].itertuples():
+        t = labels.index(e.month) - (e.from_stage == "not_arrived")  # arrivals are booked in their month
+        if t + 1 >= len(labels) or ((ev["person"] == e.person) & (ev["month"] == e.month)).sum() > 1:
+            continue  # moved twice in a month, or no month after: checked elsewhere
+        nxt = paid[(paid["person"] == e.person) & (paid["month"] == labels[t + 1])]
+        cats = set(nxt["category"])
+        want = ("social_assistance" if "social_assistance" in cats else "unemployment_insurance"
+                if "unemployment_insurance" in cats else "activity_support" if "activity_support" in cats
+                else "none")
+        assert e.income_support == want, e
+        checked += 1
+    assert checked > 30

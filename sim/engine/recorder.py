@@ -40,6 +40,9 @@ class Recorder:
         self.stocks: list[np.ndarray] = []  # per month: people by stage (len(Stage))
         self.flows: dict[int, np.ndarray] = {}  # month -> (_NS * _NS) counts
         self.events: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        #: per batch of events: the movers' ledger keys and money rules in the first month booked
+        #: after the move (what they are paid then; see :meth:`key_events`)
+        self.event_keys: list[tuple[np.ndarray, SimpleNamespace, ProgrammeMoney]] = []
         self.queues: list[tuple[int, int, int, int, int, float]] = []  # t, prog, waiting, in, capacity, spent
         self.starts: dict[tuple[int, int], int] = {}
         self.exits: dict[tuple[int, int, str], int] = {}
@@ -109,6 +112,13 @@ class Recorder:
         if self.record_events:
             self.events.append((t, ids.astype(np.int64), src.astype(np.uint8), dst.astype(np.uint8),
                                 prog.astype(np.int8)))
+
+    def key_events(self, key: np.ndarray, money: SimpleNamespace, programme_money: ProgrammeMoney) -> None:
+        """Give every batch of events not keyed yet the movers' ledger keys from ``key``
+        (everyone's, this month) and the money rules in force: the state they are paid in after
+        the move, from which the events table reads their income support."""
+        for _t, ids, *_ in self.events[len(self.event_keys):]:
+            self.event_keys.append((key[ids], money, programme_money))
 
     def started(self, t: int, prog: int, n: int) -> None:
         """Count programme starts."""

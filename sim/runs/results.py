@@ -4,7 +4,8 @@
 
 * ``stocks``: month, stage, people;
 * ``flows``: month, from_stage, to_stage, people;
-* ``events``: month, person, from_stage, to_stage, programme (person-level log);
+* ``events``: month, person, from_stage, to_stage, programme, income_support (person-level log;
+  income support as paid in the first month booked after the move);
 * ``queues``: month, programme, waiting, participants, capacity, starts, budget_spent_sek;
 * ``exits``: month, programme, reason, people;
 * ``follow_ups``: month, programme, months_after_exit, stage, income_support (none,
@@ -34,7 +35,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sim.engine.month.follow_up import INCOME_SUPPORT
+from sim.accounts.book import post_keys
+from sim.engine.month.book import keys as ledger_keys_now
+from sim.engine.month.follow_up import INCOME_SUPPORT, support_codes
 from sim.scenario.dated import format_month
 from sim.scenario.stages import STAGES, Stage
 
@@ -113,6 +116,9 @@ class RunResult:
     def from_model(cls, model: ProgrammeModel) -> RunResult:
         """Collect the tables of a finished (or partly run) model."""
         rec = model.rec
+        if len(rec.event_keys) < len(rec.events):  # the last month's movers: as they stand at the end
+            r = model.state.regime
+            rec.key_events(ledger_keys_now(model.state), r.money, r.programme_money)
         names = [p.name for p in model.spec.programmes]
         start = model.start
         months = len(rec.stocks)
@@ -234,10 +240,28 @@ class _TableBuilder:
                 "from_stage": _LABELS[np.concatenate([e[2] for e in rec.events])],
                 "to_stage": _LABELS[np.concatenate([e[3] for e in rec.events])],
                 "programme": np.where(prog >= 0, np.array(names + [""], dtype=object)[prog], ""),
+                "income_support": np.array(INCOME_SUPPORT, dtype=object)[self._event_support()],
             })
         else:
-            events = pd.DataFrame({"month": [], "person": [], "from_stage": [], "to_stage": [], "programme": []})
+            events = pd.DataFrame({"month": [], "person": [], "from_stage": [], "to_stage": [], "programme": [],
+                                   "income_support": []})
         return events
+
+    def _event_support(self) -> np.ndarray:
+        """Each event's income support after the move (codes of ``INCOME_SUPPORT``): posted once
+        per distinct state and set of money rules, as the ledger book does."""
+        batches = self.rec.event_keys
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, (_keys, m, pm) in enumerate(batches):
+            groups.setdefault((id(m), id(pm)), []).append(i)
+        codes = [np.zeros(0, np.uint8)] * len(batches)
+        for idx in groups.values():
+            _, m, pm = batches[idx[0]]
+            every, inverse = np.unique(np.concatenate([batches[i][0] for i in idx]), return_inverse=True)
+            per_key = support_codes(post_keys(every, m, pm), every.size)[inverse]
+            for i, part in zip(idx, np.split(per_key, np.cumsum([batches[i][0].size for i in idx])[:-1]), strict=True):
+                codes[i] = part
+        return np.concatenate(codes) if codes else np.zeros(0, np.uint8)
 
     def queues(self) -> pd.DataFrame:
         rec, month_labels, names = self.rec, self.month_labels, self.names

@@ -30,6 +30,8 @@ def step(state: RunState) -> None:
             pair = (spec.funder, "programme_staff")
             staff[pair] = staff.get(pair, 0.0) - p.staff_cost_per_month
     state.rec.book(state.t, key, r.money, r.programme_money, staff)
+    if state.rec.record_events:  # last month's movers (and this month's arrivals), as paid now
+        state.rec.key_events(key, r.money, r.programme_money)
 
 
 def keys(state: RunState) -> np.ndarray:

@@ -13,7 +13,7 @@ from sim.accounts.rules import post
 from sim.engine.month.book import ledger_input
 from sim.engine.state import RunState
 
-__all__ = ["step", "INCOME_SUPPORT", "income_support"]
+__all__ = ["step", "INCOME_SUPPORT", "income_support", "support_codes"]
 
 #: Codes of the ``income_support`` column of the follow-ups.
 INCOME_SUPPORT = ("none", "social_assistance", "unemployment_insurance", "activity_support")
@@ -22,8 +22,12 @@ INCOME_SUPPORT = ("none", "social_assistance", "unemployment_insurance", "activi
 def income_support(state: RunState, ids: np.ndarray) -> np.ndarray:
     """Each person's income support this month, as a code of :data:`INCOME_SUPPORT` (uint8)."""
     r = state.regime
-    amounts = post(ledger_input(state, ids), r.money, r.programme_money)
-    zero = np.zeros(ids.size)
+    return support_codes(post(ledger_input(state, ids), r.money, r.programme_money), ids.size)
+
+
+def support_codes(amounts: dict[tuple[str, str], np.ndarray], n: int) -> np.ndarray:
+    """Codes of :data:`INCOME_SUPPORT` from the postings of ``n`` people (what the individual gets)."""
+    zero = np.zeros(n)
     sa = amounts.get(("individual", "social_assistance"), zero) > 0.5
     ui = amounts.get(("individual", "unemployment_insurance"), zero) > 0.5
     act = amounts.get(("individual", "activity_support"), zero) > 0.5
