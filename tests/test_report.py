@@ -177,3 +177,26 @@ def test_report_figures_fit_the_page(comparison):
               for png in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
     assert len(widths) == 3 + 2 * len(comparison.scenarios)  # + each scenario's tornado and waterfall
     assert all(600 <= w <= 1100 for w in widths), widths
+
+
+def test_several_scenarios_are_shown_side_by_side_with_their_paired_differences(comparison):
+    from sim.present.report import side_by_side
+
+    table = side_by_side(comparison, 60)
+    assert table["titles"] == ["Coaching <for> all & more", "Coaching and jobs"]
+    rows = {r["name"]: r["cells"] for r in table["rows"]}
+    h = comparison.headline
+    for j, label in enumerate(("coach", "both")):
+        mun = h[(h["scenario"] == label) & (h["metric"] == "net_saving_discounted_sek")
+                & (h["payer"] == "municipality") & (h["horizon_months"] == 60)].iloc[0]
+        assert rows["Municipality, MSEK"][j]["mid"] == f"{mun['p50'] / 1e6:+.1f}"
+        assert rows["Municipality, MSEK"][j]["range"] == f"{mun['p10'] / 1e6:+.1f} to {mun['p90'] / 1e6:+.1f}"
+        assert rows["What limits the programme"][j]["mid"]  # the binding limit, in words
+    # the pair's own paired interval, not the difference of the two intervals
+    pair = comparison.tables["pairs"]
+    both_vs_coach = pair[(pair["metric"] == "net_saving_discounted_sek") & (pair["payer"] == "municipality")
+                         & (pair["horizon_months"] == 60)].iloc[0]
+    assert table["pairs"][0]["name"] == "Coaching and jobs instead of Coaching <for> all & more"
+    assert table["pairs"][0]["cells"][0]["mid"] == f"{both_vs_coach['p50'] / 1e6:+.1f}"
+    html = render_report(comparison)
+    assert "The scenarios side by side" in html and "Coaching and jobs instead of" in html

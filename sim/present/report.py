@@ -391,6 +391,58 @@ def _driving(comparison: Comparison, label: str, horizon: int) -> dict[str, Any]
             "png": _figure_png(tornado_figure(lines, comparison.headline, label, h))}
 
 
+def _msek_band(row: pd.Series | None) -> dict[str, str]:
+    """A money cell in MSEK with one decimal: the median and its P10-P90 range."""
+    if row is None:
+        return {"mid": "", "range": ""}
+    return {"mid": f"{row['p50'] / 1e6:+.1f}", "range": f"{row['p10'] / 1e6:+.1f} to {row['p90'] / 1e6:+.1f}"}
+
+
+def side_by_side(comparison: Comparison, horizon: int) -> dict[str, Any] | None:
+    """Every scenario in one table (columns), each against the baseline after ``horizon`` months:
+    each payer's discounted saving, the extra people in work, the programmes' starts and what
+    limits them. ``None`` with a single scenario (its own section says all of it)."""
+    labels = list(comparison.scenarios)
+    if len(labels) < 2:
+        return None
+    hs = [_Headline(comparison.headline, label) for label in labels]
+    rows = []
+    for payer in (ALL_PAYERS[0], BEFORE_EQUALISATION, *ALL_PAYERS[1:]):
+        got = [h.get("net_saving_discounted_sek", horizon, payer) for h in hs]
+        if all(g is None or max(abs(g["p10"]), abs(g["p50"]), abs(g["p90"])) < 0.05e6 for g in got):
+            continue  # nothing to show at one decimal of MSEK
+        cells = [_msek_band(g) for g in got]
+        name = ("Municipality before income equalisation" if payer == BEFORE_EQUALISATION else PAYER_LABELS[payer])
+        rows.append({"name": f"{name[0].upper()}{name[1:]}, MSEK", "cells": cells, "society": payer == SOCIETY, "text": False})
+    for metric, name in (("extra_in_work", "Extra people in ordinary work at the end"),
+                         ("programme_starts", "Programme starts")):
+        rows.append({"name": name, "cells": [_interval(h.get(metric, horizon), "count") for h in hs],
+                     "society": False, "text": False})
+    limits = comparison.tables.get("limits")
+    if limits is not None and not limits.empty:
+        def limit_text(label: str) -> str:
+            own = limits[limits["scenario"] == label]
+            return "; ".join(f"{r.programme + ': ' if len(own) > 1 else ''}{r.limit} ({r.peak_participants:.0f} of "
+                             f"{r.capacity_max:.0f} places filled at most, peak queue {r.peak_queue:.0f})"
+                             for r in own.itertuples())
+
+        rows.append({"name": "What limits the programme", "society": False, "text": True,
+                     "cells": [{"mid": limit_text(label), "range": ""} for label in labels]})
+    titles = [comparison.meta["titles"].get(label, label) for label in labels]
+    pairs = comparison.tables.get("pairs")
+    between = []
+    if pairs is not None and not pairs.empty:
+        for pair in dict.fromkeys(pairs["scenario"]):
+            ph = _Headline(pairs, pair)
+            b, a = pair.split(" vs ", 1)
+            between.append({"name": f"{comparison.meta['titles'].get(b, b)} instead of "
+                                    f"{comparison.meta['titles'].get(a, a)}",
+                            "cells": [_msek_band(ph.get("net_saving_discounted_sek", horizon, p))
+                                      for p in (ALL_PAYERS[0], SOCIETY)]
+                            + [_interval(ph.get("extra_in_work", horizon), "count")]})
+    return {"horizon": _years(horizon), "titles": titles, "rows": rows, "pairs": between}
+
+
 def render_report(comparison: Comparison) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
     meta = comparison.meta
@@ -416,6 +468,7 @@ def render_report(comparison: Comparison) -> str:
         meta=meta,
         baseline_title=meta["titles"].get(comparison.baseline, comparison.baseline),
         scenarios=scenarios,
+        side_by_side=side_by_side(comparison, main_h),
         figures=figures,
         sources=comparison.sources.to_dict("records"),
         limitations=LIMITATIONS,
