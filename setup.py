@@ -12,7 +12,8 @@ from setuptools.command.build_py import build_py
 
 
 class BuildWithScenarios(build_py):
-    """``build_py`` that also copies ``scenarios/*.yaml`` to ``sim/shipped_scenarios/``."""
+    """``build_py`` that also copies ``scenarios/*.yaml`` (and ``docs/sources.md``, the full
+    references of their sources) to ``sim/shipped_scenarios/``."""
 
     def run(self) -> None:
         super().run()
@@ -20,6 +21,7 @@ class BuildWithScenarios(build_py):
         target.mkdir(parents=True, exist_ok=True)
         for path in sorted(Path(__file__).parent.joinpath("scenarios").glob("*.yaml")):
             shutil.copy2(path, target / path.name)
+        shutil.copy2(Path(__file__).parent / "docs" / "sources.md", target / "sources.md")
 
 
 setup(cmdclass={"build_py": BuildWithScenarios})

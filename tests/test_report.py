@@ -200,3 +200,19 @@ def test_several_scenarios_are_shown_side_by_side_with_their_paired_differences(
     assert table["pairs"][0]["cells"][0]["mid"] == f"{both_vs_coach['p50'] / 1e6:+.1f}"
     html = render_report(comparison)
     assert "The scenarios side by side" in html and "Coaching and jobs instead of" in html
+
+
+def test_every_source_in_the_report_is_given_as_a_full_reference():
+    from sim import load_scenario
+    from sim.present.report import _sources
+
+    comparison = compare(load_scenario("scenarios/c2-lycksele-baseline.yaml"),
+                         [load_scenario("scenarios/c2-lycksele.yaml")], replications=2, sensitivity=False, bridge=False)
+    got = _sources(comparison)
+    cited_rows = [r for r in got["sources"] if r["refs"]]
+    assert len(cited_rows) == len(got["sources"]) > 50 and got["references"]
+    numbers = {int(n) for r in got["sources"] for n in re.findall(r"\[(\d+)\]", r["refs"])}
+    assert numbers == set(range(1, len(got["references"]) + 1))  # each reference is cited, none missing
+    html = render_report(comparison)
+    for text in got["references"]:
+        assert text.replace("&", "&amp;").replace("<", "&lt;")[:60] in html.replace("&#39;", "'")

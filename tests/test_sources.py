@@ -11,58 +11,19 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
+from sim.scenario.references import cited, references
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES_MD = ROOT / "docs" / "sources.md"
 SHIPPED = sorted([*ROOT.glob("scenarios/*.yaml"), *ROOT.glob("calibration/**/*.yaml")])
 
-_HEADING = re.compile(r"^#{2,3} (?P<title>.+?) \{#(?P<id>[a-z0-9][a-z0-9-]*)\}\s*$")
 _SEED = re.compile(r"seeds/(\d{3})")
 _SECTION = re.compile(r"DOMAIN(?:\.md)?\s+([A-D]\d?)(?![A-Za-z0-9])")
-
-
-@dataclass(frozen=True)
-class Entry:
-    id: str
-    title: str
-    body: str
-    keys: tuple[str, ...]
-
-    def cited_by(self, text: str) -> bool:
-        return any(_contains(text, key) for key in self.keys)
-
-
-def _contains(text: str, key: str) -> bool:
-    """``key`` in ``text``, ignoring case, with no letter or digit right before or after it."""
-    return re.search(rf"(?<![A-Za-z0-9]){re.escape(key)}(?![A-Za-z0-9])", text, re.IGNORECASE) is not None
-
-
-def _entries() -> list[Entry]:
-    """The ``###`` entries of sources.md (``##`` headings are sections, not entries)."""
-    out: list[Entry] = []
-    current: tuple[str, str, list[str]] | None = None
-
-    def close() -> None:
-        if current is not None:
-            eid, title, body = current
-            cited = [ln for ln in body if ln.lstrip("- ").startswith("Cited as:")]
-            keys = tuple(k for ln in cited for k in re.findall(r"`([^`]+)`", ln))
-            out.append(Entry(eid, title, "\n".join(body), keys))
-
-    for line in SOURCES_MD.read_text(encoding="utf-8").splitlines():
-        if line.startswith(("## ", "### ")):
-            close()
-            match = _HEADING.match(line)
-            current = (match["id"], match["title"], []) if match and line.startswith("### ") else None
-        elif current is not None:
-            current[2].append(line)
-    close()
-    return out
 
 
 def _source_strings(node: object) -> list[str]:
@@ -85,7 +46,7 @@ def _all_sources() -> list[tuple[str, str]]:
             for text in _source_strings(yaml.safe_load(path.read_text(encoding="utf-8")))]
 
 
-ENTRIES = _entries()
+ENTRIES = references(SOURCES_MD)
 
 
 def test_sources_md_is_well_formed() -> None:
@@ -134,3 +95,16 @@ def test_every_seed_and_domain_section_cited_has_its_own_entry() -> None:
         missing |= {f"{file}: DOMAIN.md {s} in {text!r}" for s in _SECTION.findall(text)
                     if f"domain.md {s}".lower() not in keys or f"domain {s}".lower() not in keys}
     assert not missing, "\n".join(sorted(missing))
+
+
+def test_every_source_string_becomes_full_references() -> None:
+    """What the report prints for a source: each entry it cites as title, publisher and year."""
+    for _file, text in _all_sources()[:400]:
+        refs = cited(text)
+        assert refs
+        for r in refs:
+            full = r.full()
+            assert r.field("Publisher") and r.field("Year"), r.id
+            assert "*" not in full and "`" not in full and full.count(". ") >= 2, full
+    sigtuna = cited("seeds/000_421d5f570112b9a0.txt (slide 4)")[0].full()
+    assert sigtuna.startswith("Resursjobb. Sigtunamodellen 1.0") and "Sigtuna kommun" in sigtuna and "2014" in sigtuna

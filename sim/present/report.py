@@ -443,6 +443,25 @@ def side_by_side(comparison: Comparison, horizon: int) -> dict[str, Any] | None:
     return {"horizon": _years(horizon), "titles": titles, "rows": rows, "pairs": between}
 
 
+def _sources(comparison: Comparison) -> dict[str, Any]:
+    """The sources table's rows, each with the numbers of the full references it cites, and the
+    references themselves (numbered in order of first citation)."""
+    from sim.scenario.references import cited
+
+    numbers: dict[str, int] = {}
+    texts: list[str] = []
+    rows = comparison.sources.to_dict("records")
+    for row in rows:
+        refs = []
+        for ref in cited(str(row.get("source", ""))):
+            if ref.id not in numbers:
+                numbers[ref.id] = len(texts) + 1
+                texts.append(ref.full())
+            refs.append(numbers[ref.id])
+        row["refs"] = ", ".join(f"[{n}]" for n in refs)
+    return {"sources": rows, "references": texts}
+
+
 def render_report(comparison: Comparison) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
     meta = comparison.meta
@@ -470,7 +489,7 @@ def render_report(comparison: Comparison) -> str:
         scenarios=scenarios,
         side_by_side=side_by_side(comparison, main_h),
         figures=figures,
-        sources=comparison.sources.to_dict("records"),
+        **_sources(comparison),
         limitations=LIMITATIONS,
         rate=next(iter(meta.get("discount_rate_per_year", {}).values()), float("nan")),
         horizon=_years(int(meta["horizon_months"])),
