@@ -462,6 +462,14 @@ def test_breakeven_on_the_after_effect():
     assert res.search_range == (1.0, 3.0) and res.status == "not_reachable"
 
 
+def test_breakeven_searches_monthly_rates_without_a_range():
+    from sim.analysis.breakeven import MONTHLY_RATE_RANGE, _default_range
+
+    assert _default_range("programmes.coach.exit_rates_per_month.dropout", 0.01) == MONTHLY_RATE_RANGE
+    assert _default_range("transitions.open.work", 0.05) == MONTHLY_RATE_RANGE
+    assert _default_range("programmes.coach.referral_rate_per_month", 0.05) == MONTHLY_RATE_RANGE
+
+
 def test_breakeven_rejects_bad_input():
     scn = _coaching(3000)
     with pytest.raises(ValueError, match="payer"):

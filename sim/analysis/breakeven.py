@@ -39,7 +39,7 @@ __all__ = ["breakeven", "BreakevenResult", "parse_horizon", "no_entry_baseline",
            "PARAMETER_RANGES"]
 
 #: Default search ranges of a programme's effect parameters (other paths need ``search_range``
-#: unless they are shares, searched over 0..1).
+#: unless they are shares, searched over 0..1, or monthly rates, over :data:`MONTHLY_RATE_RANGE`).
 PARAMETER_RANGES: dict[str, tuple[float, float]] = {
     # a share: from nobody to everyone who completes
     "completion_to_work_share": (0.0, 1.0),
@@ -47,6 +47,8 @@ PARAMETER_RANGES: dict[str, tuple[float, float]] = {
     # well beyond the effects reported for such programmes (DOMAIN.md C)
     "effect_after_hazard_ratio": (1.0, 3.0),
 }
+#: Default search range of monthly rates (exit rates, transitions, referral rates).
+MONTHLY_RATE_RANGE = (0.0, 0.5)
 #: Points evaluated across the range before bisecting (ends included).
 GRID_POINTS = 7
 
@@ -263,6 +265,10 @@ def _default_range(path: str, current: float) -> tuple[float, float]:
         return PARAMETER_RANGES[key]
     if "share" in key:
         return (0.0, 1.0)
+    if ".exit_rates_per_month." in path or path.startswith("transitions.") or key.endswith("rate_per_month"):
+        # a monthly rate: from nobody to half the people leaving (or referred) in a month,
+        # far beyond the rates the seeds report (a few per cent a month)
+        return MONTHLY_RATE_RANGE
     raise ValueError(f"give a search range for {path} (e.g. --range {0:g},{max(2 * current, 1):g})")
 
 
