@@ -54,14 +54,13 @@ def _absolute(file: str) -> str:
               _studio_arguments)
 def cmd_studio(args: argparse.Namespace) -> int:
     """Check the scenario pair and the folder, then serve the page until interrupted."""
-    from sim.present.variant import baseline_of
+    from sim.present.studio import pair_for_file
     from sim.scenario.errors import ScenarioError
     from sim.scenario.load import load_scenario
 
     scenario = args.scenario or DEFAULT_STUDIO_SCENARIO
-
-    load_scenario(scenario)  # a bad file: one error line, exit 2 (sim.cli.main.main)
-    baseline = args.baseline if args.baseline is not None else baseline_of(scenario)
+    # A bad file, one without programmes or without a baseline: one error line, exit 2 (sim.cli.main.main).
+    baseline = pair_for_file(scenario).baseline if args.baseline is None else args.baseline
     load_scenario(baseline)
     folder = Path(args.folder)
     if not folder.is_dir() or not os.access(folder, os.W_OK):

@@ -351,7 +351,7 @@ def make_page(folder: str | os.PathLike[str] = ".", scenario: str | None = None,
             with solara.Card("Save"):
                 solara.InputText("Name of the variant (NAME.yaml)", value=save_name, continuous_update=True)
                 solara.Button("Save as scenario file", on_click=save, outlined=True, classes=["almsim-save"])
-                solara.Text(f"in {folder}", classes=["almsim-note"])
+                solara.HTML(tag="p", unsafe_innerHTML=f"in <code>{escape(str(folder))}</code>", classes=["almsim-note"])
                 result = outcome.value
                 if result is not None:
                     name = result.comparison.scenarios[0]

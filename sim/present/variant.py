@@ -286,10 +286,9 @@ def _moved(lever: Lever, value: float) -> Any:
         value = float(round(value))
     if not lever.param or len(lever.dated) <= 1 or lever.value == 0:
         return _number(value)
-    factor = value / lever.value
-    top = lever.max if lever.max <= 1.0 else math.inf
+    factor = value / lever.value  # a step scaled out of bounds is refused by the loader, never clipped
     return {format_month(m) if m is not None else "always":
-            _number(min(top, round(v * factor, 6)) if not lever.integer else round(v * factor)) for m, v in lever.dated}
+            _number(round(v * factor, 6) if not lever.integer else round(v * factor)) for m, v in lever.dated}
 
 
 def _changes(known: Sequence[Lever], values: Mapping[str, float | None]) -> list[tuple[Lever, str, Any]]:
@@ -312,6 +311,8 @@ def _yaml(value: Any) -> str:
     """One-line YAML (flow style) of a number or a dated mapping."""
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_yaml(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, float) and math.isfinite(value):
+        value = _number(value)
     return json.dumps(value)
 
 
