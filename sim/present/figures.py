@@ -297,7 +297,7 @@ def cumulative_saving_figure(money: pd.DataFrame, payers: Sequence[str] | None =
     with _style():
         fig, axes = _grid_figure([PAYER_LABELS.get(p, p) for p in payers], ncols, panel_width=2.75,
                                  panel_height=1.75, ylabel="MSEK", legend_entries=len(scenarios),
-                                 suptitle="Cumulative discounted saving vs the baseline (+ saves, - pays)")
+                                 suptitle="Cumulative discounted saving vs the baseline (MSEK; + = the payer is better off)")
         ranges = []
         for ax, payer in zip(axes, payers, strict=True):
             lo = hi = 0.0
@@ -358,7 +358,7 @@ def who_pays_figure(headline: pd.DataFrame, horizon: int) -> Figure:
         ax.set_yticks(y, names)
         ax.set_ylim(-0.6, len(payers) - 0.4)
         ax.axvline(0, color="0.2", linewidth=0.9)
-        ax.set_xlabel("MSEK, discounted (negative = pays, positive = saves)")
+        ax.set_xlabel("saving, MSEK, discounted (+ = the payer is better off)")
         years = f"{horizon // 12} years" if horizon % 12 == 0 else f"{horizon} months"
         fig.suptitle(f"Who pays, who saves after {years} (median, P10-P90)", y=1 - 0.12 / fig_height, va="top",
                      fontsize=_SUPTITLE_PT)
