@@ -52,7 +52,8 @@ STAGE_LABELS = {
     "subsidised": "Subsidised job", "fas3": "Fas 3", "work": "Ordinary work", "studies": "Regular studies",
     "other": "Other (sick, parental leave, moved, pension)",
 }
-#: Dots per inch of every figure: a 10-inch figure is 1000 pixels, the width of the report's page.
+#: Dots per inch of every figure: a 9.75-inch figure is 975 pixels, within the report's page (62rem,
+#: 992 px), so the report shows figures at their own size (tests/test_report_browser.py measures it).
 DPI = 100
 
 #: seaborn's "colorblind" palette (the first colour is the baseline's).
@@ -250,7 +251,7 @@ def stock_bands_figure(stock_bands: pd.DataFrame, stages: Sequence[str] | None =
     colours = _palette(scenarios)
     months = sorted(str(m) for m in pd.unique(stock_bands["month"]))
     with _style():
-        fig, axes = _grid_figure([STAGE_LABELS.get(s, s) for s in stages], ncols, panel_width=2.75,
+        fig, axes = _grid_figure([STAGE_LABELS.get(s, s) for s in stages], ncols, panel_width=2.6,
                                  panel_height=1.75, ylabel="people", legend_entries=len(scenarios),
                                  suptitle="People by stage: median and P10-P90 over replications")
         rows = stock_bands.groupby(["stage", "scenario"], sort=False).indices
@@ -295,7 +296,7 @@ def cumulative_saving_figure(money: pd.DataFrame, payers: Sequence[str] | None =
     months = sorted(str(m) for m in pd.unique(money["month"]))
     x_of = {m: i for i, m in enumerate(months)}
     with _style():
-        fig, axes = _grid_figure([PAYER_LABELS.get(p, p) for p in payers], ncols, panel_width=2.75,
+        fig, axes = _grid_figure([PAYER_LABELS.get(p, p) for p in payers], ncols, panel_width=2.6,
                                  panel_height=1.75, ylabel="MSEK", legend_entries=len(scenarios),
                                  suptitle="Cumulative discounted saving vs the baseline (MSEK; + = the payer is better off)")
         ranges = []
