@@ -32,8 +32,9 @@ def other_convention(text: str) -> list[str]:
 
 
 def test_the_checker_finds_each_of_the_old_conventions():
-    for old in ("Cumulative net (below 0 = gains)", "Money: − the payer pays, + it receives", "net cost per participant",
-                "(+ saves, - pays)", "MSEK (negative = pays, positive = saves)", "+ = the payer saves"):
+    for old in ("Cumulative net (below 0 = gains)", "Money: − the payer pays, + it receives",
+                "net cost per participant", "(+ saves, - pays)", "MSEK (negative = pays, positive = saves)",
+                "+ = the payer saves"):
         assert other_convention(old), old
     assert other_convention("saving, + = the payer is better off, − = it pays") == []
 
@@ -135,8 +136,9 @@ def test_the_app_and_the_studio_label_money_in_the_one_convention(comparison):
 
 def test_no_page_or_command_source_writes_another_convention():
     """Labels the tests above cannot reach (page panels, help texts) are in these sources."""
-    files = [*sorted((ROOT / "sim" / "present").glob("*.py")), *sorted((ROOT / "sim" / "present" / "templates").glob("*")),
-             *sorted((ROOT / "sim" / "cli").glob("*.py"))]
+    files = [*sorted((ROOT / "sim" / "present").glob("*.py")),
+             *sorted((ROOT / "sim" / "present" / "templates").glob("*")), *sorted((ROOT / "sim" / "cli").glob("*.py"))]
+
     def joined(text: str) -> str:  # adjacent string literals and wrapped comments read as one line
         text = re.sub(r"[\"']\s*\n\s*[rf]?[\"']", "", text)
         return re.sub(r"\s*\n\s*#?\s*", " ", text)

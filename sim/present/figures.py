@@ -298,7 +298,8 @@ def cumulative_saving_figure(money: pd.DataFrame, payers: Sequence[str] | None =
     with _style():
         fig, axes = _grid_figure([PAYER_LABELS.get(p, p) for p in payers], ncols, panel_width=2.6,
                                  panel_height=1.75, ylabel="MSEK", legend_entries=len(scenarios),
-                                 suptitle="Cumulative discounted saving vs the baseline (MSEK; + = the payer is better off)")
+                                 suptitle="Cumulative discounted saving vs the baseline "
+                                          "(MSEK; + = the payer is better off)")
         ranges = []
         for ax, payer in zip(axes, payers, strict=True):
             lo = hi = 0.0

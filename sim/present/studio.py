@@ -169,7 +169,8 @@ def who_pays_table(comparison: Any) -> pd.DataFrame:
         for x in horizons:
             r = h[(h["payer"] == payer) & (h["horizon_months"] == x)]
             row[f"saving after {_years(x)} ({MONEY_UNIT})"] = (
-                "" if r.empty else f"{_msek(r['p50'].iloc[0])} ({_msek(r['p10'].iloc[0])} to {_msek(r['p90'].iloc[0])})")
+                "" if r.empty else
+                f"{_msek(r['p50'].iloc[0])} ({_msek(r['p10'].iloc[0])} to {_msek(r['p90'].iloc[0])})")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -365,18 +366,18 @@ def make_page(folder: str | os.PathLike[str] = ".", scenario: str | None = None,
             solara.HTML(tag="div", classes=["almsim-pair"], unsafe_innerHTML=(
                 f"<b>{escape(spec.title or spec.name)}</b> (<code>{escape(current.scenario)}</code>) "
                 f"compared with its baseline <code>{escape(current.baseline)}</code>"))
-            with solara.Card("Levers (the file's value in brackets; press Enter after typing)"):
-                with solara.Columns([1, 1]):
-                    with solara.Column():
-                        for lever in known:
-                            if lever.group != "assumption":
-                                LeverInput(lever, values)
-                    with solara.Column():
-                        solara.Text("Key assumptions (applied to the baseline too)", classes=["almsim-note"])
-                        for lever in known:
-                            if lever.group == "assumption":
-                                LeverInput(lever, values)
-                        solara.Button("Back to the file's values", on_click=lambda: values.set({}), text=True)
+            with solara.Card("Levers (the file's value in brackets; press Enter after typing)"), \
+                    solara.Columns([1, 1]):
+                with solara.Column():
+                    for lever in known:
+                        if lever.group != "assumption":
+                            LeverInput(lever, values)
+                with solara.Column():
+                    solara.Text("Key assumptions (applied to the baseline too)", classes=["almsim-note"])
+                    for lever in known:
+                        if lever.group == "assumption":
+                            LeverInput(lever, values)
+                    solara.Button("Back to the file's values", on_click=lambda: values.set({}), text=True)
             if outcome.value is not None:
                 _results(outcome.value)
             elif not task.pending:
