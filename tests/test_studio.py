@@ -253,6 +253,8 @@ def test_the_studio_in_a_browser_runs_saves_and_reopens_a_variant(studio, tmp_pa
 
             # Run as the files say: the who-pays table at 1 and 5 years, the limit, the bridge.
             page.locator(".almsim-run").click()
+            expect(page.locator(".almsim-running")).to_be_visible()  # with its progress bar
+            expect(page.locator(".almsim-run")).to_be_disabled()
             table = page.locator(".almsim-who-pays table")
             expect(table).to_be_visible(timeout=120_000)
             expect(table).to_contain_text("saving after 5 years (MSEK, discounted)")

@@ -369,9 +369,13 @@ def make_page(folder: str | os.PathLike[str] = ".", scenario: str | None = None,
             with solara.Card("Levers (the file's value in brackets; press Enter after typing)"), \
                     solara.Columns([1, 1]):
                 with solara.Column():
-                    for lever in known:
-                        if lever.group != "assumption":
-                            LeverInput(lever, values)
+                    groups = list(dict.fromkeys(lv.group for lv in known if lv.group != "assumption"))
+                    for group in groups:
+                        p = spec.programme(group.removeprefix("programme "))
+                        solara.Text(f"{p.title or p.name} ({p.name})", classes=["almsim-note", "almsim-programme"])
+                        for lever in known:
+                            if lever.group == group:
+                                LeverInput(lever, values)
                 with solara.Column():
                     solara.Text("Key assumptions (applied to the baseline too)", classes=["almsim-note"])
                     for lever in known:
