@@ -164,8 +164,9 @@ def _space(doc: dict[str, Any], space_file: str | None, job_space: Any) -> Any:
 def _sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="a scenario file or a calibration job")
     parser.add_argument("--output", "-o", default="share_in_work_12m",
-                        help="a number of the run summary (default share_in_work_12m; e.g. net_sek_society, "
-                             "share_in_work_60m, net_sek_by_payer.municipality, programme.c2.starts)")
+                        help="a number of the run summary (default share_in_work_12m; e.g. "
+                             "net_sek_undiscounted.society, share_in_work_60m, net_sek_undiscounted.municipality, "
+                             "programme.c2.starts)")
     parser.add_argument("--method", choices=("morris", "sobol"), default="morris")
     parser.add_argument("--samples", "-n", type=at_least(1), default=10,
                         help="Morris trajectories, or Sobol base samples (default 10)")
@@ -305,7 +306,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
           f"{before} were stored already, {sweep.distinct_runs - before} computed now")
     print(f"  store: {store}/runs.sqlite   results: {store}/results.parquet")
     print(f"  results digest: {digest(results)}")
-    shown = [c for c in ("share_in_work_12m", "share_in_work_60m", "person_months_in_work", "net_sek_society")
+    shown = [c for c in ("share_in_work_12m", "share_in_work_60m", "person_months_in_work",
+                         "net_sek_undiscounted.society")
              if c in results.columns]
     paths = [c for c in (sets[0] if sets else {})]
     mean = results.groupby("set")[paths + shown].mean()

@@ -17,7 +17,7 @@ import os
 import sys
 from typing import NoReturn
 
-from sim.cli import calibrate, runs, scenarios, teach
+from sim.cli import calibrate, runs, scenarios, studio, teach
 from sim.cli.command import Command
 
 __all__ = ["main", "build_parser", "version", "REGISTRY", "FALLBACK_VERSION"]
@@ -26,8 +26,9 @@ __all__ = ["main", "build_parser", "version", "REGISTRY", "FALLBACK_VERSION"]
 #: that was never installed); keep it equal to ``version`` in ``pyproject.toml``.
 FALLBACK_VERSION = "0.1.0"
 
-#: Every command, by group: scenarios, simulation, calibration, teaching.
-REGISTRY: tuple[Command, ...] = (*scenarios.COMMANDS, *runs.COMMANDS, *calibrate.COMMANDS, *teach.COMMANDS)
+#: Every command, by group: scenarios, simulation, calibration, teaching, the policy studio.
+REGISTRY: tuple[Command, ...] = (*scenarios.COMMANDS, *runs.COMMANDS, *calibrate.COMMANDS, *teach.COMMANDS,
+                                 *studio.COMMANDS)
 
 
 def version() -> str:

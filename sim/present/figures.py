@@ -52,7 +52,8 @@ STAGE_LABELS = {
     "subsidised": "Subsidised job", "fas3": "Fas 3", "work": "Ordinary work", "studies": "Regular studies",
     "other": "Other (sick, parental leave, moved, pension)",
 }
-#: Dots per inch of every figure: a 10-inch figure is 1000 pixels, the width of the report's page.
+#: Dots per inch of every figure: a 9.75-inch figure is 975 pixels, within the report's page (62rem,
+#: 992 px), so the report shows figures at their own size (tests/test_report_browser.py measures it).
 DPI = 100
 
 #: seaborn's "colorblind" palette (the first colour is the baseline's).
@@ -250,7 +251,7 @@ def stock_bands_figure(stock_bands: pd.DataFrame, stages: Sequence[str] | None =
     colours = _palette(scenarios)
     months = sorted(str(m) for m in pd.unique(stock_bands["month"]))
     with _style():
-        fig, axes = _grid_figure([STAGE_LABELS.get(s, s) for s in stages], ncols, panel_width=2.75,
+        fig, axes = _grid_figure([STAGE_LABELS.get(s, s) for s in stages], ncols, panel_width=2.6,
                                  panel_height=1.75, ylabel="people", legend_entries=len(scenarios),
                                  suptitle="People by stage: median and P10-P90 over replications")
         rows = stock_bands.groupby(["stage", "scenario"], sort=False).indices
@@ -295,9 +296,10 @@ def cumulative_saving_figure(money: pd.DataFrame, payers: Sequence[str] | None =
     months = sorted(str(m) for m in pd.unique(money["month"]))
     x_of = {m: i for i, m in enumerate(months)}
     with _style():
-        fig, axes = _grid_figure([PAYER_LABELS.get(p, p) for p in payers], ncols, panel_width=2.75,
+        fig, axes = _grid_figure([PAYER_LABELS.get(p, p) for p in payers], ncols, panel_width=2.6,
                                  panel_height=1.75, ylabel="MSEK", legend_entries=len(scenarios),
-                                 suptitle="Cumulative discounted saving vs the baseline (+ saves, - pays)")
+                                 suptitle="Cumulative discounted saving vs the baseline "
+                                          "(MSEK; + = the payer is better off)")
         ranges = []
         for ax, payer in zip(axes, payers, strict=True):
             lo = hi = 0.0
@@ -358,7 +360,7 @@ def who_pays_figure(headline: pd.DataFrame, horizon: int) -> Figure:
         ax.set_yticks(y, names)
         ax.set_ylim(-0.6, len(payers) - 0.4)
         ax.axvline(0, color="0.2", linewidth=0.9)
-        ax.set_xlabel("MSEK, discounted (negative = pays, positive = saves)")
+        ax.set_xlabel("saving, MSEK, discounted (+ = the payer is better off)")
         years = f"{horizon // 12} years" if horizon % 12 == 0 else f"{horizon} months"
         fig.suptitle(f"Who pays, who saves after {years} (median, P10-P90)", y=1 - 0.12 / fig_height, va="top",
                      fontsize=_SUPTITLE_PT)

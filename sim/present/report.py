@@ -53,9 +53,10 @@ _METRIC_ROWS = (
     ("payback_month", "municipality",
      "Municipality: months from the programme's start until its saving turns positive for good", "month"),
     ("cost_per_extra_person_year_in_work_sek", "municipality",
-     "Municipality: net cost per extra person-year in work", "sek"),
-    ("cost_per_extra_person_year_in_work_sek", SOCIETY, "Society: net cost per extra person-year in work", "sek"),
-    ("cost_per_participant_sek", "municipality", "Municipality: net cost per participant", "sek"),
+     "Municipality: cost (minus its saving) per extra person-year in work", "sek"),
+    ("cost_per_extra_person_year_in_work_sek", SOCIETY,
+     "Society: cost (minus its saving) per extra person-year in work", "sek"),
+    ("cost_per_participant_sek", "municipality", "Municipality: cost (minus its saving) per participant", "sek"),
 )
 
 

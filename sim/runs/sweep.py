@@ -52,7 +52,7 @@ from sim.runs.replications import VERSION, flatten_summary, simulate
 from sim.runs.run_statistics import Measured, simulate_target
 from sim.scenario.paths import apply_values
 
-__all__ = ["Sweep", "Job", "execute", "code_version", "RunStore", "flatten_summary"]
+__all__ = ["Sweep", "Job", "execute", "code_version", "RunStore", "flatten_summary", "summary_columns", "NET_PREFIX"]
 
 _SIM = Path(__file__).resolve().parents[1]  # the sim package
 
@@ -64,6 +64,25 @@ def code_version() -> str:
         h.update(f.relative_to(_SIM).as_posix().encode())
         h.update(f.read_bytes())
     return f"{VERSION}+{h.hexdigest()[:12]}"
+
+
+#: Money columns of a sweep's results, named in almsim's one convention: a payer's net (its
+#: signed ledger sum over the whole run: + = the payer is better off), in SEK, undiscounted.
+NET_PREFIX = "net_sek_undiscounted."
+
+
+def summary_columns(summary: Mapping[str, Any]) -> dict[str, float]:
+    """A run summary's numbers as result columns: ``flatten_summary``, with the money columns
+    saying their unit and that they are undiscounted (``net_sek_by_payer.municipality`` ->
+    ``net_sek_undiscounted.municipality``, ``net_sek_society`` -> ``net_sek_undiscounted.society``)."""
+    out: dict[str, float] = {}
+    for key, value in flatten_summary(summary).items():
+        if key.startswith("net_sek_by_payer."):
+            key = NET_PREFIX + key.removeprefix("net_sek_by_payer.")
+        elif key == "net_sek_society":
+            key = NET_PREFIX + "society"
+        out[key] = value
+    return out
 
 
 def target_columns(target: Measured) -> list[str]:
@@ -99,7 +118,7 @@ def execute(job: Job) -> dict[str, Any]:
     result = simulate(scenario, job.seed, record_events=job.record_events)
     outputs: dict[str, float] = {}
     if job.summary:
-        outputs.update(flatten_summary(result.summary))
+        outputs.update(summary_columns(result.summary))
     for t in job.targets:
         outputs.update(zip(target_columns(t), (float(x) for x in simulate_target(t, result, scenario)), strict=True))
     seconds = time.perf_counter() - t0
