@@ -83,7 +83,7 @@ def test_a_scenario_compared_with_itself_saves_exactly_nothing(tmp_path):
                  str(out), "--name", "self", "-q")
     assert res.returncode == 0, res.stderr
     money = pd.read_parquet(out / "compare-self" / "money.parquet")
-    assert (money["saving_sek"] == 0.0).all()
+    assert (money["saving_undiscounted_sek"] == 0.0).all()
 
 
 @pytest.mark.parametrize("args", [["--horizon", "four years"], ["--payer", "nobody"]])

@@ -70,7 +70,7 @@ def test_tables_and_columns(comparison):
     assert m["month_index"].max() == 71
     np.testing.assert_allclose(m["discount_factor"], 1.035 ** (-m["month_index"] / 12), rtol=1e-15)
     assert (m["months_from_programme_start"] == m["month_index"]).all()  # the programmes start with the run
-    np.testing.assert_allclose(m["saving_sek"], m["net_sek_scenario"] - m["net_sek_baseline"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(m["saving_undiscounted_sek"], m["net_sek_undiscounted_scenario"] - m["net_sek_undiscounted_baseline"], rtol=0, atol=1e-6)
     assert set(comparison.stock_bands["scenario"]) == {"base", "policy"}
     assert comparison.scenarios == ["policy"] and comparison.baseline == "base"
 
@@ -86,9 +86,9 @@ def test_self_comparison_gives_exactly_zero(policy):
     c = compare(policy, [policy], seed=1, replications=3)
     assert c.scenarios == ["policy#2"]
     m = c.money
-    for col in ("saving_sek", "saving_discounted_sek", "cumulative_saving_discounted_sek"):
+    for col in ("saving_undiscounted_sek", "saving_discounted_sek", "cumulative_saving_discounted_sek"):
         assert (m[col].to_numpy() == 0.0).all(), col
-    assert (m["net_sek_baseline"].to_numpy() == m["net_sek_scenario"].to_numpy()).all()
+    assert (m["net_sek_undiscounted_baseline"].to_numpy() == m["net_sek_undiscounted_scenario"].to_numpy()).all()
     h = c.headline
     for metric in ("extra_in_work", "extra_person_months_in_work", "net_saving_discounted_sek"):
         vals = h.loc[h["metric"] == metric, ["p10", "p50", "p90"]].to_numpy()
@@ -102,7 +102,7 @@ def test_programme_nobody_enters_gives_the_baseline_exactly(baseline):
     silent = scenario([_programme(PROGRAMME, referral_rate_per_month=0.0),
                        _programme(JOBS, referral_rate_per_month=0.0)], name="silent", **SMALL)
     c = compare(baseline, [silent], seed=2, replications=3)
-    assert (c.money["saving_sek"].to_numpy() == 0.0).all()
+    assert (c.money["saving_undiscounted_sek"].to_numpy() == 0.0).all()
     assert (c.money["cumulative_saving_discounted_sek"].to_numpy() == 0.0).all()
     bands = c.stock_bands.pivot_table(index=["month", "stage"], columns="scenario", values="p50")
     assert (bands["base"] == bands["silent"]).all()
@@ -112,13 +112,13 @@ def test_zero_capacity_gives_the_baseline_exactly(baseline):
     zero = scenario([_programme(PROGRAMME, capacity={"slots": 0}), _programme(JOBS, capacity={"slots": 0})],
                     name="zero", **SMALL)
     c = compare(baseline, [zero], seed=2, replications=3)
-    assert (c.money["saving_sek"].to_numpy() == 0.0).all()
+    assert (c.money["saving_undiscounted_sek"].to_numpy() == 0.0).all()
 
 
 def test_society_is_the_sum_over_payers(comparison):
     m = comparison.money
     keys = ["scenario", "replication", "month_index"]
-    cols = ["net_sek_baseline", "net_sek_scenario", "saving_sek", "saving_discounted_sek",
+    cols = ["net_sek_undiscounted_baseline", "net_sek_undiscounted_scenario", "saving_undiscounted_sek", "saving_discounted_sek",
             "cumulative_saving_discounted_sek"]
     payers = m[m["payer"] != SOCIETY].groupby(keys)[cols].sum().sort_index()
     society = m[m["payer"] == SOCIETY].set_index(keys)[cols].sort_index()
@@ -262,7 +262,7 @@ def test_constant_saving_discounts_to_the_closed_form():
     v = (1 + r) ** (-1 / 12)
     expected = s_month * (1 - v**12) / (1 - v)  # = S * (1 - 1/(1+r)) / (1 - v)
     m = c.money[c.money["payer"] == "municipality"]
-    assert m["saving_sek"].tolist() == [s_month] * 12
+    assert m["saving_undiscounted_sek"].tolist() == [s_month] * 12
     assert m["cumulative_saving_discounted_sek"].iloc[-1] == pytest.approx(expected, rel=1e-12)
     net = c.headline[c.headline["metric"] == "net_saving_discounted_sek"].set_index("payer")
     assert net.loc["municipality", "p50"] == pytest.approx(expected, rel=1e-12)

@@ -121,8 +121,6 @@ def test_the_report_in_a_browser_shows_every_figure_whole_and_readable(compariso
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium")
-@pytest.mark.xfail(strict=True, reason="the report's template (the lead's) lets the opened table 'What each payer's "
-                                       "saving is made of' (one column per payer) run past the page's right edge")
 def test_the_report_with_every_section_opened_does_not_scroll_sideways(comparison, tmp_path):
     from playwright.sync_api import sync_playwright
 

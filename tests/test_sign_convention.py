@@ -64,8 +64,6 @@ def test_the_comparison_text_and_table_columns_use_the_one_convention(comparison
                 assert other_convention(" ".join(map(str, table[column].unique()))) == [], (name, column)
 
 
-@pytest.mark.xfail(strict=True, reason="sim/analysis/comparison.py (the lead's) names three undiscounted money "
-                                       "columns without saying so: net_sek_baseline, net_sek_scenario, saving_sek")
 def test_every_money_column_of_a_comparison_says_whether_it_is_discounted(comparison):
     missing = [(name, c) for name, table in comparison.tables.items() for c in _money_columns(list(table.columns))
                if not _says_discounting(c)]

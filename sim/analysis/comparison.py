@@ -83,8 +83,8 @@ TABLES = ("money", "headline", "bridge", "pairs", "limits", "assumption_lines", 
 COST_PAYERS = ("municipality", SOCIETY)
 
 MONEY_COLUMNS = ("scenario", "replication", "month", "month_index", "months_from_programme_start", "payer",
-                 "net_sek_baseline",
-                 "net_sek_scenario", "saving_sek", "discount_factor", "saving_discounted_sek",
+                 "net_sek_undiscounted_baseline",
+                 "net_sek_undiscounted_scenario", "saving_undiscounted_sek", "discount_factor", "saving_discounted_sek",
                  "cumulative_saving_discounted_sek")
 HEADLINE_COLUMNS = ("scenario", "metric", "horizon_months", "payer", "p10", "p50", "p90", "mean", "n")
 GOAL_COLUMNS = ("scenario", "goal", "programme", "measure", "within_months_of_start", "target_share",
@@ -145,7 +145,7 @@ class _Pair:
         disc = saving * self.discount[None, :, None]
         counted = (np.arange(self.months) >= self.origin)[None, :, None]
         cum = np.cumsum(disc * counted, axis=1)
-        out = {"net_sek_baseline": self.net_base, "net_sek_scenario": self.net_scen, "saving_sek": saving,
+        out = {"net_sek_undiscounted_baseline": self.net_base, "net_sek_undiscounted_scenario": self.net_scen, "saving_undiscounted_sek": saving,
                "saving_discounted_sek": disc, "cumulative_saving_discounted_sek": cum,
                "cumulative_saving_sek": np.cumsum(saving * counted, axis=1)}
         return {k: np.concatenate([v, v.sum(axis=2, keepdims=True)], axis=2) for k, v in out.items()}
@@ -212,7 +212,7 @@ def cumulative_saving(baseline: Ensemble, scenario: Ensemble, payer: str, horizo
 
 def _money_table(pair: _Pair) -> pd.DataFrame:
     m = pair.money()
-    r_n, t_n, p_n = m["saving_sek"].shape
+    r_n, t_n, p_n = m["saving_undiscounted_sek"].shape
     df = pd.DataFrame({
         "scenario": pair.label,
         "replication": np.repeat(np.arange(r_n), t_n * p_n),
@@ -679,7 +679,7 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
         A :class:`Comparison` with these tables:
 
         * ``money``: scenario, replication, month (YYYY-MM), month_index, payer (the ledger's
-          payers and ``society``), net_sek_baseline, net_sek_scenario, saving_sek,
+          payers and ``society``), net_sek_undiscounted_baseline, net_sek_undiscounted_scenario, saving_undiscounted_sek,
           discount_factor, saving_discounted_sek, cumulative_saving_discounted_sek;
         * ``headline``: scenario, metric, horizon_months, payer ("" for people metrics), p10,
           p50, p90, mean, n (replications with a value). Metrics: extra_in_work,

@@ -329,7 +329,7 @@ def _scenario_section(comparison: Comparison, label: str) -> dict[str, Any]:
     cat = cat[(cat["scenario"] == label) & (cat["horizon_months"] == main_h)]
     wide = cat.pivot_table(index="category", columns="payer", values="p50", aggfunc="first")
     cat_payers = [p for p in ALL_PAYERS if p in wide.columns]
-    cat_rows = [{"name": c.replace("_", " "), "cells": [format_sek(wide.at[c, p], sign=True)
+    cat_rows = [{"name": c.replace("_", " "), "cells": [f"{wide.at[c, p] / 1e6:+.1f}"
                                                          if pd.notna(wide.at[c, p]) else "" for p in cat_payers]}
                 for c in wide.index]
     goals = [{"goal": g.goal, "text": f"{g.target_share:.0%} of participants in {_MEASURES[g.measure]} "
