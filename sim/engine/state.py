@@ -79,6 +79,8 @@ class RunState:
             guarantee=(float(self.regime.job_entry_months), float(scenario.rules.benefit_days_per_month),
                        float(self.regime.job_days_to_fas3)))
         self.ids = np.arange(len(self.pop), dtype=np.int64)
+        #: where blocks of people start and end (one block here; see :mod:`sim.engine.batch`)
+        self.first = np.array([0, len(self.pop)], np.int64)
         n_prog = len(scenario.programmes)
         self.slots = [Slots(p.slots) for p in self.regime.programmes]
         self.budgets: list[dict[str, Budget]] = [
