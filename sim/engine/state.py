@@ -170,6 +170,15 @@ class RunState:
         """Ids of people not moved this month whose stage is in ``wanted`` (a bool per stage)."""
         return self.run(select, self.pop.stage, self.moved, wanted)
 
+    def programme_value(self, p: ProgrammeRegime, name: str, ids: np.ndarray) -> Any:
+        """Programme ``p``'s value ``name`` in force, for the people ``ids`` (one value here; per
+        person in a batch of runs with their own parameters, :mod:`sim.engine.batch`)."""
+        return getattr(p, name)
+
+    def programme_wage(self, ids: np.ndarray, programme: np.ndarray) -> np.ndarray:
+        """The wage of each person's programme (``programme``, all >= 0 where used)."""
+        return self.regime.programme_money.wage[np.maximum(programme, 0)]
+
     def participants(self, p: ProgrammeRegime) -> np.ndarray:
         """Ids of the participants of programme ``p`` (ascending)."""
         ids = self.tagged()
