@@ -30,7 +30,7 @@ from sim.runs.posterior import replication_scenarios
 from sim.runs.results import RunResult, atomic_dir
 from sim.scenario.schema import Scenario
 
-__all__ = ["simulate", "replicate", "Ensemble", "content_hash", "flatten_summary", "VERSION", "QUANTILES"]
+__all__ = ["simulate", "simulate_batch", "replicate", "Ensemble", "content_hash", "flatten_summary", "VERSION", "QUANTILES"]
 
 VERSION = "0.1.0"
 QUANTILES = (0.1, 0.5, 0.9)
@@ -42,6 +42,41 @@ def simulate(scenario: Scenario, seed: int = 0, *, record_events: bool = True, c
     model = ProgrammeModel(scenario, rng=seed, record_events=record_events, compiled=compiled)
     model.run()
     return RunResult.from_model(model)
+
+
+#: People per batched model: enough blocks to share each month's overhead, few enough that the
+#: ledger's keys of every month (8 bytes a person-month) stay small.
+BATCH_PEOPLE = 60_000
+
+
+def simulate_batch(scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool = True,
+                   compiled: bool = True, people_per_model: int = BATCH_PEOPLE) -> list[RunResult]:
+    """Run scenario ``i`` with seed ``i`` for every ``i``, many at a time as blocks of one model
+    (:class:`~sim.engine.batch.BatchModel`): each result equals ``simulate(scenarios[i], seeds[i])``.
+
+    The scenarios may differ only in their programmes' numbers (replications pass the same
+    scenario; a calibration, one per parameter set). Small cohorts run many times faster so.
+
+    Raises:
+        BatchError: if the scenarios differ in more than their programmes' numbers.
+    """
+    from sim.engine.batch import BatchModel
+    from sim.engine.population import population_size
+
+    if len(scenarios) != len(seeds):
+        raise ValueError(f"{len(scenarios)} scenarios for {len(seeds)} seeds")
+    if not scenarios:
+        return []
+    sc = scenarios[0]
+    people = max(population_size(sc.population, sc.start_month, sc.horizon_months), 1)
+    step = max(1, people_per_model // people)
+    results: list[RunResult] = []
+    for lo in range(0, len(seeds), step):
+        model = BatchModel(scenarios[lo:lo + step], seeds[lo:lo + step], record_events=record_events,
+                           compiled=compiled)
+        model.run()
+        results.extend(RunResult.from_model(model.block(b)) for b in range(model.blocks))  # type: ignore[arg-type]
+    return results
 
 
 def _one(args: tuple[Scenario, int, bool]) -> RunResult:
