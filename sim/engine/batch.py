@@ -157,6 +157,13 @@ class BlockStreams(Streams):
         return _mix(z)
 
 
+def _money_key(r: Regime) -> object:
+    """Equal for regimes whose money rules (rates and programme money) are equal."""
+    pm = r.programme_money
+    return (tuple(sorted((k, repr(v)) for k, v in vars(r.money).items())),
+            tuple((f, repr(getattr(pm, f))) for f in pm.__dataclass_fields__))
+
+
 class BatchState:
     """Everything a batch's sub-steps share; the ordinary moves (:mod:`sim.engine.moves`) take it
     as they take a :class:`~sim.engine.state.RunState`.
@@ -270,6 +277,21 @@ class BatchState:
         fade[: B * P] = self.values["fade_months"].reshape(-1)
         self.decay = decay_table(fade, self.horizon + 1)
         self.stage_work = np.ascontiguousarray(self.regimes[0].base[:, _S.WORK])
+        # blocks whose money rules are equal share one call of the rules (income support)
+        keys: dict[object, int] = {}
+        by_regime: dict[int, int] = {}
+        self.money_regimes: list[Regime] = []
+        self.money_group = np.empty(B, np.int64)
+        for b, r in enumerate(self.regimes):
+            g = by_regime.get(id(r))
+            if g is None:
+                key = _money_key(r)
+                g = keys.get(key)
+                if g is None:
+                    g = keys[key] = len(self.money_regimes)
+                    self.money_regimes.append(r)
+                by_regime[id(r)] = g
+            self.money_group[b] = g
 
     def programme_value(self, p: ProgrammeRegime, name: str, ids: np.ndarray) -> np.ndarray:
         """Programme ``p``'s value ``name`` for each of ``ids``, from their blocks."""

@@ -24,7 +24,7 @@ from sim.engine.month.follow_up import income_support
 from sim.engine.month.forced import guarantee_moves
 from sim.engine.month.intake import months_left_in_budget_year
 from sim.engine.month.referrals import meets, stage_table
-from sim.engine.in_force import DROPOUT, Regime
+from sim.engine.in_force import DROPOUT
 from sim.scenario.stages import Stage
 
 if TYPE_CHECKING:
@@ -265,37 +265,17 @@ def follow_up(state: BatchState) -> None:
     months = state.spec.calendar.follow_up_months_after_exit
     if not state.spec.programmes or not months:
         return
-    followed = np.flatnonzero(np.isin(state.pop.months_since_programme, np.asarray(months)))
+    table = np.zeros(1 << 15, bool)  # months since a programme are int16
+    table[np.asarray(months)] = True
+    followed = np.flatnonzero(table[state.pop.months_since_programme])
     support = np.zeros(len(state.pop), np.uint8)
     if followed.size:
-        groups: dict[object, list[int]] = {}
-        regimes: dict[object, Regime] = {}
-        for b in np.unique(state.block[followed]):
-            r = state.regimes[b]
-            key = _money_key(r)
-            groups.setdefault(key, []).append(int(b))
-            regimes.setdefault(key, r)
-        for key, blocks in groups.items():
-            ids = followed if len(groups) == 1 else followed[np.isin(state.block[followed], blocks)]
-            support[ids] = income_support(state, ids, regimes[key])
+        group = state.money_group[state.block[followed]]
+        present = np.unique(group)
+        for g in present:
+            ids = followed if present.size == 1 else followed[group == g]
+            support[ids] = income_support(state, ids, state.money_regimes[g])
     state.rec.follow_up(state.t, state.pop, months, support, state.block)
-
-
-_MONEY_KEYS: dict[int, tuple[Regime, object]] = {}
-
-
-def _money_key(r: Regime) -> object:
-    """A key equal for regimes whose money rules are equal (so income support is computed once)."""
-    hit = _MONEY_KEYS.get(id(r))
-    if hit is not None and hit[0] is r:
-        return hit[1]
-    pm = r.programme_money
-    key = (tuple(sorted((k, repr(v)) for k, v in vars(r.money).items())),
-           tuple((f, repr(getattr(pm, f))) for f in pm.__dataclass_fields__))
-    if len(_MONEY_KEYS) > 4096:
-        _MONEY_KEYS.clear()
-    _MONEY_KEYS[id(r)] = (r, key)
-    return key
 
 
 #: The sub-steps of a month, in the order of :data:`sim.engine.model.MONTH`.
