@@ -40,7 +40,8 @@ def test_block_streams_draw_what_each_blocks_own_run_draws() -> None:
     assert np.array_equal(normal[5:12], Streams(99).normal("population/employability", 0, np.arange(7)))
 
 
-@pytest.mark.parametrize("file", ["scenarios/c2-lycksele.yaml", "scenarios/sigtuna-resursjobb.yaml"])
+@pytest.mark.parametrize("file", ["scenarios/c2-lycksele.yaml", "scenarios/c2-lycksele-baseline.yaml",
+                                  "scenarios/sigtuna-resursjobb.yaml"])
 def test_replications_in_a_batch_equal_separate_runs(file: str) -> None:
     sc = load_scenario(file)
     if sc.population.cohort is not None and sc.population.cohort.size > 1000:

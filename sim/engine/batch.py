@@ -256,7 +256,9 @@ class BatchState:
                     arr[b, p.index] = _NO_CAP if v is None else v
             self.values[name] = arr
         self.active = np.array([[p.active for p in ps] for ps in progs], bool).reshape(B, P)
-        self.wage = np.array([r.programme_money.wage if P else np.zeros(0) for r in self.regimes]).reshape(B, P)
+        self.wage = np.zeros((B, max(P, 1)))  # (a column of zeros without programmes, as ProgrammeMoney.empty)
+        for b, r in enumerate(self.regimes):
+            self.wage[b, :P] = r.programme_money.wage[:P]
         self.charge = [np.array([[progs[b][i].budget_charge[k] for k in self.payers[i]] for b in range(B)]
                                 ).reshape(B, len(self.payers[i])) for i in range(P)]
         self.budget_per_year = [np.array([[progs[b][i].budget_per_year[k] for k in self.payers[i]]
