@@ -302,7 +302,7 @@ class Simulator:
         for key, targets in self.by_scenario.items():
             scenarios = [built[i][key] for i in valid]  # type: ignore[index]
             results = simulate_batch(scenarios, [runs[i][1] for i in valid],
-                                     record_events=self.job.scenarios[key].record_events)
+                                     record_events=self.job.scenarios[key].record_events, summary=False)
             for i, scenario, result in zip(valid, scenarios, results, strict=True):
                 for t in targets:
                     out[i][t.name] = simulate_target(t, result, scenario)

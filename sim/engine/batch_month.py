@@ -11,24 +11,20 @@ keeps the two versions of each sub-step's Python-level rule in step.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from sim.accounts.book import ledger_keys
 from sim.engine import moves
+from sim.engine.batch_state import BatchState
 from sim.engine.capacity import priority_order
+from sim.engine.in_force import DROPOUT
 from sim.engine.month.clocks import advance_clocks
 from sim.engine.month.exits import hazard_pass
 from sim.engine.month.follow_up import income_support
 from sim.engine.month.forced import guarantee_moves
 from sim.engine.month.intake import months_left_in_budget_year
 from sim.engine.month.referrals import meets, stage_table
-from sim.engine.in_force import DROPOUT
 from sim.scenario.stages import Stage
-
-if TYPE_CHECKING:
-    from sim.engine.batch import BatchState
 
 __all__ = ["MONTH", "rank_in_block"]
 
@@ -247,8 +243,8 @@ def intake(state: BatchState) -> None:
             months_committed = np.bincount(state.block[part], weights=np.maximum(remaining, 0), minlength=state.blocks)
             for k in range(len(state.payers[i])):
                 cost = state.charge[i][:, k]
-                affordable = np.minimum(affordable, _affordable(state, i, k, cost * np.minimum(maxdur[:, i], months_left),
-                                                                cost * months_committed))
+                each = cost * np.minimum(maxdur[:, i], months_left)
+                affordable = np.minimum(affordable, _affordable(state, i, k, each, cost * months_committed))
         k = np.minimum(np.minimum(nw, np.maximum(slots[:, i] - n, 0)), affordable)
         k = np.maximum(np.minimum(k, starts_cap[:, i]), 0)
         if not k.any():

@@ -144,11 +144,34 @@ class BatchRecorder:
             self._split = (bounds, t, ids, src, dst, prog)
         return self._split
 
+    def _stacked(self) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The queue records stacked over months ([month, block, programme] each), once."""
+        if not self.queues:
+            return None
+        if getattr(self, "_queues_stacked", None) is None or len(self._queues_stacked[0]) != len(self.queues):
+            self._queues_stacked = ([q[0] for q in self.queues],
+                                    *(np.stack([q[j] for q in self.queues]) for j in range(1, 5)))
+        return self._queues_stacked
+
+    def _follow_ups_by_block(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every follow-up cell with its record's index, grouped by block (records in order)."""
+        if getattr(self, "_fu_split", None) is None or self._fu_split[0] != len(self.follow_ups):
+            if self.follow_ups:
+                entry = np.concatenate([np.full(f[2].size, e, np.int64) for e, f in enumerate(self.follow_ups)])
+                blocks = np.concatenate([f[2] for f in self.follow_ups])
+                cells = np.concatenate([f[3] for f in self.follow_ups])
+            else:
+                entry = blocks = cells = np.zeros(0, np.int64)
+            order = np.argsort(blocks, kind="stable")
+            bounds = np.searchsorted(blocks[order], np.arange(self.blocks + 1))
+            self._fu_split = (len(self.follow_ups), bounds, entry[order], cells[order])
+        return self._fu_split[1:]
+
     def block_records(self, b: int, programmes: Sequence[str], funders: Sequence[str]) -> Recorder:
         """Block ``b``'s records, as a separate run of it would have made them."""
-        P = self.n_programmes
+        n_prog = self.n_programmes
         lo = int(self.first[b])
-        rec = Recorder(P, record_events=self.record_events)
+        rec = Recorder(n_prog, record_events=self.record_events)
         rec.stocks = [s[b] for s in self.stocks]
         bounds, t, ids, src, dst, prog = self._moves_by_block()
         sl = slice(bounds[b], bounds[b + 1])
@@ -163,8 +186,13 @@ class BatchRecorder:
                 edges = list(at) + [bt.size]
                 rec.events = [(int(m), bids[a:z], bsrc[a:z], bdst[a:z], bprog[a:z])
                               for m, a, z in zip(ts, edges[:-1], edges[1:], strict=True)]
-        rec.queues = [(t_, i, int(w[b, i]), int(inside[b, i]), int(cap[b, i]), float(spent[b, i]))
-                      for t_, w, inside, cap, spent in self.queues for i in range(P)]
+        q = self._stacked()
+        if q is not None:
+            ts, w, inside, cap, spent = q
+            rec.queues = [(t_, i, *row) for t_, rows in zip(ts, zip(w[:, b].tolist(), inside[:, b].tolist(),
+                                                                      cap[:, b].tolist(), spent[:, b].tolist(),
+                                                                      strict=True), strict=True)
+                          for i, row in enumerate(zip(*rows, strict=True))]
         for t_, p, c in self.starts:
             if c[b]:
                 rec.starts[(t_, p)] = rec.starts.get((t_, p), 0) + int(c[b])
@@ -172,23 +200,28 @@ class BatchRecorder:
             if c[b]:
                 rec.exits[(t_, p, reason)] = rec.exits.get((t_, p, reason), 0) + int(c[b])
         width = _NS * _SUPPORT
-        for t_, k, blocks, cells in self.follow_ups:
-            mine = cells[blocks == b]
-            if mine.size == 0:
-                continue
-            counts = np.bincount(mine, minlength=P * width)
-            for i in range(P):
-                row = counts[i * width:(i + 1) * width]
-                if row.any():
-                    rec.follow_ups.append((t_, i, k, row))
+        bounds, entry, cells = self._follow_ups_by_block()
+        mine, mine_cells = entry[bounds[b]:bounds[b + 1]], cells[bounds[b]:bounds[b + 1]]
+        if mine.size:
+            present, at = np.unique(mine, return_index=True)  # entries in order; each entry's cells in a run
+            edges = list(at) + [mine.size]
+            for e, lo_, hi_ in zip(present, edges[:-1], edges[1:], strict=True):
+                t_, k = self.follow_ups[e][:2]
+                counts = np.bincount(mine_cells[lo_:hi_], minlength=n_prog * width)
+                for i in range(n_prog):
+                    row = counts[i * width:(i + 1) * width]
+                    if row.any():
+                        rec.follow_ups.append((t_, i, k, row))
         rec.status_rows = [(d, i, counts[b]) for d, i, counts in self.status_rows]
         book = LedgerBook()
         hi = int(self.first[b + 1])
         for t_, key, regimes, staff, booked in self.ledger:
             extra: dict[tuple[str, str], float] = {}
-            for i in np.flatnonzero(booked[b]):
-                pair = (funders[i], "programme_staff")
-                extra[pair] = extra.get(pair, 0.0) - float(staff[b, i])
+            if booked[b].any():
+                for i, (on, cost) in enumerate(zip(booked[b].tolist(), staff[b].tolist(), strict=True)):
+                    if on:
+                        pair = (funders[i], "programme_staff")
+                        extra[pair] = extra.get(pair, 0.0) - cost
             r = regimes[b]
             book.add(t_, key[lo:hi], r.money, r.programme_money, extra)
         rec.ledger_book = book

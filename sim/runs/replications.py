@@ -30,7 +30,8 @@ from sim.runs.posterior import replication_scenarios
 from sim.runs.results import RunResult, atomic_dir
 from sim.scenario.schema import Scenario
 
-__all__ = ["simulate", "simulate_batch", "replicate", "Ensemble", "content_hash", "flatten_summary", "VERSION", "QUANTILES"]
+__all__ = ["simulate", "simulate_batch", "replicate", "Ensemble", "content_hash", "flatten_summary", "VERSION",
+           "QUANTILES"]
 
 VERSION = "0.1.0"
 QUANTILES = (0.1, 0.5, 0.9)
@@ -50,12 +51,14 @@ BATCH_PEOPLE = 60_000
 
 
 def simulate_batch(scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool = True,
-                   compiled: bool = True, people_per_model: int = BATCH_PEOPLE) -> list[RunResult]:
+                   compiled: bool = True, summary: bool = True, people_per_model: int = BATCH_PEOPLE
+                   ) -> list[RunResult]:
     """Run scenario ``i`` with seed ``i`` for every ``i``, many at a time as blocks of one model
     (:class:`~sim.engine.batch.BatchModel`): each result equals ``simulate(scenarios[i], seeds[i])``.
 
     The scenarios may differ only in their programmes' numbers (replications pass the same
     scenario; a calibration, one per parameter set). Small cohorts run many times faster so.
+    ``summary=False`` leaves out each result's headline numbers (they post its ledger).
 
     Raises:
         BatchError: if the scenarios differ in more than their programmes' numbers.
@@ -75,7 +78,8 @@ def simulate_batch(scenarios: Sequence[Scenario], seeds: Sequence[int], *, recor
         model = BatchModel(scenarios[lo:lo + step], seeds[lo:lo + step], record_events=record_events,
                            compiled=compiled)
         model.run()
-        results.extend(RunResult.from_model(model.block(b)) for b in range(model.blocks))  # type: ignore[arg-type]
+        results.extend(RunResult.from_model(model.block(b), summary=summary)  # type: ignore[arg-type]
+                       for b in range(model.blocks))
     return results
 
 

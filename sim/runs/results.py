@@ -110,8 +110,9 @@ class RunResult:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def from_model(cls, model: ProgrammeModel) -> RunResult:
-        """Collect the tables of a finished (or partly run) model."""
+    def from_model(cls, model: ProgrammeModel, *, summary: bool = True) -> RunResult:
+        """Collect the tables of a finished (or partly run) model (``summary=False``: without the
+        headline numbers, which post the ledger; a calibration reads only tables)."""
         rec = model.rec
         names = [p.name for p in model.spec.programmes]
         start = model.start
@@ -124,7 +125,8 @@ class RunResult:
         result = cls(scenario=model.spec.name, seed=model.seed, start_month=start,
                      horizon_months=model.horizon, programmes=names, tables=tables,
                      ledger_book=model.rec.ledger_book, records=build)
-        result.summary = _summary(model, result)
+        if summary:
+            result.summary = _summary(model, result)
         return result
 
     # ------------------------------------------------------------------ saving
