@@ -148,8 +148,16 @@ class BlockStreams(Streams):
 def _money_key(r: Regime) -> object:
     """Equal for regimes whose money rules (rates and programme money) are equal."""
     pm = r.programme_money
-    return (tuple(sorted((k, repr(v)) for k, v in vars(r.money).items())),
-            tuple((f, repr(getattr(pm, f))) for f in pm.__dataclass_fields__))
+
+    def key(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return (v.dtype.str, v.shape, v.tobytes())
+        if isinstance(v, dict):
+            return tuple(sorted((k, key(x)) for k, x in v.items()))
+        return v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)
+
+    return (tuple(sorted((k, key(v)) for k, v in vars(r.money).items())),
+            tuple((f, key(getattr(pm, f))) for f in pm.__dataclass_fields__))
 
 
 class BatchState:

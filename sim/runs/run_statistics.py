@@ -9,6 +9,7 @@ a multinomial one, or a number. Month arguments are ``YYYY-MM`` (inclusive).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -53,7 +54,19 @@ def month_arg(value: Any) -> str:
 # The statistics select rows with numpy on the tables' columns: a calibration computes them for
 # every particle, and a pandas selection costs ~10x more on tables this small.
 def _col(df: pd.DataFrame, name: str) -> np.ndarray:
-    return df[name].to_numpy()
+    """A column as a numpy array, converted once per table (text columns convert slowly)."""
+    hit = _COLUMNS.get(id(df))
+    if hit is None or hit[0]() is not df:
+        if len(_COLUMNS) > 256:
+            _COLUMNS.clear()
+        hit = _COLUMNS[id(df)] = (weakref.ref(df), {})
+    cols = hit[1]
+    if name not in cols:
+        cols[name] = df[name].to_numpy()
+    return cols[name]
+
+
+_COLUMNS: dict[int, tuple[weakref.ref, dict[str, np.ndarray]]] = {}
 
 
 def _counts_by(labels: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
