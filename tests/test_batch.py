@@ -14,7 +14,7 @@ from factories import JOBS, PROGRAMME, merge, scenario
 
 from sim.engine.batch import BatchError, BatchModel, BlockStreams
 from sim.engine.streams import Streams
-from sim.runs.replications import simulate, simulate_batch
+from sim.runs.replications import replicate, replicate_batched, simulate, simulate_batch
 from sim.runs.results import RunResult
 from sim.scenario.load import load_scenario
 
@@ -101,3 +101,12 @@ def test_a_batch_refuses_scenarios_that_differ_outside_their_programmes() -> Non
     c = scenario([merge(PROGRAMME, {"priority": ["youth"]})])
     with pytest.raises(BatchError, match="programmes"):
         BatchModel([a, c], [1, 2])
+
+
+def test_batched_replications_equal_replicate_with_calibrated_draws() -> None:
+    sc = load_scenario("scenarios/c2-lycksele-calibrated.yaml", ["horizon_months=30"])
+    batched, separate = replicate_batched(sc, 5, 3), replicate(sc, 5, 3)
+    assert batched.seeds == separate.seeds and batched.parameter_draws == separate.parameter_draws
+    for a, b in zip(batched.results, separate.results, strict=True):
+        _assert_same(a, b, "replication")
+    assert len(set(batched.parameter_draws["draws"])) == 3  # each block with its own posterior draw

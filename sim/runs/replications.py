@@ -30,7 +30,7 @@ from sim.runs.posterior import replication_scenarios
 from sim.runs.results import RunResult, atomic_dir
 from sim.scenario.schema import Scenario
 
-__all__ = ["simulate", "simulate_batch", "replicate", "Ensemble", "content_hash", "flatten_summary", "VERSION",
+__all__ = ["simulate", "simulate_batch", "replicate", "replicate_batched", "Ensemble", "content_hash", "flatten_summary", "VERSION",
            "QUANTILES"]
 
 VERSION = "0.1.0"
@@ -120,6 +120,27 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
                 results.append(res)
                 if progress:
                     progress(1)
+    ens = Ensemble(scenario, seed, seeds, results)
+    ens.parameter_draws = draws
+    return ens
+
+
+def replicate_batched(scenario: Scenario, seed: int = 0, replications: int = 1, *, record_events: bool = True
+                      ) -> Ensemble:
+    """:func:`replicate`, the replications run as blocks of batched models (:func:`simulate_batch`):
+    the same results, in one process, many times faster for a small cohort. Replications with
+    posterior draws that change more than programme numbers run one by one.
+    """
+    from sim.engine.batch_state import BatchError
+
+    if replications < 1:
+        raise ValueError(f"replications must be >= 1, got {replications}")
+    seeds = replication_seeds(seed, replications)
+    scenarios, draws = replication_scenarios(scenario, seed, replications)
+    try:
+        results = simulate_batch(scenarios, seeds, record_events=record_events)
+    except BatchError:
+        results = [simulate(sc, s, record_events=record_events) for sc, s in zip(scenarios, seeds, strict=True)]
     ens = Ensemble(scenario, seed, seeds, results)
     ens.parameter_draws = draws
     return ens
