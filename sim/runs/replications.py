@@ -30,8 +30,8 @@ from sim.runs.posterior import replication_scenarios
 from sim.runs.results import RunResult, atomic_dir
 from sim.scenario.schema import Scenario
 
-__all__ = ["simulate", "simulate_batch", "replicate", "replicate_batched", "Ensemble", "content_hash", "flatten_summary", "VERSION",
-           "QUANTILES"]
+__all__ = ["simulate", "simulate_batch", "replicate", "replicate_batched", "Ensemble", "content_hash",
+           "flatten_summary", "VERSION", "QUANTILES"]
 
 VERSION = "0.1.0"
 QUANTILES = (0.1, 0.5, 0.9)
