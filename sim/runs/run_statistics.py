@@ -57,7 +57,7 @@ def _col(df: pd.DataFrame, name: str) -> np.ndarray:
     """A column as a numpy array, converted once per table (text columns convert slowly)."""
     hit = _COLUMNS.get(id(df))
     if hit is None or hit[0]() is not df:
-        if len(_COLUMNS) > 256:
+        if len(_COLUMNS) > 4096:
             _COLUMNS.clear()
         hit = _COLUMNS[id(df)] = (weakref.ref(df), {})
     cols = hit[1]
