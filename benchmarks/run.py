@@ -15,7 +15,11 @@ off (as in sweeps); capacities, queues, budgets, the ledger and all clocks are o
   compiled kernels allocate) and peak traced allocation (tracemalloc), per person beyond
   the fixed overhead (the slope between the two largest sizes);
 * national: ``scenarios/national-scale.yaml`` as written (498,000 people, 10 years);
-* calibration: C2-cohort simulations per second on 2 worker processes.
+* calibration: C2-cohort simulations per second on 2 worker processes;
+* batched cohorts: C2 simulations per CPU-second of one process, run one by one and as blocks of
+  one batched model (:mod:`sim.engine.batch`), interleaved, medians of several rounds; the model
+  alone, with each run's records handed back (a RunResult without summary, as calibration uses
+  it; tables stay lazy), and with the summary too (it posts the run's ledger).
 """
 
 from __future__ import annotations
@@ -106,6 +110,43 @@ def _calibration(n: int, workers: int) -> dict[str, float]:
     return {"simulations": n, "workers": workers, "seconds": seconds, "per_second": n / seconds}
 
 
+def _batched(blocks: int, rounds: int) -> dict[str, float]:
+    """C2 simulations per CPU-second of this process: one by one, and ``blocks`` at a time as a batch
+    (model only, and with each block's RunResult), interleaved round by round; medians."""
+    from sim.engine.batch import BatchModel
+    from sim.engine.model import ProgrammeModel
+    from sim.runs.results import RunResult
+    from sim.scenario.load import load_scenario
+
+    scenario = load_scenario(C2)
+    alone = max(blocks // 16, 4)
+    BatchModel([scenario] * 2, [0, 1], record_events=False).run()  # compile / load the kernels
+    ProgrammeModel(scenario, rng=0, record_events=False).run()
+    rates: dict[str, list[float]] = {"separate": [], "batched": [], "batched_records": [], "batched_results": []}
+    for r in range(rounds):
+        seeds = list(range(r * blocks, (r + 1) * blocks))
+        t0 = time.process_time()
+        for s in seeds[:alone]:
+            ProgrammeModel(scenario, rng=s, record_events=False).run()
+        rates["separate"].append(alone / (time.process_time() - t0))
+        t0 = time.process_time()
+        model = BatchModel([scenario] * blocks, seeds, record_events=False)
+        model.run()
+        t1 = time.process_time()
+        for b in range(blocks):
+            RunResult.from_model(model.block(b), summary=False)  # type: ignore[arg-type]
+        t2 = time.process_time()
+        for b in range(blocks):
+            RunResult.from_model(model.block(b))  # type: ignore[arg-type]
+        t3 = time.process_time()
+        rates["batched"].append(blocks / (t1 - t0))
+        rates["batched_records"].append(blocks / (t1 - t0 + t2 - t1))
+        rates["batched_results"].append(blocks / (t1 - t0 + t3 - t2))
+        del model
+        gc.collect()
+    return {"blocks": blocks, "rounds": rounds, **{k: statistics.median(v) for k, v in rates.items()}}
+
+
 def _versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -138,6 +179,8 @@ def _child(args: argparse.Namespace) -> None:
         out = _measure(args.people, args.months, args.repeat)
     elif args.child == "national":
         out = _national(args.repeat)
+    elif args.child == "batch":
+        out = _batched(args.people, args.repeat)
     else:
         out = _calibration(args.people, 2)
     print(json.dumps(out))
@@ -153,7 +196,7 @@ def _spawn(*argv: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke check)")
-    parser.add_argument("--child", choices=["size", "national", "calibration"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["size", "national", "calibration", "batch"], help=argparse.SUPPRESS)
     parser.add_argument("--people", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--months", type=int, default=120, help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
@@ -183,6 +226,12 @@ def main() -> None:
           f"{national['seconds_median']:.2f} s per replication", flush=True)
     cal = _spawn("--child", "calibration", "--people", "100" if args.quick else "400")
     print(f"C2 cohort: {cal['per_second']:.1f} simulations/s on 2 workers", flush=True)
+    batch = _spawn("--child", "batch", "--people", "64" if args.quick else "256",
+                   "--repeat", "3" if args.quick else "5")
+    print(f"C2 cohort, one process: {batch['separate']:.0f} simulations per CPU-second one by one, "
+          f"{batch['batched']:.0f} as blocks of {batch['blocks']} ({batch['batched_records']:.0f} with each run's "
+          f"records, {batch['batched_results']:.0f} with its summary too)",
+          flush=True)
 
     lines = [
         "# Benchmarks",
@@ -216,6 +265,11 @@ def main() -> None:
         "(median; target < 10 s).",
         f"- Calibration throughput: **{cal['per_second']:.0f} C2-cohort simulations per second** on 2 worker "
         f"processes ({cal['simulations']} simulations, warm pool; target >= 100).",
+        f"- Batched small cohorts (`sim.engine.batch`, one process, CPU seconds, medians of {batch['rounds']} "
+        f"interleaved rounds): **{batch['batched']:.0f} C2 simulations per CPU-second** as blocks of "
+        f"{batch['blocks']} in one model ({batch['batched_records']:.0f} with each run's records handed back, "
+        f"{batch['batched_results']:.0f} with its summary, which posts its ledger, too), against "
+        f"{batch['separate']:.0f} one by one: x{batch['batched'] / batch['separate']:.0f} (target >= 1,000).",
         f"- Throughput at the largest size: **{b['person_months_per_second'] / 1e6:.1f} M person-months/s** "
         "on one core (target >= 20 M at 10^6 people).",
         "",

@@ -258,3 +258,33 @@ def test_sweep_over_a_calibrated_scenario_uses_the_draws_of_run(tmp_path, monkey
     first = res[res["set"] == 0]["programmes.c2.lock_in_hazard_ratio"].tolist()
     assert first == [0.5 + d for d in info["draws"]]
     assert (res[res["set"] == 1]["programmes.c2.max_duration_months"] == 30).all()  # the set's value wins
+
+
+# ------------------------------------------------------------------ batched particles
+def test_particles_simulated_as_a_batch_give_each_particles_own_statistics():
+    job = load_job(CAL / "c2.yaml")
+    sim = Simulator(job, job.outcome_targets())
+    rng = np.random.default_rng(3)
+    values = [{p.name: float(p.prior.from_unit(rng.uniform(*p.prior.unit_bounds))) for p in job.space.parameters}
+              for _ in range(3)]
+    values.append({**values[0], "caseload_per_coach": -5.0})  # an invalid scenario: NaN, the others unharmed
+    seeds = [11, 12, 13, 14]
+    batched = sim.simulate_paths([(sim.path_values(v), s) for v, s in zip(values, seeds, strict=True)])
+    for v, s, got in zip(values, seeds, batched, strict=True):
+        want = sim(v, s)
+        assert want.keys() == got.keys()
+        for name in want:
+            np.testing.assert_array_equal(got[name], want[name])
+    assert all(np.isnan(x).all() for x in batched[-1].values())
+    assert not any(np.isnan(x).any() for x in batched[0].values())
+
+
+def test_a_batched_fit_is_the_same_with_one_or_two_workers(tmp_path):
+    job = load_job(CAL / "c2.yaml")
+    job.method.update(population_size=12, max_generations=2, max_simulations=80, draws=4, as_written_replications=2,
+                      batch_particles=8)
+    runs = [fit(job, tmp_path / f"w{w}", workers=w, work=tmp_path / f"work{w}", progress=False, log=lambda s: None)
+            for w in (1, 2)]
+    pd.testing.assert_frame_equal(runs[0].population, runs[1].population)
+    pd.testing.assert_frame_equal(runs[0].predictive, runs[1].predictive)
+    assert runs[0].meta["simulations"] == runs[1].meta["simulations"] >= 12

@@ -20,6 +20,8 @@ Why ABC-SMC with a deviance distance, and not a likelihood on averaged runs: see
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import datetime as _dt
 import json
 import logging
@@ -37,10 +39,10 @@ import pandas as pd
 from sim.calibration.spaces import Parameter, Prior, Space, load_space
 from sim.calibration.targets import Target, TargetSet, deviance, load_targets, shares, simulate_target
 from sim.engine.streams import replication_seeds
-from sim.runs.replications import simulate
+from sim.runs.replications import simulate, simulate_batch
 from sim.scenario.checks import Checker
 from sim.scenario.errors import ScenarioError, did_you_mean
-from sim.scenario.paths import apply_values, get_value
+from sim.scenario.paths import apply_values, get_value, set_value
 
 __all__ = ["Prior", "Parameter", "Space", "load_space", "ScenarioSpec", "Job", "load_job", "Simulator",
            "FitResult", "fit", "load_fit", "predictive", "DEFAULT_METHOD"]
@@ -55,6 +57,7 @@ DEFAULT_METHOD: dict[str, Any] = {
     "epsilon_quantile": 0.5,  # next tolerance = this quantile of the last generation's distances
     "draws": 200,  # equally weighted posterior draws kept (and simulated for the predictive)
     "as_written_replications": 100,  # replications of the scenario as written, for comparison
+    "batch_particles": 128,  # particles simulated together as blocks of one model (see batching.py)
 }
 
 
@@ -108,6 +111,7 @@ _METHOD_BOUNDS: dict[str, dict[str, Any]] = {
     "epsilon_quantile": {"gt": 0, "lt": 1},
     "draws": {"whole": True, "ge": 1, "le": 1_000_000},
     "as_written_replications": {"whole": True, "ge": 1, "le": 1_000_000},
+    "batch_particles": {"whole": True, "ge": 1, "le": 100_000},
 }
 _MAX_SCENARIOS = 32
 
@@ -271,11 +275,39 @@ class Simulator:
             try:
                 scenario = build(apply_values(spec.doc, paths, skip_missing=True))
             except ScenarioError:
-                return {t.name: np.full(len(t.categories) + (t.likelihood == "binomial"), np.nan)
-                        for t in self.targets}
+                return self._invalid()
             result = simulate(scenario, seed, record_events=spec.record_events)
             for t in targets:
                 out[t.name] = simulate_target(t, result, scenario)
+        return out
+
+    def _invalid(self) -> dict[str, np.ndarray]:
+        return {t.name: np.full(len(t.categories) + (t.likelihood == "binomial"), np.nan) for t in self.targets}
+
+    def simulate_paths(self, runs: Sequence[tuple[Mapping[str, float], int]]) -> list[dict[str, np.ndarray]]:
+        """:meth:`__call__` for many ``(dotted path values, seed)`` at once, as blocks of batched
+        models (:func:`sim.runs.replications.simulate_batch`): the same statistics, in order."""
+        from sim.scenario.load import build
+
+        built: list[dict[str, Any] | None] = []
+        for paths, _seed in runs:
+            scenarios: dict[str, Any] | None = {}
+            for key in self.by_scenario:
+                try:
+                    scenarios[key] = build(_with_paths(self.job.scenarios[key].doc, paths))
+                except ScenarioError:
+                    scenarios = None
+                    break
+            built.append(scenarios)
+        out: list[dict[str, np.ndarray]] = [{} if b is not None else self._invalid() for b in built]
+        valid = [i for i, b in enumerate(built) if b is not None]
+        for key, targets in self.by_scenario.items():
+            scenarios = [built[i][key] for i in valid]  # type: ignore[index]
+            results = simulate_batch(scenarios, [runs[i][1] for i in valid],
+                                     record_events=self.job.scenarios[key].record_events, summary=False)
+            for i, scenario, result in zip(valid, scenarios, results, strict=True):
+                for t in targets:
+                    out[i][t.name] = simulate_target(t, result, scenario)
         return out
 
     def distance(self, sim: Mapping[str, np.ndarray]) -> float:
@@ -296,8 +328,61 @@ class _AbcModel:
         self.sim = sim
 
     def __call__(self, par: Mapping[str, float]) -> dict[str, np.ndarray]:
+        from sim.calibration.batching import model_call
+
         values = {p.name: float(p.prior.from_unit(par[p.name])) for p in self.sim.job.space.parameters}
-        return self.sim(values, int(np.random.randint(0, 2**31 - 1)))
+        seed = int(np.random.randint(0, 2**31 - 1))
+        batched = model_call((self.sim.path_values(values), seed))  # inside a BatchSampler's lane
+        return self.sim(values, seed) if batched is None else batched
+
+
+def _with_paths(doc: Mapping[str, Any], paths: Mapping[str, float]) -> dict[str, Any]:
+    """``apply_values(doc, paths, skip_missing=True)``, copying only the top-level parts the paths
+    change (``build`` copies its input again and never changes it; the whole document's deep copy
+    was a third of a particle's cost)."""
+    out = dict(doc)
+    for top in {p.split(".", 1)[0] for p in paths}:
+        if top in out:
+            out[top] = copy.deepcopy(out[top])
+    for path, value in paths.items():
+        with contextlib.suppress(KeyError):  # a path of another scenario of the job
+            set_value(out, path, value)
+    return out
+
+
+def _simulate_chunk(args: tuple[Simulator, list[tuple[dict[str, float], int]]]) -> list[dict[str, np.ndarray]]:
+    sim, runs = args
+    return sim.simulate_paths(runs)
+
+
+def _run_many(sim: Simulator, runs: Sequence[tuple[dict[str, float], int]], pool: Any,
+              workers: int) -> list[dict[str, np.ndarray]]:
+    """:meth:`Simulator.simulate_paths` of ``runs``, split in order over the pool's workers."""
+    runs = list(runs)
+    if pool is None or workers <= 1 or len(runs) < 2:
+        return sim.simulate_paths(runs)
+    k = min(workers, len(runs))
+    bounds = np.linspace(0, len(runs), k + 1).astype(int)
+    chunks = [(sim, runs[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [res for part in pool.map(_simulate_chunk, chunks) for res in part]
+
+
+_POOLS: dict[int, Any] = {}
+
+
+def _pool(workers: int) -> Any:
+    """Worker processes for fits, started once per process and kept for every later fit (a
+    held-back fit, the predictive): each worker pays its imports once. None for one worker."""
+    if workers <= 1:
+        return None
+    pool = _POOLS.get(workers)
+    if pool is None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers,
+                                                     mp_context=multiprocessing.get_context("spawn"))
+    return pool
 
 
 class _AbcDistance:
@@ -331,8 +416,10 @@ def _systematic(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.nda
 
 
 def _abc(job: Job, sim: Simulator, db: Path, workers: int, scheduler: Any, log: Callable[[str], None],
-         progress: bool) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+         progress: bool, pool: Any = None) -> tuple[pd.DataFrame, pd.DataFrame, int]:
     import pyabc
+
+    from sim.calibration.batching import BatchSampler
 
     # pyabc reports each generation (tolerance, acceptance, timing) at INFO, on stderr.
     logging.getLogger("ABC").setLevel(logging.INFO if progress else logging.WARNING)
@@ -347,10 +434,8 @@ def _abc(job: Job, sim: Simulator, db: Path, workers: int, scheduler: Any, log: 
         client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
         own_client = None if client is scheduler else client
         sampler = pyabc.sampler.DaskDistributedSampler(dask_client=client, batch_size=4)
-    elif workers <= 1:
-        sampler = pyabc.sampler.SingleCoreSampler()
-    else:
-        sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers)
+    else:  # particles simulated many at a time, as blocks of batched models
+        sampler = BatchSampler(lambda runs: _run_many(sim, runs, pool, workers), lanes=int(m["batch_particles"]))
     sampler.show_progress = False  # its bar is per particle and goes to stdout; the INFO lines are enough
     np.random.seed(job.seed % 2**32)
     abc = pyabc.ABCSMC(_AbcModel(sim), prior, _AbcDistance(sim), population_size=int(m["population_size"]),
@@ -384,8 +469,12 @@ def _abc(job: Job, sim: Simulator, db: Path, workers: int, scheduler: Any, log: 
 
 
 def predictive(job: Job, parameter_sets: Sequence[Mapping[str, float]], seeds: Sequence[int], store: Path,
-               source: str, *, workers: int = 1, scheduler: Any = None, progress: bool = True) -> pd.DataFrame:
+               source: str, *, workers: int = 1, scheduler: Any = None, progress: bool = True,
+               pool: Any = None) -> pd.DataFrame:
     """Every target of the job simulated once per parameter set (dotted paths), with its seed.
+
+    On a Dask cluster (``scheduler``) each run is a stored sweep run (a killed run resumes);
+    locally the runs are simulated as blocks of batched models, split over ``pool``'s workers.
 
     Returns:
         Long table: ``source, draw, target, category, value`` (value in the units of
@@ -394,6 +483,8 @@ def predictive(job: Job, parameter_sets: Sequence[Mapping[str, float]], seeds: S
     """
     from sim.runs.sweep import Sweep, target_columns
 
+    if scheduler is None:
+        return _predictive_batched(job, parameter_sets, seeds, source, pool, workers)
     rows = []
     for key, spec in job.scenarios.items():
         targets = [t for t in job.targets.targets if job.scenario_of(t) == key]
@@ -410,6 +501,23 @@ def predictive(job: Job, parameter_sets: Sequence[Mapping[str, float]], seeds: S
                 for c, v in zip(t.categories, vals, strict=True):
                     rows.append((source, d, t.name, c, float(v), raw[d].sum() if t.likelihood == "multinomial"
                                  else raw[d][-1] if t.likelihood == "binomial" else np.nan))
+    return pd.DataFrame(rows, columns=["source", "draw", "target", "category", "value", "trials"])
+
+
+def _predictive_batched(job: Job, parameter_sets: Sequence[Mapping[str, float]], seeds: Sequence[int], source: str,
+                        pool: Any, workers: int) -> pd.DataFrame:
+    """:func:`predictive` with the runs simulated as blocks of batched models."""
+    sim = Simulator(job, list(job.targets.targets))
+    stats = _run_many(sim, [(dict(ps), int(s)) for ps, s in zip(parameter_sets, seeds, strict=True)], pool, workers)
+    rows = []
+    for key in job.scenarios:
+        for t in sim.by_scenario.get(key, []):
+            for d, st in enumerate(stats):
+                raw = np.asarray(st[t.name], dtype=float)
+                vals = shares(t, raw)
+                for c, v in zip(t.categories, vals, strict=True):
+                    rows.append((source, d, t.name, c, float(v), raw.sum() if t.likelihood == "multinomial"
+                                 else raw[-1] if t.likelihood == "binomial" else np.nan))
     return pd.DataFrame(rows, columns=["source", "draw", "target", "category", "value", "trials"])
 
 
@@ -440,11 +548,12 @@ def fit(job: Job, out: str | Path | None = None, *, leave_out: Sequence[str] = (
                             "code_version": _code_version()}
     population = posterior = gens = None
     n = int(job.method["draws"])
+    pool = _pool(workers) if scheduler is None else None
     if job.space.parameters and fitted:
         log(f"{job.name}: ABC-SMC over {len(job.space.parameters)} parameters, {len(fitted)} fitted targets"
             + (f" (left out: {', '.join(leave_out)})" if leave_out else ""))
         db = workdir / f"abc-{_dt.datetime.now(_dt.UTC).strftime('%Y%m%dT%H%M%S')}.db"
-        population, gens, total = _abc(job, sim, db, workers, scheduler, log, progress)
+        population, gens, total = _abc(job, sim, db, workers, scheduler, log, progress, pool)
         meta.update(abc_database=str(db), simulations=total, generations=len(gens))
         idx = _systematic(population["weight"].to_numpy(), n, np.random.default_rng(job.seed))
         named = population.iloc[idx].reset_index(drop=True)
@@ -463,10 +572,10 @@ def fit(job: Job, out: str | Path | None = None, *, leave_out: Sequence[str] = (
         sets = posterior[[c for c in posterior.columns if c != "draw" and not c.startswith("param.")]]
         pred.append(predictive(job, sets.to_dict("records"), replication_seeds(job.seed + 1, n),
                                workdir / "predictive", "posterior", workers=workers, scheduler=scheduler,
-                               progress=progress))
+                               progress=progress, pool=pool))
     r = int(job.method["as_written_replications"])
     pred.append(predictive(job, [{}] * r, replication_seeds(job.seed + 2, r), workdir / "as_written", "as_written",
-                           workers=workers, scheduler=scheduler, progress=progress))
+                           workers=workers, scheduler=scheduler, progress=progress, pool=pool))
     meta["total_seconds"] = time.perf_counter() - t0
     result = FitResult(job, folder, population, posterior, gens, pd.concat(pred, ignore_index=True), meta,
                        tuple(leave_out))

@@ -133,8 +133,12 @@ def admissible(waiting: int, free: int, starts_cap: int | None, affordable: int)
     return max(n, 0)
 
 
-def priority_order(groups: list[np.ndarray], months_waiting: np.ndarray, ids: np.ndarray) -> np.ndarray:
+def priority_order(groups: list[np.ndarray], months_waiting: np.ndarray, ids: np.ndarray,
+                   blocks: np.ndarray | None = None) -> np.ndarray:
     """Order a waiting list: priority groups in the order given, then longest wait, then id.
+
+    With ``blocks`` (a block of people per run, :mod:`sim.engine.batch`), each block's list is
+    ordered so, one block after another.
 
     Args:
         groups: one boolean array per priority group (first listed = most important),
@@ -149,4 +153,5 @@ def priority_order(groups: list[np.ndarray], months_waiting: np.ndarray, ids: np
     for g in groups:
         score = (score << 1) | g.astype(np.int64)
     # np.lexsort sorts by the last key first; negate to get "higher first".
-    return np.lexsort((ids, -months_waiting.astype(np.int64), -score))
+    keys = (ids, -months_waiting.astype(np.int64), -score)
+    return np.lexsort(keys if blocks is None else keys + (blocks,))

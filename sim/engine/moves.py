@@ -131,10 +131,10 @@ def resolve_unemployed(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.
 
 def _last_wage(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.ndarray:
     """The monthly wage of the job each person is leaving (their new UI reference wage)."""
-    m, pm = state.regime.money, state.regime.programme_money
+    m = state.regime.money
     prog = state.pop.programme[ids]
     wage = np.where(src == _S.WORK, m.work_wage_sek_per_month, m.external_subsidised_wage_sek_per_month)
-    return np.where((src == _S.SUBSIDISED) & (prog >= 0), pm.wage[np.maximum(prog, 0)], wage)
+    return np.where((src == _S.SUBSIDISED) & (prog >= 0), state.programme_wage(ids, prog), wage)
 
 
 def move(state: RunState, ids: np.ndarray, dest: Stage | np.ndarray) -> None:
@@ -174,7 +174,7 @@ def admit(state: RunState, ids: np.ndarray, p: ProgrammeRegime) -> None:
         pop.ui_member_since[joining] = state.month + 1
     pop.started[ids] |= np.uint32(1 << p.index)
     _apply(state, ids, np.full(ids.size, p.stage, np.uint8), keep_programme=True)
-    state.rec.started(state.t, p.index, ids.size)
+    state.rec.started(state.t, p.index, ids)
 
 
 def leave_queue(state: RunState, ids: np.ndarray) -> None:
@@ -202,7 +202,7 @@ def leave_programme(state: RunState, ids: np.ndarray, p: ProgrammeRegime, *, com
     src = pop.stage[ids].copy()
     if completed:
         u = state.streams.uniform("completion/" + p.name, state.t, ids)
-        to_work = u < p.completion_to_work
+        to_work = u < state.programme_value(p, "completion_to_work", ids)
     else:
         to_work = np.zeros(ids.size, bool)
     if to is None:
@@ -219,15 +219,19 @@ def leave_programme(state: RunState, ids: np.ndarray, p: ProgrammeRegime, *, com
         credited = np.full(ids.size, reason in ("completed", "closed"))
     pop.last_programme[ids] = p.index
     pop.months_since_programme[ids] = 0
-    pop.effect_at_exit[ids] = np.where(credited, 1.0 + (p.effect_after - 1.0) * pop.motivation[ids], 1.0)
+    # float32 arithmetic, as a Python float times a float32 array gives in one run and in a batch
+    gain = np.asarray(state.programme_value(p, "effect_after", ids) - 1.0, np.float32)
+    pop.effect_at_exit[ids] = np.where(credited, np.float32(1.0) + gain * pop.motivation[ids], 1.0)
     pop.motivation[ids] = 1.0
     _apply(state, ids, dst)
     if reason == "exit" and back.size:
-        state.rec.exited(state.t, p.index, "dropout", back.size)
+        state.rec.exited(state.t, p.index, "dropout", ids[back])
         if ids.size > back.size:
-            state.rec.exited(state.t, p.index, "exit", ids.size - back.size)
+            exited = np.ones(ids.size, bool)
+            exited[back] = False
+            state.rec.exited(state.t, p.index, "exit", ids[exited])
     else:
-        state.rec.exited(state.t, p.index, reason, ids.size)
+        state.rec.exited(state.t, p.index, reason, ids)
 
 
 def priority_mask(state: RunState, ids: np.ndarray, group: str) -> np.ndarray:

@@ -120,14 +120,14 @@ class Recorder:
         for _t, ids, *_ in self.events[len(self.event_keys):]:
             self.event_keys.append((key[ids], money, programme_money))
 
-    def started(self, t: int, prog: int, n: int) -> None:
-        """Count programme starts."""
-        self.starts[(t, prog)] = self.starts.get((t, prog), 0) + n
+    def started(self, t: int, prog: int, ids: np.ndarray) -> None:
+        """Count programme starts (of the people ``ids``)."""
+        self.starts[(t, prog)] = self.starts.get((t, prog), 0) + ids.size
 
-    def exited(self, t: int, prog: int, reason: str, n: int) -> None:
-        """Count programme exits by reason."""
+    def exited(self, t: int, prog: int, reason: str, ids: np.ndarray) -> None:
+        """Count programme exits (of the people ``ids``) by reason."""
         key = (t, prog, reason)
-        self.exits[key] = self.exits.get(key, 0) + n
+        self.exits[key] = self.exits.get(key, 0) + ids.size
 
     def reform(self, month: Month) -> None:
         """Note that parameters changed in ``month``."""

@@ -79,6 +79,8 @@ class RunState:
             guarantee=(float(self.regime.job_entry_months), float(scenario.rules.benefit_days_per_month),
                        float(self.regime.job_days_to_fas3)))
         self.ids = np.arange(len(self.pop), dtype=np.int64)
+        #: where blocks of people start and end (one block here; see :mod:`sim.engine.batch`)
+        self.first = np.array([0, len(self.pop)], np.int64)
         n_prog = len(scenario.programmes)
         self.slots = [Slots(p.slots) for p in self.regime.programmes]
         self.budgets: list[dict[str, Budget]] = [
@@ -167,6 +169,15 @@ class RunState:
     def select(self, wanted: np.ndarray) -> np.ndarray:
         """Ids of people not moved this month whose stage is in ``wanted`` (a bool per stage)."""
         return self.run(select, self.pop.stage, self.moved, wanted)
+
+    def programme_value(self, p: ProgrammeRegime, name: str, ids: np.ndarray) -> Any:
+        """Programme ``p``'s value ``name`` in force, for the people ``ids`` (one value here; per
+        person in a batch of runs with their own parameters, :mod:`sim.engine.batch`)."""
+        return getattr(p, name)
+
+    def programme_wage(self, ids: np.ndarray, programme: np.ndarray) -> np.ndarray:
+        """The wage of each person's programme (``programme``, all >= 0 where used)."""
+        return self.regime.programme_money.wage[np.maximum(programme, 0)]
 
     def participants(self, p: ProgrammeRegime) -> np.ndarray:
         """Ids of the participants of programme ``p`` (ascending)."""

@@ -113,8 +113,9 @@ class RunResult:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def from_model(cls, model: ProgrammeModel) -> RunResult:
-        """Collect the tables of a finished (or partly run) model."""
+    def from_model(cls, model: ProgrammeModel, *, summary: bool = True) -> RunResult:
+        """Collect the tables of a finished (or partly run) model (``summary=False``: without the
+        headline numbers, which post the ledger; a calibration reads only tables)."""
         rec = model.rec
         if len(rec.event_keys) < len(rec.events):  # the last month's movers: as they stand at the end
             r = model.state.regime
@@ -130,7 +131,8 @@ class RunResult:
         result = cls(scenario=model.spec.name, seed=model.seed, start_month=start,
                      horizon_months=model.horizon, programmes=names, tables=tables,
                      ledger_book=model.rec.ledger_book, records=build)
-        result.summary = _summary(model, result)
+        if summary:
+            result.summary = _summary(model, result)
         return result
 
     # ------------------------------------------------------------------ saving
@@ -220,14 +222,13 @@ class _TableBuilder:
 
     def flows(self) -> pd.DataFrame:
         rec, month_labels = self.rec, self.month_labels
-        rows = []
-        for t, flow in sorted(rec.flows.items()):
-            nz = np.flatnonzero(flow)
-            rows.append(pd.DataFrame({"month": month_labels[t], "from_stage": _LABELS[nz // _NS],
-                                      "to_stage": _LABELS[nz % _NS], "people": flow[nz]}))
-        flows = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-            {"month": [], "from_stage": [], "to_stage": [], "people": []})
-        return flows
+        if not rec.flows:
+            return pd.DataFrame({"month": [], "from_stage": [], "to_stage": [], "people": []})
+        ts = sorted(rec.flows)  # one frame from all months' non-zero cells (a frame a month cost ~0.3 ms each)
+        counts = np.stack([rec.flows[t] for t in ts])
+        row, nz = np.nonzero(counts)
+        return pd.DataFrame({"month": month_labels[np.asarray(ts)[row]], "from_stage": _LABELS[nz // _NS],
+                             "to_stage": _LABELS[nz % _NS], "people": counts[row, nz]})
 
     def events(self) -> pd.DataFrame:
         rec, month_labels, names = self.rec, self.month_labels, self.names

@@ -28,14 +28,19 @@ _I_OPEN, _I_JOB, _I_FAS3 = int(_S.OPEN), int(_S.JOB), int(_S.FAS3)
 _N_STAGES = len(Stage)
 _DROPOUT = DROPOUT
 _NEVER = 30000  # months since a programme: never been in one
+_ONE_BLOCK = np.zeros(1, np.int64)  # an ordinary run is one block whose programme rows start at 0
 
 
 @helper
 def person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,  # noqa: ANN001, ANN201
                    months_out_of_work, months_since, last_programme, effect_at_exit, motivation,
                    table, constant_total, work_base, lock_in, is_programme, stage_work, duration, decay,
-                   fas3_days):
+                   fas3_days, prow):
     """Person ``i``'s hazard row, scaled work, studies and dropout hazards, and total hazard.
+
+    ``prow`` is where the person's block's programme rows start (0 in a run of one block; see
+    :mod:`sim.engine.batch`): programme ``p``'s row is ``len(Stage) + prow + p`` and its decay
+    row ``prow + p``. The row returned is the table's row.
 
     work = base x attributes and latent type x duration x after-effect (x lock-in x
     motivation in a programme); dropout = base / motivation (floored at 0.05). Written
@@ -47,13 +52,13 @@ def person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studi
     special = (s == _WAITING) | ((s >= _COACHING) & (s <= _SUBSIDISED))
     origin = pick(in_guarantee[i], pick(job_days[i] >= fas3_days, _I_FAS3, _I_JOB), _I_OPEN)
     p = np.int64(programme[i])
-    row = pick(s == _WAITING, origin, pick(special & (p >= 0), _N_STAGES + p, s))
+    row = pick(s == _WAITING, origin, pick(special & (p >= 0), _N_STAGES + prow + p, s))
     bw = work_base[row]
     bw = pick(np.isnan(bw), stage_work[origin], bw)  # a programme row without its own work base
     w = bw * work_mult[i]
     w *= duration[min(months_out_of_work[i], duration.size - 1)]
     since = months_since[i]
-    after = after_effect(effect_at_exit[i], decay[max(last_programme[i], 0), min(since, decay.shape[1] - 1)])
+    after = after_effect(effect_at_exit[i], decay[prow + max(last_programme[i], 0), min(since, decay.shape[1] - 1)])
     w *= pick(since < _NEVER, after, np.float32(1.0))
     w *= pick(is_programme[row], lock_in[row] * motivation[i], 1.0)
     w = pick(bw > 0, w, 0.0)
@@ -68,25 +73,35 @@ def person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studi
 def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, studies_mult,  # noqa: ANN001, ANN201
                 months_out_of_work, months_since, last_programme, effect_at_exit, motivation,
                 table, constant_total, work_base, lock_in, is_programme, stage_work,
-                duration, decay, fas3_days, transition, destination):
+                duration, decay, fas3_days, transition, destination, first, prows):
     """Who leaves their stage this month, to where, and from which hazard row.
+
+    People come in blocks (``first[b] .. first[b+1] - 1``; one block in an ordinary run):
+    block ``b``'s programme rows start at ``prows[b]`` and its draws use the stream offsets
+    ``transition[b]`` and ``destination[b]`` (for a batch, shifted so that a person's draw
+    is that of their id inside the block: :mod:`sim.engine.batch`).
 
     A first pass over everyone keeps the people whose uniform draw is below their total
     hazard ``H`` (since ``1 - exp(-H) <= H``, nobody else can leave); a second pass over
     those few evaluates ``1 - exp(-H)`` and draws the destinations, ``d`` with probability
     ``h_d / H``. Returns the leavers (ascending ids), their destination codes and their
-    hazard rows.
+    hazard rows (programme rows counted from ``len(Stage)`` in every block).
     """
     n = stage.size
     cand = np.empty(n, np.int64)
+    cand_block = np.empty(n, np.int64)
     k = 0
-    for i in range(n):
-        _, _, _, _, total = person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,
-                                           months_out_of_work, months_since, last_programme, effect_at_exit,
-                                           motivation, table, constant_total, work_base, lock_in, is_programme,
-                                           stage_work, duration, decay, fas3_days)
-        cand[k] = i
-        k += (stage[i] < _OTHER) & (not moved[i]) & (draw(transition, i) < total)
+    for b in range(first.size - 1):
+        tb = transition[b]
+        pr = prows[b]
+        for i in range(first[b], first[b + 1]):
+            _, _, _, _, total = person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,
+                                               months_out_of_work, months_since, last_programme, effect_at_exit,
+                                               motivation, table, constant_total, work_base, lock_in, is_programme,
+                                               stage_work, duration, decay, fas3_days, pr)
+            cand[k] = i
+            cand_block[k] = b
+            k += (stage[i] < _OTHER) & (not moved[i]) & (draw(tb, i) < total)
     ncol = table.shape[1]
     out_id = np.empty(k, np.int64)
     out_dest = np.empty(k, np.int16)
@@ -95,11 +110,13 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
     m = 0
     for j in range(k):
         i = cand[j]
+        b = cand_block[j]
+        pr = prows[b]
         row, w, st, d, total = person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,
                                               months_out_of_work, months_since, last_programme, effect_at_exit,
                                               motivation, table, constant_total, work_base, lock_in, is_programme,
-                                              stage_work, duration, decay, fas3_days)
-        if draw(transition, i) >= leave_probability(total):
+                                              stage_work, duration, decay, fas3_days, pr)
+        if draw(transition[b], i) >= leave_probability(total):
             continue
         for c in range(ncol):
             haz[c] = table[row, c]
@@ -108,13 +125,13 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
         haz[_DROPOUT] = d
         for c in range(1, ncol):
             haz[c] += haz[c - 1]
-        cut = draw(destination, i) * haz[ncol - 1]
+        cut = draw(destination[b], i) * haz[ncol - 1]
         col = 0
         for c in range(ncol):
             col += haz[c] <= cut
         out_id[m] = i
         out_dest[m] = min(col, ncol - 1)
-        out_row[m] = row
+        out_row[m] = row - pick(row >= _N_STAGES, pr, 0)
         m += 1
     return out_id[:m], out_dest[:m], out_row[:m]
 
@@ -127,7 +144,8 @@ def step(state: RunState) -> None:
         state.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
         pop.effect_at_exit, pop.motivation, hr.table, hr.constant_total, hr.work_base, hr.lock_in,
         hr.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.job_days_to_fas3),
-        state.streams.base("transition", state.t), state.streams.base("destination", state.t))
+        np.array([state.streams.base("transition", state.t)]), np.array([state.streams.base("destination", state.t)]),
+        state.first, _ONE_BLOCK)
     if leavers.size == 0:
         return
     in_prog = lrow >= len(Stage)

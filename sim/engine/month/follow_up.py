@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.accounts.rules import post
+from sim.engine.in_force import Regime
 from sim.engine.month.book import ledger_input
 from sim.engine.state import RunState
 
@@ -19,9 +20,10 @@ __all__ = ["step", "INCOME_SUPPORT", "income_support", "support_codes"]
 INCOME_SUPPORT = ("none", "social_assistance", "unemployment_insurance", "activity_support")
 
 
-def income_support(state: RunState, ids: np.ndarray) -> np.ndarray:
-    """Each person's income support this month, as a code of :data:`INCOME_SUPPORT` (uint8)."""
-    r = state.regime
+def income_support(state: RunState, ids: np.ndarray, regime: Regime | None = None) -> np.ndarray:
+    """Each person's income support this month, as a code of :data:`INCOME_SUPPORT` (uint8),
+    under the money rules of ``regime`` (default: the run's)."""
+    r = state.regime if regime is None else regime
     return support_codes(post(ledger_input(state, ids), r.money, r.programme_money), ids.size)
 
 

@@ -1,0 +1,278 @@
+"""The month of a batch (:mod:`sim.engine.batch`): the ordinary sub-steps written over blocks.
+
+Each function here is the sub-step of the same name in :mod:`sim.engine.month`, in the same
+order (:data:`MONTH`), with every programme's places, budgets and values taken per block from
+arrays, and every count made per block. The passes over everyone (:mod:`sim.accounts.jit`
+kernels) and the moves (:mod:`sim.engine.moves`) are the ordinary ones. Within each block, the
+moves happen in the same order as in a separate run, so the event logs agree row for row;
+``tests/test_batch.py`` compares every table of every block with a separate run, which is what
+keeps the two versions of each sub-step's Python-level rule in step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.accounts.book import ledger_keys
+from sim.engine import moves
+from sim.engine.batch_state import BatchState
+from sim.engine.capacity import priority_order
+from sim.engine.in_force import DROPOUT
+from sim.engine.month.clocks import advance_clocks
+from sim.engine.month.exits import hazard_pass
+from sim.engine.month.follow_up import income_support
+from sim.engine.month.forced import guarantee_moves
+from sim.engine.month.intake import months_left_in_budget_year
+from sim.engine.month.referrals import meets, stage_table
+from sim.scenario.stages import Stage
+
+__all__ = ["MONTH", "rank_in_block"]
+
+_S = Stage
+_NS = len(Stage)
+_BIG = np.iinfo(np.int64).max
+
+
+def rank_in_block(blocks: np.ndarray) -> np.ndarray:
+    """Each position's rank among the positions of its block (``blocks`` sorted)."""
+    idx = np.arange(blocks.size)
+    if blocks.size == 0:
+        return idx
+    change = np.empty(blocks.size, bool)
+    change[0] = True
+    change[1:] = blocks[1:] != blocks[:-1]
+    return idx - np.maximum.accumulate(np.where(change, idx, 0))
+
+
+def _first_of_each(state: BatchState, ids: np.ndarray, keys: tuple[np.ndarray, ...], k: np.ndarray) -> np.ndarray:
+    """The first ``k[b]`` of ``ids`` in each block ``b``, ordered by ``keys`` (as np.lexsort, the
+    last most important) inside each block; blocks one after another."""
+    order = np.lexsort(keys + (state.block[ids],))
+    chosen = ids[order]
+    return chosen[rank_in_block(state.block[chosen]) < k[state.block[chosen]]]
+
+
+def _affordable(state: BatchState, i: int, k: int, cost_each: np.ndarray, committed: np.ndarray | float = 0.0
+                ) -> np.ndarray:
+    """:meth:`Budget.room` (and ``affordable``) of programme ``i``'s payer ``k`` in every block."""
+    level = state.level[i][:, k]
+    out = np.full(state.blocks, _BIG, np.int64)
+    lim = (cost_each > 0) & ~np.isinf(level)
+    if lim.any():
+        room = level - state.spent[i][:, k] - committed
+        out[lim] = np.maximum(np.floor((np.broadcast_to(room, lim.shape)[lim] + 1e-6) / cost_each[lim]), 0)
+    return out
+
+
+def limits(state: BatchState) -> None:
+    """Sub-step 0: shed participants above each block's places or budget, newest first."""
+    pop = state.pop
+    for p in state.regime.programmes:
+        i = p.index
+        part = state.participants(p)
+        n = state.per_block(part)
+        shed = np.maximum(n - state.values["slots"][:, i], 0)
+        for k in range(len(state.payers[i])):
+            keep = np.minimum(n - shed, _affordable(state, i, k, state.charge[i][:, k]))
+            shed = np.maximum(shed, n - keep)
+        if shed.any():
+            newest = _first_of_each(state, part, (-part, pop.months_in_stage[part]), shed)
+            moves.leave_programme(state, newest, p, completed=False, reason="cut")
+
+
+def record(state: BatchState) -> None:
+    """Sub-step 1a: stocks, queues, occupancy and capacity of every block."""
+    spent = [sum((state.spent[i][:, k] for k in range(len(state.payers[i]))), np.zeros(state.blocks))
+             for i in range(state.n_prog)]
+    state.rec.record(state.t, state.pop, state.tagged(), state.values["slots"], spent)
+
+
+def book(state: BatchState) -> None:
+    """Sub-step 1b: everyone's ledger key, and each block's staff costs and money rules."""
+    pop, r = state.pop, state.regime
+    key = state.run(ledger_keys, pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
+                    pop.ui_income_related, pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days,
+                    pop.reference_wage, pop.birth_month, state.month - 26 * 12, np.float32(r.job_days_to_fas3))
+    cost = state.values["staff_cost_per_month"]
+    booked = state.active & (state.values["slots"] > 0) & (cost != 0)
+    state.rec.book(state.t, key, list(state.regimes), np.where(booked, cost, 0.0), booked)
+
+
+def clocks(state: BatchState) -> None:
+    """Sub-step 2: the clocks; people waiting lose motivation at their block's rate."""
+    pop = state.pop
+    days = np.float32(state.spec.rules.benefit_days_per_month)
+    state.run(advance_clocks, pop.stage, pop.programme, pop.ui_entitled, pop.in_guarantee, pop.ui_days,
+              pop.job_days, pop.work_history, pop.months_in_stage, pop.months_out_of_work,
+              pop.months_since_programme, state.counts_as_work, days)
+    loss = state.values["motivation_loss"]
+    if (loss > 0).any():
+        waiting = state.waiting()
+        for i in range(state.n_prog):
+            if (loss[:, i] > 0).any():
+                w = waiting[pop.programme[waiting] == i]
+                lw = loss[state.block[w], i]
+                w, lw = w[lw > 0], lw[lw > 0]
+                pop.motivation[w] *= (1.0 - lw).astype(np.float32)
+
+
+def spend(state: BatchState) -> None:
+    """Sub-step 3: each block's programmes pay this month's participant costs."""
+    for p in state.regime.programmes:
+        i = p.index
+        n = state.per_block(state.participants(p))
+        over = n > state.values["slots"][:, i]
+        if over.any():
+            b = int(np.flatnonzero(over)[0])
+            raise ValueError(f"block {b}: counted {n[b]} participants in {state.values['slots'][b, i]} places")
+        for k in range(len(state.payers[i])):
+            state.spend(i, n * state.charge[i][:, k], k)
+
+
+def forced(state: BatchState) -> None:
+    """Sub-step 4: the forced moves, in the order of :mod:`sim.engine.month.forced`."""
+    pop, r = state.pop, state.regime
+    st = pop.stage
+    lo, hi = np.searchsorted(state.retire_sorted, [state.t, state.t + 1])
+    old = state.retire_order[lo:hi]
+    old = old[st[old] < _S.OTHER]
+    if old.size:
+        in_prog = (pop.programme[old] >= 0) & (st[old] >= _S.COACHING) & (st[old] <= _S.SUBSIDISED)
+        for p in r.programmes:
+            leaving = old[in_prog & (pop.programme[old] == p.index)]
+            moves.leave_programme(state, leaving, p, completed=False, reason="pension", to=int(_S.OTHER))
+        moves.move(state, old[~in_prog], _S.OTHER)
+    enter, to_fas3 = state.run(
+        guarantee_moves, st, state.moved, pop.in_guarantee, pop.ui_entitled, pop.ui_days, pop.children,
+        pop.registered, pop.months_out_of_work, pop.job_days, float(r.ui_days_max), float(r.ui_days_max_with_child),
+        int(r.job_entry_months), np.float32(r.job_days_to_fas3))
+    pop.ui_entitled[enter] = False
+    pop.in_guarantee[enter] = True
+    moves.move(state, enter[st[enter] == _S.OPEN], _S.JOB)
+    moves.move(state, to_fas3, _S.FAS3)
+    waiting = state.waiting()
+    waiting = waiting[~state.moved[waiting]]
+    for p in r.programmes:
+        i = p.index
+        part = state.participants(p)
+        part = part[~state.moved[part]]
+        w = waiting[pop.programme[waiting] == i]
+        active = state.active[:, i]
+        open_part, open_w = active[state.block[part]], active[state.block[w]]
+        moves.leave_programme(state, part[~open_part], p, completed=False, reason="closed")
+        moves.leave_queue(state, w[~open_w])
+        part, w = part[open_part], w[open_w]
+        done = part[pop.months_in_stage[part] >= state.values["max_duration_months"][state.block[part], i]]
+        moves.leave_programme(state, done, p, completed=True, reason="completed")
+        if p.max_wait_months is not None:
+            moves.leave_queue(state, w[pop.months_in_stage[w] >= p.max_wait_months])
+
+
+def exits(state: BatchState) -> None:
+    """Sub-step 5: competing-risk exits, every block's programme rows and draws its own."""
+    pop = state.pop
+    leavers, dest, lrow = state.run(
+        hazard_pass, pop.stage, state.moved, pop.programme, pop.in_guarantee, pop.job_days, state.work_mult,
+        state.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
+        pop.effect_at_exit, pop.motivation, state.table, state.constant_total, state.work_base, state.lock_in,
+        state.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.job_days_to_fas3),
+        state.streams.offsets("transition", state.t), state.streams.offsets("destination", state.t),
+        state.first, state.prows)
+    if leavers.size == 0:
+        return
+    in_prog = lrow >= _NS
+    plain = np.flatnonzero(~in_prog)
+    if (dest[plain] == DROPOUT).any():
+        raise AssertionError("dropout outside a programme")
+    moves.move(state, leavers[plain], dest[plain])
+    if in_prog.any():
+        present = np.bincount(lrow[in_prog] - _NS, minlength=state.n_prog)
+        for i in np.flatnonzero(present):
+            sel = lrow == _NS + i
+            moves.leave_programme(state, leavers[sel], state.regime.programmes[i], completed=False, reason="exit",
+                                  to=dest[sel])
+
+
+def referrals(state: BatchState) -> None:
+    """Sub-step 6: each block's drawn and eligible people join its waiting lists."""
+    pop = state.pop
+    rate = state.values["referral_rate"]
+    for p, spec in zip(state.regime.programmes, state.spec.programmes, strict=True):
+        i = p.index
+        refers = state.active[:, i] & (rate[:, i] > 0) & (state.values["slots"][:, i] != 0)
+        if not refers.any():
+            continue
+        el = spec.eligibility
+        cand = state.select(stage_table(el.stages))
+        if not refers.all():
+            cand = cand[refers[state.block[cand]]]
+        u = state.streams.uniform("referral/" + p.name, state.t, cand)
+        cand = cand[u < rate[state.block[cand], i]]
+        if cand.size == 0:
+            continue
+        ok = meets(state, el, cand, stages=False)
+        if not el.allow_repeat:
+            ok &= (pop.started[cand] & np.uint32(1 << i)) == 0
+        if el.any_of:
+            ok &= np.logical_or.reduce([meets(state, group, cand) for group in el.any_of])
+        moves.refer(state, cand[ok], p)
+
+
+def intake(state: BatchState) -> None:
+    """Sub-step 7: each block admits from its waiting lists within its places, starts and budget."""
+    pop = state.pop
+    waiting_all = state.waiting()
+    months_left = months_left_in_budget_year(state)
+    slots, maxdur, starts_cap = state.values["slots"], state.values["max_duration_months"], state.values["starts_cap"]
+    for p, spec in zip(state.regime.programmes, state.spec.programmes, strict=True):
+        i = p.index
+        w = waiting_all[pop.programme[waiting_all] == i]
+        w = w[state.active[state.block[w], i]]
+        if w.size == 0:
+            continue
+        nw = state.per_block(w)
+        part = state.participants(p)
+        n = state.per_block(part)
+        over = (nw > 0) & (n > slots[:, i])
+        if over.any():
+            b = int(np.flatnonzero(over)[0])
+            raise ValueError(f"block {b}: counted {n[b]} participants in {slots[b, i]} places")
+        affordable = np.full(state.blocks, _BIG, np.int64)
+        if state.payers[i]:
+            remaining = np.minimum(maxdur[state.block[part], i] - pop.months_in_stage[part], months_left)
+            months_committed = np.bincount(state.block[part], weights=np.maximum(remaining, 0), minlength=state.blocks)
+            for k in range(len(state.payers[i])):
+                cost = state.charge[i][:, k]
+                each = cost * np.minimum(maxdur[:, i], months_left)
+                affordable = np.minimum(affordable, _affordable(state, i, k, each, cost * months_committed))
+        k = np.minimum(np.minimum(nw, np.maximum(slots[:, i] - n, 0)), affordable)
+        k = np.maximum(np.minimum(k, starts_cap[:, i]), 0)
+        if not k.any():
+            continue
+        groups = [moves.priority_mask(state, w, g) for g in spec.priority]
+        order = priority_order(groups, pop.months_in_stage[w], w, state.block[w])
+        chosen = w[order]
+        admitted = chosen[rank_in_block(state.block[chosen]) < k[state.block[chosen]]]
+        moves.admit(state, admitted, p)
+
+
+def follow_up(state: BatchState) -> None:
+    """Sub-step 8: follow-ups of every block, income support under each block's money rules."""
+    months = state.spec.calendar.follow_up_months_after_exit
+    if not state.spec.programmes or not months:
+        return
+    table = np.zeros(1 << 15, bool)  # months since a programme are int16
+    table[np.asarray(months)] = True
+    followed = np.flatnonzero(table[state.pop.months_since_programme])
+    support = np.zeros(len(state.pop), np.uint8)
+    if followed.size:
+        group = state.money_group[state.block[followed]]
+        present = np.unique(group)
+        for g in present:
+            ids = followed if present.size == 1 else followed[group == g]
+            support[ids] = income_support(state, ids, state.money_regimes[g])
+    state.rec.follow_up(state.t, state.pop, months, support, state.block)
+
+
+#: The sub-steps of a month, in the order of :data:`sim.engine.model.MONTH`.
+MONTH = (limits, record, book, clocks, spend, forced, exits, referrals, intake, follow_up)

@@ -1,0 +1,235 @@
+"""What a batch (:mod:`sim.engine.batch`) records: each month's counts for every block at once,
+and, on request, one block's records as an ordinary :class:`~sim.engine.recorder.Recorder`.
+
+Counts are kept as arrays over blocks (stocks ``[block, stage]``, queues ``[block, programme]``,
+starts and exits per call), moves as one log of global ids (flows and the event log of a block
+are read from it), follow-ups as the cells of the people followed, and the ledger as each
+month's keys of everyone with each block's money rules. :meth:`BatchRecorder.block_run` turns
+block ``b``'s share into exactly the records a separate run of it would have made. It may import
+what :mod:`sim.engine.recorder` imports, and the recorder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from sim.accounts.book import LedgerBook
+from sim.engine.population import Population
+from sim.engine.recorder import Recorder
+from sim.scenario.dated import Month
+from sim.scenario.schema import Scenario
+from sim.scenario.stages import PROGRAMME_STAGES, Stage
+
+__all__ = ["BatchRecorder", "BlockRun"]
+
+_NS = len(Stage)
+_SUPPORT = 4
+_IN_PROGRAMME = np.zeros(_NS, bool)
+_IN_PROGRAMME[sorted(PROGRAMME_STAGES)] = True
+
+
+@dataclass
+class BlockRun:
+    """One block of a batch as a finished run: the attributes
+    :meth:`sim.runs.results.RunResult.from_model` reads of a model."""
+
+    spec: Scenario
+    seed: int
+    start: Month
+    horizon: int
+    pop: Population
+    rec: Recorder
+    track: np.ndarray
+
+
+class BatchRecorder:
+    """Per-month records of every block of a batch.
+
+    Args:
+        blocks: number of blocks; ``n_programmes``: programmes of each.
+        first: where each block's people start, and the end.
+    """
+
+    def __init__(self, blocks: int, n_programmes: int, first: np.ndarray, *, record_events: bool) -> None:
+        self.blocks = blocks
+        self.n_programmes = n_programmes
+        self.first = first
+        self.record_events = record_events
+        self.block = np.repeat(np.arange(blocks, dtype=np.int64), np.diff(first))
+        self._block_ns = self.block * _NS
+        self.stocks: list[np.ndarray] = []  # per month: [block, stage]
+        self.queues: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.moves: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.starts: list[tuple[int, int, np.ndarray]] = []  # t, programme, per block
+        self.exits: list[tuple[int, int, str, np.ndarray]] = []  # t, programme, reason, per block
+        self.follow_ups: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # t, k, block, cell of each followed
+        self.status_rows: list[tuple[Month, int, np.ndarray]] = []  # date, programme, [block, stage]
+        self.ledger: list[tuple[int, np.ndarray, list[Any], np.ndarray, np.ndarray]] = []
+        self._flow = np.zeros(_NS * _NS, np.int64)  # the moves' own count (flows are read from the log)
+        self._split: tuple[np.ndarray, ...] | None = None
+
+    # ----------------------------------------------------------------- during the run
+    def record(self, t: int, pop: Population, tagged: np.ndarray, capacity: np.ndarray,
+               spent: Sequence[np.ndarray]) -> None:
+        """Stocks and queues of every block at the start of month ``t``."""
+        self.stocks.append(np.bincount(self._block_ns + pop.stage, minlength=self.blocks * _NS
+                                       ).reshape(self.blocks, _NS))
+        if self.n_programmes:
+            has = tagged[pop.programme[tagged] >= 0]
+            st = pop.stage[has]
+            cell = self.block[has] * self.n_programmes + pop.programme[has]
+            size = self.blocks * self.n_programmes
+            waiting = np.bincount(cell[st == Stage.WAITING], minlength=size).reshape(self.blocks, -1)
+            inside = np.bincount(cell[_IN_PROGRAMME[st]], minlength=size).reshape(self.blocks, -1)
+            self.queues.append((t, waiting, inside, capacity.copy(), np.stack(spent, axis=1)))
+
+    def book(self, t: int, key: np.ndarray, regimes: list[Any], staff: np.ndarray, booked: np.ndarray) -> None:
+        """Month ``t``'s ledger keys of everyone, each block's regime and staff costs."""
+        self.ledger.append((t, key, regimes, staff, booked))
+
+    def flow_counts(self, t: int) -> np.ndarray:
+        """Scratch counts for the moves' kernel (each block's flows are read from the log)."""
+        return self._flow
+
+    def log_events(self, t: int, ids: np.ndarray, src: np.ndarray, dst: np.ndarray, prog: np.ndarray) -> None:
+        """Log a batch of moves (always: flows are counted from the log)."""
+        self.moves.append((t, ids.astype(np.int64), src.astype(np.uint8), dst.astype(np.uint8), prog.astype(np.int8)))
+        self._split = None
+
+    def started(self, t: int, prog: int, ids: np.ndarray) -> None:
+        """Count programme starts per block."""
+        self.starts.append((t, prog, np.bincount(self.block[ids], minlength=self.blocks)))
+
+    def exited(self, t: int, prog: int, reason: str, ids: np.ndarray) -> None:
+        """Count programme exits per block by reason."""
+        self.exits.append((t, prog, reason, np.bincount(self.block[ids], minlength=self.blocks)))
+
+    def follow_up(self, t: int, pop: Population, months_after: Sequence[int], support: np.ndarray,
+                  block: np.ndarray) -> None:
+        """Stage and income support of people k months after leaving a programme, every block."""
+        if not self.n_programmes:
+            return
+        for k in months_after:
+            sel = np.flatnonzero(pop.months_since_programme == k)
+            if sel.size == 0:
+                continue
+            lp = pop.last_programme[sel].astype(np.int64)
+            cells = (lp * _NS + pop.stage[sel]) * _SUPPORT + support[sel]
+            self.follow_ups.append((t, k, block[sel], cells))
+
+    def status(self, month: Month, pop: Population, block: np.ndarray) -> None:
+        """Dated status of everyone who has started each programme, every block."""
+        for i in range(self.n_programmes):
+            current = (pop.programme == i) & _IN_PROGRAMME[pop.stage]
+            past = (pop.last_programme == i) & (pop.stage != Stage.WAITING) | current
+            counts = np.bincount(self._block_ns[past] + pop.stage[past], minlength=self.blocks * _NS)
+            self.status_rows.append((month, i, counts.reshape(self.blocks, _NS)))
+
+    # ----------------------------------------------------------------- one block
+    def _moves_by_block(self) -> tuple[np.ndarray, ...]:
+        if self._split is None:
+            if self.moves:
+                t = np.concatenate([np.full(m[1].size, m[0], np.int64) for m in self.moves])
+                ids, src, dst, prog = (np.concatenate([m[j] for m in self.moves]) for j in range(1, 5))
+            else:
+                t, ids = np.zeros(0, np.int64), np.zeros(0, np.int64)
+                src, dst, prog = np.zeros(0, np.uint8), np.zeros(0, np.uint8), np.zeros(0, np.int8)
+            order = np.argsort(self.block[ids], kind="stable")
+            t, ids, src, dst, prog = t[order], ids[order], src[order], dst[order], prog[order]
+            bounds = np.searchsorted(self.block[ids], np.arange(self.blocks + 1))
+            self._split = (bounds, t, ids, src, dst, prog)
+        return self._split
+
+    def _stacked(self) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The queue records stacked over months ([month, block, programme] each), once."""
+        if not self.queues:
+            return None
+        if getattr(self, "_queues_stacked", None) is None or len(self._queues_stacked[0]) != len(self.queues):
+            self._queues_stacked = ([q[0] for q in self.queues],
+                                    *(np.stack([q[j] for q in self.queues]) for j in range(1, 5)))
+        return self._queues_stacked
+
+    def _follow_ups_by_block(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every follow-up cell with its record's index, grouped by block (records in order)."""
+        if getattr(self, "_fu_split", None) is None or self._fu_split[0] != len(self.follow_ups):
+            if self.follow_ups:
+                entry = np.concatenate([np.full(f[2].size, e, np.int64) for e, f in enumerate(self.follow_ups)])
+                blocks = np.concatenate([f[2] for f in self.follow_ups])
+                cells = np.concatenate([f[3] for f in self.follow_ups])
+            else:
+                entry = blocks = cells = np.zeros(0, np.int64)
+            order = np.argsort(blocks, kind="stable")
+            bounds = np.searchsorted(blocks[order], np.arange(self.blocks + 1))
+            self._fu_split = (len(self.follow_ups), bounds, entry[order], cells[order])
+        return self._fu_split[1:]
+
+    def block_records(self, b: int, programmes: Sequence[str], funders: Sequence[str]) -> Recorder:
+        """Block ``b``'s records, as a separate run of it would have made them."""
+        n_prog = self.n_programmes
+        lo = int(self.first[b])
+        rec = Recorder(n_prog, record_events=self.record_events)
+        rec.stocks = [s[b] for s in self.stocks]
+        bounds, t, ids, src, dst, prog = self._moves_by_block()
+        sl = slice(bounds[b], bounds[b + 1])
+        bt, bids, bsrc, bdst, bprog = t[sl], ids[sl] - lo, src[sl], dst[sl], prog[sl]
+        if bt.size:
+            months = int(bt.max()) + 1
+            cells = bt * (_NS * _NS) + bsrc.astype(np.int64) * _NS + bdst
+            counts = np.bincount(cells, minlength=months * _NS * _NS).reshape(months, _NS * _NS)
+            ts, at = np.unique(bt, return_index=True)
+            rec.flows = {int(m): counts[m] for m in ts}
+            if self.record_events:
+                edges = list(at) + [bt.size]
+                rec.events = [(int(m), bids[a:z], bsrc[a:z], bdst[a:z], bprog[a:z])
+                              for m, a, z in zip(ts, edges[:-1], edges[1:], strict=True)]
+        q = self._stacked()
+        if q is not None:
+            ts, w, inside, cap, spent = q
+            rec.queues = [(t_, i, *row) for t_, rows in zip(ts, zip(w[:, b].tolist(), inside[:, b].tolist(),
+                                                                      cap[:, b].tolist(), spent[:, b].tolist(),
+                                                                      strict=True), strict=True)
+                          for i, row in enumerate(zip(*rows, strict=True))]
+        for t_, p, c in self.starts:
+            if c[b]:
+                rec.starts[(t_, p)] = rec.starts.get((t_, p), 0) + int(c[b])
+        for t_, p, reason, c in self.exits:
+            if c[b]:
+                rec.exits[(t_, p, reason)] = rec.exits.get((t_, p, reason), 0) + int(c[b])
+        width = _NS * _SUPPORT
+        bounds, entry, cells = self._follow_ups_by_block()
+        mine, mine_cells = entry[bounds[b]:bounds[b + 1]], cells[bounds[b]:bounds[b + 1]]
+        if mine.size:
+            present, at = np.unique(mine, return_index=True)  # entries in order; each entry's cells in a run
+            edges = list(at) + [mine.size]
+            for e, lo_, hi_ in zip(present, edges[:-1], edges[1:], strict=True):
+                t_, k = self.follow_ups[e][:2]
+                counts = np.bincount(mine_cells[lo_:hi_], minlength=n_prog * width)
+                for i in range(n_prog):
+                    row = counts[i * width:(i + 1) * width]
+                    if row.any():
+                        rec.follow_ups.append((t_, i, k, row))
+        rec.status_rows = [(d, i, counts[b]) for d, i, counts in self.status_rows]
+        book = LedgerBook()
+        hi = int(self.first[b + 1])
+        for t_, key, regimes, staff, booked in self.ledger:
+            extra: dict[tuple[str, str], float] = {}
+            if booked[b].any():
+                for i, (on, cost) in enumerate(zip(booked[b].tolist(), staff[b].tolist(), strict=True)):
+                    if on:
+                        pair = (funders[i], "programme_staff")
+                        extra[pair] = extra.get(pair, 0.0) - cost
+            r = regimes[b]
+            book.add(t_, key[lo:hi], r.money, r.programme_money, extra)
+        rec.ledger_book = book
+        return rec
+
+    def block_run(self, b: int, spec: Scenario, seed: int, pop: Population, start: Month, horizon: int) -> BlockRun:
+        """Block ``b`` as a finished run (its people, its records)."""
+        lo, hi = int(self.first[b]), int(self.first[b + 1])
+        people = Population(**{f.name: getattr(pop, f.name)[lo:hi] for f in fields(Population)})
+        rec = self.block_records(b, [p.name for p in spec.programmes], [p.funder for p in spec.programmes])
+        return BlockRun(spec, seed, start, horizon, people, rec, np.zeros(0, np.int64))

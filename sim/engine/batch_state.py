@@ -1,0 +1,390 @@
+"""The state of a batch of runs (:mod:`sim.engine.batch`): blocks of people, their streams and
+their programme values, places and budgets.
+
+:class:`BatchState` is what the batch's sub-steps (:mod:`sim.engine.batch_month`) and the ordinary
+moves (:mod:`sim.engine.moves`) share, as a :class:`~sim.engine.state.RunState` is for one run;
+:class:`BlockStreams` gives each block its own seed's draws; :func:`check_batchable` says whether
+scenarios can be blocks of one batch. It may import what :mod:`sim.engine.state` imports, the
+state's kernels and the batch's recorder; never the model, the moves or the sub-steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sim.accounts.jit import run
+from sim.engine.batch_records import BatchRecorder
+from sim.engine.capacity import OverspendError
+from sim.engine.hazards import decay_table, duration_factor, static_multipliers
+from sim.engine.in_force import ProgrammeRegime, Regime, regime_at
+from sim.engine.population import (
+    Population,
+    ResourceError,
+    _arrivals,
+    _available_bytes,
+    _draw,
+    _empty,
+    check_fits,
+    memory_estimate,
+    synthesise,
+)
+from sim.engine.state import select
+from sim.engine.streams import _GOLDEN, Streams, _mix, _stream_id
+from sim.scenario.dated import Month
+from sim.scenario.schema import Scenario
+from sim.scenario.stages import Stage
+
+__all__ = ["BatchState", "BlockStreams", "check_batchable", "BatchError"]
+
+_S = Stage
+_NS = len(Stage)
+_MASK = 0xFFFFFFFFFFFFFFFF
+#: programme values kept per block and programme (float64 unless noted in _INT_VALUES)
+_VALUES = ("slots", "starts_cap", "referral_rate", "max_duration_months", "motivation_loss", "lock_in",
+           "effect_after", "fade_months", "completion_to_work", "staff_cost_per_month")
+_INT_VALUES = ("slots", "starts_cap", "max_duration_months")
+_NO_CAP = np.iinfo(np.int64).max
+#: fields of a programme that may differ between blocks (numbers the engine reads per block)
+_PROGRAMME_NUMBERS = ("referral_rate_per_month", "capacity", "max_duration_months",
+                      "motivation_loss_per_waiting_month", "exit_rates_per_month", "lock_in_hazard_ratio",
+                      "effect_after_hazard_ratio", "effect_fade_months", "completion_to_work_share",
+                      "wage_sek_per_month", "wage_subsidy_share_of_wage_cost", "wage_subsidy_max_sek_per_month",
+                      "production_value_share_of_wage_cost", "cost_sek_per_participant_month",
+                      "staff_cost_sek_per_month", "cost_sek_per_staff_month", "budget_sek_per_year",
+                      "start_month", "end_month", "title")
+
+
+class BatchError(ValueError):
+    """Scenarios that cannot run as blocks of one batch."""
+
+
+def _shape(scenario: Scenario) -> dict[str, Any]:
+    """What every block of a batch must share: the scenario without its name and texts, and its
+    programmes without their numbers (but with the payers of their costs and budgets)."""
+    doc = scenario.model_dump(mode="json")
+    for k in ("name", "title", "description"):
+        doc.pop(k, None)
+    progs = []
+    for p in doc.pop("programmes"):
+        keys = {k: sorted(p[k] or {}) for k in ("exit_rates_per_month", "cost_sek_per_participant_month",
+                                                 "budget_sek_per_year")}
+        keys["wage"] = p["wage_sek_per_month"] is None
+        keys["wage_subsidy_max"] = p["wage_subsidy_max_sek_per_month"] is None
+        progs.append({**{k: v for k, v in p.items() if k not in _PROGRAMME_NUMBERS}, **keys})
+    doc["programmes"] = progs
+    return doc
+
+
+def check_batchable(scenarios: Sequence[Scenario]) -> None:
+    """Refuse scenarios that cannot be blocks of one batch.
+
+    Raises:
+        BatchError: naming the first scenario and the first top-level key that differs.
+    """
+    if not scenarios:
+        raise BatchError("a batch needs at least one scenario")
+    first = _shape(scenarios[0])
+    seen: dict[int, bool] = {id(scenarios[0]): True}
+    for i, sc in enumerate(scenarios[1:], start=1):
+        if id(sc) in seen:
+            continue
+        seen[id(sc)] = True
+        other = _shape(sc)
+        if other != first:
+            key = next(k for k in sorted(set(first) | set(other)) if first.get(k) != other.get(k))
+            raise BatchError(f"scenario {i} ({sc.name!r}) differs from scenario 0 ({scenarios[0].name!r}) in "
+                             f"{key!r}: blocks of a batch may differ only in their programmes' numbers")
+
+
+class BlockStreams(Streams):
+    """:class:`~sim.engine.streams.Streams` for a population of blocks, each with its own seed.
+
+    Global id ``first[b] + i`` draws what id ``i`` draws in a separate run seeded ``seeds[b]``:
+    the block's stream offset is moved back by ``first[b]`` SplitMix64 steps.
+
+    Args:
+        seeds: one non-negative seed per block.
+        first: where each block starts, and the end (``len(seeds) + 1`` ascending ids).
+    """
+
+    def __init__(self, seeds: Sequence[int], first: np.ndarray) -> None:
+        for s in seeds:
+            Streams(s)  # the same check of each seed
+        self.seed = int(seeds[0])
+        self.seeds = [int(s) for s in seeds]
+        self.keys = np.array([int(np.random.SeedSequence(s).generate_state(1, np.uint64)[0]) for s in self.seeds],
+                             np.uint64)
+        self.first = first
+        self.block = np.repeat(np.arange(len(self.seeds), dtype=np.int64), np.diff(first))
+        self._shift = first[:-1].astype(np.uint64) * _GOLDEN
+        self._mixed: dict[str, np.ndarray] = {}
+
+    def bases(self, stream: str, month: int) -> np.ndarray:
+        """Each block's stream offset in ``month`` (:meth:`Streams.base` of its seed)."""
+        x = self._mixed.get(stream)
+        if x is None:
+            x = self._mixed[stream] = _mix(self.keys ^ np.uint64(_stream_id(stream)))
+        return _mix(x + np.uint64(((month + 1) * 0x9E3779B97F4A7C15) & _MASK))
+
+    def offsets(self, stream: str, month: int) -> np.ndarray:
+        """Each block's offset shifted so that global ids draw as ids inside the block."""
+        return self.bases(stream, month) - self._shift
+
+    def base(self, stream: str, month: int) -> np.uint64:  # noqa: D102 - one offset has no meaning here
+        raise TypeError("a batch has one stream offset per block: use offsets()")
+
+    def bits(self, stream: str, month: int, ids: np.ndarray) -> np.ndarray:
+        """64 random bits per person (global ids), as their block's run would draw them."""
+        z = ids.astype(np.uint64, copy=True)
+        z += np.uint64(1)
+        z *= _GOLDEN
+        z += self.offsets(stream, month)[self.block[ids]]
+        return _mix(z)
+
+
+def _money_key(r: Regime) -> object:
+    """Equal for regimes whose money rules (rates and programme money) are equal."""
+    pm = r.programme_money
+
+    def key(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return (v.dtype.str, v.shape, v.tobytes())
+        if isinstance(v, dict):
+            return tuple(sorted((k, key(x)) for k, x in v.items()))
+        return v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)
+
+    return (tuple(sorted((k, key(v)) for k, v in vars(r.money).items())),
+            tuple((f, key(getattr(pm, f))) for f in pm.__dataclass_fields__))
+
+
+class BatchState:
+    """Everything a batch's sub-steps share; the ordinary moves (:mod:`sim.engine.moves`) take it
+    as they take a :class:`~sim.engine.state.RunState`.
+
+    ``regime`` is block 0's: the values every block shares (rules, money rates, base hazards)
+    are read from it; programme values are read per block from :attr:`values`.
+    """
+
+    def __init__(self, scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool,
+                 compiled: bool) -> None:
+        if len(scenarios) != len(seeds):
+            raise ValueError(f"{len(scenarios)} scenarios for {len(seeds)} seeds")
+        check_batchable(scenarios)
+        self.specs = list(scenarios)
+        self.spec = scenarios[0]
+        self.compiled = compiled
+        self.t = 0
+        self.start: Month = self.spec.start_month
+        self.horizon = self.spec.horizon_months
+        self.blocks = len(scenarios)
+        self.n_prog = len(self.spec.programmes)
+        self._regime_cache: dict[tuple[int, Month], Regime] = {}
+        self.regimes: list[Regime] = [self._regime_at(b, self.start) for b in range(self.blocks)]
+        one = check_fits(self.spec.population, self.start, self.horizon, record_events)
+        need = memory_estimate(one * self.blocks, self.horizon, record_events)
+        if need > 0.8 * _available_bytes():
+            raise ResourceError(f"{self.blocks} blocks of {one:,} people need about {need / 2**30:,.1f} GiB of "
+                                "memory: run fewer blocks at a time")
+        self.first = np.arange(self.blocks + 1, dtype=np.int64) * one
+        self.streams = BlockStreams(seeds, self.first)
+        self.block = self.streams.block
+        self.pop = _synthesise(self, one)
+        self.ids = np.arange(len(self.pop), dtype=np.int64)
+        #: where each block's programme rows start in the hazard table
+        self.prows = np.arange(self.blocks, dtype=np.int64) * self.n_prog
+        cap = int(np.ceil(self.spec.effects.duration_cap_years * 12))
+        self.duration = duration_factor(np.arange(cap + 1, dtype=np.int16), self.spec.effects)
+        self.counts_as_work = np.zeros(max(self.n_prog, 1), bool)
+        for p in self.regimes[0].programmes:
+            self.counts_as_work[p.index] = p.counts_as_work
+        self.work_mult = np.ones(len(self.pop), np.float32)
+        self.studies_mult = np.ones(len(self.pop), np.float32)
+        self.moved = np.zeros(len(self.pop), bool)
+        self._tag_cache: np.ndarray | None = None
+        self.track = np.zeros(0, np.int64)
+        #: per programme: payers of its budgets; their levels and spending [block, payer]
+        self.payers = [list(p.budget_per_year) for p in self.regimes[0].programmes]
+        self.level = [np.zeros((self.blocks, len(k))) for k in self.payers]
+        self.spent = [np.zeros((self.blocks, len(k))) for k in self.payers]
+        self._programme_arrays()
+        for i in range(self.n_prog):
+            self.level[i][:] = self.budget_per_year[i]
+        self.rec = BatchRecorder(self.blocks, self.n_prog, self.first, record_events=record_events)
+        pension = self.pop.birth_month + int(np.ceil(self.spec.rules.pension_age * 12)) - self.start
+        retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
+        self.retire_order = np.argsort(retire_t, kind="stable")
+        self.retire_sorted = retire_t[self.retire_order]
+
+    # ----------------------------------------------------------------- parameters in force
+    def _regime_at(self, b: int, month: Month) -> Regime:
+        key = (id(self.specs[b]), month)
+        r = self._regime_cache.get(key)
+        if r is None:
+            r = self._regime_cache[key] = regime_at(self.specs[b], month)
+        return r
+
+    @property
+    def regime(self) -> Regime:
+        """Block 0's parameters in force (for the values all blocks share)."""
+        return self.regimes[0]
+
+    def reform(self, month: Month, blocks: Sequence[int]) -> None:
+        """Put in force the parameters of ``month`` for ``blocks`` (those with a reform then)."""
+        for b in blocks:
+            self.regimes[b] = self._regime_at(b, month)
+        self._programme_arrays()
+
+    def _programme_arrays(self) -> None:
+        """Programme values per block and programme, the hazard rows and decay of every block."""
+        nb, npg = self.blocks, self.n_prog
+        progs = [r.programmes for r in self.regimes]
+        self.values: dict[str, np.ndarray] = {}
+        for name in _VALUES:
+            dtype = np.int64 if name in _INT_VALUES else np.float64
+            arr = np.zeros((nb, npg), dtype)
+            for b in range(nb):
+                for p in progs[b]:
+                    v = getattr(p, name)
+                    arr[b, p.index] = _NO_CAP if v is None else v
+            self.values[name] = arr
+        self.active = np.array([[p.active for p in ps] for ps in progs], bool).reshape(nb, npg)
+        self.wage = np.zeros((nb, max(npg, 1)))  # (a column of zeros without programmes, as ProgrammeMoney.empty)
+        for b, r in enumerate(self.regimes):
+            self.wage[b, :npg] = r.programme_money.wage[:npg]
+        self.charge = [np.array([[progs[b][i].budget_charge[k] for k in self.payers[i]] for b in range(nb)]
+                                ).reshape(nb, len(self.payers[i])) for i in range(npg)]
+        self.budget_per_year = [np.array([[progs[b][i].budget_per_year[k] for k in self.payers[i]]
+                                          for b in range(nb)]).reshape(nb, len(self.payers[i])) for i in range(npg)]
+        for i in range(npg):
+            if (self.values["slots"][:, i] < 0).any():
+                raise ValueError("capacity must be a whole number >= 0")
+        hr = self.regimes[0].hazard_rows
+        rows = [hr.table[:_NS]] + [r.hazard_rows.table[_NS:] for r in self.regimes]
+        self.table = np.ascontiguousarray(np.vstack(rows))
+        self.constant_total = np.concatenate([hr.constant_total[:_NS]] + [r.hazard_rows.constant_total[_NS:]
+                                                                           for r in self.regimes])
+        self.work_base = np.concatenate([hr.work_base[:_NS]] + [r.hazard_rows.work_base[_NS:] for r in self.regimes])
+        self.lock_in = np.concatenate([hr.lock_in[:_NS]] + [r.hazard_rows.lock_in[_NS:] for r in self.regimes])
+        self.is_programme = np.concatenate([hr.is_programme[:_NS]] + [r.hazard_rows.is_programme[_NS:]
+                                                                       for r in self.regimes])
+        fade = np.ones(max(nb * npg, 1), np.float32)
+        fade[: nb * npg] = self.values["fade_months"].reshape(-1)
+        self.decay = decay_table(fade, self.horizon + 1)
+        self.stage_work = np.ascontiguousarray(self.regimes[0].base[:, _S.WORK])
+        # blocks whose money rules are equal share one call of the rules (income support)
+        keys: dict[object, int] = {}
+        by_regime: dict[int, int] = {}
+        self.money_regimes: list[Regime] = []
+        self.money_group = np.empty(nb, np.int64)
+        for b, r in enumerate(self.regimes):
+            g = by_regime.get(id(r))
+            if g is None:
+                key = _money_key(r)
+                g = keys.get(key)
+                if g is None:
+                    g = keys[key] = len(self.money_regimes)
+                    self.money_regimes.append(r)
+                by_regime[id(r)] = g
+            self.money_group[b] = g
+
+    def programme_value(self, p: ProgrammeRegime, name: str, ids: np.ndarray) -> np.ndarray:
+        """Programme ``p``'s value ``name`` for each of ``ids``, from their blocks."""
+        return self.values[name][self.block[ids], p.index]
+
+    def programme_wage(self, ids: np.ndarray, programme: np.ndarray) -> np.ndarray:
+        """The wage of each person's programme, from their blocks."""
+        return self.wage[self.block[ids], np.maximum(programme, 0)]
+
+    # ----------------------------------------------------------------- changes
+    @property
+    def month(self) -> Month:
+        """The absolute month being simulated."""
+        return self.start + self.t
+
+    def refresh_multipliers(self, ids: np.ndarray | None = None) -> None:
+        """Recompute the (age-dependent) work and studies hazard multipliers of ``ids`` (all)."""
+        ids = self.ids if ids is None else ids
+        comp = self.spec.population.composition
+        w, s = static_multipliers(self.pop, ids, self.spec.effects, comp.employability_sd, self.month)
+        self.work_mult[ids] = w
+        self.studies_mult[ids] = s
+
+    def new_budget_year(self) -> None:
+        """Reset every block's budgets to this year's levels."""
+        for i in range(self.n_prog):
+            lv = self.budget_per_year[i]
+            if (lv < 0).any() or np.isnan(lv).any():
+                raise ValueError("budget must be >= 0")
+            self.level[i][:] = lv
+            self.spent[i][:] = 0.0
+
+    def spend(self, i: int, amount: np.ndarray, k: int) -> None:
+        """Pay ``amount`` (per block) from programme ``i``'s budget of payer ``k``."""
+        remaining = self.level[i][:, k] - self.spent[i][:, k]
+        if (amount < 0).any():
+            raise ValueError("cannot spend a negative amount")
+        over = amount > remaining + 1e-6
+        if over.any():
+            b = int(np.flatnonzero(over)[0])
+            raise OverspendError(f"block {b}: spending {amount[b]:,.0f} SEK would overdraw {remaining[b]:,.0f} SEK")
+        self.spent[i][:, k] += amount
+
+    def new_month(self) -> None:
+        """Nobody has moved yet this month."""
+        self.moved[:] = False
+
+    def tags_added(self) -> None:
+        """Note that people were tagged to a programme."""
+        self._tag_cache = None
+
+    # ----------------------------------------------------------------- queries
+    def run(self, k: Any, *args: Any) -> Any:
+        """Call kernel ``k`` compiled or as plain Python."""
+        return run(k, self.compiled, *args)
+
+    def tagged(self) -> np.ndarray:
+        """Ids of everyone tagged to a programme (and perhaps some who have left one)."""
+        if self._tag_cache is None:
+            self._tag_cache = np.flatnonzero(self.pop.programme >= 0)
+        return self._tag_cache
+
+    def select(self, wanted: np.ndarray) -> np.ndarray:
+        """Ids of people not moved this month whose stage is in ``wanted``."""
+        return self.run(select, self.pop.stage, self.moved, wanted)
+
+    def participants(self, p: ProgrammeRegime) -> np.ndarray:
+        """Ids of the participants of programme ``p`` in every block (ascending)."""
+        ids = self.tagged()
+        return ids[(self.pop.programme[ids] == p.index) & (self.pop.stage[ids] == p.stage)]
+
+    def waiting(self) -> np.ndarray:
+        """Ids of everyone on a waiting list (ascending)."""
+        ids = self.tagged()
+        return ids[self.pop.stage[ids] == _S.WAITING]
+
+    def per_block(self, ids: np.ndarray) -> np.ndarray:
+        """How many of ``ids`` are in each block."""
+        return np.bincount(self.block[ids], minlength=self.blocks)
+
+
+def _synthesise(state: BatchState, one: int) -> Population:
+    """Every block's people, each block drawn from its own seed (as :func:`synthesise` draws one
+    run's); one pass over everyone when the cohort has one composition."""
+    spec, start, horizon = state.spec.population, state.start, state.horizon
+    r = state.regimes[0]
+    guarantee = (float(r.job_entry_months), float(state.spec.rules.benefit_days_per_month),
+                 float(r.job_days_to_fas3))
+    wage = r.money.previous_wage_sek_per_month
+    if spec.inflow is not None and spec.inflow.composition is not None:
+        pops = [synthesise(spec, start, horizon, Streams(s), wage, guarantee=guarantee) for s in state.streams.seeds]
+        return Population(**{f: np.concatenate([getattr(p, f) for p in pops]) for f in Population.__dataclass_fields__})
+    arrival = _arrivals(spec, start, horizon)
+    pop = _empty(one * state.blocks)
+    pop.arrival_month[:] = np.tile(arrival, state.blocks)
+    step = 1 << 16
+    for lo in range(0, len(pop), step):
+        _draw(pop, lo, min(lo + step, len(pop)), spec.composition, state.streams, wage, guarantee)
+    return pop

@@ -1,0 +1,112 @@
+"""A batch of runs (one block of people per run) gives every block exactly the tables of a separate run.
+
+Compared table by table (every table :class:`~sim.runs.results.RunResult` builds, and the summary):
+replications of shipped scenarios with several seeds, and blocks with their own programme numbers
+(places, starts, budgets, rates, lengths, effects, wages) drawn at random around the factories'
+programmes, compiled and as plain Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from factories import JOBS, PROGRAMME, merge, scenario
+
+from sim.engine.batch import BatchError, BatchModel, BlockStreams
+from sim.engine.streams import Streams
+from sim.runs.replications import replicate, replicate_batched, simulate, simulate_batch
+from sim.runs.results import RunResult
+from sim.scenario.load import load_scenario
+
+
+def _assert_same(batched: RunResult, separate: RunResult, label: str) -> None:
+    assert list(batched.tables) == list(separate.tables)
+    for name in separate.tables:
+        a, b = batched.tables[name], separate.tables[name]
+        assert a.equals(b), f"{label}: table {name} differs\n{a.head()}\n{b.head()}"
+    assert batched.summary == separate.summary, label
+
+
+def test_block_streams_draw_what_each_blocks_own_run_draws() -> None:
+    first = np.array([0, 5, 12, 20])
+    streams = BlockStreams([3, 99, 3], first)
+    ids = np.arange(20)
+    got = streams.uniform("referral/c2", 7, ids)
+    for b, seed in enumerate([3, 99, 3]):
+        local = np.arange(first[b + 1] - first[b])
+        want = Streams(seed).uniform("referral/c2", 7, local)
+        assert np.array_equal(got[first[b]:first[b + 1]], want)
+    normal = streams.normal("population/employability", 0, ids)
+    assert np.array_equal(normal[5:12], Streams(99).normal("population/employability", 0, np.arange(7)))
+
+
+@pytest.mark.parametrize("file", ["scenarios/c2-lycksele.yaml", "scenarios/c2-lycksele-baseline.yaml",
+                                  "scenarios/sigtuna-resursjobb.yaml"])
+def test_replications_in_a_batch_equal_separate_runs(file: str) -> None:
+    sc = load_scenario(file)
+    if sc.population.cohort is not None and sc.population.cohort.size > 1000:
+        sc = load_scenario(file, ["population.cohort.size=400"])
+    seeds = [1, 7, 2**40 + 3]
+    results = simulate_batch([sc] * len(seeds), seeds)
+    for seed, res in zip(seeds, results, strict=True):
+        _assert_same(res, simulate(sc, seed), f"{file} seed {seed}")
+
+
+def _random_programmes(rng: np.random.Generator) -> list[dict]:
+    coach = merge(PROGRAMME, {
+        "referral_rate_per_month": float(rng.uniform(0.02, 0.4)),
+        # staff cut at a month of the block's own (a reform that sheds participants: "cut")
+        "capacity": {"staff": {"2012-01": int(rng.integers(0, 5)), str(rng.choice(["2012-09", "2013-02"])): 1},
+                     "caseload_per_staff": int(rng.integers(3, 20)),
+                     "starts_per_staff_per_month": float(rng.uniform(0.5, 4))},
+        "max_duration_months": int(rng.integers(1, 15)),
+        "exit_rates_per_month": {"studies": float(rng.uniform(0, 0.05)), "dropout": float(rng.uniform(0, 0.05)),
+                                 "training": float(rng.uniform(0, 0.05))},
+        "lock_in_hazard_ratio": float(rng.uniform(0.3, 3)),
+        "effect_after_hazard_ratio": float(rng.uniform(0.5, 3)),
+        "effect_fade_months": float(rng.uniform(1, 24)),
+        "completion_to_work_share": float(rng.uniform(0, 0.5)),
+        "motivation_loss_per_waiting_month": float(rng.uniform(0, 0.2)),
+        "budget_sek_per_year": {"municipality": float(rng.choice([0, 200_000, 900_000, 5_000_000]))},
+        "staff_cost_sek_per_month": float(rng.uniform(0, 90_000)),
+    })
+    jobs = merge(JOBS, {
+        "referral_rate_per_month": float(rng.uniform(0.05, 0.3)),
+        "capacity": {"slots": int(rng.integers(0, 60))},
+        "max_duration_months": int(rng.integers(3, 13)),
+        "wage_sek_per_month": float(rng.uniform(12_000, 25_000)),
+        "end_month": str(rng.choice(["2013-06", "2014-06"])),
+    })
+    return [coach, jobs]
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_blocks_with_their_own_programme_numbers_equal_separate_runs(compiled: bool) -> None:
+    rng = np.random.default_rng(15)
+    size = 300 if compiled else 60
+    scenarios = [scenario(_random_programmes(rng), population={"cohort": {"size": size}}, horizon_months=30)
+                 for _ in range(4 if compiled else 2)]
+    seeds = [int(s) for s in rng.integers(0, 2**31, len(scenarios))]
+    model = BatchModel(scenarios, seeds, compiled=compiled)
+    model.run()
+    for b, (sc, seed) in enumerate(zip(scenarios, seeds, strict=True)):
+        _assert_same(RunResult.from_model(model.block(b)), simulate(sc, seed, compiled=compiled), f"block {b}")
+
+
+def test_a_batch_refuses_scenarios_that_differ_outside_their_programmes() -> None:
+    a = scenario([PROGRAMME])
+    b = scenario([PROGRAMME], horizon_months=24)
+    with pytest.raises(BatchError, match="horizon_months"):
+        BatchModel([a, b], [1, 2])
+    c = scenario([merge(PROGRAMME, {"priority": ["youth"]})])
+    with pytest.raises(BatchError, match="programmes"):
+        BatchModel([a, c], [1, 2])
+
+
+def test_batched_replications_equal_replicate_with_calibrated_draws() -> None:
+    sc = load_scenario("scenarios/c2-lycksele-calibrated.yaml", ["horizon_months=30"])
+    batched, separate = replicate_batched(sc, 5, 3), replicate(sc, 5, 3)
+    assert batched.seeds == separate.seeds and batched.parameter_draws == separate.parameter_draws
+    for a, b in zip(batched.results, separate.results, strict=True):
+        _assert_same(a, b, "replication")
+    assert len(set(batched.parameter_draws["draws"])) == 3  # each block with its own posterior draw
