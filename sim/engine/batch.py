@@ -112,6 +112,8 @@ class BatchModel:
     def block(self, b: int) -> BlockRun:
         """Block ``b`` as a finished run: what :meth:`sim.runs.results.RunResult.from_model` reads."""
         s = self.state
+        if s.rec.record_events and s.rec.final is None:  # the last month's movers, as they stand at the end
+            s.rec.final = (batch_month.keys(s), list(s.regimes))
         return s.rec.block_run(b, s.specs[b], self.seeds[b], s.pop, s.start, s.horizon)
 
     @property

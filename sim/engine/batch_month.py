@@ -87,12 +87,17 @@ def record(state: BatchState) -> None:
     state.rec.record(state.t, state.pop, state.tagged(), state.values["slots"], spent)
 
 
+def keys(state: BatchState) -> np.ndarray:
+    """Everyone's ledger grouping key this month."""
+    pop, r = state.pop, state.regime
+    return state.run(ledger_keys, pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
+                     pop.ui_income_related, pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days,
+                     pop.reference_wage, pop.birth_month, state.month - 26 * 12, np.float32(r.job_days_to_fas3))
+
+
 def book(state: BatchState) -> None:
     """Sub-step 1b: everyone's ledger key, and each block's staff costs and money rules."""
-    pop, r = state.pop, state.regime
-    key = state.run(ledger_keys, pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
-                    pop.ui_income_related, pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days,
-                    pop.reference_wage, pop.birth_month, state.month - 26 * 12, np.float32(r.job_days_to_fas3))
+    key = keys(state)
     cost = state.values["staff_cost_per_month"]
     booked = state.active & (state.values["slots"] > 0) & (cost != 0)
     state.rec.book(state.t, key, list(state.regimes), np.where(booked, cost, 0.0), booked)

@@ -70,6 +70,8 @@ class BatchRecorder:
         self.status_rows: list[tuple[Month, int, np.ndarray]] = []  # date, programme, [block, stage]
         self.ledger: list[tuple[int, np.ndarray, list[Any], np.ndarray, np.ndarray]] = []
         self._flow = np.zeros(_NS * _NS, np.int64)  # the moves' own count (flows are read from the log)
+        #: everyone's ledger key and each block's regime after the last month (set by the model)
+        self.final: tuple[np.ndarray, list[Any]] | None = None
         self._split: tuple[np.ndarray, ...] | None = None
 
     # ----------------------------------------------------------------- during the run
@@ -184,8 +186,14 @@ class BatchRecorder:
             rec.flows = {int(m): counts[m] for m in ts}
             if self.record_events:
                 edges = list(at) + [bt.size]
-                rec.events = [(int(m), bids[a:z], bsrc[a:z], bdst[a:z], bprog[a:z])
-                              for m, a, z in zip(ts, edges[:-1], edges[1:], strict=True)]
+                rec.events = []
+                for m, a, z in zip(ts, edges[:-1], edges[1:], strict=True):
+                    # arrivals come first in a month and are booked in it; moves in the next month
+                    split = a + int(np.count_nonzero(bsrc[a:z] == Stage.NOT_ARRIVED))
+                    for x, y in ((a, split), (split, z)):
+                        if y > x:
+                            rec.events.append((int(m), bids[x:y], bsrc[x:y], bdst[x:y], bprog[x:y]))
+                rec.event_keys = self._event_keys(b, lo, rec.events)
         q = self._stacked()
         if q is not None:
             ts, w, inside, cap, spent = q
@@ -226,6 +234,20 @@ class BatchRecorder:
             book.add(t_, key[lo:hi], r.money, r.programme_money, extra)
         rec.ledger_book = book
         return rec
+
+    def _event_keys(self, b: int, lo: int, events: list[tuple[int, np.ndarray, ...]]) -> list[tuple[Any, ...]]:
+        """Each batch of block ``b``'s events keyed as a separate run keys it: the movers' ledger
+        keys and money rules in the first month booked after the move (see ``Recorder.key_events``)."""
+        booked = {t: (key, regimes) for t, key, regimes, *_ in self.ledger}
+        out = []
+        for t, ids, src, *_ in events:
+            after = t if src.size and src[0] == Stage.NOT_ARRIVED else t + 1
+            key, regimes = booked.get(after) or self.final or (None, None)
+            if key is None:
+                raise RuntimeError("batch events need the final keys (BatchModel.block sets them)")
+            r = regimes[b]
+            out.append((key[lo + ids], r.money, r.programme_money))
+        return out
 
     def block_run(self, b: int, spec: Scenario, seed: int, pop: Population, start: Month, horizon: int) -> BlockRun:
         """Block ``b`` as a finished run (its people, its records)."""

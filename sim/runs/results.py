@@ -117,7 +117,7 @@ class RunResult:
         """Collect the tables of a finished (or partly run) model (``summary=False``: without the
         headline numbers, which post the ledger; a calibration reads only tables)."""
         rec = model.rec
-        if len(rec.event_keys) < len(rec.events):  # the last month's movers: as they stand at the end
+        if len(rec.event_keys) < len(rec.events) and hasattr(model, "state"):  # the last month's movers, at the end
             r = model.state.regime
             rec.key_events(ledger_keys_now(model.state), r.money, r.programme_money)
         names = [p.name for p in model.spec.programmes]
