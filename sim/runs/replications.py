@@ -2,8 +2,11 @@
 
 Replication ``r`` of seed ``s`` uses :func:`sim.engine.streams.replication_seeds` (replication 0 is
 ``s`` itself), so results do not depend on how many worker processes run them or in which
-order they finish. Workers are a local process pool (``workers > 1``); results are gathered
-and sorted by replication before anything is summarised. A scenario with
+order they finish. Workers are a local process pool (``workers > 1``,
+:func:`sim.runs.workers.process_pool`: Ctrl-C reaches only this process, which stops them);
+results are gathered and sorted by replication before anything is summarised. With
+``store=``, each replication is kept on disk as it finishes and read back instead of computed
+when the same replication is asked for again (:mod:`sim.runs.partial`): a killed command resumes. A scenario with
 ``parameters: {from_calibration: NAME}`` gives each replication its own posterior draw of the
 calibrated parameters (:func:`sim.runs.posterior.replication_scenarios`), so the bands carry
 parameter uncertainty as well as chance.
@@ -14,10 +17,9 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import multiprocessing
 import platform
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +28,16 @@ import pandas as pd
 
 from sim.engine.model import ProgrammeModel
 from sim.engine.streams import replication_seeds
+from sim.runs.partial import ReplicationStore
 from sim.runs.posterior import replication_scenarios
 from sim.runs.results import RunResult, atomic_dir
+from sim.runs.workers import process_pool
 from sim.scenario.schema import Scenario
 
-__all__ = ["simulate", "replicate", "Ensemble", "content_hash", "flatten_summary", "VERSION", "QUANTILES"]
+__all__ = ["simulate", "replicate", "Ensemble", "content_hash", "code_version", "replication_key", "run_id",
+           "flatten_summary", "VERSION", "QUANTILES"]
+
+_SIM = Path(__file__).resolve().parents[1]  # the sim package
 
 VERSION = "0.1.0"
 QUANTILES = (0.1, 0.5, 0.9)
@@ -55,12 +62,41 @@ def content_hash(scenario: Scenario) -> str:
     return hashlib.sha256(f"almsim {VERSION}\n{doc}".encode()).hexdigest()
 
 
+def code_version() -> str:
+    """The package version and a digest of its source files (a code change makes new keys)."""
+    h = hashlib.sha256(VERSION.encode())
+    for f in sorted(_SIM.rglob("*.py")):
+        h.update(f.relative_to(_SIM).as_posix().encode())
+        h.update(f.read_bytes())
+    return f"{VERSION}+{h.hexdigest()[:12]}"
+
+
+def replication_key(scenario: Scenario, seed: int, record_events: bool, code: str | None = None) -> str:
+    """What names one replication in a :class:`~sim.runs.partial.ReplicationStore`: the resolved
+    scenario, its seed, whether events are kept, and the code (``code``: :func:`code_version`)."""
+    text = json.dumps({"scenario": content_hash(scenario), "seed": int(seed), "events": bool(record_events),
+                       "code": code_version() if code is None else code}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_id(scenario: Scenario, seed: int, replications: int, record_events: bool = True) -> str:
+    """The name of a run's folder under ``<out>/<scenario>/``: what makes the run distinct (seed,
+    replications, the resolved scenario with its overrides, and whether events are kept)."""
+    h = content_hash(scenario)
+    return f"seed{seed}-r{replications}-{h[:10]}" + ("" if record_events else "-noevents")
+
+
 def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, workers: int = 1,
-              record_events: bool = True, progress: Callable[[int], None] | None = None) -> Ensemble:
+              record_events: bool = True, progress: Callable[[int], None] | None = None,
+              store: str | Path | None = None) -> Ensemble:
     """Run ``replications`` independent replications.
 
     Args:
-        progress: called with 1 each time a replication finishes (e.g. ``tqdm.update``).
+        progress: called with 1 each time a replication finishes (e.g. ``tqdm.update``), also
+            for one read back from ``store``.
+        store: a folder (:class:`~sim.runs.partial.ReplicationStore`) where each finished
+            replication is kept as it finishes, and from which one kept earlier is read instead
+            of computed (the results are the same either way).
     """
     if replications < 1:
         raise ValueError(f"replications must be >= 1, got {replications}")
@@ -69,20 +105,37 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
     # posterior draw (chosen by seed and i only, so independent of workers).
     scenarios, draws = replication_scenarios(scenario, seed, replications)
     jobs = [(sc, s, record_events) for sc, s in zip(scenarios, seeds, strict=True)]
-    results: list[RunResult] = []
-    if workers <= 1 or replications == 1:
-        for job in jobs:
-            results.append(_one(job))
-            if progress:
-                progress(1)
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for res in pool.map(_one, jobs):
-                results.append(res)
+    kept = ReplicationStore(store) if store is not None else None
+    code = code_version() if kept is not None else ""
+    keys = [replication_key(sc, s, record_events, code) if kept is not None else "" for sc, s, _ in jobs]
+    results: dict[int, RunResult] = {}
+    if kept is not None:
+        for i, key in enumerate(keys):
+            found = kept.get(key)
+            if isinstance(found, RunResult):
+                results[i] = found
                 if progress:
                     progress(1)
-    ens = Ensemble(scenario, seed, seeds, results)
+
+    def finished(i: int, result: RunResult) -> None:
+        results[i] = result
+        if kept is not None:
+            kept.put(keys[i], result)
+        if progress:
+            progress(1)
+
+    todo = [i for i in range(replications) if i not in results]
+    if workers <= 1 or len(todo) <= 1:
+        for i in todo:
+            finished(i, _one(jobs[i]))
+    else:
+        with process_pool(min(workers, len(todo))) as pool:
+            futures = {pool.submit(_one, jobs[i]): i for i in todo}
+            for fut in as_completed(futures):  # kept as each finishes, in any order
+                finished(futures[fut], fut.result())
+    ens = Ensemble(scenario, seed, seeds, [results[i] for i in range(replications)])
     ens.parameter_draws = draws
+    ens.record_events = record_events
     return ens
 
 
@@ -104,6 +157,8 @@ class Ensemble:
         self.results = results
         #: calibrated draws used per replication (``parameters: {from_calibration: ...}``), else None
         self.parameter_draws: dict[str, Any] | None = None
+        #: whether the replications kept the person-level event log (part of the run's folder name)
+        self.record_events = True
 
     def table(self, name: str) -> pd.DataFrame:
         """One table of all replications, with a ``replication`` column first."""
@@ -141,14 +196,15 @@ class Ensemble:
         return out
 
     def save(self, root: str | Path = "outputs", *, source: str | None = None) -> Path:
-        """Write ``root/<scenario>/<run-id>/`` atomically and return its path."""
+        """Write ``root/<scenario>/<run-id>/`` (:func:`run_id`) atomically and return its path."""
         h = content_hash(self.scenario)
-        run_id = f"seed{self.seed}-r{len(self.results)}-{h[:10]}"
-        path = Path(root) / self.scenario.name / run_id
+        name = run_id(self.scenario, self.seed, len(self.results), self.record_events)
+        path = Path(root) / self.scenario.name / name
         manifest = {
             "scenario": self.scenario.name,
             "source_file": source,
-            "run_id": run_id,
+            "run_id": name,
+            "events": self.record_events,
             "seed": self.seed,
             "replications": len(self.results),
             "replication_seeds": self.seeds,

@@ -38,6 +38,7 @@ import pandas as pd
 from sim.accounts.book import post_keys
 from sim.engine.month.book import keys as ledger_keys_now
 from sim.engine.month.follow_up import INCOME_SUPPORT, support_codes
+from sim.runs.workers import deferred_interrupt
 from sim.scenario.dated import format_month
 from sim.scenario.stages import STAGES, Stage
 
@@ -45,7 +46,8 @@ if TYPE_CHECKING:
     from sim.engine.model import ProgrammeModel
     from sim.engine.population import Population
 
-__all__ = ["RunResult", "atomic_dir", "TABLES"]
+__all__ = ["RunResult", "atomic_dir", "TABLES", "OutputError", "check_output_folder", "check_free_space",
+           "output_lock", "output_estimate", "partial_folder"]
 
 TABLES = ("stocks", "flows", "events", "queues", "exits", "follow_ups", "status", "ledger", "people",
           "tracked_state", "tracked_money")
@@ -182,14 +184,19 @@ class atomic_dir:  # noqa: N801 - used as a context manager, reads like a functi
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return
-        for f in self.tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
+        try:
+            for f in self.tmp.iterdir():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        except BaseException:  # a full disk, or Ctrl-C: nothing is left behind
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
         old = None
-        if self.path.exists():
-            old = self.path.parent / f".{self.path.name}.old-{os.getpid()}"
-            os.rename(self.path, old)
-        os.rename(self.tmp, self.path)
+        with deferred_interrupt():  # the renames are never split by Ctrl-C
+            if self.path.exists():
+                old = self.path.parent / f".{self.path.name}.old-{os.getpid()}"
+                os.rename(self.path, old)
+            os.rename(self.tmp, self.path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
@@ -338,11 +345,22 @@ class _TableBuilder:
 
 
 class OutputError(Exception):
-    """An output folder that cannot be written (found before any work is done)."""
+    """An output folder that cannot be written (found before any work is done).
+
+    ``exit_code`` is 2 for a problem of the command's arguments (a folder that is a file, or not
+    writable; a name too long) and 1 for a fault of the machine (not enough free disk space).
+    """
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 #: Longest folder or file name most file systems take (bytes).
 MAX_NAME_BYTES = 255
+#: What the names written beside a results folder add to its name: ``.NAME.tmp-PID-XXXXXXXX``
+#: (a pid has at most 7 digits), ``.NAME.partial``, ``NAME.lock``.
+_SIBLING_BYTES = 32
 
 
 def check_output_folder(folder: Path) -> None:
@@ -355,6 +373,10 @@ def check_output_folder(folder: Path) -> None:
     for part in folder.parts:
         if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
             raise OutputError(f"{folder}: the name {part[:40]!r}... is longer than {MAX_NAME_BYTES} bytes")
+    room = MAX_NAME_BYTES - _SIBLING_BYTES
+    if len(folder.name.encode("utf-8", "surrogateescape")) > room:
+        raise OutputError(f"{folder}: the name {folder.name[:40]!r}... is longer than {room} bytes (the limit of "
+                          f"{MAX_NAME_BYTES} less room for the temporary names written beside it)")
     probe = folder
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -362,6 +384,64 @@ def check_output_folder(folder: Path) -> None:
         raise OutputError(f"{folder}: {probe} is not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise OutputError(f"{folder}: {probe} is not writable")
+
+
+#: Bytes a run writes, per replication, measured on the shipped scenarios (C2 and Mjölby with
+#: 90-174 people, Umeå with 5,466, the national scale with 498,000; Parquet tables of the run
+#: folder, and the pickled replication kept until the folder is written) and rounded up to
+#: about 1.5 times the largest measured: a fixed part per month (stocks, flows, queues, ledger),
+#: a part per person (the people table, the population kept with the records) and, with the
+#: event log, a part per person-month.
+_OUTPUT_BYTES = {"month": 4_000, "person": 12, "person_month_events": 0.4}
+_KEPT_BYTES = {"month": 8_000, "person": 120, "person_month_events": 0.8}
+
+
+def output_estimate(people: int, months: int, replications: int, record_events: bool = True,
+                    kept_replications: int | None = None) -> int:
+    """Bytes of disk a run needs at its peak (an over-estimate): the written tables of
+    ``replications`` replications, plus ``kept_replications`` (default: as many) kept whole
+    until the folder is written (:mod:`sim.runs.partial`)."""
+    kept = replications if kept_replications is None else kept_replications
+
+    def per(table: dict[str, float], events: bool) -> float:
+        return (table["month"] * months + table["person"] * people
+                + (table["person_month_events"] * people * months if events else 0.0))
+
+    return int(replications * per(_OUTPUT_BYTES, record_events) + kept * per(_KEPT_BYTES, record_events))
+
+
+def check_free_space(folder: Path, need: int) -> None:
+    """Refuse, before any work, to start a run whose results would not fit on the disk.
+
+    Raises:
+        OutputError: (exit code 1) if the file system of ``folder`` (or of its nearest existing
+            parent) has less than ``need`` bytes free.
+    """
+    probe = Path(folder)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError:
+        return  # cannot tell: the writing itself will say
+    if free < need:
+        raise OutputError(f"{folder}: not enough free disk space: the results need about {_size(need)} and "
+                          f"{probe} has {_size(free)} free", exit_code=1)
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return f"{n:,.1f} TB"  # pragma: no cover - the loop returns
+
+
+def partial_folder(folder: Path) -> Path:
+    """The hidden folder beside ``folder`` where its finished replications are kept until it is
+    written (:class:`~sim.runs.partial.ReplicationStore`)."""
+    folder = Path(folder)
+    return folder.with_name(f".{folder.name}.partial")
 
 
 class output_lock:  # noqa: N801 - used as a context manager, reads like a function
