@@ -24,6 +24,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from sim.runs.results import pid_alive
+
 __all__ = ["ReplicationStore"]
 
 
@@ -57,6 +59,18 @@ class ReplicationStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def clean(self) -> None:
+        """Remove temporary files left by writers that were killed (their pid is not alive)."""
+        if not self.folder.is_dir():
+            return
+        for tmp in self.folder.glob(".*.tmp-*"):
+            try:
+                pid = int(tmp.name.rsplit(".tmp-", 1)[1])
+            except (IndexError, ValueError):
+                continue
+            if pid != os.getpid() and not pid_alive(pid):
+                tmp.unlink(missing_ok=True)
 
     def __len__(self) -> int:
         return len(list(self.folder.glob("*.pickle"))) if self.folder.is_dir() else 0

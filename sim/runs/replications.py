@@ -106,6 +106,8 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
     scenarios, draws = replication_scenarios(scenario, seed, replications)
     jobs = [(sc, s, record_events) for sc, s in zip(scenarios, seeds, strict=True)]
     kept = ReplicationStore(store) if store is not None else None
+    if kept is not None:
+        kept.clean()
     code = code_version() if kept is not None else ""
     keys = [replication_key(sc, s, record_events, code) if kept is not None else "" for sc, s, _ in jobs]
     results: dict[int, RunResult] = {}

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from sim.engine.population import Population
 
 __all__ = ["RunResult", "atomic_dir", "TABLES", "OutputError", "check_output_folder", "check_free_space",
-           "output_lock", "output_estimate", "partial_folder"]
+           "output_lock", "output_estimate", "partial_folder", "pid_alive"]
 
 TABLES = ("stocks", "flows", "events", "queues", "exits", "follow_ups", "status", "ledger", "people",
           "tracked_state", "tracked_money")
@@ -465,7 +465,7 @@ class output_lock:  # noqa: N801 - used as a context manager, reads like a funct
                     pid = int(self.lock.read_text().strip() or 0)
                 except (OSError, ValueError):
                     pid = 0
-                if pid and pid != os.getpid() and _pid_alive(pid):
+                if pid and pid != os.getpid() and pid_alive(pid):
                     raise OutputError(f"{self.lock.with_suffix('')}: another almsim (pid {pid}) is writing this "
                                       "folder; wait for it, or give --name another name") from None
                 self.lock.unlink(missing_ok=True)  # its writer is gone
@@ -479,7 +479,8 @@ class output_lock:  # noqa: N801 - used as a context manager, reads like a funct
         self.lock.unlink(missing_ok=True)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -498,7 +499,7 @@ def _sweep_stale(path: Path) -> None:
                 pid = int(stale.name.split(".tmp-" if ".tmp-" in stale.name else ".old-")[1].split("-")[0])
             except (IndexError, ValueError):
                 continue
-            if pid != os.getpid() and not _pid_alive(pid):
+            if pid != os.getpid() and not pid_alive(pid):
                 shutil.rmtree(stale, ignore_errors=True)
 
 
