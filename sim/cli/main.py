@@ -18,6 +18,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 from sim.cli import calibrate, runs, scenarios, studio, teach
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupt_handler(main_pid: int) -> signal.Handlers | object:
+def _interrupt_handler(main_pid: int) -> Callable[[int, object], None]:
     """SIGINT raises ``KeyboardInterrupt`` in this process only: a worker *forked* from it (the
     calibration's ABC samplers fork) inherits the handler and ignores Ctrl-C; the parent stops it."""
     def on_interrupt(signum: int, frame: object) -> None:
@@ -95,16 +96,28 @@ def _interrupted() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``almsim`` with ``argv`` (default: the process arguments); return the exit code."""
+    """Run ``almsim`` with ``argv`` (default: the process arguments); return the exit code.
+
+    While it runs, Ctrl-C interrupts this process only (see :func:`_interrupt_handler`); the
+    previous handler is put back on return, unless interrupted (then SIGINT stays ignored while
+    the process exits).
+    """
     try:
-        return _main(argv)
+        previous = signal.signal(signal.SIGINT, _interrupt_handler(os.getpid()))
+    except ValueError:  # not the main thread: Python's own handling stays
+        previous = None
+    interrupted = False
+    try:
+        return _run(argv)
     except KeyboardInterrupt:
+        interrupted = True
         return _interrupted()
+    finally:
+        if previous is not None and not interrupted:
+            signal.signal(signal.SIGINT, previous)
 
 
-def _main(argv: list[str] | None) -> int:
-    with contextlib.suppress(ValueError):  # not the main thread: keep Python's own handler
-        signal.signal(signal.SIGINT, _interrupt_handler(os.getpid()))
+def _run(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse already reported
@@ -121,6 +134,6 @@ def _main(argv: list[str] | None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except OSError as exc:  # a fault of the machine found while working (e.g. the disk filled up)
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        shown = ScenarioError(exc.strerror or str(exc), file=str(exc.filename or "almsim"))  # one line, escaped
+        print(f"error: {shown}", file=sys.stderr)
         return 1
