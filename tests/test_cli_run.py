@@ -154,22 +154,32 @@ def _compare_folder(out: Path, name: str, *files: str, extra: tuple[str, ...] = 
     return out / f"compare-{name}" / _comparison_id(args, baseline, scenarios)
 
 
-def test_a_second_compare_of_the_same_folder_is_refused_while_the_first_writes(tmp_path):
-    import subprocess
+#: Holds the lock of the folder whose path is argv[1] as a live writer does, until killed.
+HOLD_LOCK = ("import os, sys, time\nfrom pathlib import Path\nfrom sim.runs.results import output_lock\n"
+             "with output_lock(Path(sys.argv[1])):\n    print('locked', flush=True)\n    time.sleep(120)\n")
 
+
+def hold_lock(folder: Path) -> subprocess.Popen[str]:
+    """A live writer of ``folder`` (another process holding its lock)."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(folder)], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    return holder
+
+
+def test_a_second_compare_of_the_same_folder_is_refused_while_the_first_writes(tmp_path):
     files = ("scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml")
     folder = _compare_folder(tmp_path, "x", *files, extra=("--no-sensitivity",))
-    sleeper = subprocess.Popen(["sleep", "60"])
+    holder = hold_lock(folder)
     try:
-        folder.parent.mkdir(parents=True)
-        folder.with_name(folder.name + ".lock").write_text(str(sleeper.pid))  # a live writer
         res = almsim("compare", *files, "-r", "1", "-q", "--no-sensitivity", "--out", str(tmp_path), "--name", "x")
-        assert res.returncode == 2 and f"another almsim (pid {sleeper.pid})" in res.stderr
+        assert res.returncode == 2 and f"another almsim (pid {holder.pid})" in res.stderr
         assert not folder.exists()
     finally:
-        sleeper.kill()
-        sleeper.wait()
-    # a lock left by a writer that is gone (the sleeper was killed) is taken over
+        holder.kill()
+        holder.wait()
+    # the lock left by a writer that was killed is taken over
+    assert (folder.parent / f".{folder.name}.lock").exists()
     res = almsim("compare", *files, "-r", "1", "-q", "--no-sensitivity", "--out", str(tmp_path), "--name", "x")
     assert res.returncode == 0, res.stderr
     assert (folder / "report.html").exists() and sorted(p.name for p in folder.parent.iterdir()) == [folder.name]

@@ -200,18 +200,17 @@ def test_a_second_run_of_the_same_folder_is_refused_before_any_work(tmp_path, ca
     from sim import load_scenario
     from sim.cli.main import main
     from sim.runs.replications import run_id
+    from test_cli_run import hold_lock
 
     folder = tmp_path / "c2-lycksele" / run_id(load_scenario(C2), 0, 2)
-    folder.parent.mkdir()
-    sleeper = subprocess.Popen(["sleep", "60"])
+    holder = hold_lock(folder)  # a live writer of the same folder
     try:
-        folder.with_name(folder.name + ".lock").write_text(str(sleeper.pid))  # a live writer
         assert main(["run", C2, "-r", "2", "--out", str(tmp_path), "-q"]) == 2
     finally:
-        sleeper.kill()
-        sleeper.wait()
+        holder.kill()
+        holder.wait()
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and f"another almsim (pid {sleeper.pid}) is writing" in err
+    assert err.count("\n") == 1 and f"another almsim (pid {holder.pid}) is writing" in err
     assert not folder.exists() and kept(folder.parent) == 0
 
 

@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -359,7 +360,7 @@ class OutputError(Exception):
 #: Longest folder or file name most file systems take (bytes).
 MAX_NAME_BYTES = 255
 #: What the names written beside a results folder add to its name: ``.NAME.tmp-PID-XXXXXXXX``
-#: (a pid has at most 7 digits), ``.NAME.partial``, ``NAME.lock``.
+#: (a pid has at most 7 digits), ``.NAME.partial``, ``.NAME.lock``.
 _SIBLING_BYTES = 32
 
 
@@ -447,36 +448,66 @@ def partial_folder(folder: Path) -> Path:
 class output_lock:  # noqa: N801 - used as a context manager, reads like a function
     """Refuse a second writer of the same output folder while one is at work.
 
-    ``with output_lock(path):`` creates ``<path>.lock`` beside the folder with the writer's pid
-    (exclusively); a lock whose writer is no longer alive is taken over; another live writer
-    raises :class:`OutputError` at once, before any work.
+    ``with output_lock(path):`` holds an exclusive ``flock`` on ``.<name>.lock`` beside the
+    folder (hidden, like the other names beside a results folder that are not results), with
+    the writer's pid inside for the message. Another writer is refused at once, before any
+    work, with :class:`OutputError`. The kernel lets go of the lock when its writer ends, even
+    when killed, so a lock left behind by a killed writer is simply taken (no guessing from
+    pids, which are reused).
     """
 
     def __init__(self, path: Path) -> None:
-        self.lock = path.with_name(path.name + ".lock")
+        self.folder = Path(path)
+        self.lock = self.folder.with_name(f".{self.folder.name}.lock")
+        self._fd: int | None = None
 
     def __enter__(self) -> Path:
+        import fcntl
+
         self.lock.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
+        for _ in range(10):
+            fd = os.open(self.lock, os.O_CREAT | os.O_RDWR, 0o644)
             try:
-                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(self.lock.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and pid_alive(pid):
-                    raise OutputError(f"{self.lock.with_suffix('')}: another almsim (pid {pid}) is writing this "
-                                      "folder; wait for it, or give --name another name") from None
-                self.lock.unlink(missing_ok=True)  # its writer is gone
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = self._owner(fd)
+                os.close(fd)
+                raise OutputError(f"{self.folder}: another almsim{f' (pid {pid})' if pid else ''} is writing this "
+                                  "folder; wait for it to finish") from None
+            except BaseException:
+                os.close(fd)
+                raise
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.lock).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:  # the previous writer removed this file as it finished: take the new one
+                os.close(fd)
                 continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            self._fd = fd
             return self.lock
-        raise OutputError(f"{self.lock}: could not take the lock")
+        raise OutputError(f"{self.folder}: could not take the lock {self.lock}")
+
+    @staticmethod
+    def _owner(fd: int) -> int:
+        """The pid written in a held lock (0 while its writer has not written it yet)."""
+        for _ in range(20):
+            text = os.pread(fd, 32, 0).strip()
+            if text:
+                try:
+                    return int(text)
+                except ValueError:
+                    return 0
+            time.sleep(0.05)
+        return 0
 
     def __exit__(self, *exc: object) -> None:
-        self.lock.unlink(missing_ok=True)
+        if self._fd is not None:
+            self.lock.unlink(missing_ok=True)  # while still held: a waiting writer sees a new file
+            os.close(self._fd)
+            self._fd = None
 
 
 def pid_alive(pid: int) -> bool:
