@@ -155,7 +155,7 @@ def _compare_folder(out: Path, name: str, *files: str, extra: tuple[str, ...] = 
 
 
 #: Holds the lock of the folder whose path is argv[1] as a live writer does, until killed.
-HOLD_LOCK = ("import os, sys, time\nfrom pathlib import Path\nfrom sim.runs.results import output_lock\n"
+HOLD_LOCK = ("import os, sys, time\nfrom pathlib import Path\nfrom sim.runs.folders import output_lock\n"
              "with output_lock(Path(sys.argv[1])):\n    print('locked', flush=True)\n    time.sleep(120)\n")
 
 

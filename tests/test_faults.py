@@ -197,10 +197,11 @@ def test_run_killed_interrupted_and_resumed_equals_an_uninterrupted_run(tmp_path
 
 
 def test_a_second_run_of_the_same_folder_is_refused_before_any_work(tmp_path, capsys):
+    from test_cli_run import hold_lock
+
     from sim import load_scenario
     from sim.cli.main import main
     from sim.runs.replications import run_id
-    from test_cli_run import hold_lock
 
     folder = tmp_path / "c2-lycksele" / run_id(load_scenario(C2), 0, 2)
     holder = hold_lock(folder)  # a live writer of the same folder
@@ -222,7 +223,7 @@ def test_compare_killed_interrupted_and_resumed_and_a_second_writer_refused(tmp_
     from sim.analysis.comparison import compare
 
     out = tmp_path / "out"
-    cmd = ("compare", C2_BASE, C2, "-r", "4", "--no-sensitivity", "--out", str(out), "-q")
+    cmd = ("compare", C2_BASE, C2, "-r", "4", "--no-sensitivity", "--no-bridge", "--out", str(out), "-q")
     parent = out / "compare-c2-lycksele"
 
     proc = start(*cmd)
@@ -245,7 +246,8 @@ def test_compare_killed_interrupted_and_resumed_and_a_second_writer_refused(tmp_
     assert {"report.html", "money.parquet", "comparison.json"} <= {p.name for p in folder.iterdir()}
     assert list(parent.glob(".*")) == []
 
-    reference = compare(load_scenario(C2_BASE), [load_scenario(C2)], replications=4, sensitivity=False)
+    reference = compare(load_scenario(C2_BASE), [load_scenario(C2)], replications=4, sensitivity=False,
+                        bridge=False)
     for name in ("money", "headline", "categories"):
         pd.testing.assert_frame_equal(pd.read_parquet(folder / f"{name}.parquet"), reference.tables[name],
                                       check_dtype=False)
@@ -311,7 +313,7 @@ def test_a_read_only_output_folder_is_refused_before_any_work(tmp_path, capsys):
 def test_a_full_disk_is_refused_before_any_work_or_found_while_writing_with_nothing_half_written(
         tmp_path, capsys, monkeypatch):
     from sim.cli.main import main
-    from sim.runs import results
+    from sim.runs import folders
     from sim.runs.partial import ReplicationStore
 
     with tmpfs(tmp_path / "disk", "size=1m") as disk:
@@ -323,7 +325,7 @@ def test_a_full_disk_is_refused_before_any_work_or_found_while_writing_with_noth
         assert list(disk.iterdir()) == []
 
         # With the estimate fooled, the disk fills while the replications are kept...
-        monkeypatch.setattr(results, "output_estimate", lambda *args, **kwargs: 0)
+        monkeypatch.setattr(folders, "output_estimate", lambda *args, **kwargs: 0)
         assert main(["run", C2, "-r", "4", "--out", str(out), "-q"]) == 1
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err

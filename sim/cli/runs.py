@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,21 +56,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     replication is kept as it finishes (``.<run-id>.partial/``), so the same command resumes a
     killed run; the kept replications are removed once the run's folder is written.
     """
-    from sim.runs.replications import run_id
+    from sim.runs.identity import run_id
 
     record = not args.no_events
     scenarios = load_all(args.files, args.overrides, record)
     folders = [Path(args.out) / s.name / run_id(s, args.seed, args.replications, record) for s in scenarios]
-    need = sum(_estimate(s, args.replications, record) for s in scenarios)
-    return _with_folders(folders, need, lambda: _run(args, scenarios, folders))
+    return _with_folders(folders, lambda: sum(_estimate(s, args.replications, record) for s in scenarios),
+                         lambda: _run(args, scenarios, folders))
 
 
 def _run(args: argparse.Namespace, scenarios: list[Any], folders: list[Path]) -> int:
     from tqdm import tqdm
 
+    from sim.runs.folders import partial_folder
     from sim.runs.partial import ReplicationStore
     from sim.runs.replications import replicate
-    from sim.runs.results import partial_folder
 
     for file, scenario, folder in zip(args.files, scenarios, folders, strict=True):
         kept = ReplicationStore(partial_folder(folder))
@@ -98,26 +99,26 @@ def _run(args: argparse.Namespace, scenarios: list[Any], folders: list[Path]) ->
 def _estimate(scenario: Any, replications: int, record_events: bool, kept: int | None = None) -> int:
     """Bytes of disk the runs of ``scenario`` need at their peak (an over-estimate)."""
     from sim.engine.population import population_size
-    from sim.runs.results import output_estimate
+    from sim.runs.folders import output_estimate
 
     people = population_size(scenario.population, scenario.start_month, scenario.horizon_months)
     return output_estimate(people, scenario.horizon_months, replications, record_events, kept)
 
 
-def _with_folders(folders: list[Path], need: int, work: Any) -> int:
-    """Check every output folder and the free space, lock the folders, then do the work.
+def _with_folders(folders: list[Path], need: Callable[[], int], work: Callable[[], int]) -> int:
+    """Check every output folder, lock them, check the free space for ``need()`` bytes, then work.
 
     A problem with the folders is one line before any work: exit 2 (1 for too little disk).
     """
-    from sim.runs.results import OutputError, check_free_space, check_output_folder, output_lock
+    from sim.runs.folders import OutputError, check_free_space, check_output_folder, output_lock
 
     try:
         for folder in folders:
             check_output_folder(folder)
-        check_free_space(folders[0], need)
         with contextlib.ExitStack() as locks:
             for folder in dict.fromkeys(folders):  # the same folder twice is locked once
                 locks.enter_context(output_lock(folder))
+            check_free_space(folders[0], need())
             return work()
     except OutputError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -147,18 +148,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
     what-ifs never share a folder. As for ``run``: folders checked and locked before any work,
     replications kept as they finish and resumed by the same command.
     """
-    from sim.analysis.assumptions_driving import ASSUMPTIONS
-
     baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides)
     name = args.name or "-".join(s.name for s in scenarios)[:80]
     folder = Path(args.out) / f"compare-{name}" / _comparison_id(args, baseline, scenarios)
-    # Re-runs of every replication per scenario and value of the non-money assumption lines.
-    reruns = 0 if args.no_sensitivity else sum(len(a.values) for a in ASSUMPTIONS if not a.money_only)
-    r = args.replications
-    need = _REPORT_BYTES + _estimate(baseline, r, False)
-    need += sum(_estimate(s, r, not args.no_bridge or bool(s.goals)) for s in scenarios)
-    need += sum(_estimate(x, 0, False, kept=r * reruns) for s in scenarios for x in (baseline, s))
-    return _with_folders([folder], need, lambda: _compare(args, baseline, scenarios, folder, reruns))
+
+    def need() -> int:
+        reruns = _reruns(args)
+        r = args.replications
+        return (_REPORT_BYTES + _estimate(baseline, r, False)
+                + sum(_estimate(s, r, not args.no_bridge or bool(s.goals)) for s in scenarios)
+                + sum(_estimate(x, 0, False, kept=r * reruns) for s in scenarios for x in (baseline, s)))
+
+    return _with_folders([folder], need, lambda: _compare(args, baseline, scenarios, folder))
+
+
+def _reruns(args: argparse.Namespace) -> int:
+    """Re-runs of every replication, per scenario, for the assumption lines that are not money only."""
+    from sim.analysis.assumptions_driving import ASSUMPTIONS
+
+    return 0 if args.no_sensitivity else sum(len(a.values) for a in ASSUMPTIONS if not a.money_only)
 
 
 #: The report and its figures (measured: about 0.6 MB for the main job; rounded up).
@@ -171,23 +179,23 @@ def _comparison_id(args: argparse.Namespace, baseline: Any, scenarios: list[Any]
     import hashlib
     import json
 
-    from sim.runs.replications import content_hash
+    from sim.runs.identity import content_hash
 
     what = json.dumps({"scenarios": [content_hash(s) for s in (baseline, *scenarios)],
                        "sensitivity": not args.no_sensitivity, "bridge": not args.no_bridge})
     return f"seed{args.seed}-r{args.replications}-{hashlib.sha256(what.encode()).hexdigest()[:10]}"
 
 
-def _compare(args: argparse.Namespace, baseline: Any, scenarios: list[Any], folder: Path, reruns: int) -> int:
+def _compare(args: argparse.Namespace, baseline: Any, scenarios: list[Any], folder: Path) -> int:
     from tqdm import tqdm
 
     from sim.analysis.comparison import compare
     from sim.present.report import render_report
+    from sim.runs.folders import partial_folder
     from sim.runs.partial import ReplicationStore
-    from sim.runs.results import partial_folder
 
     kept = ReplicationStore(partial_folder(folder))
-    total = args.replications * (1 + len(scenarios) + 2 * len(scenarios) * reruns)
+    total = args.replications * (1 + len(scenarios) + 2 * len(scenarios) * _reruns(args))
     with tqdm(total=total, desc="replications", unit="run", disable=args.quiet or None, file=sys.stderr,
               leave=False) as bar:
         comparison = compare(baseline, scenarios, seed=args.seed, replications=args.replications,

@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sim.runs.results import pid_alive
+from sim.runs.folders import pid_alive
 
 __all__ = ["ReplicationStore"]
 

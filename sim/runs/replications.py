@@ -15,7 +15,6 @@ parameter uncertainty as well as chance.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import platform
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +27,7 @@ import pandas as pd
 
 from sim.engine.model import ProgrammeModel
 from sim.engine.streams import replication_seeds
+from sim.runs.identity import VERSION, code_version, content_hash, replication_key, run_id
 from sim.runs.partial import ReplicationStore
 from sim.runs.posterior import replication_scenarios
 from sim.runs.results import RunResult, atomic_dir
@@ -37,9 +37,7 @@ from sim.scenario.schema import Scenario
 __all__ = ["simulate", "replicate", "Ensemble", "content_hash", "code_version", "replication_key", "run_id",
            "flatten_summary", "VERSION", "QUANTILES"]
 
-_SIM = Path(__file__).resolve().parents[1]  # the sim package
 
-VERSION = "0.1.0"
 QUANTILES = (0.1, 0.5, 0.9)
 
 
@@ -54,36 +52,6 @@ def simulate(scenario: Scenario, seed: int = 0, *, record_events: bool = True, c
 def _one(args: tuple[Scenario, int, bool]) -> RunResult:
     scenario, seed, events = args
     return simulate(scenario, seed, record_events=events)
-
-
-def content_hash(scenario: Scenario) -> str:
-    """SHA-256 of the resolved scenario and the code version (changes when either does)."""
-    doc = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"almsim {VERSION}\n{doc}".encode()).hexdigest()
-
-
-def code_version() -> str:
-    """The package version and a digest of its source files (a code change makes new keys)."""
-    h = hashlib.sha256(VERSION.encode())
-    for f in sorted(_SIM.rglob("*.py")):
-        h.update(f.relative_to(_SIM).as_posix().encode())
-        h.update(f.read_bytes())
-    return f"{VERSION}+{h.hexdigest()[:12]}"
-
-
-def replication_key(scenario: Scenario, seed: int, record_events: bool, code: str | None = None) -> str:
-    """What names one replication in a :class:`~sim.runs.partial.ReplicationStore`: the resolved
-    scenario, its seed, whether events are kept, and the code (``code``: :func:`code_version`)."""
-    text = json.dumps({"scenario": content_hash(scenario), "seed": int(seed), "events": bool(record_events),
-                       "code": code_version() if code is None else code}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def run_id(scenario: Scenario, seed: int, replications: int, record_events: bool = True) -> str:
-    """The name of a run's folder under ``<out>/<scenario>/``: what makes the run distinct (seed,
-    replications, the resolved scenario with its overrides, and whether events are kept)."""
-    h = content_hash(scenario)
-    return f"seed{seed}-r{replications}-{h[:10]}" + ("" if record_events else "-noevents")
 
 
 def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, workers: int = 1,

@@ -48,7 +48,8 @@ import numpy as np
 import pandas as pd
 
 from sim.engine.streams import replication_seeds
-from sim.runs.replications import code_version, flatten_summary, simulate
+from sim.runs.identity import code_version
+from sim.runs.replications import flatten_summary, simulate
 from sim.runs.run_statistics import Measured, simulate_target
 from sim.runs.workers import process_pool
 from sim.scenario.paths import apply_values
