@@ -6,10 +6,10 @@ order they finish. Workers are a local process pool (``workers > 1``,
 :func:`sim.runs.workers.process_pool`: Ctrl-C reaches only this process, which stops them);
 results are gathered and sorted by replication before anything is summarised. With
 ``store=``, each replication is kept on disk as it finishes and read back instead of computed
-when the same replication is asked for again (:mod:`sim.runs.partial`): a killed command resumes. A scenario with
-``parameters: {from_calibration: NAME}`` gives each replication its own posterior draw of the
-calibrated parameters (:func:`sim.runs.posterior.replication_scenarios`), so the bands carry
-parameter uncertainty as well as chance.
+when the same replication is asked for again (:mod:`sim.runs.partial`): a killed command
+resumes. A scenario with ``parameters: {from_calibration: NAME}`` gives each replication its
+own posterior draw of the calibrated parameters (:func:`sim.runs.posterior.replication_scenarios`),
+so the bands carry parameter uncertainty as well as chance.
 """
 
 from __future__ import annotations
@@ -74,12 +74,12 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
     scenarios, draws = replication_scenarios(scenario, seed, replications)
     jobs = [(sc, s, record_events) for sc, s in zip(scenarios, seeds, strict=True)]
     kept = ReplicationStore(store) if store is not None else None
-    if kept is not None:
-        kept.clean()
-    code = code_version() if kept is not None else ""
-    keys = [replication_key(sc, s, record_events, code) if kept is not None else "" for sc, s, _ in jobs]
     results: dict[int, RunResult] = {}
-    if kept is not None:
+    keys: list[str] = []
+    if kept is not None:  # read back what a killed command kept
+        kept.clean()
+        code = code_version()
+        keys = [replication_key(sc, s, record_events, code) for sc, s, _ in jobs]
         for i, key in enumerate(keys):
             found = kept.get(key)
             if isinstance(found, RunResult):
