@@ -74,6 +74,7 @@ def _run(args: argparse.Namespace, scenarios: list[Any], folders: list[Path]) ->
 
     for file, scenario, folder in zip(args.files, scenarios, folders, strict=True):
         kept = ReplicationStore(partial_folder(folder))
+        _note_resumed(args, kept, scenario.name)
         with tqdm(total=args.replications, desc=scenario.name, unit="run", disable=args.quiet or None,
                   file=sys.stderr, leave=False) as bar:
             ens = replicate(scenario, args.seed, args.replications, workers=args.workers,
@@ -94,6 +95,13 @@ def _run(args: argparse.Namespace, scenarios: list[Any], folders: list[Path]) ->
             if key in s:
                 print(f"  {name.name + ' starts':32s} {_fmt_band(s[key])}")
     return 0
+
+
+def _note_resumed(args: argparse.Namespace, kept: Any, name: str) -> None:
+    """One line on stderr when an interrupted command is resumed (not with --quiet)."""
+    if len(kept) and not args.quiet:
+        print(f"{name}: resuming: {len(kept)} finished replications kept by an interrupted run are used",
+              file=sys.stderr)
 
 
 def _estimate(scenario: Any, replications: int, record_events: bool, kept: int | None = None) -> int:
@@ -195,6 +203,7 @@ def _compare(args: argparse.Namespace, baseline: Any, scenarios: list[Any], fold
     from sim.runs.partial import ReplicationStore
 
     kept = ReplicationStore(partial_folder(folder))
+    _note_resumed(args, kept, folder.parent.name)
     total = args.replications * (1 + len(scenarios) + 2 * len(scenarios) * _reruns(args))
     with tqdm(total=total, desc="replications", unit="run", disable=args.quiet or None, file=sys.stderr,
               leave=False) as bar:
