@@ -194,3 +194,22 @@ def test_what_ifs_get_their_own_folders(tmp_path):
                            ("--no-sensitivity",), ("--no-bridge",))}
     assert len(names) == 6
     assert _compare_folder(tmp_path, "x", *files) == _compare_folder(tmp_path, "x", *files, extra=("-w", "2"))
+
+
+@pytest.mark.parametrize("command", ["sweep", "sensitivity"])
+def test_sweep_and_sensitivity_read_their_file_with_the_strict_reader(tmp_path, capsys, command):
+    """A FIFO is refused at once (no hang), a duplicate key with its line (no plain yaml.safe_load)."""
+    import os
+
+    from sim.cli.main import main
+
+    fifo = tmp_path / "job.yaml"
+    os.mkfifo(fifo)
+    duplicate = tmp_path / "dup.yaml"
+    duplicate.write_text("name: c2\ntargets: t.yaml\nscenarios: {}\nname: c3\n")
+    assert main([command, str(fifo), "-q"]) == 2
+    assert main([command, str(duplicate), "-q"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert "is a FIFO" in lines[0]
+    assert f"{duplicate}:4: name: duplicate key" in lines[1]
