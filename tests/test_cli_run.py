@@ -68,7 +68,8 @@ def test_compare_writes_tables_figures_and_a_report(tmp_path):
     res = almsim("compare", "scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml",
                  "scenarios/c2-lycksele-2coaches.yaml", "-r", "3", "--out", str(out), "-q")
     assert res.returncode == 0, res.stderr
-    folder = out / "compare-c2-lycksele-c2-lycksele-2coaches"
+    (folder,) = (out / "compare-c2-lycksele-c2-lycksele-2coaches").iterdir()  # one folder per what-if
+    assert folder.name.startswith("seed0-r3-")
     names = {p.name for p in folder.iterdir()}
     assert {"report.html", "money.parquet", "money.csv", "headline.parquet", "headline.csv"} <= names
     assert any(n.endswith(".png") for n in names) or "data:image/png;base64" in (folder / "report.html").read_text()
@@ -82,7 +83,8 @@ def test_a_scenario_compared_with_itself_saves_exactly_nothing(tmp_path):
     res = almsim("compare", "scenarios/c2-lycksele.yaml", "scenarios/c2-lycksele.yaml", "-r", "2", "--out",
                  str(out), "--name", "self", "-q")
     assert res.returncode == 0, res.stderr
-    money = pd.read_parquet(out / "compare-self" / "money.parquet")
+    (folder,) = (out / "compare-self").iterdir()
+    money = pd.read_parquet(folder / "money.parquet")
     assert (money["saving_undiscounted_sek"] == 0.0).all()
 
 
@@ -141,21 +143,73 @@ def test_compare_checks_its_output_folder_before_any_work(tmp_path):
     assert res.returncode == 2 and "longer than 255 bytes" in res.stderr
 
 
-def test_a_second_compare_of_the_same_folder_is_refused_while_the_first_writes(tmp_path):
-    import subprocess
+def _compare_folder(out: Path, name: str, *files: str, extra: tuple[str, ...] = ()) -> Path:
+    """The folder ``almsim compare FILES --out OUT --name NAME -r 1 EXTRA`` writes."""
+    from sim.cli.main import build_parser
+    from sim.cli.runs import _comparison_id
+    from sim.cli.scenarios import load_all
 
-    sleeper = subprocess.Popen(["sleep", "60"])
+    args = build_parser().parse_args(["compare", *files, "-r", "1", "--out", str(out), "--name", name, *extra])
+    baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides)
+    return out / f"compare-{name}" / _comparison_id(args, baseline, scenarios)
+
+
+#: Holds the lock of the folder whose path is argv[1] as a live writer does, until killed.
+HOLD_LOCK = ("import os, sys, time\nfrom pathlib import Path\nfrom sim.runs.folders import output_lock\n"
+             "with output_lock(Path(sys.argv[1])):\n    print('locked', flush=True)\n    time.sleep(120)\n")
+
+
+def hold_lock(folder: Path) -> subprocess.Popen[str]:
+    """A live writer of ``folder`` (another process holding its lock)."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(folder)], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    return holder
+
+
+def test_a_second_compare_of_the_same_folder_is_refused_while_the_first_writes(tmp_path):
+    files = ("scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml")
+    folder = _compare_folder(tmp_path, "x", *files, extra=("--no-sensitivity",))
+    holder = hold_lock(folder)
     try:
-        (tmp_path / "compare-x.lock").write_text(str(sleeper.pid))  # a live writer
-        res = almsim("compare", "scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml", "-r", "1",
-                     "-q", "--out", str(tmp_path), "--name", "x")
-        assert res.returncode == 2 and f"another almsim (pid {sleeper.pid})" in res.stderr
-        assert not (tmp_path / "compare-x").exists()
+        res = almsim("compare", *files, "-r", "1", "-q", "--no-sensitivity", "--out", str(tmp_path), "--name", "x")
+        assert res.returncode == 2 and f"another almsim (pid {holder.pid})" in res.stderr
+        assert not folder.exists()
     finally:
-        sleeper.kill()
-        sleeper.wait()
-    # a lock left by a writer that is gone (the sleeper was killed) is taken over
-    res = almsim("compare", "scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml", "-r", "1", "-q",
-                 "--no-sensitivity", "--out", str(tmp_path), "--name", "x")
+        holder.kill()
+        holder.wait()
+    # the lock left by a writer that was killed is taken over
+    assert (folder.parent / f".{folder.name}.lock").exists()
+    res = almsim("compare", *files, "-r", "1", "-q", "--no-sensitivity", "--out", str(tmp_path), "--name", "x")
     assert res.returncode == 0, res.stderr
-    assert (tmp_path / "compare-x" / "report.html").exists() and not (tmp_path / "compare-x.lock").exists()
+    assert (folder / "report.html").exists() and sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
+
+
+def test_what_ifs_get_their_own_folders(tmp_path):
+    """Seed, replications, overrides and what is left out each name another folder (nothing
+    about a comparison is written; only the names are computed)."""
+    files = ("scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml")
+    names = {_compare_folder(tmp_path, "x", *files, extra=extra).name
+             for extra in ((), ("--seed", "1"), ("-r", "2"), ("--set", "programmes.c2.capacity.staff=4"),
+                           ("--no-sensitivity",), ("--no-bridge",))}
+    assert len(names) == 6
+    assert _compare_folder(tmp_path, "x", *files) == _compare_folder(tmp_path, "x", *files, extra=("-w", "2"))
+
+
+@pytest.mark.parametrize("command", ["sweep", "sensitivity"])
+def test_sweep_and_sensitivity_read_their_file_with_the_strict_reader(tmp_path, capsys, command):
+    """A FIFO is refused at once (no hang), a duplicate key with its line (no plain yaml.safe_load)."""
+    import os
+
+    from sim.cli.main import main
+
+    fifo = tmp_path / "job.yaml"
+    os.mkfifo(fifo)
+    duplicate = tmp_path / "dup.yaml"
+    duplicate.write_text("name: c2\ntargets: t.yaml\nscenarios: {}\nname: c3\n")
+    assert main([command, str(fifo), "-q"]) == 2
+    assert main([command, str(duplicate), "-q"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert "is a FIFO" in lines[0]
+    assert f"{duplicate}:4: name: duplicate key" in lines[1]

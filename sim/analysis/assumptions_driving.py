@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -113,8 +114,10 @@ def _rows(label: str, a: Assumption, value: float, current: float, horizons: lis
 
 
 def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: Sequence[str], *,
-                     workers: int = 1, progress: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """Every scenario's headline under each value of each driving assumption (see the module)."""
+                     workers: int = 1, progress: Callable[[int], None] | None = None,
+                     store: str | Path | None = None) -> pd.DataFrame:
+    """Every scenario's headline under each value of each driving assumption (see the module);
+    ``store``: where the re-runs are kept as they finish (see :func:`~sim.runs.replications.replicate`)."""
     rows: list[tuple[object, ...]] = []
     for label, ens in zip(labels, scenarios, strict=True):
         scn = ens.scenario
@@ -132,9 +135,10 @@ def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: 
                     sc = np.stack([_reposted(r, a, value, months) for r in ens.results])
                 else:
                     b_ens = replicate(_with_member_share(baseline.scenario, value), baseline.seed,
-                                      len(baseline.seeds), workers=workers, record_events=False, progress=progress)
+                                      len(baseline.seeds), workers=workers, record_events=False, progress=progress,
+                                      store=store)
                     s_ens = replicate(_with_member_share(scn, value), ens.seed, len(ens.seeds), workers=workers,
-                                      record_events=False, progress=progress)
+                                      record_events=False, progress=progress, store=store)
                     base = np.stack([_net(r.ledger_book.months(), months) for r in b_ens.results])
                     sc = np.stack([_net(r.ledger_book.months(), months) for r in s_ens.results])
                 rows += _rows(label, a, value, current, horizons, origin, disc, base, sc)

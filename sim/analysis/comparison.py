@@ -657,7 +657,7 @@ def _meta(baseline: Ensemble, scenarios: Sequence[Ensemble], base_label: str, la
 
 def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0, replications: int = 20,
             workers: int = 1, progress: Callable[[int], None] | None = None,
-            sensitivity: bool = True, bridge: bool = True) -> Comparison:
+            sensitivity: bool = True, bridge: bool = True, store: str | Path | None = None) -> Comparison:
     """Run ``baseline`` and each scenario with common random numbers and compare them.
 
     Args:
@@ -674,6 +674,8 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
             assumptions that drive it; :mod:`sim.analysis.assumptions_driving`).
         bridge: add the payoff-style estimate and the bridge from it to the simulated one
             (:mod:`sim.analysis.payoff`; needs the scenarios' event logs, which are then kept).
+        store: a folder where every replication is kept as it finishes and read back when asked
+            for again, so a killed comparison resumes (:func:`sim.runs.replications.replicate`).
 
     Returns:
         A :class:`Comparison` with these tables:
@@ -701,11 +703,12 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
     scenarios = list(scenarios)
     if not scenarios:
         raise ValueError("give at least one scenario to compare with the baseline")
-    base = replicate(baseline, seed, replications, workers=workers, record_events=False, progress=progress)
+    base = replicate(baseline, seed, replications, workers=workers, record_events=False, progress=progress,
+                     store=store)
     ens = [replicate(s, seed, replications, workers=workers, record_events=bool(s.goals) or bridge,
-                     progress=progress) for s in scenarios]
+                     progress=progress, store=store) for s in scenarios]
     out = Comparison.from_ensembles(base, ens, bridge=bridge)  # checks that the runs pair up
     if sensitivity:
         out.tables["assumption_lines"] = _frame("assumption_lines", assumption_lines(
-            base, ens, out.scenarios, workers=workers, progress=progress))
+            base, ens, out.scenarios, workers=workers, progress=progress, store=store))
     return out

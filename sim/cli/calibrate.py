@@ -127,16 +127,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- shared
 def _load_doc(file: str, overrides: list[str]) -> tuple[dict[str, Any], str, Any]:
-    """A scenario document from a scenario file or a calibration job (its longest scenario, and its space)."""
-    import yaml
+    """A scenario document from a scenario file or a calibration job (its longest scenario, and its space).
 
-    from sim.scenario.load import build, parse_file
+    The file is read once with the strict reader to tell which it is (a regular file of at most
+    1 MiB, safe YAML: a FIFO, a device or a NUL byte is refused at once, with the file and line).
+    """
+    from sim.scenario.load import build, parse_file, read_document
 
-    try:
-        head = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        head = None
-    if isinstance(head, dict) and "targets" in head and "scenarios" in head:
+    head, _ = read_document(file, "scenario file or calibration job")
+    if "targets" in head and "scenarios" in head:
         from sim.calibration.fit import load_job
 
         job = load_job(file)

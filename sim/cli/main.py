@@ -5,8 +5,10 @@ Commands live in one module per group, each with a :class:`~sim.cli.command.Comm
 To add a command, add a handler to the group's list (or a new module to :data:`REGISTRY`).
 
 Exit codes: 0 success, 2 a bad scenario or bad usage (one ``error:`` line on stderr, no
-traceback), 130 interrupted. ``almsim --version`` prints ``almsim X.Y.Z`` and exits 0 without
-importing anything heavy.
+traceback), 1 a fault of the machine (a full disk, a file that cannot be written: one line),
+130 interrupted (Ctrl-C: ``interrupted`` on stderr, in any phase, from this process alone:
+worker processes ignore SIGINT and are stopped by this one). ``almsim --version`` prints
+``almsim X.Y.Z`` and exits 0 without importing anything heavy.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 from sim.cli import calibrate, runs, scenarios, studio, teach
@@ -73,8 +77,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt_handler(main_pid: int) -> Callable[[int, object], None]:
+    """SIGINT raises ``KeyboardInterrupt`` in this process only: a worker *forked* from it (the
+    calibration's ABC samplers fork) inherits the handler and ignores Ctrl-C; the parent stops it."""
+    def on_interrupt(signum: int, frame: object) -> None:
+        if os.getpid() == main_pid:
+            raise KeyboardInterrupt
+    return on_interrupt
+
+
+def _interrupted() -> int:
+    # Ignore a second Ctrl-C while the interpreter winds down (stopping workers, removing
+    # temporary files): it would only turn the one line into a traceback.
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    print("interrupted", file=sys.stderr)
+    return 130
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run ``almsim`` with ``argv`` (default: the process arguments); return the exit code."""
+    """Run ``almsim`` with ``argv`` (default: the process arguments); return the exit code.
+
+    While it runs, Ctrl-C interrupts this process only (see :func:`_interrupt_handler`); the
+    previous handler is put back on return, unless interrupted (then SIGINT stays ignored while
+    the process exits).
+    """
+    try:
+        previous = signal.signal(signal.SIGINT, _interrupt_handler(os.getpid()))
+    except ValueError:  # not the main thread: Python's own handling stays
+        previous = None
+    interrupted = False
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        interrupted = True
+        return _interrupted()
+    finally:
+        if previous is not None and not interrupted:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse already reported
@@ -86,10 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # e.g. `almsim parse x.yaml | head`: the reader left early
         with contextlib.suppress(OSError, ValueError):  # no second failure at exit's flush
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:  # a fault of the machine found while working (e.g. the disk filled up)
+        shown = ScenarioError(exc.strerror or str(exc), file=str(exc.filename or "almsim"))  # one line, escaped
+        print(f"error: {shown}", file=sys.stderr)
         return 1

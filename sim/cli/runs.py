@@ -7,7 +7,9 @@ handlers, so ``almsim --help`` starts without them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,18 +49,38 @@ def _fmt_band(band: dict[str, float | None], scale: float = 1.0, digits: int = 0
 
 @COMMANDS.add("run", "simulate scenarios; write outputs/<scenario>/<run-id>/", _run_arguments)
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run each scenario's replications and save them; print headline numbers."""
+    """Run each scenario's replications and save them; print headline numbers.
+
+    Before any work: every file is loaded and checked, every output folder is checked (writable,
+    names that fit, free disk space for the estimate) and locked against a second writer. Each
+    replication is kept as it finishes (``.<run-id>.partial/``), so the same command resumes a
+    killed run; the kept replications are removed once the run's folder is written.
+    """
+    from sim.runs.identity import run_id
+
+    record = not args.no_events
+    scenarios = load_all(args.files, args.overrides, record)
+    folders = [Path(args.out) / s.name / run_id(s, args.seed, args.replications, record) for s in scenarios]
+    return _with_folders(folders, lambda: sum(_estimate(s, args.replications, record) for s in scenarios),
+                         lambda: _run(args, scenarios, folders))
+
+
+def _run(args: argparse.Namespace, scenarios: list[Any], folders: list[Path]) -> int:
     from tqdm import tqdm
 
+    from sim.runs.folders import partial_folder
+    from sim.runs.partial import ReplicationStore
     from sim.runs.replications import replicate
 
-    scenarios = load_all(args.files, args.overrides, not args.no_events)
-    for file, scenario in zip(args.files, scenarios, strict=True):
+    for file, scenario, folder in zip(args.files, scenarios, folders, strict=True):
+        kept = ReplicationStore(partial_folder(folder))
+        _note_resumed(args, kept, scenario.name)
         with tqdm(total=args.replications, desc=scenario.name, unit="run", disable=args.quiet or None,
                   file=sys.stderr, leave=False) as bar:
             ens = replicate(scenario, args.seed, args.replications, workers=args.workers,
-                            record_events=not args.no_events, progress=bar.update)
+                            record_events=not args.no_events, progress=bar.update, store=kept.folder)
         path = ens.save(args.out, source=file)
+        kept.remove()
         s = ens.summary()
         print(f"{scenario.name}: {args.replications} replications -> {path}")
         print("  median [P10, P90]")
@@ -75,10 +97,47 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _note_resumed(args: argparse.Namespace, kept: Any, name: str) -> None:
+    """One line on stderr when an interrupted command is resumed (not with --quiet)."""
+    if len(kept) and not args.quiet:
+        print(f"{name}: resuming: {len(kept)} finished replications kept by an interrupted run are used",
+              file=sys.stderr)
+
+
+def _estimate(scenario: Any, replications: int, record_events: bool, kept: int | None = None) -> int:
+    """Bytes of disk the runs of ``scenario`` need at their peak (an over-estimate)."""
+    from sim.engine.population import population_size
+    from sim.runs.folders import output_estimate
+
+    people = population_size(scenario.population, scenario.start_month, scenario.horizon_months)
+    return output_estimate(people, scenario.horizon_months, replications, record_events, kept)
+
+
+def _with_folders(folders: list[Path], need: Callable[[], int], work: Callable[[], int]) -> int:
+    """Check every output folder, lock them, check the free space for ``need()`` bytes, then work.
+
+    A problem with the folders is one line before any work: exit 2 (1 for too little disk).
+    """
+    from sim.runs.folders import OutputError, check_free_space, check_output_folder, output_lock
+
+    try:
+        for folder in folders:
+            check_output_folder(folder)
+        with contextlib.ExitStack() as locks:
+            for folder in dict.fromkeys(folders):  # the same folder twice is locked once
+                locks.enter_context(output_lock(folder))
+            check_free_space(folders[0], need())
+            return work()
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
 def _compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", metavar="BASELINE", help="the scenario of today's policy")
     parser.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenarios to compare with it")
-    parser.add_argument("--name", help="name of the output folder outputs/compare-NAME/ (default: the scenarios')")
+    parser.add_argument("--name", help="name of the output folder outputs/compare-NAME/<run-id>/ (default: the "
+                                       "scenarios')")
     parser.add_argument("--no-sensitivity", action="store_true",
                         help="leave out the sensitivity lines of the driving assumptions (they re-run the "
                              "replications for a-kassa membership)")
@@ -90,37 +149,70 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
 @COMMANDS.add("compare", "compare scenarios with a baseline: who pays, who saves; writes a report",
             _compare_arguments)
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Paired replications (common random numbers); table in the terminal; files and report."""
-    from sim.runs.results import OutputError, check_output_folder, output_lock
+    """Paired replications (common random numbers); table in the terminal; files and report.
 
+    The folder is ``<out>/compare-NAME/<run-id>/``: the run id names the seed, the replications
+    and a hash of the resolved scenarios (overrides included) and of what is left out, so two
+    what-ifs never share a folder. As for ``run``: folders checked and locked before any work,
+    replications kept as they finish and resumed by the same command.
+    """
     baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides)
     name = args.name or "-".join(s.name for s in scenarios)[:80]
-    folder = Path(args.out) / f"compare-{name}"
-    try:  # before any work: a folder that cannot be written, or another compare writing it
-        check_output_folder(folder)
-        with output_lock(folder):
-            return _compare(args, baseline, scenarios, folder)
-    except OutputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    folder = Path(args.out) / f"compare-{name}" / _comparison_id(args, baseline, scenarios)
+
+    def need() -> int:
+        reruns = _reruns(args)
+        r = args.replications
+        return (_REPORT_BYTES + _estimate(baseline, r, False)
+                + sum(_estimate(s, r, not args.no_bridge or bool(s.goals)) for s in scenarios)
+                + sum(_estimate(x, 0, False, kept=r * reruns) for s in scenarios for x in (baseline, s)))
+
+    return _with_folders([folder], need, lambda: _compare(args, baseline, scenarios, folder))
+
+
+def _reruns(args: argparse.Namespace) -> int:
+    """Re-runs of every replication, per scenario, for the assumption lines that are not money only."""
+    from sim.analysis.assumptions_driving import ASSUMPTIONS
+
+    return 0 if args.no_sensitivity else sum(len(a.values) for a in ASSUMPTIONS if not a.money_only)
+
+
+#: The report and its figures (measured: about 0.6 MB for the main job; rounded up).
+_REPORT_BYTES = 2_000_000
+
+
+def _comparison_id(args: argparse.Namespace, baseline: Any, scenarios: list[Any]) -> str:
+    """``seed<N>-r<R>-<hash>``: the hash of the resolved scenarios (in order) and of the parts
+    left out (``--no-sensitivity``, ``--no-bridge``)."""
+    import hashlib
+    import json
+
+    from sim.runs.identity import content_hash
+
+    what = json.dumps({"scenarios": [content_hash(s) for s in (baseline, *scenarios)],
+                       "sensitivity": not args.no_sensitivity, "bridge": not args.no_bridge})
+    return f"seed{args.seed}-r{args.replications}-{hashlib.sha256(what.encode()).hexdigest()[:10]}"
 
 
 def _compare(args: argparse.Namespace, baseline: Any, scenarios: list[Any], folder: Path) -> int:
     from tqdm import tqdm
 
-    from sim.analysis.assumptions_driving import ASSUMPTIONS
     from sim.analysis.comparison import compare
     from sim.present.report import render_report
+    from sim.runs.folders import partial_folder
+    from sim.runs.partial import ReplicationStore
 
-    reruns = 0 if args.no_sensitivity else sum(len(a.values) for a in ASSUMPTIONS if not a.money_only)
-    total = args.replications * (1 + len(scenarios) + 2 * len(scenarios) * reruns)
+    kept = ReplicationStore(partial_folder(folder))
+    _note_resumed(args, kept, folder.parent.name)
+    total = args.replications * (1 + len(scenarios) + 2 * len(scenarios) * _reruns(args))
     with tqdm(total=total, desc="replications", unit="run", disable=args.quiet or None, file=sys.stderr,
               leave=False) as bar:
         comparison = compare(baseline, scenarios, seed=args.seed, replications=args.replications,
                              workers=args.workers, progress=bar.update, sensitivity=not args.no_sensitivity,
-                             bridge=not args.no_bridge)
+                             bridge=not args.no_bridge, store=kept.folder)
     # The report is rendered first and written with the tables: the folder is all or nothing.
     out = comparison.save(folder, extra={"report.html": render_report(comparison)})
+    kept.remove()
     report = out / "report.html"
     print(comparison.to_text())
     print(f"\nresults: {out}\nreport:  {report}")

@@ -2,22 +2,23 @@
 
 Replication ``r`` of seed ``s`` uses :func:`sim.engine.streams.replication_seeds` (replication 0 is
 ``s`` itself), so results do not depend on how many worker processes run them or in which
-order they finish. Workers are a local process pool (``workers > 1``); results are gathered
-and sorted by replication before anything is summarised. A scenario with
-``parameters: {from_calibration: NAME}`` gives each replication its own posterior draw of the
-calibrated parameters (:func:`sim.runs.posterior.replication_scenarios`), so the bands carry
-parameter uncertainty as well as chance.
+order they finish. Workers are a local process pool (``workers > 1``,
+:func:`sim.runs.workers.process_pool`: Ctrl-C reaches only this process, which stops them);
+results are gathered and sorted by replication before anything is summarised. With
+``store=``, each replication is kept on disk as it finishes and read back instead of computed
+when the same replication is asked for again (:mod:`sim.runs.partial`): a killed command
+resumes. A scenario with ``parameters: {from_calibration: NAME}`` gives each replication its
+own posterior draw of the calibrated parameters (:func:`sim.runs.posterior.replication_scenarios`),
+so the bands carry parameter uncertainty as well as chance.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
-import multiprocessing
 import platform
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,16 @@ import pandas as pd
 
 from sim.engine.model import ProgrammeModel
 from sim.engine.streams import replication_seeds
+from sim.runs.identity import VERSION, code_version, content_hash, replication_key, run_id
+from sim.runs.partial import ReplicationStore
 from sim.runs.posterior import replication_scenarios
 from sim.runs.results import RunResult, atomic_dir
+from sim.runs.workers import process_pool
 from sim.scenario.schema import Scenario
 
 __all__ = ["simulate", "simulate_batch", "replicate", "replicate_batched", "Ensemble", "content_hash",
-           "flatten_summary", "VERSION", "QUANTILES"]
+           "code_version", "replication_key", "run_id", "flatten_summary", "VERSION", "QUANTILES"]
 
-VERSION = "0.1.0"
 QUANTILES = (0.1, 0.5, 0.9)
 
 
@@ -88,18 +91,17 @@ def _one(args: tuple[Scenario, int, bool]) -> RunResult:
     return simulate(scenario, seed, record_events=events)
 
 
-def content_hash(scenario: Scenario) -> str:
-    """SHA-256 of the resolved scenario and the code version (changes when either does)."""
-    doc = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"almsim {VERSION}\n{doc}".encode()).hexdigest()
-
-
 def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, workers: int = 1,
-              record_events: bool = True, progress: Callable[[int], None] | None = None) -> Ensemble:
+              record_events: bool = True, progress: Callable[[int], None] | None = None,
+              store: str | Path | None = None) -> Ensemble:
     """Run ``replications`` independent replications.
 
     Args:
-        progress: called with 1 each time a replication finishes (e.g. ``tqdm.update``).
+        progress: called with 1 each time a replication finishes (e.g. ``tqdm.update``), also
+            for one read back from ``store``.
+        store: a folder (:class:`~sim.runs.partial.ReplicationStore`) where each finished
+            replication is kept as it finishes, and from which one kept earlier is read instead
+            of computed (the results are the same either way).
     """
     if replications < 1:
         raise ValueError(f"replications must be >= 1, got {replications}")
@@ -108,20 +110,39 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
     # posterior draw (chosen by seed and i only, so independent of workers).
     scenarios, draws = replication_scenarios(scenario, seed, replications)
     jobs = [(sc, s, record_events) for sc, s in zip(scenarios, seeds, strict=True)]
-    results: list[RunResult] = []
-    if workers <= 1 or replications == 1:
-        for job in jobs:
-            results.append(_one(job))
-            if progress:
-                progress(1)
-    else:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for res in pool.map(_one, jobs):
-                results.append(res)
+    kept = ReplicationStore(store) if store is not None else None
+    results: dict[int, RunResult] = {}
+    keys: list[str] = []
+    if kept is not None:  # read back what a killed command kept
+        kept.clean()
+        code = code_version()
+        keys = [replication_key(sc, s, record_events, code) for sc, s, _ in jobs]
+        for i, key in enumerate(keys):
+            found = kept.get(key)
+            if isinstance(found, RunResult):
+                results[i] = found
                 if progress:
                     progress(1)
-    ens = Ensemble(scenario, seed, seeds, results)
+
+    def finished(i: int, result: RunResult) -> None:
+        results[i] = result
+        if kept is not None:
+            kept.put(keys[i], result)
+        if progress:
+            progress(1)
+
+    todo = [i for i in range(replications) if i not in results]
+    if workers <= 1 or len(todo) <= 1:
+        for i in todo:
+            finished(i, _one(jobs[i]))
+    else:
+        with process_pool(min(workers, len(todo))) as pool:
+            futures = {pool.submit(_one, jobs[i]): i for i in todo}
+            for fut in as_completed(futures):  # kept as each finishes, in any order
+                finished(futures[fut], fut.result())
+    ens = Ensemble(scenario, seed, seeds, [results[i] for i in range(replications)])
     ens.parameter_draws = draws
+    ens.record_events = record_events
     return ens
 
 
@@ -164,6 +185,8 @@ class Ensemble:
         self.results = results
         #: calibrated draws used per replication (``parameters: {from_calibration: ...}``), else None
         self.parameter_draws: dict[str, Any] | None = None
+        #: whether the replications kept the person-level event log (part of the run's folder name)
+        self.record_events = True
 
     def table(self, name: str) -> pd.DataFrame:
         """One table of all replications, with a ``replication`` column first."""
@@ -201,14 +224,15 @@ class Ensemble:
         return out
 
     def save(self, root: str | Path = "outputs", *, source: str | None = None) -> Path:
-        """Write ``root/<scenario>/<run-id>/`` atomically and return its path."""
+        """Write ``root/<scenario>/<run-id>/`` (:func:`run_id`) atomically and return its path."""
         h = content_hash(self.scenario)
-        run_id = f"seed{self.seed}-r{len(self.results)}-{h[:10]}"
-        path = Path(root) / self.scenario.name / run_id
+        name = run_id(self.scenario, self.seed, len(self.results), self.record_events)
+        path = Path(root) / self.scenario.name / name
         manifest = {
             "scenario": self.scenario.name,
             "source_file": source,
-            "run_id": run_id,
+            "run_id": name,
+            "events": self.record_events,
             "seed": self.seed,
             "replications": len(self.results),
             "replication_seeds": self.seeds,

@@ -38,6 +38,8 @@ import pandas as pd
 from sim.accounts.book import post_keys
 from sim.engine.month.book import keys as ledger_keys_now
 from sim.engine.month.follow_up import INCOME_SUPPORT, support_codes
+from sim.runs.folders import pid_alive
+from sim.runs.workers import deferred_interrupt
 from sim.scenario.dated import format_month
 from sim.scenario.stages import STAGES, Stage
 
@@ -184,14 +186,19 @@ class atomic_dir:  # noqa: N801 - used as a context manager, reads like a functi
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return
-        for f in self.tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
+        try:
+            for f in self.tmp.iterdir():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        except BaseException:  # a full disk, or Ctrl-C: nothing is left behind
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
         old = None
-        if self.path.exists():
-            old = self.path.parent / f".{self.path.name}.old-{os.getpid()}"
-            os.rename(self.path, old)
-        os.rename(self.tmp, self.path)
+        with deferred_interrupt():  # the renames are never split by Ctrl-C
+            if self.path.exists():
+                old = self.path.parent / f".{self.path.name}.old-{os.getpid()}"
+                os.rename(self.path, old)
+            os.rename(self.tmp, self.path)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
 
@@ -338,78 +345,6 @@ class _TableBuilder:
         return self._tracked_cache
 
 
-class OutputError(Exception):
-    """An output folder that cannot be written (found before any work is done)."""
-
-
-#: Longest folder or file name most file systems take (bytes).
-MAX_NAME_BYTES = 255
-
-
-def check_output_folder(folder: Path) -> None:
-    """Check, before any work, that results can be written into ``folder``.
-
-    Raises:
-        OutputError: if ``folder`` (or the nearest existing parent) is not a writable folder,
-            or a name in it is too long for a file system.
-    """
-    for part in folder.parts:
-        if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
-            raise OutputError(f"{folder}: the name {part[:40]!r}... is longer than {MAX_NAME_BYTES} bytes")
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise OutputError(f"{folder}: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"{folder}: {probe} is not writable")
-
-
-class output_lock:  # noqa: N801 - used as a context manager, reads like a function
-    """Refuse a second writer of the same output folder while one is at work.
-
-    ``with output_lock(path):`` creates ``<path>.lock`` beside the folder with the writer's pid
-    (exclusively); a lock whose writer is no longer alive is taken over; another live writer
-    raises :class:`OutputError` at once, before any work.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.lock = path.with_name(path.name + ".lock")
-
-    def __enter__(self) -> Path:
-        self.lock.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
-            try:
-                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(self.lock.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and _pid_alive(pid):
-                    raise OutputError(f"{self.lock.with_suffix('')}: another almsim (pid {pid}) is writing this "
-                                      "folder; wait for it, or give --name another name") from None
-                self.lock.unlink(missing_ok=True)  # its writer is gone
-                continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
-            return self.lock
-        raise OutputError(f"{self.lock}: could not take the lock")
-
-    def __exit__(self, *exc: object) -> None:
-        self.lock.unlink(missing_ok=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _sweep_stale(path: Path) -> None:
     """Remove temporary folders (and replaced old copies) left by killed writers of any run
     in ``path``'s folder (a killed run of another seed leaves one under another name)."""
@@ -419,7 +354,7 @@ def _sweep_stale(path: Path) -> None:
                 pid = int(stale.name.split(".tmp-" if ".tmp-" in stale.name else ".old-")[1].split("-")[0])
             except (IndexError, ValueError):
                 continue
-            if pid != os.getpid() and not _pid_alive(pid):
+            if pid != os.getpid() and not pid_alive(pid):
                 shutil.rmtree(stale, ignore_errors=True)
 
 

@@ -15,8 +15,9 @@ is what a sensitivity analysis wants); with ``seeds=`` each parameter set i gets
 (a posterior predictive wants one independent seed per draw). Results are read back in
 sweep order (parameter set, replication), so 1 or 4 workers give identical tables.
 
-Workers: in-process (``workers=1``), a local ``ProcessPoolExecutor`` with the *spawn*
-context, or a Dask cluster (``scheduler="tcp://host:8786"``, or a ``distributed.Client``).
+Workers: in-process (``workers=1``), a local pool of *spawn* processes
+(:func:`sim.runs.workers.process_pool`: workers ignore Ctrl-C, the main process stops them), or a
+Dask cluster (``scheduler="tcp://host:8786"``, or a ``distributed.Client``).
 The pool and Dask differ only in how a job is submitted and waited for; the job function
 (:func:`execute`) and the storing loop are the same.
 
@@ -32,14 +33,13 @@ import datetime as _dt
 import hashlib
 import json
 import math
-import multiprocessing
 import os
 import sqlite3
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,22 +48,13 @@ import numpy as np
 import pandas as pd
 
 from sim.engine.streams import replication_seeds
-from sim.runs.replications import VERSION, flatten_summary, simulate
+from sim.runs.identity import code_version
+from sim.runs.replications import flatten_summary, simulate
 from sim.runs.run_statistics import Measured, simulate_target
+from sim.runs.workers import process_pool
 from sim.scenario.paths import apply_values
 
 __all__ = ["Sweep", "Job", "execute", "code_version", "RunStore", "flatten_summary", "summary_columns", "NET_PREFIX"]
-
-_SIM = Path(__file__).resolve().parents[1]  # the sim package
-
-
-def code_version() -> str:
-    """The package version and a digest of its source files (a code change makes new keys)."""
-    h = hashlib.sha256(VERSION.encode())
-    for f in sorted(_SIM.rglob("*.py")):
-        h.update(f.relative_to(_SIM).as_posix().encode())
-        h.update(f.read_bytes())
-    return f"{VERSION}+{h.hexdigest()[:12]}"
 
 
 #: Money columns of a sweep's results, named in almsim's one convention: a payer's net (its
@@ -351,12 +342,10 @@ def _results(jobs: Sequence[Job], workers: int, scheduler: Any) -> Iterator[dict
 
 
 def _on_pool(jobs: Sequence[Job], workers: int) -> Iterator[dict[str, Any]]:
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-    try:
+    # Ctrl-C reaches only this process; on it (or on any failure) the workers are terminated
+    # at once rather than waited for (sim.runs.workers).
+    with process_pool(workers) as pool:
         yield from _drain(jobs, lambda job: pool.submit(execute, job), _wait_pool, 4 * workers)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _wait_pool(pending: set[Any]) -> tuple[set[Any], set[Any]]:

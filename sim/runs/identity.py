@@ -1,0 +1,49 @@
+"""What names a run: the code's version, a scenario's content hash, a replication's key in a
+:class:`~sim.runs.partial.ReplicationStore`, and a run folder's id.
+
+Kept free of the engine and of pandas, so the command line can name (and lock) a run's folder
+before it imports anything heavy. :mod:`sim.runs.replications` re-exports these names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from sim.scenario.schema import Scenario
+
+__all__ = ["VERSION", "content_hash", "code_version", "replication_key", "run_id"]
+
+VERSION = "0.1.0"
+_SIM = Path(__file__).resolve().parents[1]  # the sim package
+
+
+def content_hash(scenario: Scenario) -> str:
+    """SHA-256 of the resolved scenario and the code version (changes when either does)."""
+    doc = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"almsim {VERSION}\n{doc}".encode()).hexdigest()
+
+
+def code_version() -> str:
+    """The package version and a digest of its source files (a code change makes new keys)."""
+    h = hashlib.sha256(VERSION.encode())
+    for f in sorted(_SIM.rglob("*.py")):
+        h.update(f.relative_to(_SIM).as_posix().encode())
+        h.update(f.read_bytes())
+    return f"{VERSION}+{h.hexdigest()[:12]}"
+
+
+def replication_key(scenario: Scenario, seed: int, record_events: bool, code: str | None = None) -> str:
+    """What names one replication in a :class:`~sim.runs.partial.ReplicationStore`: the resolved
+    scenario, its seed, whether events are kept, and the code (``code``: :func:`code_version`)."""
+    text = json.dumps({"scenario": content_hash(scenario), "seed": int(seed), "events": bool(record_events),
+                       "code": code_version() if code is None else code}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_id(scenario: Scenario, seed: int, replications: int, record_events: bool = True) -> str:
+    """The name of a run's folder under ``<out>/<scenario>/``: what makes the run distinct (seed,
+    replications, the resolved scenario with its overrides, and whether events are kept)."""
+    h = content_hash(scenario)
+    return f"seed{seed}-r{replications}-{h[:10]}" + ("" if record_events else "-noevents")

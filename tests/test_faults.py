@@ -1,0 +1,347 @@
+"""Faults, in real processes: kill and Ctrl-C in each phase of run, compare, sweep and calibrate;
+resuming; two writers of one folder; a read-only folder; a full disk.
+
+What each test promises is in ``docs/reliability.md``. A Ctrl-C is sent as a terminal sends it,
+to the whole process group (the command and its workers), unless the test says otherwise; a
+kill is SIGKILL to the command alone (its workers must not outlive it). Phases that a timer
+cannot hit reliably (start-up imports, writing) are hit from inside: a small driver sends the
+process SIGINT itself at that point. Kept small: C2 (174 people), few replications, one or two
+workers. Results identical on 1, 2 and 4 workers and on Dask: ``tests/test_cli_run.py``
+(``run``) and ``tests/test_sweep.py`` (sweeps), not repeated here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+C2 = str(ROOT / "scenarios" / "c2-lycksele.yaml")
+C2_BASE = str(ROOT / "scenarios" / "c2-lycksele-baseline.yaml")
+ENV = dict(os.environ, PYTHONPATH=str(ROOT))
+
+#: Runs the command line and sends itself SIGINT on the third Parquet table it writes (inside
+#: the folder being written, after every replication is done).
+WHILE_WRITING = """
+import os, signal, sys
+import pandas as pd
+write, calls = pd.DataFrame.to_parquet, []
+def to_parquet(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGINT)
+    return write(self, *args, **kwargs)
+pd.DataFrame.to_parquet = to_parquet
+from sim.__main__ import entry
+sys.exit(entry())
+"""
+
+#: Runs the command line and sends itself SIGINT while the command modules are being imported.
+WHILE_IMPORTING = """
+import importlib.abc, os, signal, sys
+class Interrupt(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "sim.cli.runs":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, Interrupt())
+from sim.__main__ import entry
+sys.exit(entry())
+"""
+
+
+# ----------------------------------------------------------------------------- helpers
+def start(*args: str, driver: str | None = None, cwd: Path = ROOT) -> subprocess.Popen[str]:
+    """``almsim ARGS`` in its own process group (so a test can Ctrl-C the group, as a terminal does)."""
+    head = [sys.executable, "-c", driver] if driver else [sys.executable, "-m", "sim"]
+    return subprocess.Popen([*head, *args], cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def wait_for(proc: subprocess.Popen[str], ready: Callable[[], bool], timeout: float = 120, poll: float = 0.02) -> None:
+    """Wait until ``ready()``; fail if the process ends first."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the process ended (exit {proc.returncode}) before the moment to signal it:\n{err}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the moment to signal never came")
+        time.sleep(poll)
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=180)
+    return proc.returncode, out, err
+
+
+def children(pid: int) -> list[int]:
+    """The running children of ``pid`` (from /proc; none once it has ended)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError, ValueError):
+            out += [int(c) for c in task.read_text().split()]
+    return out
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def assert_all_end(pids: list[int]) -> None:
+    """The given processes (a command's workers) end soon after the command does."""
+    deadline = time.monotonic() + 15
+    while any(running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [p for p in pids if running(p)], "worker processes outlived the command"
+
+
+def assert_interrupted(code: int, err: str) -> None:
+    """Exit 130 and exactly one line, from every process of the group together."""
+    assert code == 130, err
+    assert err == "interrupted\n", err
+
+
+def visible(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.is_dir() else []
+
+
+def kept(folder: Path) -> int:
+    """Replications kept whole beside the results folders in ``folder``."""
+    return len(list(folder.glob(".*.partial/*.pickle")))
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, options: str) -> Iterator[Path]:
+    """A small tmpfs at ``path`` (needs root; skipped otherwise, with the reason)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    path.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+# ----------------------------------------------------------------------------- start-up
+def test_ctrl_c_while_importing_is_one_line_and_exit_130(tmp_path):
+    code, out, err = finish(start("run", C2, "--out", str(tmp_path), driver=WHILE_IMPORTING))
+    assert_interrupted(code, err)
+    assert out == "" and list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- run
+def test_run_killed_interrupted_and_resumed_equals_an_uninterrupted_run(tmp_path):
+    """``run -r 8 -w 2`` is killed (SIGKILL, the command alone), then Ctrl-C'd while simulating
+    (the whole group, workers included), then Ctrl-C'd while writing its folder; the same command
+    then finishes from the kept replications, with results identical to an uninterrupted run."""
+    from sim import load_scenario
+    from sim.cli.main import main
+    from sim.runs.replications import replicate
+
+    out = tmp_path / "out"
+    run = ("run", C2, "-r", "8", "--seed", "4", "--out", str(out), "-q")
+    scenario_folder = out / "c2-lycksele"
+
+    proc = start(*run, "-w", "2")
+    wait_for(proc, lambda: kept(scenario_folder) >= 1)
+    workers = children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    code, _, err = finish(proc)
+    assert code == -signal.SIGKILL and err == ""  # no traceback or warning from the orphaned workers
+    assert len(workers) >= 2
+    assert_all_end(workers)
+    assert visible(scenario_folder) == []
+    first = kept(scenario_folder)
+
+    proc = start(*run, "-w", "2")
+    wait_for(proc, lambda: kept(scenario_folder) > first)
+    workers = children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the command and its two workers
+    code, _, err = finish(proc)
+    assert_interrupted(code, err)
+    assert_all_end(workers)
+    assert visible(scenario_folder) == [] and kept(scenario_folder) > first
+
+    code, _, err = finish(start(*run, driver=WHILE_WRITING))  # all 8 done, interrupted while writing
+    assert_interrupted(code, err)
+    assert visible(scenario_folder) == [] and [p.name for p in scenario_folder.glob(".*.tmp-*")] == []
+    assert kept(scenario_folder) == 8
+
+    assert main(list(run)) == 0  # the same command once more (in this process: nothing to interrupt)
+    (folder,) = visible(scenario_folder)
+    assert list(scenario_folder.glob(".*")) == []  # the kept replications are gone with the work done
+    reference = replicate(load_scenario(C2), 4, 8).save(tmp_path / "reference")
+    for f in sorted(reference.iterdir()):
+        if f.name != "manifest.json":  # (it has the time it was written)
+            assert (folder / f.name).read_bytes() == f.read_bytes(), f.name
+
+
+def test_a_second_run_of_the_same_folder_is_refused_before_any_work(tmp_path, capsys):
+    from test_cli_run import hold_lock
+
+    from sim import load_scenario
+    from sim.cli.main import main
+    from sim.runs.replications import run_id
+
+    folder = tmp_path / "c2-lycksele" / run_id(load_scenario(C2), 0, 2)
+    holder = hold_lock(folder)  # a live writer of the same folder
+    try:
+        assert main(["run", C2, "-r", "2", "--out", str(tmp_path), "-q"]) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"another almsim (pid {holder.pid}) is writing" in err
+    assert not folder.exists() and kept(folder.parent) == 0
+
+
+# ----------------------------------------------------------------------------- compare
+def test_compare_killed_interrupted_and_resumed_and_a_second_writer_refused(tmp_path):
+    """``compare`` killed while simulating, interrupted while writing, then resumed by the same
+    command while a second, identical compare is refused; the result equals an uninterrupted one."""
+    from sim import load_scenario
+    from sim.analysis.comparison import compare
+
+    out = tmp_path / "out"
+    cmd = ("compare", C2_BASE, C2, "-r", "4", "--no-sensitivity", "--no-bridge", "--out", str(out), "-q")
+    parent = out / "compare-c2-lycksele"
+
+    proc = start(*cmd)
+    wait_for(proc, lambda: kept(parent) >= 2)
+    os.kill(proc.pid, signal.SIGKILL)
+    code, _, err = finish(proc)
+    assert code == -signal.SIGKILL and err == ""
+    assert visible(parent) == []
+
+    code, _, err = finish(start(*cmd, driver=WHILE_WRITING))  # every run done, report rendered
+    assert_interrupted(code, err)
+    assert visible(parent) == [] and list(parent.glob(".*.tmp-*")) == [] and kept(parent) == 8
+
+    both = [start(*cmd), start(*cmd)]  # the same compare twice at once: one writes, one is refused
+    (code_a, _, err_a), (code_b, _, err_b) = finish(both[0]), finish(both[1])
+    assert sorted([code_a, code_b]) == [0, 2], (err_a, err_b)
+    winner, refused = (both[0], err_b) if code_a == 0 else (both[1], err_a)
+    assert refused.count("\n") == 1 and f"another almsim (pid {winner.pid}) is writing" in refused
+    (folder,) = visible(parent)
+    assert {"report.html", "money.parquet", "comparison.json"} <= {p.name for p in folder.iterdir()}
+    assert list(parent.glob(".*")) == []
+
+    reference = compare(load_scenario(C2_BASE), [load_scenario(C2)], replications=4, sensitivity=False,
+                        bridge=False)
+    for name in ("money", "headline", "categories"):
+        pd.testing.assert_frame_equal(pd.read_parquet(folder / f"{name}.parquet"), reference.tables[name],
+                                      check_dtype=False)
+
+
+# ----------------------------------------------------------------------------- sweep
+def test_sweep_interrupted_with_two_workers_keeps_its_stored_runs(tmp_path):
+    """(Resuming a killed sweep: ``tests/test_sweep.py``.)"""
+    store = tmp_path / "store"
+    proc = start("sweep", C2, "--set", "horizon_months=30", "--grid", "programmes.c2.capacity.staff=2,3,4,5,6,7",
+                 "-r", "2", "-w", "2", "--store", str(store), "-q")
+
+    def stored() -> int:
+        if not (store / "runs.sqlite").exists():
+            return 0
+        try:
+            with contextlib.closing(sqlite3.connect(store / "runs.sqlite", timeout=5)) as db:
+                return db.execute("SELECT count(*) FROM runs").fetchone()[0]
+        except sqlite3.OperationalError:  # not created yet
+            return 0
+
+    wait_for(proc, lambda: stored() >= 1)
+    workers = children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    code, _, err = finish(proc)
+    assert_interrupted(code, err)
+    assert len(workers) >= 2
+    assert_all_end(workers)
+    assert 1 <= stored() < 12 and not (store / "results.parquet").exists()
+
+
+# ----------------------------------------------------------------------------- calibrate
+def test_calibrate_interrupted_while_its_abc_workers_sample(tmp_path):
+    """The ABC samplers fork their workers (pyabc): they ignore Ctrl-C and end with the command."""
+    if importlib.util.find_spec("pyabc") is None:  # (not imported here: it takes seconds)
+        pytest.skip("pyabc is not installed (the calibrate extra)")
+    out = tmp_path / "results"
+    proc = start("calibrate", str(ROOT / "calibration" / "c2.yaml"), "--quick", "--no-held-back", "-w", "2", "-q",
+                 "--out", str(out), cwd=tmp_path)
+    wait_for(proc, lambda: len(children(proc.pid)) >= 2, poll=0.1)  # the two forked samplers are at work
+    time.sleep(0.5)
+    workers = children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    code, _, err = finish(proc)
+    assert_interrupted(code, err)
+    assert_all_end(workers)
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- the output folder
+def test_a_read_only_output_folder_is_refused_before_any_work(tmp_path, capsys):
+    from sim.cli.main import main
+
+    if os.geteuid() == 0:  # chmod does not stop root: a read-only file system does
+        context = tmpfs(tmp_path / "ro", "ro,size=64k")
+    else:
+        (tmp_path / "ro").mkdir()
+        (tmp_path / "ro").chmod(0o555)
+        context = contextlib.nullcontext(tmp_path / "ro")
+    with context as ro:
+        assert main(["run", C2, "-r", "1", "--out", str(ro / "out"), "-q"]) == 2
+        assert main(["compare", C2_BASE, C2, "-r", "1", "--out", str(ro / "out"), "-q"]) == 2
+        assert list(ro.iterdir()) == []
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all("is not writable" in line for line in lines)
+
+
+def test_a_full_disk_is_refused_before_any_work_or_found_while_writing_with_nothing_half_written(
+        tmp_path, capsys, monkeypatch):
+    from sim.cli.main import main
+    from sim.runs import folders
+    from sim.runs.partial import ReplicationStore
+
+    with tmpfs(tmp_path / "disk", "size=1m") as disk:
+        out = disk / "out"
+        # Before any work, from the estimate: one line, exit 1 (a fault of the machine), nothing written.
+        assert main(["run", C2, "-r", "4", "--out", str(out), "-q"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "not enough free disk space" in err and "MB" in err
+        assert list(disk.iterdir()) == []
+
+        # With the estimate fooled, the disk fills while the replications are kept...
+        monkeypatch.setattr(folders, "output_estimate", lambda *args, **kwargs: 0)
+        assert main(["run", C2, "-r", "4", "--out", str(out), "-q"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
+        assert visible(out / "c2-lycksele") == [] and list((out / "c2-lycksele").glob(".*.tmp-*")) == []
+        for f in (out / "c2-lycksele").glob(".*.partial/*"):
+            assert f.suffix == ".pickle" and ReplicationStore(f.parent).get(f.stem) is not None  # whole files
+        # ... or while the folder itself is written (nothing kept, so the tables fill the disk).
+        shutil.rmtree(out)
+        monkeypatch.setattr(ReplicationStore, "put", lambda self, key, result: None)
+        (disk / "ballast").write_bytes(b"\0" * (1024 * 1024 - 48 * 1024))
+        assert main(["run", C2, "-r", "2", "--seed", "1", "--out", str(out), "-q"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "No space left on device" in err
+        assert visible(out / "c2-lycksele") == [] and list((out / "c2-lycksele").glob(".*.tmp-*")) == []
