@@ -70,7 +70,8 @@ def test_tables_and_columns(comparison):
     assert m["month_index"].max() == 71
     np.testing.assert_allclose(m["discount_factor"], 1.035 ** (-m["month_index"] / 12), rtol=1e-15)
     assert (m["months_from_programme_start"] == m["month_index"]).all()  # the programmes start with the run
-    np.testing.assert_allclose(m["saving_undiscounted_sek"], m["net_sek_undiscounted_scenario"] - m["net_sek_undiscounted_baseline"], rtol=0, atol=1e-6)
+    gap = m["net_sek_undiscounted_scenario"] - m["net_sek_undiscounted_baseline"]
+    np.testing.assert_allclose(m["saving_undiscounted_sek"], gap, rtol=0, atol=1e-6)
     assert set(comparison.stock_bands["scenario"]) == {"base", "policy"}
     assert comparison.scenarios == ["policy"] and comparison.baseline == "base"
 
@@ -118,7 +119,8 @@ def test_zero_capacity_gives_the_baseline_exactly(baseline):
 def test_society_is_the_sum_over_payers(comparison):
     m = comparison.money
     keys = ["scenario", "replication", "month_index"]
-    cols = ["net_sek_undiscounted_baseline", "net_sek_undiscounted_scenario", "saving_undiscounted_sek", "saving_discounted_sek",
+    cols = ["net_sek_undiscounted_baseline", "net_sek_undiscounted_scenario", "saving_undiscounted_sek",
+            "saving_discounted_sek",
             "cumulative_saving_discounted_sek"]
     payers = m[m["payer"] != SOCIETY].groupby(keys)[cols].sum().sort_index()
     society = m[m["payer"] == SOCIETY].set_index(keys)[cols].sort_index()

@@ -95,7 +95,8 @@ def _decode(keys: np.ndarray) -> LedgerInput:
     )
 
 
-def post_keys(keys: np.ndarray, money: SimpleNamespace, programme_money: ProgrammeMoney) -> dict[tuple[str, str], np.ndarray]:
+def post_keys(keys: np.ndarray, money: SimpleNamespace,
+              programme_money: ProgrammeMoney) -> dict[tuple[str, str], np.ndarray]:
     """The postings of :func:`post` for the states that grouping keys stand for (one per key)."""
     return post(_decode(keys), money, programme_money)
 

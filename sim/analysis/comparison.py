@@ -145,7 +145,8 @@ class _Pair:
         disc = saving * self.discount[None, :, None]
         counted = (np.arange(self.months) >= self.origin)[None, :, None]
         cum = np.cumsum(disc * counted, axis=1)
-        out = {"net_sek_undiscounted_baseline": self.net_base, "net_sek_undiscounted_scenario": self.net_scen, "saving_undiscounted_sek": saving,
+        out = {"net_sek_undiscounted_baseline": self.net_base, "net_sek_undiscounted_scenario": self.net_scen,
+               "saving_undiscounted_sek": saving,
                "saving_discounted_sek": disc, "cumulative_saving_discounted_sek": cum,
                "cumulative_saving_sek": np.cumsum(saving * counted, axis=1)}
         return {k: np.concatenate([v, v.sum(axis=2, keepdims=True)], axis=2) for k, v in out.items()}
@@ -681,7 +682,8 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
         A :class:`Comparison` with these tables:
 
         * ``money``: scenario, replication, month (YYYY-MM), month_index, payer (the ledger's
-          payers and ``society``), net_sek_undiscounted_baseline, net_sek_undiscounted_scenario, saving_undiscounted_sek,
+          payers and ``society``), net_sek_undiscounted_baseline, net_sek_undiscounted_scenario,
+          saving_undiscounted_sek,
           discount_factor, saving_discounted_sek, cumulative_saving_discounted_sek;
         * ``headline``: scenario, metric, horizon_months, payer ("" for people metrics), p10,
           p50, p90, mean, n (replications with a value). Metrics: extra_in_work,

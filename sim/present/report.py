@@ -414,7 +414,8 @@ def side_by_side(comparison: Comparison, horizon: int) -> dict[str, Any] | None:
             continue  # nothing to show at one decimal of MSEK
         cells = [_msek_band(g) for g in got]
         name = ("Municipality before income equalisation" if payer == BEFORE_EQUALISATION else PAYER_LABELS[payer])
-        rows.append({"name": f"{name[0].upper()}{name[1:]}, MSEK", "cells": cells, "society": payer == SOCIETY, "text": False})
+        rows.append({"name": f"{name[0].upper()}{name[1:]}, MSEK", "cells": cells, "society": payer == SOCIETY,
+                     "text": False})
     for metric, name in (("extra_in_work", "Extra people in ordinary work at the end"),
                          ("programme_starts", "Programme starts")):
         rows.append({"name": name, "cells": [_interval(h.get(metric, horizon), "count") for h in hs],
