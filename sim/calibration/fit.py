@@ -377,11 +377,9 @@ def _pool(workers: int) -> Any:
         return None
     pool = _POOLS.get(workers)
     if pool is None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from sim.runs.workers import worker_pool
 
-        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers,
-                                                     mp_context=multiprocessing.get_context("spawn"))
+        pool = _POOLS[workers] = worker_pool(workers)  # Ctrl-C reaches only the command, which stops
     return pool
 
 

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
-__all__ = ["process_pool", "deferred_interrupt"]
+__all__ = ["process_pool", "worker_pool", "deferred_interrupt"]
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -101,6 +101,14 @@ def _start_resource_tracker() -> None:
             resource_tracker.ensure_running()
     finally:
         sys.warnoptions[:] = saved
+
+
+def worker_pool(workers: int) -> _Pool:
+    """A pool like :func:`process_pool`'s that the caller keeps (for many jobs, e.g. every fit of
+    a calibration) and stops itself; its workers ignore Ctrl-C and die with their parent."""
+    with contextlib.suppress(Exception):
+        _start_resource_tracker()
+    return _Pool(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start)
 
 
 @contextlib.contextmanager
