@@ -17,7 +17,7 @@ import os
 import sys
 from typing import NoReturn
 
-from sim.cli import calibrate, runs, scenarios, teach
+from sim.cli import calibrate, runs, scenarios, teach, validation
 from sim.cli.command import Command
 
 __all__ = ["main", "build_parser", "version", "REGISTRY", "FALLBACK_VERSION"]
@@ -27,7 +27,8 @@ __all__ = ["main", "build_parser", "version", "REGISTRY", "FALLBACK_VERSION"]
 FALLBACK_VERSION = "0.1.0"
 
 #: Every command, by group: scenarios, simulation, calibration, teaching.
-REGISTRY: tuple[Command, ...] = (*scenarios.COMMANDS, *runs.COMMANDS, *calibrate.COMMANDS, *teach.COMMANDS)
+REGISTRY: tuple[Command, ...] = (*scenarios.COMMANDS, *runs.COMMANDS, *calibrate.COMMANDS, *validation.COMMANDS,
+                                 *teach.COMMANDS)
 
 
 def version() -> str:
