@@ -140,6 +140,9 @@ def validation_rows(root: str | Path = ".") -> tuple[list[tuple[Job, dict[str, A
         if not (results / "targets.csv").is_file():
             continue
         meta = json.loads((results / "meta.json").read_text())
+        meta["held_back_written"] = {
+            name: str(json.loads((results / "held-back" / name / "meta.json").read_text()).get("created_utc", ""))[:10]
+            for name in job.held_back if (results / "held-back" / name / "meta.json").is_file()}
         jobs.append((job, meta))
         rows.extend(_rows_of(job, results))
     return jobs, rows
@@ -204,7 +207,9 @@ def render(jobs: list[tuple[Job, dict[str, Any]]], rows: list[ValidationRow]) ->
         mine = [r for r in rows if r.job == job.name]
         lines += [f"## {job.name} {{#{job.name}}}", "", f"{job.title}. Job `calibration/{Path(job.file).name}`, "
                   f"results `calibration/results/{job.name}/` (written {str(meta.get('created_utc', ''))[:10]}, "
-                  f"code {meta.get('code_version', 'unknown')}).", ""]
+                  f"code {meta.get('code_version', 'unknown')})"
+                  + "".join(f"; held-back fit without `{n}` written {d}" for n, d in meta["held_back_written"].items())
+                  + ".", ""]
         lines += ["| target | role | reported | simulated median [90 %] | result | time |",
                   "|---|---|---:|---:|:---:|---|"]
         for r in mine:
