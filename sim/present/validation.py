@@ -81,7 +81,8 @@ def _num(value: Any) -> float:
 def _rows_of(job: Job, results: Path) -> list[ValidationRow]:
     table = pd.read_csv(results / "targets.csv")
     meta = json.loads((results / "meta.json").read_text())
-    fitted = set(meta.get("fitted_targets", []))
+    # a job with nothing to fit still lists its outcomes as "fitted_targets"; only a fit has generations
+    fitted = set(meta.get("fitted_targets", [])) if meta.get("generations") else set()
     targets = {t.name: t for t in job.targets.targets}
     rows: list[ValidationRow] = []
 
