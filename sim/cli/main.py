@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 from typing import NoReturn
 
-from sim.cli import calibrate, runs, scenarios, studio, teach
+from sim.cli import calibrate, runs, scenarios, studio, teach, validation
 from sim.cli.command import Command
 
 __all__ = ["main", "build_parser", "version", "REGISTRY", "FALLBACK_VERSION"]
@@ -30,9 +30,9 @@ __all__ = ["main", "build_parser", "version", "REGISTRY", "FALLBACK_VERSION"]
 #: that was never installed); keep it equal to ``version`` in ``pyproject.toml``.
 FALLBACK_VERSION = "0.1.0"
 
-#: Every command, by group: scenarios, simulation, calibration, teaching, the policy studio.
-REGISTRY: tuple[Command, ...] = (*scenarios.COMMANDS, *runs.COMMANDS, *calibrate.COMMANDS, *teach.COMMANDS,
-                                 *studio.COMMANDS)
+#: Every command, by group: scenarios, simulation, calibration, validation, teaching, the policy studio.
+REGISTRY: tuple[Command, ...] = (*scenarios.COMMANDS, *runs.COMMANDS, *calibrate.COMMANDS, *validation.COMMANDS,
+                                 *teach.COMMANDS, *studio.COMMANDS)
 
 
 def version() -> str:
