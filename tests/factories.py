@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +84,33 @@ def corpus_headers(path: Path) -> dict[str, str]:
             break
         out[match[1]] = match[2].strip()
     return out
+
+
+@contextlib.contextmanager
+def served(args: list[str], name: str, cwd: Path) -> Iterator[str]:
+    """Run ``python -m sim ARGS --port P`` (a Solara page) on a free port until the block ends;
+    yields its URL once it answers. The command and the server it starts are ended together."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *args, "--port", str(port)], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"almsim {name} did not serve {url}:\n{proc.stdout.read()}") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the CLI and the solara server it started
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)

@@ -7,17 +7,11 @@ never used) and saves screenshots (``--basetemp`` keeps them). It is skipped onl
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from factories import served
 
 from sim import load_scenario
 from sim.present.app import (
@@ -162,37 +156,10 @@ def test_slider_values_are_shown_with_the_decimals_of_their_step():
 
 
 # ------------------------------------------------------------------------------ the browser
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def app_url():
-    port = _free_port()
-    code = "import sys, sim.cli.teach; from sim.cli.main import main; sys.exit(main(sys.argv[1:]))"
-    proc = subprocess.Popen([sys.executable, "-c", code, "teach", C2, "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"almsim teach did not serve {url}:\n{proc.stdout.read()}") from None
-                time.sleep(0.3)
+    with served(["teach", C2], "teach", ROOT) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the CLI and the solara server it started
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (Debian package 'chromium'; "

@@ -9,16 +9,12 @@ reopen it. It is skipped only where no Chromium is installed.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from factories import served
 
 from sim import load_scenario
 from sim.present.studio import SIGN_NOTE, bridge_table, limit_lines, pair_for_file, run_pair, who_pays_table
@@ -188,39 +184,12 @@ def test_almsim_studio_refuses_a_bad_scenario_with_one_line(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------ the browser
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def studio(tmp_path):
-    port = _free_port()
     folder = tmp_path / "variants"
     folder.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "sim", "studio", "--folder", str(folder), "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"almsim studio did not serve {url}:\n{proc.stdout.read()}") from None
-                time.sleep(0.3)
+    with served(["studio", "--folder", str(folder)], "studio", ROOT) as url:
         yield url, folder
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the CLI and the solara server it started
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
 
 
 def _set(page, lever_text: str, value: str) -> None:

@@ -41,7 +41,8 @@ def test_committed_page_equals_a_rebuild(page: tuple[str, list]) -> None:
 def test_every_miss_has_a_reason_and_every_target_was_run(page: tuple[str, list]) -> None:
     _, rows = page
     assert rows, "no calibration results found"
-    unexplained = [f"{r.job}/{r.target}" for r in rows if r.passed is False and (not r.reason or r.reason.startswith("No reason"))]
+    unexplained = [f"{r.job}/{r.target}" for r in rows
+                   if r.passed is False and (not r.reason or r.reason.startswith("No reason"))]
     assert not unexplained, f"misses without notes in their target files: {unexplained}"
     not_run = [f"{r.job}/{r.target}" for r in rows if r.role == "not run"]
     assert not not_run, f"targets missing from the committed results (run the jobs again): {not_run}"
