@@ -26,7 +26,8 @@ def doc():
 def test_uncalibrated_space_takes_only_uncalibrated_values_with_valid_ranges(doc):
     space = uncalibrated_space(doc)
     names = set(space.names)
-    assert "programmes.c2.lock_in_hazard_ratio" in names and "transitions.open.work" in names
+    assert "programmes.c2.lock_in_hazard_ratio" in names and "transitions.open.studies" in names
+    assert "transitions.open.work" not in names  # calibrated (calibration/national-assistance.yaml)
     assert "programmes.c2.capacity.starts_per_staff_per_month" not in names  # derived, not uncalibrated
     assert "rules.job_days_to_fas3" not in names  # a rule
     for p in space.parameters:
