@@ -290,3 +290,28 @@ def test_a_batched_fit_is_the_same_with_one_or_two_workers(tmp_path):
     pd.testing.assert_frame_equal(runs[0].population, runs[1].population)
     pd.testing.assert_frame_equal(runs[0].predictive, runs[1].predictive)
     assert runs[0].meta["simulations"] == runs[1].meta["simulations"] >= 12
+
+
+def test_a_fit_folder_is_written_all_or_nothing_and_keeps_its_held_back_fits(tmp_path, monkeypatch):
+    import sim.present.calibration_report as report
+
+    job = load_job(CAL / "sigtuna.yaml")
+    job.method.update(as_written_replications=2)
+    folder = tmp_path / "sig"
+    res = write_fit(job, folder, workers=1, work=tmp_path / "work", progress=False, log=lambda s: None)
+    (folder / "held-back" / "x").mkdir(parents=True)
+    (folder / "held-back" / "x" / "meta.json").write_text("{}")
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+    def fail_half_way(result, out):  # a full disk or Ctrl-C after the first file
+        (out / "targets.csv").write_text("half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "_write_into", fail_half_way)
+    with pytest.raises(OSError):
+        report.write_results(res)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".sig")]  # no temporary left
+    monkeypatch.undo()
+    report.write_results(res)
+    assert (folder / "held-back" / "x" / "meta.json").read_text() == "{}"  # held-back fits kept

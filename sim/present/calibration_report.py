@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -305,12 +306,29 @@ def _as_written(job: Job, path: str) -> float:
     return float("nan")
 
 
+#: The files a fit writes in its folder (anything else there, such as ``held-back/``, is kept).
+RESULT_FILES = ("posterior.parquet", "population.parquet", "generations.csv", "posterior.png", "predictive.parquet",
+                "targets.csv", "meta.json", "fit.png", "fit_report.md")
+
+
 def write_results(result: FitResult) -> Path:
-    """Write the results folder of a fit and return it."""
-    from sim.present.calibration_figures import fit_figure, posterior_figure
+    """Write the results folder of a fit and return it: all or nothing (built in a temporary
+    sibling with what else the folder holds, such as its held-back fits, and renamed into place)."""
+    from sim.runs.results import atomic_dir
 
     folder = result.folder
-    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_dir(folder) as out:
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if entry.name not in RESULT_FILES and not entry.name.startswith("."):
+                    (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, out / entry.name)
+        _write_into(result, out)
+    return folder
+
+
+def _write_into(result: FitResult, folder: Path) -> None:
+    from sim.present.calibration_figures import fit_figure, posterior_figure
+
     job = result.job
     summary = target_summary(job, result.predictive)
     summary["fitted"] = summary["target"].isin(result.meta["fitted_targets"])
@@ -330,9 +348,6 @@ def write_results(result: FitResult) -> Path:
         fig = posterior_figure(result.population, priors, written)
         fig.savefig(folder / ".posterior.png.tmp", format="png")
         os.replace(folder / ".posterior.png.tmp", folder / "posterior.png")
-    else:
-        for stale in ("posterior.parquet", "population.parquet", "generations.csv", "posterior.png"):
-            (folder / stale).unlink(missing_ok=True)
     parquet(result.predictive, "predictive.parquet")
     _atomic_write(folder / "targets.csv", summary.to_csv(index=False, float_format="%.6g"))
     _atomic_write(folder / "meta.json", json.dumps(result.meta, indent=2, sort_keys=True, default=str) + "\n")
@@ -341,7 +356,6 @@ def write_results(result: FitResult) -> Path:
     fig.savefig(folder / ".fit.png.tmp", format="png")
     os.replace(folder / ".fit.png.tmp", folder / "fit.png")
     _atomic_write(folder / "fit_report.md", render_report(result, summary))
-    return folder
 
 
 def rewrite_report(result: FitResult) -> None:

@@ -187,9 +187,10 @@ class atomic_dir:  # noqa: N801 - used as a context manager, reads like a functi
             shutil.rmtree(self.tmp, ignore_errors=True)
             return
         try:
-            for f in self.tmp.iterdir():
-                with open(f, "rb") as fh:
-                    os.fsync(fh.fileno())
+            for f in self.tmp.rglob("*"):
+                if f.is_file():
+                    with open(f, "rb") as fh:
+                        os.fsync(fh.fileno())
         except BaseException:  # a full disk, or Ctrl-C: nothing is left behind
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
