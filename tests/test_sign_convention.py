@@ -10,6 +10,7 @@ are discounted.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -113,6 +114,9 @@ def test_almsim_run_a_story_and_a_sweep_use_the_one_convention(tmp_path, capsys)
     assert money and all(_says_discounting(c) for c in money), money
     assert "net_sek_undiscounted.municipality" in results and "net_sek_undiscounted.society" in results
     assert not any(c.startswith("net_sek_by_payer") for c in results.columns)
+    summary = json.loads((run_dir / "summary.json").read_text())  # a run's headline numbers, named the same way
+    assert "net_sek_undiscounted_society" in summary
+    assert not [k for k in summary if "sek" in k and "discounted" not in k]
     # the society column is the sum of the payers' columns, as in the comparison
     payers = [c for c in money if c != "net_sek_undiscounted.society"]
     assert results[payers].sum(axis=1).iloc[0] == pytest.approx(results["net_sek_undiscounted.society"].iloc[0])

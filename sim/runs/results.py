@@ -435,8 +435,8 @@ def _summary(model: ProgrammeModel, result: RunResult) -> dict[str, Any]:
             out[f"share_self_supporting_{label}"] = float(stocks[t, list(_SELF_SUPPORTING)].sum()) / arrived
     by_payer = rec.ledger_book.by_payer()
     if by_payer:
-        out["net_sek_by_payer"] = {p: by_payer[p] for p in sorted(by_payer)}
-        out["net_sek_society"] = float(sum(by_payer[p] for p in sorted(by_payer)))
+        out["net_sek_undiscounted"] = {p: by_payer[p] for p in sorted(by_payer)}
+        out["net_sek_undiscounted_society"] = float(sum(by_payer[p] for p in sorted(by_payer)))
     q = np.array(rec.queues, dtype=np.float64).reshape(-1, 6)
     for i, name in enumerate(result.programmes):
         qq = q[q[:, 1] == i]

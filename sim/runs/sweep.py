@@ -64,13 +64,11 @@ NET_PREFIX = "net_sek_undiscounted."
 
 def summary_columns(summary: Mapping[str, Any]) -> dict[str, float]:
     """A run summary's numbers as result columns: ``flatten_summary``, with the money columns
-    saying their unit and that they are undiscounted (``net_sek_by_payer.municipality`` ->
-    ``net_sek_undiscounted.municipality``, ``net_sek_society`` -> ``net_sek_undiscounted.society``)."""
+    saying their unit and that they are undiscounted (``net_sek_undiscounted.municipality``, and
+    ``net_sek_undiscounted_society`` -> ``net_sek_undiscounted.society``)."""
     out: dict[str, float] = {}
     for key, value in flatten_summary(summary).items():
-        if key.startswith("net_sek_by_payer."):
-            key = NET_PREFIX + key.removeprefix("net_sek_by_payer.")
-        elif key == "net_sek_society":
+        if key == "net_sek_undiscounted_society":
             key = NET_PREFIX + "society"
         out[key] = value
     return out
