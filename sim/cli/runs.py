@@ -84,10 +84,11 @@ def _run(args: argparse.Namespace, scenarios: list[Any], folders: list[Path]) ->
         s = ens.summary()
         print(f"{scenario.name}: {args.replications} replications -> {path}")
         print("  median [P10, P90]")
-        for key, label, scale, digits in (("share_in_work_12m", "in work after 1 year (%)", 100, 1),
-                                          ("share_in_work_60m", "in work after 5 years (%)", 100, 1),
-                                          ("person_months_in_work", "person-months in work", 1, 0),
-                                          ("net_sek_undiscounted_society", "society, net (MSEK, undiscounted)", 1e-6, 1)):
+        rows = (("share_in_work_12m", "in work after 1 year (%)", 100, 1),
+                ("share_in_work_60m", "in work after 5 years (%)", 100, 1),
+                ("person_months_in_work", "person-months in work", 1, 0),
+                ("net_sek_undiscounted_society", "society, net (MSEK, undiscounted)", 1e-6, 1))
+        for key, label, scale, digits in rows:
             if key in s:
                 print(f"  {label:32s} {_fmt_band(s[key], scale, digits)}")
         for name in scenario.programmes:
