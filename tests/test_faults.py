@@ -67,7 +67,16 @@ def start(*args: str, driver: str | None = None, cwd: Path = ROOT) -> subprocess
     """``almsim ARGS`` in its own process group (so a test can Ctrl-C the group, as a terminal does)."""
     head = [sys.executable, "-c", driver] if driver else [sys.executable, "-m", "sim"]
     return subprocess.Popen([*head, *args], cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    """In the child before it starts: SIGINT as a terminal gives it, default and not blocked. A
+    child inherits its parent's signal mask and ignored signals across exec; in the test
+    process (a pytest-xdist worker that has run other tests) either may differ, and a blocked
+    Ctrl-C would wait unseen until the command had finished (seen once in CI: exit 0, not 130)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(proc: subprocess.Popen[str], ready: Callable[[], bool], timeout: float = 120, poll: float = 0.02) -> None:
