@@ -72,9 +72,9 @@ def start(*args: str, driver: str | None = None, cwd: Path = ROOT) -> subprocess
 
 def _default_sigint() -> None:
     """In the child before it starts: SIGINT as a terminal gives it, default and not blocked. A
-    child inherits its parent's signal mask and ignored signals across exec; in the test
-    process (a pytest-xdist worker that has run other tests) either may differ, and a blocked
-    Ctrl-C would wait unseen until the command had finished (seen once in CI: exit 0, not 130)."""
+    child inherits its parent's signal mask and ignored signals across exec, and a test process
+    that ran an interrupted ``main()`` in-process had SIGINT ignored (seen once in CI under
+    pytest-xdist: the Ctrl-C during start-up went unseen, exit 0; conftest now restores it)."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
