@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.accounts.book import LedgerBook
 from sim.engine.population import Population
-from sim.engine.recorder import Recorder
+from sim.engine.recorder import Recorder, follow_up_cells
 from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario
 from sim.scenario.stages import PROGRAMME_STAGES, Stage
@@ -116,11 +116,9 @@ class BatchRecorder:
         if not self.n_programmes:
             return
         for k in months_after:
-            sel = np.flatnonzero(pop.months_since_programme == k)
+            sel, cells = follow_up_cells(pop, k, support)
             if sel.size == 0:
                 continue
-            lp = pop.last_programme[sel].astype(np.int64)
-            cells = (lp * _NS + pop.stage[sel]) * _SUPPORT + support[sel]
             self.follow_ups.append((t, k, block[sel], cells))
 
     def status(self, month: Month, pop: Population, block: np.ndarray) -> None:

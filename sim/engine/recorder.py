@@ -31,6 +31,14 @@ _IN_PROGRAMME = np.zeros(_NS, bool)
 _IN_PROGRAMME[_PROG_STAGES] = True
 
 
+def follow_up_cells(pop: Population, k: int, support: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """People ``k`` months after leaving a programme, and each one's follow-up cell
+    (programme x stage x income support), as the follow-up records count them."""
+    sel = np.flatnonzero(pop.months_since_programme == k)
+    lp = pop.last_programme[sel].astype(np.int64)
+    return sel, (lp * _NS + pop.stage[sel]) * _SUPPORT + support[sel]
+
+
 class Recorder:
     """Per-month records of one run."""
 
@@ -140,11 +148,9 @@ class Recorder:
         if not self.n_programmes:
             return
         for k in months_after:
-            sel = np.flatnonzero(pop.months_since_programme == k)
+            sel, cells = follow_up_cells(pop, k, support)
             if sel.size == 0:
                 continue
-            lp = pop.last_programme[sel].astype(np.int64)
-            cells = (lp * _NS + pop.stage[sel]) * _SUPPORT + support[sel]
             counts = np.bincount(cells, minlength=self.n_programmes * _NS * _SUPPORT)
             width = _NS * _SUPPORT
             for i in range(self.n_programmes):
