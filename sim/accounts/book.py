@@ -183,23 +183,23 @@ class LedgerBook:
         return money, stage, ui
 
     def programme_flows(self, payers: tuple[str, ...], categories: tuple[str, ...]) -> np.ndarray:
-        """Net SEK ``[month, payer]`` in ``categories`` of people taking part in a programme
-        (their state's programme is set), plus the amounts not booked per person (staff) in
-        those categories: what a programme's organisers pay and receive for running it."""
+        """Net SEK ``[month, payer, category]`` in ``categories`` of people taking part in a
+        programme (their state's programme is set), plus the amounts not booked per person
+        (staff) in those categories: what a programme's organisers pay and receive for running it."""
         months = max((t for t, *_ in self._entries), default=-1) + 1
-        out = np.zeros((months, len(payers)))
+        out = np.zeros((months, len(payers), len(categories)))
         index = {p: j for j, p in enumerate(payers)}
+        column = {c: k for k, c in enumerate(categories)}
         for t, m, pm, keys, counts, extra in self._entries:
-            x = _decode(keys)
-            inside = x.programme >= 0
+            inside = ((keys >> 45) & 0x3F) > 0  # programme + 1 (see the key's layout above)
             if inside.any():
-                weight = inside * (1.0 if counts is None else counts)
-                for (payer, category), v in post(x, m, pm).items():
-                    if payer in index and category in categories:
-                        out[t, index[payer]] += float(np.dot(weight, v))
+                weight = np.ones(int(inside.sum())) if counts is None else counts[inside]
+                for (payer, category), v in post(_decode(keys[inside]), m, pm).items():
+                    if payer in index and category in column:
+                        out[t, index[payer], column[category]] += float(np.dot(weight, v))
             for (payer, category), v in extra.items():
-                if payer in index and category in categories:
-                    out[t, index[payer]] += v
+                if payer in index and category in column:
+                    out[t, index[payer], column[category]] += v
         return out
 
     def reposted(self, money: dict[str, float] | None = None, *,

@@ -148,9 +148,9 @@ def _investment(b: RunResult, s: RunResult, months: int) -> tuple[np.ndarray, np
     inv = np.zeros((months, len(PAYERS)))
     real = np.zeros(months)
     for sign, book in ((1.0, s.ledger_book), (-1.0, b.ledger_book)):
-        flows = book.programme_flows(PAYERS, INVESTMENT)
-        inv[: len(flows)] += sign * flows
-        real[: len(flows)] += sign * book.programme_flows(PAYERS, _REAL_INVESTMENT).sum(axis=1)
+        flows = book.programme_flows(PAYERS, INVESTMENT)  # [month, payer, category]
+        inv[: len(flows)] += sign * flows.sum(axis=2)
+        real[: len(flows)] += sign * flows[:, :, [INVESTMENT.index(c) for c in _REAL_INVESTMENT]].sum(axis=(1, 2))
     inv[:, PAYERS.index("individual")] = 0.0
     return inv, real
 
