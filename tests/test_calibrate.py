@@ -304,8 +304,15 @@ def test_committed_c2_posterior_drives_the_calibrated_scenario():
     scenarios, info = replication_scenarios(sc, 0, 5)
     paths = set(info["paths"])
     assert "programmes.c2.lock_in_hazard_ratio" in paths and len(post) >= 100
-    values = {s.programme("c2").lock_in_hazard_ratio.first for s in scenarios}
-    assert len(values) == 5  # five replications, five different calibrated values
+    assert len(set(info["draws"])) == 5  # five replications, five different draws
+    col = post.set_index("draw")["programmes.c2.lock_in_hazard_ratio"]
+    # each replication runs with its own draw's value (draws may repeat a particle of the last
+    # ABC population, so two draws can hold the same value; not all five do)
+    values = [s.programme("c2").lock_in_hazard_ratio.first for s in scenarios]
+    assert values == [col[d] for d in info["draws"]] and len(set(values)) > 1
+    later = post.set_index("draw")["programmes.c2.lock_in_hazard_ratio@2009-01"]
+    month = scenarios[0].start_month + 24  # 2009-01: the dated step of the draw is in force
+    assert [s.programme("c2").lock_in_hazard_ratio.at(month) for s in scenarios] == [later[d] for d in info["draws"]]
 
 
 def test_sweep_over_a_calibrated_scenario_uses_the_draws_of_run(tmp_path, monkeypatch):
