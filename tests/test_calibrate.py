@@ -56,7 +56,7 @@ def test_goals_are_never_fitted_and_outcomes_are():
 
 def test_c2_space_is_small_and_paths_exist():
     space = load_space(CAL / "spaces" / "c2.yaml")
-    assert 5 <= len(space.parameters) <= 8
+    assert 5 <= len(space.parameters) <= 10
     doc, _ = parse_file(C2)
     for p in space.parameters:
         for path in p.paths:
@@ -128,6 +128,69 @@ def test_set_value_keeps_the_parameter_form():
         set_value(out, "programmes.c3.max_duration_months", 3)
     with pytest.raises(KeyError, match="no key 'wrok'"):
         set_value(out, "transitions.open.wrok", 0.1)
+
+
+def test_a_dated_step_is_set_after_the_whole_value_and_keeps_the_months_before():
+    doc, _ = parse_file(C2)
+    # the step first: apply_values still sets the whole value before it, so the step survives
+    out = apply_values(doc, {"programmes.c2.lock_in_hazard_ratio@2009-01": 0.5,
+                             "programmes.c2.lock_in_hazard_ratio": 2.0,
+                             "programmes.c2.capacity.staff@2009-06": 1.0})
+    sc = build(out)
+    c2 = sc.programme("c2")
+    assert c2.lock_in_hazard_ratio.at(sc.start_month) == 2.0
+    assert c2.lock_in_hazard_ratio.at(sc.start_month + 24) == 0.5  # 2009-01 on
+    assert c2.lock_in_hazard_ratio.source == doc["programmes"][0]["lock_in_hazard_ratio"]["source"]
+    staff = c2.capacity.staff  # a step added to a dated value keeps the other steps
+    assert [staff.at(sc.start_month + k) for k in (0, 10, 21, 24, 29)] == [3.0, 2.75, 1.75, 2.75, 1.0]
+    assert get_value(out, "programmes.c2.capacity.staff@2008-12") == 1.75
+    assert get_value(out, "programmes.c2.capacity.staff@2006-01") == 3.0  # before the first date: the first
+    with pytest.raises(ValueError, match="path@YYYY-MM"):
+        set_value(out, "programmes.c2.lock_in_hazard_ratio@2009", 1.0)
+    with pytest.raises(KeyError, match="not a number"):
+        set_value(out, "programmes.c2.exit_rates_per_month@2009-01", 1.0)
+
+
+def test_a_scaled_step_moves_the_fitted_value_from_its_month_on(tmp_path):
+    f = tmp_path / "space.yaml"
+    f.write_text("parameters:\n"
+                 "  - {name: hr, path: programmes.c2.lock_in_hazard_ratio,\n"
+                 "     prior: {distribution: uniform, low: 1, high: 3}}\n"
+                 "  - name: later\n"
+                 "    paths: [programmes.c2.lock_in_hazard_ratio@2009-01,\n"
+                 "            programmes.c2.exit_rates_per_month.other@2009-01]\n"
+                 "    transform: scale\n"
+                 "    prior: {distribution: loguniform, low: 0.2, high: 2}\n")
+    space = load_space(f)
+    doc, _ = parse_file(C2)
+    values = space.path_values({"hr": 2.0, "later": 0.5}, [doc])
+    assert list(values)[-2:] == ["programmes.c2.lock_in_hazard_ratio@2009-01",
+                                 "programmes.c2.exit_rates_per_month.other@2009-01"]
+    assert values["programmes.c2.lock_in_hazard_ratio@2009-01"] == 1.0  # 0.5 x the fitted 2.0
+    other = get_value(doc, "programmes.c2.exit_rates_per_month.other")
+    assert values["programmes.c2.exit_rates_per_month.other@2009-01"] == pytest.approx(0.5 * other)
+    f.write_text("parameters:\n  - {name: x, path: programmes.c2.lock_in_hazard_ratio@09-2009,\n"
+                 "     prior: {distribution: uniform, low: 1, high: 3}}\n")
+    with pytest.raises(ScenarioError, match=r"parameters\.x\.path: .*path@YYYY-MM"):
+        load_space(f)
+
+
+def test_the_held_back_target_never_enters_the_distance():
+    job = load_job(CAL / "c2.yaml")
+    held = job.held_back[0]
+    sim = Simulator(job, job.outcome_targets([held]))
+    assert held not in {t.name for t in sim.targets}
+    mid = {p.name: float(p.prior.from_unit(np.mean(p.prior.unit_bounds))) for p in job.space.parameters}
+    stats = sim(mid, 1)
+    assert held not in stats
+    full = Simulator(job, job.outcome_targets())
+    both = full(mid, 1)
+    assert full.distance(both) > sim.distance(stats)  # the same run, one target fewer
+
+
+def test_the_committed_c2_job_has_no_wall_clock_cap():
+    job = load_job(CAL / "c2.yaml")
+    assert job.method["max_minutes"] is None  # the committed fit stops on its counts alone
 
 
 def test_with_values_validates():
@@ -241,8 +304,15 @@ def test_committed_c2_posterior_drives_the_calibrated_scenario():
     scenarios, info = replication_scenarios(sc, 0, 5)
     paths = set(info["paths"])
     assert "programmes.c2.lock_in_hazard_ratio" in paths and len(post) >= 100
-    values = {s.programme("c2").lock_in_hazard_ratio.first for s in scenarios}
-    assert len(values) == 5  # five replications, five different calibrated values
+    assert len(set(info["draws"])) == 5  # five replications, five different draws
+    col = post.set_index("draw")["programmes.c2.lock_in_hazard_ratio"]
+    # each replication runs with its own draw's value (draws may repeat a particle of the last
+    # ABC population, so two draws can hold the same value; not all five do)
+    values = [s.programme("c2").lock_in_hazard_ratio.first for s in scenarios]
+    assert values == [col[d] for d in info["draws"]] and len(set(values)) > 1
+    later = post.set_index("draw")["programmes.c2.lock_in_hazard_ratio@2009-01"]
+    month = scenarios[0].start_month + 24  # 2009-01: the dated step of the draw is in force
+    assert [s.programme("c2").lock_in_hazard_ratio.at(month) for s in scenarios] == [later[d] for d in info["draws"]]
 
 
 def test_sweep_over_a_calibrated_scenario_uses_the_draws_of_run(tmp_path, monkeypatch):

@@ -52,7 +52,7 @@ DEFAULT_METHOD: dict[str, Any] = {
     "population_size": 300,  # particles per ABC-SMC generation
     "max_generations": 8,
     "max_simulations": 20000,  # stop after this many simulations in all
-    "max_minutes": 30.0,
+    "max_minutes": 30.0,  # a wall-clock cap; null: none (then results never depend on machine load)
     "min_acceptance_rate": 0.01,
     "epsilon_quantile": 0.5,  # next tolerance = this quantile of the last generation's distances
     "draws": 200,  # equally weighted posterior draws kept (and simulated for the predictive)
@@ -166,6 +166,9 @@ def load_job(path: str | Path) -> Job:
     given = c.mapping(raw["method"], ("method",), "method") if raw.get("method") is not None else {}
     c.keys(given, ("method",), DEFAULT_METHOD, "method")
     for k, v in given.items():
+        if k == "max_minutes" and v is None:  # no wall-clock cap: the fit stops on its counts alone
+            method[k] = None
+            continue
         method[k] = c.number(v, ("method", k), f"method.{k}", **_METHOD_BOUNDS[k])
     seed = c.number(raw.get("seed", 0), ("seed",), "seed", whole=True, ge=0, le=2**63 - 1)
     workers = c.number(raw.get("workers", 1), ("workers",), "workers", whole=True, ge=1, le=1024)
@@ -444,7 +447,8 @@ def _abc(job: Job, sim: Simulator, db: Path, workers: int, scheduler: Any, log: 
         history = abc.run(max_nr_populations=int(m["max_generations"]),
                           max_total_nr_simulations=int(m["max_simulations"]),
                           min_acceptance_rate=float(m["min_acceptance_rate"]),
-                          max_walltime=_dt.timedelta(minutes=float(m["max_minutes"])))
+                          max_walltime=(None if m["max_minutes"] is None
+                                        else _dt.timedelta(minutes=float(m["max_minutes"]))))
     finally:
         if own_client is not None:
             own_client.close()

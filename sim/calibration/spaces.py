@@ -3,6 +3,11 @@
 A space file (``calibration/spaces/*.yaml``) lists the calibrated parameters -- each a dotted
 path into the scenario, or several paths scaled together by one factor -- with a uniform or
 log-uniform prior, and, for the record, the parameters held fixed and why.
+
+A path may name one dated step, ``path@YYYY-MM`` (see :mod:`sim.scenario.paths`): the value
+from that month on. Scaled, a step's base is the value an earlier parameter of the space gives
+the whole path, else the scenario's value in force in that month; so a factor on
+``x@2009-01`` moves the fitted ``x`` from 2009-01 on (a change over time, fitted as one ratio).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 from sim.scenario.checks import Checker
 from sim.scenario.errors import describe_value
 from sim.scenario.load import read_document
-from sim.scenario.paths import get_value
+from sim.scenario.paths import get_value, ordered, split_step
 
 __all__ = ["Prior", "Parameter", "Space", "load_space", "read_yaml"]
 
@@ -79,17 +84,19 @@ class Space:
         return [p.name for p in self.parameters]
 
     def path_values(self, values: Mapping[str, float], docs: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-        """Dotted path -> value for named parameter values (scales resolved against ``docs``)."""
+        """Dotted path -> value for named parameter values (scales resolved against ``docs``; a
+        dated step's base against the parameters before it), whole paths before dated steps."""
         out: dict[str, float] = {}
         for p in self.parameters:
             v = p.natural(values[p.name])
             for path in p.paths:
                 if p.transform == "scale":
-                    base = _first_value(docs, path)
+                    whole, month = split_step(path)
+                    base = out[whole] if month is not None and whole in out else _first_value(docs, path)
                     out[path] = base * v
                 else:
                     out[path] = int(v) if p.integer else v
-        return out
+        return ordered(out)
 
 
 def _first_value(docs: Sequence[Mapping[str, Any]], path: str) -> float:
@@ -149,10 +156,14 @@ def load_space(path: str | Path) -> Space:
             if not paths:
                 raise c.fail((*here, "paths"), "list at least one path", f"{where}.paths")
         for j, x in enumerate(paths):
+            key = f"{where}.path" if "path" in p else f"{where}.paths[{j}]"
+            loc = (*here, "path") if "path" in p else (*here, "paths", j)
             if any(not part.strip() for part in x.split(".")):
-                key = f"{where}.path" if "path" in p else f"{where}.paths[{j}]"
-                raise c.fail((*here, "path") if "path" in p else (*here, "paths", j),
-                             f"not a dotted path: {x!r}", key)
+                raise c.fail(loc, f"not a dotted path: {x!r}", key)
+            try:
+                split_step(x)
+            except ValueError as e:
+                raise c.fail(loc, str(e), key) from None
         ppath, pkey = (*here, "prior"), f"{where}.prior"
         prior = c.mapping(p["prior"], ppath, pkey)
         c.keys(prior, ppath, ("distribution", "low", "high"), pkey, required=("distribution", "low", "high"))

@@ -8,6 +8,12 @@ and :func:`with_values` does the same to a validated scenario. A value replaces 
 parameter, dated steps included, and keeps its ``source:`` (a sweep or a calibration says
 where the new number comes from).
 
+A path ending ``@YYYY-MM`` (``programmes.c2.lock_in_hazard_ratio@2009-01``) names one dated
+step instead: reading it gives the value in force in that month, setting it makes (or
+replaces) a step from that month on and keeps the values before it. :func:`apply_values`
+sets whole parameters before steps, so a set holding both ``x`` and ``x@2009-01`` means "x,
+and from 2009-01 on the other value", whatever its order.
+
 Posterior draws of calibrated parameters (``parameters: {from_calibration: NAME}``) are
 applied per replication by :mod:`sim.runs.posterior`.
 """
@@ -23,9 +29,28 @@ import numpy as np
 
 from sim.scenario.schema import Scenario
 
-__all__ = ["get_value", "set_value", "apply_values", "with_values", "parameter_paths", "path_exists"]
+__all__ = ["get_value", "set_value", "apply_values", "with_values", "parameter_paths", "path_exists", "split_step",
+           "ordered"]
 
 _MONTH_KEY = re.compile(r"^(\d{4}-\d{1,2}|always)$")
+_STEP = re.compile(r"^(?P<path>.+)@(?P<month>\d{4}-\d{2})$")
+
+
+def split_step(path: str) -> tuple[str, str | None]:
+    """``("x.y", "2009-01")`` for ``"x.y@2009-01"``; ``(path, None)`` for a path without a step.
+
+    Raises:
+        ValueError: if the part after ``@`` is not a month written YYYY-MM.
+    """
+    if "@" not in path:
+        return path, None
+    m = _STEP.match(path)
+    if m is None:
+        raise ValueError(f"{path}: a dated step is written path@YYYY-MM (e.g. x.y@2009-01)")
+    from sim.scenario.dated import parse_month
+
+    parse_month(m["month"])
+    return m["path"], m["month"]
 
 
 def _child(node: Any, part: str, path: str) -> tuple[Any, Any]:
@@ -64,13 +89,45 @@ def _number(raw: Any) -> float:
     return float(raw)
 
 
+def _steps(raw: Any) -> dict[str, Any]:
+    """A parameter's plain value as ``{month or 'always': number}`` (a number: ``{'always': it}``)."""
+    if isinstance(raw, dict) and "value" in raw:
+        raw = raw["value"]
+    if isinstance(raw, dict) and raw and all(_MONTH_KEY.match(str(k)) for k in raw):
+        return {str(k): v for k, v in raw.items()}
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise TypeError(f"not a number: {raw!r}")
+    return {"always": raw}
+
+
+def _month_number(key: str) -> int:
+    from sim.scenario.dated import parse_month
+
+    return parse_month(key)
+
+
+def _in_force(steps: Mapping[str, Any], month: str) -> float:
+    """The value of dated ``steps`` in force in ``month`` (before the first date: the first value)."""
+    at = _month_number(month)
+    dated = sorted(((_month_number(k), v) for k, v in steps.items() if k != "always"), key=lambda kv: kv[0])
+    current = steps.get("always", dated[0][1] if dated else None)
+    for m, v in dated:
+        if m <= at:
+            current = v
+    return float(current)
+
+
 def get_value(doc: Mapping[str, Any], path: str) -> float:
-    """The number at ``path`` (the first value of a dated parameter).
+    """The number at ``path`` (the first value of a dated parameter; for ``path@YYYY-MM``, the
+    value in force in that month).
 
     Raises:
         KeyError: if the path does not exist; TypeError: if it does not hold a number.
     """
-    container, key = _locate(doc, path)
+    base, month = split_step(path)
+    container, key = _locate(doc, base)
+    if month is not None:
+        return _in_force(_steps(container[key]), month)
     return _number(container[key])
 
 
@@ -84,10 +141,18 @@ def set_value(doc: dict[str, Any], path: str, value: float, *, source: str | Non
     Raises:
         KeyError: if the path does not exist.
     """
-    container, key = _locate(doc, path)
+    base, month = split_step(path)
+    container, key = _locate(doc, base)
     old = container[key]
     if isinstance(value, (np.integer, np.floating)):
         value = value.item()
+    if month is not None:
+        try:
+            steps = _steps(old)
+        except TypeError:
+            raise KeyError(f"{path}: is a table, not a number") from None
+        steps[month] = value
+        value = dict(sorted(steps.items(), key=lambda kv: -1 if kv[0] == "always" else _month_number(kv[0])))
     if isinstance(old, dict) and "value" in old:
         new = dict(old, value=value)
     elif isinstance(old, dict) and old and not all(_MONTH_KEY.match(str(k)) for k in old):
@@ -104,9 +169,10 @@ def set_value(doc: dict[str, Any], path: str, value: float, *, source: str | Non
 
 def apply_values(doc: Mapping[str, Any], values: Mapping[str, float], *, source: str | None = None,
                  status: str | None = None, skip_missing: bool = False) -> dict[str, Any]:
-    """A copy of ``doc`` with every ``path: value`` of ``values`` set (see :func:`set_value`)."""
+    """A copy of ``doc`` with every ``path: value`` of ``values`` set (see :func:`set_value`):
+    whole parameters first, then dated steps (``path@YYYY-MM``)."""
     out = copy.deepcopy(dict(doc))
-    for path, value in values.items():
+    for path, value in ordered(values).items():
         try:
             set_value(out, path, value, source=source, status=status)
         except KeyError:
@@ -129,10 +195,15 @@ def with_values(scenario: Scenario, values: Mapping[str, float], *, source: str 
     return build(apply_values(doc, values, source=source, status=status, skip_missing=skip_missing))
 
 
+def ordered(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with whole parameters before dated steps (each group in its own order)."""
+    return {**{p: v for p, v in values.items() if "@" not in p}, **{p: v for p, v in values.items() if "@" in p}}
+
+
 def path_exists(doc: Mapping[str, Any], path: str) -> bool:
     try:
-        _locate(doc, path)
-    except KeyError:
+        _locate(doc, split_step(path)[0])
+    except (KeyError, ValueError):
         return False
     return True
 
