@@ -385,3 +385,63 @@ def test_a_fit_folder_is_written_all_or_nothing_and_keeps_its_held_back_fits(tmp
     monkeypatch.undo()
     report.write_results(res)
     assert (folder / "held-back" / "x" / "meta.json").read_text() == "{}"  # held-back fits kept
+
+
+# ------------------------------------------------------------------ a particle's scenario, built cheaply
+@pytest.mark.parametrize("job_file", ["c2.yaml", "national-assistance.yaml", "national.yaml"])
+def test_a_particles_scenario_rebuilt_from_its_parts_equals_a_full_build(job_file):
+    from sim.scenario.load import rebuild
+    from sim.scenario.paths import apply_values_shared
+
+    job = load_job(CAL / job_file)
+    sim = Simulator(job, job.outcome_targets())
+    rng = np.random.default_rng(5)
+    for spec in job.scenarios.values():
+        doc = spec.doc
+        written = json.dumps(doc, sort_keys=True, default=str)
+        base = build(doc)
+        for _ in range(5):
+            values = {p.name: float(p.prior.from_unit(rng.uniform(*p.prior.unit_bounds))) for p in job.space.parameters}
+            paths = sim.path_values(values)
+            shared = apply_values_shared(doc, paths)
+            assert shared == apply_values(doc, paths, skip_missing=True)
+            fast, full = rebuild(base, shared, paths), build(shared)
+            assert fast == full and fast.model_dump() == full.model_dump()
+            assert fast.model_fields_set == full.model_fields_set
+        assert json.dumps(doc, sort_keys=True, default=str) == written  # the job's document is never changed
+
+
+def test_an_invalid_particle_is_refused_by_the_cheap_build_as_by_the_full_one():
+    from sim.scenario.load import rebuild
+    from sim.scenario.paths import apply_values_shared
+
+    job = load_job(CAL / "c2.yaml")
+    doc = job.scenarios["c2"].doc
+    paths = {"programmes.c2.capacity.caseload_per_staff": -5.0}
+    bad = apply_values_shared(doc, paths)
+    with pytest.raises(ScenarioError):
+        build(bad)
+    with pytest.raises(ScenarioError):
+        rebuild(build(doc), bad, paths)
+
+
+def test_statistics_read_from_a_runs_records_equal_those_read_from_its_saved_tables(tmp_path):
+    from sim.runs.results import RunResult
+
+    for job_file in ("c2.yaml", "national-assistance.yaml"):
+        job = load_job(CAL / job_file)
+        for key, spec in job.scenarios.items():
+            scenario = build(spec.doc)
+            if scenario.horizon_months > 60 and job_file != "c2.yaml":
+                scenario = build({**spec.doc, "horizon_months": 60, "start_month": spec.doc["start_month"]})
+            result = simulate(scenario, 4)
+            loaded = RunResult.load(result.save(tmp_path / f"{job.name}-{key}"))
+            assert loaded.records is None
+            for t in job.targets.targets:
+                if job.scenario_of(t) != key:
+                    continue
+                try:
+                    want = simulate_target(t, loaded, scenario)
+                except ValueError:  # a target year beyond the shortened run
+                    continue
+                np.testing.assert_array_equal(simulate_target(t, result, scenario), want)

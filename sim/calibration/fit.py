@@ -42,7 +42,7 @@ from sim.engine.streams import replication_seeds
 from sim.runs.replications import simulate, simulate_batch
 from sim.scenario.checks import Checker
 from sim.scenario.errors import ScenarioError, did_you_mean
-from sim.scenario.paths import apply_values, get_value, set_value
+from sim.scenario.paths import apply_values, apply_values_shared, get_value, set_value
 
 __all__ = ["Prior", "Parameter", "Space", "load_space", "ScenarioSpec", "Job", "load_job", "Simulator",
            "FitResult", "fit", "load_fit", "predictive", "DEFAULT_METHOD"]
@@ -290,14 +290,18 @@ class Simulator:
     def simulate_paths(self, runs: Sequence[tuple[Mapping[str, float], int]]) -> list[dict[str, np.ndarray]]:
         """:meth:`__call__` for many ``(dotted path values, seed)`` at once, as blocks of batched
         models (:func:`sim.runs.replications.simulate_batch`): the same statistics, in order."""
-        from sim.scenario.load import build
+        from sim.scenario.load import build, rebuild
 
+        bases = self.__dict__.setdefault("_bases", {})  # each scenario as written, built once
         built: list[dict[str, Any] | None] = []
         for paths, _seed in runs:
             scenarios: dict[str, Any] | None = {}
             for key in self.by_scenario:
+                doc = self.job.scenarios[key].doc
+                if key not in bases:
+                    bases[key] = build(doc)
                 try:
-                    scenarios[key] = build(_with_paths(self.job.scenarios[key].doc, paths))
+                    scenarios[key] = rebuild(bases[key], apply_values_shared(doc, paths), paths)
                 except ScenarioError:
                     scenarios = None
                     break
@@ -337,20 +341,6 @@ class _AbcModel:
         seed = int(np.random.randint(0, 2**31 - 1))
         batched = model_call((self.sim.path_values(values), seed))  # inside a BatchSampler's lane
         return self.sim(values, seed) if batched is None else batched
-
-
-def _with_paths(doc: Mapping[str, Any], paths: Mapping[str, float]) -> dict[str, Any]:
-    """``apply_values(doc, paths, skip_missing=True)``, copying only the top-level parts the paths
-    change (``build`` copies its input again and never changes it; the whole document's deep copy
-    was a third of a particle's cost)."""
-    out = dict(doc)
-    for top in {p.split(".", 1)[0] for p in paths}:
-        if top in out:
-            out[top] = copy.deepcopy(out[top])
-    for path, value in paths.items():
-        with contextlib.suppress(KeyError):  # a path of another scenario of the job
-            set_value(out, path, value)
-    return out
 
 
 def _simulate_chunk(args: tuple[Simulator, list[tuple[dict[str, float], int]]]) -> list[dict[str, np.ndarray]]:

@@ -218,43 +218,72 @@ class _TableBuilder:
         self.months = len(model.rec.stocks)
         self.month_labels = month_labels
 
+    # Each table below is built from its columns (numpy arrays, some computed only when asked
+    # for): a calibration's statistics read a few columns of a few tables for every particle, and
+    # a pandas frame costs ~0.3 ms a column to build (text columns convert to Arrow strings).
+    def column(self, table: str, name: str) -> np.ndarray:
+        """One column of ``table`` as the table would hold it (``table[name].to_numpy()``),
+        without building the table."""
+        cache = self.__dict__.setdefault("_columns", {})
+        if table not in cache:
+            cache[table] = getattr(self, f"_{table}_columns")()
+        cols = cache[table]
+        value = cols[name]
+        if callable(value):
+            value = cols[name] = value()
+        return value
+
+    def _frame(self, table: str, names: list[str]) -> pd.DataFrame:
+        return pd.DataFrame({n: self.column(table, n) for n in names})
+
     def stocks(self) -> pd.DataFrame:
+        return self._frame("stocks", ["month", "stage", "people"])
+
+    def _stocks_columns(self) -> dict[str, Any]:
         rec, months, month_labels = self.rec, self.months, self.month_labels
         stock_arr = np.array(rec.stocks, dtype=np.int64).reshape(months, _NS)[:, : len(STAGES)]
-        stocks = pd.DataFrame({
-            "month": np.repeat(month_labels[:months], len(STAGES)),
-            "stage": np.tile(_LABELS[: len(STAGES)], months),
-            "people": stock_arr.reshape(-1),
-        })
-        return stocks
+        return {"month": np.repeat(month_labels[:months], len(STAGES)),
+                "stage": np.tile(_LABELS[: len(STAGES)], months), "people": stock_arr.reshape(-1)}
 
     def flows(self) -> pd.DataFrame:
+        if not self.rec.flows:
+            return pd.DataFrame({"month": [], "from_stage": [], "to_stage": [], "people": []})
+        return self._frame("flows", ["month", "from_stage", "to_stage", "people"])
+
+    def _flows_columns(self) -> dict[str, Any]:
         rec, month_labels = self.rec, self.month_labels
         if not rec.flows:
-            return pd.DataFrame({"month": [], "from_stage": [], "to_stage": [], "people": []})
+            empty = np.zeros(0, object)
+            return {"month": empty, "from_stage": empty, "to_stage": empty, "people": np.zeros(0, np.int64)}
         ts = sorted(rec.flows)  # one frame from all months' non-zero cells (a frame a month cost ~0.3 ms each)
         counts = np.stack([rec.flows[t] for t in ts])
         row, nz = np.nonzero(counts)
-        return pd.DataFrame({"month": month_labels[np.asarray(ts)[row]], "from_stage": _LABELS[nz // _NS],
-                             "to_stage": _LABELS[nz % _NS], "people": counts[row, nz]})
+        return {"month": month_labels[np.asarray(ts)[row]], "from_stage": _LABELS[nz // _NS],
+                "to_stage": _LABELS[nz % _NS], "people": counts[row, nz]}
+
+    _EVENT_COLUMNS = ["month", "person", "from_stage", "to_stage", "programme", "income_support"]
 
     def events(self) -> pd.DataFrame:
+        if not self.rec.events:
+            return pd.DataFrame({n: [] for n in self._EVENT_COLUMNS})
+        return self._frame("events", self._EVENT_COLUMNS)
+
+    def _events_columns(self) -> dict[str, Any]:
         rec, month_labels, names = self.rec, self.month_labels, self.names
-        if rec.events:
-            t = np.concatenate([np.full(e[1].size, e[0], np.int32) for e in rec.events])
-            prog = np.concatenate([e[4] for e in rec.events])
-            events = pd.DataFrame({
-                "month": month_labels[t],
-                "person": np.concatenate([e[1] for e in rec.events]),
-                "from_stage": _LABELS[np.concatenate([e[2] for e in rec.events])],
-                "to_stage": _LABELS[np.concatenate([e[3] for e in rec.events])],
-                "programme": np.where(prog >= 0, np.array(names + [""], dtype=object)[prog], ""),
-                "income_support": np.array(INCOME_SUPPORT, dtype=object)[self._event_support()],
-            })
-        else:
-            events = pd.DataFrame({"month": [], "person": [], "from_stage": [], "to_stage": [], "programme": [],
-                                   "income_support": []})
-        return events
+        if not rec.events:
+            empty = np.zeros(0, object)
+            return {**dict.fromkeys(self._EVENT_COLUMNS, empty), "person": np.zeros(0, np.int64)}
+        t = np.concatenate([np.full(e[1].size, e[0], np.int32) for e in rec.events])
+        prog = np.concatenate([e[4] for e in rec.events])
+        return {
+            "month": month_labels[t],
+            "person": np.concatenate([e[1] for e in rec.events]),
+            "from_stage": _LABELS[np.concatenate([e[2] for e in rec.events])],
+            "to_stage": _LABELS[np.concatenate([e[3] for e in rec.events])],
+            "programme": np.where(prog >= 0, np.array(names + [""], dtype=object)[prog], ""),
+            # posts every mover's state: computed only when asked for
+            "income_support": lambda: np.array(INCOME_SUPPORT, dtype=object)[self._event_support()],
+        }
 
     def _event_support(self) -> np.ndarray:
         """Each event's income support after the move (codes of ``INCOME_SUPPORT``): posted once
@@ -273,30 +302,64 @@ class _TableBuilder:
         return np.concatenate(codes) if codes else np.zeros(0, np.uint8)
 
     def queues(self) -> pd.DataFrame:
+        if not self.rec.queues:
+            return pd.DataFrame({"month": [], "programme": [], "waiting": np.zeros(0, np.int64),
+                                 "participants": np.zeros(0, np.int64), "capacity": np.zeros(0, np.int64),
+                                 "starts": [], "budget_spent_sek": np.zeros(0)})
+        return self._frame("queues", ["month", "programme", "waiting", "participants", "capacity", "starts",
+                                      "budget_spent_sek"])
+
+    def _queues_columns(self) -> dict[str, Any]:
         rec, month_labels, names = self.rec, self.month_labels, self.names
         q = np.array(rec.queues, dtype=np.float64).reshape(-1, 6)
-        queues = pd.DataFrame({
-            "month": month_labels[q[:, 0].astype(int)] if len(q) else [],
-            "programme": [names[int(i)] for i in q[:, 1]],
+        t, p = q[:, 0].astype(np.int64), q[:, 1].astype(np.int64)
+        return {
+            "month": month_labels[t] if len(q) else np.zeros(0, object),
+            "programme": np.array(names, dtype=object)[p] if len(q) else np.zeros(0, object),
             "waiting": q[:, 2].astype(np.int64), "participants": q[:, 3].astype(np.int64),
             "capacity": q[:, 4].astype(np.int64),
-            "starts": [rec.starts.get((int(a), int(b)), 0) for a, b in q[:, :2]],
+            "starts": np.array([rec.starts.get((a, b), 0) for a, b in zip(t.tolist(), p.tolist(), strict=True)],
+                               dtype=np.int64),
             "budget_spent_sek": q[:, 5],
-        })
-        return queues
+        }
+
+    _EXIT_COLUMNS = ["month", "programme", "reason", "people"]
 
     def exits(self) -> pd.DataFrame:
+        if not self.rec.exits:
+            return pd.DataFrame([], columns=self._EXIT_COLUMNS)
+        return self._frame("exits", self._EXIT_COLUMNS)
+
+    def _exits_columns(self) -> dict[str, Any]:
         rec, month_labels, names = self.rec, self.month_labels, self.names
-        return pd.DataFrame(
-            [(month_labels[t], names[p], r, n) for (t, p, r), n in sorted(rec.exits.items())],
-            columns=["month", "programme", "reason", "people"])
+        items = sorted(rec.exits.items())
+        if not items:
+            return {**dict.fromkeys(self._EXIT_COLUMNS, np.zeros(0, object)), "people": np.zeros(0, np.int64)}
+        keys, people = zip(*items, strict=True)
+        t, p, reason = zip(*keys, strict=True)
+        return {"month": month_labels[np.array(t, dtype=np.int64)],
+                "programme": np.array(names, dtype=object)[np.array(p, dtype=np.int64)],
+                "reason": np.array(reason, dtype=object), "people": np.array(people, dtype=np.int64)}
+
+    _FOLLOW_UP_COLUMNS = ["month", "programme", "months_after_exit", "stage", "income_support", "people"]
 
     def follow_ups(self) -> pd.DataFrame:
+        if not self.rec.follow_ups:
+            return pd.DataFrame([], columns=self._FOLLOW_UP_COLUMNS)
+        return self._frame("follow_ups", self._FOLLOW_UP_COLUMNS)
+
+    def _follow_ups_columns(self) -> dict[str, Any]:
         rec, month_labels, names = self.rec, self.month_labels, self.names
-        fu = [(month_labels[t], names[p], k, _LABELS[c // 4], INCOME_SUPPORT[c % 4], int(row[c]))
-              for t, p, k, row in rec.follow_ups for c in np.flatnonzero(row)]
-        return pd.DataFrame(fu, columns=["month", "programme", "months_after_exit", "stage", "income_support",
-                                         "people"])
+        if not rec.follow_ups:
+            return {**dict.fromkeys(self._FOLLOW_UP_COLUMNS, np.zeros(0, object)),
+                    "months_after_exit": np.zeros(0, np.int64), "people": np.zeros(0, np.int64)}
+        rows = np.stack([row for *_, row in rec.follow_ups])
+        entry, cell = np.nonzero(rows)  # row-major: entries in order, each entry's cells ascending
+        head = np.array([(t, p, k) for t, p, k, _ in rec.follow_ups], dtype=np.int64)[entry]
+        return {"month": month_labels[head[:, 0]], "programme": np.array(names, dtype=object)[head[:, 1]],
+                "months_after_exit": head[:, 2], "stage": _LABELS[cell // 4],
+                "income_support": np.array(INCOME_SUPPORT, dtype=object)[cell % 4],
+                "people": rows[entry, cell].astype(np.int64)}
 
     def status(self) -> pd.DataFrame:
         rec, names = self.rec, self.names
@@ -311,7 +374,10 @@ class _TableBuilder:
              for (payer, cat), amount in sorted(totals.items()) if amount != 0.0],
             columns=["month", "payer", "category", "sek"])
     def people(self) -> pd.DataFrame:
-        return _people(self.pop)
+        return self._frame("people", list(_PEOPLE_COLUMNS))
+
+    def _people_columns(self) -> dict[str, Any]:
+        return _people_columns(self.pop)
 
     def tracked_state(self) -> pd.DataFrame:
         return self._tracked_tables()[0]
@@ -359,23 +425,29 @@ def _sweep_stale(path: Path) -> None:
                 shutil.rmtree(stale, ignore_errors=True)
 
 
-def _people(pop: Population) -> pd.DataFrame:
-    """Who each person is (attributes fixed at entry)."""
+_PEOPLE_COLUMNS = ("person", "arrival_month", "age_at_arrival", "sex", "household", "children", "foreign_born",
+                   "sfi", "rehab_need", "education", "months_on_assistance_at_entry", "initial_stage")
+
+
+def _people_columns(pop: Population) -> dict[str, Any]:
+    """Who each person is (attributes fixed at entry), column by column (some only when asked for)."""
     from sim.engine.population import EDUCATION_CODES, HOUSEHOLD_CODES
 
-    hh = np.array(list(HOUSEHOLD_CODES), dtype=object)
-    ed = np.array(list(EDUCATION_CODES), dtype=object)
-    return pd.DataFrame({
+    def arrival() -> np.ndarray:
+        months, inverse = np.unique(pop.arrival_month, return_inverse=True)
+        return np.array([format_month(int(m)) for m in months], dtype=object)[inverse]
+
+    return {
         "person": np.arange(len(pop)),
-        "arrival_month": [format_month(int(m)) for m in pop.arrival_month],
-        "age_at_arrival": (pop.arrival_month - pop.birth_month) // 12,
-        "sex": np.where(pop.female, "female", "male"),
-        "household": hh[pop.household], "children": pop.children,
-        "foreign_born": pop.foreign_born, "sfi": pop.sfi, "rehab_need": pop.rehab_need,
-        "education": ed[pop.education],
+        "arrival_month": arrival,
+        "age_at_arrival": lambda: (pop.arrival_month - pop.birth_month) // 12,
+        "sex": lambda: np.where(pop.female, "female", "male").astype(object),
+        "household": lambda: np.array(list(HOUSEHOLD_CODES), dtype=object)[pop.household],
+        "children": pop.children, "foreign_born": pop.foreign_born, "sfi": pop.sfi, "rehab_need": pop.rehab_need,
+        "education": lambda: np.array(list(EDUCATION_CODES), dtype=object)[pop.education],
         "months_on_assistance_at_entry": pop.months_on_assistance_at_entry,
-        "initial_stage": _LABELS[pop.initial_stage],
-    })
+        "initial_stage": lambda: _LABELS[pop.initial_stage],
+    }
 
 
 def _tracked(rec: object, month_labels: np.ndarray, names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -53,9 +53,14 @@ def month_arg(value: Any) -> str:
 
 
 # The statistics select rows with numpy on the tables' columns: a calibration computes them for
-# every particle, and a pandas selection costs ~10x more on tables this small.
-def _col(df: pd.DataFrame, name: str) -> np.ndarray:
-    """A column as a numpy array, converted once per table (text columns convert slowly)."""
+# every particle, and a pandas selection costs ~10x more on tables this small. A run just made
+# gives its columns without building its tables (``RunResult.records.column``).
+def _col(result: RunResult, table: str, name: str) -> np.ndarray:
+    """Column ``name`` of ``result``'s ``table`` as a numpy array (``table[name].to_numpy()``)."""
+    records = result.records
+    if records is not None and hasattr(records, "column"):
+        return records.column(table, name)
+    df = result.tables[table]
     hit = _COLUMNS.get(id(df))
     if hit is None or hit[0]() is not df:
         if len(_COLUMNS) > 4096:
@@ -81,22 +86,20 @@ def _counts_by(labels: np.ndarray, weights: np.ndarray | None = None) -> dict[st
 
 
 def _starts(result: RunResult, programme: str, by: str) -> int:
-    q = result.tables["queues"]
-    sel = (_col(q, "programme") == programme) & (_col(q, "month") <= by)
-    return int(_col(q, "starts")[sel].sum())
+    sel = (_col(result, "queues", "programme") == programme) & (_col(result, "queues", "month") <= by)
+    return int(_col(result, "queues", "starts")[sel].sum())
 
 
 def _exits(result: RunResult, programme: str, by: str) -> int:
-    ex = result.tables["exits"]
-    sel = (_col(ex, "programme") == programme) & (_col(ex, "month") <= by)
-    return int(_col(ex, "people")[sel].sum())
+    sel = (_col(result, "exits", "programme") == programme) & (_col(result, "exits", "month") <= by)
+    return int(_col(result, "exits", "people")[sel].sum())
 
 
 @statistic("enrolled")
 def enrolled(result: RunResult, scenario: Scenario, *, programme: str, by: Any) -> tuple[int, int]:
     """People admitted to ``programme`` by month ``by``, of the people who had arrived by then."""
     by = month_arg(by)
-    arrived = int((_col(result.tables["people"], "arrival_month") <= by).sum())
+    arrived = int((_col(result, "people", "arrival_month") <= by).sum())
     return _starts(result, programme, by), arrived
 
 
@@ -134,18 +137,17 @@ def exit_destinations(result: RunResult, scenario: Scenario, *, programme: str, 
     stage (which needs the programme to be the only one of its kind in the scenario).
     """
     by = month_arg(by)
-    ev = result.tables["events"]
     stage = scenario.programme(programme).stage.label
-    if len(ev):
-        sel = (_col(ev, "programme") == programme) & (_col(ev, "from_stage") == stage) & (_col(ev, "month") <= by)
-        counts = _counts_by(_col(ev, "to_stage")[sel])
+    if len(_col(result, "events", "month")):
+        sel = ((_col(result, "events", "programme") == programme) & (_col(result, "events", "from_stage") == stage)
+               & (_col(result, "events", "month") <= by))
+        counts = _counts_by(_col(result, "events", "to_stage")[sel])
     else:
         same = [p.name for p in scenario.programmes if p.stage.label == stage]
         if len(same) > 1:
             raise ValueError(f"exit_destinations: programmes {same} share stage {stage!r}; keep the event log")
-        fl = result.tables["flows"]
-        sel = (_col(fl, "from_stage") == stage) & (_col(fl, "month") <= by)
-        counts = _counts_by(_col(fl, "to_stage")[sel], _col(fl, "people")[sel])
+        sel = (_col(result, "flows", "from_stage") == stage) & (_col(result, "flows", "month") <= by)
+        counts = _counts_by(_col(result, "flows", "to_stage")[sel], _col(result, "flows", "people")[sel])
     return _categorise(counts, categories)
 
 
@@ -153,10 +155,11 @@ def exit_destinations(result: RunResult, scenario: Scenario, *, programme: str, 
 def follow_up_stages(result: RunResult, scenario: Scenario, *, programme: str, months_after_exit: int,
                      by: Any, categories: Mapping[str, Any]) -> dict[str, float]:
     """Stage of former participants ``months_after_exit`` months after leaving, measured by ``by``."""
-    fu = result.tables["follow_ups"]
-    sel = ((_col(fu, "programme") == programme) & (_col(fu, "months_after_exit") == months_after_exit)
-           & (_col(fu, "month") <= month_arg(by)))
-    return _categorise(_counts_by(_col(fu, "stage")[sel], _col(fu, "people")[sel]), categories)
+    def col(name: str) -> np.ndarray:
+        return _col(result, "follow_ups", name)
+
+    sel = (col("programme") == programme) & (col("months_after_exit") == months_after_exit) & (col("month") <= month_arg(by))
+    return _categorise(_counts_by(col("stage")[sel], col("people")[sel]), categories)
 
 
 @statistic("ledger_total")
@@ -349,24 +352,26 @@ PEOPLE_COLUMNS = ("sex", "household", "children", "foreign_born", "sfi", "rehab_
 def _chosen(result: RunResult, scenario: Scenario, programme: str | None, by: Any) -> np.ndarray:
     """Ids of the people counted: participants of ``programme`` admitted by ``by`` (first admission),
     or everyone arrived by ``by`` (everyone, without ``by``)."""
-    people = result.tables["people"]
     if programme is None:
-        keep = np.ones(len(people), bool) if by is None else (people["arrival_month"] <= month_arg(by)).to_numpy()
-        return np.flatnonzero(keep)
-    ev = result.tables["events"]
-    if ev.empty:
+        arrival = _col(result, "people", "arrival_month")
+        return np.flatnonzero(np.ones(len(arrival), bool) if by is None else arrival <= month_arg(by))
+
+    def ev(name: str) -> np.ndarray:
+        return _col(result, "events", name)
+
+    if not len(ev("month")):
         return np.zeros(0, np.int64)
     stage = scenario.programme(programme).stage.label
-    adm = (ev["from_stage"] == "waiting") & (ev["to_stage"] == stage) & (ev["programme"] == programme)
+    adm = (ev("from_stage") == "waiting") & (ev("to_stage") == stage) & (ev("programme") == programme)
     if by is not None:
-        adm &= ev["month"] <= month_arg(by)
-    return np.unique(ev.loc[adm, "person"].to_numpy())
+        adm &= ev("month") <= month_arg(by)
+    return np.unique(ev("person")[adm])
 
 
-def _column(result: RunResult, column: str) -> pd.Series:
+def _column(result: RunResult, column: str) -> np.ndarray:
     if column not in PEOPLE_COLUMNS:
         raise ValueError(f"people_with: unknown column {column!r} (one of {', '.join(PEOPLE_COLUMNS)})")
-    return result.tables["people"][column]
+    return _col(result, "people", column)
 
 
 @statistic("people_with", needs_events=True)
@@ -378,7 +383,7 @@ def people_with(result: RunResult, scenario: Scenario, *, column: str, values: S
     ``by``), or, without a programme, everyone arrived by ``by``. For checks of who a cohort or a
     programme's intake is (women, families with children, years on assistance before entry)."""
     ids = _chosen(result, scenario, programme, by)
-    col = _column(result, column).to_numpy()[ids]
+    col = _column(result, column)[ids]
     hit = np.ones(ids.size, bool)
     if values is not None:
         hit &= np.isin(col.astype(str), [str(v) for v in values])
@@ -395,7 +400,7 @@ def people_total(result: RunResult, scenario: Scenario, *, column: str, programm
     """The sum of a numeric ``column`` of the ``people`` table (e.g. children) over the people
     counted as in :func:`people_with`."""
     ids = _chosen(result, scenario, programme, by)
-    return float(_column(result, column).to_numpy(dtype=float)[ids].sum())
+    return float(_column(result, column).astype(float)[ids].sum())
 
 
 class Measured(Protocol):
