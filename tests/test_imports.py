@@ -32,8 +32,17 @@ def test_validate_imports_no_engine_figure_or_table_library(tmp_path: Path) -> N
     loaded = _modules_after("from sim.cli.main import main\n"
                             "assert main(['validate', 'scenarios/sigtuna-resursjobb.yaml']) == 0", tmp_path)
     assert "pydantic" in loaded and "sim" in loaded  # it did load and check the scenario
-    heavy = {"numba", "mesa", "matplotlib", "pandas", "seaborn", "scipy", "pyarrow", "simpy"}
+    heavy = {"numpy", "numba", "mesa", "matplotlib", "pandas", "seaborn", "scipy", "pyarrow", "simpy"}
     assert not loaded & heavy, sorted(loaded & heavy)
+
+
+def test_the_memory_guard_counts_the_bytes_the_arrays_take() -> None:
+    """validate's memory check (no numpy) uses the same bytes per person as the arrays take."""
+    from sim.engine.footprint import PERSON_DTYPES, person_bytes
+    from sim.engine.population import Population, bytes_per_person
+
+    assert person_bytes() == bytes_per_person()
+    assert list(PERSON_DTYPES) == [f for f in Population.__dataclass_fields__]
 
 
 def test_numba_is_imported_when_a_kernel_is_first_compiled(tmp_path: Path) -> None:

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import numpy as np
 
 from sim.scenario.schema import Scenario
 
@@ -86,7 +85,8 @@ def set_value(doc: dict[str, Any], path: str, value: float, *, source: str | Non
     """
     container, key = _locate(doc, path)
     old = container[key]
-    if isinstance(value, (np.integer, np.floating)):
+    np = sys.modules.get("numpy")  # a numpy number can only come from a program that imported numpy
+    if np is not None and isinstance(value, (np.integer, np.floating)):
         value = value.item()
     if isinstance(old, dict) and "value" in old:
         new = dict(old, value=value)
