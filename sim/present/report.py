@@ -3,8 +3,8 @@
 :func:`write_report` renders ``sim/present/templates/report.html.j2`` (jinja2, autoescaped) into a
 single self-contained ``report.html``: CSS inline, figures embedded as base64 SVG (text left as
 text for the browser to set, shown at the size a PNG at :data:`~sim.present.figures.DPI` would
-have, about the page's width), no scripts and no external assets, so it can be mailed or opened offline. Everything in it
-comes from the comparison's tables and metadata, so a saved comparison
+have, about the page's width), no scripts and no external assets, so it can be mailed or
+opened offline. Everything in it comes from the comparison's tables and metadata, so a saved comparison
 (:meth:`sim.analysis.comparison.Comparison.load`) gives the same report as a fresh one.
 """
 
