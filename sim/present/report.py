@@ -147,12 +147,16 @@ class _Headline:
 
     def __init__(self, headline: pd.DataFrame, label: str) -> None:
         self.h = headline[headline["scenario"] == label]
+        # The first row of each (metric, horizon, payer), found once: the report asks ~150 times.
+        self._first: dict[tuple[Any, Any, Any], int] = {}
+        for i, key in enumerate(zip(self.h["metric"], self.h["horizon_months"], self.h["payer"], strict=True)):
+            self._first.setdefault(key, i)
 
     def get(self, metric: str, horizon: int, payer: str = "") -> pd.Series | None:
-        r = self.h[(self.h["metric"] == metric) & (self.h["horizon_months"] == horizon) & (self.h["payer"] == payer)]
-        if r.empty:
+        i = self._first.get((metric, horizon, payer))
+        if i is None:
             return None
-        row = r.iloc[0].copy()
+        row = self.h.iloc[i].copy()
         if metric == "payback_month":
             share = self.get("payback_share", horizon, payer)
             row["share"] = float(share["p50"]) if share is not None else float("nan")
