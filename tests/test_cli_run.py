@@ -72,7 +72,7 @@ def test_compare_writes_tables_figures_and_a_report(tmp_path):
     assert folder.name.startswith("seed0-r3-")
     names = {p.name for p in folder.iterdir()}
     assert {"report.html", "money.parquet", "money.csv", "headline.parquet", "headline.csv"} <= names
-    assert any(n.endswith(".png") for n in names) or "data:image/png;base64" in (folder / "report.html").read_text()
+    assert any(n.endswith(".png") for n in names) or "data:image/svg+xml;base64" in (folder / "report.html").read_text()
     assert "municipality" in res.stdout and "5 years" in res.stdout
 
 

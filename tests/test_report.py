@@ -89,7 +89,7 @@ def test_report_is_self_contained_and_complete(comparison, tmp_path):
         assert f"{format_count(abs(extra['p50']))} (P10-P90: {format_count(extra['p10'])}" in html
     # every figure embedded, nothing fetched from elsewhere, no scripts
     # three figures for the comparison, and one tornado of the driving assumptions per scenario
-    assert html.count("data:image/png;base64,") == 3 + 2 * len(comparison.scenarios)  # + tornado, waterfall
+    assert html.count("data:image/svg+xml;base64,") == 3 + 2 * len(comparison.scenarios)  # + tornado, waterfall
     assert "http://" not in html and "https://" not in html
     assert "<script" not in html.lower()
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", html)
@@ -112,7 +112,7 @@ def test_report_from_a_saved_comparison(comparison, tmp_path):
     path = write_report(loaded, tmp_path / "cmp")
     html = path.read_text(encoding="utf-8")
     # three figures for the comparison, and one tornado of the driving assumptions per scenario
-    assert html.count("data:image/png;base64,") == 3 + 2 * len(comparison.scenarios)  # + tornado, waterfall
+    assert html.count("data:image/svg+xml;base64,") == 3 + 2 * len(comparison.scenarios)  # + tornado, waterfall
     assert (tmp_path / "cmp" / "money.parquet").exists()  # the report sits beside the tables
 
 
@@ -170,11 +170,10 @@ def test_figures_import_matplotlib_only_when_drawing_and_never_seaborn_pyplot_or
 def test_report_figures_fit_the_page(comparison):
     """Figures are drawn at about the page's width (62rem), so the browser does not scale them much."""
     import base64
-    import struct
 
     html = render_report(comparison)
-    widths = [struct.unpack(">I", base64.b64decode(png[:32])[16:20])[0]
-              for png in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
+    widths = [int(re.search(r'<svg[^>]* width="(\d+)px"', base64.b64decode(svg).decode("utf-8"))[1])
+              for svg in re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", html)]
     assert len(widths) == 3 + 2 * len(comparison.scenarios)  # + each scenario's tornado and waterfall
     assert all(600 <= w <= 1100 for w in widths), widths
 

@@ -11,7 +11,10 @@ uncompiled all the way down.
 
 This module lives in :mod:`sim.accounts`, the lowest layer with a compiled pass (the ledger
 key encoder of :mod:`sim.accounts.book`), so the engine compiles with the same options. It
-imports only numba and numpy.
+imports numpy, and numba only when a kernel is first compiled: importing the engine (``almsim
+validate`` checks that a population fits in memory with it) costs no numba (~0.3 CPU-s), and
+nor does a run with ``compiled=False``. Helpers are registered with numba at that moment
+(before any kernel is typed, so kernels see them as before).
 
 Compiled code is cached on disk (``cache=True``): only the first run on a machine pays for
 compilation. numba's cache is keyed by the source file of the kernel itself, not of the
@@ -22,23 +25,82 @@ kernel would differ from its uncompiled self, which ``tests/test_kernels.py`` ch
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numba import njit
-from numba.extending import register_jitable
 
-__all__ = ["OPTIONS", "kernel", "helper", "run", "pick"]
+__all__ = ["OPTIONS", "Kernel", "kernel", "helper", "run", "pick"]
 
 #: numba options of every kernel. ``error_model="numpy"``: a float division by zero gives
 #: inf/nan as in numpy instead of raising (and costs no check per division).
 OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
 
 
-def kernel(fn: Callable[..., Any]) -> Any:
-    """Compile a pass over everyone (``fn`` stays reachable as the result's ``py_func``)."""
-    return njit(**OPTIONS)(fn)
+#: Helpers waiting to be registered with numba (``None`` once numba is loaded and they are).
+_pending: list[tuple[Callable[..., Any], str]] | None = []
+
+
+def _register(fn: Callable[..., Any], inline: str) -> None:
+    from numba.extending import register_jitable
+
+    register_jitable(inline=inline, error_model=OPTIONS["error_model"])(fn)
+
+
+def _load_numba() -> None:
+    """Import numba, register the helpers made so far and teach numba what a :class:`Kernel` is
+    (once)."""
+    global _pending
+    if _pending is None:
+        return
+    from numba.extending import typeof_impl
+
+    # A kernel calling another names a Kernel as a global: numba types it as its dispatcher.
+    typeof_impl.register(Kernel)(lambda k, c: typeof_impl(k.compiled, c))
+    waiting, _pending = _pending, None
+    for fn, inline in waiting:
+        _register(fn, inline)
+
+
+class Kernel:
+    """A pass over everyone, compiled with numba on its first compiled call.
+
+    ``py_func`` is the plain function (the uncompiled reference); calling the kernel calls the
+    numba dispatcher, made once with :data:`OPTIONS` (and so read from numba's disk cache as
+    before); any other attribute is the dispatcher's.
+    """
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        functools.update_wrapper(self, fn)
+        self.py_func = fn
+        self._dispatcher: Any = None
+
+    @property
+    def compiled(self) -> Any:
+        """The numba dispatcher (numba is imported and the helpers registered the first time)."""
+        if self._dispatcher is None:
+            _load_numba()
+            from numba import njit
+
+            self._dispatcher = njit(**OPTIONS)(self.py_func)
+        return self._dispatcher
+
+    def __call__(self, *args: Any) -> Any:
+        return self.compiled(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy, pickle and inspect ask for these; no numba for them
+            raise AttributeError(name)
+        return getattr(self.compiled, name)
+
+    def __repr__(self) -> str:
+        return f"<kernel {self.py_func.__module__}.{self.py_func.__qualname__}>"
+
+
+def kernel(fn: Callable[..., Any]) -> Kernel:
+    """A pass over everyone, compiled when first called (``fn`` is the result's ``py_func``)."""
+    return Kernel(fn)
 
 
 def helper[F: Callable[..., Any]](fn: F | None = None, *, inline: str = "never") -> Any:
@@ -49,7 +111,11 @@ def helper[F: Callable[..., Any]](fn: F | None = None, *, inline: str = "never")
             compiler should turn into conditional moves).
     """
     def wrap(f: F) -> F:
-        return register_jitable(inline=inline, error_model=OPTIONS["error_model"])(f)
+        if _pending is None:
+            _register(f, inline)
+        else:
+            _pending.append((f, inline))
+        return f
 
     return wrap if fn is None else wrap(fn)
 
@@ -61,7 +127,7 @@ def run(k: Any, compiled: bool, *args: Any) -> Any:
     streams' hashing relies on (compiled integers wrap silently): the warning is silenced.
     """
     if compiled:
-        return k(*args)
+        return k.compiled(*args) if isinstance(k, Kernel) else k(*args)
     with np.errstate(over="ignore"):
         return k.py_func(*args)
 

@@ -8,7 +8,6 @@ libraries (pyabc, SALib, dask) are imported only when a command runs; they come 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -260,6 +259,8 @@ def _sample(space: Any, n: int, seed: int, doc: dict[str, Any]) -> list[dict[str
             _sweep_arguments)
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run (or resume) the sweep; print the store, a digest of the results and mean outputs per set."""
+    import hashlib
+
     import pandas as pd
 
     from sim.runs.sweep import Sweep, digest, parameter_grid

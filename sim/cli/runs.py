@@ -107,7 +107,7 @@ def _note_resumed(args: argparse.Namespace, kept: Any, name: str) -> None:
 
 def _estimate(scenario: Any, replications: int, record_events: bool, kept: int | None = None) -> int:
     """Bytes of disk the runs of ``scenario`` need at their peak (an over-estimate)."""
-    from sim.engine.population import population_size
+    from sim.engine.footprint import population_size
     from sim.runs.folders import output_estimate
 
     people = population_size(scenario.population, scenario.start_month, scenario.horizon_months)

@@ -150,7 +150,7 @@ def load_checked(file: str, overrides: list[str], record_events: bool = True) ->
     Raises:
         ScenarioError: for a bad scenario, or one too large for this machine (at ``population``).
     """
-    from sim.engine.population import ResourceError, check_fits
+    from sim.engine.footprint import ResourceError, check_fits
     from sim.scenario.errors import ScenarioError
     from sim.scenario.load import load_scenario, parse_file
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from sim.cli.command import CommandList
@@ -54,6 +52,9 @@ def _absolute(file: str) -> str:
               _studio_arguments)
 def cmd_studio(args: argparse.Namespace) -> int:
     """Check the scenario pair and the folder, then serve the page until interrupted."""
+    import subprocess
+    import tempfile
+
     from sim.present.studio import pair_for_file
     from sim.scenario.errors import ScenarioError
     from sim.scenario.load import load_scenario

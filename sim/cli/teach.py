@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from sim.cli.command import CommandList
@@ -64,6 +62,9 @@ def solara_command(scenario_file: str | os.PathLike[str], folder: Path, host: st
             _teach_arguments)
 def cmd_teach(args: argparse.Namespace) -> int:
     """Validate the scenario, then serve the SolaraViz page until interrupted."""
+    import subprocess
+    import tempfile
+
     from sim.scenario.load import load_scenario
 
     file = args.file

@@ -11,11 +11,19 @@ id, so a baseline and a scenario with the same cohort and seed get the same peop
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields
 
 import numpy as np
 
+# The memory guard lives in footprint (no numpy: `almsim validate` uses it); these names stay importable here.
+from sim.engine.footprint import (
+    PERSON_DTYPES,
+    ResourceError,
+    _available_bytes,  # noqa: F401  (used by the batch engine)
+    check_fits,
+    memory_estimate,
+    population_size,
+)
 from sim.engine.streams import Streams
 from sim.scenario.dated import Month
 from sim.scenario.schema import EDUCATION_CODES, EDUCATION_LEVELS, HOUSEHOLD_CODES, HOUSEHOLDS, Composition, parse_band
@@ -91,81 +99,15 @@ def bytes_per_person() -> int:
     return pop.nbytes
 
 
-def population_size(spec: PopulationSpec, start: Month, horizon_months: int) -> int:
-    """How many people the spec creates over the horizon (cohort plus inflow)."""
-    n = spec.cohort.size if spec.cohort is not None else 0
-    if spec.inflow is not None:
-        first = spec.inflow.from_month if spec.inflow.from_month is not None else start
-        last = spec.inflow.to_month if spec.inflow.to_month is not None else start + horizon_months - 1
-        for m in range(max(first, start), min(last, start + horizon_months - 1) + 1):
-            n += int(spec.inflow.people_per_month.at(m))
-    return n
-
-
-class ResourceError(ValueError):
-    """A scenario too large for this machine (raised before anything is allocated)."""
-
-
-#: Working memory per person beyond the arrays: hazard multipliers, masks and the
-#: temporaries of one sub-step (measured with tracemalloc on a 10^6-person run, rounded up).
-_WORKING_BYTES_PER_PERSON = 120
-#: Event-log bytes per person-month when events are kept (about 0.1 moves per person-month
-#: at 23 bytes each, rounded up).
-_EVENT_BYTES_PER_PERSON_MONTH = 4
-
-
-def memory_estimate(people: int, horizon_months: int, record_events: bool = True) -> int:
-    """Bytes a run of ``people`` over ``horizon_months`` needs at its peak (an estimate)."""
-    per_person = bytes_per_person() + _WORKING_BYTES_PER_PERSON
-    events = _EVENT_BYTES_PER_PERSON_MONTH * horizon_months if record_events else 0
-    return people * (per_person + events)
-
-
-def _available_bytes() -> int:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-
-
-def check_fits(spec: PopulationSpec, start: Month, horizon_months: int, record_events: bool = True,
-               available: int | None = None) -> int:
-    """Refuse a population that would not fit in memory; return its size.
-
-    Raises:
-        ResourceError: with the estimate, if it exceeds 80 % of the available memory.
-    """
-    n = population_size(spec, start, horizon_months)
-    need = memory_estimate(n, horizon_months, record_events)
-    have = _available_bytes() if available is None else available
-    if need > 0.8 * have:
-        raise ResourceError(
-            f"{n:,} people over {horizon_months} months need about {need / 2**30:,.1f} GiB of memory; "
-            f"this machine has {have / 2**30:,.1f} GiB available")
-    return n
+#: Arrays that do not start at zero, and what they start at.
+_START = {"stage": Stage.NOT_ARRIVED, "programme": NO_PROGRAMME, "ui_member_since": NOT_MEMBER, "motivation": 1,
+          "last_programme": NO_PROGRAMME, "months_since_programme": NEVER, "effect_at_exit": 1, "programme_start": -1}
 
 
 def _empty(n: int) -> Population:
-    z = np.zeros
-    return Population(
-        arrival_month=z(n, np.int32), birth_month=z(n, np.int32), female=z(n, bool),
-        household=z(n, np.uint8), children=z(n, np.uint8), foreign_born=z(n, bool), sfi=z(n, bool),
-        rehab_need=z(n, bool), education=z(n, np.uint8), months_on_assistance_at_entry=z(n, np.int16),
-        employability=z(n, np.float32), registered=z(n, bool), initial_stage=z(n, np.uint8),
-        stage=np.full(n, Stage.NOT_ARRIVED, np.uint8), months_in_stage=z(n, np.int16),
-        programme=np.full(n, NO_PROGRAMME, np.int8), months_out_of_work=z(n, np.int16),
-        ui_entitled=z(n, bool), ui_income_related=z(n, bool), ui_member_since=np.full(n, NOT_MEMBER, np.int32),
-        fas3_municipal=z(n, bool),
-        ui_days=z(n, np.float32), reference_wage=z(n, np.float32), in_guarantee=z(n, bool),
-        job_days=z(n, np.float32), work_history=z(n, np.uint16), motivation=np.ones(n, np.float32),
-        last_programme=np.full(n, NO_PROGRAMME, np.int8), months_since_programme=np.full(n, NEVER, np.int16),
-        effect_at_exit=np.ones(n, np.float32), programme_start=np.full(n, -1, np.int32),
-        started=z(n, np.uint32),
-    )
+    """``n`` people's arrays, of the dtypes :data:`~sim.engine.footprint.PERSON_DTYPES` names."""
+    return Population(**{name: np.zeros(n, dtype) if name not in _START else np.full(n, _START[name], dtype)
+                         for name, dtype in PERSON_DTYPES.items()})
 
 
 def _categorical(u: np.ndarray, shares: dict[str, float], order: tuple[str, ...] | None = None

@@ -70,6 +70,9 @@ _STYLE: dict[str, Any] = {
     "font.size": _LABEL_PT, "axes.titlesize": _TITLE_PT, "axes.labelsize": _LABEL_PT,
     "xtick.labelsize": _TICK_PT, "ytick.labelsize": _TICK_PT, "legend.fontsize": _TICK_PT,
     "axes.titlepad": 4.0, "lines.solid_capstyle": "round", "patch.edgecolor": "w",
+    # A title at a fixed height: matplotlib otherwise measures every tick label of the axes to
+    # lift the title above them (there are none above).
+    "axes.titley": 1.0,
 }
 # Rough widths, in inches, for margins fixed in advance (no text is measured): a character of
 # DejaVu Sans averages about 0.58 em.
@@ -128,9 +131,9 @@ def _panels(fig: Figure, n: int, ncols: int, *, panel: tuple[float, float], left
 
 
 def _grid_figure(titles: Sequence[str], ncols: int, *, panel_width: float, panel_height: float,
-                 ylabel: str, suptitle: str, legend_entries: int) -> tuple[Figure, list[Axes]]:
-    """The shared frame of the panel figures: one axes per title, y labels on the left column,
-    room for a title above and a legend below. Axes and grid are drawn by :func:`_month_axes`."""
+                 suptitle: str, legend_entries: int) -> tuple[Figure, list[Axes]]:
+    """The shared frame of the panel figures: one axes per title, room for y labels on the left
+    column, a title above and a legend below. Axes, grid and y labels are drawn by :func:`_month_axes`."""
     n = len(titles)
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
@@ -146,10 +149,8 @@ def _grid_figure(titles: Sequence[str], ncols: int, *, panel_width: float, panel
     fig = _figure(width, height)
     axes = _panels(fig, n, ncols, panel=(panel_width, panel_height), left=left, top=top, bottom=bottom,
                    right=right, gap=gap)
-    for i, (ax, title) in enumerate(zip(axes, wrapped, strict=True)):
+    for ax, title in zip(axes, wrapped, strict=True):
         ax.set_title(title)
-        if i % ncols == 0:
-            ax.set_ylabel(ylabel)
     fig.suptitle(suptitle, y=1 - 0.12 / height, va="top", fontsize=_SUPTITLE_PT)
     return fig, axes
 
@@ -163,15 +164,16 @@ def _tick_label(values: np.ndarray) -> list[str]:
 
 
 def _month_axes(fig: Figure, axes: Sequence[Axes], ranges: Sequence[tuple[float, float]], months: Sequence[str],
-                ncols: int, *, floor_zero: bool) -> None:
+                ncols: int, *, floor_zero: bool, ylabel: str) -> None:
     """Limits, grid lines and tick labels of the panels, computed here instead of by matplotlib's axis machinery.
 
     Each panel's x axis runs over the month positions ``0 .. len(months) - 1`` with year labels
     (:func:`_month_ticks`) under the bottom panel of each column; its y axis over the data range
     ``ranges[i]`` (from 0 when ``floor_zero``, else including 0) plus 5 %, with at most five round
-    values. The axes themselves get no ticks (a tick is five artists matplotlib lays out on every
-    draw); the grid is one line collection for the whole figure, under transparent axes, and the
-    labels are figure texts at positions known in advance, since the layout is fixed.
+    values. The axes themselves get no axis (an axis lays out its ticks and measures its label on
+    every draw) and no spines (the frame is the axes' own background rectangle, one path); the grid
+    is one line collection for the whole figure, under transparent axes, and the tick labels and
+    the y label of each row are figure texts at positions known in advance, since the layout is fixed.
     """
     from matplotlib.collections import LineCollection
     from matplotlib.ticker import MaxNLocator
@@ -187,9 +189,11 @@ def _month_axes(fig: Figure, axes: Sequence[Axes], ranges: Sequence[tuple[float,
         yticks = np.array([t for t in locator.tick_values(y0, y1) if y0 - 1e-9 * span <= t <= y1 + 1e-9 * span])
         ax.set_xlim(0, x1)
         ax.set_ylim(y0, y1)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_facecolor("none")
+        ax.xaxis.set_visible(False)
+        ax.yaxis.set_visible(False)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.patch.set(facecolor="none", edgecolor=_STYLE["axes.edgecolor"], linewidth=_STYLE["axes.linewidth"])
         box = ax.get_position()
         fx = [box.x0 + box.width * t / x1 for t in xticks]
         fy = [box.y0 + box.height * (t - y0) / (y1 - y0) for t in yticks]
@@ -198,7 +202,10 @@ def _month_axes(fig: Figure, axes: Sequence[Axes], ranges: Sequence[tuple[float,
         labels = _tick_label(yticks)
         for y, label in zip(fy, labels, strict=True):
             fig.text(box.x0 - pad_x, y, label, ha="right", va="center", fontsize=_TICK_PT)
-        ax.yaxis.labelpad = 10 + max((_text_width(label, _TICK_PT) * 72 for label in labels), default=0)
+        if i % ncols == 0:  # the row's y label, rotated, its foot this far left of the frame (as matplotlib's)
+            pad = (10 + max((_text_width(label, _TICK_PT) * 72 for label in labels), default=0)) / 72
+            fig.text(box.x0 - pad / fig.get_figwidth(), box.y0 + box.height / 2, ylabel, rotation=90,
+                     rotation_mode="anchor", ha="center", va="bottom", fontsize=_LABEL_PT)
         if i + ncols >= len(axes):  # no panel under this one
             for x, label in zip(fx, xlabels, strict=True):
                 fig.text(x, box.y0 - pad_y, label, ha="center", va="top", fontsize=_TICK_PT)
@@ -252,7 +259,7 @@ def stock_bands_figure(stock_bands: pd.DataFrame, stages: Sequence[str] | None =
     months = sorted(str(m) for m in pd.unique(stock_bands["month"]))
     with _style():
         fig, axes = _grid_figure([STAGE_LABELS.get(s, s) for s in stages], ncols, panel_width=2.6,
-                                 panel_height=1.75, ylabel="people", legend_entries=len(scenarios),
+                                 panel_height=1.75, legend_entries=len(scenarios),
                                  suptitle="People by stage: median and P10-P90 over replications")
         rows = stock_bands.groupby(["stage", "scenario"], sort=False).indices
         x_all = pd.Index(months).get_indexer(stock_bands["month"].astype(str)).astype(float)
@@ -267,7 +274,7 @@ def stock_bands_figure(stock_bands: pd.DataFrame, stages: Sequence[str] | None =
                 i = i[np.argsort(x_all[i], kind="stable")]
                 top = max(top, _band(ax, x_all[i], p10[i], p50[i], p90[i], colours[scn], scn)[1])
             ranges.append((0.0, top))
-        _month_axes(fig, axes, ranges, months, min(ncols, len(stages)), floor_zero=True)
+        _month_axes(fig, axes, ranges, months, min(ncols, len(stages)), floor_zero=True, ylabel="people")
         _legend(fig, axes[0], min(len(scenarios), 4))
     return fig
 
@@ -297,7 +304,7 @@ def cumulative_saving_figure(money: pd.DataFrame, payers: Sequence[str] | None =
     x_of = {m: i for i, m in enumerate(months)}
     with _style():
         fig, axes = _grid_figure([PAYER_LABELS.get(p, p) for p in payers], ncols, panel_width=2.6,
-                                 panel_height=1.75, ylabel="MSEK", legend_entries=len(scenarios),
+                                 panel_height=1.75, legend_entries=len(scenarios),
                                  suptitle="Cumulative discounted saving vs the baseline "
                                           "(MSEK; + = the payer is better off)")
         ranges = []
@@ -314,7 +321,7 @@ def cumulative_saving_figure(money: pd.DataFrame, payers: Sequence[str] | None =
                 lo, hi = min(lo, low), max(hi, high)
             ax.axhline(0, color="0.3", linewidth=0.8, zorder=0)
             ranges.append((lo, hi))
-        _month_axes(fig, axes, ranges, months, min(ncols, len(payers)), floor_zero=False)
+        _month_axes(fig, axes, ranges, months, min(ncols, len(payers)), floor_zero=False, ylabel="MSEK")
         _legend(fig, axes[0], min(len(scenarios), 4))
     return fig
 

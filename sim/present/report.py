@@ -1,10 +1,10 @@
 """The one-page HTML report of a comparison, for readers who will not open a table.
 
 :func:`write_report` renders ``sim/present/templates/report.html.j2`` (jinja2, autoescaped) into a
-single self-contained ``report.html``: CSS inline, figures embedded as base64 PNG (drawn
-on matplotlib's Agg canvas at :data:`~sim.present.figures.DPI`, about the page's width), no
-scripts and no external assets, so it can be mailed or opened offline. Everything in it
-comes from the comparison's tables and metadata, so a saved comparison
+single self-contained ``report.html``: CSS inline, figures embedded as base64 SVG (text left as
+text for the browser to set, shown at the size a PNG at :data:`~sim.present.figures.DPI` would
+have, about the page's width), no scripts and no external assets, so it can be mailed or
+opened offline. Everything in it comes from the comparison's tables and metadata, so a saved comparison
 (:meth:`sim.analysis.comparison.Comparison.load`) gives the same report as a fresh one.
 """
 
@@ -14,6 +14,7 @@ import base64
 import io
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -113,11 +114,28 @@ def _years(h: int) -> str:
     return "1 year" if h == 12 else f"{h // 12} years"
 
 
-def _figure_png(fig: Any) -> str:
-    """The figure as base64 PNG, printed by its own Agg canvas (no pyplot, no backend switch)."""
+#: ``width="..pt" height="..pt"`` of the ``<svg>`` element matplotlib writes.
+_SVG_SIZE = re.compile(r'<svg([^>]*?) width="[0-9.]+pt" height="[0-9.]+pt"')
+
+
+def _figure_svg(fig: Any) -> str:
+    """The figure as base64 SVG, for an ``<img>``.
+
+    SVG because it is the cheapest to print: text stays text (``svg.fonttype: none``) that the
+    browser sets in DejaVu Sans or its own sans-serif, where PNG rasterises every glyph and
+    every line with Agg (half the report's time went there). The ``<svg>`` element is given
+    the pixel size Agg would print at :data:`~sim.present.figures.DPI` (its ``viewBox`` scales
+    the drawing), so the page shows it as large as the PNG was. Clip-path ids are salted with a
+    constant and no date is written: the same figure gives the same bytes.
+    """
+    import matplotlib
+
     buf = io.BytesIO()
-    fig.canvas.print_png(buf, metadata={"Software": None})
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "almsim", "svg.image_inline": True}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    width, height = fig.canvas.get_width_height()  # what Agg prints
+    svg = _SVG_SIZE.sub(f'<svg\\1 width="{width}px" height="{height}px"', buf.getvalue().decode("utf-8"), count=1)
+    return base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
 # --------------------------------------------------------------------------------------------
@@ -129,12 +147,16 @@ class _Headline:
 
     def __init__(self, headline: pd.DataFrame, label: str) -> None:
         self.h = headline[headline["scenario"] == label]
+        # The first row of each (metric, horizon, payer), found once: the report asks ~150 times.
+        self._first: dict[tuple[Any, Any, Any], int] = {}
+        for i, key in enumerate(zip(self.h["metric"], self.h["horizon_months"], self.h["payer"], strict=True)):
+            self._first.setdefault(key, i)
 
     def get(self, metric: str, horizon: int, payer: str = "") -> pd.Series | None:
-        r = self.h[(self.h["metric"] == metric) & (self.h["horizon_months"] == horizon) & (self.h["payer"] == payer)]
-        if r.empty:
+        i = self._first.get((metric, horizon, payer))
+        if i is None:
             return None
-        row = r.iloc[0].copy()
+        row = self.h.iloc[i].copy()
         if metric == "payback_month":
             share = self.get("payback_share", horizon, payer)
             row["share"] = float(share["p50"]) if share is not None else float("nan")
@@ -375,7 +397,7 @@ def _bridge(comparison: Comparison, label: str, horizon: int) -> dict[str, Any] 
     return {"horizon": _years(h),
             "municipality": explain(bridge, label, h, "municipality"),
             "society": explain(bridge, label, h, "society"),
-            "png": _figure_png(waterfall_figure(bridge, label, h))}
+            "svg": _figure_svg(waterfall_figure(bridge, label, h))}
 
 
 def _driving(comparison: Comparison, label: str, horizon: int) -> dict[str, Any] | None:
@@ -389,7 +411,7 @@ def _driving(comparison: Comparison, label: str, horizon: int) -> dict[str, Any]
     h = horizon if (lines.loc[lines["scenario"] == label, "horizon_months"] == horizon).any() else \
         int(lines.loc[lines["scenario"] == label, "horizon_months"].max())
     return {"text": lines_text(lines, label, h),
-            "png": _figure_png(tornado_figure(lines, comparison.headline, label, h))}
+            "svg": _figure_svg(tornado_figure(lines, comparison.headline, label, h))}
 
 
 def _msek_band(row: pd.Series | None) -> dict[str, str]:
@@ -471,13 +493,13 @@ def render_report(comparison: Comparison) -> str:
     main_h = _main_horizon(horizons)
     figures = [
         {"title": f"Who pays, who saves after {_years(main_h)}",
-         "png": _figure_png(who_pays_figure(comparison.headline, main_h)),
+         "svg": _figure_svg(who_pays_figure(comparison.headline, main_h)),
          "caption": "Bars: median net discounted saving per payer; whiskers: P10-P90 over replications."},
         {"title": "Cumulative saving over time",
-         "png": _figure_png(cumulative_saving_figure(comparison.money)),
+         "svg": _figure_svg(cumulative_saving_figure(comparison.money)),
          "caption": "Scenario minus baseline, cumulative and discounted, per payer."},
         {"title": "Where people are",
-         "png": _figure_png(stock_bands_figure(comparison.stock_bands)),
+         "svg": _figure_svg(stock_bands_figure(comparison.stock_bands)),
          "caption": "People in each stage per month: median line, P10-P90 band, baseline included."},
     ]
     env = jinja2.Environment(loader=jinja2.PackageLoader("sim.present", "templates"), autoescape=True,

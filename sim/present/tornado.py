@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["tornado_figure"]
@@ -45,16 +46,22 @@ def tornado_figure(lines: pd.DataFrame, headline: pd.DataFrame, label: str, hori
         h = headline[(headline["scenario"] == label) & (headline["metric"] == "net_saving_discounted_sek")
                      & (headline["horizon_months"] == horizon) & (headline["payer"] == payer)]
         xs: list[float] = []
+        spans, dots = [], []  # drawn with one call each per panel (one container, one line)
         for i, name in enumerate(names):
             g = t[(t["assumption"] == name) & (t["payer"] == payer)].sort_values("value")
             y = len(names) - 1 - i
             v = g["p50"].to_numpy() / 1e6
             xs += list(v)
-            ax.barh(y, v.max() - v.min(), left=v.min(), height=0.5, color=_COLOURS.get(payer, "grey"), alpha=0.35)
-            ax.plot(v, [y] * len(v), "o", color=_COLOURS.get(payer, "grey"), ms=4)
+            spans.append((y, v.min(), v.max()))
+            dots += [(x, y) for x in v]
             for j, (value, x) in enumerate(zip(g["value"], v, strict=True)):
                 ax.annotate(f"{value:g}", (x, y), xytext=(0, 6 if j % 2 == 0 else -12), textcoords="offset points",
                             ha="center", fontsize=8)
+        colour = _COLOURS.get(payer, "grey")
+        if spans:
+            y, lo, hi = (np.array(c, float) for c in zip(*spans, strict=True))
+            ax.barh(y, hi - lo, left=lo, height=0.5, color=colour, alpha=0.35)
+            ax.plot(*zip(*dots, strict=True), "o", color=colour, ms=4)
         if len(h):
             x0 = float(h["p50"].iloc[0]) / 1e6
             xs.append(x0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["waterfall_figure"]
@@ -37,19 +38,17 @@ def waterfall_figure(bridge: pd.DataFrame, label: str, horizon: int,
     for k, payer in enumerate(payers):
         ax = fig.add_axes((0.1 + k * 0.49, 0.36, 0.38, 0.46))
         b = bridge[(bridge["scenario"] == label) & (bridge["horizon_months"] == horizon) & (bridge["payer"] == payer)]
-        v = b.set_index("step")["mean"].reindex(steps).fillna(0.0) / 1e6
+        v = b.set_index("step")["mean"].reindex(steps).fillna(0.0).to_numpy() / 1e6
+        # The totals stand on zero and set the level; each mechanism starts where the level stands.
+        bottom, colours, seen = [], [], [0.0]
         level = 0.0
-        seen = [0.0]
-        for i, step in enumerate(steps):
-            if step in ("payoff_style", "simulated"):
-                ax.bar(i, v[step], color="#555555", width=0.7)
-                level = v[step]
-                seen.append(level)
-                continue
-            else:
-                ax.bar(i, v[step], bottom=level, color="#2e8b57" if v[step] >= 0 else "#c0392b", width=0.7)
-                level += v[step]
+        for step, x in zip(steps, v, strict=True):
+            total = step in ("payoff_style", "simulated")
+            bottom.append(0.0 if total else level)
+            colours.append("#555555" if total else ("#2e8b57" if x >= 0 else "#c0392b"))
+            level = x if total else level + x
             seen.append(level)
+        ax.bar(np.arange(len(steps)), v, bottom=bottom, color=colours, width=0.7)  # one call: one container
         ax.axhline(0.0, color="grey", lw=0.6)
         lo, hi = min(seen), max(seen)
         pad = 0.08 * ((hi - lo) or 1.0)

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import numpy as np
 
 from sim.scenario.schema import Scenario
 
@@ -144,7 +143,8 @@ def set_value(doc: dict[str, Any], path: str, value: float, *, source: str | Non
     base, month = split_step(path)
     container, key = _locate(doc, base)
     old = container[key]
-    if isinstance(value, (np.integer, np.floating)):
+    np = sys.modules.get("numpy")  # a numpy number can only come from a program that imported numpy
+    if np is not None and isinstance(value, (np.integer, np.floating)):
         value = value.item()
     if month is not None:
         try:

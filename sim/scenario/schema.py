@@ -36,7 +36,7 @@ from sim.scenario.fields import (
     Inflow as InflowCount,
 )
 from sim.scenario.rates import Money
-from sim.scenario.stages import LEGAL, PROGRAMME_KINDS, STAGES, Stage, stage_from_name
+from sim.scenario.stages import PROGRAMME_KINDS, STAGES, Stage, legal, stage_from_name
 
 __all__ = [
     "Scenario", "Population", "Composition", "Cohort", "Inflow", "Effects", "Rules",
@@ -348,7 +348,7 @@ class Criteria(_Frozen):
             raise ValueError("list at least one stage people are referred from")
         for name in v:
             stage = stage_from_name(name)
-            if not LEGAL[stage, Stage.WAITING]:
+            if not legal(stage, Stage.WAITING):
                 raise ValueError(f"people cannot be referred from stage {name!r}")
         return v
 
@@ -459,7 +459,7 @@ class Programme(_Frozen):
             if target is own:
                 raise FieldError(f"a {self.kind} programme cannot exit to its own kind ({dest!r})",
                                  "exit_rates_per_month", dest)
-            if not LEGAL[own, target]:
+            if not legal(own, target):
                 raise FieldError(f"a move from {own.label!r} to {dest!r} is not a legal transition",
                                  "exit_rates_per_month", dest)
         for payer in self.budget_sek_per_year:
@@ -559,7 +559,7 @@ class Scenario(_Frozen):
                 if dst == "dropout":
                     raise ValueError(f"'dropout' is for programmes, not for stage {src!r}")
                 d = stage_from_name(dst)
-                if not LEGAL[s, d]:
+                if not legal(s, d):
                     raise ValueError(f"a move from {src!r} to {dst!r} is not a legal transition")
                 if d is Stage.WAITING:
                     raise ValueError("referrals to waiting lists are set per programme, not in transitions")

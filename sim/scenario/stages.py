@@ -9,8 +9,10 @@ Every move the engine makes is checked against it in the tests.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "Stage",
@@ -19,6 +21,7 @@ __all__ = [
     "PROGRAMME_KINDS",
     "UNEMPLOYED_STAGES",
     "LEGAL",
+    "legal",
     "is_legal",
     "stage_from_name",
     "stage_in",
@@ -89,17 +92,45 @@ _LEGAL_SETS: dict[Stage, set[Stage]] = {
     _S.OTHER: set(),
 }
 
-#: ``LEGAL[a, b]`` is True when a move from stage ``a`` to stage ``b`` is allowed.
-LEGAL: np.ndarray = np.zeros((len(Stage), len(Stage)), dtype=bool)
-for _a, _targets in _LEGAL_SETS.items():
-    for _b in _targets:
-        LEGAL[_a, _b] = True
-LEGAL.setflags(write=False)
+def legal(src: Stage | int, dst: Stage | int) -> bool:
+    """Whether a move from stage ``src`` to stage ``dst`` is allowed (plain Python: checking a
+    scenario needs no numpy)."""
+    return Stage(dst) in _LEGAL_SETS.get(Stage(src), ())
+
+
+def _legal_table() -> np.ndarray:
+    import numpy as np
+
+    table = np.zeros((len(Stage), len(Stage)), dtype=bool)
+    for a, targets in _LEGAL_SETS.items():
+        for b in targets:
+            table[a, b] = True
+    table.setflags(write=False)
+    return table
+
+
+if TYPE_CHECKING:
+    #: ``LEGAL[a, b]`` is True when a move from stage ``a`` to stage ``b`` is allowed: a read-only
+    #: numpy table for the engine, made on first use (numpy is not imported to check a scenario).
+    LEGAL: np.ndarray
+
+
+def _table() -> np.ndarray:
+    table = globals().get("LEGAL")
+    if table is None:
+        table = globals()["LEGAL"] = _legal_table()
+    return table
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LEGAL":
+        return _table()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_legal(src: np.ndarray | int, dst: np.ndarray | int) -> np.ndarray | bool:
     """Whether each move ``src -> dst`` is in the legal-transition table."""
-    return LEGAL[src, dst]
+    return _table()[src, dst]
 
 
 def stage_from_name(name: str) -> Stage:
@@ -117,6 +148,8 @@ def stage_from_name(name: str) -> Stage:
 
 def stage_in(stage: np.ndarray, stages: list[Stage] | tuple[Stage, ...] | frozenset[Stage]) -> np.ndarray:
     """``np.isin(stage, stages)``, faster for the few stages the model asks about."""
+    import numpy as np
+
     stages = list(stages)
     if len(stages) <= 3:
         out = stage == stages[0] if stages else np.zeros(stage.shape, bool)

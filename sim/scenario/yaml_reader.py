@@ -4,7 +4,11 @@ This module is the bottom layer of :mod:`sim.scenario.load`. It checks a path be
 (:func:`check_path`: no NUL byte, a regular file -- never a folder, a FIFO or a device), reads
 one file's bytes (at most :data:`MAX_FILE_BYTES` of UTF-8, no tab indentation) and parses them with a restricted
 ``yaml.SafeLoader`` that refuses anchors and aliases, merge keys, tags other than plain
-scalars, duplicate keys, several documents and nesting deeper than 32 levels. The result is a
+scalars, duplicate keys, several documents and nesting deeper than 32 levels. Where PyYAML has
+libyaml, the events come from libyaml's parser (about 15x faster than PyYAML's own, which took
+most of ``almsim validate``'s work) and everything after them -- composing, the checks, the
+values -- is the same Python code; a text libyaml refuses is parsed again by PyYAML's parser, so
+every problem is worded as before (``tests/test_yaml_reader.py`` checks both give the same trees). The result is a
 tree of :class:`Node` values, each carrying the :class:`Location` (file and line) of the key
 that wrote it, with dotted keys set aside as :class:`Override` records. It knows nothing of
 ``extends:``, of merging, or of the schema; :mod:`sim.scenario.load` does those. Every problem
@@ -21,8 +25,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent, StreamEndEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.resolver import Resolver
+
+try:
+    from yaml.cyaml import CParser
+except ImportError:  # PyYAML built without libyaml: its own parser only
+    CParser = None
 
 from sim.scenario.errors import ScenarioError
 
@@ -67,11 +79,11 @@ class Override:
     loc: Location
 
 
-class _Loader(yaml.SafeLoader):
-    """A SafeLoader that refuses anchors, aliases and deep nesting while composing."""
+class _Checks:
+    """What both loaders add to composing: anchors, aliases and deep nesting refused, and
+    problems raised as :class:`ScenarioError` naming the file and line."""
 
-    def __init__(self, text: str, file: str, lines: bool, dotted: bool = True) -> None:
-        super().__init__(text)
+    def _setup(self, text: str, file: str, lines: bool, dotted: bool) -> None:
         self.file = file
         self.lines = lines
         self.dotted = dotted
@@ -93,9 +105,31 @@ class _Loader(yaml.SafeLoader):
         if self.depth > _MAX_DEPTH:
             raise self.fail(f"nested more than {_MAX_DEPTH} levels deep", event.start_mark)
         try:
-            return super().compose_node(parent, index)
+            return super().compose_node(parent, index)  # type: ignore[misc]
         finally:
             self.depth -= 1
+
+
+class _Loader(_Checks, yaml.SafeLoader):
+    """PyYAML's own parser (the reference: its messages are the ones users see)."""
+
+    def __init__(self, text: str, file: str, lines: bool, dotted: bool = True) -> None:
+        yaml.SafeLoader.__init__(self, text)
+        self._setup(text, file, lines, dotted)
+
+
+if CParser is not None:
+    class _FastLoader(_Checks, CParser, Composer, SafeConstructor, Resolver):
+        """libyaml's events, composed, checked and constructed by the same Python code as :class:`_Loader`."""
+
+        def __init__(self, text: str, file: str, lines: bool, dotted: bool = True) -> None:
+            CParser.__init__(self, text)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self._setup(text, file, lines, dotted)
+else:  # PyYAML without libyaml
+    _FastLoader = None
 
 
 def _kind_of(mode: int) -> str | None:
@@ -181,12 +215,26 @@ def parse_text(text: str, file: str, overrides: list[Override] | None,
     """YAML text -> located tree (``None`` for no document). Dotted keys go to ``overrides``
     (``None``: dotted keys are not allowed here); with ``dotted=False`` a key with dots is a
     plain key (files other than scenarios)."""
+    if _FastLoader is not None:
+        found: list[Override] | None = None if overrides is None else []
+        try:
+            tree = _parse(_FastLoader(text, file, lines, dotted), found)
+        except Exception:  # noqa: BLE001 -- any problem: the reference parser below words it
+            pass
+        else:
+            if overrides is not None and found:
+                overrides.extend(found)
+            return tree
     try:
         loader = _Loader(text, file, lines, dotted)  # the reader checks characters right away
     except yaml.reader.ReaderError as exc:
         line = len(_LINE_BREAKS.findall(text, 0, exc.position)) + 1 if lines else None
         raise ScenarioError(f"invalid YAML: the character U+{exc.character:04X} is not allowed",
                             file=file, line=line) from None
+    return _parse(loader, overrides)
+
+
+def _parse(loader: _Checks, overrides: list[Override] | None) -> Node | None:
     try:
         loader.get_event()  # stream start
         if loader.check_event(StreamEndEvent):
@@ -203,12 +251,12 @@ def parse_text(text: str, file: str, overrides: list[Override] | None,
         context = f" ({exc.context})" if exc.context else ""
         raise loader.fail(f"invalid YAML: {problem}{context}", exc.problem_mark) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"invalid YAML: {' '.join(str(exc).split())}", file=file) from None
+        raise ScenarioError(f"invalid YAML: {' '.join(str(exc).split())}", file=loader.file) from None
     finally:
         loader.dispose()
 
 
-def _to_tree(loader: _Loader, node: Any, path: KeyPath, shown: str,
+def _to_tree(loader: Any, node: Any, path: KeyPath, shown: str,
              overrides: list[Override] | None) -> Node:
     loc = Location(loader.file, node.start_mark.line + 1 if loader.lines else None)
     if isinstance(node, ScalarNode):
@@ -258,7 +306,7 @@ def _to_tree(loader: _Loader, node: Any, path: KeyPath, shown: str,
     return Node(out, loc)
 
 
-def _scalar(loader: _Loader, node: ScalarNode, shown: str) -> Any:
+def _scalar(loader: Any, node: ScalarNode, shown: str) -> Any:
     if node.tag == _TAG + "value":  # a lone '=' is text, not the YAML 1.1 'value' type
         return node.value
     if node.tag not in _SCALAR_TAGS:

@@ -1,0 +1,111 @@
+"""How much memory a population takes, known before anything is allocated (and without numpy).
+
+Owns the dtype of every array of :class:`~sim.engine.population.Population` (:data:`PERSON_DTYPES`,
+which the population's arrays are made from), the number of people a population spec creates
+(:func:`population_size`) and the memory guard (:func:`check_fits`). It imports nothing heavy, so
+``almsim validate`` checks that a scenario fits in memory without loading numpy
+(:mod:`sim.engine.population` re-exports these names).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.scenario.dated import Month
+    from sim.scenario.schema import Population as PopulationSpec
+
+__all__ = ["PERSON_DTYPES", "person_bytes", "population_size", "ResourceError", "memory_estimate", "check_fits"]
+
+#: The dtype of each of a person's arrays, in the order of :class:`~sim.engine.population.Population`'s
+#: fields; the narrowest that holds the range.
+PERSON_DTYPES: dict[str, str] = {
+    # attributes (fixed at synthesis)
+    "arrival_month": "int32", "birth_month": "int32", "female": "bool", "household": "uint8",
+    "children": "uint8", "foreign_born": "bool", "sfi": "bool", "rehab_need": "bool", "education": "uint8",
+    "months_on_assistance_at_entry": "int16", "employability": "float32", "registered": "bool",
+    "initial_stage": "uint8",
+    # state (changed by the model)
+    "stage": "uint8", "months_in_stage": "int16", "programme": "int8", "months_out_of_work": "int16",
+    "ui_entitled": "bool", "ui_income_related": "bool", "ui_member_since": "int32", "fas3_municipal": "bool",
+    "ui_days": "float32", "reference_wage": "float32", "in_guarantee": "bool", "job_days": "float32",
+    "work_history": "uint16", "motivation": "float32", "last_programme": "int8",
+    "months_since_programme": "int16", "effect_at_exit": "float32", "programme_start": "int32",
+    "started": "uint32",
+}
+
+
+def _itemsize(dtype: str) -> int:
+    """Bytes of one value of a sized numpy dtype name (``bool``: one byte)."""
+    if dtype == "bool":
+        return 1
+    bits = re.fullmatch(r"u?int(8|16|32|64)|float(16|32|64)", dtype)
+    if bits is None:
+        raise ValueError(f"not a sized numeric dtype: {dtype!r}")
+    return int(bits[1] or bits[2]) // 8
+
+
+def person_bytes() -> int:
+    """Bytes one person takes in the arrays (the memory guard's unit; equal to
+    :func:`sim.engine.population.bytes_per_person`, which measures the arrays)."""
+    return sum(_itemsize(d) for d in PERSON_DTYPES.values())
+
+
+def population_size(spec: PopulationSpec, start: Month, horizon_months: int) -> int:
+    """How many people the spec creates over the horizon (cohort plus inflow)."""
+    n = spec.cohort.size if spec.cohort is not None else 0
+    if spec.inflow is not None:
+        first = spec.inflow.from_month if spec.inflow.from_month is not None else start
+        last = spec.inflow.to_month if spec.inflow.to_month is not None else start + horizon_months - 1
+        for m in range(max(first, start), min(last, start + horizon_months - 1) + 1):
+            n += int(spec.inflow.people_per_month.at(m))
+    return n
+
+
+class ResourceError(ValueError):
+    """A scenario too large for this machine (raised before anything is allocated)."""
+
+
+#: Working memory per person beyond the arrays: hazard multipliers, masks and the
+#: temporaries of one sub-step (measured with tracemalloc on a 10^6-person run, rounded up).
+_WORKING_BYTES_PER_PERSON = 120
+#: Event-log bytes per person-month when events are kept (about 0.1 moves per person-month
+#: at 23 bytes each, rounded up).
+_EVENT_BYTES_PER_PERSON_MONTH = 4
+
+
+def memory_estimate(people: int, horizon_months: int, record_events: bool = True) -> int:
+    """Bytes a run of ``people`` over ``horizon_months`` needs at its peak (an estimate)."""
+    per_person = person_bytes() + _WORKING_BYTES_PER_PERSON
+    events = _EVENT_BYTES_PER_PERSON_MONTH * horizon_months if record_events else 0
+    return people * (per_person + events)
+
+
+def _available_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def check_fits(spec: PopulationSpec, start: Month, horizon_months: int, record_events: bool = True,
+               available: int | None = None) -> int:
+    """Refuse a population that would not fit in memory; return its size.
+
+    Raises:
+        ResourceError: with the estimate, if it exceeds 80 % of the available memory.
+    """
+    n = population_size(spec, start, horizon_months)
+    need = memory_estimate(n, horizon_months, record_events)
+    have = _available_bytes() if available is None else available
+    if need > 0.8 * have:
+        raise ResourceError(
+            f"{n:,} people over {horizon_months} months need about {need / 2**30:,.1f} GiB of memory; "
+            f"this machine has {have / 2**30:,.1f} GiB available")
+    return n

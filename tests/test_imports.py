@@ -1,0 +1,78 @@
+"""A command imports only what it uses: checking a scenario loads no engine libraries, and a
+compiled pass imports numba only when it is first compiled (issue 15 item 1).
+
+Each case runs in a fresh interpreter and reads ``sys.modules`` after the command.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _modules_after(code: str, folder: Path) -> set[str]:
+    """The top-level modules loaded after running ``code`` (as a file in ``folder``, so numba can
+    cache what it compiles) in a fresh interpreter from the checkout."""
+    code += "\nimport sys\nprint('MODULES:' + ','.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    script = folder / "case.py"
+    script.write_text(code, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    line = next(x for x in out.stdout.splitlines() if x.startswith("MODULES:"))
+    return set(line.removeprefix("MODULES:").split(","))
+
+
+def test_validate_imports_no_engine_figure_or_table_library(tmp_path: Path) -> None:
+    loaded = _modules_after("from sim.cli.main import main\n"
+                            "assert main(['validate', 'scenarios/sigtuna-resursjobb.yaml']) == 0", tmp_path)
+    assert "pydantic" in loaded and "sim" in loaded  # it did load and check the scenario
+    heavy = {"numpy", "numba", "mesa", "matplotlib", "pandas", "seaborn", "scipy", "pyarrow", "simpy"}
+    assert not loaded & heavy, sorted(loaded & heavy)
+
+
+def test_the_memory_guard_counts_the_bytes_the_arrays_take() -> None:
+    """validate's memory check (no numpy) uses the same bytes per person as the arrays take."""
+    from sim.engine.footprint import PERSON_DTYPES, person_bytes
+    from sim.engine.population import Population, bytes_per_person
+
+    assert person_bytes() == bytes_per_person()
+    assert list(PERSON_DTYPES) == [f for f in Population.__dataclass_fields__]
+
+
+def test_numba_is_imported_when_a_kernel_is_first_compiled(tmp_path: Path) -> None:
+    """Importing the engine (and running a pass uncompiled) costs no numba; the first compiled
+    call imports it and gives the same answer, also for a kernel calling a kernel and a helper."""
+    code = """
+import sys
+import numpy as np
+import sim.engine.state
+from sim.accounts.jit import helper, kernel, run
+
+@helper
+def twice(x):
+    return 2.0 * x
+
+@kernel
+def total(a):
+    s = 0.0
+    for v in a:
+        s += twice(v)
+    return s
+
+@kernel
+def total_plus_one(a):
+    return total(a) + 1.0
+
+a = np.arange(5.0)
+assert 'numba' not in sys.modules
+assert run(total, False, a) == 20.0 and 'numba' not in sys.modules
+assert run(total_plus_one, True, a) == 21.0 and 'numba' in sys.modules
+assert total_plus_one.signatures  # the dispatcher's attributes are the kernel's
+"""
+    assert "numba" in _modules_after(code, tmp_path)
