@@ -14,7 +14,7 @@ sub-steps (capacity, hazards, in_force, population, recorder, streams); never
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario
 from sim.scenario.stages import Stage
 
-__all__ = ["RunState", "select"]
+__all__ = ["RunState", "Swept", "select"]
 
 _S = Stage
 
@@ -45,6 +45,16 @@ def select(stage, moved, wanted):  # noqa: ANN001, ANN201
         out[k] = i
         k += wanted[stage[i]] & (not moved[i])
     return out[:k]
+
+
+class Swept(NamedTuple):
+    """Selections made in the month's pass over everyone (:mod:`sim.engine.month.sweep`), before
+    its first moves; the sub-steps that use them drop the people moved since."""
+
+    enter: np.ndarray  #: ids entering the guarantee (ascending)
+    to_fas3: np.ndarray  #: ids passing into Fas 3
+    candidates: np.ndarray  #: ids whose draw was below their total hazard (may leave)
+    recheck: np.ndarray  #: ids whose hazards changed since without a move (motivation lost)
 
 
 class RunState:
@@ -101,6 +111,12 @@ class RunState:
         #: who has moved this month (a person moves at most once a month)
         self.moved = np.zeros(len(self.pop), bool)
         self._tag_cache: np.ndarray | None = None  # see tagged()
+        self._tags_version = 0  # how many times people were tagged
+        #: participants and queues found since the last move (see _found)
+        self._found: dict[tuple[int, int], np.ndarray] = {}
+        self._found_when: tuple[int, int, int] = (-1, -1, -1)
+        #: this month's selections from the pass over everyone (None: not made)
+        self.swept: Swept | None = None
         # Month index at which each person reaches pension age (or arrives past it), sorted.
         pension = self.pop.birth_month + int(np.ceil(scenario.rules.pension_age * 12)) - self.start
         retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
@@ -142,12 +158,14 @@ class RunState:
                 b.reset(p.budget_per_year[payer])
 
     def new_month(self) -> None:
-        """Nobody has moved yet this month."""
+        """Nobody has moved yet this month (and nothing is selected yet)."""
         self.moved[:] = False
+        self.swept = None
 
     def tags_added(self) -> None:
         """Note that people were tagged to a programme (the list of the tagged is made anew)."""
         self._tag_cache = None
+        self._tags_version += 1
 
     # ----------------------------------------------------------------- queries
     def run(self, k: Any, *args: Any) -> Any:
@@ -179,12 +197,35 @@ class RunState:
         """The wage of each person's programme (``programme``, all >= 0 where used)."""
         return self.regime.programme_money.wage[np.maximum(programme, 0)]
 
+    def _found_since_last_move(self) -> dict[tuple[int, int], np.ndarray]:
+        """Participants and queues found since the last move (emptied by any move or tagging).
+
+        Every move is counted in the month's flows (:func:`sim.engine.moves.apply_moves`) and
+        stages and programme tags change only through moves, so the month, its count of moves
+        and the number of taggings tell whether anything found may have changed.
+        """
+        flow = self.rec.flows.get(self.t)
+        when = (self.t, -1 if flow is None else int(flow.sum()), self._tags_version)
+        if when != self._found_when:
+            self._found = {}
+            self._found_when = when
+        return self._found
+
     def participants(self, p: ProgrammeRegime) -> np.ndarray:
-        """Ids of the participants of programme ``p`` (ascending)."""
-        ids = self.tagged()
-        return ids[(self.pop.programme[ids] == p.index) & (self.pop.stage[ids] == p.stage)]
+        """Ids of the participants of programme ``p`` (ascending; do not change them in place)."""
+        found = self._found_since_last_move()
+        ids = found.get((p.index, int(p.stage)))
+        if ids is None:
+            ids = self.tagged()
+            ids = found[(p.index, int(p.stage))] = ids[(self.pop.programme[ids] == p.index)
+                                                        & (self.pop.stage[ids] == p.stage)]
+        return ids
 
     def waiting(self) -> np.ndarray:
-        """Ids of everyone on a waiting list (ascending)."""
-        ids = self.tagged()
-        return ids[self.pop.stage[ids] == _S.WAITING]
+        """Ids of everyone on a waiting list (ascending; do not change them in place)."""
+        found = self._found_since_last_move()
+        ids = found.get((-1, int(_S.WAITING)))
+        if ids is None:
+            ids = self.tagged()
+            ids = found[(-1, int(_S.WAITING))] = ids[self.pop.stage[ids] == _S.WAITING]
+        return ids
