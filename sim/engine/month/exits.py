@@ -154,12 +154,16 @@ def may_leave(i, stage, moved, programme, in_guarantee, job_days, work_mult, stu
               months_out_of_work, months_since, last_programme, effect_at_exit, motivation, table, constant_total,
               work_base, lock_in, is_programme, stage_work, duration, decay, fas3_days, transition, prow):
     """Whether person ``i`` is a candidate of :func:`hazard_pass`'s first pass: not in 'other',
-    not moved, and a draw below their total hazard (only they can leave)."""
+    not moved, and a draw below their total hazard (only they can leave). People in 'other' or
+    not arrived yet (a large share late in a run, which no hazard applies to) are passed over
+    with a branch: it costs less than their hazards."""
+    if stage[i] >= _OTHER:
+        return False
     _, _, _, _, total = person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,
                                        months_out_of_work, months_since, last_programme, effect_at_exit,
                                        motivation, table, constant_total, work_base, lock_in, is_programme,
                                        stage_work, duration, decay, fas3_days, prow)
-    return (stage[i] < _OTHER) & (not moved[i]) & (draw(transition, i) < total)
+    return (not moved[i]) & (draw(transition, i) < total)
 
 
 @kernel

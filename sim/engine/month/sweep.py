@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.accounts.book import LedgerBook, count_key, grown_key_table, ledger_key, new_key_table, sorted_key_counts
-from sim.accounts.jit import kernel
+from sim.accounts.jit import helper, kernel
 from sim.engine.month import book, clocks
 from sim.engine.month.clocks import advance_person
 from sim.engine.month.exits import may_leave
@@ -36,8 +36,18 @@ __all__ = ["step", "sweep"]
 _N_STAGES = len(Stage)
 
 
-#: people per chunk of the pass (the ledger's hash table grows between chunks, if needed)
+#: people per chunk of the pass (the ledger's hash table and the lists grow between chunks)
 _CHUNK = 4096
+
+
+@helper
+def _room(buf, used):  # noqa: ANN001, ANN201
+    """``buf`` (its first ``used`` entries), with room for a chunk more."""
+    if used + _CHUNK <= buf.size:
+        return buf
+    out = np.empty(2 * buf.size + _CHUNK, buf.dtype)
+    out[:used] = buf[:used]
+    return out
 
 
 @kernel
@@ -59,9 +69,12 @@ def sweep(stage, moved, programme, household, children, ui_entitled, ui_income_r
     keys, key_counts, shift = new_key_table(12)
     every = np.empty(0 if count_keys else n, np.int64)
     wage_bits = reference_wage.view(np.uint32)
-    enter = np.empty(n, np.int32)  # ids fit in int32 (a population is far below 2**31 people)
-    fas3 = np.empty(n, np.int32)
-    cand = np.empty(n, np.int32)
+    # ids fit in int32 (a population is far below 2**31 people); the lists are short, so they
+    # start small and grow between chunks (always room for one more chunk of people)
+    room = n // 16 + _CHUNK
+    enter = np.empty(room, np.int32)
+    fas3 = np.empty(room, np.int32)
+    cand = np.empty(room, np.int32)
     distinct = 0
     ke = 0
     kf = 0
@@ -69,6 +82,9 @@ def sweep(stage, moved, programme, household, children, ui_entitled, ui_income_r
     for lo in range(0, n, _CHUNK):
         if count_keys and 2 * (distinct + _CHUNK) > keys.size:  # room for a chunk of new keys, half full
             keys, key_counts, shift = grown_key_table(keys, key_counts)
+        enter = _room(enter, ke)
+        fas3 = _room(fas3, kf)
+        cand = _room(cand, kc)
         for i in range(lo, min(lo + _CHUNK, n)):
             stocks[stage[i]] += 1
             key = ledger_key(i, stage, programme, household, children, ui_entitled, ui_income_related,
