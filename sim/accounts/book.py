@@ -20,7 +20,7 @@ from sim.accounts.jit import helper, kernel
 from sim.accounts.rules import LedgerInput, ProgrammeMoney, post
 from sim.scenario.stages import Stage
 
-__all__ = ["ledger_keys", "ledger_key_counts", "ledger_key", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook"]
+__all__ = ["ledger_keys", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook"]
 
 _S = Stage
 
@@ -39,21 +39,6 @@ def fas3_placement(stage, in_guarantee, job_days, fas3_days):  # noqa: ANN001, A
     return stage == _FAS3 or (in_guarantee and job_days >= fas3_days and stage >= _WAITING and stage <= _EDUCATION)
 
 
-@helper(inline="always")
-def ledger_key(i, stage, programme, household, children, ui_entitled, ui_income_related, fas3_municipal,  # noqa: ANN001, ANN201
-               ui_days, in_guarantee, job_days, wage_bits, birth_month, young_after, fas3_days):
-    """Person ``i``'s grouping key (int64; ``wage_bits``: the reference wages viewed as uint32)."""
-    s = stage[i]
-    g = in_guarantee[i]
-    fas3 = fas3_placement(s, g, job_days[i], fas3_days)
-    flags = (np.int64(fas3) | (np.int64(ui_days[i] < 200) << 1) | (np.int64(g) << 2)
-             | (np.int64(ui_entitled[i]) << 3) | (np.int64(birth_month[i] > young_after) << 4)
-             | (np.int64(ui_income_related[i]) << 5) | (np.int64(fas3_municipal[i]) << 6))
-    small = (min(np.int64(children[i]), 15) | (np.int64(household[i]) << 4)
-             | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 12))
-    return np.int64(wage_bits[i]) | (flags << 32) | (small << 39)
-
-
 @kernel
 def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_related, fas3_municipal,  # noqa: ANN001, ANN201
                 ui_days, in_guarantee, job_days, reference_wage, birth_month, young_after, fas3_days):
@@ -67,86 +52,16 @@ def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_re
     key = np.empty(n, np.int64)
     wage_bits = reference_wage.view(np.uint32)
     for i in range(n):
-        key[i] = ledger_key(i, stage, programme, household, children, ui_entitled, ui_income_related,
-                            fas3_municipal, ui_days, in_guarantee, job_days, wage_bits, birth_month, young_after,
-                            fas3_days)
+        s = stage[i]
+        g = in_guarantee[i]
+        fas3 = fas3_placement(s, g, job_days[i], fas3_days)
+        flags = (np.int64(fas3) | (np.int64(ui_days[i] < 200) << 1) | (np.int64(g) << 2)
+                 | (np.int64(ui_entitled[i]) << 3) | (np.int64(birth_month[i] > young_after) << 4)
+                 | (np.int64(ui_income_related[i]) << 5) | (np.int64(fas3_municipal[i]) << 6))
+        small = (min(np.int64(children[i]), 15) | (np.int64(household[i]) << 4)
+                 | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 12))
+        key[i] = np.int64(wage_bits[i]) | (flags << 32) | (small << 39)
     return key
-
-
-#: SplitMix64's odd multiplier: spreads keys over a power-of-two hash table
-_SPREAD = np.uint64(0x9E3779B97F4A7C15)
-
-
-@helper
-def count_key(key, table, counts, shift):  # noqa: ANN001, ANN201
-    """Count ``key`` in an open-addressing hash table (``table`` holds keys, -1 empty; linear
-    probing); returns 1 if the key was new, else 0. The table must have a free slot."""
-    mask = table.size - 1
-    h = np.int64((np.uint64(key) * _SPREAD) >> np.uint64(shift)) & mask
-    while True:
-        k = table[h]
-        if k == key:
-            counts[h] += 1
-            return 0
-        if k < 0:
-            table[h] = key
-            counts[h] = 1
-            return 1
-        h = (h + 1) & mask
-
-
-@helper
-def new_key_table(bits):  # noqa: ANN001, ANN201
-    """An empty hash table of ``2**bits`` slots for :func:`count_key`: keys, counts, shift."""
-    return np.full(1 << bits, -1, np.int64), np.zeros(1 << bits, np.int64), np.int64(64 - bits)
-
-
-@helper
-def grown_key_table(table, counts):  # noqa: ANN001, ANN201
-    """The table with twice the slots and the same keys and counts."""
-    bits = 1
-    while (1 << bits) < 2 * table.size:
-        bits += 1
-    new_table, new_counts, shift = new_key_table(bits)
-    mask = new_table.size - 1
-    for j in range(table.size):
-        k = table[j]
-        if k >= 0:
-            h = np.int64((np.uint64(k) * _SPREAD) >> np.uint64(shift)) & mask
-            while new_table[h] >= 0:
-                h = (h + 1) & mask
-            new_table[h] = k
-            new_counts[h] = counts[j]
-    return new_table, new_counts, shift
-
-
-@helper
-def sorted_key_counts(table, counts):  # noqa: ANN001, ANN201
-    """The distinct keys of a hash table in ascending order and their counts (as
-    ``np.unique(keys, return_counts=True)`` gives them)."""
-    full = np.flatnonzero(table >= 0)
-    keys = table[full]
-    order = np.argsort(keys)
-    return keys[order], counts[full][order]
-
-
-@kernel
-def ledger_key_counts(stage, programme, household, children, ui_entitled, ui_income_related,  # noqa: ANN001, ANN201
-                      fas3_municipal, ui_days, in_guarantee, job_days, reference_wage, birth_month, young_after,
-                      fas3_days):
-    """The distinct grouping keys of everyone (ascending) and how many people have each: what
-    ``np.unique(ledger_keys(...), return_counts=True)`` gives, in one pass with a hash table
-    instead of writing every key and sorting them (a month has a few thousand distinct states)."""
-    table, counts, shift = new_key_table(12)
-    wage_bits = reference_wage.view(np.uint32)
-    distinct = 0
-    for i in range(stage.size):
-        key = ledger_key(i, stage, programme, household, children, ui_entitled, ui_income_related, fas3_municipal,
-                         ui_days, in_guarantee, job_days, wage_bits, birth_month, young_after, fas3_days)
-        distinct += count_key(key, table, counts, shift)
-        if 2 * distinct > table.size:  # keep the table at most half full
-            table, counts, shift = grown_key_table(table, counts)
-    return sorted_key_counts(table, counts)
 
 
 @kernel
@@ -219,14 +134,10 @@ class LedgerBook:
                                   dict[tuple[str, str], float]]] = []
 
     def add(self, t: int, key: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney,
-            extra: dict[tuple[str, str], float] | None = None, counts: np.ndarray | None = None) -> None:
+            extra: dict[tuple[str, str], float] | None = None) -> None:
         """Book month ``t`` for people with grouping keys ``key`` under money rules ``m``,
-        ``pm``, plus ``extra`` amounts that are not per person (staff costs). With ``counts``,
-        ``key`` holds distinct keys (ascending, from :func:`ledger_key_counts`) and ``counts``
-        how many people have each."""
-        if counts is not None:
-            keys = key
-        elif key.size <= self.RAW_KEYS:  # small: keep everyone's key (a sort per month costs more)
+        ``pm``, plus ``extra`` amounts that are not per person (staff costs)."""
+        if key.size <= self.RAW_KEYS:  # small: keep everyone's key (a sort per month costs more)
             keys, counts = key.copy(), None
         else:
             keys, counts = np.unique(key, return_counts=True)

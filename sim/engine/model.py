@@ -18,7 +18,7 @@ from sim.engine import moves
 from sim.engine.calendar import Calendar
 from sim.engine.capacity import Budget, Slots
 from sim.engine.in_force import Regime, reform_months, regime_at
-from sim.engine.month import exits, follow_up, forced, intake, limits, referrals, spend, sweep
+from sim.engine.month import book, clocks, exits, follow_up, forced, intake, limits, record, referrals, spend
 from sim.engine.population import Population
 from sim.engine.recorder import Recorder
 from sim.engine.state import RunState
@@ -28,9 +28,8 @@ from sim.scenario.schema import Scenario
 
 __all__ = ["ProgrammeModel"]
 
-#: The sub-steps of a month, in order (numbered as in the class docstring): record, book and
-#: clocks (1-2) are one pass over everyone, :mod:`sim.engine.month.sweep`.
-MONTH = (limits, sweep, spend, forced, exits, referrals, intake, follow_up)
+#: The sub-steps of a month, in order (numbered as in the class docstring).
+MONTH = (limits, record, book, clocks, spend, forced, exits, referrals, intake, follow_up)
 
 
 class ProgrammeModel(mesa.Model):

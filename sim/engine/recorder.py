@@ -67,14 +67,13 @@ class Recorder:
         self.tracked_money: list[tuple[int, np.ndarray, dict[tuple[str, str], np.ndarray]]] = []
 
     def record(self, t: int, pop: Population, tagged: np.ndarray, slots: Sequence[Slots],
-               budgets: Sequence[dict[str, Budget]], stocks: np.ndarray | None = None) -> None:
+               budgets: Sequence[dict[str, Budget]]) -> None:
         """Stocks and queues at the start of month ``t`` (after arrivals).
 
         Args:
             tagged: ids of everyone tagged to a programme (a superset is fine).
-            stocks: people by stage, if counted already (else counted here).
         """
-        counts = np.bincount(pop.stage, minlength=_NS) if stocks is None else stocks
+        counts = np.bincount(pop.stage, minlength=_NS)
         self.stocks.append(counts)
         if self.n_programmes:
             has = tagged  # few people: work on them only
@@ -88,11 +87,10 @@ class Recorder:
                 self.queues.append((t, i, int(waiting[i]), int(inside[i]), slots[i].capacity, spent))
 
     def book(self, t: int, key: np.ndarray, money: SimpleNamespace, programme_money: ProgrammeMoney,
-             extra: dict[tuple[str, str], float], counts: np.ndarray | None = None) -> None:
-        """The month's money flows: people's grouping keys (or distinct keys and their
-        ``counts``) under the rules in force, plus amounts that are not per person (see
-        :class:`sim.accounts.book.LedgerBook`)."""
-        self.ledger_book.add(t, key, money, programme_money, extra, counts)
+             extra: dict[tuple[str, str], float]) -> None:
+        """The month's money flows: people's grouping keys under the rules in force, plus
+        amounts that are not per person (see :class:`sim.accounts.rules.LedgerBook`)."""
+        self.ledger_book.add(t, key, money, programme_money, extra)
 
     @property
     def ledger(self) -> list[tuple[int, dict[tuple[str, str], float]]]:

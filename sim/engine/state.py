@@ -14,7 +14,7 @@ sub-steps (capacity, hazards, in_force, population, recorder, streams); never
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario
 from sim.scenario.stages import Stage
 
-__all__ = ["RunState", "Swept", "select"]
+__all__ = ["RunState", "select"]
 
 _S = Stage
 
@@ -45,16 +45,6 @@ def select(stage, moved, wanted):  # noqa: ANN001, ANN201
         out[k] = i
         k += wanted[stage[i]] & (not moved[i])
     return out[:k]
-
-
-class Swept(NamedTuple):
-    """Selections made in the month's pass over everyone (:mod:`sim.engine.month.sweep`), before
-    its first moves; the sub-steps that use them drop the people moved since."""
-
-    enter: np.ndarray  #: ids entering the guarantee (ascending)
-    to_fas3: np.ndarray  #: ids passing into Fas 3
-    candidates: np.ndarray  #: ids whose draw was below their total hazard (may leave)
-    recheck: np.ndarray  #: ids whose hazards changed since without a move (motivation lost)
 
 
 class RunState:
@@ -115,8 +105,6 @@ class RunState:
         #: participants and queues found since the last move (see _found)
         self._found: dict[tuple[int, int], np.ndarray] = {}
         self._found_when: tuple[int, int, int] = (-1, -1, -1)
-        #: this month's selections from the pass over everyone (None: not made)
-        self.swept: Swept | None = None
         # Month index at which each person reaches pension age (or arrives past it), sorted.
         pension = self.pop.birth_month + int(np.ceil(scenario.rules.pension_age * 12)) - self.start
         retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
@@ -158,9 +146,8 @@ class RunState:
                 b.reset(p.budget_per_year[payer])
 
     def new_month(self) -> None:
-        """Nobody has moved yet this month (and nothing is selected yet)."""
+        """Nobody has moved yet this month."""
         self.moved[:] = False
-        self.swept = None
 
     def tags_added(self) -> None:
         """Note that people were tagged to a programme (the list of the tagged is made anew)."""

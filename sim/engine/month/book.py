@@ -1,5 +1,4 @@
-"""Sub-step 1b, book: the month's money flows per payer and category (the keys are made in the
-pass over everyone, :mod:`sim.engine.month.sweep`).
+"""Sub-step 1b, book: the month's money flows per payer and category.
 
 Everyone's state is packed into a grouping key (:func:`sim.accounts.book.ledger_keys`) and
 booked; the posting rules (:mod:`sim.accounts.rules`) run once per distinct state at the end
@@ -15,36 +14,30 @@ from sim.accounts.book import fas3_placements, ledger_keys
 from sim.accounts.rules import LedgerInput, post
 from sim.engine.state import RunState
 
-__all__ = ["track", "book", "keys", "ledger_input"]
+__all__ = ["step", "keys", "ledger_input"]
 
 
-def track(state: RunState) -> None:
-    """Post the followed people's money this month (before their clocks advance)."""
+def step(state: RunState) -> None:
+    """Book this month's money (and the followed people's postings)."""
+    r = state.regime
+    key = keys(state)  # everyone: people not arrived or in 'other' post nothing under the rules
     if state.track.size:
-        r = state.regime
         x = ledger_input(state, state.track)
         state.rec.tracked(state.t, state.pop, state.track, post(x, r.money, r.programme_money))
-
-
-def book(state: RunState, key: np.ndarray, counts: np.ndarray | None) -> None:
-    """Book this month's money from everyone's grouping keys (or the distinct keys and their
-    ``counts``), with the programmes' staff costs."""
-    r = state.regime
     staff: dict[tuple[str, str], float] = {}
     for p, spec in zip(r.programmes, state.spec.programmes, strict=True):
         if p.active and p.slots > 0 and p.staff_cost_per_month:
             pair = (spec.funder, "programme_staff")
             staff[pair] = staff.get(pair, 0.0) - p.staff_cost_per_month
-    state.rec.book(state.t, key, r.money, r.programme_money, staff, counts)
+    state.rec.book(state.t, key, r.money, r.programme_money, staff)
     if state.rec.record_events:  # last month's movers (and this month's arrivals), as paid now
         state.rec.key_events(key, r.money, r.programme_money)
 
 
-def keys(state: RunState, kernel=ledger_keys):  # noqa: ANN001, ANN201
-    """Everyone's ledger grouping key this month (or, with ``kernel=ledger_key_counts``, the
-    distinct keys and their counts)."""
+def keys(state: RunState) -> np.ndarray:
+    """Everyone's ledger grouping key this month."""
     pop = state.pop
-    return state.run(kernel, pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
+    return state.run(ledger_keys, pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
                      pop.ui_income_related, pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days,
                      pop.reference_wage, pop.birth_month, state.month - 26 * 12,
                      np.float32(state.regime.job_days_to_fas3))

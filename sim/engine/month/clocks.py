@@ -1,5 +1,4 @@
-"""Sub-step 2, clocks: benefit days, the work-condition history and the month counters (run in
-the pass over everyone, :mod:`sim.engine.month.sweep`).
+"""Sub-step 2, clocks: benefit days, the work-condition history and the month counters.
 
 UI days and JOB days advance by ``benefit_days_per_month`` for those drawing them (UI for
 those paid UI, as the ledger pays it; JOB days for those in the guarantee); the 12-month
@@ -11,37 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.accounts.jit import helper, kernel, pick
+from sim.accounts.jit import kernel, pick
 from sim.engine.state import RunState
 from sim.scenario.stages import Stage
 
-__all__ = ["advance_clocks", "advance_person", "lose_motivation"]
+__all__ = ["step", "advance_clocks"]
 
 _S = Stage
 _EDUCATION, _SUBSIDISED, _FAS3 = np.uint8(_S.EDUCATION), np.uint8(_S.SUBSIDISED), np.uint8(_S.FAS3)
 _WORK, _NOT_ARRIVED = np.uint8(_S.WORK), np.uint8(_S.NOT_ARRIVED)
 #: months since a programme stop counting here ("never been in one" is this value too)
 _NEVER = 30000
-
-
-@helper(inline="always")
-def advance_person(i, stage, programme, ui_entitled, in_guarantee, ui_days, job_days, work_history,  # noqa: ANN001, ANN201
-                   months_in_stage, months_out_of_work, months_since, counts_as_work, days):
-    """Advance person ``i``'s clocks by a month, in place, without branches (see
-    :func:`advance_clocks`)."""
-    zero32 = np.float32(0.0)
-    last = counts_as_work.size - 1
-    s = stage[i]
-    benefit = (s <= _EDUCATION) | (s == _FAS3)
-    g = in_guarantee[i]
-    ui_days[i] += pick(benefit & ui_entitled[i] & (not g), days, zero32)
-    job_days[i] += pick(benefit & g, days, zero32)
-    p = programme[i]
-    qualifying = (s == _WORK) | ((s == _SUBSIDISED) & ((p < 0) | counts_as_work[min(max(p, 0), last)]))
-    work_history[i] = ((work_history[i] << 1) & 0x0FFF) | qualifying
-    months_in_stage[i] += s != _NOT_ARRIVED
-    months_out_of_work[i] += benefit
-    months_since[i] += months_since[i] < _NEVER
 
 
 @kernel
@@ -54,22 +33,32 @@ def advance_clocks(stage, programme, ui_entitled, in_guarantee, ui_days, job_day
     condition; so does a subsidised job, unless it is a programme that does not count as work.
     Counters cannot overflow int16: they start below 30,000 and a horizon is <= 600 months.
     """
+    zero32 = np.float32(0.0)
+    last = counts_as_work.size - 1
     for i in range(stage.size):
-        advance_person(i, stage, programme, ui_entitled, in_guarantee, ui_days, job_days, work_history,
-                       months_in_stage, months_out_of_work, months_since, counts_as_work, days)
+        s = stage[i]
+        benefit = (s <= _EDUCATION) | (s == _FAS3)
+        g = in_guarantee[i]
+        ui_days[i] += pick(benefit & ui_entitled[i] & (not g), days, zero32)
+        job_days[i] += pick(benefit & g, days, zero32)
+        p = programme[i]
+        qualifying = (s == _WORK) | ((s == _SUBSIDISED) & ((p < 0) | counts_as_work[min(max(p, 0), last)]))
+        work_history[i] = ((work_history[i] << 1) & 0x0FFF) | qualifying
+        months_in_stage[i] += s != _NOT_ARRIVED
+        months_out_of_work[i] += benefit
+        months_since[i] += months_since[i] < _NEVER
 
 
-def lose_motivation(state: RunState) -> np.ndarray:
-    """People waiting for a programme that wears motivation down lose some; returns their ids
-    (ascending)."""
+def step(state: RunState) -> None:
+    """Advance the clocks; people waiting for a place lose motivation."""
     pop, r = state.pop, state.regime
-    if not any(p.motivation_loss > 0 for p in r.programmes):
-        return np.zeros(0, np.int64)
-    waiting = state.waiting()
-    losing = []
-    for p in r.programmes:
-        if p.motivation_loss > 0:
-            w = waiting[pop.programme[waiting] == p.index]
-            pop.motivation[w] *= np.float32(1.0 - p.motivation_loss)
-            losing.append(w)
-    return np.sort(np.concatenate(losing))
+    days = np.float32(state.spec.rules.benefit_days_per_month)
+    state.run(advance_clocks, pop.stage, pop.programme, pop.ui_entitled, pop.in_guarantee, pop.ui_days,
+              pop.job_days, pop.work_history, pop.months_in_stage, pop.months_out_of_work,
+              pop.months_since_programme, state.counts_as_work, days)
+    if any(p.motivation_loss > 0 for p in r.programmes):
+        waiting = state.waiting()
+        for p in r.programmes:
+            if p.motivation_loss > 0:
+                w = waiting[pop.programme[waiting] == p.index]
+                pop.motivation[w] *= np.float32(1.0 - p.motivation_loss)

@@ -19,7 +19,7 @@ from sim.engine.state import RunState
 from sim.engine.streams import draw
 from sim.scenario.stages import Stage
 
-__all__ = ["step", "hazard_pass", "hazard_exits", "person_hazards", "may_leave", "exit_draws"]
+__all__ = ["step", "hazard_pass", "person_hazards"]
 
 _S = Stage
 _WAITING, _COACHING, _SUBSIDISED = np.uint8(_S.WAITING), np.uint8(_S.COACHING), np.uint8(_S.SUBSIDISED)
@@ -95,26 +95,15 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
         tb = transition[b]
         pr = prows[b]
         for i in range(first[b], first[b + 1]):
+            if stage[i] >= _OTHER:  # 'other' or not arrived: no hazard applies (a large share late
+                continue  # in a run; a branch costs less than their hazards)
+            _, _, _, _, total = person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,
+                                               months_out_of_work, months_since, last_programme, effect_at_exit,
+                                               motivation, table, constant_total, work_base, lock_in, is_programme,
+                                               stage_work, duration, decay, fas3_days, pr)
             cand[k] = i
             cand_block[k] = b
-            k += may_leave(i, stage, moved, programme, in_guarantee, job_days, work_mult, studies_mult,
-                           months_out_of_work, months_since, last_programme, effect_at_exit, motivation, table,
-                           constant_total, work_base, lock_in, is_programme, stage_work, duration, decay, fas3_days,
-                           tb, pr)
-    return exit_draws(cand, cand_block, k, stage, programme, in_guarantee, job_days, work_mult, studies_mult,
-                      months_out_of_work, months_since, last_programme, effect_at_exit, motivation, table,
-                      constant_total, work_base, lock_in, is_programme, stage_work, duration, decay, fas3_days,
-                      transition, destination, prows)
-
-
-@helper
-def exit_draws(cand, cand_block, k, stage, programme, in_guarantee, job_days, work_mult, studies_mult,  # noqa: ANN001, ANN201
-               months_out_of_work, months_since, last_programme, effect_at_exit, motivation, table,
-               constant_total, work_base, lock_in, is_programme, stage_work, duration, decay, fas3_days,
-               transition, destination, prows):
-    """The second pass of :func:`hazard_pass`, over its first ``k`` candidates ``cand`` (ascending
-    ids, each with its block ``cand_block``): who leaves (probability ``1 - exp(-H)``), to where
-    and from which row."""
+            k += (not moved[i]) & (draw(tb, i) < total)
     ncol = table.shape[1]
     out_id = np.empty(k, np.int64)
     out_dest = np.empty(k, np.int16)
@@ -149,67 +138,16 @@ def exit_draws(cand, cand_block, k, stage, programme, in_guarantee, job_days, wo
     return out_id[:m], out_dest[:m], out_row[:m]
 
 
-@helper(inline="always")
-def may_leave(i, stage, moved, programme, in_guarantee, job_days, work_mult, studies_mult,  # noqa: ANN001, ANN201
-              months_out_of_work, months_since, last_programme, effect_at_exit, motivation, table, constant_total,
-              work_base, lock_in, is_programme, stage_work, duration, decay, fas3_days, transition, prow):
-    """Whether person ``i`` is a candidate of :func:`hazard_pass`'s first pass: not in 'other',
-    not moved, and a draw below their total hazard (only they can leave). People in 'other' or
-    not arrived yet (a large share late in a run, which no hazard applies to) are passed over
-    with a branch: it costs less than their hazards."""
-    if stage[i] >= _OTHER:
-        return False
-    _, _, _, _, total = person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,
-                                       months_out_of_work, months_since, last_programme, effect_at_exit,
-                                       motivation, table, constant_total, work_base, lock_in, is_programme,
-                                       stage_work, duration, decay, fas3_days, prow)
-    return (not moved[i]) & (draw(transition, i) < total)
-
-
-@kernel
-def hazard_exits(cand, stage, programme, in_guarantee, job_days, work_mult, studies_mult,  # noqa: ANN001, ANN201
-                 months_out_of_work, months_since, last_programme, effect_at_exit, motivation, table,
-                 constant_total, work_base, lock_in, is_programme, stage_work, duration, decay, fas3_days,
-                 transition, destination):
-    """:func:`hazard_pass` of one block whose first pass was made already (in
-    :func:`sim.engine.month.sweep.sweep`): the exits among the candidates ``cand`` (ascending;
-    a superset of those whose draw is below their total hazard is enough)."""
-    return exit_draws(cand, np.zeros(cand.size, np.int64), cand.size, stage, programme, in_guarantee, job_days,
-                      work_mult, studies_mult, months_out_of_work, months_since, last_programme, effect_at_exit,
-                      motivation, table, constant_total, work_base, lock_in, is_programme, stage_work, duration,
-                      decay, fas3_days, transition, destination, _ONE_BLOCK)
-
-
 def step(state: RunState) -> None:
     """Draw the month's hazard exits and move the leavers."""
     pop, hr = state.pop, state.regime.hazard_rows
-    if state.swept is not None:  # the first pass was made in the month's pass over everyone
-        cand = np.union1d(state.swept.candidates, state.swept.recheck)
-        cand = cand[(pop.stage[cand] < _OTHER) & ~state.moved[cand]]
-        leavers, dest, lrow = state.run(
-            hazard_exits, cand, pop.stage, pop.programme, pop.in_guarantee, pop.job_days, state.work_mult,
-            state.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
-            pop.effect_at_exit, pop.motivation, hr.table, hr.constant_total, hr.work_base, hr.lock_in,
-            hr.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.job_days_to_fas3),
-            np.array([state.streams.base("transition", state.t)]),
-            np.array([state.streams.base("destination", state.t)]))
-    else:
-        leavers, dest, lrow = _hazard_pass(state)
-    _move_leavers(state, leavers, dest, lrow)
-
-
-def _hazard_pass(state: RunState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    pop, hr = state.pop, state.regime.hazard_rows
-    return state.run(
+    leavers, dest, lrow = state.run(
         hazard_pass, pop.stage, state.moved, pop.programme, pop.in_guarantee, pop.job_days, state.work_mult,
         state.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
         pop.effect_at_exit, pop.motivation, hr.table, hr.constant_total, hr.work_base, hr.lock_in,
         hr.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.job_days_to_fas3),
         np.array([state.streams.base("transition", state.t)]), np.array([state.streams.base("destination", state.t)]),
         state.first, _ONE_BLOCK)
-
-
-def _move_leavers(state: RunState, leavers: np.ndarray, dest: np.ndarray, lrow: np.ndarray) -> None:
     if leavers.size == 0:
         return
     in_prog = lrow >= len(Stage)

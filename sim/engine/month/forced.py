@@ -10,31 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.accounts.jit import helper, kernel, pick
+from sim.accounts.jit import kernel, pick
 from sim.engine import moves
 from sim.engine.state import RunState
 from sim.scenario.stages import Stage
 
-__all__ = ["step", "guarantee_moves", "guarantee_person"]
+__all__ = ["step", "guarantee_moves"]
 
 _S = Stage
 _OPEN, _JOB, _WAITING = np.uint8(_S.OPEN), np.uint8(_S.JOB), np.uint8(_S.WAITING)
 _EDUCATION = np.uint8(_S.EDUCATION)
-
-
-@helper(inline="always")
-def guarantee_person(i, stage, moved, in_guarantee, ui_entitled, ui_days, children, registered,  # noqa: ANN001, ANN201
-                     months_out_of_work, job_days, ui_days_max, ui_days_max_with_child, entry_months, fas3_days):
-    """Whether person ``i`` enters the guarantee this month, and whether they pass into Fas 3
-    (see :func:`guarantee_moves`)."""
-    s = stage[i]
-    free = not moved[i]
-    before = ((s == _OPEN) | ((s >= _WAITING) & (s <= _EDUCATION))) & (not in_guarantee[i]) & free
-    ui = ui_entitled[i]
-    limit = pick(children[i] > 0, ui_days_max_with_child, ui_days_max)
-    exhausted = ui & (ui_days[i] >= limit)
-    long_reg = registered[i] & (months_out_of_work[i] >= entry_months) & (not ui)
-    return before & (exhausted | long_reg), (s == _JOB) & (job_days[i] >= fas3_days) & free
 
 
 @kernel
@@ -53,13 +38,17 @@ def guarantee_moves(stage, moved, in_guarantee, ui_entitled, ui_days, children, 
     k = 0
     m = 0
     for i in range(n):
-        e, f = guarantee_person(i, stage, moved, in_guarantee, ui_entitled, ui_days, children, registered,
-                                months_out_of_work, job_days, ui_days_max, ui_days_max_with_child, entry_months,
-                                fas3_days)
+        s = stage[i]
+        free = not moved[i]
+        before = ((s == _OPEN) | ((s >= _WAITING) & (s <= _EDUCATION))) & (not in_guarantee[i]) & free
+        ui = ui_entitled[i]
+        limit = pick(children[i] > 0, ui_days_max_with_child, ui_days_max)
+        exhausted = ui & (ui_days[i] >= limit)
+        long_reg = registered[i] & (months_out_of_work[i] >= entry_months) & (not ui)
         enter[k] = i
-        k += e
+        k += before & (exhausted | long_reg)
         fas3[m] = i
-        m += f
+        m += (s == _JOB) & (job_days[i] >= fas3_days) & free
     return enter[:k], fas3[:m]
 
 
@@ -78,18 +67,12 @@ def step(state: RunState) -> None:
         moves.move(state, old[~in_prog], _S.OTHER)
     # UI exhausted, or registered long enough: into the guarantee (also people in
     # municipal coaching, training or education: they stay registered); 450 JOB days: Fas 3.
-    if state.swept is not None:  # selected in the month's pass over everyone: drop those moved since
-        enter = state.swept.enter[~state.moved[state.swept.enter]]
-        to_fas3 = state.swept.to_fas3[~state.moved[state.swept.to_fas3]]
-    else:
-        enter, to_fas3 = state.run(
-            guarantee_moves, st, state.moved, pop.in_guarantee, pop.ui_entitled, pop.ui_days, pop.children,
-            pop.registered, pop.months_out_of_work, pop.job_days, float(r.ui_days_max),
-            float(r.ui_days_max_with_child), int(r.job_entry_months), np.float32(r.job_days_to_fas3))
+    enter, to_fas3 = state.run(
+        guarantee_moves, st, state.moved, pop.in_guarantee, pop.ui_entitled, pop.ui_days, pop.children,
+        pop.registered, pop.months_out_of_work, pop.job_days, float(r.ui_days_max), float(r.ui_days_max_with_child),
+        int(r.job_entry_months), np.float32(r.job_days_to_fas3))
     pop.ui_entitled[enter] = False
     pop.in_guarantee[enter] = True
-    if state.swept is not None:  # their hazards may have changed without a move
-        state.swept = state.swept._replace(recheck=np.union1d(state.swept.recheck, enter))
     moves.move(state, enter[st[enter] == _S.OPEN], _S.JOB)
     moves.move(state, to_fas3, _S.FAS3)
     waiting = state.waiting()

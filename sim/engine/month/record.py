@@ -1,0 +1,12 @@
+"""Sub-step 1a, record: stocks by stage, queues, occupancy and capacity during the month."""
+
+from __future__ import annotations
+
+from sim.engine.state import RunState
+
+__all__ = ["step"]
+
+
+def step(state: RunState) -> None:
+    """Record the state the month starts in (after arrivals and limits)."""
+    state.rec.record(state.t, state.pop, state.tagged(), state.slots, state.budgets)
