@@ -95,15 +95,13 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
         tb = transition[b]
         pr = prows[b]
         for i in range(first[b], first[b + 1]):
-            if stage[i] >= _OTHER:  # 'other' or not arrived: no hazard applies (a large share late
-                continue  # in a run; a branch costs less than their hazards)
             _, _, _, _, total = person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,
                                                months_out_of_work, months_since, last_programme, effect_at_exit,
                                                motivation, table, constant_total, work_base, lock_in, is_programme,
                                                stage_work, duration, decay, fas3_days, pr)
             cand[k] = i
             cand_block[k] = b
-            k += (not moved[i]) & (draw(tb, i) < total)
+            k += (stage[i] < _OTHER) & (not moved[i]) & (draw(tb, i) < total)
     ncol = table.shape[1]
     out_id = np.empty(k, np.int64)
     out_dest = np.empty(k, np.int16)
