@@ -163,7 +163,12 @@ def _ratios(people: int, months: int, mesa_people: int, rounds: int, baseline: s
     bandwidth = max(statistics.median(b["copy"] for b in bw), statistics.median(b["add"] for b in bw))
     per_pm = engine_row["read"] + engine_row["written"]
     bound = bandwidth / per_pm
+    commit = ""
+    if baseline:
+        res = subprocess.run(["git", "-C", baseline, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        commit = res.stdout.strip() or str(baseline)
     return {"people": people, "months": months, "mesa_people": mesa_people, "rounds": rounds, "rates": med,
+            "baseline_commit": commit,
             "all": rates, "bandwidth": bandwidth, "bytes_read": engine_row["read"],
             "bytes_written": engine_row["written"], "bound": bound, "fraction": med["engine"] / bound}
 
@@ -180,7 +185,8 @@ def _ratio_lines(q: dict) -> list[str]:
         "| model | M person-months / CPU-s | ns / person-month | engine is x faster |",
         "|---|---:|---:|---:|",
     ]
-    for name, label in (("engine", "almsim engine (this checkout)"), ("baseline", "almsim engine (baseline)"),
+    for name, label in (("engine", "almsim engine (this checkout)"),
+                        ("baseline", f"almsim engine (baseline: {q.get('baseline_commit', '')})"),
                         ("numpy", "numpy toy"), ("starsim", "Starsim toy"), ("mesa", "per-agent Mesa toy")):
         if name in q["rates"]:
             v = q["rates"][name]
@@ -345,6 +351,7 @@ def main() -> None:
         _child(args)
         return
 
+    load_before = os.getloadavg()
     big = 10**5 if args.quick else 10**6
     print(f"engine against the six-state toy at {big:,} people:", flush=True)
     ratios = _ratios(big, 120, 10**4, args.rounds, args.baseline)
@@ -389,7 +396,9 @@ def main() -> None:
         "Passes over everyone compiled (numba); the same functions uncompiled "
         "(`ProgrammeModel(..., compiled=False)`) are the tests' reference and are not timed here.",
         "Times are CPU seconds of the process (`time.process_time`): the machine is shared, so wall "
-        "times vary with the load.",
+        "times vary with the load, and CPU seconds grow with it too (shared caches and memory); load average "
+        f"{load_before[0]:.1f} at the start and {os.getloadavg()[0]:.1f} at the end. Compare rows measured in "
+        "the same run (interleaved), not runs on different days.",
         "",
         *lines_ratios,
         "",
