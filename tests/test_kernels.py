@@ -20,9 +20,9 @@ from sim import ProgrammeModel, load_scenario
 from sim.accounts.book import _decode, fas3_placements, ledger_keys
 from sim.accounts.jit import run
 from sim.engine import moves
-from sim.engine.population import Population
 from sim.engine.month.follow_up import followed_now
 from sim.engine.month.referrals import referral_draws
+from sim.engine.population import Population
 from sim.engine.state import select
 from sim.engine.streams import Streams, draw
 from sim.scenario.stages import Stage
