@@ -1,4 +1,4 @@
-"""Where a month's time goes: seconds per sub-step of the monthly loop.
+"""Where a month's time goes: CPU seconds per sub-step of the monthly loop.
 
 Run from the repository root:
 
@@ -53,9 +53,9 @@ def main() -> None:
 
     def timed(name: str, fn):  # noqa: ANN001, ANN202
         def wrapper(*a, **kw):  # noqa: ANN002, ANN003, ANN202
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             out = fn(*a, **kw)
-            spent[name] += time.perf_counter() - t0
+            spent[name] += time.process_time() - t0
             return out
         return wrapper
 
@@ -63,19 +63,19 @@ def main() -> None:
     for sub_step, fn in originals:
         sub_step.step = timed(sub_step.__name__.rsplit(".", 1)[-1], fn)
     try:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         model.run()
-        total = time.perf_counter() - t0
+        total = time.process_time() - t0
     finally:
         for sub_step, fn in originals:
             sub_step.step = fn
-    t1 = time.perf_counter()
+    t1 = time.process_time()
     RunResult.from_model(model).summary  # noqa: B018 - posts the ledger (deferred to the end of the run)
-    posting = time.perf_counter() - t1
+    posting = time.process_time() - t1
     months = model.horizon
     print(f"{Path(args.scenario).name}: {len(model.pop):,} people x {months} months, "
-          f"{'compiled' if compiled else 'uncompiled'}: {total:.3f} s "
-          f"({len(model.pop) * months / total / 1e6:.2f} M person-months/s)")
+          f"{'compiled' if compiled else 'uncompiled'}: {total:.3f} CPU-s "
+          f"({len(model.pop) * months / total / 1e6:.2f} M person-months per CPU-second)")
     spent["calendar events, Mesa and SimPy"] = total - sum(spent.values())
     for name, sec in sorted(spent.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<34} {sec:8.3f} s  {100 * sec / total:5.1f} %  {1e6 * sec / months:9.0f} us/month")

@@ -20,6 +20,8 @@ from sim import ProgrammeModel, load_scenario
 from sim.accounts.book import _decode, fas3_placements, ledger_keys
 from sim.accounts.jit import run
 from sim.engine import moves
+from sim.engine.month.follow_up import followed_now
+from sim.engine.month.referrals import referral_draws
 from sim.engine.population import Population
 from sim.engine.state import select
 from sim.engine.streams import Streams, draw
@@ -197,3 +199,28 @@ def test_compiled_equals_uncompiled_for_random_programmes(seed, staff, referral,
         model.run()
         runs.append(model)
     _same_runs(*runs)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_referral_draws_select_and_draw_as_streams_do(compiled: bool) -> None:
+    rng = np.random.default_rng(3)
+    n = 5_000
+    stage = rng.integers(0, len(Stage), n).astype(np.uint8)
+    moved = rng.random(n) < 0.1
+    wanted = rng.random(len(Stage)) < 0.5
+    streams = Streams(11)
+    cand = np.flatnonzero(wanted[stage] & ~moved)
+    expected = cand[streams.uniform("referral/x", 4, cand) < 0.2]
+    got = run(referral_draws, compiled, stage, moved, wanted, streams.base("referral/x", 4), 0.2)
+    np.testing.assert_array_equal(got, expected)
+    assert 0 < got.size < cand.size
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_followed_now_is_isin(compiled: bool) -> None:
+    rng = np.random.default_rng(5)
+    months_since = rng.choice([0, 1, 6, 7, 12, 13, 30000, 32767], 4_000).astype(np.int16)
+    wanted = np.zeros(13, bool)
+    wanted[[6, 12]] = True
+    np.testing.assert_array_equal(run(followed_now, compiled, months_since, wanted),
+                                  np.flatnonzero(np.isin(months_since, [6, 12])))

@@ -31,10 +31,15 @@ _IN_PROGRAMME = np.zeros(_NS, bool)
 _IN_PROGRAMME[_PROG_STAGES] = True
 
 
-def follow_up_cells(pop: Population, k: int, support: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def follow_up_cells(pop: Population, k: int, support: np.ndarray,
+                    among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """People ``k`` months after leaving a programme, and each one's follow-up cell
-    (programme x stage x income support), as the follow-up records count them."""
-    sel = np.flatnonzero(pop.months_since_programme == k)
+    (programme x stage x income support), as the follow-up records count them; ``among``: ids
+    (ascending) that include all of them, if known (else everyone is searched)."""
+    if among is None:
+        sel = np.flatnonzero(pop.months_since_programme == k)
+    else:
+        sel = among[pop.months_since_programme[among] == k]
     lp = pop.last_programme[sel].astype(np.int64)
     return sel, (lp * _NS + pop.stage[sel]) * _SUPPORT + support[sel]
 
@@ -141,14 +146,16 @@ class Recorder:
         """Note that parameters changed in ``month``."""
         self.reforms.append(month)
 
-    def follow_up(self, t: int, pop: Population, months_after: Sequence[int], support: np.ndarray) -> None:
+    def follow_up(self, t: int, pop: Population, months_after: Sequence[int], support: np.ndarray,
+                  among: np.ndarray | None = None) -> None:
         """Stage and income support (a code per person, see
         :data:`sim.engine.month.follow_up.INCOME_SUPPORT`) of people k months after leaving
-        each programme, for each k in ``months_after`` (after month ``t``'s moves)."""
+        each programme, for each k in ``months_after`` (after month ``t``'s moves); ``among``:
+        ids (ascending) that include all of them, if known."""
         if not self.n_programmes:
             return
         for k in months_after:
-            sel, cells = follow_up_cells(pop, k, support)
+            sel, cells = follow_up_cells(pop, k, support, among)
             if sel.size == 0:
                 continue
             counts = np.bincount(cells, minlength=self.n_programmes * _NS * _SUPPORT)

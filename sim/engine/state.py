@@ -101,6 +101,10 @@ class RunState:
         #: who has moved this month (a person moves at most once a month)
         self.moved = np.zeros(len(self.pop), bool)
         self._tag_cache: np.ndarray | None = None  # see tagged()
+        self._tags_version = 0  # how many times people were tagged
+        #: participants and queues found since the last move (see _found)
+        self._found: dict[tuple[int, int], np.ndarray] = {}
+        self._found_when: tuple[int, int, int] = (-1, -1, -1)
         # Month index at which each person reaches pension age (or arrives past it), sorted.
         pension = self.pop.birth_month + int(np.ceil(scenario.rules.pension_age * 12)) - self.start
         retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
@@ -148,6 +152,7 @@ class RunState:
     def tags_added(self) -> None:
         """Note that people were tagged to a programme (the list of the tagged is made anew)."""
         self._tag_cache = None
+        self._tags_version += 1
 
     # ----------------------------------------------------------------- queries
     def run(self, k: Any, *args: Any) -> Any:
@@ -179,12 +184,35 @@ class RunState:
         """The wage of each person's programme (``programme``, all >= 0 where used)."""
         return self.regime.programme_money.wage[np.maximum(programme, 0)]
 
+    def _found_since_last_move(self) -> dict[tuple[int, int], np.ndarray]:
+        """Participants and queues found since the last move (emptied by any move or tagging).
+
+        Every move is counted in the month's flows (:func:`sim.engine.moves.apply_moves`) and
+        stages and programme tags change only through moves, so the month, its count of moves
+        and the number of taggings tell whether anything found may have changed.
+        """
+        flow = self.rec.flows.get(self.t)
+        when = (self.t, -1 if flow is None else int(flow.sum()), self._tags_version)
+        if when != self._found_when:
+            self._found = {}
+            self._found_when = when
+        return self._found
+
     def participants(self, p: ProgrammeRegime) -> np.ndarray:
-        """Ids of the participants of programme ``p`` (ascending)."""
-        ids = self.tagged()
-        return ids[(self.pop.programme[ids] == p.index) & (self.pop.stage[ids] == p.stage)]
+        """Ids of the participants of programme ``p`` (ascending; do not change them in place)."""
+        found = self._found_since_last_move()
+        ids = found.get((p.index, int(p.stage)))
+        if ids is None:
+            ids = self.tagged()
+            ids = found[(p.index, int(p.stage))] = ids[(self.pop.programme[ids] == p.index)
+                                                        & (self.pop.stage[ids] == p.stage)]
+        return ids
 
     def waiting(self) -> np.ndarray:
-        """Ids of everyone on a waiting list (ascending)."""
-        ids = self.tagged()
-        return ids[self.pop.stage[ids] == _S.WAITING]
+        """Ids of everyone on a waiting list (ascending; do not change them in place)."""
+        found = self._found_since_last_move()
+        ids = found.get((-1, int(_S.WAITING)))
+        if ids is None:
+            ids = self.tagged()
+            ids = found[(-1, int(_S.WAITING))] = ids[self.pop.stage[ids] == _S.WAITING]
+        return ids

@@ -12,12 +12,28 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sim.accounts.jit import kernel
 from sim.engine import moves
 from sim.engine.state import RunState
+from sim.engine.streams import draw
 from sim.scenario.schema import Criteria
 from sim.scenario.stages import Stage
 
-__all__ = ["step", "meets", "stage_table"]
+__all__ = ["step", "meets", "stage_table", "referral_draws"]
+
+
+@kernel
+def referral_draws(stage, moved, wanted, base, rate):  # noqa: ANN001, ANN201
+    """Ids (ascending) of people not moved this month, in a stage ``wanted`` (a bool per stage),
+    whose draw from the stream at ``base`` (:meth:`sim.engine.streams.Streams.base`) is below
+    ``rate``: selection and draw in one pass (the draws are those of ``Streams.uniform``)."""
+    n = stage.size
+    out = np.empty(n, np.int32)  # ids fit in int32
+    k = 0
+    for i in range(n):
+        out[k] = i
+        k += wanted[stage[i]] & (not moved[i]) & (draw(base, i) < rate)
+    return out[:k].astype(np.int64)
 
 
 def step(state: RunState) -> None:
@@ -27,11 +43,10 @@ def step(state: RunState) -> None:
         if not p.active or p.referral_rate <= 0 or p.slots == 0:
             continue  # a programme without places takes no referrals
         el = spec.eligibility
-        cand = state.select(stage_table(el.stages))
         # Draw first (few are referred in a month), then check eligibility on those drawn:
         # draws are keyed by person, so this is the same as drawing for the eligible only.
-        u = state.streams.uniform("referral/" + p.name, state.t, cand)
-        cand = cand[u < p.referral_rate]
+        cand = state.run(referral_draws, pop.stage, state.moved, stage_table(el.stages),
+                         state.streams.base("referral/" + p.name, state.t), float(p.referral_rate))
         if cand.size == 0:
             continue
         ok = meets(state, el, cand, stages=False)  # candidates are in el.stages already
