@@ -14,7 +14,7 @@ from factories import JOBS, PROGRAMME, merge, scenario
 
 from sim.engine.batch import BatchError, BatchModel, BlockStreams
 from sim.engine.streams import Streams
-from sim.runs.replications import replicate, replicate_batched, simulate, simulate_batch
+from sim.runs.replications import replicate, simulate, simulate_batch
 from sim.runs.results import RunResult
 from sim.scenario.load import load_scenario
 
@@ -93,6 +93,32 @@ def test_blocks_with_their_own_programme_numbers_equal_separate_runs(compiled: b
         _assert_same(RunResult.from_model(model.block(b)), simulate(sc, seed, compiled=compiled), f"block {b}")
 
 
+def test_blocks_with_their_own_national_draws_equal_separate_runs() -> None:
+    """The national values a calibration draws per replication (transition rates, employability's
+    spread) may differ from block to block; neighbouring blocks that share the rates share a pass."""
+    rng = np.random.default_rng(5)
+    sets = []
+    for k in range(5):
+        values = {"transitions.open.work": 0.04, "transitions.job.work": 0.03, "transitions.job.subsidised": 0.01,
+                  "population.composition.employability_sd": 0.7}
+        if k in (1, 2, 4):  # blocks 1 and 2 differ from the others, 4 from all
+            values = {key: float(v * rng.uniform(0.5, 1.5)) for key, v in values.items()}
+        if k == 2:
+            values = dict(sets[1])
+            values["population.composition.employability_sd"] = 1.1  # rates as block 1's, spread its own
+        sets.append(values)
+    scenarios = [load_scenario("scenarios/c2-lycksele.yaml", ["horizon_months=40"] + [f"{k}={v}" for k, v in vs.items()])
+                 for vs in sets]
+    seeds = [3, 3, 8, 21, 3]
+    model = BatchModel(scenarios, seeds)
+    assert [(h.lo, h.hi) for h in model.state.segments] == [(0, 1), (1, 3), (3, 4), (4, 5)]
+    model.run()
+    for b, (sc, seed) in enumerate(zip(scenarios, seeds, strict=True)):
+        _assert_same(RunResult.from_model(model.block(b)), simulate(sc, seed), f"block {b}")
+    moved = [RunResult.from_model(model.block(b)).summary for b in (0, 1, 4)]
+    assert moved[0] != moved[1] != moved[2]  # the draws changed what happened
+
+
 def test_a_batch_refuses_scenarios_that_differ_outside_their_programmes() -> None:
     a = scenario([PROGRAMME])
     b = scenario([PROGRAMME], horizon_months=24)
@@ -103,10 +129,18 @@ def test_a_batch_refuses_scenarios_that_differ_outside_their_programmes() -> Non
         BatchModel([a, c], [1, 2])
 
 
-def test_batched_replications_equal_replicate_with_calibrated_draws() -> None:
+def test_replicate_runs_batched_with_calibrated_draws_and_equals_separate_runs(monkeypatch) -> None:
+    from sim.engine import batch
+    from sim.runs.posterior import replication_scenarios
+
     sc = load_scenario("scenarios/c2-lycksele-calibrated.yaml", ["horizon_months=30"])
-    batched, separate = replicate_batched(sc, 5, 3), replicate(sc, 5, 3)
-    assert batched.seeds == separate.seeds and batched.parameter_draws == separate.parameter_draws
-    for a, b in zip(batched.results, separate.results, strict=True):
-        _assert_same(a, b, "replication")
+    models = []
+    monkeypatch.setattr(batch.BatchModel, "run", lambda self, run=batch.BatchModel.run: (models.append(self),
+                                                                                         run(self))[1])
+    batched = replicate(sc, 5, 3)
+    assert [m.blocks for m in models] == [3]  # one model of three blocks, not three runs
+    scenarios, draws = replication_scenarios(sc, 5, 3)
+    assert batched.parameter_draws == draws
+    for a, scn, seed in zip(batched.results, scenarios, batched.seeds, strict=True):
+        _assert_same(a, simulate(scn, seed), "replication")
     assert len(set(batched.parameter_draws["draws"])) == 3  # each block with its own posterior draw
