@@ -119,6 +119,29 @@ def test_blocks_with_their_own_national_draws_equal_separate_runs() -> None:
     assert moved[0] != moved[1] != moved[2]  # the draws changed what happened
 
 
+def test_block_books_post_as_separate_runs_also_under_other_rates() -> None:
+    """The blocks' ledger books share one posting of every state (SharedPostings): each block's
+    sums, people, programme flows and re-postings under other rates equal its own run's, bit for bit."""
+    from sim.accounts.payers import PAYERS
+    from sim.analysis.payoff import INVESTMENT
+
+    sc = load_scenario("scenarios/sigtuna-resursjobb.yaml", ["horizon_months=40"])
+    seeds = [4, 9, 2]
+    batched = simulate_batch([sc] * 3, seeds)
+    assert batched[0].ledger_book.postings is batched[2].ledger_book.postings
+    for res, seed in zip(batched, seeds, strict=True):
+        a, b = res.ledger_book, simulate(sc, seed).ledger_book
+        for x, y in ((a, b), (a.reposted({"municipal_tax_kept_share": 1.0}), b.reposted({"municipal_tax_kept_share": 1.0})),
+                     (a.reposted({"production_value_share_of_wage_cost": 0.5}, programme_production_share=0.5),
+                      b.reposted({"production_value_share_of_wage_cost": 0.5}, programme_production_share=0.5))):
+            assert x.months() == y.months() and x.by_payer() == y.by_payer()
+            for u, v in zip(x.people(PAYERS), y.people(PAYERS), strict=True):
+                assert np.array_equal(u, v)
+            assert np.array_equal(x.programme_flows(PAYERS, INVESTMENT), y.programme_flows(PAYERS, INVESTMENT))
+    assert batched[1].ledger_book.reposted({"municipal_tax_kept_share": 1.0}).postings is \
+        batched[0].ledger_book.reposted({"municipal_tax_kept_share": 1.0}).postings
+
+
 def test_a_batch_refuses_scenarios_that_differ_outside_their_programmes() -> None:
     a = scenario([PROGRAMME])
     b = scenario([PROGRAMME], horizon_months=24)
