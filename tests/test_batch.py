@@ -135,6 +135,8 @@ def test_block_books_post_as_separate_runs_also_under_other_rates() -> None:
                      (a.reposted({"production_value_share_of_wage_cost": 0.5}, programme_production_share=0.5),
                       b.reposted({"production_value_share_of_wage_cost": 0.5}, programme_production_share=0.5))):
             assert x.months() == y.months() and x.by_payer() == y.by_payer()
+            net = x.net(PAYERS, 40)
+            assert np.array_equal(net, y.net(PAYERS, 40)) and np.array_equal(net, x._net_by_months(PAYERS, 40))
             for u, v in zip(x.people(PAYERS), y.people(PAYERS), strict=True):
                 assert np.array_equal(u, v)
             assert np.array_equal(x.programme_flows(PAYERS, INVESTMENT), y.programme_flows(PAYERS, INVESTMENT))

@@ -342,6 +342,48 @@ class LedgerBook:
             self._months = [(t, totals) for _, t, totals in sorted(rows, key=lambda r: r[0])]
         return self._months
 
+    def net(self, payers: tuple[str, ...], months: int) -> np.ndarray:
+        """Net SEK ``[month, payer]`` for ``payers`` over ``months`` months: the sum over each
+        month's ``(payer, category)`` amounts of :meth:`months`, added in the same order (so the
+        same numbers), without building a dict per month."""
+        self._post_pending()
+        out = np.zeros((months, len(payers)))
+        index = {p: j for j, p in enumerate(payers)}
+        seen: set[int] = set()
+        for _order, ts, sizes, pairs, sums, extras in self._blocks:
+            if seen.intersection(ts) or len(set(ts)) < len(ts):  # a month booked twice: add as months() does
+                return self._net_by_months(payers, months)
+            seen.update(ts)
+            t = np.asarray(ts, np.int64)
+            vals = sums.copy()
+            booked = np.asarray(sizes) > 0
+            column = {pair: j for j, pair in enumerate(pairs)}
+            after: list[tuple[int, str, float]] = []  # (entry, payer, amount) added after the pairs
+            for e, extra in enumerate(extras):
+                for k, v in extra.items():
+                    if booked[e] and k in column:
+                        vals[e, column[k]] += v
+                    else:
+                        after.append((e, k[0], v))
+            part = np.zeros((len(ts), len(payers)))
+            for j, (payer, _cat) in enumerate(pairs):
+                if payer in index:
+                    part[:, index[payer]] += np.where(booked, vals[:, j], 0.0)
+            for e, payer, v in after:
+                if payer in index:
+                    part[e, index[payer]] += v
+            out[t] += part
+        return out
+
+    def _net_by_months(self, payers: tuple[str, ...], months: int) -> np.ndarray:
+        out = np.zeros((months, len(payers)))
+        index = {p: j for j, p in enumerate(payers)}
+        for t, totals in self.months():
+            for (payer, _cat), v in totals.items():
+                if payer in index:
+                    out[t, index[payer]] += v
+        return out
+
     def by_payer(self) -> dict[str, float]:
         """Each payer's sum over all months booked."""
         self._post_pending()
