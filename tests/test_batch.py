@@ -107,8 +107,8 @@ def test_blocks_with_their_own_national_draws_equal_separate_runs() -> None:
             values = dict(sets[1])
             values["population.composition.employability_sd"] = 1.1  # rates as block 1's, spread its own
         sets.append(values)
-    scenarios = [load_scenario("scenarios/c2-lycksele.yaml", ["horizon_months=40"] + [f"{k}={v}" for k, v in vs.items()])
-                 for vs in sets]
+    scenarios = [load_scenario("scenarios/c2-lycksele.yaml",
+                               ["horizon_months=40", *(f"{k}={v}" for k, v in vs.items())]) for vs in sets]
     seeds = [3, 3, 8, 21, 3]
     model = BatchModel(scenarios, seeds)
     assert [(h.lo, h.hi) for h in model.state.segments] == [(0, 1), (1, 3), (3, 4), (4, 5)]
@@ -131,9 +131,10 @@ def test_block_books_post_as_separate_runs_also_under_other_rates() -> None:
     assert batched[0].ledger_book.postings is batched[2].ledger_book.postings
     for res, seed in zip(batched, seeds, strict=True):
         a, b = res.ledger_book, simulate(sc, seed).ledger_book
-        for x, y in ((a, b), (a.reposted({"municipal_tax_kept_share": 1.0}), b.reposted({"municipal_tax_kept_share": 1.0})),
-                     (a.reposted({"production_value_share_of_wage_cost": 0.5}, programme_production_share=0.5),
-                      b.reposted({"production_value_share_of_wage_cost": 0.5}, programme_production_share=0.5))):
+        tax, value = {"municipal_tax_kept_share": 1.0}, {"production_value_share_of_wage_cost": 0.5}
+        for x, y in ((a, b), (a.reposted(tax), b.reposted(tax)),
+                     (a.reposted(value, programme_production_share=0.5),
+                      b.reposted(value, programme_production_share=0.5))):
             assert x.months() == y.months() and x.by_payer() == y.by_payer()
             net = x.net(PAYERS, 40)
             assert np.array_equal(net, y.net(PAYERS, 40)) and np.array_equal(net, x._net_by_months(PAYERS, 40))

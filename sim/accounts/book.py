@@ -212,7 +212,8 @@ class LedgerBook:
     def __getstate__(self) -> dict[str, object]:
         return {**self.__dict__, "postings": None}
 
-    def _table(self, keys: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[list[tuple[str, str]], np.ndarray]:
+    def _table(self, keys: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney
+               ) -> tuple[list[tuple[str, str]], np.ndarray]:
         """The pairs of :func:`post` and its amounts ``[key, pair]`` for ``keys`` (from the shared
         postings when they have them: the same numbers)."""
         if self.postings is not None:

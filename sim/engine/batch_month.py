@@ -177,7 +177,8 @@ def exits(state: BatchState) -> None:
     """Sub-step 5: competing-risk exits, every block's hazard rows and draws its own (one pass
     per run of neighbouring blocks with the same transition rates)."""
     pop = state.pop
-    transition, destination = state.streams.offsets("transition", state.t), state.streams.offsets("destination", state.t)
+    transition = state.streams.offsets("transition", state.t)
+    destination = state.streams.offsets("destination", state.t)
     fas3_days = np.float32(state.regime.job_days_to_fas3)
     parts = [state.run(
         hazard_pass, pop.stage, state.moved, pop.programme, pop.in_guarantee, pop.job_days, state.work_mult,
