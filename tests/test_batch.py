@@ -145,6 +145,22 @@ def test_block_books_post_as_separate_runs_also_under_other_rates() -> None:
         batched[0].ledger_book.reposted({"municipal_tax_kept_share": 1.0}).postings
 
 
+def test_batched_models_shared_over_workers_equal_one_process(monkeypatch) -> None:
+    """With workers, replicate() sends whole batched models to the pool (here three models of at
+    most three blocks, as if a model held three cohorts); the results equal one process's."""
+    from sim.runs import replications
+
+    sc = load_scenario("scenarios/c2-lycksele.yaml", ["horizon_months=30"])
+    one = replicate(sc, 11, 8, record_events=False)
+    monkeypatch.setattr(replications, "BATCH_PEOPLE", 3 * 174)
+    assert [len(c) for c in replications._models(range(8), 174)] == [3, 3, 2]
+    done: list[int] = []
+    pooled = replicate(sc, 11, 8, workers=2, record_events=False, progress=done.append)
+    assert done == [1] * 8
+    for a, b in zip(pooled.results, one.results, strict=True):
+        _assert_same(a, b, "replication")
+
+
 def test_a_batch_refuses_scenarios_that_differ_outside_their_programmes() -> None:
     a = scenario([PROGRAMME])
     b = scenario([PROGRAMME], horizon_months=24)

@@ -162,13 +162,16 @@ def test_ctrl_c_while_importing_is_one_line_and_exit_130(tmp_path):
 def test_run_killed_interrupted_and_resumed_equals_an_uninterrupted_run(tmp_path):
     """``run -r 8 -w 2`` is killed (SIGKILL, the command alone), then Ctrl-C'd while simulating
     (the whole group, workers included), then Ctrl-C'd while writing its folder; the same command
-    then finishes from the kept replications, with results identical to an uninterrupted run."""
+    then finishes from the kept replications, with results identical to an uninterrupted run.
+    The cohort is made larger than half a batched model, so that each replication is a model of
+    its own and the replications go to the workers (fewer, smaller ones run in this process)."""
     from sim import load_scenario
     from sim.cli.main import main
-    from sim.runs.replications import replicate
+    from sim.runs.replications import BATCH_PEOPLE, replicate
 
     out = tmp_path / "out"
-    run = ("run", C2, "-r", "8", "--seed", "4", "--out", str(out), "-q")
+    larger = (f"population.cohort.size={BATCH_PEOPLE // 2 + 1}", "population.cohort.waves=null")
+    run = ("run", C2, "-r", "8", "--seed", "4", "--set", larger[0], "--set", larger[1], "--out", str(out), "-q")
     scenario_folder = out / "c2-lycksele"
 
     proc = start(*run, "-w", "2")
@@ -199,7 +202,7 @@ def test_run_killed_interrupted_and_resumed_equals_an_uninterrupted_run(tmp_path
     assert main(list(run)) == 0  # the same command once more (in this process: nothing to interrupt)
     (folder,) = visible(scenario_folder)
     assert list(scenario_folder.glob(".*")) == []  # the kept replications are gone with the work done
-    reference = replicate(load_scenario(C2), 4, 8).save(tmp_path / "reference")
+    reference = replicate(load_scenario(C2, list(larger)), 4, 8).save(tmp_path / "reference")
     for f in sorted(reference.iterdir()):
         if f.name != "manifest.json":  # (it has the time it was written)
             assert (folder / f.name).read_bytes() == f.read_bytes(), f.name

@@ -62,12 +62,12 @@ def _people(scenario: Scenario) -> int:
     return max(population_size(scenario.population, scenario.start_month, scenario.horizon_months), 1)
 
 
-def _models(todo: Sequence[int], people: int, people_per_model: int = BATCH_PEOPLE) -> list[list[int]]:
-    """``todo`` cut into batched models of at most ``people_per_model`` people (at least one run
-    each), as even in size as they can be."""
+def _models(todo: Sequence[int], people: int, people_per_model: int | None = None) -> list[list[int]]:
+    """``todo`` cut into batched models of at most ``people_per_model`` people (default
+    :data:`BATCH_PEOPLE`; at least one run each), as even in size as they can be."""
     if not todo:
         return []
-    step = max(1, people_per_model // people)
+    step = max(1, (BATCH_PEOPLE if people_per_model is None else people_per_model) // people)
     n = -(-len(todo) // step)
     size, extra = divmod(len(todo), n)
     out, lo = [], 0
@@ -79,7 +79,7 @@ def _models(todo: Sequence[int], people: int, people_per_model: int = BATCH_PEOP
 
 
 def simulate_batch(scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool = True,
-                   compiled: bool = True, summary: bool = True, people_per_model: int = BATCH_PEOPLE
+                   compiled: bool = True, summary: bool = True, people_per_model: int | None = None
                    ) -> list[RunResult]:
     """Run scenario ``i`` with seed ``i`` for every ``i``, many at a time as blocks of one model
     (:class:`~sim.engine.batch.BatchModel`): each result equals ``simulate(scenarios[i], seeds[i])``.
