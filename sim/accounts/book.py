@@ -205,12 +205,16 @@ class LedgerBook:
                                  list[dict[tuple[str, str], float]]]] = []
         self._booked = 0
         self._months: list[tuple[int, dict[tuple[str, str], float]]] | None = None
+        #: the counting of each group of months' keys (by the ids of their key arrays), shared with
+        #: the books posted again from this one (they count the same keys)
+        self._counted: dict[tuple[int, ...], tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray | None,
+                                                   np.ndarray, np.ndarray, np.ndarray]] = {}
         #: every month booked, as added (kept so the same states can be posted under other rates)
         self._entries: list[tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, np.ndarray | None,
                                   dict[tuple[str, str], float]]] = []
 
     def __getstate__(self) -> dict[str, object]:
-        return {**self.__dict__, "postings": None}
+        return {**self.__dict__, "postings": None, "_counted": {}}  # (both rebuilt when needed)
 
     def _table(self, keys: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney
                ) -> tuple[list[tuple[str, str]], np.ndarray]:
@@ -311,6 +315,7 @@ class LedgerBook:
         shared, rules = (self.postings.reposted(money or {}, programme_production_share) if self.postings is not None
                          else (None, {}))
         book = LedgerBook(shared)
+        book._counted = self._counted  # the same keys, counted once
         ms: dict[int, SimpleNamespace] = {}
         pms: dict[int, ProgrammeMoney] = {}
         for t, m, pm, keys, counts, extra in self._entries:
@@ -397,6 +402,22 @@ class LedgerBook:
                     out[payer] = out.get(payer, 0.0) + v
         return out
 
+    def _count(self, entries: list[tuple[object, ...]]
+               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct keys of ``entries`` (months under one set of rules) and how many people
+        each month has in each: a dense ``[month, state]`` matrix, or (above :data:`DENSE_CELLS`)
+        each key's month, state and count."""
+        keys = np.concatenate([e[3] for e in entries])
+        every = np.unique(keys)
+        counts = np.concatenate([np.ones(e[3].size) if e[4] is None else e[4] for e in entries])
+        month = np.repeat(np.arange(len(entries)), [e[3].size for e in entries])
+        state = np.searchsorted(every, keys)
+        cells = len(entries) * every.size
+        if every.size and cells <= self.DENSE_CELLS:
+            weights = np.bincount(month * every.size + state, weights=counts, minlength=cells)
+            return every, weights.reshape(len(entries), every.size), month, state, counts
+        return every, None, month, state, counts
+
     def _post_pending(self) -> None:
         if not self._pending:
             return
@@ -406,19 +427,18 @@ class LedgerBook:
         for idx in by_rules.values():
             entries = [self._pending[i] for i in idx]
             _, m, pm, *_rest = entries[0]
-            keys = np.concatenate([e[3] for e in entries])
-            every = np.unique(keys)
+            arrays = tuple(e[3] for e in entries)
+            found = self._counted.get(tuple(map(id, arrays)))
+            if found is None or any(a is not b for a, b in zip(found[0], arrays, strict=True)):
+                found = (arrays, *self._count(entries))
+                self._counted[tuple(map(id, arrays))] = found
+            _, every, weights, month, state, counts = found
             pairs: list[tuple[str, str]] = []
             sums = np.zeros((len(entries), 0))
             if every.size:
                 pairs, table = self._table(every, m, pm)
-                counts = np.concatenate([np.ones(e[3].size) if e[4] is None else e[4] for e in entries])
-                month = np.repeat(np.arange(len(entries)), [e[3].size for e in entries])
-                state = np.searchsorted(every, keys)
-                cells = len(entries) * every.size
-                if cells <= self.DENSE_CELLS:  # people per (month, state), times the postings
-                    weights = np.bincount(month * every.size + state, weights=counts, minlength=cells)
-                    sums = weights.reshape(len(entries), every.size) @ table
+                if weights is not None:  # people per (month, state), times the postings
+                    sums = weights @ table
                 else:
                     sums = np.zeros((len(entries), len(pairs)))
                     np.add.at(sums, month, table[state] * counts[:, None])
