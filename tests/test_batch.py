@@ -14,7 +14,7 @@ from factories import JOBS, PROGRAMME, merge, scenario
 
 from sim.engine.batch import BatchError, BatchModel, BlockStreams
 from sim.engine.streams import Streams
-from sim.runs.replications import replicate, replicate_batched, simulate, simulate_batch
+from sim.runs.replications import replicate, simulate, simulate_batch
 from sim.runs.results import RunResult
 from sim.scenario.load import load_scenario
 
@@ -93,6 +93,74 @@ def test_blocks_with_their_own_programme_numbers_equal_separate_runs(compiled: b
         _assert_same(RunResult.from_model(model.block(b)), simulate(sc, seed, compiled=compiled), f"block {b}")
 
 
+def test_blocks_with_their_own_national_draws_equal_separate_runs() -> None:
+    """The national values a calibration draws per replication (transition rates, employability's
+    spread) may differ from block to block; neighbouring blocks that share the rates share a pass."""
+    rng = np.random.default_rng(5)
+    sets = []
+    for k in range(5):
+        values = {"transitions.open.work": 0.04, "transitions.job.work": 0.03, "transitions.job.subsidised": 0.01,
+                  "population.composition.employability_sd": 0.7}
+        if k in (1, 2, 4):  # blocks 1 and 2 differ from the others, 4 from all
+            values = {key: float(v * rng.uniform(0.5, 1.5)) for key, v in values.items()}
+        if k == 2:
+            values = dict(sets[1])
+            values["population.composition.employability_sd"] = 1.1  # rates as block 1's, spread its own
+        sets.append(values)
+    scenarios = [load_scenario("scenarios/c2-lycksele.yaml",
+                               ["horizon_months=40", *(f"{k}={v}" for k, v in vs.items())]) for vs in sets]
+    seeds = [3, 3, 8, 21, 3]
+    model = BatchModel(scenarios, seeds)
+    assert [(h.lo, h.hi) for h in model.state.segments] == [(0, 1), (1, 3), (3, 4), (4, 5)]
+    model.run()
+    for b, (sc, seed) in enumerate(zip(scenarios, seeds, strict=True)):
+        _assert_same(RunResult.from_model(model.block(b)), simulate(sc, seed), f"block {b}")
+    moved = [RunResult.from_model(model.block(b)).summary for b in (0, 1, 4)]
+    assert moved[0] != moved[1] != moved[2]  # the draws changed what happened
+
+
+def test_block_books_post_as_separate_runs_also_under_other_rates() -> None:
+    """The blocks' ledger books share one posting of every state (SharedPostings): each block's
+    sums, people, programme flows and re-postings under other rates equal its own run's, bit for bit."""
+    from sim.accounts.payers import PAYERS
+    from sim.analysis.payoff import INVESTMENT
+
+    sc = load_scenario("scenarios/sigtuna-resursjobb.yaml", ["horizon_months=40"])
+    seeds = [4, 9, 2]
+    batched = simulate_batch([sc] * 3, seeds)
+    assert batched[0].ledger_book.postings is batched[2].ledger_book.postings
+    for res, seed in zip(batched, seeds, strict=True):
+        a, b = res.ledger_book, simulate(sc, seed).ledger_book
+        tax, value = {"municipal_tax_kept_share": 1.0}, {"production_value_share_of_wage_cost": 0.5}
+        for x, y in ((a, b), (a.reposted(tax), b.reposted(tax)),
+                     (a.reposted(value, programme_production_share=0.5),
+                      b.reposted(value, programme_production_share=0.5))):
+            assert x.months() == y.months() and x.by_payer() == y.by_payer()
+            net = x.net(PAYERS, 40)
+            assert np.array_equal(net, y.net(PAYERS, 40)) and np.array_equal(net, x._net_by_months(PAYERS, 40))
+            for u, v in zip(x.people(PAYERS), y.people(PAYERS), strict=True):
+                assert np.array_equal(u, v)
+            assert np.array_equal(x.programme_flows(PAYERS, INVESTMENT), y.programme_flows(PAYERS, INVESTMENT))
+    assert batched[1].ledger_book.reposted({"municipal_tax_kept_share": 1.0}).postings is \
+        batched[0].ledger_book.reposted({"municipal_tax_kept_share": 1.0}).postings
+
+
+def test_batched_models_shared_over_workers_equal_one_process(monkeypatch) -> None:
+    """With workers, replicate() sends whole batched models to the pool (here three models of at
+    most three blocks, as if a model held three cohorts); the results equal one process's."""
+    from sim.runs import replications
+
+    sc = load_scenario("scenarios/c2-lycksele.yaml", ["horizon_months=30"])
+    one = replicate(sc, 11, 8, record_events=False)
+    monkeypatch.setattr(replications, "BATCH_PEOPLE", 3 * 174)
+    assert [len(c) for c in replications._models(range(8), 174)] == [3, 3, 2]
+    done: list[int] = []
+    pooled = replicate(sc, 11, 8, workers=2, record_events=False, progress=done.append)
+    assert done == [1] * 8
+    for a, b in zip(pooled.results, one.results, strict=True):
+        _assert_same(a, b, "replication")
+
+
 def test_a_batch_refuses_scenarios_that_differ_outside_their_programmes() -> None:
     a = scenario([PROGRAMME])
     b = scenario([PROGRAMME], horizon_months=24)
@@ -103,10 +171,18 @@ def test_a_batch_refuses_scenarios_that_differ_outside_their_programmes() -> Non
         BatchModel([a, c], [1, 2])
 
 
-def test_batched_replications_equal_replicate_with_calibrated_draws() -> None:
+def test_replicate_runs_batched_with_calibrated_draws_and_equals_separate_runs(monkeypatch) -> None:
+    from sim.engine import batch
+    from sim.runs.posterior import replication_scenarios
+
     sc = load_scenario("scenarios/c2-lycksele-calibrated.yaml", ["horizon_months=30"])
-    batched, separate = replicate_batched(sc, 5, 3), replicate(sc, 5, 3)
-    assert batched.seeds == separate.seeds and batched.parameter_draws == separate.parameter_draws
-    for a, b in zip(batched.results, separate.results, strict=True):
-        _assert_same(a, b, "replication")
+    models = []
+    monkeypatch.setattr(batch.BatchModel, "run", lambda self, run=batch.BatchModel.run: (models.append(self),
+                                                                                         run(self))[1])
+    batched = replicate(sc, 5, 3)
+    assert [m.blocks for m in models] == [3]  # one model of three blocks, not three runs
+    scenarios, draws = replication_scenarios(sc, 5, 3)
+    assert batched.parameter_draws == draws
+    for a, scn, seed in zip(batched.results, scenarios, batched.seeds, strict=True):
+        _assert_same(a, simulate(scn, seed), "replication")
     assert len(set(batched.parameter_draws["draws"])) == 3  # each block with its own posterior draw

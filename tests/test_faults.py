@@ -48,6 +48,17 @@ from sim.__main__ import entry
 sys.exit(entry())
 """
 
+#: Runs the command line with every replication a batched model of its own, so that a small
+#: cohort's replications go to the workers one by one (they would otherwise all fit in one model,
+#: which runs in the command's own process: starting a worker costs more than the model).
+ONE_RUN_PER_MODEL = """
+import sys
+import sim.runs.replications as replications
+replications.BATCH_PEOPLE = 1
+from sim.__main__ import entry
+sys.exit(entry())
+"""
+
 #: Runs the command line and sends itself SIGINT while the command modules are being imported.
 WHILE_IMPORTING = """
 import importlib.abc, os, signal, sys
@@ -162,7 +173,8 @@ def test_ctrl_c_while_importing_is_one_line_and_exit_130(tmp_path):
 def test_run_killed_interrupted_and_resumed_equals_an_uninterrupted_run(tmp_path):
     """``run -r 8 -w 2`` is killed (SIGKILL, the command alone), then Ctrl-C'd while simulating
     (the whole group, workers included), then Ctrl-C'd while writing its folder; the same command
-    then finishes from the kept replications, with results identical to an uninterrupted run."""
+    then finishes from the kept replications, with results identical to an uninterrupted run.
+    (Each replication a model of its own, :data:`ONE_RUN_PER_MODEL`, so the workers run them.)"""
     from sim import load_scenario
     from sim.cli.main import main
     from sim.runs.replications import replicate
@@ -171,7 +183,7 @@ def test_run_killed_interrupted_and_resumed_equals_an_uninterrupted_run(tmp_path
     run = ("run", C2, "-r", "8", "--seed", "4", "--out", str(out), "-q")
     scenario_folder = out / "c2-lycksele"
 
-    proc = start(*run, "-w", "2")
+    proc = start(*run, "-w", "2", driver=ONE_RUN_PER_MODEL)
     wait_for(proc, lambda: kept(scenario_folder) >= 1)
     workers = children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
@@ -182,7 +194,7 @@ def test_run_killed_interrupted_and_resumed_equals_an_uninterrupted_run(tmp_path
     assert visible(scenario_folder) == []
     first = kept(scenario_folder)
 
-    proc = start(*run, "-w", "2")
+    proc = start(*run, "-w", "2", driver=ONE_RUN_PER_MODEL)
     wait_for(proc, lambda: kept(scenario_folder) > first)
     workers = children(proc.pid)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the command and its two workers

@@ -49,6 +49,37 @@ def test_months_come_back_in_order_with_extras_and_rule_changes() -> None:
     assert b[("municipality", "social_assistance")] < a[("municipality", "social_assistance")]  # higher norm
 
 
+def test_net_per_payer_adds_as_the_months_do() -> None:
+    """``net`` equals summing each month's (payer, category) amounts in order, bit for bit: with
+    staff amounts in a category the people also have and in one they do not, a month nobody is
+    booked in but staff, rule changes, and a month booked twice (added as the months are)."""
+    from sim.accounts.payers import PAYERS
+
+    model = ProgrammeModel(load_scenario(ROOT / "scenarios" / "c2-lycksele.yaml"), rng=0)
+    model.run(3)
+    r = model.regime
+    key = book_step.keys(model.state)
+    other = type(r.money)(**{**vars(r.money), "sa_norm_single_sek_per_month": 9000.0})
+    book = LedgerBook()
+    book.add(0, key, r.money, r.programme_money, {("municipality", "programme_staff"): -100.25,
+                                                   ("municipality", "social_assistance"): -0.1})
+    book.add(1, key, other, r.programme_money)
+    book.add(2, key[:0], r.money, r.programme_money, {("region", "programme_staff"): -3.5})
+    book.add(4, key[:50], r.money, r.programme_money)
+
+    def by_months(b: LedgerBook) -> np.ndarray:
+        out = np.zeros((5, len(PAYERS)))
+        for t, totals in b.months():
+            for (payer, _cat), v in totals.items():
+                out[t, PAYERS.index(payer)] += v
+        return out
+
+    assert np.array_equal(book.net(PAYERS, 5), by_months(book))
+    assert book.net(PAYERS, 5)[2].tolist() == [-3.5 if p == "region" else 0.0 for p in PAYERS]
+    book.add(1, key[:20], r.money, r.programme_money, {("state", "programme_staff"): -7.0})  # month 1 again
+    assert np.array_equal(book.net(PAYERS, 5), by_months(book))
+
+
 def test_large_groups_sum_the_same_without_the_dense_matrix(monkeypatch) -> None:  # noqa: ANN001
     """Above DENSE_CELLS (month, state) cells the book sums with np.add.at; same sums."""
     model = ProgrammeModel(load_scenario(ROOT / "scenarios" / "sigtuna-resursjobb.yaml"), rng=4, record_events=False)

@@ -12,6 +12,7 @@ This module owns the key's layout: its encoder (:func:`ledger_keys`) and decoder
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 
 import numpy as np
@@ -20,7 +21,7 @@ from sim.accounts.jit import helper, kernel
 from sim.accounts.rules import LedgerInput, ProgrammeMoney, post
 from sim.scenario.stages import Stage
 
-__all__ = ["ledger_keys", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook"]
+__all__ = ["ledger_keys", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook", "SharedPostings"]
 
 _S = Stage
 
@@ -101,6 +102,79 @@ def post_keys(keys: np.ndarray, money: SimpleNamespace,
     return post(_decode(keys), money, programme_money)
 
 
+_Group = tuple[int, int]  # (id of the money rates, id of the programme money)
+
+
+class SharedPostings:
+    """The postings of every grouping key that the books of one batch (its blocks) booked, per
+    money rules, computed once for all of them.
+
+    The blocks of a batch share their money rules' objects (one regime per scenario and month),
+    so each block's book would post much the same states under the same rules. Instead the
+    first book that needs a group of rules posts every key any block booked under them
+    (:func:`post` is elementwise: a key's postings do not depend on the other keys posted with
+    it), and each book takes its own keys' rows. Books posted again under other rates
+    (:meth:`LedgerBook.reposted`) share a derived set the same way.
+
+    Args:
+        sources: yields ``(money, programme_money, keys)`` for everything booked (called once,
+            when first needed).
+    """
+
+    def __init__(self, sources: Callable[[], Iterable[tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]]]) -> None:
+        self._sources: Callable[[], Iterable[tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]]] | None = sources
+        self._groups: dict[_Group, tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]] = {}
+        self._posted: dict[_Group, tuple[list[tuple[str, str]], np.ndarray]] = {}
+        self._derived: dict[object, tuple[SharedPostings, dict[_Group, tuple[SimpleNamespace, ProgrammeMoney]]]] = {}
+
+    def _keys(self) -> dict[_Group, tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]]:
+        if self._sources is not None:
+            found: dict[_Group, tuple[SimpleNamespace, ProgrammeMoney, list[np.ndarray]]] = {}
+            for m, pm, keys in self._sources():
+                found.setdefault((id(m), id(pm)), (m, pm, []))[2].append(keys)
+            self._groups = {g: (m, pm, np.unique(np.concatenate(ks))) for g, (m, pm, ks) in found.items()}
+            self._sources = None
+        return self._groups
+
+    def table(self, keys: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney
+              ) -> tuple[list[tuple[str, str]], np.ndarray] | None:
+        """The pairs of :func:`post` under ``m``, ``pm`` and their amounts ``[key, pair]`` for
+        ``keys``, or ``None`` if these rules or keys were not booked."""
+        g = (id(m), id(pm))
+        found = self._keys().get(g)
+        if found is None or found[0] is not m or found[1] is not pm:
+            return None
+        every = found[2]
+        idx = np.searchsorted(every, keys)
+        if idx.size and (int(idx.max()) >= every.size or not np.array_equal(every[idx], keys)):
+            return None
+        if g not in self._posted:
+            amounts = post(_decode(every), m, pm)
+            pairs = list(amounts)
+            self._posted[g] = (pairs, np.stack([amounts[p] for p in pairs], axis=1) if pairs
+                               else np.zeros((every.size, 0)))
+        pairs, table = self._posted[g]
+        return pairs, table[idx]
+
+    def reposted(self, money: dict[str, float], production_share: float | None
+                 ) -> tuple[SharedPostings, dict[_Group, tuple[SimpleNamespace, ProgrammeMoney]]]:
+        """The postings of the same keys under other rates (see :meth:`LedgerBook.reposted`), and
+        the rules each group becomes (the same objects for every book of the batch)."""
+        memo = (tuple(sorted(money.items())), production_share)
+        if memo not in self._derived:
+            groups = self._keys()
+            rules = {}
+            for g, (m, pm, _keys) in groups.items():
+                rules[g] = (SimpleNamespace(**{**vars(m), **money}), pm if production_share is None else
+                            dataclasses.replace(pm, production_share=np.full_like(pm.production_share,
+                                                                                  production_share)))
+            derived = SharedPostings(lambda: ())
+            derived._sources = None
+            derived._groups = {(id(m2), id(pm2)): (m2, pm2, groups[g][2]) for g, (m2, pm2) in rules.items()}
+            self._derived[memo] = (derived, rules)
+        return self._derived[memo]
+
+
 class LedgerBook:
     """Monthly sums over people of :func:`post`, posted once per distinct state and run.
 
@@ -120,7 +194,9 @@ class LedgerBook:
     #: Up to this many people a month's keys are kept as they are, not sorted and counted.
     RAW_KEYS = 4096
 
-    def __init__(self) -> None:
+    def __init__(self, postings: SharedPostings | None = None) -> None:
+        #: postings shared with the other blocks of a batch (not pickled: a book read back posts its own)
+        self.postings = postings
         self._pending: list[tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, np.ndarray | None,
                                   dict[tuple[str, str], float]]] = []
         #: per group of months under the same rules: (booking order, months, people booked,
@@ -129,9 +205,28 @@ class LedgerBook:
                                  list[dict[tuple[str, str], float]]]] = []
         self._booked = 0
         self._months: list[tuple[int, dict[tuple[str, str], float]]] | None = None
+        #: the counting of each group of months' keys (by the ids of their key arrays), shared with
+        #: the books posted again from this one (they count the same keys)
+        self._counted: dict[tuple[int, ...], tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray | None,
+                                                   np.ndarray, np.ndarray, np.ndarray]] = {}
         #: every month booked, as added (kept so the same states can be posted under other rates)
         self._entries: list[tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, np.ndarray | None,
                                   dict[tuple[str, str], float]]] = []
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "postings": None, "_counted": {}}  # (both rebuilt when needed)
+
+    def _table(self, keys: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney
+               ) -> tuple[list[tuple[str, str]], np.ndarray]:
+        """The pairs of :func:`post` and its amounts ``[key, pair]`` for ``keys`` (from the shared
+        postings when they have them: the same numbers)."""
+        if self.postings is not None:
+            found = self.postings.table(keys, m, pm)
+            if found is not None:
+                return found
+        amounts = post(_decode(keys), m, pm)
+        pairs = list(amounts)
+        return pairs, (np.stack([amounts[p] for p in pairs], axis=1) if pairs else np.zeros((keys.size, 0)))
 
     def add(self, t: int, key: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney,
             extra: dict[tuple[str, str], float] | None = None) -> None:
@@ -173,9 +268,10 @@ class LedgerBook:
             inverse = inverse.reshape(n, len(entries))
             x = _decode(every)
             table = np.zeros((every.size, len(payers)))
-            for (payer, _cat), v in post(x, m, pm).items():
+            pairs, amounts = self._table(every, m, pm)
+            for j, (payer, _cat) in enumerate(pairs):
                 if payer in index:
-                    table[:, index[payer]] += v
+                    table[:, index[payer]] += amounts[:, j]
             ts = np.array([t for t, _ in entries])
             money[:, ts] = table[inverse]
             stage[:, ts] = x.stage[inverse]
@@ -194,9 +290,11 @@ class LedgerBook:
             inside = ((keys >> 45) & 0x3F) > 0  # programme + 1 (see the key's layout above)
             if inside.any():
                 weight = np.ones(int(inside.sum())) if counts is None else counts[inside]
-                for (payer, category), v in post(_decode(keys[inside]), m, pm).items():
+                pairs, amounts = self._table(keys[inside], m, pm)
+                columns = amounts.T.copy()  # (each pair's amounts contiguous, as post returns them)
+                for j, (payer, category) in enumerate(pairs):
                     if payer in index and category in column:
-                        out[t, index[payer], column[category]] += float(np.dot(weight, v))
+                        out[t, index[payer], column[category]] += float(np.dot(weight, columns[j]))
             for (payer, category), v in extra.items():
                 if payer in index and category in column:
                     out[t, index[payer], column[category]] += v
@@ -214,10 +312,18 @@ class LedgerBook:
         Only assumptions that change money and not what people do can be recomputed this way
         (the states are those of the run); the result equals a run with those rates exactly.
         """
-        book = LedgerBook()
+        shared, rules = (self.postings.reposted(money or {}, programme_production_share) if self.postings is not None
+                         else (None, {}))
+        book = LedgerBook(shared)
+        book._counted = self._counted  # the same keys, counted once
         ms: dict[int, SimpleNamespace] = {}
         pms: dict[int, ProgrammeMoney] = {}
         for t, m, pm, keys, counts, extra in self._entries:
+            if (id(m), id(pm)) in rules:  # the same new rules as the other blocks of the batch
+                entry = (t, *rules[(id(m), id(pm))], keys, counts, extra)
+                book._pending.append(entry)
+                book._entries.append(entry)
+                continue
             if id(m) not in ms:
                 ms[id(m)] = SimpleNamespace(**{**vars(m), **(money or {})})
             if id(pm) not in pms:
@@ -242,6 +348,48 @@ class LedgerBook:
             self._months = [(t, totals) for _, t, totals in sorted(rows, key=lambda r: r[0])]
         return self._months
 
+    def net(self, payers: tuple[str, ...], months: int) -> np.ndarray:
+        """Net SEK ``[month, payer]`` for ``payers`` over ``months`` months: the sum over each
+        month's ``(payer, category)`` amounts of :meth:`months`, added in the same order (so the
+        same numbers), without building a dict per month."""
+        self._post_pending()
+        out = np.zeros((months, len(payers)))
+        index = {p: j for j, p in enumerate(payers)}
+        seen: set[int] = set()
+        for _order, ts, sizes, pairs, sums, extras in self._blocks:
+            if seen.intersection(ts) or len(set(ts)) < len(ts):  # a month booked twice: add as months() does
+                return self._net_by_months(payers, months)
+            seen.update(ts)
+            t = np.asarray(ts, np.int64)
+            vals = sums.copy()
+            booked = np.asarray(sizes) > 0
+            column = {pair: j for j, pair in enumerate(pairs)}
+            after: list[tuple[int, str, float]] = []  # (entry, payer, amount) added after the pairs
+            for e, extra in enumerate(extras):
+                for k, v in extra.items():
+                    if booked[e] and k in column:
+                        vals[e, column[k]] += v
+                    else:
+                        after.append((e, k[0], v))
+            part = np.zeros((len(ts), len(payers)))
+            for j, (payer, _cat) in enumerate(pairs):
+                if payer in index:
+                    part[:, index[payer]] += np.where(booked, vals[:, j], 0.0)
+            for e, payer, v in after:
+                if payer in index:
+                    part[e, index[payer]] += v
+            out[t] += part
+        return out
+
+    def _net_by_months(self, payers: tuple[str, ...], months: int) -> np.ndarray:
+        out = np.zeros((months, len(payers)))
+        index = {p: j for j, p in enumerate(payers)}
+        for t, totals in self.months():
+            for (payer, _cat), v in totals.items():
+                if payer in index:
+                    out[t, index[payer]] += v
+        return out
+
     def by_payer(self) -> dict[str, float]:
         """Each payer's sum over all months booked."""
         self._post_pending()
@@ -254,6 +402,22 @@ class LedgerBook:
                     out[payer] = out.get(payer, 0.0) + v
         return out
 
+    def _count(self, entries: list[tuple[object, ...]]
+               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct keys of ``entries`` (months under one set of rules) and how many people
+        each month has in each: a dense ``[month, state]`` matrix, or (above :data:`DENSE_CELLS`)
+        each key's month, state and count."""
+        keys = np.concatenate([e[3] for e in entries])
+        every = np.unique(keys)
+        counts = np.concatenate([np.ones(e[3].size) if e[4] is None else e[4] for e in entries])
+        month = np.repeat(np.arange(len(entries)), [e[3].size for e in entries])
+        state = np.searchsorted(every, keys)
+        cells = len(entries) * every.size
+        if every.size and cells <= self.DENSE_CELLS:
+            weights = np.bincount(month * every.size + state, weights=counts, minlength=cells)
+            return every, weights.reshape(len(entries), every.size), month, state, counts
+        return every, None, month, state, counts
+
     def _post_pending(self) -> None:
         if not self._pending:
             return
@@ -263,21 +427,18 @@ class LedgerBook:
         for idx in by_rules.values():
             entries = [self._pending[i] for i in idx]
             _, m, pm, *_rest = entries[0]
-            keys = np.concatenate([e[3] for e in entries])
-            every = np.unique(keys)
+            arrays = tuple(e[3] for e in entries)
+            found = self._counted.get(tuple(map(id, arrays)))
+            if found is None or any(a is not b for a, b in zip(found[0], arrays, strict=True)):
+                found = (arrays, *self._count(entries))
+                self._counted[tuple(map(id, arrays))] = found
+            _, every, weights, month, state, counts = found
             pairs: list[tuple[str, str]] = []
             sums = np.zeros((len(entries), 0))
             if every.size:
-                amounts = post(_decode(every), m, pm)
-                pairs = list(amounts)
-                table = np.stack([amounts[p] for p in pairs], axis=1)
-                counts = np.concatenate([np.ones(e[3].size) if e[4] is None else e[4] for e in entries])
-                month = np.repeat(np.arange(len(entries)), [e[3].size for e in entries])
-                state = np.searchsorted(every, keys)
-                cells = len(entries) * every.size
-                if cells <= self.DENSE_CELLS:  # people per (month, state), times the postings
-                    weights = np.bincount(month * every.size + state, weights=counts, minlength=cells)
-                    sums = weights.reshape(len(entries), every.size) @ table
+                pairs, table = self._table(every, m, pm)
+                if weights is not None:  # people per (month, state), times the postings
+                    sums = weights @ table
                 else:
                     sums = np.zeros((len(entries), len(pairs)))
                     np.add.at(sums, month, table[state] * counts[:, None])

@@ -71,22 +71,12 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
 )
 
 
-def _net(book_months: list[tuple[int, dict[tuple[str, str], float]]], months: int) -> np.ndarray:
-    """``[months, payers]`` net SEK from a ledger book's months."""
-    out = np.zeros((months, len(PAYERS)))
-    index = {p: j for j, p in enumerate(PAYERS)}
-    for t, totals in book_months:
-        for (payer, _category), v in totals.items():
-            out[t, index[payer]] += v
-    return out
-
-
 def _reposted(r: RunResult, a: Assumption, value: float, months: int) -> np.ndarray:
     if a.name == "production_value_share_of_wage_cost":
         book = r.ledger_book.reposted({a.name: value}, programme_production_share=value)
     else:
         book = r.ledger_book.reposted({a.name: value})
-    return _net(book.months(), months)
+    return book.net(PAYERS, months)
 
 
 def _with_member_share(scenario: Scenario, value: float) -> Scenario:
@@ -139,8 +129,8 @@ def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: 
                                       store=store)
                     s_ens = replicate(_with_member_share(scn, value), ens.seed, len(ens.seeds), workers=workers,
                                       record_events=False, progress=progress, store=store)
-                    base = np.stack([_net(r.ledger_book.months(), months) for r in b_ens.results])
-                    sc = np.stack([_net(r.ledger_book.months(), months) for r in s_ens.results])
+                    base = np.stack([r.ledger_book.net(PAYERS, months) for r in b_ens.results])
+                    sc = np.stack([r.ledger_book.net(PAYERS, months) for r in s_ens.results])
                 rows += _rows(label, a, value, current, horizons, origin, disc, base, sc)
     return pd.DataFrame(rows, columns=list(LINE_COLUMNS))
 

@@ -43,13 +43,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.accounts.payers import ALL_PAYERS, BEFORE_EQUALISATION, CATEGORIES, SOCIETY
+from sim.accounts.payers import ALL_PAYERS, BEFORE_EQUALISATION, CATEGORIES, PAYERS, SOCIETY
 from sim.analysis.assumptions import ASSUMPTION_COLUMNS, SOURCE_COLUMNS, assumption_table, source_table
 from sim.analysis.assumptions_driving import LINE_COLUMNS, assumption_lines, lines_text
 from sim.analysis.comparison_math import (
     HORIZONS,
     PAYBACK_TOLERANCE_SEK,
-    category_series,
     discount_factors,
     goal_achievement,
     horizons_for,
@@ -69,6 +68,7 @@ from sim.runs.replications import VERSION, Ensemble, content_hash, replicate
 from sim.runs.results import RunResult, atomic_dir
 from sim.scenario.dated import format_month
 from sim.scenario.schema import Scenario
+from sim.scenario.stages import Stage
 
 __all__ = [
     "compare", "Comparison", "SOCIETY", "ALL_PAYERS", "HORIZONS", "TABLES", "PAYBACK_TOLERANCE_SEK",
@@ -97,6 +97,60 @@ _COLUMNS = {"money": MONEY_COLUMNS, "headline": HEADLINE_COLUMNS, "pairs": HEADL
             "categories": CATEGORY_COLUMNS,
             "goals": GOAL_COLUMNS,
             "stock_bands": BAND_COLUMNS, "assumptions": ASSUMPTION_COLUMNS, "sources": SOURCE_COLUMNS}
+
+
+# --------------------------------------------------------------------------------------------
+# A run's money and stocks as arrays: from its ledger book and records when it has them (the
+# same numbers as from its tables, without building them), else from its tables.
+
+_MUNICIPALITY = PAYERS.index("municipality")
+_EQUALISATION = CATEGORIES.index("income_equalisation")
+#: categories in the order a ledger table lists them (sorted), which is the order its rows are summed in
+_SORTED_CATEGORIES = [CATEGORIES.index(c) for c in sorted(CATEGORIES)]
+_STAGE_CODE = {s.label: int(s) for s in Stage}
+
+
+def _ledger_cube(r: RunResult, start: int, months: int) -> np.ndarray:
+    """Net SEK ``[month, payer, category]`` of a run (:func:`net_by_payer_category` of its ledger
+    table, which lists each month's nonzero amounts of :meth:`LedgerBook.months`)."""
+    cache = r.__dict__.setdefault("_cubes", {})
+    if (start, months) in cache:
+        return cache[(start, months)]
+    book = r.ledger_book
+    if book is None or r.start_month != start:
+        cube = net_by_payer_category(r.tables["ledger"], start, months)
+    else:
+        cube = np.zeros((months, len(PAYERS), len(CATEGORIES)))
+        payer, category = {p: j for j, p in enumerate(PAYERS)}, {c: k for k, c in enumerate(CATEGORIES)}
+        for t, totals in book.months():
+            for (p, c), amount in totals.items():
+                if amount != 0.0:
+                    if t >= months or p not in payer or c not in category:
+                        raise ValueError("ledger rows outside the run's months, payers or categories")
+                    cube[t, payer[p], category[c]] = amount
+    cache[(start, months)] = cube
+    return cube
+
+
+def _net(cube: np.ndarray) -> np.ndarray:
+    """Net SEK ``[month, payer]``: the categories added in the order :func:`net_by_payer` adds a
+    ledger table's rows (so the same numbers)."""
+    out = np.zeros(cube.shape[:2])
+    for c in _SORTED_CATEGORIES:
+        out += cube[:, :, c]
+    return out
+
+
+def _stage_series(r: RunResult, start: int, months: int, stages: Sequence[str]) -> np.ndarray:
+    """People in ``stages`` per month (:func:`stage_series` of the stocks table)."""
+    rec = getattr(r.records, "rec", None)
+    if rec is None or r.start_month != start or not rec.stocks:
+        return stage_series(r.tables["stocks"], start, months, stages)
+    counts = np.array(rec.stocks, dtype=np.int64).reshape(len(rec.stocks), -1)[:months]
+    out = np.zeros(months)
+    out[: len(counts)] = counts[:, [_STAGE_CODE[s] for s in stages]].sum(axis=1)
+    return out
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,13 +222,13 @@ def _pair(label: str, base: Ensemble, scen: Ensemble) -> _Pair:
         return np.stack([fn(r) for r in ens.results])
 
     def net(r: RunResult) -> np.ndarray:
-        return net_by_payer(r.tables["ledger"], start, months)
+        return _net(_ledger_cube(r, start, months))
 
     def equalisation(r: RunResult) -> np.ndarray:
-        return category_series(r.tables["ledger"], start, months, "municipality", "income_equalisation")
+        return _ledger_cube(r, start, months)[:, _MUNICIPALITY, _EQUALISATION]
 
     def stock(*stages: str) -> Callable[[RunResult], np.ndarray]:
-        return lambda r: stage_series(r.tables["stocks"], start, months, stages)
+        return lambda r: _stage_series(r, start, months, stages)
 
     starts = {p.name: runs(scen, lambda r, n=p.name: starts_series(
         r.tables["queues"][r.tables["queues"]["programme"] == n], start, months)) for p in s.programmes}
@@ -288,7 +342,7 @@ def _category_rows(pair: _Pair, base: Ensemble, scen: Ensemble) -> list[tuple[An
     level that drops the transfers, which cancel).
     """
     def cats(ens: Ensemble) -> np.ndarray:
-        return np.stack([net_by_payer_category(r.tables["ledger"], pair.start, pair.months) for r in ens.results])
+        return np.stack([_ledger_cube(r, pair.start, pair.months) for r in ens.results])
 
     counted = (np.arange(pair.months) >= pair.origin)[None, :, None, None]
     disc = (cats(scen) - cats(base)) * pair.discount[None, :, None, None] * counted

@@ -52,7 +52,6 @@ from sim.analysis.comparison_math import (
     net_by_payer,
     programme_start,
 )
-from sim.engine.model import ProgrammeModel
 from sim.runs.posterior import replication_scenarios
 from sim.runs.replications import Ensemble
 from sim.runs.results import RunResult
@@ -117,6 +116,8 @@ def _people(scenario: Scenario) -> int:
 
 
 def _track_all(scenario: Scenario, seed: int) -> RunResult:
+    from sim.engine.model import ProgrammeModel  # (mesa: only where an ordinary run is made)
+
     model = ProgrammeModel(scenario, rng=seed, record_events=True, track=range(_people(scenario)))
     model.run()
     return RunResult.from_model(model)

@@ -21,9 +21,11 @@ all blocks. Every block's tables are **identical** to a separate run of its scen
 * **records**: :class:`sim.engine.batch_records.BatchRecorder` keeps each month's counts per
   block and hands back an ordinary :class:`~sim.engine.recorder.Recorder` per block.
 
-The blocks must share everything but their programmes' numbers (the same cohort description,
-national rates, rules, horizon and the same programmes by name, kind and eligibility):
-:func:`check_batchable` says what differs otherwise. It may import everything the ordinary model
+The blocks must share everything but their programmes' numbers, their transition rates and
+employability's spread (the same cohort description, money rates, rules, horizon and the same
+programmes by name, kind and eligibility): :func:`check_batchable` says what differs otherwise.
+Transition rates are the hazard table's stage rows: neighbouring blocks with the same rates share
+one hazard pass (:class:`~sim.engine.batch_state.HazardSegment`). It may import everything the ordinary model
 does; nothing in the engine imports it.
 """
 
@@ -58,7 +60,7 @@ class BatchModel:
         compiled: run the passes over everyone compiled (numba) or as plain Python.
 
     Raises:
-        BatchError: if the scenarios differ in more than their programmes' numbers.
+        BatchError: if the scenarios differ in more than those numbers.
     """
 
     def __init__(self, scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool = True,

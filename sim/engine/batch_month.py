@@ -174,15 +174,19 @@ def forced(state: BatchState) -> None:
 
 
 def exits(state: BatchState) -> None:
-    """Sub-step 5: competing-risk exits, every block's programme rows and draws its own."""
+    """Sub-step 5: competing-risk exits, every block's hazard rows and draws its own (one pass
+    per run of neighbouring blocks with the same transition rates)."""
     pop = state.pop
-    leavers, dest, lrow = state.run(
+    transition = state.streams.offsets("transition", state.t)
+    destination = state.streams.offsets("destination", state.t)
+    fas3_days = np.float32(state.regime.job_days_to_fas3)
+    parts = [state.run(
         hazard_pass, pop.stage, state.moved, pop.programme, pop.in_guarantee, pop.job_days, state.work_mult,
         state.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
-        pop.effect_at_exit, pop.motivation, state.table, state.constant_total, state.work_base, state.lock_in,
-        state.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.job_days_to_fas3),
-        state.streams.offsets("transition", state.t), state.streams.offsets("destination", state.t),
-        state.first, state.prows)
+        pop.effect_at_exit, pop.motivation, h.table, h.constant_total, h.work_base, h.lock_in, h.is_programme,
+        h.stage_work, state.duration, state.decay, fas3_days, transition[h.lo:h.hi], destination[h.lo:h.hi],
+        state.first[h.lo:h.hi + 1], state.prows[h.lo:h.hi]) for h in state.segments]
+    leavers, dest, lrow = parts[0] if len(parts) == 1 else (np.concatenate(x) for x in zip(*parts, strict=True))
     if leavers.size == 0:
         return
     in_prog = lrow >= _NS

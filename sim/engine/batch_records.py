@@ -11,13 +11,13 @@ what :mod:`sim.engine.recorder` imports, and the recorder.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 
-from sim.accounts.book import LedgerBook
+from sim.accounts.book import LedgerBook, SharedPostings
 from sim.engine.population import Population
 from sim.engine.recorder import Recorder, follow_up_cells
 from sim.scenario.dated import Month
@@ -73,6 +73,8 @@ class BatchRecorder:
         #: everyone's ledger key and each block's regime after the last month (set by the model)
         self.final: tuple[np.ndarray, list[Any]] | None = None
         self._split: tuple[np.ndarray, ...] | None = None
+        #: the postings every block's ledger book shares (each distinct state posted once per batch)
+        self.postings = SharedPostings(self._booked_keys)
 
     # ----------------------------------------------------------------- during the run
     def record(self, t: int, pop: Population, tagged: np.ndarray, capacity: np.ndarray,
@@ -219,7 +221,7 @@ class BatchRecorder:
                     if row.any():
                         rec.follow_ups.append((t_, i, k, row))
         rec.status_rows = [(d, i, counts[b]) for d, i, counts in self.status_rows]
-        book = LedgerBook()
+        book = LedgerBook(self.postings)
         hi = int(self.first[b + 1])
         for t_, key, regimes, staff, booked in self.ledger:
             extra: dict[tuple[str, str], float] = {}
@@ -232,6 +234,17 @@ class BatchRecorder:
             book.add(t_, key[lo:hi], r.money, r.programme_money, extra)
         rec.ledger_book = book
         return rec
+
+    def _booked_keys(self) -> Iterator[tuple[Any, Any, np.ndarray]]:
+        """``(money, programme_money, keys)`` of everything booked: each month's keys of the blocks
+        under each set of money rules."""
+        for _t, key, regimes, *_ in self.ledger:
+            groups: dict[tuple[int, int], tuple[Any, Any, list[int]]] = {}
+            for b, r in enumerate(regimes):
+                groups.setdefault((id(r.money), id(r.programme_money)), (r.money, r.programme_money, []))[2].append(b)
+            for m, pm, blocks in groups.values():
+                yield m, pm, (key if len(blocks) == self.blocks else
+                              np.concatenate([key[self.first[b]:self.first[b + 1]] for b in blocks]))
 
     def _event_keys(self, b: int, lo: int, events: list[tuple[int, np.ndarray, ...]]) -> list[tuple[Any, ...]]:
         """Each batch of block ``b``'s events keyed as a separate run keys it: the movers' ledger

@@ -11,6 +11,7 @@ state's kernels and the batch's recorder; never the model, the moves or the sub-
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -62,11 +63,15 @@ class BatchError(ValueError):
 
 
 def _shape(scenario: Scenario) -> dict[str, Any]:
-    """What every block of a batch must share: the scenario without its name and texts, and its
-    programmes without their numbers (but with the payers of their costs and budgets)."""
+    """What every block of a batch must share: the scenario without its name and texts, its
+    programmes without their numbers (but with the payers of their costs and budgets), its
+    transitions without their rates (but with which move has one) and its population without
+    the spread of employability (the national values a calibration draws per replication)."""
     doc = scenario.model_dump(mode="json")
     for k in ("name", "title", "description"):
         doc.pop(k, None)
+    doc["transitions"] = {src: sorted(dests) for src, dests in (doc.get("transitions") or {}).items()}
+    ((doc.get("population") or {}).get("composition") or {}).pop("employability_sd", None)
     progs = []
     for p in doc.pop("programmes"):
         keys = {k: sorted(p[k] or {}) for k in ("exit_rates_per_month", "cost_sek_per_participant_month",
@@ -96,7 +101,8 @@ def check_batchable(scenarios: Sequence[Scenario]) -> None:
         if other != first:
             key = next(k for k in sorted(set(first) | set(other)) if first.get(k) != other.get(k))
             raise BatchError(f"scenario {i} ({sc.name!r}) differs from scenario 0 ({scenarios[0].name!r}) in "
-                             f"{key!r}: blocks of a batch may differ only in their programmes' numbers")
+                             f"{key!r}: blocks of a batch may differ only in their programmes' numbers, "
+                             "transition rates and employability spread")
 
 
 class BlockStreams(Streams):
@@ -160,12 +166,30 @@ def _money_key(r: Regime) -> object:
             tuple((f, key(getattr(pm, f))) for f in pm.__dataclass_fields__))
 
 
+@dataclass(frozen=True)
+class HazardSegment:
+    """The hazard rows of blocks ``lo .. hi - 1``, which share their stages' rows (transition
+    rates): those stage rows, then every block's programme rows (the arrays of
+    :func:`~sim.engine.month.exits.hazard_pass`)."""
+
+    lo: int
+    hi: int
+    table: np.ndarray
+    constant_total: np.ndarray
+    work_base: np.ndarray
+    lock_in: np.ndarray
+    is_programme: np.ndarray
+    stage_work: np.ndarray
+
+
 class BatchState:
     """Everything a batch's sub-steps share; the ordinary moves (:mod:`sim.engine.moves`) take it
     as they take a :class:`~sim.engine.state.RunState`.
 
-    ``regime`` is block 0's: the values every block shares (rules, money rates, base hazards)
-    are read from it; programme values are read per block from :attr:`values`.
+    ``regime`` is block 0's: the values every block shares (rules, money rates) are read from
+    it; programme values are read per block from :attr:`values`, the hazard rows from
+    :attr:`segments` (blocks next to each other with the same transition rates share one) and
+    the spread of employability per block from :attr:`employability_sd`.
     """
 
     def __init__(self, scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool,
@@ -200,6 +224,7 @@ class BatchState:
         self.counts_as_work = np.zeros(max(self.n_prog, 1), bool)
         for p in self.regimes[0].programmes:
             self.counts_as_work[p.index] = p.counts_as_work
+        self.employability_sd = np.array([sc.population.composition.employability_sd for sc in self.specs])
         self.work_mult = np.ones(len(self.pop), np.float32)
         self.studies_mult = np.ones(len(self.pop), np.float32)
         self.moved = np.zeros(len(self.pop), bool)
@@ -261,19 +286,26 @@ class BatchState:
         for i in range(npg):
             if (self.values["slots"][:, i] < 0).any():
                 raise ValueError("capacity must be a whole number >= 0")
-        hr = self.regimes[0].hazard_rows
-        rows = [hr.table[:_NS]] + [r.hazard_rows.table[_NS:] for r in self.regimes]
-        self.table = np.ascontiguousarray(np.vstack(rows))
-        self.constant_total = np.concatenate([hr.constant_total[:_NS]] + [r.hazard_rows.constant_total[_NS:]
-                                                                           for r in self.regimes])
-        self.work_base = np.concatenate([hr.work_base[:_NS]] + [r.hazard_rows.work_base[_NS:] for r in self.regimes])
-        self.lock_in = np.concatenate([hr.lock_in[:_NS]] + [r.hazard_rows.lock_in[_NS:] for r in self.regimes])
-        self.is_programme = np.concatenate([hr.is_programme[:_NS]] + [r.hazard_rows.is_programme[_NS:]
-                                                                       for r in self.regimes])
+        prog_rows = [r.hazard_rows for r in self.regimes]
+        prog = [np.vstack([h.table[_NS:] for h in prog_rows])] + [
+            np.concatenate([getattr(h, f)[_NS:] for h in prog_rows])
+            for f in ("constant_total", "work_base", "lock_in", "is_programme")]
+        self.segments: list[HazardSegment] = []
+        lo = 0
+        for b in range(1, nb + 1):
+            if b < nb and (self.regimes[b].base is self.regimes[lo].base
+                           or np.array_equal(self.regimes[b].base, self.regimes[lo].base)):
+                continue
+            hr = self.regimes[lo].hazard_rows
+            self.segments.append(HazardSegment(
+                lo, b, np.ascontiguousarray(np.vstack([hr.table[:_NS], prog[0]])),
+                *(np.concatenate([getattr(hr, f)[:_NS], arr]) for f, arr in
+                  zip(("constant_total", "work_base", "lock_in", "is_programme"), prog[1:], strict=True)),
+                np.ascontiguousarray(self.regimes[lo].base[:, _S.WORK])))
+            lo = b
         fade = np.ones(max(nb * npg, 1), np.float32)
         fade[: nb * npg] = self.values["fade_months"].reshape(-1)
         self.decay = decay_table(fade, self.horizon + 1)
-        self.stage_work = np.ascontiguousarray(self.regimes[0].base[:, _S.WORK])
         # blocks whose money rules are equal share one call of the rules (income support)
         keys: dict[object, int] = {}
         by_regime: dict[int, int] = {}
@@ -307,10 +339,12 @@ class BatchState:
     def refresh_multipliers(self, ids: np.ndarray | None = None) -> None:
         """Recompute the (age-dependent) work and studies hazard multipliers of ``ids`` (all)."""
         ids = self.ids if ids is None else ids
-        comp = self.spec.population.composition
-        w, s = static_multipliers(self.pop, ids, self.spec.effects, comp.employability_sd, self.month)
-        self.work_mult[ids] = w
-        self.studies_mult[ids] = s
+        sd = self.employability_sd
+        for value in np.unique(sd):  # (one value, unless the blocks draw their own)
+            some = ids if sd.size == 1 or (sd == value).all() else ids[sd[self.block[ids]] == value]
+            w, s = static_multipliers(self.pop, some, self.spec.effects, float(value), self.month)
+            self.work_mult[some] = w
+            self.studies_mult[some] = s
 
     def new_budget_year(self) -> None:
         """Reset every block's budgets to this year's levels."""

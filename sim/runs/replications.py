@@ -2,7 +2,9 @@
 
 Replication ``r`` of seed ``s`` uses :func:`sim.engine.streams.replication_seeds` (replication 0 is
 ``s`` itself), so results do not depend on how many worker processes run them or in which
-order they finish. Workers are a local process pool (``workers > 1``,
+order they finish. Replications run as blocks of batched models
+(:class:`~sim.engine.batch.BatchModel`; each block's results equal a separate run's), or one by one
+where their scenarios cannot share a model. Workers are a local process pool (``workers > 1``,
 :func:`sim.runs.workers.process_pool`: Ctrl-C reaches only this process, which stops them);
 results are gathered and sorted by replication before anything is summarised. With
 ``store=``, each replication is kept on disk as it finishes and read back instead of computed
@@ -25,7 +27,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.engine.model import ProgrammeModel
 from sim.engine.streams import replication_seeds
 from sim.runs.identity import VERSION, code_version, content_hash, replication_key, run_id
 from sim.runs.partial import ReplicationStore
@@ -34,7 +35,7 @@ from sim.runs.results import RunResult, atomic_dir
 from sim.runs.workers import process_pool
 from sim.scenario.schema import Scenario
 
-__all__ = ["simulate", "simulate_batch", "replicate", "replicate_batched", "Ensemble", "content_hash",
+__all__ = ["simulate", "simulate_batch", "replicate", "Ensemble", "content_hash",
            "code_version", "replication_key", "run_id", "flatten_summary", "VERSION", "QUANTILES"]
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -43,6 +44,8 @@ QUANTILES = (0.1, 0.5, 0.9)
 def simulate(scenario: Scenario, seed: int = 0, *, record_events: bool = True, compiled: bool = True) -> RunResult:
     """Run one replication of ``scenario`` to its horizon (``compiled=False``: the engine's
     plain-Python reference, slow; see :class:`~sim.engine.model.ProgrammeModel`)."""
+    from sim.engine.model import ProgrammeModel  # (mesa: imported only where an ordinary run is made)
+
     model = ProgrammeModel(scenario, rng=seed, record_events=record_events, compiled=compiled)
     model.run()
     return RunResult.from_model(model)
@@ -53,37 +56,70 @@ def simulate(scenario: Scenario, seed: int = 0, *, record_events: bool = True, c
 BATCH_PEOPLE = 60_000
 
 
+def _people(scenario: Scenario) -> int:
+    from sim.engine.population import population_size
+
+    return max(population_size(scenario.population, scenario.start_month, scenario.horizon_months), 1)
+
+
+def _models(todo: Sequence[int], people: int, people_per_model: int | None = None) -> list[list[int]]:
+    """``todo`` cut into batched models of at most ``people_per_model`` people (default
+    :data:`BATCH_PEOPLE`; at least one run each), as even in size as they can be."""
+    if not todo:
+        return []
+    step = max(1, (BATCH_PEOPLE if people_per_model is None else people_per_model) // people)
+    n = -(-len(todo) // step)
+    size, extra = divmod(len(todo), n)
+    out, lo = [], 0
+    for k in range(n):
+        hi = lo + size + (k < extra)
+        out.append(list(todo[lo:hi]))
+        lo = hi
+    return out
+
+
 def simulate_batch(scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool = True,
-                   compiled: bool = True, summary: bool = True, people_per_model: int = BATCH_PEOPLE
+                   compiled: bool = True, summary: bool = True, people_per_model: int | None = None
                    ) -> list[RunResult]:
     """Run scenario ``i`` with seed ``i`` for every ``i``, many at a time as blocks of one model
     (:class:`~sim.engine.batch.BatchModel`): each result equals ``simulate(scenarios[i], seeds[i])``.
 
-    The scenarios may differ only in their programmes' numbers (replications pass the same
-    scenario; a calibration, one per parameter set). Small cohorts run many times faster so.
+    The scenarios may differ only in their programmes' numbers and the national values a
+    calibration draws (:func:`~sim.engine.batch_state.check_batchable`; replications pass the same
+    scenario, a calibration one per parameter set). Small cohorts run many times faster so.
     ``summary=False`` leaves out each result's headline numbers (they post its ledger).
 
     Raises:
-        BatchError: if the scenarios differ in more than their programmes' numbers.
+        BatchError: if the scenarios differ in more than that.
     """
-    from sim.engine.batch import BatchModel
-    from sim.engine.population import population_size
-
     if len(scenarios) != len(seeds):
         raise ValueError(f"{len(scenarios)} scenarios for {len(seeds)} seeds")
     if not scenarios:
         return []
-    sc = scenarios[0]
-    people = max(population_size(sc.population, sc.start_month, sc.horizon_months), 1)
-    step = max(1, people_per_model // people)
+    from sim.engine.batch_state import check_batchable
+
+    check_batchable(scenarios)  # before any model runs
     results: list[RunResult] = []
-    for lo in range(0, len(seeds), step):
-        model = BatchModel(scenarios[lo:lo + step], seeds[lo:lo + step], record_events=record_events,
-                           compiled=compiled)
-        model.run()
-        results.extend(RunResult.from_model(model.block(b), summary=summary)  # type: ignore[arg-type]
-                       for b in range(model.blocks))
+    for chunk in _models(range(len(seeds)), _people(scenarios[0]), people_per_model):
+        results.extend(_batch([scenarios[i] for i in chunk], [seeds[i] for i in chunk], record_events, compiled,
+                              summary))
     return results
+
+
+def _batch(scenarios: Sequence[Scenario], seeds: Sequence[int], record_events: bool, compiled: bool = True,
+           summary: bool = True) -> list[RunResult]:
+    """One batched model of ``scenarios`` with ``seeds``, run; each block's result."""
+    from sim.engine.batch import BatchModel
+
+    model = BatchModel(scenarios, seeds, record_events=record_events, compiled=compiled)
+    model.run()
+    return [RunResult.from_model(model.block(b), summary=summary)  # type: ignore[arg-type]
+            for b in range(model.blocks)]
+
+
+def _batch_job(args: tuple[list[Scenario], list[int], bool]) -> list[RunResult]:
+    scenarios, seeds, events = args
+    return _batch(scenarios, seeds, events)
 
 
 def _one(args: tuple[Scenario, int, bool]) -> RunResult:
@@ -91,10 +127,27 @@ def _one(args: tuple[Scenario, int, bool]) -> RunResult:
     return simulate(scenario, seed, record_events=events)
 
 
+def _batchable(scenarios: Sequence[Scenario]) -> bool:
+    from sim.engine.batch_state import BatchError, check_batchable
+
+    try:
+        check_batchable(scenarios)
+    except BatchError:
+        return False
+    return True
+
+
 def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, workers: int = 1,
               record_events: bool = True, progress: Callable[[int], None] | None = None,
               store: str | Path | None = None) -> Ensemble:
     """Run ``replications`` independent replications.
+
+    The replications run as blocks of batched models (:class:`~sim.engine.batch.BatchModel`, at
+    most :data:`BATCH_PEOPLE` people each; results identical to separate runs), or one by one
+    (:func:`simulate`) if their scenarios cannot be blocks of one model (posterior draws of
+    values a batch cannot hold per block). With ``workers > 1`` the models (or single runs) are
+    shared out over a process pool; replications that fit in one batched model run in this
+    process, since starting a worker costs more than the whole model.
 
     Args:
         progress: called with 1 each time a replication finishes (e.g. ``tqdm.update``), also
@@ -109,14 +162,13 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
     # A scenario with `parameters: {from_calibration: NAME}`: replication i uses its own
     # posterior draw (chosen by seed and i only, so independent of workers).
     scenarios, draws = replication_scenarios(scenario, seed, replications)
-    jobs = [(sc, s, record_events) for sc, s in zip(scenarios, seeds, strict=True)]
     kept = ReplicationStore(store) if store is not None else None
     results: dict[int, RunResult] = {}
     keys: list[str] = []
     if kept is not None:  # read back what a killed command kept
         kept.clean()
         code = code_version()
-        keys = [replication_key(sc, s, record_events, code) for sc, s, _ in jobs]
+        keys = [replication_key(sc, s, record_events, code) for sc, s in zip(scenarios, seeds, strict=True)]
         for i, key in enumerate(keys):
             found = kept.get(key)
             if isinstance(found, RunResult):
@@ -132,39 +184,36 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
             progress(1)
 
     todo = [i for i in range(replications) if i not in results]
-    if workers <= 1 or len(todo) <= 1:
-        for i in todo:
-            finished(i, _one(jobs[i]))
-    else:
-        with process_pool(min(workers, len(todo))) as pool:
-            futures = {pool.submit(_one, jobs[i]): i for i in todo}
-            for fut in as_completed(futures):  # kept as each finishes, in any order
-                finished(futures[fut], fut.result())
+    if todo:
+        _run(scenarios, seeds, todo, record_events, workers, finished)
     ens = Ensemble(scenario, seed, seeds, [results[i] for i in range(replications)])
     ens.parameter_draws = draws
     ens.record_events = record_events
     return ens
 
 
-def replicate_batched(scenario: Scenario, seed: int = 0, replications: int = 1, *, record_events: bool = True
-                      ) -> Ensemble:
-    """:func:`replicate`, the replications run as blocks of batched models (:func:`simulate_batch`):
-    the same results, in one process, many times faster for a small cohort. Replications with
-    posterior draws that change more than programme numbers run one by one.
-    """
-    from sim.engine.batch_state import BatchError
+def _run(scenarios: list[Scenario], seeds: list[int], todo: list[int], events: bool, workers: int,
+         finished: Callable[[int, RunResult], None]) -> None:
+    """Run replications ``todo`` (batched if they can be), calling ``finished`` with each."""
+    if _batchable([scenarios[i] for i in todo]):
+        jobs: list[tuple[list[int], Callable[[Any], Any], Any]] = [
+            (chunk, _batch_job, ([scenarios[i] for i in chunk], [seeds[i] for i in chunk], events))
+            for chunk in _models(todo, _people(scenarios[todo[0]]))]
+    else:
+        jobs = [([i], _one, (scenarios[i], seeds[i], events)) for i in todo]
 
-    if replications < 1:
-        raise ValueError(f"replications must be >= 1, got {replications}")
-    seeds = replication_seeds(seed, replications)
-    scenarios, draws = replication_scenarios(scenario, seed, replications)
-    try:
-        results = simulate_batch(scenarios, seeds, record_events=record_events)
-    except BatchError:
-        results = [simulate(sc, s, record_events=record_events) for sc, s in zip(scenarios, seeds, strict=True)]
-    ens = Ensemble(scenario, seed, seeds, results)
-    ens.parameter_draws = draws
-    return ens
+    def done(chunk: list[int], out: RunResult | list[RunResult]) -> None:
+        for i, r in zip(chunk, out if isinstance(out, list) else [out], strict=True):
+            finished(i, r)
+
+    if workers <= 1 or len(jobs) <= 1:
+        for chunk, fn, args in jobs:
+            done(chunk, fn(args))
+        return
+    with process_pool(min(workers, len(jobs))) as pool:
+        futures = {pool.submit(fn, args): chunk for chunk, fn, args in jobs}
+        for fut in as_completed(futures):  # kept as each finishes, in any order
+            done(futures[fut], fut.result())
 
 
 def _bands(values: Sequence[float | None]) -> dict[str, float | None]:
