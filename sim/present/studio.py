@@ -348,8 +348,7 @@ def make_page(folder: str | os.PathLike[str] = ".", scenario: str | None = None,
             with solara.Card("Run"):
                 solara.InputInt("Paired replications", value=replications)
                 solara.InputInt("Seed", value=seed)
-                solara.Checkbox(label="Fixed parameter values (no posterior draws)", value=fixed,
-                                classes=["almsim-fixed"])
+                solara.Checkbox(label="Fixed parameter values (no posterior draws)", value=fixed)
                 solara.Button("Run", on_click=task, color="primary", disabled=bool(task.pending),
                               classes=["almsim-run"])
                 if task.pending:
