@@ -177,7 +177,8 @@ def test_bad_transfers_are_refused_with_file_line_and_key(tmp_path, transfers, m
     start = text.index("transfers:")
     end = text.index("scenarios:")
     text = text[:start] + f"transfers: {transfers}\n" + text[end:]
-    text = text.replace("targets: targets/", f"targets: {CAL}/targets/").replace("space: spaces/", f"space: {CAL}/spaces/")
+    text = text.replace("targets: targets/", f"targets: {CAL}/targets/")
+    text = text.replace("space: spaces/", f"space: {CAL}/spaces/")
     text = text.replace("file: ../scenarios/", f"file: {ROOT}/scenarios/")
     job = tmp_path / "job.yaml"
     job.write_text(text)

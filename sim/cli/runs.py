@@ -93,6 +93,9 @@ def _run(args: argparse.Namespace, scenarios: list[Any], folders: list[Path]) ->
         kept.remove()
         s = ens.summary()
         print(f"{scenario.name}: {args.replications} replications -> {path}")
+        for d in (ens.parameter_draws or {}).get("calibrated_defaults", []):
+            print(f"  calibrated, drawn per replication from fit {d['calibration']} ({d['posterior_draws']} posterior "
+                  f"draws): {', '.join(d['paths'])}")
         print("  median [P10, P90]")
         rows = (("share_in_work_12m", "in work after 1 year (%)", 100, 1),
                 ("share_in_work_60m", "in work after 5 years (%)", 100, 1),
