@@ -98,6 +98,11 @@ def test_the_pair_shares_the_draw():
     assert (drawn["posterior_draws"] == 100).all() and (drawn["draws_used"] == 2).all()
     assert c.meta["fixed_parameters"] is False
     assert "calibrated, drawn per replication from fit national-assistance" in c.to_text()
+    from sim.present.report import render_report
+
+    html = render_report(c)
+    assert "Calibrated parameters and priors" in html and "4 calibrated parameters are drawn" in html
+    assert "calibration/national-assistance.yaml" in html
 
 
 def test_a_path_that_does_not_transfer_is_never_drawn():
