@@ -197,7 +197,10 @@ def read_transfers(raw: Mapping[str, Any], provenance: Provenance, job_file: str
     if not isinstance(scenarios, dict) or not scenarios:
         raise c.fail(("transfers",), "needs the job's scenarios (the first holds the calibrated defaults)",
                      "transfers")
-    defaults_file = _first_scenario_file(Path(job_file), raw)
+    try:
+        defaults_file = _first_scenario_file(Path(job_file), raw)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise c.fail(("scenarios",), f"the first scenario names no usable file ({exc})", "scenarios") from None
     doc = build(*parse_file(defaults_file)).model_dump(mode="json")
     defaults: dict[str, Any] = {}
     for i, p in enumerate(paths):
