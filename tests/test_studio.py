@@ -230,6 +230,8 @@ def test_the_studio_in_a_browser_runs_saves_and_reopens_a_variant(studio, tmp_pa
             expect(page.locator(".almsim-who-pays")).to_contain_text(SIGN_NOTE)
             expect(page.locator(".almsim-limits")).to_contain_text("starts per month")
             expect(page.locator(".almsim-bridge")).to_contain_text("Payoff-style estimate")
+            # the calibrated national rates were drawn per replication (the box is not ticked)
+            expect(page.locator(".almsim-parameters").first).to_contain_text("drawn per replication from fit")
             first = table.inner_text()
             run = page.locator(".almsim-run")
             expect(run).to_be_enabled(timeout=30_000)  # the task has finished, not only shown its result

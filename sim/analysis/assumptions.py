@@ -11,13 +11,16 @@ pydantic objects and their ``model_dump(mode="json")`` side by side, so that
 
 Descriptive text (``name``, ``title``, ``description``) is not a parameter and is left out.
 :func:`assumption_table` lists the paths whose value differs between a baseline and a
-scenario; :func:`source_table` lists every sourced parameter the scenarios use.
+scenario; :func:`source_table` lists every sourced parameter the scenarios use;
+:func:`parameter_table` says which are calibrated (drawn per replication from which fit, or fixed)
+and which are priors.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,11 +30,18 @@ from pydantic import BaseModel
 from sim.scenario.dated import Param, format_month
 from sim.scenario.schema import Scenario
 
-__all__ = ["Leaf", "flatten_parameters", "assumption_table", "source_table", "format_value",
-           "ASSUMPTION_COLUMNS", "SOURCE_COLUMNS"]
+__all__ = ["Leaf", "flatten_parameters", "assumption_table", "source_table", "parameter_table", "parameters_text",
+           "format_value",
+           "ASSUMPTION_COLUMNS", "SOURCE_COLUMNS", "PARAMETER_COLUMNS"]
 
 ASSUMPTION_COLUMNS = ("scenario", "path", "value_baseline", "value_scenario", "source", "status")
 SOURCE_COLUMNS = ("path", "value", "scenarios", "source", "status")
+#: ``status`` is ``calibrated`` or ``uncalibrated`` (a prior); ``drawn``: drawn per replication from
+#: the posterior of ``calibration`` (``posterior_draws`` draws, ``draws_used`` distinct ones used);
+#: ``value``: the value as written (for a calibrated one, the posterior median).
+PARAMETER_COLUMNS = ("path", "scenarios", "value", "status", "drawn", "calibration", "posterior_draws",
+                     "draws_used", "source")
+_FIT = re.compile(r"calibration/([a-z0-9][a-z0-9_\-]*)\.yaml")
 #: Shown when a path exists in one scenario only (e.g. a programme the baseline lacks).
 ABSENT = "—"
 _SKIP = frozenset({"name", "title", "description", "source"})
@@ -138,3 +148,78 @@ def source_table(scenarios: Sequence[Scenario], labels: Sequence[str]) -> pd.Dat
             seen.setdefault((f"goals.{g.name}", value, g.source or "", "goal"), []).append(label)
     rows = [(p, v, ", ".join(dict.fromkeys(labs)), s, st) for (p, v, s, st), labs in sorted(seen.items())]
     return pd.DataFrame(rows, columns=list(SOURCE_COLUMNS))
+
+
+def parameter_table(scenarios: Sequence[Scenario], labels: Sequence[str],
+                    draws: Sequence[Mapping[str, Any] | None]) -> pd.DataFrame:
+    """Which of the scenarios' parameters are calibrated and which are priors.
+
+    A row per parameter (and value) that is calibrated (drawn per replication, or fixed at its
+    written value) or a prior (status ``uncalibrated``); ``scenarios`` lists the labels using it.
+
+    Args:
+        draws: each scenario's draws as :func:`sim.runs.posterior.replication_scenarios` describes
+            them (``Ensemble.parameter_draws``; ``None``: nothing drawn).
+
+    Returns:
+        Columns :data:`PARAMETER_COLUMNS`, calibrated rows first (drawn before fixed), then priors,
+        each by path.
+    """
+    from sim.runs.posterior import drawn_defaults
+
+    seen: dict[tuple[Any, ...], list[str]] = {}
+    for label, scn, info in zip(labels, scenarios, draws, strict=True):
+        flat = flatten_parameters(scn)
+        drawn: dict[str, tuple[str, int, int]] = {}
+        if info:
+            if info.get("from_calibration"):
+                for p in info["paths"]:
+                    drawn[p] = (info["from_calibration"], int(info.get("posterior_draws", 0)),
+                                len(set(info["draws"])))
+            for d in info.get("calibrated_defaults", ()):
+                for p in d["paths"]:
+                    drawn.setdefault(p, (d["calibration"], int(d["posterior_draws"]), len(set(d["draws"]))))
+        explicit = scn.parameters.from_calibration if scn.parameters is not None else None
+        defaults = {p: t.calibration for t, paths in drawn_defaults(scn.model_dump(mode="json"), (explicit,))
+                    for p in paths}
+        for path in sorted(set(flat) | set(drawn) | set(defaults)):
+            leaf = flat.get(path, Leaf(""))
+            if path in drawn:
+                fit, n, used = drawn[path]
+                key = (path, leaf.value, "calibrated", True, fit, n, used, leaf.source or "")
+            elif leaf.status == "calibrated" or path in defaults:
+                match = _FIT.search(leaf.source or "")
+                fit = defaults.get(path) or (match.group(1) if match else "")
+                key = (path, leaf.value, "calibrated", False, fit, 0, 0, leaf.source or "")
+            elif leaf.status == "uncalibrated":
+                key = (path, leaf.value, "uncalibrated", False, "", 0, 0, leaf.source or "")
+            else:
+                continue
+            seen.setdefault(key, []).append(label)
+    rows = [(k[0], ", ".join(dict.fromkeys(labs)), *k[1:]) for k, labs in seen.items()]
+    rows.sort(key=lambda r: (r[3] != "calibrated", not r[4], r[0], r[1]))
+    return pd.DataFrame(rows, columns=list(PARAMETER_COLUMNS))
+
+
+def parameters_text(table: pd.DataFrame, examples: int = 4) -> list[str]:
+    """The terminal's lines on a :func:`parameter_table`: the calibrated parameters drawn per
+    replication (by fit, with how many draws), those fixed, and how many values are priors."""
+    if table.empty:
+        return []
+    out = []
+    cal = table[table["status"] == "calibrated"]
+    drawn = cal[cal["drawn"].astype(bool)]
+    for fit, rows in drawn.groupby("calibration", sort=True):
+        paths = ", ".join(dict.fromkeys(rows["path"]))
+        out.append(f"calibrated, drawn per replication from fit {fit} ({int(rows['posterior_draws'].max())} "
+                   f"posterior draws, {int(rows['draws_used'].max())} used): {paths}")
+    fixed = cal[~cal["drawn"].astype(bool) & ~cal["path"].isin(drawn["path"])]
+    if len(fixed):
+        fits = ", ".join(f for f in dict.fromkeys(fixed["calibration"]) if f) or "fit not named"
+        out.append(f"calibrated, fixed at the written posterior median ({fits}): "
+                   f"{', '.join(dict.fromkeys(fixed['path']))}")
+    priors = list(dict.fromkeys(table.loc[table["status"] == "uncalibrated", "path"]))
+    if priors:
+        more = f" and {len(priors) - examples} more" if len(priors) > examples else ""
+        out.append(f"priors (uncalibrated, fixed): {len(priors)} values, e.g. {', '.join(priors[:examples])}{more}")
+    return ["Parameters:", *(f"  {line}" for line in out)]

@@ -126,9 +126,10 @@ def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: 
                 else:
                     b_ens = replicate(_with_member_share(baseline.scenario, value), baseline.seed,
                                       len(baseline.seeds), workers=workers, record_events=False, progress=progress,
-                                      store=store)
+                                      store=store, fixed_parameters=baseline.fixed_parameters)
                     s_ens = replicate(_with_member_share(scn, value), ens.seed, len(ens.seeds), workers=workers,
-                                      record_events=False, progress=progress, store=store)
+                                      record_events=False, progress=progress, store=store,
+                                      fixed_parameters=ens.fixed_parameters)
                     base = np.stack([r.ledger_book.net(PAYERS, months) for r in b_ens.results])
                     sc = np.stack([r.ledger_book.net(PAYERS, months) for r in s_ens.results])
                 rows += _rows(label, a, value, current, horizons, origin, disc, base, sc)

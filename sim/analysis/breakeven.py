@@ -292,7 +292,7 @@ def breakeven(scenario_path_or_obj: Scenario | str | os.PathLike[str], *, payer:
               replications: int = 10, tol: float | None = None,
               search_range: tuple[float, float] | None = None, max_evaluations: int = 30,
               overrides: Sequence[str] = (), workers: int = 1,
-              progress: Callable[[int], None] | None = None) -> BreakevenResult:
+              progress: Callable[[int], None] | None = None, fixed_parameters: bool = False) -> BreakevenResult:
     """Find the value of a scenario parameter at which ``payer`` breaks even.
 
     Args:
@@ -309,6 +309,8 @@ def breakeven(scenario_path_or_obj: Scenario | str | os.PathLike[str], *, payer:
             :data:`PARAMETER_RANGES`.
         max_evaluations: a cap on scenario ensembles run (each ``replications`` runs).
         workers, progress: as for :func:`sim.runs.replications.replicate` (progress gets 1 per run).
+        fixed_parameters: keep the calibrated defaults' written values instead of drawing them
+            per replication (the same draw for the baseline and every evaluation otherwise).
 
     Raises:
         ValueError: bad payer, path, range, horizon or programme.
@@ -345,7 +347,8 @@ def breakeven(scenario_path_or_obj: Scenario | str | os.PathLike[str], *, payer:
     else:
         base_scn = baseline
         reference = f"{base_scn.name}: the baseline given"
-    base = replicate(base_scn, seed, replications, workers=workers, record_events=False, progress=progress)
+    base = replicate(base_scn, seed, replications, workers=workers, record_events=False, progress=progress,
+                     fixed_parameters=fixed_parameters)
     names = [p.name for p in scenario.programmes]
     prog = path.split(".")[1] if path.startswith("programmes.") and path.split(".")[1] in names else \
         (names[0] if len(names) == 1 else None)
@@ -356,7 +359,8 @@ def breakeven(scenario_path_or_obj: Scenario | str | os.PathLike[str], *, payer:
         v = float(v)
         if v not in cache:
             ens: Ensemble = replicate(with_parameter(scenario, path, v), seed, replications,
-                                      workers=workers, record_events=prog is not None, progress=progress)
+                                      workers=workers, record_events=prog is not None, progress=progress,
+                                      fixed_parameters=fixed_parameters)
             saving = cumulative_saving(base, ens, payer, horizon)
             into = ([_share_into_work(r.tables["events"], prog, stage, programme_start(scenario), horizon)
                      for r in ens.results] if prog else [(float("nan"), 0)] * len(ens.results))

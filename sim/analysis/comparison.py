@@ -44,7 +44,15 @@ import numpy as np
 import pandas as pd
 
 from sim.accounts.payers import ALL_PAYERS, BEFORE_EQUALISATION, CATEGORIES, PAYERS, SOCIETY
-from sim.analysis.assumptions import ASSUMPTION_COLUMNS, SOURCE_COLUMNS, assumption_table, source_table
+from sim.analysis.assumptions import (
+    ASSUMPTION_COLUMNS,
+    PARAMETER_COLUMNS,
+    SOURCE_COLUMNS,
+    assumption_table,
+    parameter_table,
+    parameters_text,
+    source_table,
+)
 from sim.analysis.assumptions_driving import LINE_COLUMNS, assumption_lines, lines_text
 from sim.analysis.comparison_math import (
     HORIZONS,
@@ -78,7 +86,7 @@ __all__ = [
 
 #: The tables of a comparison, in the order they are saved.
 TABLES = ("money", "headline", "bridge", "pairs", "limits", "assumption_lines", "categories", "goals",
-          "stock_bands", "assumptions", "sources")
+          "stock_bands", "assumptions", "sources", "parameters")
 #: Payers whose cost per extra person in work (and per participant) is reported.
 COST_PAYERS = ("municipality", SOCIETY)
 
@@ -96,7 +104,8 @@ _COLUMNS = {"money": MONEY_COLUMNS, "headline": HEADLINE_COLUMNS, "pairs": HEADL
             "limits": LIMIT_COLUMNS, "assumption_lines": LINE_COLUMNS, "bridge": BRIDGE_COLUMNS,
             "categories": CATEGORY_COLUMNS,
             "goals": GOAL_COLUMNS,
-            "stock_bands": BAND_COLUMNS, "assumptions": ASSUMPTION_COLUMNS, "sources": SOURCE_COLUMNS}
+            "stock_bands": BAND_COLUMNS, "assumptions": ASSUMPTION_COLUMNS, "sources": SOURCE_COLUMNS,
+            "parameters": PARAMETER_COLUMNS}
 
 
 # --------------------------------------------------------------------------------------------
@@ -407,7 +416,7 @@ class Comparison:
         baseline: the baseline's label (its scenario name).
         scenarios: the scenarios' labels (names, made unique with ``#2``... if needed).
         tables: ``money``, ``headline``, ``categories``, ``goals``, ``stock_bands``, ``assumptions``,
-            ``sources`` (see :func:`compare` for their columns).
+            ``sources``, ``parameters`` (see :func:`compare` for their columns).
         meta: seed, replication seeds, months, discount rates, titles, programmes, versions
             (plain JSON types; saved as ``comparison.json``).
         runs: label -> the replications' :class:`~sim.runs.results.RunResult` (not saved).
@@ -453,6 +462,11 @@ class Comparison:
     def sources(self) -> pd.DataFrame:
         """Every sourced parameter used by any scenario."""
         return self.tables["sources"]
+
+    @property
+    def parameters(self) -> pd.DataFrame:
+        """Which parameters are calibrated (drawn per replication, or fixed) and which are priors."""
+        return self.tables["parameters"]
 
     @classmethod
     def from_ensembles(cls, baseline: Ensemble, scenarios: Sequence[Ensemble],
@@ -500,6 +514,9 @@ class Comparison:
             "stock_bands": _frame("stock_bands", pd.concat(bands, ignore_index=True)),
             "assumptions": _frame("assumptions", assumption_table(baseline.scenario, scns, labels)),
             "sources": _frame("sources", source_table([baseline.scenario, *scns], [base_label, *labels])),
+            "parameters": _frame("parameters", parameter_table(
+                [baseline.scenario, *scns], [base_label, *labels],
+                [e.parameter_draws for e in (baseline, *scenarios)])),
         }
         meta = _meta(baseline, scenarios, base_label, labels)
         runs = {lab: e.results for lab, e in zip([base_label, *labels], [baseline, *scenarios], strict=True)}
@@ -540,7 +557,8 @@ class Comparison:
         lines = [f"Baseline: {self.baseline} ({self.meta['titles'].get(self.baseline, '')})",
                  f"{self.meta['replications']} paired replications, seed {self.meta['seed']}; "
                  f"saving = scenario - baseline, discounted to the programme's start; "
-                 f"+ = the payer is better off, - = it pays"]
+                 f"+ = the payer is better off, - = it pays",
+                 *parameters_text(self.tables.get("parameters", _frame("parameters", [])))]
         limits = self.tables.get("limits", _frame("limits", []))
         for label in self.scenarios:
             lines += ["", f"Scenario: {label} ({self.meta['titles'].get(label, '')})",
@@ -704,6 +722,7 @@ def _meta(baseline: Ensemble, scenarios: Sequence[Ensemble], base_label: str, la
                              for p in e.scenario.programmes]
                        for lab, e in zip(every, ens, strict=True)},
         "content_hash": {lab: content_hash(e.scenario) for lab, e in zip(every, ens, strict=True)},
+        "fixed_parameters": bool(baseline.fixed_parameters),
         "warnings": {lab: cost_warnings(e.scenario) for lab, e in zip(labels, scenarios, strict=True)},
         "almsim_version": VERSION,
         "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -712,7 +731,8 @@ def _meta(baseline: Ensemble, scenarios: Sequence[Ensemble], base_label: str, la
 
 def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0, replications: int = 20,
             workers: int = 1, progress: Callable[[int], None] | None = None,
-            sensitivity: bool = True, bridge: bool = True, store: str | Path | None = None) -> Comparison:
+            sensitivity: bool = True, bridge: bool = True, store: str | Path | None = None,
+            fixed_parameters: bool = False) -> Comparison:
     """Run ``baseline`` and each scenario with common random numbers and compare them.
 
     Args:
@@ -731,6 +751,9 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
             (:mod:`sim.analysis.payoff`; needs the scenarios' event logs, which are then kept).
         store: a folder where every replication is kept as it finishes and read back when asked
             for again, so a killed comparison resumes (:func:`sim.runs.replications.replicate`).
+        fixed_parameters: keep the calibrated defaults' written values (posterior medians)
+            instead of drawing them per replication; a pair's two runs share each draw
+            (:mod:`sim.runs.posterior`).
 
     Returns:
         A :class:`Comparison` with these tables:
@@ -754,15 +777,18 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
           probability, median/p10/p90 achieved share, median participants, replications, source;
         * ``stock_bands``: scenario (baseline included), month, stage, p10, p50, p90;
         * ``assumptions``: scenario, path, value_baseline, value_scenario, source, status;
-        * ``sources``: path, value, scenarios, source, status.
+        * ``sources``: path, value, scenarios, source, status;
+        * ``parameters``: path, scenarios, value, status (calibrated or uncalibrated), drawn,
+          calibration, posterior_draws, draws_used, source
+          (:func:`sim.analysis.assumptions.parameter_table`).
     """
     scenarios = list(scenarios)
     if not scenarios:
         raise ValueError("give at least one scenario to compare with the baseline")
     base = replicate(baseline, seed, replications, workers=workers, record_events=False, progress=progress,
-                     store=store)
+                     store=store, fixed_parameters=fixed_parameters)
     ens = [replicate(s, seed, replications, workers=workers, record_events=bool(s.goals) or bridge,
-                     progress=progress, store=store) for s in scenarios]
+                     progress=progress, store=store, fixed_parameters=fixed_parameters) for s in scenarios]
     out = Comparison.from_ensembles(base, ens, bridge=bridge)  # checks that the runs pair up
     if sensitivity:
         out.tables["assumption_lines"] = _frame("assumption_lines", assumption_lines(

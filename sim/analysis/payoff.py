@@ -171,8 +171,10 @@ def payoff_bridge(baseline: Ensemble, scenario: Ensemble) -> Bridge:
     disc = discount_factors(months, rate, origin)
     disc[:origin] = 0.0
     stages = {p.stage.label for p in scn.programmes}
-    base_scns, _ = replication_scenarios(baseline.scenario, baseline.seed, len(baseline.seeds))
-    scen_scns, _ = replication_scenarios(scn, scenario.seed, len(scenario.seeds))
+    base_scns, _ = replication_scenarios(baseline.scenario, baseline.seed, len(baseline.seeds),
+                                         fixed_parameters=baseline.fixed_parameters)
+    scen_scns, _ = replication_scenarios(scn, scenario.seed, len(scenario.seeds),
+                                         fixed_parameters=scenario.fixed_parameters)
     n_people = _people(scn)
     out = np.zeros((len(scenario.seeds), len(ALL_PAYERS), len(horizons), len(BRIDGE_STEPS)))
     written_off = np.zeros((len(scenario.seeds), len(ALL_PAYERS), len(horizons)))

@@ -39,6 +39,7 @@ import pandas as pd
 from sim.calibration.spaces import Parameter, Prior, Space, load_space
 from sim.calibration.targets import Target, TargetSet, deviance, load_targets, shares, simulate_target
 from sim.engine.streams import replication_seeds
+from sim.runs.posterior import read_transfers
 from sim.runs.replications import simulate, simulate_batch
 from sim.scenario.checks import Checker
 from sim.scenario.errors import ScenarioError, did_you_mean
@@ -88,6 +89,9 @@ class Job:
     workers: int
     held_back: tuple[str, ...]
     notes: str = ""
+    #: posterior paths other scenarios draw where they use this fit's default (``transfers:``;
+    #: :mod:`sim.runs.posterior`)
+    transfers: tuple[str, ...] = ()
 
     def scenario_of(self, target: Target) -> str:
         """The job's scenario key a target is computed on."""
@@ -98,7 +102,8 @@ class Job:
         return [t for t in self.targets.targets if t.kind == "outcome" and t.name not in leave_out]
 
 
-_JOB_KEYS = ("name", "title", "targets", "space", "scenarios", "method", "seed", "workers", "held_back", "notes")
+_JOB_KEYS = ("name", "title", "targets", "space", "scenarios", "method", "seed", "workers", "held_back", "notes",
+             "transfers")
 _SCENARIO_KEYS = ("file", "set", "record_events")
 #: Bounds of each method setting (``whole``: a whole number). Caps keep a typo (1e9 particles)
 #: from asking for more than a machine can do.
@@ -230,7 +235,15 @@ def load_job(path: str | Path) -> Job:
     for i, h in enumerate(held):
         if h not in names:
             raise c.fail(("held_back", i), f"unknown target {h!r}{did_you_mean(h, names)}", f"held_back[{i}]")
-    return Job(name, title, file, specs, targets, space, method, int(seed), int(workers), held, notes.strip())
+    transfers = read_transfers(raw, prov, path)
+    calibrated = [p_ for p in space.parameters for p_ in p.paths]
+    for i, path_ in enumerate(transfers.paths if transfers is not None else ()):
+        if path_ not in calibrated:
+            raise c.fail(("transfers", i), f"{path_!r} is not a path this job calibrates"
+                         f"{did_you_mean(path_, calibrated) or ' (' + (', '.join(calibrated) or 'none') + ')'}",
+                         f"transfers[{i}]")
+    return Job(name, title, file, specs, targets, space, method, int(seed), int(workers), held, notes.strip(),
+               transfers.paths if transfers is not None else ())
 
 
 def targets_line(file: str, index: int) -> int | None:

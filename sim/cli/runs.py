@@ -30,7 +30,15 @@ def _ensemble_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes (results do not depend on it; default 1)")
     parser.add_argument("--out", default="outputs", help="folder for results (default outputs/)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _fixed_parameters_option(parser)
     add_set_option(parser)
+
+
+def _fixed_parameters_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fixed-parameters", action="store_true",
+                        help="keep the calibrated national defaults at their written posterior medians "
+                             "(default: each replication draws them from the fits' posteriors, the same "
+                             "draw for a scenario and its baseline)")
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +68,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     record = not args.no_events
     scenarios = load_all(args.files, args.overrides, record)
-    folders = [Path(args.out) / s.name / run_id(s, args.seed, args.replications, record) for s in scenarios]
+    folders = [Path(args.out) / s.name / run_id(s, args.seed, args.replications, record, args.fixed_parameters)
+               for s in scenarios]
     return _with_folders(folders, lambda: sum(_estimate(s, args.replications, record) for s in scenarios),
                          lambda: _run(args, scenarios, folders))
 
@@ -78,11 +87,15 @@ def _run(args: argparse.Namespace, scenarios: list[Any], folders: list[Path]) ->
         with tqdm(total=args.replications, desc=scenario.name, unit="run", disable=args.quiet or None,
                   file=sys.stderr, leave=False) as bar:
             ens = replicate(scenario, args.seed, args.replications, workers=args.workers,
-                            record_events=not args.no_events, progress=bar.update, store=kept.folder)
+                            record_events=not args.no_events, progress=bar.update, store=kept.folder,
+                            fixed_parameters=args.fixed_parameters)
         path = ens.save(args.out, source=file)
         kept.remove()
         s = ens.summary()
         print(f"{scenario.name}: {args.replications} replications -> {path}")
+        for d in (ens.parameter_draws or {}).get("calibrated_defaults", []):
+            print(f"  calibrated, drawn per replication from fit {d['calibration']} ({d['posterior_draws']} posterior "
+                  f"draws): {', '.join(d['paths'])}")
         print("  median [P10, P90]")
         rows = (("share_in_work_12m", "in work after 1 year (%)", 100, 1),
                 ("share_in_work_60m", "in work after 5 years (%)", 100, 1),
@@ -183,16 +196,22 @@ _REPORT_BYTES = 2_000_000
 
 
 def _comparison_id(args: argparse.Namespace, baseline: Any, scenarios: list[Any]) -> str:
-    """``seed<N>-r<R>-<hash>``: the hash of the resolved scenarios (in order) and of the parts
-    left out (``--no-sensitivity``, ``--no-bridge``)."""
+    """``seed<N>-r<R>-<hash>``: the hash of the resolved scenarios (in order), of the calibrated
+    defaults they draw (none with ``--fixed-parameters``) and of the parts left out
+    (``--no-sensitivity``, ``--no-bridge``)."""
     import hashlib
     import json
 
     from sim.runs.identity import content_hash
+    from sim.runs.posterior import draw_identity
 
-    what = json.dumps({"scenarios": [content_hash(s) for s in (baseline, *scenarios)],
-                       "sensitivity": not args.no_sensitivity, "bridge": not args.no_bridge})
-    return f"seed{args.seed}-r{args.replications}-{hashlib.sha256(what.encode()).hexdigest()[:10]}"
+    what: dict[str, Any] = {"scenarios": [content_hash(s) for s in (baseline, *scenarios)],
+                            "sensitivity": not args.no_sensitivity, "bridge": not args.no_bridge}
+    drawn = [draw_identity(s, args.fixed_parameters) for s in (baseline, *scenarios)]
+    if any(drawn):  # with nothing drawn, the folder of the values as written
+        what["drawn"] = drawn
+    text = json.dumps(what)
+    return f"seed{args.seed}-r{args.replications}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
 def _compare(args: argparse.Namespace, baseline: Any, scenarios: list[Any], folder: Path) -> int:
@@ -210,7 +229,8 @@ def _compare(args: argparse.Namespace, baseline: Any, scenarios: list[Any], fold
               leave=False) as bar:
         comparison = compare(baseline, scenarios, seed=args.seed, replications=args.replications,
                              workers=args.workers, progress=bar.update, sensitivity=not args.no_sensitivity,
-                             bridge=not args.no_bridge, store=kept.folder)
+                             bridge=not args.no_bridge, store=kept.folder,
+                             fixed_parameters=args.fixed_parameters)
     # The report is rendered first and written with the tables: the folder is all or nothing.
     out = comparison.save(folder, extra={"report.html": render_report(comparison)})
     kept.remove()
@@ -239,6 +259,7 @@ def _breakeven_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replications per evaluation (default 10)")
     parser.add_argument("--workers", "-w", type=at_least(1), default=1, help="worker processes (default 1)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _fixed_parameters_option(parser)
     add_set_option(parser)
 
 
@@ -269,7 +290,7 @@ def cmd_breakeven(args: argparse.Namespace) -> int:
             result = breakeven(scenario, payer=args.payer, horizon_months=horizon, programme=args.programme,
                                parameter=args.parameter, baseline=reference, search_range=search_range,
                                seed=args.seed, replications=args.replications, workers=args.workers,
-                               progress=bar.update)
+                               progress=bar.update, fixed_parameters=args.fixed_parameters)
     except ValueError as exc:
         print(f"error: {args.file}: {exc}", file=sys.stderr)
         return 2

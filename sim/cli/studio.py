@@ -30,14 +30,17 @@ def _studio_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folder", default=".", help="where variants are saved (default: the current folder)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8766, help="port (default 8766; 0 = any free port)")
+    parser.add_argument("--fixed-parameters", action="store_true",
+                        help="start with the calibrated national defaults at their written posterior medians "
+                             "(default: drawn per replication from the fits' posteriors; a box on the page)")
 
 
 def studio_command(folder: Path, scenario: str, baseline: str | None, save_in: str, host: str,
-                   port: int) -> list[str]:
+                   port: int, fixed_parameters: bool = False) -> list[str]:
     """Write the page's launcher into ``folder`` and return the ``solara run`` command for it."""
     launcher = folder / "almsim_studio_app.py"
     launcher.write_text("from sim.present.studio import make_page\n\n"
-                        f"Page = make_page({save_in!r}, {scenario!r}, {baseline!r})\n")
+                        f"Page = make_page({save_in!r}, {scenario!r}, {baseline!r}, {bool(fixed_parameters)!r})\n")
     return [sys.executable, "-m", "solara", "run", str(launcher), "--host", host, "--port", str(port),
             "--production", "--no-open", "--no-check-version"]
 
@@ -76,6 +79,6 @@ def cmd_studio(args: argparse.Namespace) -> int:
            "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="almsim-studio-") as tmp:
         cmd = studio_command(Path(tmp), _absolute(scenario), _absolute(baseline), str(folder.resolve()),
-                             args.host, args.port)
+                             args.host, args.port, args.fixed_parameters)
         print(f"almsim studio: {scenario} on http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
         return subprocess.call(cmd, env=env)

@@ -40,8 +40,9 @@ LIMITATIONS = (
     "Housing allowance, child allowance and other means-tested benefits are not modelled.",
     "Jobs are not taken from anyone else (no displacement) and wages do not react to the programme; the "
     "value of work done is a share of the wage cost.",
-    "Intervals (P10-P90) show chance between replications of the same assumptions, not uncertainty in the "
-    "assumptions themselves; parameters marked 'uncalibrated' are priors.",
+    "Intervals (P10-P90) show chance between replications and, for calibrated parameters drawn per replication "
+    "from their fit's posterior, what the data leave uncertain about them; priors (parameters marked "
+    "'uncalibrated') and other assumptions are held fixed, so their uncertainty is not in the intervals.",
     "Social effects the programmes report (health, family life, pride, language) are not valued.",
 )
 _METRIC_ROWS = (
@@ -306,9 +307,14 @@ def summary_paragraph(comparison: Comparison, label: str) -> str:
     mine = src["scenarios"].map(lambda names: label in str(names).split(", "))
     used = src[mine & (src["status"] != "goal")]
     uncal = int((used["status"] == "uncalibrated").sum())
-    out.append(f"Ranges are P10-P90 over {meta['replications']} paired replications and show chance, not "
-               f"doubt about the assumptions; {uncal} of the {len(used)} sourced numbers behind this scenario "
-               "are uncalibrated priors.")
+    params = comparison.tables.get("parameters")
+    drawn = (params is not None and bool(params["drawn"].astype(bool).any())
+             and bool(params.loc[params["drawn"].astype(bool), "scenarios"].map(
+                 lambda names: label in str(names).split(", ")).any()))
+    what = ("chance and the calibrated parameters' posterior uncertainty (drawn per replication), not doubt "
+            "about the other assumptions" if drawn else "chance, not doubt about the assumptions")
+    out.append(f"Ranges are P10-P90 over {meta['replications']} paired replications and show {what}; "
+               f"{uncal} of the {len(used)} sourced numbers behind this scenario are uncalibrated priors.")
     return " ".join(out)
 
 
@@ -486,6 +492,33 @@ def _sources(comparison: Comparison) -> dict[str, Any]:
     return {"sources": rows, "references": texts}
 
 
+def _parameters(comparison: Comparison) -> dict[str, Any]:
+    """The report's section on calibrated parameters and priors (from the ``parameters`` table)."""
+    table = comparison.tables.get("parameters")
+    if table is None or table.empty:
+        return {"summary": "This comparison lists no calibrated parameters or priors.", "drawn": [], "fixed": [],
+                "priors": []}
+    flag = table["drawn"].astype(bool)
+    cal = table["status"] == "calibrated"
+    drawn = table[cal & flag].to_dict("records")
+    fixed = table[cal & ~flag & ~table["path"].isin(table.loc[cal & flag, "path"])].to_dict("records")
+    priors = table[table["status"] == "uncalibrated"].to_dict("records")
+    fits = sorted({str(r["calibration"]) for r in drawn})
+    reps = comparison.meta["replications"]
+    if drawn:
+        summary = (f"{len({r['path'] for r in drawn})} calibrated parameters are drawn from their fit's posterior "
+                   f"({', '.join(fits)}), one draw per replication and the same draw for a scenario and its "
+                   f"baseline, so the {reps} replications' intervals carry what the calibration leaves uncertain.")
+    elif comparison.meta.get("fixed_parameters"):
+        summary = ("Calibrated parameters are fixed at their posterior medians in this run (--fixed-parameters): "
+                   "the intervals show chance only.")
+    else:
+        summary = "No calibrated parameter is drawn per replication here: the intervals show chance only."
+    summary += (f" {len({r['path'] for r in priors})} values are priors (status uncalibrated), held fixed."
+                if priors else "")
+    return {"summary": summary, "drawn": drawn, "fixed": fixed, "priors": priors}
+
+
 def render_report(comparison: Comparison) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
     meta = comparison.meta
@@ -514,6 +547,7 @@ def render_report(comparison: Comparison) -> str:
         side_by_side=side_by_side(comparison, main_h),
         figures=figures,
         **_sources(comparison),
+        parameters=_parameters(comparison),
         limitations=LIMITATIONS,
         rate=next(iter(meta.get("discount_rate_per_year", {}).values()), float("nan")),
         horizon=_years(int(meta["horizon_months"])),

@@ -85,7 +85,7 @@ def pair_for_file(file: str) -> Pair:
 
 
 def run_pair(pair: Pair, values: Mapping[str, float | None], *, seed: int = 0, replications: int = 10,
-             progress: Callable[[int], None] | None = None) -> Outcome:
+             progress: Callable[[int], None] | None = None, fixed_parameters: bool = False) -> Outcome:
     """Compare the pair's programme scenario, with the levers moved, against its baseline.
 
     The baseline takes the assumptions the scenario runs with
@@ -99,6 +99,8 @@ def run_pair(pair: Pair, values: Mapping[str, float | None], *, seed: int = 0, r
         seed: the seed of both sides.
         replications: paired replications.
         progress: called with 1 per finished run (``2 * replications`` runs).
+        fixed_parameters: keep the calibrated national defaults at their written posterior
+            medians (default: each pair of runs draws them from the fits' posteriors).
 
     Raises:
         ScenarioError: if a moved value is refused by the scenario's rules.
@@ -119,7 +121,7 @@ def run_pair(pair: Pair, values: Mapping[str, float | None], *, seed: int = 0, r
     notes = [] if bridge else [f"The payoff-style bridge is left out: {people:,} people is more than "
                                f"{BRIDGE_MAX_PEOPLE:,} (it would re-run every replication with everyone followed)."]
     comparison = compare(base, [moved], seed=seed, replications=replications, progress=progress,
-                         sensitivity=False, bridge=bridge)
+                         sensitivity=False, bridge=bridge, fixed_parameters=fixed_parameters)
     return Outcome(pair, ov, bov, comparison, notes)
 
 
@@ -235,13 +237,15 @@ def _lever_label(lever: Lever) -> str:
 
 
 def make_page(folder: str | os.PathLike[str] = ".", scenario: str | None = None,
-              baseline: str | None = None) -> Any:
+              baseline: str | None = None, fixed_parameters: bool = False) -> Any:
     """The Solara page component of the studio (fresh state per browser session).
 
     Args:
         folder: where variants are saved.
         scenario: the programme scenario to open first (default :data:`DEFAULT_PAIR`).
         baseline: its baseline (default: found along its ``extends:`` chain).
+        fixed_parameters: whether the "fixed parameter values" box starts ticked (default: the
+            calibrated national defaults are drawn per replication).
 
     Returns:
         The ``Page`` component (``solara run`` serves a module's ``Page``).
@@ -280,6 +284,7 @@ def make_page(folder: str | os.PathLike[str] = ".", scenario: str | None = None,
         values = solara.use_reactive({})
         replications = solara.use_reactive(10)
         seed = solara.use_reactive(0)
+        fixed = solara.use_reactive(bool(fixed_parameters))
         own_file = solara.use_reactive("")
         save_name = solara.use_reactive("")
         message = solara.use_reactive("")
@@ -310,7 +315,7 @@ def make_page(folder: str | os.PathLike[str] = ".", scenario: str | None = None,
             task.progress = 0.0
             try:
                 out = run_pair(current, values.value, seed=int(seed.value), replications=int(replications.value),
-                               progress=tick)
+                               progress=tick, fixed_parameters=bool(fixed.value))
             except ScenarioError as exc:
                 error.value = str(exc)
                 return None
@@ -343,6 +348,7 @@ def make_page(folder: str | os.PathLike[str] = ".", scenario: str | None = None,
             with solara.Card("Run"):
                 solara.InputInt("Paired replications", value=replications)
                 solara.InputInt("Seed", value=seed)
+                solara.Checkbox(label="Fixed parameter values (no posterior draws)", value=fixed)
                 solara.Button("Run", on_click=task, color="primary", disabled=bool(task.pending),
                               classes=["almsim-run"])
                 if task.pending:
@@ -396,6 +402,14 @@ def _report(outcome: Outcome) -> bytes:
     return render_report(outcome.comparison).encode("utf-8")
 
 
+def _parameters_note(c: Any) -> str:
+    """Which parameters were drawn per replication and which are priors (a short note)."""
+    from sim.analysis.assumptions import parameters_text
+
+    lines = parameters_text(c.tables["parameters"]) if "parameters" in c.tables else []
+    return "".join(f"<p class='almsim-note almsim-parameters'>{escape(t.strip())}</p>" for t in lines[1:])
+
+
 def _results(outcome: Outcome) -> None:
     import solara
 
@@ -406,7 +420,8 @@ def _results(outcome: Outcome) -> None:
             f"<p class='almsim-note'>Saving = with the programme minus without it, {MONEY_UNIT} to the programme's "
             f"start, median (P10 to P90) over {c.meta['replications']} paired replications; {SIGN_NOTE}.</p>"
             + _html_table(who_pays_table(c), "almsim-table")
-            + f"<p class='almsim-note almsim-changed'>Changed from the files: {escape(changed)}</p>"))
+            + f"<p class='almsim-note almsim-changed'>Changed from the files: {escape(changed)}</p>"
+            + _parameters_note(c)))
     lines = limit_lines(c)
     if lines:
         with solara.Card("The limit that binds"):

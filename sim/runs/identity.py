@@ -42,8 +42,17 @@ def replication_key(scenario: Scenario, seed: int, record_events: bool, code: st
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def run_id(scenario: Scenario, seed: int, replications: int, record_events: bool = True) -> str:
+def run_id(scenario: Scenario, seed: int, replications: int, record_events: bool = True,
+           fixed_parameters: bool = False) -> str:
     """The name of a run's folder under ``<out>/<scenario>/``: what makes the run distinct (seed,
-    replications, the resolved scenario with its overrides, and whether events are kept)."""
+    replications, the resolved scenario with its overrides, whether events are kept, and the
+    calibrated defaults drawn per replication: their calibrations, paths and posterior files,
+    :func:`sim.runs.posterior.draw_identity`). With ``fixed_parameters``, or when nothing is
+    drawn, the name is that of the scenario as written."""
+    from sim.runs.posterior import draw_identity
+
     h = content_hash(scenario)
+    drawn = draw_identity(scenario, fixed_parameters)
+    if drawn:
+        h = hashlib.sha256(f"{h}\ndrawn {drawn}".encode()).hexdigest()
     return f"seed{seed}-r{replications}-{h[:10]}" + ("" if record_events else "-noevents")

@@ -9,9 +9,10 @@ where their scenarios cannot share a model. Workers are a local process pool (``
 results are gathered and sorted by replication before anything is summarised. With
 ``store=``, each replication is kept on disk as it finishes and read back instead of computed
 when the same replication is asked for again (:mod:`sim.runs.partial`): a killed command
-resumes. A scenario with ``parameters: {from_calibration: NAME}`` gives each replication its
-own posterior draw of the calibrated parameters (:func:`sim.runs.posterior.replication_scenarios`),
-so the bands carry parameter uncertainty as well as chance.
+resumes. Each replication gets its own posterior draw of the calibrated parameters the scenario
+uses (named by ``parameters: {from_calibration: NAME}``, and the calibrated national defaults
+unless ``fixed_parameters``: :func:`sim.runs.posterior.replication_scenarios`), so the bands carry
+parameter uncertainty as well as chance.
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ def _batchable(scenarios: Sequence[Scenario]) -> bool:
 
 def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, workers: int = 1,
               record_events: bool = True, progress: Callable[[int], None] | None = None,
-              store: str | Path | None = None) -> Ensemble:
+              store: str | Path | None = None, fixed_parameters: bool = False) -> Ensemble:
     """Run ``replications`` independent replications.
 
     The replications run as blocks of batched models (:class:`~sim.engine.batch.BatchModel`, at
@@ -155,13 +156,16 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
         store: a folder (:class:`~sim.runs.partial.ReplicationStore`) where each finished
             replication is kept as it finishes, and from which one kept earlier is read instead
             of computed (the results are the same either way).
+        fixed_parameters: keep the calibrated defaults' written values (posterior medians)
+            instead of drawing them per replication (:mod:`sim.runs.posterior`).
     """
     if replications < 1:
         raise ValueError(f"replications must be >= 1, got {replications}")
     seeds = replication_seeds(seed, replications)
-    # A scenario with `parameters: {from_calibration: NAME}`: replication i uses its own
-    # posterior draw (chosen by seed and i only, so independent of workers).
-    scenarios, draws = replication_scenarios(scenario, seed, replications)
+    # Replication i uses its own posterior draw of the calibrated parameters (named by
+    # `parameters: {from_calibration: NAME}`, and the calibrated defaults unless fixed), chosen by
+    # seed and i only, so independent of workers.
+    scenarios, draws = replication_scenarios(scenario, seed, replications, fixed_parameters=fixed_parameters)
     kept = ReplicationStore(store) if store is not None else None
     results: dict[int, RunResult] = {}
     keys: list[str] = []
@@ -189,6 +193,7 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
     ens = Ensemble(scenario, seed, seeds, [results[i] for i in range(replications)])
     ens.parameter_draws = draws
     ens.record_events = record_events
+    ens.fixed_parameters = fixed_parameters
     return ens
 
 
@@ -236,6 +241,9 @@ class Ensemble:
         self.parameter_draws: dict[str, Any] | None = None
         #: whether the replications kept the person-level event log (part of the run's folder name)
         self.record_events = True
+        #: whether the calibrated defaults kept their written values instead of being drawn
+        #: (part of the run's folder name when the scenario uses any)
+        self.fixed_parameters = False
 
     def table(self, name: str) -> pd.DataFrame:
         """One table of all replications, with a ``replication`` column first."""
@@ -275,7 +283,7 @@ class Ensemble:
     def save(self, root: str | Path = "outputs", *, source: str | None = None) -> Path:
         """Write ``root/<scenario>/<run-id>/`` (:func:`run_id`) atomically and return its path."""
         h = content_hash(self.scenario)
-        name = run_id(self.scenario, self.seed, len(self.results), self.record_events)
+        name = run_id(self.scenario, self.seed, len(self.results), self.record_events, self.fixed_parameters)
         path = Path(root) / self.scenario.name / name
         manifest = {
             "scenario": self.scenario.name,
@@ -287,6 +295,7 @@ class Ensemble:
             "replication_seeds": self.seeds,
             "almsim_version": VERSION,
             "content_hash": h,
+            "fixed_parameters": self.fixed_parameters,
             "python": platform.python_version(),
             "numpy": np.__version__,
             "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
