@@ -343,7 +343,7 @@ def replication_scenarios(scenario: Scenario, seed: int, replications: int, *, f
                 else list(_default_draws(doc, seed, replications, skip=(explicit,))))
     if explicit is None and not defaults[1]:
         return [scenario] * replications, None
-    from sim.scenario.load import build
+    from sim.scenario.load import rebuild
 
     named: list[dict[str, float | int]] = [{} for _ in range(replications)]
     info: dict[str, Any] = {}
@@ -366,6 +366,7 @@ def replication_scenarios(scenario: Scenario, seed: int, replications: int, *, f
                     set_value(new, path, value, source=source, status="calibrated")
                 else:  # a plain number carries no source
                     set_value(new, path, value)
-            cache[key] = build(new)
+            # only the parts the draws touch are validated again (``rebuild``, equal to ``build``)
+            cache[key] = rebuild(scenario, new, ["parameters", *values, *drawn])
         out.append(cache[key])
     return out, info
