@@ -25,3 +25,66 @@ def _sigint_handler_restored():
     yield
     if signal.getsignal(signal.SIGINT) is not before:
         signal.signal(signal.SIGINT, before)
+
+
+# ---------------------------------------------------------------------------------------------
+# How the tests are shared between pytest-xdist workers (``--dist loadgroup`` in pyproject).
+#
+# A test that uses a module-scoped fixture runs on the same worker as every other test of its
+# file that does (one group per file), so the fixture is computed once; every other test is its
+# own unit of work and goes to whichever worker is free. The longest tests are handed out first
+# (``--no-loadscope-reorder`` keeps this order; xdist's own order puts the files with the most
+# tests first, which left a two-test file of long runs to finish alone at the end). The list
+# below only orders work: a stale entry makes the suite slower, never a test weaker.
+
+#: Node-id prefixes of the longest units, longest first (seconds on a loaded 2-core machine).
+LONGEST_FIRST: tuple[str, ...] = (
+    "tests/test_golden.py",
+    "tests/test_sweep.py::test_sweep_killed_half_way",
+    "tests/test_cli_run.py::test_summary_is_byte_identical",
+    "tests/test_calibrate.py::test_quick_fit",
+    "tests/test_notebooks.py::test_a_notebook_runs_top_to_bottom[04",
+    "tests/test_notebooks.py::test_a_notebook_runs",
+    "tests/test_faults.py::test_run_killed",
+    "tests/test_sweep.py::test_dask_local_cluster",
+    "tests/test_app.py::test_the_app_in_a_browser",
+    "tests/test_studio.py::test_the_studio_in_a_browser",
+    "tests/test_report_browser.py",
+    "tests/test_faults.py::test_compare_killed",
+    "tests/test_sweep.py::test_one_and_four_workers",
+    "tests/test_calibrate.py",
+    "tests/test_faults.py",
+    "tests/test_cli_run.py",
+    "tests/test_kill.py",
+    "tests/test_kernels.py::test_compiled_equals_uncompiled_for_random",
+    "tests/test_engine.py::test_baseline_and_scenario_diverge",
+    "tests/test_compare.py",
+    "tests/test_studio.py",
+    "tests/test_ledger_cases.py::test_programme_staff_is_booked",
+    "tests/test_calendar_results.py::test_replications_give_bands",
+    "tests/test_report.py",
+    "tests/test_assumption_lines.py",
+    "tests/test_scenario.py::test_fuzz",
+)
+
+
+def _rank(nodeid: str) -> int:
+    for i, prefix in enumerate(LONGEST_FIRST):
+        if nodeid.startswith(prefix):
+            return i
+    return len(LONGEST_FIRST)
+
+
+def _shares_a_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(d.scope in ("class", "module", "package") for defs in info.name2fixturedefs.values() for d in defs)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist appends the group to the node id
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _shares_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    items.sort(key=lambda item: _rank(item.nodeid))  # stable: the file's own order otherwise
