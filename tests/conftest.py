@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,16 +31,19 @@ def _sigint_handler_restored():
 
 
 # ---------------------------------------------------------------------------------------------
-# How the tests are shared between pytest-xdist workers (``--dist loadgroup`` in pyproject).
+# How the tests are shared between pytest-xdist workers (``--dist loadscope`` in pyproject, with
+# the scope defined here).
 #
-# A test that uses a module-scoped fixture runs on the same worker as every other test of its
-# file that does (one group per file), so the fixture is computed once; every other test is its
-# own unit of work and goes to whichever worker is free. The longest tests are handed out first
-# (``--no-loadscope-reorder`` keeps this order; xdist's own order puts the files with the most
-# tests first, which left a two-test file of long runs to finish alone at the end). The list
-# below only orders work: a stale entry makes the suite slower, never a test weaker.
+# A file with a fixture shared beyond one test (``scope="module"``, ...) is one unit of work, so
+# the fixture is computed once; in every other file each test is its own unit and goes to
+# whichever worker is free. The longest tests are handed out first (``--no-loadscope-reorder``
+# keeps this order; xdist's own order puts the units with the most tests first, which left a
+# two-test file of long runs to finish alone at the end). The list below only orders work: a
+# stale entry makes the suite slower, never a test weaker.
+# (``--dist loadgroup`` with ``xdist_group`` marks would say the same, but pytest-xdist 3.8
+# cannot group under pytest 9: it renames ``item._nodeid``, which pytest 9 no longer reads.)
 
-#: Node-id prefixes of the longest units, longest first (seconds on a loaded 2-core machine).
+#: Node-id prefixes of the longest units, longest first (measured on a loaded 2-core machine).
 LONGEST_FIRST: tuple[str, ...] = (
     "tests/test_golden.py",
     "tests/test_sweep.py::test_sweep_killed_half_way",
@@ -75,16 +81,30 @@ def _rank(nodeid: str) -> int:
     return len(LONGEST_FIRST)
 
 
-def _shares_a_module_fixture(item: pytest.Item) -> bool:
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:
-        return False
-    return any(d.scope in ("class", "module", "package") for defs in info.name2fixturedefs.values() for d in defs)
+_SHARED_FIXTURE = re.compile(r"""fixture\(\s*scope\s*=\s*["'](class|module|package|session)["']""")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist appends the group to the node id
+@functools.cache
+def _shares_a_fixture(path: str) -> bool:
+    """Whether the test file at ``path`` (relative to the root) has a fixture shared by its tests."""
+    file = ROOT / path
+    return file.suffix == ".py" and bool(_SHARED_FIXTURE.search(file.read_text(encoding="utf-8")))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadscope`` with a unit of work per file that shares a fixture, else per test."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileOrTest(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if _shares_a_fixture(path) else nodeid
+
+    return FileOrTest(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if _shares_a_module_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
-    items.sort(key=lambda item: _rank(item.nodeid))  # stable: the file's own order otherwise
+    """The longest first (stable: otherwise in the files' own order)."""
+    items.sort(key=lambda item: _rank(item.nodeid))

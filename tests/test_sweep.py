@@ -21,7 +21,7 @@ C2 = ROOT / "scenarios" / "c2-lycksele.yaml"
 GRID = {"programmes.c2.lock_in_hazard_ratio": [0.5, 1.0, 2.0], "programmes.c2.capacity.staff": [2, 3]}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # (cheap: per test, so the tests of this file run side by side)
 def doc():
     return parse_file(C2, ["horizon_months=30"])[0]
 
