@@ -23,7 +23,7 @@ CAL = ROOT / "calibration"
 C2 = ROOT / "scenarios" / "c2-lycksele.yaml"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # (one short run: per test, so the tests of this file run side by side)
 def c2_run():
     scenario = load_scenario(C2, ["horizon_months=30"])
     return scenario, simulate(scenario, 3, record_events=True)

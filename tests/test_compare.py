@@ -84,7 +84,7 @@ def test_replications_are_paired_with_the_same_seeds(comparison):
 
 
 def test_self_comparison_gives_exactly_zero(policy):
-    c = compare(policy, [policy], seed=1, replications=3)
+    c = compare(policy, [policy], seed=1, replications=3, sensitivity=False, bridge=False)
     assert c.scenarios == ["policy#2"]
     m = c.money
     for col in ("saving_undiscounted_sek", "saving_discounted_sek", "cumulative_saving_discounted_sek"):
@@ -102,7 +102,7 @@ def test_programme_nobody_enters_gives_the_baseline_exactly(baseline):
     """A programme that exists but takes no one (referral rate 0) changes nothing, to the bit."""
     silent = scenario([_programme(PROGRAMME, referral_rate_per_month=0.0),
                        _programme(JOBS, referral_rate_per_month=0.0)], name="silent", **SMALL)
-    c = compare(baseline, [silent], seed=2, replications=3)
+    c = compare(baseline, [silent], seed=2, replications=3, sensitivity=False, bridge=False)
     assert (c.money["saving_undiscounted_sek"].to_numpy() == 0.0).all()
     assert (c.money["cumulative_saving_discounted_sek"].to_numpy() == 0.0).all()
     bands = c.stock_bands.pivot_table(index=["month", "stage"], columns="scenario", values="p50")
@@ -112,7 +112,7 @@ def test_programme_nobody_enters_gives_the_baseline_exactly(baseline):
 def test_zero_capacity_gives_the_baseline_exactly(baseline):
     zero = scenario([_programme(PROGRAMME, capacity={"slots": 0}), _programme(JOBS, capacity={"slots": 0})],
                     name="zero", **SMALL)
-    c = compare(baseline, [zero], seed=2, replications=3)
+    c = compare(baseline, [zero], seed=2, replications=3, sensitivity=False, bridge=False)
     assert (c.money["saving_undiscounted_sek"].to_numpy() == 0.0).all()
 
 
@@ -162,7 +162,7 @@ def test_headline_metrics_and_horizons(comparison):
 
 def test_headline_skips_horizons_beyond_the_run(baseline):
     short = scenario([], name="short", population={"cohort": {"size": 100}}, horizon_months=30)
-    c = compare(short, [short], replications=2)
+    c = compare(short, [short], replications=2, sensitivity=False, bridge=False)
     assert sorted(c.headline["horizon_months"].unique()) == [12, 30]
 
 
@@ -198,7 +198,7 @@ def test_assumptions_and_sources(comparison):
 def test_assumptions_list_changed_values_only(baseline):
     changed = scenario([], name="changed", money={"discount_rate_per_year": {"value": 0.04, "source": "ASEK"}},
                        **SMALL)
-    c = compare(baseline, [changed], replications=1)
+    c = compare(baseline, [changed], replications=1, sensitivity=False, bridge=False)
     assert list(c.assumptions["path"]) == ["money.discount_rate_per_year"]
     row = c.assumptions.iloc[0]
     assert (row["value_baseline"], row["value_scenario"], row["source"]) == ("0.035", "0.04", "ASEK")
@@ -492,11 +492,11 @@ def test_a_programme_with_places_and_no_cost_is_warned_about(baseline):
     free = scenario([_programme(PROGRAMME, staff_cost_sek_per_month=0, cost_sek_per_participant_month={},
                                 budget_sek_per_year={})],
                     name="free", **SMALL)
-    c = compare(baseline, [free], seed=1, replications=1)
+    c = compare(baseline, [free], seed=1, replications=1, sensitivity=False, bridge=False)
     assert any("has places but no staff" in w for w in c.meta["warnings"]["free"])
     assert "warning: programme 'coach' has places" in c.to_text()
     paid = scenario([_programme(PROGRAMME, staff_cost_sek_per_month=40_000)], name="paid", **SMALL)
-    assert compare(baseline, [paid], seed=1, replications=1).meta["warnings"]["paid"] == []
+    assert compare(baseline, [paid], seed=1, replications=1, sensitivity=False, bridge=False).meta["warnings"]["paid"] == []
 
 
 def test_the_municipality_before_equalisation_adds_back_what_the_grant_takes(comparison):
@@ -525,7 +525,7 @@ def test_scenario_pairs_are_paired_differences(baseline, policy):
     scenarios' intervals."""
     cheaper = scenario([_programme(PROGRAMME, cost_sek_per_participant_month={"municipality": 1000},
                                    lock_in_hazard_ratio=0.9), JOBS], name="cheaper", **SMALL)
-    c = compare(baseline, [policy, cheaper], seed=5, replications=5)
+    c = compare(baseline, [policy, cheaper], seed=5, replications=5, sensitivity=False, bridge=False)
     pair = c.tables["pairs"]
     assert set(pair["scenario"]) == {"cheaper vs policy"}
     row = pair[(pair["metric"] == "net_saving_discounted_sek") & (pair["payer"] == "municipality")
@@ -545,7 +545,7 @@ def test_the_binding_limit_is_named(baseline):
     few = scenario([_programme(PROGRAMME, capacity={"slots": 3})], name="few", **SMALL)
     idle = scenario([_programme(PROGRAMME, capacity={"slots": 250}, referral_rate_per_month=0.002)],
                     name="idle", **SMALL)
-    c = compare(baseline, [few, idle], seed=1, replications=2)
+    c = compare(baseline, [few, idle], seed=1, replications=2, sensitivity=False, bridge=False)
     lim = c.tables["limits"].set_index("scenario")
     assert lim.loc["few", "limit"] == "places" and lim.loc["few", "months_full"] > 0
     assert lim.loc["idle", "limit"] == "referrals or eligibility"

@@ -247,7 +247,7 @@ def test_the_studio_in_a_browser_runs_saves_and_reopens_a_variant(studio, tmp_pa
             page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
 
             # The report downloads as one HTML file.
-            with page.expect_download() as download:
+            with page.expect_download(timeout=120_000) as download:  # (the report is drawn first: slow under load)
                 page.get_by_text("Download the report (HTML)").click()
             report = Path(download.value.path()).read_text(encoding="utf-8")
             assert report.startswith("<!DOCTYPE html>") and "Who pays, who saves" in report

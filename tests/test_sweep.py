@@ -21,7 +21,7 @@ C2 = ROOT / "scenarios" / "c2-lycksele.yaml"
 GRID = {"programmes.c2.lock_in_hazard_ratio": [0.5, 1.0, 2.0], "programmes.c2.capacity.staff": [2, 3]}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # (cheap: per test, so the tests of this file run side by side)
 def doc():
     return parse_file(C2, ["horizon_months=30"])[0]
 
@@ -65,10 +65,11 @@ def test_one_and_four_workers_give_identical_results(doc, tmp_path):
 
 def test_dask_local_cluster_gives_the_same_results(doc, tmp_path):
     distributed = pytest.importorskip("distributed")
-    pool = _sweep(doc, tmp_path / "pool").run(workers=2, progress=False)
+    # (against the run in this process: a local pool equals it, test_one_and_four_workers_...)
+    here = _sweep(doc, tmp_path / "here").run(workers=1, progress=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
         on_dask = _sweep(doc, tmp_path / "dask").run(scheduler=c.scheduler_address, progress=False)
-    pd.testing.assert_frame_equal(pool, on_dask)
+    pd.testing.assert_frame_equal(here, on_dask)
     workers = {line.split()[2] for line in (tmp_path / "dask" / "computations.log").read_text().splitlines()}
     assert len(workers) == 2  # both Dask worker processes computed runs
 
@@ -89,7 +90,9 @@ def _stored(store: Path) -> set[str]:
 
 def test_sweep_killed_half_way_resumes_without_losing_or_redoing_runs(tmp_path):
     store = tmp_path / "killed"
-    args = ["sweep", str(C2), "--grid", "programmes.c2.lock_in_hazard_ratio=0.5,0.8,1,1.3,1.6,2",
+    # (30 months, as the other sweeps here: what is checked is the store, not the horizon)
+    args = ["sweep", str(C2), "--set", "horizon_months=30",
+            "--grid", "programmes.c2.lock_in_hazard_ratio=0.5,0.8,1,1.3,1.6,2",
             "--grid", "programmes.c2.capacity.staff=2,3,4", "--replications", "3", "--seed", "5",
             "--events", "--workers", "2", "--store", str(store), "-q"]
     total = 6 * 3 * 3
@@ -117,7 +120,7 @@ def test_sweep_killed_half_way_resumes_without_losing_or_redoing_runs(tmp_path):
     assert not redone, f"{len(redone)} stored runs were computed again"
 
     # the interrupted sweep's results equal an uninterrupted one's
-    doc = parse_file(C2)[0]
+    doc = parse_file(C2, ["horizon_months=30"])[0]
     grid = parameter_grid({"programmes.c2.lock_in_hazard_ratio": [0.5, 0.8, 1, 1.3, 1.6, 2],
                            "programmes.c2.capacity.staff": [2, 3, 4]})
     clean = Sweep(doc, grid, tmp_path / "clean", replications=3, seed=5, record_events=True).run(progress=False)
