@@ -36,3 +36,17 @@ def test_the_comparison_notices_a_changed_parameter() -> None:
     one = table[table["scenario"] == "sigtuna-resursjobb"].copy()
     one.loc[one["metric"] == "net_saving_discounted_sek", "p50"] *= 1.01
     assert golden.differences(one, table[table["scenario"] == "sigtuna-resursjobb"])
+
+
+def test_the_main_jobs_bridge_and_assumption_lines_are_pinned() -> None:
+    """What the main job prints beside its headline (the payoff-style estimate, every step of the
+    bridge, each assumption line) is pinned for its pair, for each payer it prints."""
+    table = golden.load()
+    mine = table[(table["baseline"] == golden.EXPLAINED[0]) & (table["scenario"] == golden.EXPLAINED[1])]
+    for payer in golden.EXPLAINED_PAYERS:
+        rows = mine[mine["payer"] == payer]
+        steps = set(rows["metric"][rows["metric"].str.startswith("bridge:")])
+        assert {"bridge:payoff_style", "bridge:simulated", "bridge:leave_for_work_or_studies"} <= steps
+        lines = rows["metric"][rows["metric"].str.startswith("line:")]
+        assert {m.split("=")[0] for m in lines} >= {"line:production_value_share_of_wage_cost",
+                                                    "line:municipal_tax_kept_share", "line:ui_member_share"}

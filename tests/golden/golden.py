@@ -2,8 +2,11 @@
 
 Every baseline-vs-programme pair in ``scenarios/`` is compared at a fixed seed and number
 of paired replications; the numbers a politician reads (each payer's discounted saving and
-the extra people in work, at 1 and 5 years, median and P10/P90) are written to
-``tests/golden/baseline.csv``. ``tests/test_golden.py`` recomputes them and fails when any
+the extra people in work, at 1 and 5 years, median, mean and P10/P90) are written to
+``tests/golden/baseline.csv``; for the main job's pair (``EXPLAINED``) also what its terminal
+and report print beside them at 5 years for the municipality, the state and society: the
+payoff-style estimate and every step of the bridge to the simulated saving, and the lines of
+the assumptions that drive the answer. ``tests/test_golden.py`` recomputes them and fails when any
 moves beyond float noise, so a change that moves a headline is a reviewed diff.
 
 Regenerate after a deliberate change (and say in the commit which numbers moved and why)::
@@ -39,7 +42,12 @@ PAIRS: tuple[tuple[str, str], ...] = (
 #: The headline metrics pinned (money per payer; people with an empty payer).
 METRICS = ("net_saving_discounted_sek", "extra_in_work")
 HORIZONS = (12, 60)
-COLUMNS = ["baseline", "scenario", "metric", "horizon_months", "payer", "p10", "p50", "p90"]
+COLUMNS = ["baseline", "scenario", "metric", "horizon_months", "payer", "p10", "p50", "p90", "mean"]
+#: The main job's pair (README), whose bridge and assumption lines are pinned too ...
+EXPLAINED = ("sigtuna-resursjobb-baseline", "sigtuna-resursjobb")
+#: ... at this horizon, for these payers (what the terminal prints).
+EXPLAINED_HORIZON = 60
+EXPLAINED_PAYERS = ("municipality", "state", "society")
 #: Float noise allowed: sums may add in another order (relative) and round near zero (SEK).
 RTOL, ATOL = 1e-9, 1e-3
 
@@ -55,10 +63,22 @@ def compute(pairs: tuple[tuple[str, str], ...] = PAIRS) -> pd.DataFrame:
     for base_name, scen_name in pairs:
         base = load_scenario(ROOT / "scenarios" / f"{base_name}.yaml")
         scen = load_scenario(ROOT / "scenarios" / f"{scen_name}.yaml")
-        # (the assumption lines and the payoff bridge are not pinned, and the headline does not
-        # depend on them: without them a comparison is a quarter of the simulations)
-        head = compare(base, [scen], seed=SEED, replications=REPLICATIONS, sensitivity=False, bridge=False).headline
+        # (the assumption lines and the payoff bridge are pinned for the main job's pair only: they
+        # do not change the headline, and without them a comparison is a quarter of the simulations)
+        explained = (base_name, scen_name) == EXPLAINED
+        cmp = compare(base, [scen], seed=SEED, replications=REPLICATIONS, sensitivity=explained, bridge=explained)
+        head = cmp.headline
         head = head[head["metric"].isin(METRICS) & head["horizon_months"].isin(HORIZONS)].copy()
+        if explained:
+            at = EXPLAINED_HORIZON
+            bridge = cmp.tables["bridge"]
+            bridge = bridge[(bridge["horizon_months"] == at) & bridge["payer"].isin(EXPLAINED_PAYERS)].copy()
+            bridge["metric"] = "bridge:" + bridge["step"]
+            lines = cmp.tables["assumption_lines"]
+            lines = lines[(lines["horizon_months"] == at) & lines["payer"].isin(EXPLAINED_PAYERS)].copy()
+            lines["metric"] = "line:" + lines["assumption"] + "=" + lines["value"].map("{:g}".format)
+            lines["mean"] = float("nan")
+            head = pd.concat([head, bridge, lines], ignore_index=True)
         head.insert(0, "baseline", base_name)
         head["scenario"] = scen_name
         frames.append(head[COLUMNS])
@@ -85,7 +105,7 @@ def differences(now: pd.DataFrame, golden: pd.DataFrame) -> list[str]:
         if r["_merge"] != "both":
             out.append(f"{name}: only in {'the golden table' if r['_merge'] == 'left_only' else 'the new run'}")
             continue
-        for q in ("p10", "p50", "p90"):
+        for q in [q for q in ("p10", "p50", "p90", "mean") if q in golden.columns and q in now.columns]:
             a, b = float(r[f"{q}_golden"]), float(r[f"{q}_now"])
             if not np.isclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=True):
                 out.append(f"{name}: {q} {a:,.2f} -> {b:,.2f}")
