@@ -123,9 +123,9 @@ def _batch_job(args: tuple[list[Scenario], list[int], bool]) -> list[RunResult]:
     return _batch(scenarios, seeds, events)
 
 
-def _one(args: tuple[Scenario, int, bool]) -> RunResult:
+def _one(args: tuple[Scenario, int, bool]) -> list[RunResult]:
     scenario, seed, events = args
-    return simulate(scenario, seed, record_events=events)
+    return [simulate(scenario, seed, record_events=events)]
 
 
 def _batchable(scenarios: Sequence[Scenario]) -> bool:
@@ -207,8 +207,8 @@ def _run(scenarios: list[Scenario], seeds: list[int], todo: list[int], events: b
     else:
         jobs = [([i], _one, (scenarios[i], seeds[i], events)) for i in todo]
 
-    def done(chunk: list[int], out: RunResult | list[RunResult]) -> None:
-        for i, r in zip(chunk, out if isinstance(out, list) else [out], strict=True):
+    def done(chunk: list[int], out: list[RunResult]) -> None:
+        for i, r in zip(chunk, out, strict=True):
             finished(i, r)
 
     if workers <= 1 or len(jobs) <= 1:

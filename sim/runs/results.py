@@ -206,6 +206,30 @@ class atomic_dir:  # noqa: N801 - used as a context manager, reads like a functi
 
 
 
+#: The columns of each table built from its columns, in order.
+_TABLE_COLUMNS: dict[str, list[str]] = {
+    "stocks": ["month", "stage", "people"],
+    "flows": ["month", "from_stage", "to_stage", "people"],
+    "events": ["month", "person", "from_stage", "to_stage", "programme", "income_support"],
+    "queues": ["month", "programme", "waiting", "participants", "capacity", "starts", "budget_spent_sek"],
+    "exits": ["month", "programme", "reason", "people"],
+    "follow_ups": ["month", "programme", "months_after_exit", "stage", "income_support", "people"],
+    "people": ["person", "arrival_month", "age_at_arrival", "sex", "household", "children", "foreign_born",
+               "sfi", "rehab_need", "education", "months_on_assistance_at_entry", "initial_stage"],
+}
+#: Each table of a run that recorded none of its rows (the recorder's list of the same name is
+#: empty), with the column types it has always had.
+_EMPTY: dict[str, Callable[[], pd.DataFrame]] = {
+    "flows": lambda: pd.DataFrame({n: [] for n in _TABLE_COLUMNS["flows"]}),
+    "events": lambda: pd.DataFrame({n: [] for n in _TABLE_COLUMNS["events"]}),
+    "queues": lambda: pd.DataFrame({"month": [], "programme": [], "waiting": np.zeros(0, np.int64),
+                                    "participants": np.zeros(0, np.int64), "capacity": np.zeros(0, np.int64),
+                                    "starts": [], "budget_spent_sek": np.zeros(0)}),
+    "exits": lambda: pd.DataFrame([], columns=_TABLE_COLUMNS["exits"]),
+    "follow_ups": lambda: pd.DataFrame([], columns=_TABLE_COLUMNS["follow_ups"]),
+}
+
+
 class _TableBuilder:
     """Builds each table of a run from the recorder's raw records, when first asked for."""
 
@@ -224,6 +248,8 @@ class _TableBuilder:
     def column(self, table: str, name: str) -> np.ndarray:
         """One column of ``table`` as the table would hold it (``table[name].to_numpy()``),
         without building the table."""
+        if self._empty(table):
+            return _EMPTY[table]()[name].to_numpy()
         cache = self.__dict__.setdefault("_columns", {})
         if table not in cache:
             cache[table] = getattr(self, f"_{table}_columns")()
@@ -233,11 +259,16 @@ class _TableBuilder:
             value = cols[name] = value()
         return value
 
-    def _frame(self, table: str, names: list[str]) -> pd.DataFrame:
-        return pd.DataFrame({n: self.column(table, n) for n in names})
+    def _empty(self, table: str) -> bool:
+        return table in _EMPTY and not getattr(self.rec, table)
+
+    def _table(self, table: str) -> pd.DataFrame:
+        if self._empty(table):
+            return _EMPTY[table]()
+        return pd.DataFrame({n: self.column(table, n) for n in _TABLE_COLUMNS[table]})
 
     def stocks(self) -> pd.DataFrame:
-        return self._frame("stocks", ["month", "stage", "people"])
+        return self._table("stocks")
 
     def _stocks_columns(self) -> dict[str, Any]:
         rec, months, month_labels = self.rec, self.months, self.month_labels
@@ -246,33 +277,21 @@ class _TableBuilder:
                 "stage": np.tile(_LABELS[: len(STAGES)], months), "people": stock_arr.reshape(-1)}
 
     def flows(self) -> pd.DataFrame:
-        if not self.rec.flows:
-            return pd.DataFrame({"month": [], "from_stage": [], "to_stage": [], "people": []})
-        return self._frame("flows", ["month", "from_stage", "to_stage", "people"])
+        return self._table("flows")
 
     def _flows_columns(self) -> dict[str, Any]:
         rec, month_labels = self.rec, self.month_labels
-        if not rec.flows:
-            empty = np.zeros(0, object)
-            return {"month": empty, "from_stage": empty, "to_stage": empty, "people": np.zeros(0, np.int64)}
         ts = sorted(rec.flows)  # one frame from all months' non-zero cells (a frame a month cost ~0.3 ms each)
         counts = np.stack([rec.flows[t] for t in ts])
         row, nz = np.nonzero(counts)
         return {"month": month_labels[np.asarray(ts)[row]], "from_stage": _LABELS[nz // _NS],
                 "to_stage": _LABELS[nz % _NS], "people": counts[row, nz]}
 
-    _EVENT_COLUMNS = ["month", "person", "from_stage", "to_stage", "programme", "income_support"]
-
     def events(self) -> pd.DataFrame:
-        if not self.rec.events:
-            return pd.DataFrame({n: [] for n in self._EVENT_COLUMNS})
-        return self._frame("events", self._EVENT_COLUMNS)
+        return self._table("events")
 
     def _events_columns(self) -> dict[str, Any]:
         rec, month_labels, names = self.rec, self.month_labels, self.names
-        if not rec.events:
-            empty = np.zeros(0, object)
-            return {**dict.fromkeys(self._EVENT_COLUMNS, empty), "person": np.zeros(0, np.int64)}
         t = np.concatenate([np.full(e[1].size, e[0], np.int32) for e in rec.events])
         prog = np.concatenate([e[4] for e in rec.events])
         return {
@@ -302,20 +321,14 @@ class _TableBuilder:
         return np.concatenate(codes) if codes else np.zeros(0, np.uint8)
 
     def queues(self) -> pd.DataFrame:
-        if not self.rec.queues:
-            return pd.DataFrame({"month": [], "programme": [], "waiting": np.zeros(0, np.int64),
-                                 "participants": np.zeros(0, np.int64), "capacity": np.zeros(0, np.int64),
-                                 "starts": [], "budget_spent_sek": np.zeros(0)})
-        return self._frame("queues", ["month", "programme", "waiting", "participants", "capacity", "starts",
-                                      "budget_spent_sek"])
+        return self._table("queues")
 
     def _queues_columns(self) -> dict[str, Any]:
         rec, month_labels, names = self.rec, self.month_labels, self.names
         q = np.array(rec.queues, dtype=np.float64).reshape(-1, 6)
         t, p = q[:, 0].astype(np.int64), q[:, 1].astype(np.int64)
         return {
-            "month": month_labels[t] if len(q) else np.zeros(0, object),
-            "programme": np.array(names, dtype=object)[p] if len(q) else np.zeros(0, object),
+            "month": month_labels[t], "programme": np.array(names, dtype=object)[p],
             "waiting": q[:, 2].astype(np.int64), "participants": q[:, 3].astype(np.int64),
             "capacity": q[:, 4].astype(np.int64),
             "starts": np.array([rec.starts.get((a, b), 0) for a, b in zip(t.tolist(), p.tolist(), strict=True)],
@@ -323,36 +336,22 @@ class _TableBuilder:
             "budget_spent_sek": q[:, 5],
         }
 
-    _EXIT_COLUMNS = ["month", "programme", "reason", "people"]
-
     def exits(self) -> pd.DataFrame:
-        if not self.rec.exits:
-            return pd.DataFrame([], columns=self._EXIT_COLUMNS)
-        return self._frame("exits", self._EXIT_COLUMNS)
+        return self._table("exits")
 
     def _exits_columns(self) -> dict[str, Any]:
         rec, month_labels, names = self.rec, self.month_labels, self.names
-        items = sorted(rec.exits.items())
-        if not items:
-            return {**dict.fromkeys(self._EXIT_COLUMNS, np.zeros(0, object)), "people": np.zeros(0, np.int64)}
-        keys, people = zip(*items, strict=True)
+        keys, people = zip(*sorted(rec.exits.items()), strict=True)
         t, p, reason = zip(*keys, strict=True)
         return {"month": month_labels[np.array(t, dtype=np.int64)],
                 "programme": np.array(names, dtype=object)[np.array(p, dtype=np.int64)],
                 "reason": np.array(reason, dtype=object), "people": np.array(people, dtype=np.int64)}
 
-    _FOLLOW_UP_COLUMNS = ["month", "programme", "months_after_exit", "stage", "income_support", "people"]
-
     def follow_ups(self) -> pd.DataFrame:
-        if not self.rec.follow_ups:
-            return pd.DataFrame([], columns=self._FOLLOW_UP_COLUMNS)
-        return self._frame("follow_ups", self._FOLLOW_UP_COLUMNS)
+        return self._table("follow_ups")
 
     def _follow_ups_columns(self) -> dict[str, Any]:
         rec, month_labels, names = self.rec, self.month_labels, self.names
-        if not rec.follow_ups:
-            return {**dict.fromkeys(self._FOLLOW_UP_COLUMNS, np.zeros(0, object)),
-                    "months_after_exit": np.zeros(0, np.int64), "people": np.zeros(0, np.int64)}
         rows = np.stack([row for *_, row in rec.follow_ups])
         entry, cell = np.nonzero(rows)  # row-major: entries in order, each entry's cells ascending
         head = np.array([(t, p, k) for t, p, k, _ in rec.follow_ups], dtype=np.int64)[entry]
@@ -374,7 +373,7 @@ class _TableBuilder:
              for (payer, cat), amount in sorted(totals.items()) if amount != 0.0],
             columns=["month", "payer", "category", "sek"])
     def people(self) -> pd.DataFrame:
-        return self._frame("people", list(_PEOPLE_COLUMNS))
+        return self._table("people")
 
     def _people_columns(self) -> dict[str, Any]:
         return _people_columns(self.pop)
@@ -423,10 +422,6 @@ def _sweep_stale(path: Path) -> None:
                 continue
             if pid != os.getpid() and not pid_alive(pid):
                 shutil.rmtree(stale, ignore_errors=True)
-
-
-_PEOPLE_COLUMNS = ("person", "arrival_month", "age_at_arrival", "sex", "household", "children", "foreign_born",
-                   "sfi", "rehab_need", "education", "months_on_assistance_at_entry", "initial_stage")
 
 
 def _people_columns(pop: Population) -> dict[str, Any]:
