@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.scenario.errors import ScenarioError
-from sim.scenario.paths import apply_values, as_number, path_exists, set_value
+from sim.scenario.paths import apply_values, as_number, get_node, path_exists, set_value
 from sim.scenario.schema import Scenario
 
 if TYPE_CHECKING:
@@ -155,17 +155,6 @@ class Transfer:
     defaults: Mapping[str, Any]
 
 
-def _node(doc: Any, path: str) -> Any:
-    """The value at a dotted path of a dumped scenario (after ``programmes`` a part is a name)."""
-    node = doc
-    for part in path.split("."):
-        if isinstance(node, list):
-            node = next(item for item in node if isinstance(item, dict) and item.get("name") == part)
-        else:
-            node = node[part]
-    return node
-
-
 def _first_scenario_file(job_file: Path, raw: Mapping[str, Any]) -> Path:
     from sim.scenario.shipped import is_shipped, shipped_path
 
@@ -208,7 +197,7 @@ def read_transfers(raw: Mapping[str, Any], provenance: Provenance, job_file: str
             raise c.fail(("transfers", i), f"{p!r} is named twice", f"transfers[{i}]")
         if not path_exists(doc, p):
             raise c.fail(("transfers", i), f"{defaults_file} has no {p!r}", f"transfers[{i}]")
-        node = _node(doc, p)
+        node = get_node(doc, p)
         status = node.get("status") if isinstance(node, dict) else None
         if status not in (None, "calibrated"):
             raise c.fail(("transfers", i), f"{p!r} has status {status!r} in {defaults_file}; a transferred "
@@ -279,7 +268,7 @@ def drawn_defaults(doc: Mapping[str, Any], skip: Sequence[str | None] = ()) -> l
     for t in calibrated_defaults():
         if t.calibration in skip:
             continue
-        paths = [p for p in t.paths if path_exists(doc, p) and _node(doc, p) == t.defaults[p]]
+        paths = [p for p in t.paths if path_exists(doc, p) and get_node(doc, p) == t.defaults[p]]
         if paths:
             out.append((t, paths))
     return out
@@ -362,7 +351,7 @@ def replication_scenarios(scenario: Scenario, seed: int, replications: int, *, f
             for path, (value, source) in drawn.items():
                 if path in values:
                     continue  # the named calibration's draw wins
-                if isinstance(_node(new, path), dict):  # a parameter with its source and status
+                if isinstance(get_node(new, path), dict):  # a parameter with its source and status
                     set_value(new, path, value, source=source, status="calibrated")
                 else:  # a plain number carries no source
                     set_value(new, path, value)

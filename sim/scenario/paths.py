@@ -28,8 +28,8 @@ from typing import Any
 
 from sim.scenario.schema import Scenario
 
-__all__ = ["get_value", "set_value", "apply_values", "apply_values_shared", "with_values", "parameter_paths",
-           "path_exists", "split_step", "ordered"]
+__all__ = ["get_node", "get_value", "set_value", "apply_values", "apply_values_shared", "with_values",
+           "parameter_paths", "path_exists", "split_step", "ordered"]
 
 _MONTH_KEY = re.compile(r"^(\d{4}-\d{1,2}|always)$")
 _STEP = re.compile(r"^(?P<path>.+)@(?P<month>\d{4}-\d{2})$")
@@ -114,6 +114,17 @@ def _in_force(steps: Mapping[str, Any], month: str) -> float:
         if m <= at:
             current = v
     return float(current)
+
+
+def get_node(doc: Mapping[str, Any], path: str) -> Any:
+    """The value written at ``path`` as it is written (a number, dated steps, or a mapping with
+    ``value``, ``source`` and ``status``).
+
+    Raises:
+        KeyError: if the path does not exist.
+    """
+    container, key = _locate(doc, path)
+    return container[key]
 
 
 def get_value(doc: Mapping[str, Any], path: str) -> float:
