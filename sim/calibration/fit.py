@@ -20,8 +20,6 @@ Why ABC-SMC with a deviance distance, and not a likelihood on averaged runs: see
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import datetime as _dt
 import json
 import logging
@@ -43,7 +41,7 @@ from sim.runs.posterior import read_transfers
 from sim.runs.replications import simulate, simulate_batch
 from sim.scenario.checks import Checker
 from sim.scenario.errors import ScenarioError, did_you_mean
-from sim.scenario.paths import apply_values, apply_values_shared, get_value, set_value
+from sim.scenario.paths import apply_values, apply_values_shared, get_value
 
 __all__ = ["Prior", "Parameter", "Space", "load_space", "ScenarioSpec", "Job", "load_job", "Simulator",
            "FitResult", "fit", "load_fit", "predictive", "DEFAULT_METHOD"]

@@ -158,7 +158,8 @@ def follow_up_stages(result: RunResult, scenario: Scenario, *, programme: str, m
     def col(name: str) -> np.ndarray:
         return _col(result, "follow_ups", name)
 
-    sel = (col("programme") == programme) & (col("months_after_exit") == months_after_exit) & (col("month") <= month_arg(by))
+    sel = ((col("programme") == programme) & (col("months_after_exit") == months_after_exit)
+           & (col("month") <= month_arg(by)))
     return _categorise(_counts_by(col("stage")[sel], col("people")[sel]), categories)
 
 
