@@ -102,6 +102,13 @@ def post_keys(keys: np.ndarray, money: SimpleNamespace,
     return post(_decode(keys), money, programme_money)
 
 
+def _post_table(keys: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """:func:`post` of the states ``keys`` as its pairs and their amounts ``[key, pair]``."""
+    amounts = post(_decode(keys), m, pm)
+    pairs = list(amounts)
+    return pairs, (np.stack([amounts[p] for p in pairs], axis=1) if pairs else np.zeros((keys.size, 0)))
+
+
 _Group = tuple[int, int]  # (id of the money rates, id of the programme money)
 
 
@@ -149,10 +156,7 @@ class SharedPostings:
         if idx.size and (int(idx.max()) >= every.size or not np.array_equal(every[idx], keys)):
             return None
         if g not in self._posted:
-            amounts = post(_decode(every), m, pm)
-            pairs = list(amounts)
-            self._posted[g] = (pairs, np.stack([amounts[p] for p in pairs], axis=1) if pairs
-                               else np.zeros((every.size, 0)))
+            self._posted[g] = _post_table(every, m, pm)
         pairs, table = self._posted[g]
         return pairs, table[idx]
 
@@ -224,9 +228,7 @@ class LedgerBook:
             found = self.postings.table(keys, m, pm)
             if found is not None:
                 return found
-        amounts = post(_decode(keys), m, pm)
-        pairs = list(amounts)
-        return pairs, (np.stack([amounts[p] for p in pairs], axis=1) if pairs else np.zeros((keys.size, 0)))
+        return _post_table(keys, m, pm)
 
     def add(self, t: int, key: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney,
             extra: dict[tuple[str, str], float] | None = None) -> None:
