@@ -50,15 +50,22 @@ class BatchRecorder:
     """Per-month records of every block of a batch.
 
     Args:
-        blocks: number of blocks; ``n_programmes``: programmes of each.
+        blocks: number of blocks; ``n_programmes``: programmes of the batch (a block may have
+            the first few only: its records are of those).
         first: where each block's people start, and the end.
+        record_events: whether each block keeps its event log (one flag for all, or one a block).
     """
 
-    def __init__(self, blocks: int, n_programmes: int, first: np.ndarray, *, record_events: bool) -> None:
+    def __init__(self, blocks: int, n_programmes: int, first: np.ndarray, *,
+                 record_events: bool | Sequence[bool]) -> None:
         self.blocks = blocks
         self.n_programmes = n_programmes
         self.first = first
-        self.record_events = record_events
+        #: whether each block keeps its event log
+        self.events = ([bool(record_events)] * blocks if isinstance(record_events, (bool, np.bool_))
+                       else [bool(e) for e in record_events])
+        #: whether any block does (then the last month's keys are kept: :attr:`final`)
+        self.record_events = any(self.events)
         self.block = np.repeat(np.arange(blocks, dtype=np.int64), np.diff(first))
         self._block_ns = self.block * _NS
         self.stocks: list[np.ndarray] = []  # per month: [block, stage]
@@ -170,10 +177,11 @@ class BatchRecorder:
         return self._fu_split[1:]
 
     def block_records(self, b: int, programmes: Sequence[str], funders: Sequence[str]) -> Recorder:
-        """Block ``b``'s records, as a separate run of it would have made them."""
-        n_prog = self.n_programmes
+        """Block ``b``'s records, as a separate run of it would have made them (``programmes``:
+        the block's own, the first of the batch's)."""
+        n_prog = len(programmes)
         lo = int(self.first[b])
-        rec = Recorder(n_prog, record_events=self.record_events)
+        rec = Recorder(n_prog, record_events=self.events[b])
         rec.stocks = [s[b] for s in self.stocks]
         bounds, t, ids, src, dst, prog = self._moves_by_block()
         sl = slice(bounds[b], bounds[b + 1])
@@ -184,7 +192,7 @@ class BatchRecorder:
             counts = np.bincount(cells, minlength=months * _NS * _NS).reshape(months, _NS * _NS)
             ts, at = np.unique(bt, return_index=True)
             rec.flows = {int(m): counts[m] for m in ts}
-            if self.record_events:
+            if self.events[b]:
                 edges = list(at) + [bt.size]
                 rec.events = []
                 for m, a, z in zip(ts, edges[:-1], edges[1:], strict=True):
@@ -194,13 +202,13 @@ class BatchRecorder:
                         if y > x:
                             rec.events.append((int(m), bids[x:y], bsrc[x:y], bdst[x:y], bprog[x:y]))
                 rec.event_keys = self._event_keys(b, lo, rec.events)
-        q = self._stacked()
+        q = self._stacked() if n_prog else None
         if q is not None:
             ts, w, inside, cap, spent = q
             rec.queues = [(t_, i, *row) for t_, rows in zip(ts, zip(w[:, b].tolist(), inside[:, b].tolist(),
                                                                       cap[:, b].tolist(), spent[:, b].tolist(),
                                                                       strict=True), strict=True)
-                          for i, row in enumerate(zip(*rows, strict=True))]
+                          for i, row in enumerate(zip(*rows, strict=True)) if i < n_prog]
         for t_, p, c in self.starts:
             if c[b]:
                 rec.starts[(t_, p)] = rec.starts.get((t_, p), 0) + int(c[b])
@@ -220,7 +228,7 @@ class BatchRecorder:
                     row = counts[i * width:(i + 1) * width]
                     if row.any():
                         rec.follow_ups.append((t_, i, k, row))
-        rec.status_rows = [(d, i, counts[b]) for d, i, counts in self.status_rows]
+        rec.status_rows = [(d, i, counts[b]) for d, i, counts in self.status_rows if i < n_prog]
         book = LedgerBook(self.postings)
         hi = int(self.first[b + 1])
         for t_, key, regimes, staff, booked in self.ledger:

@@ -62,16 +62,16 @@ class BatchError(ValueError):
     """Scenarios that cannot run as blocks of one batch."""
 
 
-def _shape(scenario: Scenario) -> dict[str, Any]:
+def _shape(scenario: Scenario) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """What every block of a batch must share: the scenario without its name and texts, its
-    programmes without their numbers (but with the payers of their costs and budgets), its
-    transitions without their rates (but with which move has one) and its population without
-    the spread of employability (the national values a calibration draws per replication)."""
+    population without its composition (drawn per block), its transitions without their rates
+    (but with which move has one); and, apart, its programmes without their numbers (but with
+    the payers of their costs and budgets), of which a block may have the first few only."""
     doc = scenario.model_dump(mode="json")
     for k in ("name", "title", "description"):
         doc.pop(k, None)
     doc["transitions"] = {src: sorted(dests) for src, dests in (doc.get("transitions") or {}).items()}
-    ((doc.get("population") or {}).get("composition") or {}).pop("employability_sd", None)
+    (doc.get("population") or {}).pop("composition", None)
     progs = []
     for p in doc.pop("programmes"):
         keys = {k: sorted(p[k] or {}) for k in ("exit_rates_per_month", "cost_sek_per_participant_month",
@@ -79,30 +79,41 @@ def _shape(scenario: Scenario) -> dict[str, Any]:
         keys["wage"] = p["wage_sek_per_month"] is None
         keys["wage_subsidy_max"] = p["wage_subsidy_max_sek_per_month"] is None
         progs.append({**{k: v for k, v in p.items() if k not in _PROGRAMME_NUMBERS}, **keys})
-    doc["programmes"] = progs
-    return doc
+    return doc, progs
+
+
+def reference(scenarios: Sequence[Scenario]) -> int:
+    """The block whose scenario has every programme of the batch (the first with the most)."""
+    n = [len(sc.programmes) for sc in scenarios]
+    return n.index(max(n))
 
 
 def check_batchable(scenarios: Sequence[Scenario]) -> None:
-    """Refuse scenarios that cannot be blocks of one batch.
+    """Refuse scenarios that cannot be blocks of one batch: they must be equal but for their
+    programmes' numbers, transition rates and population composition, and each one's programmes
+    must be the first of the programmes of the one with the most (a baseline without the
+    programme and the scenario with it share a batch; in a block without a programme, it is
+    closed).
 
     Raises:
         BatchError: naming the first scenario and the first top-level key that differs.
     """
     if not scenarios:
         raise BatchError("a batch needs at least one scenario")
-    first = _shape(scenarios[0])
-    seen: dict[int, bool] = {id(scenarios[0]): True}
-    for i, sc in enumerate(scenarios[1:], start=1):
+    ref = reference(scenarios)
+    first, progs = _shape(scenarios[ref])
+    seen: dict[int, bool] = {id(scenarios[ref]): True}
+    for i, sc in enumerate(scenarios):
         if id(sc) in seen:
             continue
         seen[id(sc)] = True
-        other = _shape(sc)
-        if other != first:
-            key = next(k for k in sorted(set(first) | set(other)) if first.get(k) != other.get(k))
-            raise BatchError(f"scenario {i} ({sc.name!r}) differs from scenario 0 ({scenarios[0].name!r}) in "
-                             f"{key!r}: blocks of a batch may differ only in their programmes' numbers, "
-                             "transition rates and employability spread")
+        other, own = _shape(sc)
+        if other != first or own != progs[:len(own)]:
+            key = next((k for k in sorted(set(first) | set(other)) if first.get(k) != other.get(k)), "programmes")
+            raise BatchError(f"scenario {i} ({sc.name!r}) differs from scenario {ref} ({scenarios[ref].name!r}) "
+                             f"in {key!r}: blocks of a batch may differ only in their programmes' numbers "
+                             "(and have the first few of the programmes), transition rates and population "
+                             "composition")
 
 
 class BlockStreams(Streams):
@@ -186,19 +197,28 @@ class BatchState:
     """Everything a batch's sub-steps share; the ordinary moves (:mod:`sim.engine.moves`) take it
     as they take a :class:`~sim.engine.state.RunState`.
 
-    ``regime`` is block 0's: the values every block shares (rules, money rates) are read from
-    it; programme values are read per block from :attr:`values`, the hazard rows from
+    ``regime`` is the reference block's (:func:`reference`, the one with every programme): the
+    values every block shares (rules, money rates) and the list of programmes are read from it;
+    programme values are read per block from :attr:`values`, the hazard rows from
     :attr:`segments` (blocks next to each other with the same transition rates share one) and
     the spread of employability per block from :attr:`employability_sd`.
     """
 
-    def __init__(self, scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool,
+    def __init__(self, scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool | Sequence[bool],
                  compiled: bool) -> None:
         if len(scenarios) != len(seeds):
             raise ValueError(f"{len(scenarios)} scenarios for {len(seeds)} seeds")
         check_batchable(scenarios)
         self.specs = list(scenarios)
-        self.spec = scenarios[0]
+        #: the block whose scenario has every programme (its spec and regime are the batch's)
+        self.ref = reference(scenarios)
+        self.spec = scenarios[self.ref]
+        events = ([bool(record_events)] * len(scenarios) if isinstance(record_events, (bool, np.bool_))
+                  else [bool(e) for e in record_events])
+        if len(events) != len(scenarios):
+            raise ValueError(f"{len(events)} record_events for {len(scenarios)} scenarios")
+        #: whether each block keeps its event log
+        self.record_events = events
         self.compiled = compiled
         self.t = 0
         self.start: Month = self.spec.start_month
@@ -207,8 +227,8 @@ class BatchState:
         self.n_prog = len(self.spec.programmes)
         self._regime_cache: dict[tuple[int, Month], Regime] = {}
         self.regimes: list[Regime] = [self._regime_at(b, self.start) for b in range(self.blocks)]
-        one = check_fits(self.spec.population, self.start, self.horizon, record_events)
-        need = memory_estimate(one * self.blocks, self.horizon, record_events)
+        one = check_fits(self.spec.population, self.start, self.horizon, any(events))
+        need = memory_estimate(one * self.blocks, self.horizon, any(events))
         if need > 0.8 * _available_bytes():
             raise ResourceError(f"{self.blocks} blocks of {one:,} people need about {need / 2**30:,.1f} GiB of "
                                 "memory: run fewer blocks at a time")
@@ -222,7 +242,7 @@ class BatchState:
         cap = int(np.ceil(self.spec.effects.duration_cap_years * 12))
         self.duration = duration_factor(np.arange(cap + 1, dtype=np.int16), self.spec.effects)
         self.counts_as_work = np.zeros(max(self.n_prog, 1), bool)
-        for p in self.regimes[0].programmes:
+        for p in self.regime.programmes:
             self.counts_as_work[p.index] = p.counts_as_work
         self.employability_sd = np.array([sc.population.composition.employability_sd for sc in self.specs])
         self.work_mult = np.ones(len(self.pop), np.float32)
@@ -231,13 +251,13 @@ class BatchState:
         self._tag_cache: np.ndarray | None = None
         self.track = np.zeros(0, np.int64)
         #: per programme: payers of its budgets; their levels and spending [block, payer]
-        self.payers = [list(p.budget_per_year) for p in self.regimes[0].programmes]
+        self.payers = [list(p.budget_per_year) for p in self.regime.programmes]
         self.level = [np.zeros((self.blocks, len(k))) for k in self.payers]
         self.spent = [np.zeros((self.blocks, len(k))) for k in self.payers]
         self._programme_arrays()
         for i in range(self.n_prog):
             self.level[i][:] = self.budget_per_year[i]
-        self.rec = BatchRecorder(self.blocks, self.n_prog, self.first, record_events=record_events)
+        self.rec = BatchRecorder(self.blocks, self.n_prog, self.first, record_events=events)
         pension = self.pop.birth_month + int(np.ceil(self.spec.rules.pension_age * 12)) - self.start
         retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
         self.retire_order = np.argsort(retire_t, kind="stable")
@@ -253,8 +273,9 @@ class BatchState:
 
     @property
     def regime(self) -> Regime:
-        """Block 0's parameters in force (for the values all blocks share)."""
-        return self.regimes[0]
+        """The reference block's parameters in force (for the values all blocks share, and the
+        programmes)."""
+        return self.regimes[self.ref]
 
     def reform(self, month: Month, blocks: Sequence[int]) -> None:
         """Put in force the parameters of ``month`` for ``blocks`` (those with a reform then)."""
@@ -275,21 +296,32 @@ class BatchState:
                     v = getattr(p, name)
                     arr[b, p.index] = _NO_CAP if v is None else v
             self.values[name] = arr
-        self.active = np.array([[p.active for p in ps] for ps in progs], bool).reshape(nb, npg)
+        self.active = np.zeros((nb, npg), bool)  # a programme a block's scenario does not have is closed
+        for b in range(nb):
+            for p in progs[b]:
+                self.active[b, p.index] = p.active
         self.wage = np.zeros((nb, max(npg, 1)))  # (a column of zeros without programmes, as ProgrammeMoney.empty)
         for b, r in enumerate(self.regimes):
-            self.wage[b, :npg] = r.programme_money.wage[:npg]
-        self.charge = [np.array([[progs[b][i].budget_charge[k] for k in self.payers[i]] for b in range(nb)]
-                                ).reshape(nb, len(self.payers[i])) for i in range(npg)]
-        self.budget_per_year = [np.array([[progs[b][i].budget_per_year[k] for k in self.payers[i]]
-                                          for b in range(nb)]).reshape(nb, len(self.payers[i])) for i in range(npg)]
+            own = len(progs[b])
+            self.wage[b, :own] = r.programme_money.wage[:own]
+            self.values["fade_months"][b, own:] = 1.0  # (any number: nobody is in it)
+        self.charge = [np.array([[progs[b][i].budget_charge[k] if i < len(progs[b]) else 0.0 for k in self.payers[i]]
+                                 for b in range(nb)]).reshape(nb, len(self.payers[i])) for i in range(npg)]
+        self.budget_per_year = [np.array([[progs[b][i].budget_per_year[k] if i < len(progs[b]) else 0.0
+                                           for k in self.payers[i]] for b in range(nb)]
+                                         ).reshape(nb, len(self.payers[i])) for i in range(npg)]
         for i in range(npg):
             if (self.values["slots"][:, i] < 0).any():
                 raise ValueError("capacity must be a whole number >= 0")
+        # every block has a row per programme of the batch: the reference's rows (of the same
+        # month) stand in for the programmes a block does not have (nobody is in them)
+        full = self.regime.hazard_rows
         prog_rows = [r.hazard_rows for r in self.regimes]
-        prog = [np.vstack([h.table[_NS:] for h in prog_rows])] + [
-            np.concatenate([getattr(h, f)[_NS:] for h in prog_rows])
-            for f in ("constant_total", "work_base", "lock_in", "is_programme")]
+        fields = ("table", "constant_total", "work_base", "lock_in", "is_programme")
+        prog = [(np.vstack if f == "table" else np.concatenate)(
+            [part for h, ps in zip(prog_rows, progs, strict=True)
+             for part in (getattr(h, f)[_NS:], getattr(full, f)[_NS + len(ps):])])
+            for f in fields]
         self.segments: list[HazardSegment] = []
         lo = 0
         for b in range(1, nb + 1):
@@ -405,20 +437,33 @@ class BatchState:
 
 
 def _synthesise(state: BatchState, one: int) -> Population:
-    """Every block's people, each block drawn from its own seed (as :func:`synthesise` draws one
-    run's); one pass over everyone when the cohort has one composition."""
+    """Every block's people, each block drawn from its own seed and its own scenario's composition
+    (as :func:`synthesise` draws one run's); one pass over each run of neighbouring blocks with
+    the same composition when the cohort has one composition."""
     spec, start, horizon = state.spec.population, state.start, state.horizon
-    r = state.regimes[0]
+    r = state.regime
     guarantee = (float(r.job_entry_months), float(state.spec.rules.benefit_days_per_month),
                  float(r.job_days_to_fas3))
     wage = r.money.previous_wage_sek_per_month
     if spec.inflow is not None and spec.inflow.composition is not None:
-        pops = [synthesise(spec, start, horizon, Streams(s), wage, guarantee=guarantee) for s in state.streams.seeds]
+        pops = [synthesise(sc.population, start, horizon, Streams(s), wage, guarantee=guarantee)
+                for sc, s in zip(state.specs, state.streams.seeds, strict=True)]
         return Population(**{f: np.concatenate([getattr(p, f) for p in pops]) for f in Population.__dataclass_fields__})
     arrival = _arrivals(spec, start, horizon)
     pop = _empty(one * state.blocks)
     pop.arrival_month[:] = np.tile(arrival, state.blocks)
+    comps = [sc.population.composition for sc in state.specs]
+    drawn: dict[int, Any] = {}  # what the draws read of each composition (not employability's spread)
+    for c in comps:
+        if id(c) not in drawn:
+            drawn[id(c)] = c.model_dump(exclude={"employability_sd"})
     step = 1 << 16
-    for lo in range(0, len(pop), step):
-        _draw(pop, lo, min(lo + step, len(pop)), spec.composition, state.streams, wage, guarantee)
+    lo_block = 0
+    for b in range(1, state.blocks + 1):
+        if b < state.blocks and drawn[id(comps[b])] == drawn[id(comps[lo_block])]:
+            continue
+        first, stop = int(state.first[lo_block]), int(state.first[b])
+        for lo in range(first, stop, step):
+            _draw(pop, lo, min(lo + step, stop), comps[lo_block], state.streams, wage, guarantee)
+        lo_block = b
     return pop
