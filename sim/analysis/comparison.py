@@ -53,7 +53,7 @@ from sim.analysis.assumptions import (
     parameters_text,
     source_table,
 )
-from sim.analysis.assumptions_driving import LINE_COLUMNS, assumption_lines, lines_text
+from sim.analysis.assumptions_driving import LINE_COLUMNS, assumption_lines, lines_text, rerun_requests
 from sim.analysis.comparison_math import (
     HORIZONS,
     PAYBACK_TOLERANCE_SEK,
@@ -72,7 +72,7 @@ from sim.analysis.comparison_math import (
 )
 from sim.analysis.limits import LIMIT_COLUMNS, binding_limits
 from sim.analysis.payoff import BRIDGE_COLUMNS, explain, payoff_bridge
-from sim.runs.replications import VERSION, Ensemble, content_hash, replicate
+from sim.runs.replications import VERSION, Ensemble, Request, content_hash, replicate_all
 from sim.runs.results import RunResult, atomic_dir
 from sim.scenario.dated import format_month
 from sim.scenario.schema import Scenario
@@ -741,10 +741,16 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
             horizon. (The same population is expected; differences show in ``assumptions``.)
         seed: the seed of every scenario; replication ``i`` of each uses the same spawned seed.
         replications: paired replications.
-        workers: processes per ensemble (results do not depend on it).
+        workers: processes (results do not depend on it). Every run (baseline, scenarios and
+            the assumption lines' re-runs) is asked for at once
+            (:func:`~sim.runs.replications.replicate_all`): where the scenarios can be blocks
+            of one batched model (a baseline without the programme and the scenario with it
+            can), they are.
         progress: called with 1 per finished run; there are
             ``replications * (1 + len(scenarios))`` runs (e.g. pass ``tqdm(total=...).update``),
-            and with ``sensitivity`` ``replications * 2 * len(scenarios) * 3`` more.
+            and with ``sensitivity`` ``replications * 2 * len(scenarios) * 2`` more (a baseline
+            and a scenario re-run per a-kassa value; the baseline's, run once, count for each
+            scenario).
         sensitivity: add the assumption lines (the headline under other values of the
             assumptions that drive it; :mod:`sim.analysis.assumptions_driving`).
         bridge: add the payoff-style estimate and the bridge from it to the simulated one
@@ -785,12 +791,18 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
     scenarios = list(scenarios)
     if not scenarios:
         raise ValueError("give at least one scenario to compare with the baseline")
-    base = replicate(baseline, seed, replications, workers=workers, record_events=False, progress=progress,
-                     store=store, fixed_parameters=fixed_parameters)
-    ens = [replicate(s, seed, replications, workers=workers, record_events=bool(s.goals) or bridge,
-                     progress=progress, store=store, fixed_parameters=fixed_parameters) for s in scenarios]
+    # Every run the comparison needs (the baseline, the scenarios, the assumption lines' re-runs)
+    # asked for at once: they run as blocks of one batched model where they can share one.
+    asked = [Request(baseline, seed, replications, False, fixed_parameters)] + [
+        Request(s, seed, replications, bool(s.goals) or bridge, fixed_parameters) for s in scenarios]
+    reruns = rerun_requests(asked[0], asked[1:]) if sensitivity else {}
+    done = replicate_all(asked + list(reruns.values()), workers=workers, progress=progress, store=store)
+    base, ens = done[0], done[1:len(asked)]
     out = Comparison.from_ensembles(base, ens, bridge=bridge)  # checks that the runs pair up
     if sensitivity:
+        if progress and len(scenarios) > 1:  # the baseline's re-runs serve every scenario's lines
+            progress(replications * sum(k < 0 for k, _ in reruns) * (len(scenarios) - 1))
         out.tables["assumption_lines"] = _frame("assumption_lines", assumption_lines(
-            base, ens, out.scenarios, workers=workers, progress=progress, store=store))
+            base, ens, out.scenarios, workers=workers, progress=progress, store=store,
+            reruns=dict(zip(reruns, done[len(asked):], strict=True))))
     return out
