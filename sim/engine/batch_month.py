@@ -20,7 +20,7 @@ from sim.engine.capacity import priority_order
 from sim.engine.in_force import DROPOUT
 from sim.engine.month.clocks import advance_clocks
 from sim.engine.month.exits import hazard_pass
-from sim.engine.month.follow_up import income_support
+from sim.engine.month.follow_up import followed_now, income_support
 from sim.engine.month.forced import guarantee_moves
 from sim.engine.month.intake import months_left_in_budget_year
 from sim.engine.month.referrals import meets, stage_table
@@ -138,8 +138,7 @@ def forced(state: BatchState) -> None:
     """Sub-step 4: the forced moves, in the order of :mod:`sim.engine.month.forced`."""
     pop, r = state.pop, state.regime
     st = pop.stage
-    lo, hi = np.searchsorted(state.retire_sorted, [state.t, state.t + 1])
-    old = state.retire_order[lo:hi]
+    old = state.retire_order[state.retire_bounds[state.t]:state.retire_bounds[state.t + 1]]
     old = old[st[old] < _S.OTHER]
     if old.size:
         in_prog = (pop.programme[old] >= 0) & (st[old] >= _S.COACHING) & (st[old] <= _S.SUBSIDISED)
@@ -270,9 +269,9 @@ def follow_up(state: BatchState) -> None:
     months = state.spec.calendar.follow_up_months_after_exit
     if not state.spec.programmes or not months:
         return
-    table = np.zeros(1 << 15, bool)  # months since a programme are int16
-    table[np.asarray(months)] = True
-    followed = np.flatnonzero(table[state.pop.months_since_programme])
+    wanted = np.zeros(max(months) + 1, bool)
+    wanted[np.asarray(months)] = True
+    followed = state.run(followed_now, state.pop.months_since_programme, wanted)
     support = np.zeros(len(state.pop), np.uint8)
     if followed.size:
         group = state.money_group[state.block[followed]]
@@ -280,7 +279,7 @@ def follow_up(state: BatchState) -> None:
         for g in present:
             ids = followed if present.size == 1 else followed[group == g]
             support[ids] = income_support(state, ids, state.money_regimes[g])
-    state.rec.follow_up(state.t, state.pop, months, support, state.block)
+    state.rec.follow_up(state.t, state.pop, months, support, state.block, among=followed)
 
 
 #: The sub-steps of a month, in the order of :data:`sim.engine.model.MONTH`.

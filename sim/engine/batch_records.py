@@ -120,12 +120,13 @@ class BatchRecorder:
         self.exits.append((t, prog, reason, np.bincount(self.block[ids], minlength=self.blocks)))
 
     def follow_up(self, t: int, pop: Population, months_after: Sequence[int], support: np.ndarray,
-                  block: np.ndarray) -> None:
-        """Stage and income support of people k months after leaving a programme, every block."""
+                  block: np.ndarray, among: np.ndarray | None = None) -> None:
+        """Stage and income support of people k months after leaving a programme, every block
+        (``among``: ids, ascending, that include all of them, if known)."""
         if not self.n_programmes:
             return
         for k in months_after:
-            sel, cells = follow_up_cells(pop, k, support)
+            sel, cells = follow_up_cells(pop, k, support, among)
             if sel.size == 0:
                 continue
             self.follow_ups.append((t, k, block[sel], cells))

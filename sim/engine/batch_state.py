@@ -128,12 +128,13 @@ class BlockStreams(Streams):
     """
 
     def __init__(self, seeds: Sequence[int], first: np.ndarray) -> None:
+        own: dict[int, int] = {}
         for s in seeds:
-            Streams(s)  # the same check of each seed
+            if s not in own:
+                own[s] = Streams(s).key  # (the same check of each seed)
         self.seed = int(seeds[0])
         self.seeds = [int(s) for s in seeds]
-        self.keys = np.array([int(np.random.SeedSequence(s).generate_state(1, np.uint64)[0]) for s in self.seeds],
-                             np.uint64)
+        self.keys = np.array([own[s] for s in seeds], np.uint64)
         self.first = first
         self.block = np.repeat(np.arange(len(self.seeds), dtype=np.int64), np.diff(first))
         self._shift = first[:-1].astype(np.uint64) * _GOLDEN
@@ -262,6 +263,8 @@ class BatchState:
         retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
         self.retire_order = np.argsort(retire_t, kind="stable")
         self.retire_sorted = retire_t[self.retire_order]
+        #: where the people who retire in month t start in retire_order (t = 0 .. horizon + 1)
+        self.retire_bounds = np.searchsorted(self.retire_sorted, np.arange(self.horizon + 2, dtype=retire_t.dtype))
 
     # ----------------------------------------------------------------- parameters in force
     def _regime_at(self, b: int, month: Month) -> Regime:
@@ -284,44 +287,54 @@ class BatchState:
         self._programme_arrays()
 
     def _programme_arrays(self) -> None:
-        """Programme values per block and programme, the hazard rows and decay of every block."""
+        """Programme values per block and programme, the hazard rows and decay of every block
+        (worked out once per distinct regime, then spread to its blocks)."""
         nb, npg = self.blocks, self.n_prog
-        progs = [r.programmes for r in self.regimes]
+        where: dict[int, int] = {}
+        distinct: list[Regime] = []
+        inv = np.empty(nb, np.int64)
+        for b, r in enumerate(self.regimes):
+            u = where.get(id(r))
+            if u is None:
+                u = where[id(r)] = len(distinct)
+                distinct.append(r)
+            inv[b] = u
+        nu = len(distinct)
+        progs = [r.programmes for r in distinct]
         self.values: dict[str, np.ndarray] = {}
         for name in _VALUES:
             dtype = np.int64 if name in _INT_VALUES else np.float64
-            arr = np.zeros((nb, npg), dtype)
-            for b in range(nb):
-                for p in progs[b]:
+            arr = np.zeros((nu, npg), dtype)
+            for u in range(nu):
+                for p in progs[u]:
                     v = getattr(p, name)
-                    arr[b, p.index] = _NO_CAP if v is None else v
-            self.values[name] = arr
-        self.active = np.zeros((nb, npg), bool)  # a programme a block's scenario does not have is closed
-        for b in range(nb):
-            for p in progs[b]:
-                self.active[b, p.index] = p.active
-        self.wage = np.zeros((nb, max(npg, 1)))  # (a column of zeros without programmes, as ProgrammeMoney.empty)
-        for b, r in enumerate(self.regimes):
-            own = len(progs[b])
-            self.wage[b, :own] = r.programme_money.wage[:own]
-            self.values["fade_months"][b, own:] = 1.0  # (any number: nobody is in it)
-        self.charge = [np.array([[progs[b][i].budget_charge[k] if i < len(progs[b]) else 0.0 for k in self.payers[i]]
-                                 for b in range(nb)]).reshape(nb, len(self.payers[i])) for i in range(npg)]
-        self.budget_per_year = [np.array([[progs[b][i].budget_per_year[k] if i < len(progs[b]) else 0.0
-                                           for k in self.payers[i]] for b in range(nb)]
-                                         ).reshape(nb, len(self.payers[i])) for i in range(npg)]
+                    arr[u, p.index] = _NO_CAP if v is None else v
+            if name == "fade_months":
+                for u in range(nu):
+                    arr[u, len(progs[u]):] = 1.0  # (any number: nobody is in a programme a block lacks)
+            self.values[name] = arr[inv]
+        active = np.zeros((nu, npg), bool)  # a programme a block's scenario does not have is closed
+        wage = np.zeros((nu, max(npg, 1)))  # (a column of zeros without programmes, as ProgrammeMoney.empty)
+        for u, r in enumerate(distinct):
+            for p in progs[u]:
+                active[u, p.index] = p.active
+            wage[u, :len(progs[u])] = r.programme_money.wage[:len(progs[u])]
+        self.active, self.wage = active[inv], wage[inv]
+        self.charge = [np.array([[progs[u][i].budget_charge[k] if i < len(progs[u]) else 0.0 for k in self.payers[i]]
+                                 for u in range(nu)]).reshape(nu, len(self.payers[i]))[inv] for i in range(npg)]
+        self.budget_per_year = [np.array([[progs[u][i].budget_per_year[k] if i < len(progs[u]) else 0.0
+                                           for k in self.payers[i]] for u in range(nu)]
+                                         ).reshape(nu, len(self.payers[i]))[inv] for i in range(npg)]
         for i in range(npg):
             if (self.values["slots"][:, i] < 0).any():
                 raise ValueError("capacity must be a whole number >= 0")
         # every block has a row per programme of the batch: the reference's rows (of the same
         # month) stand in for the programmes a block does not have (nobody is in them)
         full = self.regime.hazard_rows
-        prog_rows = [r.hazard_rows for r in self.regimes]
         fields = ("table", "constant_total", "work_base", "lock_in", "is_programme")
-        prog = [(np.vstack if f == "table" else np.concatenate)(
-            [part for h, ps in zip(prog_rows, progs, strict=True)
-             for part in (getattr(h, f)[_NS:], getattr(full, f)[_NS + len(ps):])])
-            for f in fields]
+        rows = [[np.concatenate([getattr(r.hazard_rows, f)[_NS:], getattr(full, f)[_NS + len(ps):]])
+                 for r, ps in zip(distinct, progs, strict=True)] for f in fields]
+        prog = [np.stack(rs)[inv].reshape(nb * npg, *rs[0].shape[1:]) for rs in rows]
         self.segments: list[HazardSegment] = []
         lo = 0
         for b in range(1, nb + 1):
@@ -340,19 +353,16 @@ class BatchState:
         self.decay = decay_table(fade, self.horizon + 1)
         # blocks whose money rules are equal share one call of the rules (income support)
         keys: dict[object, int] = {}
-        by_regime: dict[int, int] = {}
         self.money_regimes: list[Regime] = []
-        self.money_group = np.empty(nb, np.int64)
-        for b, r in enumerate(self.regimes):
-            g = by_regime.get(id(r))
+        group = np.empty(nu, np.int64)
+        for u, r in enumerate(distinct):
+            key = _money_key(r)
+            g = keys.get(key)
             if g is None:
-                key = _money_key(r)
-                g = keys.get(key)
-                if g is None:
-                    g = keys[key] = len(self.money_regimes)
-                    self.money_regimes.append(r)
-                by_regime[id(r)] = g
-            self.money_group[b] = g
+                g = keys[key] = len(self.money_regimes)
+                self.money_regimes.append(r)
+            group[u] = g
+        self.money_group = group[inv]
 
     def programme_value(self, p: ProgrammeRegime, name: str, ids: np.ndarray) -> np.ndarray:
         """Programme ``p``'s value ``name`` for each of ``ids``, from their blocks."""
