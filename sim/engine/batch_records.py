@@ -163,6 +163,22 @@ class BatchRecorder:
                                     *(np.stack([q[j] for q in self.queues]) for j in range(1, 5)))
         return self._queues_stacked
 
+    def _counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The start and exit counts stacked ([record, block] each), once."""
+        if getattr(self, "_counts_stacked", None) is None or self._counts_stacked[0] != (len(self.starts),
+                                                                                         len(self.exits)):
+            st = np.stack([c for *_, c in self.starts]) if self.starts else np.zeros((0, self.blocks), np.int64)
+            ex = np.stack([c for *_, c in self.exits]) if self.exits else np.zeros((0, self.blocks), np.int64)
+            self._counts_stacked = ((len(self.starts), len(self.exits)), st, ex)
+        return self._counts_stacked[1:]
+
+    def _any_booked(self) -> np.ndarray:
+        """Whether each month booked any staff cost of each block ([month, block]), once."""
+        if getattr(self, "_booked_any", None) is None or len(self._booked_any) != len(self.ledger):
+            self._booked_any = (np.stack([booked.any(axis=1) for *_, booked in self.ledger]) if self.ledger
+                                else np.zeros((0, self.blocks), bool))
+        return self._booked_any
+
     def _follow_ups_by_block(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every follow-up cell with its record's index, grouped by block (records in order)."""
         if getattr(self, "_fu_split", None) is None or self._fu_split[0] != len(self.follow_ups):
@@ -210,31 +226,30 @@ class BatchRecorder:
                                                                       cap[:, b].tolist(), spent[:, b].tolist(),
                                                                       strict=True), strict=True)
                           for i, row in enumerate(zip(*rows, strict=True)) if i < n_prog]
-        for t_, p, c in self.starts:
-            if c[b]:
-                rec.starts[(t_, p)] = rec.starts.get((t_, p), 0) + int(c[b])
-        for t_, p, reason, c in self.exits:
-            if c[b]:
-                rec.exits[(t_, p, reason)] = rec.exits.get((t_, p, reason), 0) + int(c[b])
+        starts, exits = self._counts()
+        for e in np.flatnonzero(starts[:, b]).tolist():
+            t_, p, c = self.starts[e]
+            rec.starts[(t_, p)] = rec.starts.get((t_, p), 0) + int(c[b])
+        for e in np.flatnonzero(exits[:, b]).tolist():
+            t_, p, reason, c = self.exits[e]
+            rec.exits[(t_, p, reason)] = rec.exits.get((t_, p, reason), 0) + int(c[b])
         width = _NS * _SUPPORT
         bounds, entry, cells = self._follow_ups_by_block()
         mine, mine_cells = entry[bounds[b]:bounds[b + 1]], cells[bounds[b]:bounds[b + 1]]
-        if mine.size:
-            present, at = np.unique(mine, return_index=True)  # entries in order; each entry's cells in a run
-            edges = list(at) + [mine.size]
-            for e, lo_, hi_ in zip(present, edges[:-1], edges[1:], strict=True):
-                t_, k = self.follow_ups[e][:2]
-                counts = np.bincount(mine_cells[lo_:hi_], minlength=n_prog * width)
-                for i in range(n_prog):
-                    row = counts[i * width:(i + 1) * width]
-                    if row.any():
-                        rec.follow_ups.append((t_, i, k, row))
+        if mine.size and n_prog:
+            present, at = np.unique(mine, return_inverse=True)  # the entries (records) in order
+            counts = np.bincount(at * (n_prog * width) + mine_cells, minlength=present.size * n_prog * width
+                                 ).reshape(present.size, n_prog, width)
+            for j, i in zip(*(x.tolist() for x in np.nonzero(counts.any(axis=2))), strict=True):
+                t_, k = self.follow_ups[int(present[j])][:2]
+                rec.follow_ups.append((t_, i, k, counts[j, i]))
         rec.status_rows = [(d, i, counts[b]) for d, i, counts in self.status_rows if i < n_prog]
         book = LedgerBook(self.postings)
         hi = int(self.first[b + 1])
-        for t_, key, regimes, staff, booked in self.ledger:
+        any_booked = self._any_booked()[:, b].tolist()
+        for (t_, key, regimes, staff, booked), some in zip(self.ledger, any_booked, strict=True):
             extra: dict[tuple[str, str], float] = {}
-            if booked[b].any():
+            if some:
                 for i, (on, cost) in enumerate(zip(booked[b].tolist(), staff[b].tolist(), strict=True)):
                     if on:
                         pair = (funders[i], "programme_staff")
