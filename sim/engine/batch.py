@@ -80,7 +80,7 @@ class BatchModel:
         ev: list[tuple[int, object]] = []
         by_month: dict[Month, list[int]] = {}
         own: dict[int, list[Month]] = {}
-        for b, spec in enumerate(s.specs):
+        for b, spec in enumerate(s.regime_specs):  # (the scenarios of the blocks' regimes)
             if id(spec) not in own:
                 own[id(spec)] = reform_months(spec)
             for m in own[id(spec)]:

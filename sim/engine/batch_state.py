@@ -62,16 +62,41 @@ class BatchError(ValueError):
     """Scenarios that cannot run as blocks of one batch."""
 
 
-def _shape(scenario: Scenario) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """What every block of a batch must share: the scenario without its name and texts, its
-    population without its composition (drawn per block), its transitions without their rates
-    (but with which move has one); and, apart, its programmes without their numbers (but with
-    the payers of their costs and budgets), of which a block may have the first few only."""
+#: the latest scenarios' :func:`_dumped` (each kept with its scenario, so that no id is reused)
+_DUMPED: dict[int, tuple[Scenario, dict[str, Any], dict[str, Any]]] = {}
+_DUMPED_MAX = 512
+
+
+def _dumped(scenario: Scenario) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the parameters in force (:func:`~sim.engine.in_force.regime_at`) are made of, and the
+    population composition: the scenario without its name, texts and composition (scenarios equal
+    in it have the same regimes), and the composition (read-only; made once per scenario object:
+    a batch's checks and its state ask for the same ones)."""
+    found = _DUMPED.get(id(scenario))
+    if found is not None and found[0] is scenario:
+        return found[1], found[2]
     doc = scenario.model_dump(mode="json")
     for k in ("name", "title", "description"):
         doc.pop(k, None)
+    comp = (doc.get("population") or {}).pop("composition", None) or {}
+    if len(_DUMPED) >= _DUMPED_MAX:
+        _DUMPED.pop(next(iter(_DUMPED)))
+    _DUMPED[id(scenario)] = (scenario, doc, comp)
+    return doc, comp
+
+
+def _in_force(scenario: Scenario) -> dict[str, Any]:
+    return _dumped(scenario)[0]
+
+
+def _shape(scenario: Scenario, doc: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What every block of a batch must share: the scenario without its name and texts, its
+    population without its composition (drawn per block), its transitions without their rates
+    (but with which move has one); and, apart, its programmes without their numbers (but with
+    the payers of their costs and budgets), of which a block may have the first few only
+    (``doc``: the scenario's :func:`_in_force`, if made)."""
+    doc = dict(_in_force(scenario) if doc is None else doc)  # (a copy: the dump is shared)
     doc["transitions"] = {src: sorted(dests) for src, dests in (doc.get("transitions") or {}).items()}
-    (doc.get("population") or {}).pop("composition", None)
     progs = []
     for p in doc.pop("programmes"):
         keys = {k: sorted(p[k] or {}) for k in ("exit_rates_per_month", "cost_sek_per_participant_month",
@@ -88,26 +113,29 @@ def reference(scenarios: Sequence[Scenario]) -> int:
     return n.index(max(n))
 
 
-def check_batchable(scenarios: Sequence[Scenario]) -> None:
+def check_batchable(scenarios: Sequence[Scenario], docs: dict[int, dict[str, Any]] | None = None) -> None:
     """Refuse scenarios that cannot be blocks of one batch: they must be equal but for their
     programmes' numbers, transition rates and population composition, and each one's programmes
     must be the first of the programmes of the one with the most (a baseline without the
     programme and the scenario with it share a batch; in a block without a programme, it is
     closed).
 
+    ``docs``: each distinct scenario's :func:`_in_force` by ``id``, if made.
+
     Raises:
         BatchError: naming the first scenario and the first top-level key that differs.
     """
     if not scenarios:
         raise BatchError("a batch needs at least one scenario")
+    docs = {} if docs is None else docs
     ref = reference(scenarios)
-    first, progs = _shape(scenarios[ref])
+    first, progs = _shape(scenarios[ref], docs.get(id(scenarios[ref])))
     seen: dict[int, bool] = {id(scenarios[ref]): True}
     for i, sc in enumerate(scenarios):
         if id(sc) in seen:
             continue
         seen[id(sc)] = True
-        other, own = _shape(sc)
+        other, own = _shape(sc, docs.get(id(sc)))
         if other != first or own != progs[:len(own)]:
             key = next((k for k in sorted(set(first) | set(other)) if first.get(k) != other.get(k)), "programmes")
             raise BatchError(f"scenario {i} ({sc.name!r}) differs from scenario {ref} ({scenarios[ref].name!r}) "
@@ -209,8 +237,17 @@ class BatchState:
                  compiled: bool) -> None:
         if len(scenarios) != len(seeds):
             raise ValueError(f"{len(scenarios)} scenarios for {len(seeds)} seeds")
-        check_batchable(scenarios)
+        docs = {id(sc): _in_force(sc) for sc in scenarios}
+        check_batchable(scenarios, docs)
         self.specs = list(scenarios)
+        # scenarios equal but for their texts and composition share their regimes (one per month)
+        same: dict[str, Scenario] = {}
+        own: dict[int, Scenario] = {}
+        for sc in scenarios:
+            if id(sc) not in own:
+                own[id(sc)] = same.setdefault(repr(docs[id(sc)]), sc)  # (dumps of one schema: keys in one order)
+        #: each block's scenario as far as its regimes go (one object for scenarios with the same regimes)
+        self.regime_specs = [own[id(sc)] for sc in scenarios]
         #: the block whose scenario has every programme (its spec and regime are the batch's)
         self.ref = reference(scenarios)
         self.spec = scenarios[self.ref]
@@ -268,10 +305,11 @@ class BatchState:
 
     # ----------------------------------------------------------------- parameters in force
     def _regime_at(self, b: int, month: Month) -> Regime:
-        key = (id(self.specs[b]), month)
+        spec = self.regime_specs[b]
+        key = (id(spec), month)
         r = self._regime_cache.get(key)
         if r is None:
-            r = self._regime_cache[key] = regime_at(self.specs[b], month)
+            r = self._regime_cache[key] = regime_at(spec, month)
         return r
 
     @property
@@ -462,18 +500,30 @@ def _synthesise(state: BatchState, one: int) -> Population:
     arrival = _arrivals(spec, start, horizon)
     pop = _empty(one * state.blocks)
     pop.arrival_month[:] = np.tile(arrival, state.blocks)
-    comps = [sc.population.composition for sc in state.specs]
-    drawn: dict[int, Any] = {}  # what the draws read of each composition (not employability's spread)
-    for c in comps:
-        if id(c) not in drawn:
-            drawn[id(c)] = c.model_dump(exclude={"employability_sd"})
+    # blocks of each composition (as far as the draws read it: not employability's spread) drawn
+    # together, as a batch of their own (their own streams: a block's people are its run's)
+    groups: dict[str, list[int]] = {}
+    key: dict[int, str] = {}
+    for b, sc in enumerate(state.specs):
+        if id(sc) not in key:
+            comp = dict(_dumped(sc)[1])
+            comp.pop("employability_sd", None)
+            key[id(sc)] = repr(comp)  # (dumps of one schema list their keys in one order)
+        groups.setdefault(key[id(sc)], []).append(b)
     step = 1 << 16
-    lo_block = 0
-    for b in range(1, state.blocks + 1):
-        if b < state.blocks and drawn[id(comps[b])] == drawn[id(comps[lo_block])]:
-            continue
-        first, stop = int(state.first[lo_block]), int(state.first[b])
-        for lo in range(first, stop, step):
-            _draw(pop, lo, min(lo + step, stop), comps[lo_block], state.streams, wage, guarantee)
-        lo_block = b
+    for blocks in groups.values():
+        composition = state.specs[blocks[0]].population.composition
+        if len(groups) == 1:
+            part, streams = pop, state.streams
+        else:
+            part = _empty(one * len(blocks))
+            part.arrival_month[:] = np.tile(arrival, len(blocks))
+            streams = BlockStreams([state.streams.seeds[b] for b in blocks],
+                                   np.arange(len(blocks) + 1, dtype=np.int64) * one)
+        for lo in range(0, len(part), step):
+            _draw(part, lo, min(lo + step, len(part)), composition, streams, wage, guarantee)
+        if part is not pop:
+            at = (np.asarray(blocks, np.int64)[:, None] * one + np.arange(one)).reshape(-1)
+            for f in Population.__dataclass_fields__:
+                getattr(pop, f)[at] = getattr(part, f)
     return pop
