@@ -86,9 +86,10 @@ def simulate_batch(scenarios: Sequence[Scenario], seeds: Sequence[int], *, recor
     """Run scenario ``i`` with seed ``i`` for every ``i``, many at a time as blocks of one model
     (:class:`~sim.engine.batch.BatchModel`): each result equals ``simulate(scenarios[i], seeds[i])``.
 
-    The scenarios may differ only in their programmes' numbers and the national values a
-    calibration draws (:func:`~sim.engine.batch_state.check_batchable`; replications pass the same
-    scenario, a calibration one per parameter set). Small cohorts run many times faster so.
+    The scenarios may differ only in their programmes' numbers (and have the first few of the
+    programmes), the national values a calibration draws and their population's composition
+    (:func:`~sim.engine.batch_state.check_batchable`; replications pass the same scenario, a
+    calibration one per parameter set). Small cohorts run many times faster so.
     ``summary=False`` leaves out each result's headline numbers (they post its ledger).
 
     Raises:
