@@ -63,7 +63,7 @@ class BatchError(ValueError):
 
 
 #: the latest scenarios' :func:`_dumped` (each kept with its scenario, so that no id is reused)
-_DUMPED: dict[int, tuple[Scenario, dict[str, Any], dict[str, Any]]] = {}
+_DUMPED: dict[int, list[Any]] = {}  # id -> [scenario, doc, composition, shape or None]
 _DUMPED_MAX = 512
 
 
@@ -72,30 +72,39 @@ def _dumped(scenario: Scenario) -> tuple[dict[str, Any], dict[str, Any]]:
     population composition: the scenario without its name, texts and composition (scenarios equal
     in it have the same regimes), and the composition (read-only; made once per scenario object:
     a batch's checks and its state ask for the same ones)."""
+    entry = _entry(scenario)
+    return entry[1], entry[2]
+
+
+def _entry(scenario: Scenario) -> list[Any]:
+    """The scenario's entry in :data:`_DUMPED`, made if missing."""
     found = _DUMPED.get(id(scenario))
     if found is not None and found[0] is scenario:
-        return found[1], found[2]
+        return found
     doc = scenario.model_dump(mode="json")
     for k in ("name", "title", "description"):
         doc.pop(k, None)
     comp = (doc.get("population") or {}).pop("composition", None) or {}
     if len(_DUMPED) >= _DUMPED_MAX:
         _DUMPED.pop(next(iter(_DUMPED)))
-    _DUMPED[id(scenario)] = (scenario, doc, comp)
-    return doc, comp
+    entry = _DUMPED[id(scenario)] = [scenario, doc, comp, None]
+    return entry
 
 
 def _in_force(scenario: Scenario) -> dict[str, Any]:
     return _dumped(scenario)[0]
 
 
-def _shape(scenario: Scenario, doc: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _shape(scenario: Scenario) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """What every block of a batch must share: the scenario without its name and texts, its
     population without its composition (drawn per block), its transitions without their rates
     (but with which move has one); and, apart, its programmes without their numbers (but with
-    the payers of their costs and budgets), of which a block may have the first few only
-    (``doc``: the scenario's :func:`_in_force`, if made)."""
-    doc = dict(_in_force(scenario) if doc is None else doc)  # (a copy: the dump is shared)
+    the payers of their costs and budgets), of which a block may have the first few only (made
+    once per scenario object)."""
+    entry = _entry(scenario)
+    if entry[3] is not None:
+        return entry[3]
+    doc = dict(entry[1])  # (a copy: the dump is shared)
     doc["transitions"] = {src: sorted(dests) for src, dests in (doc.get("transitions") or {}).items()}
     progs = []
     for p in doc.pop("programmes"):
@@ -104,6 +113,7 @@ def _shape(scenario: Scenario, doc: dict[str, Any] | None = None) -> tuple[dict[
         keys["wage"] = p["wage_sek_per_month"] is None
         keys["wage_subsidy_max"] = p["wage_subsidy_max_sek_per_month"] is None
         progs.append({**{k: v for k, v in p.items() if k not in _PROGRAMME_NUMBERS}, **keys})
+    entry[3] = (doc, progs)
     return doc, progs
 
 
@@ -113,29 +123,26 @@ def reference(scenarios: Sequence[Scenario]) -> int:
     return n.index(max(n))
 
 
-def check_batchable(scenarios: Sequence[Scenario], docs: dict[int, dict[str, Any]] | None = None) -> None:
+def check_batchable(scenarios: Sequence[Scenario]) -> None:
     """Refuse scenarios that cannot be blocks of one batch: they must be equal but for their
     programmes' numbers, transition rates and population composition, and each one's programmes
     must be the first of the programmes of the one with the most (a baseline without the
     programme and the scenario with it share a batch; in a block without a programme, it is
     closed).
 
-    ``docs``: each distinct scenario's :func:`_in_force` by ``id``, if made.
-
     Raises:
         BatchError: naming the first scenario and the first top-level key that differs.
     """
     if not scenarios:
         raise BatchError("a batch needs at least one scenario")
-    docs = {} if docs is None else docs
     ref = reference(scenarios)
-    first, progs = _shape(scenarios[ref], docs.get(id(scenarios[ref])))
+    first, progs = _shape(scenarios[ref])
     seen: dict[int, bool] = {id(scenarios[ref]): True}
     for i, sc in enumerate(scenarios):
         if id(sc) in seen:
             continue
         seen[id(sc)] = True
-        other, own = _shape(sc, docs.get(id(sc)))
+        other, own = _shape(sc)
         if other != first or own != progs[:len(own)]:
             key = next((k for k in sorted(set(first) | set(other)) if first.get(k) != other.get(k)), "programmes")
             raise BatchError(f"scenario {i} ({sc.name!r}) differs from scenario {ref} ({scenarios[ref].name!r}) "
@@ -238,7 +245,7 @@ class BatchState:
         if len(scenarios) != len(seeds):
             raise ValueError(f"{len(scenarios)} scenarios for {len(seeds)} seeds")
         docs = {id(sc): _in_force(sc) for sc in scenarios}
-        check_batchable(scenarios, docs)
+        check_batchable(scenarios)
         self.specs = list(scenarios)
         # scenarios equal but for their texts and composition share their regimes (one per month)
         same: dict[str, Scenario] = {}
