@@ -294,6 +294,10 @@ class BatchState:
         self.studies_mult = np.ones(len(self.pop), np.float32)
         self.moved = np.zeros(len(self.pop), bool)
         self._tag_cache: np.ndarray | None = None
+        self._tags_version = 0  # how many times people were tagged
+        #: participants and queues found since the last move (see _found_since_last_move)
+        self._found: dict[tuple[int, int], np.ndarray] = {}
+        self._found_when: tuple[int, int, int] = (-1, -1, -1)
         self.track = np.zeros(0, np.int64)
         #: per programme: payers of its budgets; their levels and spending [block, payer]
         self.payers = [list(p.budget_per_year) for p in self.regime.programmes]
@@ -460,6 +464,7 @@ class BatchState:
     def tags_added(self) -> None:
         """Note that people were tagged to a programme."""
         self._tag_cache = None
+        self._tags_version += 1
 
     # ----------------------------------------------------------------- queries
     def run(self, k: Any, *args: Any) -> Any:
@@ -476,15 +481,35 @@ class BatchState:
         """Ids of people not moved this month whose stage is in ``wanted``."""
         return self.run(select, self.pop.stage, self.moved, wanted)
 
+    def _found_since_last_move(self) -> dict[tuple[int, int], np.ndarray]:
+        """Participants and queues found since the last move (emptied by any move or tagging:
+        every move is logged, :meth:`BatchRecorder.log_events`, and stages and programme tags
+        change only through moves and taggings)."""
+        when = (self.t, len(self.rec.moves), self._tags_version)
+        if when != self._found_when:
+            self._found = {}
+            self._found_when = when
+        return self._found
+
     def participants(self, p: ProgrammeRegime) -> np.ndarray:
-        """Ids of the participants of programme ``p`` in every block (ascending)."""
-        ids = self.tagged()
-        return ids[(self.pop.programme[ids] == p.index) & (self.pop.stage[ids] == p.stage)]
+        """Ids of the participants of programme ``p`` in every block (ascending; do not change
+        them in place)."""
+        found = self._found_since_last_move()
+        ids = found.get((p.index, int(p.stage)))
+        if ids is None:
+            ids = self.tagged()
+            ids = found[(p.index, int(p.stage))] = ids[(self.pop.programme[ids] == p.index)
+                                                        & (self.pop.stage[ids] == p.stage)]
+        return ids
 
     def waiting(self) -> np.ndarray:
-        """Ids of everyone on a waiting list (ascending)."""
-        ids = self.tagged()
-        return ids[self.pop.stage[ids] == _S.WAITING]
+        """Ids of everyone on a waiting list (ascending; do not change them in place)."""
+        found = self._found_since_last_move()
+        ids = found.get((-1, int(_S.WAITING)))
+        if ids is None:
+            ids = self.tagged()
+            ids = found[(-1, int(_S.WAITING))] = ids[self.pop.stage[ids] == _S.WAITING]
+        return ids
 
     def per_block(self, ids: np.ndarray) -> np.ndarray:
         """How many of ``ids`` are in each block."""
