@@ -15,6 +15,7 @@ import numpy as np
 
 from sim.accounts.book import ledger_keys
 from sim.engine import moves
+from sim.engine.batch_records import block_counts
 from sim.engine.batch_state import BatchState
 from sim.engine.capacity import priority_order
 from sim.engine.in_force import DROPOUT
@@ -24,13 +25,15 @@ from sim.engine.month.follow_up import followed_now, income_support
 from sim.engine.month.forced import guarantee_moves
 from sim.engine.month.intake import months_left_in_budget_year
 from sim.engine.month.referrals import meets, stage_table
-from sim.scenario.stages import Stage
+from sim.scenario.stages import PROGRAMME_STAGES, Stage
 
 __all__ = ["MONTH", "rank_in_block"]
 
 _S = Stage
 _NS = len(Stage)
 _BIG = np.iinfo(np.int64).max
+_IN_PROGRAMME = np.zeros(_NS, bool)
+_IN_PROGRAMME[sorted(PROGRAMME_STAGES)] = True
 
 
 def rank_in_block(blocks: np.ndarray) -> np.ndarray:
@@ -84,7 +87,9 @@ def record(state: BatchState) -> None:
     """Sub-step 1a: stocks, queues, occupancy and capacity of every block."""
     spent = [sum((state.spent[i][:, k] for k in range(len(state.payers[i]))), np.zeros(state.blocks))
              for i in range(state.n_prog)]
-    state.rec.record(state.t, state.pop, state.tagged(), state.values["slots"], spent)
+    counts = state.run(block_counts, state.pop.stage, state.pop.programme, state.first, state.n_prog, _IN_PROGRAMME,
+                       int(_S.WAITING))
+    state.rec.record(state.t, counts, state.values["slots"], spent)
 
 
 def keys(state: BatchState) -> np.ndarray:

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 
 from sim.accounts.book import LedgerBook, SharedPostings
+from sim.accounts.jit import kernel
 from sim.engine.population import Population
 from sim.engine.recorder import Recorder, follow_up_cells
 from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario
 from sim.scenario.stages import PROGRAMME_STAGES, Stage
 
-__all__ = ["BatchRecorder", "BlockRun"]
+__all__ = ["BatchRecorder", "BlockRun", "block_counts"]
 
 _NS = len(Stage)
 _SUPPORT = 4
@@ -44,6 +45,29 @@ class BlockRun:
     pop: Population
     rec: Recorder
     track: np.ndarray
+
+
+@kernel
+def block_counts(stage, programme, first, n_programmes, in_programme, waiting_code):  # noqa: ANN001, ANN201
+    """Everyone counted by block and stage, and the people on each programme's waiting list and
+    in it by block (``[block, stage]``, ``[block, programme]`` twice), in one pass."""
+    nb = first.size - 1
+    ns = in_programme.size
+    width = max(n_programmes, 1)
+    stocks = np.zeros((nb, ns), np.int64)
+    waiting = np.zeros((nb, width), np.int64)
+    inside = np.zeros((nb, width), np.int64)
+    for b in range(nb):
+        for i in range(first[b], first[b + 1]):
+            s = stage[i]
+            stocks[b, s] += 1
+            p = programme[i]
+            if p >= 0:
+                if s == waiting_code:
+                    waiting[b, p] += 1
+                elif in_programme[s]:
+                    inside[b, p] += 1
+    return stocks, waiting[:, :n_programmes], inside[:, :n_programmes]
 
 
 class BatchRecorder:
@@ -84,18 +108,13 @@ class BatchRecorder:
         self.postings = SharedPostings(self._booked_keys)
 
     # ----------------------------------------------------------------- during the run
-    def record(self, t: int, pop: Population, tagged: np.ndarray, capacity: np.ndarray,
+    def record(self, t: int, counts: tuple[np.ndarray, np.ndarray, np.ndarray], capacity: np.ndarray,
                spent: Sequence[np.ndarray]) -> None:
-        """Stocks and queues of every block at the start of month ``t``."""
-        self.stocks.append(np.bincount(self._block_ns + pop.stage, minlength=self.blocks * _NS
-                                       ).reshape(self.blocks, _NS))
+        """Stocks and queues of every block at the start of month ``t`` (``counts``: of
+        :func:`block_counts`)."""
+        stocks, waiting, inside = counts
+        self.stocks.append(stocks)
         if self.n_programmes:
-            has = tagged[pop.programme[tagged] >= 0]
-            st = pop.stage[has]
-            cell = self.block[has] * self.n_programmes + pop.programme[has]
-            size = self.blocks * self.n_programmes
-            waiting = np.bincount(cell[st == Stage.WAITING], minlength=size).reshape(self.blocks, -1)
-            inside = np.bincount(cell[_IN_PROGRAMME[st]], minlength=size).reshape(self.blocks, -1)
             self.queues.append((t, waiting, inside, capacity.copy(), np.stack(spent, axis=1)))
 
     def book(self, t: int, key: np.ndarray, regimes: list[Any], staff: np.ndarray, booked: np.ndarray) -> None:
