@@ -64,7 +64,7 @@ class BatchError(ValueError):
 
 #: the latest scenarios' :func:`_dumped` (each kept with its scenario, so that no id is reused)
 _DUMPED: dict[int, list[Any]] = {}  # id -> [scenario, doc, composition, shape or None]
-_DUMPED_MAX = 512
+_DUMPED_MAX = 256  # (~30 KB of dump each, and the scenario kept alive)
 
 
 def _dumped(scenario: Scenario) -> tuple[dict[str, Any], dict[str, Any]]:
