@@ -280,3 +280,29 @@ def test_replicate_all_runs_scenarios_that_cannot_share_a_model_apart() -> None:
     for rq, ens in zip((a, b), got, strict=True):
         for x, y in zip(ens.results, replicate(rq, 1, 2, record_events=False).results, strict=True):
             _assert_same(x, y, rq.name)
+
+
+def test_compare_runs_every_run_as_blocks_of_one_model_and_counts_each(monkeypatch) -> None:
+    """compare() asks for the baseline, two scenarios and the a-kassa re-runs at once: one model
+    (the baseline's re-runs made once), progress called as many times as the command line counts
+    (the shared re-runs once per scenario), and the assumption lines equal to those computed on
+    their own."""
+    from sim.analysis.assumptions_driving import assumption_lines
+    from sim.analysis.comparison import compare
+    from sim.engine import batch
+
+    over = ["horizon_months=36"]
+    base = load_scenario("scenarios/c2-lycksele-baseline.yaml", over)
+    scens = [load_scenario(f"scenarios/{name}.yaml", over) for name in ("c2-lycksele", "c2-lycksele-2coaches")]
+    models: list[BatchModel] = []
+    monkeypatch.setattr(batch.BatchModel, "run", lambda self, run=batch.BatchModel.run: (models.append(self),
+                                                                                         run(self))[1])
+    done: list[int] = []
+    out = compare(base, scens, replications=2, seed=3, bridge=False, progress=done.append)
+    r, n, values = 2, len(scens), 2  # replications, scenarios, a-kassa values
+    assert [m.blocks for m in models] == [r * (1 + n) + r * values * (1 + n)]
+    assert sum(done) == r * (1 + n + 2 * n * values)
+    base_ens = replicate(base, 3, r, record_events=False)
+    ens = [replicate(s, 3, r) for s in scens]
+    alone = assumption_lines(base_ens, ens, out.scenarios)
+    assert out.tables["assumption_lines"].reset_index(drop=True).equals(alone.reset_index(drop=True))

@@ -62,6 +62,9 @@ class BatchError(ValueError):
     """Scenarios that cannot run as blocks of one batch."""
 
 
+#: what of a scenario no run reads: its texts, its goals (read by the comparison) and where its
+#: calibrated values come from (drawn before the run, :mod:`sim.runs.posterior`)
+_NOT_RUN = ("name", "title", "description", "goals", "parameters")
 #: the latest scenarios' :func:`_dumped` (each kept with its scenario, so that no id is reused)
 _DUMPED: dict[int, list[Any]] = {}  # id -> [scenario, doc, composition, shape or None]
 _DUMPED_MAX = 256  # (~30 KB of dump each, and the scenario kept alive)
@@ -69,9 +72,9 @@ _DUMPED_MAX = 256  # (~30 KB of dump each, and the scenario kept alive)
 
 def _dumped(scenario: Scenario) -> tuple[dict[str, Any], dict[str, Any]]:
     """What the parameters in force (:func:`~sim.engine.in_force.regime_at`) are made of, and the
-    population composition: the scenario without its name, texts and composition (scenarios equal
-    in it have the same regimes), and the composition (read-only; made once per scenario object:
-    a batch's checks and its state ask for the same ones)."""
+    population composition: the scenario without what no run reads (:data:`_NOT_RUN`) and its
+    composition (scenarios equal in it have the same regimes), and the composition (read-only;
+    made once per scenario object: a batch's checks and its state ask for the same ones)."""
     entry = _entry(scenario)
     return entry[1], entry[2]
 
@@ -82,7 +85,7 @@ def _entry(scenario: Scenario) -> list[Any]:
     if found is not None and found[0] is scenario:
         return found
     doc = scenario.model_dump(mode="json")
-    for k in ("name", "title", "description"):
+    for k in _NOT_RUN:
         doc.pop(k, None)
     comp = (doc.get("population") or {}).pop("composition", None) or {}
     if len(_DUMPED) >= _DUMPED_MAX:
@@ -96,11 +99,11 @@ def _in_force(scenario: Scenario) -> dict[str, Any]:
 
 
 def _shape(scenario: Scenario) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """What every block of a batch must share: the scenario without its name and texts, its
-    population without its composition (drawn per block), its transitions without their rates
-    (but with which move has one); and, apart, its programmes without their numbers (but with
-    the payers of their costs and budgets), of which a block may have the first few only (made
-    once per scenario object)."""
+    """What every block of a batch must share: the scenario without what no run reads (its texts,
+    goals and calibration source: :data:`_NOT_RUN`), its population without its composition
+    (drawn per block), its transitions without their rates (but with which move has one); and,
+    apart, its programmes without their numbers (but with the payers of their costs and
+    budgets), of which a block may have the first few only (made once per scenario object)."""
     entry = _entry(scenario)
     if entry[3] is not None:
         return entry[3]
