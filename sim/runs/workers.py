@@ -104,7 +104,7 @@ def _spool_folder() -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{_SPOOL_PREFIX}{os.getpid()}-", dir=base))
 
 
-class _RemoteTraceback(Exception):
+class _RemoteTracebackError(Exception):
     """The traceback of an exception raised in a worker (its ``__cause__`` in the parent)."""
 
     def __str__(self) -> str:
@@ -173,7 +173,7 @@ def _collect(outcome: _Outcome, job: Future) -> None:  # type: ignore[type-arg]
         if failure is not None:
             error, text = failure
             if text:
-                error.__cause__ = _RemoteTraceback(f"\n'''\n{text}'''")
+                error.__cause__ = _RemoteTracebackError(f"\n'''\n{text}'''")
     with contextlib.suppress(InvalidStateError):
         if error is not None:
             outcome.set_exception(error)
