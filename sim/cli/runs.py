@@ -89,6 +89,9 @@ def _run(args: argparse.Namespace, scenarios: list[Any], folders: list[Path]) ->
             ens = replicate(scenario, args.seed, args.replications, workers=args.workers,
                             record_events=not args.no_events, progress=bar.update, store=kept.folder,
                             fixed_parameters=args.fixed_parameters)
+        if args.workers > 1 and ens.worker_processes == 0 and not args.quiet:
+            print(f"{scenario.name}: ran in this process, not on {args.workers} workers: its replications fit in "
+                  "one batched model, which costs less than starting workers", file=sys.stderr)
         path = ens.save(args.out, source=file)
         kept.remove()
         s = ens.summary()
