@@ -60,9 +60,11 @@ from sim.analysis.comparison_math import (
     discount_factors,
     goal_achievement,
     horizons_for,
+    ledger_cube,
     month_labels,
     net_by_payer,
     net_by_payer_category,
+    net_of_cube,
     payback_months,
     pays_first,
     programme_start,
@@ -114,40 +116,7 @@ _COLUMNS = {"money": MONEY_COLUMNS, "headline": HEADLINE_COLUMNS, "pairs": HEADL
 
 _MUNICIPALITY = PAYERS.index("municipality")
 _EQUALISATION = CATEGORIES.index("income_equalisation")
-#: categories in the order a ledger table lists them (sorted), which is the order its rows are summed in
-_SORTED_CATEGORIES = [CATEGORIES.index(c) for c in sorted(CATEGORIES)]
 _STAGE_CODE = {s.label: int(s) for s in Stage}
-
-
-def _ledger_cube(r: RunResult, start: int, months: int) -> np.ndarray:
-    """Net SEK ``[month, payer, category]`` of a run (:func:`net_by_payer_category` of its ledger
-    table, which lists each month's nonzero amounts of :meth:`LedgerBook.months`)."""
-    cache = r.__dict__.setdefault("_cubes", {})
-    if (start, months) in cache:
-        return cache[(start, months)]
-    book = r.ledger_book
-    if book is None or r.start_month != start:
-        cube = net_by_payer_category(r.tables["ledger"], start, months)
-    else:
-        cube = np.zeros((months, len(PAYERS), len(CATEGORIES)))
-        payer, category = {p: j for j, p in enumerate(PAYERS)}, {c: k for k, c in enumerate(CATEGORIES)}
-        for t, totals in book.months():
-            for (p, c), amount in totals.items():
-                if amount != 0.0:
-                    if t >= months or p not in payer or c not in category:
-                        raise ValueError("ledger rows outside the run's months, payers or categories")
-                    cube[t, payer[p], category[c]] = amount
-    cache[(start, months)] = cube
-    return cube
-
-
-def _net(cube: np.ndarray) -> np.ndarray:
-    """Net SEK ``[month, payer]``: the categories added in the order :func:`net_by_payer` adds a
-    ledger table's rows (so the same numbers)."""
-    out = np.zeros(cube.shape[:2])
-    for c in _SORTED_CATEGORIES:
-        out += cube[:, :, c]
-    return out
 
 
 def _stage_series(r: RunResult, start: int, months: int, stages: Sequence[str]) -> np.ndarray:
@@ -231,10 +200,10 @@ def _pair(label: str, base: Ensemble, scen: Ensemble) -> _Pair:
         return np.stack([fn(r) for r in ens.results])
 
     def net(r: RunResult) -> np.ndarray:
-        return _net(_ledger_cube(r, start, months))
+        return net_of_cube(ledger_cube(r, start, months))
 
     def equalisation(r: RunResult) -> np.ndarray:
-        return _ledger_cube(r, start, months)[:, _MUNICIPALITY, _EQUALISATION]
+        return ledger_cube(r, start, months)[:, _MUNICIPALITY, _EQUALISATION]
 
     def stock(*stages: str) -> Callable[[RunResult], np.ndarray]:
         return lambda r: _stage_series(r, start, months, stages)
@@ -351,7 +320,7 @@ def _category_rows(pair: _Pair, base: Ensemble, scen: Ensemble) -> list[tuple[An
     level that drops the transfers, which cancel).
     """
     def cats(ens: Ensemble) -> np.ndarray:
-        return np.stack([_ledger_cube(r, pair.start, pair.months) for r in ens.results])
+        return np.stack([ledger_cube(r, pair.start, pair.months) for r in ens.results])
 
     counted = (np.arange(pair.months) >= pair.origin)[None, :, None, None]
     disc = (cats(scen) - cats(base)) * pair.discount[None, :, None, None] * counted
