@@ -74,11 +74,11 @@ from sim.analysis.comparison_math import (
 )
 from sim.analysis.limits import LIMIT_COLUMNS, binding_limits
 from sim.analysis.payoff import BRIDGE_COLUMNS, explain, payoff_bridge
-from sim.runs.replications import VERSION, Ensemble, content_hash, replicate
+from sim.runs.replications import QUANTILES, VERSION, Ensemble, content_hash, replicate
 from sim.runs.results import RunResult, atomic_dir
 from sim.scenario.dated import format_month
 from sim.scenario.schema import Scenario
-from sim.scenario.stages import Stage
+from sim.scenario.stages import STAGES, Stage
 
 __all__ = [
     "compare", "Comparison", "SOCIETY", "ALL_PAYERS", "HORIZONS", "TABLES", "PAYBACK_TOLERANCE_SEK",
@@ -129,6 +129,35 @@ def _stage_series(r: RunResult, start: int, months: int, stages: Sequence[str]) 
     out[: len(counts)] = counts[:, [_STAGE_CODE[s] for s in stages]].sum(axis=1)
     return out
 
+
+def _starts_series(r: RunResult, start: int, months: int, programme: str) -> np.ndarray:
+    """Starts of ``programme`` per month (:func:`starts_series` of the queues table's rows of it)."""
+    rec = getattr(r.records, "rec", None)
+    if rec is None or r.start_month != start:
+        queues = r.tables["queues"]
+        return starts_series(queues[queues["programme"] == programme], start, months)
+    mine = [i for i, name in enumerate(r.programmes) if name == programme]
+    rows = [(t, rec.starts.get((t, p), 0)) for t, p, *_ in rec.queues if p in mine and 0 <= t < months]
+    t = np.array([t for t, _ in rows], np.int64)
+    return np.bincount(t, weights=np.array([n for _, n in rows], np.float64), minlength=months)
+
+
+def _stock_bands(e: Ensemble) -> pd.DataFrame:
+    """:meth:`Ensemble.bands` of people per month and stage (rows by month, then stage label),
+    from the runs' recorded stocks when every run has them for the same months (no tables)."""
+    recs = [getattr(r.records, "rec", None) for r in e.results]
+    if (not recs or any(rec is None or not rec.stocks for rec in recs)
+            or len({len(rec.stocks) for rec in recs}) > 1 or len({r.start_month for r in e.results}) > 1):
+        return e.bands()
+    months = len(recs[0].stocks)
+    order = sorted(range(len(STAGES)), key=lambda s: STAGES[s].label)  # as a pivot table sorts them
+    wide = np.stack([np.array(rec.stocks, dtype=np.int64).reshape(months, -1)[:, order] for rec in recs],
+                    axis=-1).reshape(months * len(order), len(recs))  # [month x stage, replication]
+    q = np.quantile(wide.astype(np.float64), QUANTILES, axis=1)
+    out = pd.DataFrame({"month": np.repeat(np.array(month_labels(e.results[0].start_month, months)), len(order)),
+                        "stage": np.tile(np.array([STAGES[s].label for s in order]), months)})
+    out["p10"], out["p50"], out["p90"] = q[0], q[1], q[2]
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,8 +237,7 @@ def _pair(label: str, base: Ensemble, scen: Ensemble) -> _Pair:
     def stock(*stages: str) -> Callable[[RunResult], np.ndarray]:
         return lambda r: _stage_series(r, start, months, stages)
 
-    starts = {p.name: runs(scen, lambda r, n=p.name: starts_series(
-        r.tables["queues"][r.tables["queues"]["programme"] == n], start, months)) for p in s.programmes}
+    starts = {p.name: runs(scen, lambda r, n=p.name: _starts_series(r, start, months, n)) for p in s.programmes}
     return _Pair(label, s, start, months, origin, float(s.money.discount_rate_per_year.at(start + origin)),
                  runs(base, net), runs(scen, net), runs(base, stock("work")), runs(scen, stock("work")),
                  runs(base, stock("work", "studies")), runs(scen, stock("work", "studies")), starts,
@@ -465,7 +493,7 @@ class Comparison:
         goals = [row for lab, e in zip(labels, scenarios, strict=True) for row in _goal_rows(lab, e.scenario, e)]
         bands = []
         for lab, e in zip([base_label, *labels], [baseline, *scenarios], strict=True):
-            b = e.bands()
+            b = _stock_bands(e)
             b.insert(0, "scenario", lab)
             bands.append(b)
         scns = [e.scenario for e in scenarios]

@@ -138,13 +138,15 @@ def _starts(r: RunResult, stages: frozenset[int], start: int, months: int, n_peo
             got = ev[sel].groupby("person")["month"].min()
             first[got.index.to_numpy(np.int64)] = pd.Index(month_labels(start, months)).get_indexer(got.to_numpy())
         return first
-    into = np.array(sorted(stages), np.uint8)
-    chosen = [(t, ids[(src == Stage.WAITING) & np.isin(dst, into)]) for t, ids, src, dst, _ in rec.events if t < months]
-    ids = np.concatenate([i for _, i in chosen]) if chosen else np.zeros(0, np.int64)
-    if ids.size:
-        t = np.concatenate([np.full(i.size, t, np.int64) for t, i in chosen])
+    into = np.zeros(256, bool)
+    into[list(stages)] = True
+    batches = [e for e in rec.events if e[0] < months and e[1].size]
+    if batches:
+        t = np.concatenate([np.full(e[1].size, e[0], np.int64) for e in batches])
+        ids, src, dst = (np.concatenate([e[j] for e in batches]) for j in (1, 2, 3))
+        sel = (src == Stage.WAITING) & into[dst]
         earliest = np.full(n_people, months, np.int64)
-        np.minimum.at(earliest, ids, t)
+        np.minimum.at(earliest, ids[sel], t[sel])
         first = np.where(earliest < months, earliest, -1)
     return first
 
