@@ -223,7 +223,7 @@ def payoff_bridge(baseline: Ensemble, scenario: Ensemble) -> Bridge:
         b, s = _track_all(again[0][0][rep], seed), _track_all(again[0][1][rep], seed)
         mb, labels_b, ui_b = b.followed(PAYERS)
         ms, _, _ = s.followed(PAYERS)
-        return b, s, mb, _CODES[labels_b], ui_b, ms
+        return b, s, mb, _CODES(labels_b), ui_b, ms
 
     for rep in range(len(scenario.seeds)):
         b, s, mb, stage_b, ui_b, ms = followed(rep)
