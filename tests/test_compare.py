@@ -24,6 +24,7 @@ from sim.analysis.comparison import (
     goal_achievement,
     payback_months,
 )
+from sim.analysis.comparison_math import column_quantiles, quantiles
 from sim.runs.replications import Ensemble, replicate
 from sim.runs.results import RunResult
 from sim.scenario.dated import format_month
@@ -335,6 +336,18 @@ def test_cost_per_person_year_only_where_the_extra_work_is_surely_positive():
     r = unsure.headline.set_index(["metric", "payer"]).loc[("cost_per_extra_person_year_in_work_sek", "municipality")]
     assert np.isnan(r["p50"]) and r["n"] == 0
     assert "not meaningful" in unsure.to_text()
+
+
+def test_quantiles_of_every_column_at_once_are_each_columns_own():
+    rng = np.random.default_rng(5)
+    for r in (1, 3, 8, 20, 41):
+        v = rng.normal(size=(r, 30)) * 10.0 ** rng.integers(0, 9, size=30)
+        v[:, 3] = np.nan
+        v[0, 7] = np.inf
+        got = column_quantiles(v)
+        want = np.array([quantiles(v[:, x])[:4] for x in range(v.shape[1])])
+        assert np.array_equal(got, want, equal_nan=True)  # exactly, not nearly
+    assert np.isnan(column_quantiles(np.zeros((0, 2)))).all()
 
 
 def test_payback_month_on_synthetic_series():

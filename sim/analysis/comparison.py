@@ -57,6 +57,7 @@ from sim.analysis.assumptions_driving import LINE_COLUMNS, assumption_lines, lin
 from sim.analysis.comparison_math import (
     HORIZONS,
     PAYBACK_TOLERANCE_SEK,
+    column_quantiles,
     discount_factors,
     goal_achievement,
     horizons_for,
@@ -357,12 +358,10 @@ def _category_rows(pair: _Pair, base: Ensemble, scen: Ensemble) -> list[tuple[An
     for h in horizons_for(pair.window_months):
         tot = cum[:, pair.at(h)]
         tot = np.concatenate([tot, tot.sum(axis=1, keepdims=True)], axis=1)  # [R, payers + society, C]
-        for j, payer in enumerate(ALL_PAYERS):
-            for k, category in enumerate(CATEGORIES):
-                v = tot[:, j, k]
-                if np.all(np.abs(v) < 0.5):
-                    continue
-                rows.append((pair.label, h, payer, category, *quantiles(v)[:4]))
+        flat = tot.reshape(len(tot), -1)
+        shown = np.flatnonzero(~np.all(np.abs(flat) < 0.5, axis=0))
+        for x, stats in zip(shown.tolist(), column_quantiles(flat[:, shown]).tolist(), strict=True):
+            rows.append((pair.label, h, ALL_PAYERS[x // len(CATEGORIES)], CATEGORIES[x % len(CATEGORIES)], *stats))
     return rows
 
 

@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from sim.runs.results import RunResult
 
 __all__ = ["discount_factors", "payback_months", "horizons_for", "month_labels", "net_by_payer",
-           "net_by_payer_category", "ledger_cube", "net_of_cube", "stage_series", "starts_series", "goal_achievement", "quantiles",
+           "net_by_payer_category", "ledger_cube", "net_of_cube", "stage_series", "starts_series",
+           "goal_achievement", "quantiles", "column_quantiles",
            "HORIZONS", "PAYBACK_TOLERANCE_SEK", "GOAL_STAGES"]
 
 #: Horizons (months) reported besides the scenario's full horizon.
@@ -237,3 +238,18 @@ def quantiles(values: np.ndarray, *, never_is_inf: bool = False) -> tuple[float,
         return (np.nan,) * 4 + (0,)  # type: ignore[return-value]
     q = np.quantile(finite, (0.1, 0.5, 0.9))
     return float(q[0]), float(q[1]), float(q[2]), float(finite.mean()), int(finite.size)
+
+
+def column_quantiles(values: np.ndarray) -> np.ndarray:
+    """``quantiles(values[:, x])[:4]`` (P10, P50, P90, mean) of every column ``x`` of ``[replication, x]``
+    values, as ``[x, 4]``: the same numbers, computed for all columns at once where they are finite."""
+    v = np.asarray(values, dtype=np.float64)
+    out = np.empty((v.shape[1], 4))
+    ok = np.isfinite(v).all(axis=0) & (v.shape[0] > 0)
+    if ok.any():
+        w = v[:, ok]
+        out[ok, :3] = np.quantile(w, (0.1, 0.5, 0.9), axis=0).T
+        out[ok, 3] = np.ascontiguousarray(w.T).mean(axis=1)  # each column's mean as its own (contiguous) sum
+    for x in np.flatnonzero(~ok):
+        out[x] = quantiles(v[:, x])[:4]
+    return out
