@@ -33,8 +33,10 @@ whose wage is income), scenario minus baseline; each month's investment is sprea
 that month and the next 35, so that at 1 year about a third of a first-year investment counts.
 For society, whose view cancels transfers, only the real costs (project costs, staff) are spread.
 
-Everyone is followed person by person (``track=``) in a second pass over the same seeds;
-common random numbers make those runs identical to the comparison's.
+Everyone's money and state month by month come from the runs' own ledger books and event
+records (:meth:`LedgerBook.people`, populations of at most 4,096 people), as arrays; larger
+populations are followed person by person (``track=``) in a second pass over the same seeds,
+and common random numbers make those runs identical to the comparison's.
 """
 
 from __future__ import annotations
