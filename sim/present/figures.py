@@ -372,11 +372,11 @@ def who_pays_figure(headline: pd.DataFrame, horizon: int) -> Figure:
 def _bar_limits(values: Sequence[float]) -> tuple[float, float]:
     """The x limits an ``Axes`` would autoscale bars from 0 with whiskers to: the data's range plus
     5 % each side, except that a side where the data stop at 0 (the bars' base) stays at 0."""
-    from matplotlib.transforms import nonsingular
+    from matplotlib.ticker import AutoLocator
 
     v = np.asarray(values, float)
     v = v[np.isfinite(v)]
-    lo, hi = nonsingular(float(v.min()), float(v.max()), expander=0.05)
+    lo, hi = AutoLocator().nonsingular(float(v.min()), float(v.max()))  # a range even if all are 0
     margin = 0.05 * (hi - lo)
     return (0.0 if lo == 0 else lo - margin), (0.0 if hi == 0 else hi + margin)
 

@@ -10,9 +10,11 @@ rectangle, and the frame, grid lines, tick marks, tick labels and title are figu
 positions known in advance. Ticks an ``Axes`` would choose are chosen by the same locator and
 formatter (:func:`auto_ticks`), so a figure looks as it did with axes; it costs a fraction.
 
-Figures live on matplotlib's SVG canvas (:func:`new_figure`; the report embeds SVG), so the Agg
-backend is not imported; ``savefig`` to PNG still works (matplotlib switches canvas for it).
-matplotlib is imported inside the functions.
+Figures live on matplotlib's SVG canvas (:func:`new_figure`; the report embeds SVG); ``savefig``
+to PNG still works (matplotlib switches canvas for it). matplotlib is imported inside the
+functions. What importing it costs is matplotlib's own: ``matplotlib.figure`` needs
+``backend_bases``, ``text`` (with mathtext and so pyparsing), every projection (3D included) and
+the rc machinery (pyparsing again, for font patterns), whichever canvas is used.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def auto_ticks(lo: float, hi: float, *, length_points: float, label_points: floa
     values = MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
     span = hi - lo
     values = [float(v) for v in values if lo - 1e-10 * span <= v <= hi + 1e-10 * span]
-    formatter = ScalarFormatter()
+    formatter = ScalarFormatter(useOffset=False)  # each label its whole value (an axis may show an offset apart)
     formatter.create_dummy_axis()
     formatter.axis.set_view_interval(lo, hi)
     formatter.axis.set_data_interval(lo, hi)
@@ -119,13 +121,13 @@ class Panel:
         return self.box.y0 + self.box.height * (value - y0) / (y1 - y0)
 
     # ------------------------------------------------------------------ decoration
-    def frame(self, colour: Any, linewidth: float) -> None:
-        """The panel's outline (an ``Axes``' spines or edge)."""
+    def frame(self, colour: Any, linewidth: float, *, zorder: float = 0) -> None:
+        """The panel's outline: under the data (an ``Axes``' edge) or, at ``zorder=2.5``, over them (its spines)."""
         from matplotlib.patches import Rectangle
 
         self.figure.add_artist(Rectangle((self.box.x0, self.box.y0), self.box.width, self.box.height,
                                          transform=self.figure.transFigure, fill=False, edgecolor=colour,
-                                         linewidth=linewidth, zorder=0))
+                                         linewidth=linewidth, zorder=zorder))
 
     def set_title(self, text: str, *, fontsize: float, pad_points: float) -> Text:
         """A title centred above the panel, its baseline ``pad_points`` above the top (as an ``Axes``' title)."""
