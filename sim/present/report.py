@@ -486,9 +486,13 @@ def _sources(comparison: Comparison) -> dict[str, Any]:
     numbers: dict[str, int] = {}
     texts: list[str] = []
     rows = comparison.sources.to_dict("records")
+    found: dict[str, list[Any]] = {}  # many numbers share a source string: each is searched once
     for row in rows:
         refs = []
-        for ref in cited(str(row.get("source", ""))):
+        source = str(row.get("source", ""))
+        if source not in found:
+            found[source] = cited(source)
+        for ref in found[source]:
             if ref.id not in numbers:
                 numbers[ref.id] = len(texts) + 1
                 texts.append(ref.full())
