@@ -74,6 +74,9 @@ def test_compare_writes_tables_figures_and_a_report(tmp_path):
     assert {"report.html", "money.parquet", "money.csv", "headline.parquet", "headline.csv"} <= names
     assert any(n.endswith(".png") for n in names) or "data:image/svg+xml;base64" in (folder / "report.html").read_text()
     assert "municipality" in res.stdout and "5 years" in res.stdout
+    # the saved summary is the text printed (made once for both)
+    summary = (folder / "summary.txt").read_text()
+    assert summary.startswith("Baseline: ") and summary in res.stdout
 
 
 def test_a_scenario_compared_with_itself_saves_exactly_nothing(tmp_path):

@@ -519,20 +519,23 @@ class Comparison:
         return cls(base_label, labels, tables, meta, runs)
 
     # ------------------------------------------------------------------ saving
-    def save(self, out_dir: str | Path, extra: Mapping[str, str] | None = None) -> Path:
+    def save(self, out_dir: str | Path, extra: Mapping[str, str] | None = None, *, text: str | None = None) -> Path:
         """Write every table as Parquet and CSV, ``comparison.json``, ``summary.txt`` and the
         ``extra`` text files (name -> content, e.g. the report), all or nothing.
 
-        An existing ``out_dir`` is replaced only once the new one is complete.
+        ``text`` is :meth:`to_text` when the caller already has it (the command line prints it
+        too), so that it is worked out once. An existing ``out_dir`` is replaced only once the
+        new one is complete.
         """
         path = Path(out_dir)
+        summary = self.to_text() if text is None else text
         with atomic_dir(path) as tmp:
             for name in TABLES:
                 df = self.tables[name]
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
                 df.to_csv(tmp / f"{name}.csv", index=False)
             (tmp / "comparison.json").write_text(json.dumps(self.meta, indent=2, sort_keys=True) + "\n")
-            (tmp / "summary.txt").write_text(self.to_text() + "\n")
+            (tmp / "summary.txt").write_text(summary + "\n")
             for name, text in (extra or {}).items():
                 (tmp / name).write_text(text, encoding="utf-8")
         return path
@@ -593,10 +596,13 @@ def _bridge_text(bridge: pd.DataFrame, label: str) -> list[str]:
 def _table(hs: pd.DataFrame, *, payback: bool) -> list[str]:
     """One scenario's (or one pair's) headline rows as a text table, horizons across."""
     horizons = sorted(hs["horizon_months"].unique())
+    # The first row of each (metric, horizon, payer), looked up once: the table asks ~100 times.
+    first: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+    for r in hs.to_dict("records"):
+        first.setdefault((r["metric"], r["horizon_months"], r["payer"]), r)
 
-    def metric(name: str, h: int, payer: str) -> pd.Series | None:
-        r = hs[(hs["metric"] == name) & (hs["horizon_months"] == h) & (hs["payer"] == payer)]
-        return r.iloc[0] if len(r) else None
+    def metric(name: str, h: int, payer: str) -> dict[str, Any] | None:
+        return first.get((name, h, payer))
 
     def row(name: str, what: str, payer: str, fmt: Callable[[float], str]) -> tuple[str, list[str]]:
         cells = []

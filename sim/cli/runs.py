@@ -235,10 +235,11 @@ def _compare(args: argparse.Namespace, baseline: Any, scenarios: list[Any], fold
                              bridge=not args.no_bridge, store=kept.folder,
                              fixed_parameters=args.fixed_parameters)
     # The report is rendered first and written with the tables: the folder is all or nothing.
-    out = comparison.save(folder, extra={"report.html": render_report(comparison)})
+    text = comparison.to_text()  # once, for the terminal and summary.txt
+    out = comparison.save(folder, extra={"report.html": render_report(comparison)}, text=text)
     kept.remove()
     report = out / "report.html"
-    print(comparison.to_text())
+    print(text)
     print(f"\nresults: {out}\nreport:  {report}")
     return 0
 
