@@ -37,14 +37,13 @@ _S = Stage
 @kernel
 def select(stage, moved, wanted):  # noqa: ANN001, ANN201
     """Ids of people whose stage is in ``wanted`` (a bool per stage code) and who have not
-    moved this month, in one branch-free pass (the write is unconditional, the count is not)."""
+    moved this month: a branch-free pass writing a flag per person, then the flags' ids (a
+    pass that writes the ids as it goes cannot be vectorised, and costs several times more)."""
     n = stage.size
-    out = np.empty(n, np.int64)
-    k = 0
+    flag = np.empty(n, np.bool_)
     for i in range(n):
-        out[k] = i
-        k += wanted[stage[i]] & (not moved[i])
-    return out[:k]
+        flag[i] = wanted[stage[i]] & (not moved[i])
+    return np.flatnonzero(flag)
 
 
 class RunState:

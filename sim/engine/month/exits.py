@@ -81,16 +81,15 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
     ``transition[b]`` and ``destination[b]`` (for a batch, shifted so that a person's draw
     is that of their id inside the block: :mod:`sim.engine.batch`).
 
-    A first pass over everyone keeps the people whose uniform draw is below their total
-    hazard ``H`` (since ``1 - exp(-H) <= H``, nobody else can leave); a second pass over
+    A first pass over everyone flags the people whose uniform draw is below their total
+    hazard ``H`` (since ``1 - exp(-H) <= H``, nobody else can leave; a flag per person, not a
+    list written as it goes, which cannot be vectorised); a second pass over
     those few evaluates ``1 - exp(-H)`` and draws the destinations, ``d`` with probability
     ``h_d / H``. Returns the leavers (ascending ids), their destination codes and their
     hazard rows (programme rows counted from ``len(Stage)`` in every block).
     """
-    n = stage.size
-    cand = np.empty(n, np.int64)
-    cand_block = np.empty(n, np.int64)
-    k = 0
+    lo = first[0]  # the blocks are contiguous: people lo .. first[-1] - 1
+    flag = np.empty(first[-1] - lo, np.bool_)
     for b in range(first.size - 1):
         tb = transition[b]
         pr = prows[b]
@@ -99,9 +98,10 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
                                                months_out_of_work, months_since, last_programme, effect_at_exit,
                                                motivation, table, constant_total, work_base, lock_in, is_programme,
                                                stage_work, duration, decay, fas3_days, pr)
-            cand[k] = i
-            cand_block[k] = b
-            k += (stage[i] < _OTHER) & (not moved[i]) & (draw(tb, i) < total)
+            flag[i - lo] = (stage[i] < _OTHER) & (not moved[i]) & (draw(tb, i) < total)
+    cand = np.flatnonzero(flag) + lo
+    cand_block = np.searchsorted(first, cand, side="right") - 1
+    k = cand.size
     ncol = table.shape[1]
     out_id = np.empty(k, np.int64)
     out_dest = np.empty(k, np.int16)
