@@ -74,7 +74,9 @@ def step(state: RunState) -> None:
     """Apply the forced moves, in the order of the module docstring."""
     pop, r = state.pop, state.regime
     st = pop.stage
-    lo, hi = np.searchsorted(state.retire_sorted, [state.t, state.t + 1])
+    # the months in the array's own dtype: a list of Python ints made numpy convert the whole
+    # array (10^6 people: ~1 ms a month) before searching
+    lo, hi = np.searchsorted(state.retire_sorted, np.array([state.t, state.t + 1], state.retire_sorted.dtype))
     old = state.retire_order[lo:hi]
     old = old[st[old] < _S.OTHER]
     if old.size:
