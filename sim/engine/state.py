@@ -32,6 +32,7 @@ from sim.scenario.stages import Stage
 __all__ = ["RunState", "select"]
 
 _S = Stage
+_N_STAGES = len(Stage)
 
 
 @kernel
@@ -44,6 +45,33 @@ def select(stage, moved, wanted):  # noqa: ANN001, ANN201
     for i in range(n):
         flag[i] = wanted[stage[i]] & (not moved[i])
     return np.flatnonzero(flag)
+
+
+@kernel
+def tagged_groups(tagged, programme, stage, n_groups):  # noqa: ANN001, ANN201
+    """The ids ``tagged`` grouped by programme and stage (group ``programme * len(Stage) +
+    stage``; people whose programme is -1 left out), ascending within each group: the ids
+    in group order and where each group starts (``n_groups + 1`` offsets). A counting sort in
+    two passes."""
+    n_stages = _N_STAGES
+    starts = np.zeros(n_groups + 1, np.int64)
+    for j in range(tagged.size):
+        i = tagged[j]
+        p = np.int64(programme[i])
+        if p >= 0:
+            starts[p * n_stages + np.int64(stage[i]) + 1] += 1
+    for g in range(n_groups):
+        starts[g + 1] += starts[g]
+    out = np.empty(starts[n_groups], np.int64)
+    pos = starts[:-1].copy()
+    for j in range(tagged.size):
+        i = tagged[j]
+        p = np.int64(programme[i])
+        if p >= 0:
+            g = p * n_stages + np.int64(stage[i])
+            out[pos[g]] = i
+            pos[g] += 1
+    return out, starts
 
 
 class RunState:
@@ -105,6 +133,7 @@ class RunState:
         self._tags_version = 0  # how many times people were tagged
         #: participants and queues found since the last move (see _found)
         self._found: dict[tuple[int, int], np.ndarray] = {}
+        self._groups: tuple[np.ndarray, np.ndarray] | None = None  # see participants()
         self._found_when: tuple[int, int, int] = (-1, -1, -1)
         # Month index at which each person reaches pension age (or arrives past it), sorted.
         pension = self.pop.birth_month + int(np.ceil(scenario.rules.pension_age * 12)) - self.start
@@ -204,18 +233,19 @@ class RunState:
         when = (self.t, -1 if flow is None else int(flow.sum()), self._tags_version)
         if when != self._found_when:
             self._found = {}
+            self._groups = None
             self._found_when = when
         return self._found
 
     def participants(self, p: ProgrammeRegime) -> np.ndarray:
         """Ids of the participants of programme ``p`` (ascending; do not change them in place)."""
-        found = self._found_since_last_move()
-        ids = found.get((p.index, int(p.stage)))
-        if ids is None:
-            ids = self.tagged()
-            ids = found[(p.index, int(p.stage))] = ids[(self.pop.programme[ids] == p.index)
-                                                        & (self.pop.stage[ids] == p.stage)]
-        return ids
+        self._found_since_last_move()  # forgets the groups after a move
+        if self._groups is None:  # every programme's participants at once: one pass over the tagged
+            self._groups = self.run(tagged_groups, self.tagged(), self.pop.programme, self.pop.stage,
+                                    len(self.regime.programmes) * _N_STAGES)
+        ids, starts = self._groups
+        g = p.index * _N_STAGES + int(p.stage)
+        return ids[starts[g]:starts[g + 1]]
 
     def waiting(self) -> np.ndarray:
         """Ids of everyone on a waiting list (ascending; do not change them in place)."""
