@@ -15,13 +15,14 @@ from types import SimpleNamespace
 import numpy as np
 
 from sim.accounts.book import LedgerBook
+from sim.accounts.jit import kernel
 from sim.accounts.rules import ProgrammeMoney
 from sim.engine.capacity import Budget, Slots
 from sim.engine.population import Population
 from sim.scenario.dated import Month
 from sim.scenario.stages import PROGRAMME_STAGES, Stage, stage_in
 
-__all__ = ["Recorder", "EXIT_REASONS"]
+__all__ = ["Recorder", "EXIT_REASONS", "stage_counts"]
 
 _NS = len(Stage)
 _SUPPORT = 4  #: income-support codes of the follow-ups (none, assistance, UI, activity support)
@@ -29,6 +30,16 @@ EXIT_REASONS = ("completed", "exit", "dropout", "cut", "closed", "pension")
 _PROG_STAGES = np.array(sorted(PROGRAMME_STAGES), np.uint8)
 _IN_PROGRAMME = np.zeros(_NS, bool)
 _IN_PROGRAMME[_PROG_STAGES] = True
+
+
+@kernel
+def stage_counts(stage, n_stages):  # noqa: ANN001, ANN201
+    """People by stage code (``np.bincount(stage, minlength=n_stages)`` for codes below
+    ``n_stages``, without converting the uint8 codes to 64-bit integers first: ~2x faster)."""
+    counts = np.zeros(n_stages, np.int64)
+    for i in range(stage.size):
+        counts[stage[i]] += 1
+    return counts
 
 
 def follow_up_cells(pop: Population, k: int, support: np.ndarray,
@@ -100,13 +111,15 @@ class Recorder:
         self.tracked_money: list[tuple[int, np.ndarray, dict[tuple[str, str], np.ndarray]]] = []
 
     def record(self, t: int, pop: Population, tagged: np.ndarray, slots: Sequence[Slots],
-               budgets: Sequence[dict[str, Budget]]) -> None:
+               budgets: Sequence[dict[str, Budget]], counts: np.ndarray | None = None) -> None:
         """Stocks and queues at the start of month ``t`` (after arrivals).
 
         Args:
             tagged: ids of everyone tagged to a programme (a superset is fine).
+            counts: people by stage, if counted already (:func:`stage_counts`).
         """
-        counts = np.bincount(pop.stage, minlength=_NS)
+        if counts is None:
+            counts = np.bincount(pop.stage, minlength=_NS)
         self.stocks.append(counts)
         if self.n_programmes:
             has = tagged  # few people: work on them only
