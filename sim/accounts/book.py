@@ -243,6 +243,26 @@ class LedgerBook:
         self._entries.append(entry)
         self._months = None
 
+    def _states(self) -> list[tuple[SimpleNamespace, ProgrammeMoney, list[int], np.ndarray, np.ndarray]]:
+        """The months booked under each set of money rules (in the order first booked): the rules,
+        their entries (indices of ``_entries``), the distinct keys and every entry's keys as indices
+        into them (concatenated in entry order); from the counting done when the book was posted
+        when it has it."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, (_t, m, pm, *_rest) in enumerate(self._entries):
+            groups.setdefault((id(m), id(pm)), []).append(i)
+        out = []
+        for idx in groups.values():
+            arrays = tuple(self._entries[i][3] for i in idx)
+            found = self._counted.get(tuple(map(id, arrays)))
+            if found is not None and all(a is b for a, b in zip(found[0], arrays, strict=True)):
+                every, state = found[1], found[4]
+            else:
+                every, state = np.unique(np.concatenate(arrays), return_inverse=True)
+            _, m, pm, *_rest = self._entries[idx[0]]
+            out.append((m, pm, idx, every, state.reshape(-1)))
+        return out
+
     def people(self, payers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Every person's money and state in every month booked, if the book kept everyone's
         keys (populations of at most :data:`RAW_KEYS`; else ``None``).
@@ -255,29 +275,32 @@ class LedgerBook:
             return None
         n = self._entries[0][3].size
         months = max(t for t, *_ in self._entries) + 1
-        money = np.zeros((n, months, len(payers)))
-        stage = np.full((n, months), int(Stage.NOT_ARRIVED), np.uint8)
-        ui = np.zeros((n, months), bool)
         index = {p: j for j, p in enumerate(payers)}
-        groups: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
-        rules: dict[tuple[int, int], tuple[SimpleNamespace, ProgrammeMoney]] = {}
-        for t, m, pm, keys, _counts, _extra in self._entries:
-            groups.setdefault((id(m), id(pm)), []).append((t, keys))
-            rules[(id(m), id(pm))] = (m, pm)
-        for g, entries in groups.items():  # the rules run once per set of rates, as in months()
-            m, pm = rules[g]
-            every, inverse = np.unique(np.stack([k for _, k in entries], axis=1), return_inverse=True)
-            inverse = inverse.reshape(n, len(entries))
-            x = _decode(every)
+        # every person-month's row in the groups' tables stacked (the last row, zero: not booked)
+        # and key; a month booked again under other rules takes the later group's, as ever
+        row = np.full((n, months), -1, np.int64)
+        key = np.zeros((n, months), np.int64)
+        tables = []
+        offset = 0
+        for m, pm, idx, every, state in self._states():  # the rules run once per set of rates, as in months()
+            ts = np.array([self._entries[i][0] for i in idx])
+            row[:, ts] = state.reshape(len(idx), n).T + offset
+            key[:, ts] = np.stack([self._entries[i][3] for i in idx], axis=1)
             table = np.zeros((every.size, len(payers)))
             pairs, amounts = self._table(every, m, pm)
             for j, (payer, _cat) in enumerate(pairs):
                 if payer in index:
                     table[:, index[payer]] += amounts[:, j]
-            ts = np.array([t for t, _ in entries])
-            money[:, ts] = table[inverse]
-            stage[:, ts] = x.stage[inverse]
-            ui[:, ts] = x.ui_entitled[inverse]
+            tables.append(table)
+            offset += every.size
+        tables.append(np.zeros((1, len(payers))))
+        booked = row >= 0
+        row[~booked] = offset
+        money = np.empty((n, months, len(payers)))
+        np.take(np.concatenate(tables), row, axis=0, out=money)
+        # the state's fields read from the key (see its layout above)
+        stage = np.where(booked, (key >> 51) & 0xF, int(Stage.NOT_ARRIVED)).astype(np.uint8)
+        ui = booked & ((key >> 35) & 1).astype(bool)
         return money, stage, ui
 
     def programme_flows(self, payers: tuple[str, ...], categories: tuple[str, ...]) -> np.ndarray:
@@ -288,15 +311,30 @@ class LedgerBook:
         out = np.zeros((months, len(payers), len(categories)))
         index = {p: j for j, p in enumerate(payers)}
         column = {c: k for k, c in enumerate(categories)}
-        for t, m, pm, keys, counts, extra in self._entries:
-            inside = ((keys >> 45) & 0x3F) > 0  # programme + 1 (see the key's layout above)
-            if inside.any():
-                weight = np.ones(int(inside.sum())) if counts is None else counts[inside]
-                pairs, amounts = self._table(keys[inside], m, pm)
-                columns = amounts.T.copy()  # (each pair's amounts contiguous, as post returns them)
-                for j, (payer, category) in enumerate(pairs):
-                    if payer in index and category in column:
-                        out[t, index[payer], column[category]] += float(np.dot(weight, columns[j]))
+        # per entry: the cells it adds to, each cell's amounts per distinct key, and its keys' indices
+        per_entry: dict[int, tuple[list[tuple[int, int]], np.ndarray, np.ndarray]] = {}
+        for m, pm, idx, every, state in self._states():
+            inside = ((every >> 45) & 0x3F) > 0  # programme + 1 (see the key's layout above)
+            if not inside.any():
+                continue
+            pairs, amounts = self._table(every, m, pm)
+            wanted = [(j, (index[p], column[c])) for j, (p, c) in enumerate(pairs) if p in index and c in column]
+            cells = [cell for _, cell in wanted]
+            columns = amounts[:, [j for j, _ in wanted]].T.copy()  # [cell, key]: each cell's amounts contiguous
+            lo = 0
+            for i in idx:
+                hi = lo + self._entries[i][3].size
+                per_entry[i] = (cells, columns, state[lo:hi])
+                lo = hi
+        for i, (t, _m, _pm, _keys, counts, extra) in enumerate(self._entries):
+            if i in per_entry:
+                cells, columns, state = per_entry[i]
+                inside = ((self._entries[i][3] >> 45) & 0x3F) > 0
+                if inside.any():
+                    weight = np.ones(int(inside.sum())) if counts is None else counts[inside]
+                    mine = np.ascontiguousarray(columns[:, state[inside]])
+                    for (p, c), amounts in zip(cells, mine, strict=True):
+                        out[t, p, c] += float(np.dot(weight, amounts))
             for (payer, category), v in extra.items():
                 if payer in index and category in column:
                     out[t, index[payer], column[category]] += v

@@ -26,7 +26,7 @@ from sim.engine.population import HOUSEHOLD_CODES, Population
 from sim.scenario.dated import Month
 from sim.scenario.schema import Effects
 
-__all__ = ["attribute_log_hr", "static_multipliers", "duration_factor", "decay_table", "after_effect",
+__all__ = ["attribute_log_hr", "age_groups", "static_multipliers", "duration_factor", "decay_table", "after_effect",
            "leave_probability"]
 
 _SINGLE_PARENT = HOUSEHOLD_CODES["single_parent"]
@@ -53,6 +53,14 @@ def attribute_log_hr(pop: Population, ids: np.ndarray, coefs: dict[str, float], 
     for name, beta in coefs.items():
         out += np.float32(beta) * masks[name]()
     return out
+
+
+def age_groups(pop: Population, ids: np.ndarray | None, month: Month) -> np.ndarray:
+    """Each person's age group as :func:`attribute_log_hr` sees it in ``month`` (bit 0: under 25,
+    bit 1: 50 or over; uint8): the only attributes that change with time. Someone whose group
+    has not changed has the same multipliers as when they were last computed."""
+    age = pop.age_years(month, ids)
+    return (age < 25).astype(np.uint8) | ((age >= 50).astype(np.uint8) << 1)
 
 
 def static_multipliers(pop: Population, ids: np.ndarray, effects: Effects, employability_sd: float,

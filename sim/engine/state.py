@@ -20,7 +20,7 @@ import numpy as np
 
 from sim.accounts.jit import kernel, run
 from sim.engine.capacity import Budget, Slots
-from sim.engine.hazards import decay_table, duration_factor, static_multipliers
+from sim.engine.hazards import age_groups, decay_table, duration_factor, static_multipliers
 from sim.engine.in_force import ProgrammeRegime, Regime, regime_at
 from sim.engine.population import Population, check_fits, synthesise
 from sim.engine.recorder import Recorder
@@ -32,19 +32,46 @@ from sim.scenario.stages import Stage
 __all__ = ["RunState", "select"]
 
 _S = Stage
+_N_STAGES = len(Stage)
 
 
 @kernel
 def select(stage, moved, wanted):  # noqa: ANN001, ANN201
     """Ids of people whose stage is in ``wanted`` (a bool per stage code) and who have not
-    moved this month, in one branch-free pass (the write is unconditional, the count is not)."""
+    moved this month: a branch-free pass writing a flag per person, then the flags' ids (a
+    pass that writes the ids as it goes cannot be vectorised, and costs several times more)."""
     n = stage.size
-    out = np.empty(n, np.int64)
-    k = 0
+    flag = np.empty(n, np.bool_)
     for i in range(n):
-        out[k] = i
-        k += wanted[stage[i]] & (not moved[i])
-    return out[:k]
+        flag[i] = wanted[stage[i]] & (not moved[i])
+    return np.flatnonzero(flag)
+
+
+@kernel
+def tagged_groups(tagged, programme, stage, n_groups):  # noqa: ANN001, ANN201
+    """The ids ``tagged`` grouped by programme and stage (group ``programme * len(Stage) +
+    stage``; people whose programme is -1 left out), ascending within each group: the ids
+    in group order and where each group starts (``n_groups + 1`` offsets). A counting sort in
+    two passes."""
+    n_stages = _N_STAGES
+    starts = np.zeros(n_groups + 1, np.int64)
+    for j in range(tagged.size):
+        i = tagged[j]
+        p = np.int64(programme[i])
+        if p >= 0:
+            starts[p * n_stages + np.int64(stage[i]) + 1] += 1
+    for g in range(n_groups):
+        starts[g + 1] += starts[g]
+    out = np.empty(starts[n_groups], np.int64)
+    pos = starts[:-1].copy()
+    for j in range(tagged.size):
+        i = tagged[j]
+        p = np.int64(programme[i])
+        if p >= 0:
+            g = p * n_stages + np.int64(stage[i])
+            out[pos[g]] = i
+            pos[g] += 1
+    return out, starts
 
 
 class RunState:
@@ -94,6 +121,8 @@ class RunState:
         self.duration = duration_factor(np.arange(cap + 1, dtype=np.int16), scenario.effects)
         self.work_mult = np.ones(len(self.pop), np.float32)
         self.studies_mult = np.ones(len(self.pop), np.float32)
+        #: each person's age group when their multipliers were last computed (255: never)
+        self._age_group = np.full(len(self.pop), 255, np.uint8)
         self.rec = Recorder(n_prog, record_events=record_events)
         self.track = np.array(sorted(set(int(i) for i in track)), dtype=np.int64)
         if self.track.size and (self.track.min() < 0 or self.track.max() >= len(self.pop)):
@@ -104,6 +133,7 @@ class RunState:
         self._tags_version = 0  # how many times people were tagged
         #: participants and queues found since the last move (see _found)
         self._found: dict[tuple[int, int], np.ndarray] = {}
+        self._groups: tuple[np.ndarray, np.ndarray] | None = None  # see participants()
         self._found_when: tuple[int, int, int] = (-1, -1, -1)
         # Month index at which each person reaches pension age (or arrives past it), sorted.
         pension = self.pop.birth_month + int(np.ceil(scenario.rules.pension_age * 12)) - self.start
@@ -132,8 +162,16 @@ class RunState:
         self.stage_work = np.ascontiguousarray(self.regime.base[:, _S.WORK])
 
     def refresh_multipliers(self, ids: np.ndarray | None = None) -> None:
-        """Recompute the (age-dependent) work and studies hazard multipliers of ``ids`` (all)."""
-        ids = self.ids if ids is None else ids
+        """Recompute the (age-dependent) work and studies hazard multipliers of ``ids`` (default:
+        everyone whose age group changed since theirs were computed, the yearly refresh; the
+        others' would come out the same, and recomputing everyone's cost ~50 ms a year at 10^6
+        people)."""
+        if ids is None:
+            group = age_groups(self.pop, None, self.month)
+            ids = np.flatnonzero(group != self._age_group)
+            self._age_group = group
+        else:
+            self._age_group[ids] = age_groups(self.pop, ids, self.month)
         comp = self.spec.population.composition
         w, s = static_multipliers(self.pop, ids, self.spec.effects, comp.employability_sd, self.month)
         self.work_mult[ids] = w
@@ -195,18 +233,19 @@ class RunState:
         when = (self.t, -1 if flow is None else int(flow.sum()), self._tags_version)
         if when != self._found_when:
             self._found = {}
+            self._groups = None
             self._found_when = when
         return self._found
 
     def participants(self, p: ProgrammeRegime) -> np.ndarray:
         """Ids of the participants of programme ``p`` (ascending; do not change them in place)."""
-        found = self._found_since_last_move()
-        ids = found.get((p.index, int(p.stage)))
-        if ids is None:
-            ids = self.tagged()
-            ids = found[(p.index, int(p.stage))] = ids[(self.pop.programme[ids] == p.index)
-                                                        & (self.pop.stage[ids] == p.stage)]
-        return ids
+        self._found_since_last_move()  # forgets the groups after a move
+        if self._groups is None:  # every programme's participants at once: one pass over the tagged
+            self._groups = self.run(tagged_groups, self.tagged(), self.pop.programme, self.pop.stage,
+                                    len(self.regime.programmes) * _N_STAGES)
+        ids, starts = self._groups
+        g = p.index * _N_STAGES + int(p.stage)
+        return ids[starts[g]:starts[g + 1]]
 
     def waiting(self) -> np.ndarray:
         """Ids of everyone on a waiting list (ascending; do not change them in place)."""

@@ -226,19 +226,22 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
         if progress:
             progress(1)
 
+    started: list[int | None] = [None] * len(requests)  # worker processes each request's runs started
     if todo:
         items = [(plans[j][1][i], plans[j][0][i], requests[j].record_events) for j, i in todo]
         together = _batchable([sc for sc, _, _ in items])
         if together or len(requests) == 1:
-            _run(items, todo, workers, finished, together)
+            n = _run(items, todo, workers, finished, together)
+            started = [n if any(jj == j for jj, _ in todo) else None for j in range(len(requests))]
         else:  # scenarios that cannot share a model: each request's on its own
             for j in range(len(requests)):
                 mine = [k for k, (jj, _) in enumerate(todo) if jj == j]
                 if mine:
-                    _run([items[k] for k in mine], [todo[k] for k in mine], workers, finished)
+                    started[j] = _run([items[k] for k in mine], [todo[k] for k in mine], workers, finished)
     out = []
-    for rq, (seeds, _scenarios, draws, results, _keys) in zip(requests, plans, strict=True):
+    for j, (rq, (seeds, _scenarios, draws, results, _keys)) in enumerate(zip(requests, plans, strict=True)):
         ens = Ensemble(rq.scenario, rq.seed, seeds, [results[i] for i in range(rq.replications)])
+        ens.worker_processes = started[j]
         ens.parameter_draws = draws
         ens.record_events = rq.record_events
         ens.fixed_parameters = rq.fixed_parameters
@@ -247,9 +250,10 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
 
 
 def _run(items: list[tuple[Scenario, int, bool]], names: list[Any], workers: int,
-         finished: Callable[[Any, RunResult], None], batchable: bool | None = None) -> None:
+         finished: Callable[[Any, RunResult], None], batchable: bool | None = None) -> int:
     """Run ``items`` (scenario, seed, record_events), batched if they can be (``batchable``, if
-    known), calling ``finished`` with each one's name and result."""
+    known), calling ``finished`` with each one's name and result; return the worker processes
+    started (0: all in this process)."""
     if _batchable([sc for sc, _, _ in items]) if batchable is None else batchable:
         jobs: list[tuple[list[int], Callable[[Any], Any], Any]] = [
             (chunk, _batch_job, ([items[k][0] for k in chunk], [items[k][1] for k in chunk],
@@ -265,11 +269,12 @@ def _run(items: list[tuple[Scenario, int, bool]], names: list[Any], workers: int
     if workers <= 1 or len(jobs) <= 1:
         for chunk, fn, args in jobs:
             done(chunk, fn(args))
-        return
+        return 0
     with process_pool(min(workers, len(jobs))) as pool:
         futures = {pool.submit(fn, args): chunk for chunk, fn, args in jobs}
         for fut in as_completed(futures):  # kept as each finishes, in any order
             done(futures[fut], fut.result())
+    return min(workers, len(jobs))
 
 
 def _bands(values: Sequence[float | None]) -> dict[str, float | None]:
@@ -295,6 +300,9 @@ class Ensemble:
         #: whether the calibrated defaults kept their written values instead of being drawn
         #: (part of the run's folder name when the scenario uses any)
         self.fixed_parameters = False
+        #: worker processes :func:`replicate` started (0: it ran every replication in this
+        #: process; None: it ran none, all were read back from its store)
+        self.worker_processes: int | None = None
 
     def table(self, name: str) -> pd.DataFrame:
         """One table of all replications, with a ``replication`` column first."""

@@ -26,26 +26,41 @@ _NEVER = 30000
 @kernel
 def advance_clocks(stage, programme, ui_entitled, in_guarantee, ui_days, job_days, work_history,  # noqa: ANN001, ANN201
                    months_in_stage, months_out_of_work, months_since, counts_as_work, days):
-    """Advance everyone's clocks by a month, in place, in one branch-free pass.
+    """Advance everyone's clocks by a month, in place, one array at a time.
 
     On a benefit are open, JOB, waiting, coaching, training, education and Fas 3 (stage codes
     0-5 and 7): two comparisons rather than a table lookup. Work qualifies for the work
     condition; so does a subsidised job, unless it is a programme that does not count as work.
     Counters cannot overflow int16: they start below 30,000 and a horizon is <= 600 months.
+
+    One loop per clock, each branch-free: numba vectorises these small loops (the stage array
+    they all read stays in the cache), not one loop over all the clocks (measured at 10^6
+    people: 12 ms a month as one loop, ~3 ms as separate loops). The zeros are written in place,
+    not as one variable: with a shared zero the JOB-days loop compiled to a branch (~35x slower).
     """
-    zero32 = np.float32(0.0)
-    last = counts_as_work.size - 1
-    for i in range(stage.size):
+    n = stage.size
+    for i in range(n):
         s = stage[i]
         benefit = (s <= _EDUCATION) | (s == _FAS3)
         g = in_guarantee[i]
-        ui_days[i] += pick(benefit & ui_entitled[i] & (not g), days, zero32)
-        job_days[i] += pick(benefit & g, days, zero32)
+        ui_days[i] += pick(benefit & ui_entitled[i] & (not g), days, np.float32(0.0))
+    for i in range(n):
+        s = stage[i]
+        benefit = (s <= _EDUCATION) | (s == _FAS3)
+        g = in_guarantee[i]
+        job_days[i] += pick(benefit & g, days, np.float32(0.0))
+    last = counts_as_work.size - 1
+    for i in range(n):
+        s = stage[i]
         p = programme[i]
         qualifying = (s == _WORK) | ((s == _SUBSIDISED) & ((p < 0) | counts_as_work[min(max(p, 0), last)]))
         work_history[i] = ((work_history[i] << 1) & 0x0FFF) | qualifying
-        months_in_stage[i] += s != _NOT_ARRIVED
-        months_out_of_work[i] += benefit
+    for i in range(n):
+        months_in_stage[i] += stage[i] != _NOT_ARRIVED
+    for i in range(n):
+        s = stage[i]
+        months_out_of_work[i] += (s <= _EDUCATION) | (s == _FAS3)
+    for i in range(n):
         months_since[i] += months_since[i] < _NEVER
 
 

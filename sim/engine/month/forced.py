@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.accounts.jit import kernel, pick
+from sim.accounts.jit import helper, kernel, pick
 from sim.engine import moves
 from sim.engine.state import RunState
 from sim.scenario.stages import Stage
@@ -22,41 +22,61 @@ _OPEN, _JOB, _WAITING = np.uint8(_S.OPEN), np.uint8(_S.JOB), np.uint8(_S.WAITING
 _EDUCATION = np.uint8(_S.EDUCATION)
 
 
+@helper
+def _entering(stage, moved, in_guarantee, ui_entitled, ui_days, children, registered,  # noqa: ANN001, ANN202
+              months_out_of_work, ui_days_max, ui_days_max_with_child, entry_months):
+    """A flag per person: enters the guarantee this month (see :func:`guarantee_moves`)."""
+    n = stage.size
+    enter = np.empty(n, np.bool_)
+    for i in range(n):
+        s = stage[i]
+        before = ((s == _OPEN) | ((s >= _WAITING) & (s <= _EDUCATION))) & (not in_guarantee[i]) & (not moved[i])
+        ui = ui_entitled[i]
+        limit = pick(children[i] > 0, ui_days_max_with_child, ui_days_max)
+        exhausted = ui & (ui_days[i] >= limit)
+        long_reg = registered[i] & (months_out_of_work[i] >= entry_months) & (not ui)
+        enter[i] = before & (exhausted | long_reg)
+    return enter
+
+
+@helper
+def _to_fas3(stage, moved, job_days, fas3_days):  # noqa: ANN001, ANN202
+    """A flag per person: passes into Fas 3 this month (see :func:`guarantee_moves`)."""
+    n = stage.size
+    fas3 = np.empty(n, np.bool_)
+    for i in range(n):
+        fas3[i] = (stage[i] == _JOB) & (job_days[i] >= fas3_days) & (not moved[i])
+    return fas3
+
+
 @kernel
 def guarantee_moves(stage, moved, in_guarantee, ui_entitled, ui_days, children, registered,  # noqa: ANN001, ANN201
                     months_out_of_work, job_days, ui_days_max, ui_days_max_with_child, entry_months, fas3_days):
-    """Who enters the guarantee this month and who passes into Fas 3, in one pass.
+    """Who enters the guarantee this month and who passes into Fas 3.
 
     People on a benefit outside the guarantee (open, waiting .. education) who have used up
     their UI days (more with children) or, without UI, have been registered for
     ``entry_months``, enter; people in JOB with ``fas3_days`` JOB days pass into Fas 3.
     Nobody moved earlier in the month is considered. Returns both lists of ids (ascending).
+
+    Each rule is a loop of its own writing a flag per person, and the ids are found from the
+    flags (np.flatnonzero): one loop writing both lists of ids as it went (every id written,
+    the list's end advanced only for the chosen) could not be vectorised and cost ~2x as much
+    at 10^6 people (measured, 7.4 -> 3.9 ms a month).
     """
-    n = stage.size
-    enter = np.empty(n, np.int64)
-    fas3 = np.empty(n, np.int64)
-    k = 0
-    m = 0
-    for i in range(n):
-        s = stage[i]
-        free = not moved[i]
-        before = ((s == _OPEN) | ((s >= _WAITING) & (s <= _EDUCATION))) & (not in_guarantee[i]) & free
-        ui = ui_entitled[i]
-        limit = pick(children[i] > 0, ui_days_max_with_child, ui_days_max)
-        exhausted = ui & (ui_days[i] >= limit)
-        long_reg = registered[i] & (months_out_of_work[i] >= entry_months) & (not ui)
-        enter[k] = i
-        k += before & (exhausted | long_reg)
-        fas3[m] = i
-        m += (s == _JOB) & (job_days[i] >= fas3_days) & free
-    return enter[:k], fas3[:m]
+    enter = _entering(stage, moved, in_guarantee, ui_entitled, ui_days, children, registered, months_out_of_work,
+                      ui_days_max, ui_days_max_with_child, entry_months)
+    fas3 = _to_fas3(stage, moved, job_days, fas3_days)
+    return np.flatnonzero(enter), np.flatnonzero(fas3)
 
 
 def step(state: RunState) -> None:
     """Apply the forced moves, in the order of the module docstring."""
     pop, r = state.pop, state.regime
     st = pop.stage
-    lo, hi = np.searchsorted(state.retire_sorted, [state.t, state.t + 1])
+    # the months in the array's own dtype: a list of Python ints made numpy convert the whole
+    # array (10^6 people: ~1 ms a month) before searching
+    lo, hi = np.searchsorted(state.retire_sorted, np.array([state.t, state.t + 1], state.retire_sorted.dtype))
     old = state.retire_order[lo:hi]
     old = old[st[old] < _S.OTHER]
     if old.size:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from sim.engine.recorder import stage_counts
 from sim.engine.state import RunState
+from sim.scenario.stages import Stage
 
 __all__ = ["step"]
 
 
 def step(state: RunState) -> None:
     """Record the state the month starts in (after arrivals and limits)."""
-    state.rec.record(state.t, state.pop, state.tagged(), state.slots, state.budgets)
+    counts = state.run(stage_counts, state.pop.stage, len(Stage))
+    state.rec.record(state.t, state.pop, state.tagged(), state.slots, state.budgets, counts)
