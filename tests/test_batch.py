@@ -282,11 +282,11 @@ def test_replicate_all_runs_scenarios_that_cannot_share_a_model_apart() -> None:
             _assert_same(x, y, rq.name)
 
 
-def test_compare_runs_every_run_as_blocks_of_one_model_and_counts_each(monkeypatch) -> None:
-    """compare() asks for the baseline, two scenarios and the a-kassa re-runs at once: one model
-    (the baseline's re-runs made once), progress called as many times as the command line counts
-    (the shared re-runs once per scenario), and the assumption lines equal to those computed on
-    their own."""
+def test_compare_runs_its_runs_as_two_models_and_counts_each(monkeypatch) -> None:
+    """compare() asks for the baseline and two scenarios at once (one model), then the a-kassa
+    re-runs at once (one model; the baseline's re-runs made once), progress called as many times
+    as the command line counts (the shared re-runs once per scenario), and the assumption lines
+    equal to those computed on their own."""
     from sim.analysis.assumptions_driving import assumption_lines
     from sim.analysis.comparison import compare
     from sim.engine import batch
@@ -300,7 +300,7 @@ def test_compare_runs_every_run_as_blocks_of_one_model_and_counts_each(monkeypat
     done: list[int] = []
     out = compare(base, scens, replications=2, seed=3, bridge=False, progress=done.append)
     r, n, values = 2, len(scens), 2  # replications, scenarios, a-kassa values
-    assert [m.blocks for m in models] == [r * (1 + n) + r * values * (1 + n)]
+    assert [m.blocks for m in models] == [r * (1 + n), r * values * (1 + n)]
     assert sum(done) == r * (1 + n + 2 * n * values)
     base_ens = replicate(base, 3, r, record_events=False)
     ens = [replicate(s, 3, r) for s in scens]
