@@ -112,16 +112,31 @@ def _post_table(keys: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney) -> tup
 _Group = tuple[int, int]  # (id of the money rates, id of the programme money)
 
 
+def _rules_content(m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[object, ...]:
+    """What :func:`post` reads of the rules ``m``, ``pm``, as a hashable value: rules with equal
+    contents post every state identically (each rate with its type; each array with its dtype,
+    shape and bytes)."""
+    def arr(a: np.ndarray) -> tuple[object, ...]:
+        a = np.asarray(a)
+        return a.dtype.str, a.shape, a.tobytes()
+
+    rates = tuple((k, type(v), v) for k, v in vars(m).items())
+    return rates, tuple(arr(getattr(pm, f.name)) for f in dataclasses.fields(pm) if f.name != "participant_cost"), \
+        tuple((payer, arr(c)) for payer, c in pm.participant_cost.items())
+
+
 class SharedPostings:
     """The postings of every grouping key that the books of one batch (its blocks) booked, per
     money rules, computed once for all of them.
 
-    The blocks of a batch share their money rules' objects (one regime per scenario and month),
-    so each block's book would post much the same states under the same rules. Instead the
-    first book that needs a group of rules posts every key any block booked under them
-    (:func:`post` is elementwise: a key's postings do not depend on the other keys posted with
-    it), and each book takes its own keys' rows. Books posted again under other rates
-    (:meth:`LedgerBook.reposted`) share a derived set the same way.
+    The blocks of a batch share their money rules (one regime per scenario and month; blocks
+    with their own drawn parameters have their own objects, usually with equal money), so each
+    block's book would post much the same states under the same rules. Instead the first book
+    that needs a set of rules posts every key any block booked under rules with the same
+    contents (:func:`post` is elementwise: a key's postings do not depend on the other keys
+    posted with it, and equal rules post equal amounts), and each book takes its own keys'
+    rows. Books posted again under other rates (:meth:`LedgerBook.reposted`) share a derived
+    set the same way.
 
     Args:
         sources: yields ``(money, programme_money, keys)`` for everything booked (called once,
@@ -130,16 +145,29 @@ class SharedPostings:
 
     def __init__(self, sources: Callable[[], Iterable[tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]]]) -> None:
         self._sources: Callable[[], Iterable[tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]]] | None = sources
-        self._groups: dict[_Group, tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]] = {}
-        self._posted: dict[_Group, tuple[list[tuple[str, str]], np.ndarray]] = {}
+        #: each booked set of rules (by the ids of its objects): its objects and its contents' index
+        self._groups: dict[_Group, tuple[SimpleNamespace, ProgrammeMoney, int]] = {}
+        #: per contents: rules with them (the first booked) and every key booked under them
+        self._contents: list[tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]] = []
+        self._posted: dict[int, tuple[list[tuple[str, str]], np.ndarray]] = {}
         self._derived: dict[object, tuple[SharedPostings, dict[_Group, tuple[SimpleNamespace, ProgrammeMoney]]]] = {}
 
-    def _keys(self) -> dict[_Group, tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]]:
+    def _keys(self) -> dict[_Group, tuple[SimpleNamespace, ProgrammeMoney, int]]:
         if self._sources is not None:
             found: dict[_Group, tuple[SimpleNamespace, ProgrammeMoney, list[np.ndarray]]] = {}
             for m, pm, keys in self._sources():
                 found.setdefault((id(m), id(pm)), (m, pm, []))[2].append(keys)
-            self._groups = {g: (m, pm, np.unique(np.concatenate(ks))) for g, (m, pm, ks) in found.items()}
+            index: dict[tuple[object, ...], int] = {}
+            keys_of: list[list[np.ndarray]] = []
+            for g, (m, pm, ks) in found.items():
+                c = index.setdefault(_rules_content(m, pm), len(index))
+                if c == len(keys_of):
+                    keys_of.append([])
+                    self._contents.append((m, pm, ks[0]))
+                keys_of[c] += ks
+                self._groups[g] = (m, pm, c)
+            self._contents = [(m, pm, np.unique(np.concatenate(ks)))
+                              for (m, pm, _), ks in zip(self._contents, keys_of, strict=True)]
             self._sources = None
         return self._groups
 
@@ -147,17 +175,18 @@ class SharedPostings:
               ) -> tuple[list[tuple[str, str]], np.ndarray] | None:
         """The pairs of :func:`post` under ``m``, ``pm`` and their amounts ``[key, pair]`` for
         ``keys``, or ``None`` if these rules or keys were not booked."""
-        g = (id(m), id(pm))
-        found = self._keys().get(g)
+        found = self._keys().get((id(m), id(pm)))
         if found is None or found[0] is not m or found[1] is not pm:
             return None
-        every = found[2]
+        c = found[2]
+        every = self._contents[c][2]
         idx = np.searchsorted(every, keys)
         if idx.size and (int(idx.max()) >= every.size or not np.array_equal(every[idx], keys)):
             return None
-        if g not in self._posted:
-            self._posted[g] = _post_table(every, m, pm)
-        pairs, table = self._posted[g]
+        if c not in self._posted:
+            m0, pm0, _every = self._contents[c]
+            self._posted[c] = _post_table(every, m0, pm0)
+        pairs, table = self._posted[c]
         return pairs, table[idx]
 
     def reposted(self, money: dict[str, float], production_share: float | None
@@ -166,14 +195,17 @@ class SharedPostings:
         the rules each group becomes (the same objects for every book of the batch)."""
         memo = (tuple(sorted(money.items())), production_share)
         if memo not in self._derived:
+            def derive(m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[SimpleNamespace, ProgrammeMoney]:
+                return (SimpleNamespace(**{**vars(m), **money}), pm if production_share is None else
+                        dataclasses.replace(pm, production_share=np.full_like(pm.production_share,
+                                                                              production_share)))
+
             groups = self._keys()
-            rules = {}
-            for g, (m, pm, _keys) in groups.items():
-                rules[g] = (SimpleNamespace(**{**vars(m), **money}), pm if production_share is None else
-                            dataclasses.replace(pm, production_share=np.full_like(pm.production_share,
-                                                                                  production_share)))
             derived = SharedPostings(lambda: ())
             derived._sources = None
+            # rules with equal contents stay equal under the same new rates: the contents keep their keys
+            derived._contents = [(*derive(m, pm), every) for m, pm, every in self._contents]
+            rules = {g: derive(m, pm) for g, (m, pm, _c) in groups.items()}
             derived._groups = {(id(m2), id(pm2)): (m2, pm2, groups[g][2]) for g, (m2, pm2) in rules.items()}
             self._derived[memo] = (derived, rules)
         return self._derived[memo]
