@@ -12,6 +12,7 @@ This module owns the key's layout: its encoder (:func:`ledger_keys`) and decoder
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 
@@ -107,6 +108,21 @@ def _post_table(keys: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney) -> tup
     amounts = post(_decode(keys), m, pm)
     pairs = list(amounts)
     return pairs, (np.stack([amounts[p] for p in pairs], axis=1) if pairs else np.zeros((keys.size, 0)))
+
+
+@functools.lru_cache(maxsize=64)
+def _payer_columns(pairs: tuple[tuple[str, str], ...], payers: tuple[str, ...]) -> np.ndarray:
+    """Which of ``pairs`` each of ``payers`` adds at its 1st, 2nd, ... addition: ``[rank, payer]``
+    columns of a ``[row, pair]`` matrix with one more column of zeros (``len(pairs)``) for payers
+    with fewer pairs, so adding the ranks one by one adds each payer's pairs in their order."""
+    index = {p: j for j, p in enumerate(payers)}
+    mine: list[list[int]] = [[] for _ in payers]
+    for j, (payer, _cat) in enumerate(pairs):
+        if payer in index:
+            mine[index[payer]].append(j)
+    ranks = max((len(c) for c in mine), default=0)
+    return np.array([[c[r] if r < len(c) else len(pairs) for c in mine] for r in range(ranks)], np.int64
+                    ).reshape(ranks, len(payers))
 
 
 _Group = tuple[int, int]  # (id of the money rates, id of the programme money)
@@ -388,15 +404,13 @@ class LedgerBook:
         same numbers), without building a dict per month."""
         self._post_pending()
         out = np.zeros((months, len(payers)))
-        index = {p: j for j, p in enumerate(payers)}
-        seen: set[int] = set()
+        ts = [t for block in self._blocks for t in block[1]]
+        if len(set(ts)) < len(ts):  # a month booked twice: add as months() does
+            return self._net_by_months(payers, months)
         for _order, ts, sizes, pairs, sums, extras in self._blocks:
-            if seen.intersection(ts) or len(set(ts)) < len(ts):  # a month booked twice: add as months() does
-                return self._net_by_months(payers, months)
-            seen.update(ts)
-            t = np.asarray(ts, np.int64)
-            vals = sums.copy()
             booked = np.asarray(sizes) > 0
+            vals = np.zeros((len(ts), len(pairs) + 1))  # (the last column: nothing, for payers with fewer pairs)
+            vals[booked, :-1] = sums[booked]
             column = {pair: j for j, pair in enumerate(pairs)}
             after: list[tuple[int, str, float]] = []  # (entry, payer, amount) added after the pairs
             for e, extra in enumerate(extras):
@@ -406,13 +420,13 @@ class LedgerBook:
                     else:
                         after.append((e, k[0], v))
             part = np.zeros((len(ts), len(payers)))
-            for j, (payer, _cat) in enumerate(pairs):
-                if payer in index:
-                    part[:, index[payer]] += np.where(booked, vals[:, j], 0.0)
+            for pick in _payer_columns(tuple(pairs), payers):  # each payer's pairs in order, one at a time
+                part += vals[:, pick]
+            index = {p: j for j, p in enumerate(payers)}
             for e, payer, v in after:
                 if payer in index:
                     part[e, index[payer]] += v
-            out[t] += part
+            out[np.asarray(ts, np.int64)] += part
         return out
 
     def _net_by_months(self, payers: tuple[str, ...], months: int) -> np.ndarray:
