@@ -126,6 +126,22 @@ def _payer_columns(pairs: tuple[tuple[str, str], ...], payers: tuple[str, ...]) 
 
 
 _Group = tuple[int, int]  # (id of the money rates, id of the programme money)
+#: a month booked: (t, money, programme money, keys, their counts or None for one each, extra amounts)
+_Entry = tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, "np.ndarray | None", dict[tuple[str, str], float]]
+#: a group's distinct keys, people per (month, key) or None, and each key's month, state and count
+_Counted = tuple[np.ndarray, "np.ndarray | None", np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclasses.dataclass
+class _Gathered:
+    """Months a book booked under one set of money rules: what posting them needs."""
+
+    order: list[int]  #: each month's place in booking order (its index in the book's entries)
+    ts: list[int]
+    sizes: list[int]  #: keys booked each month (0: nobody)
+    extras: list[dict[tuple[str, str], float]]
+    rules: tuple[SimpleNamespace, ProgrammeMoney]
+    counted: _Counted | None  #: (None when read back from a pickle: counted again when needed)
 
 
 def _rules_content(m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[object, ...]:
@@ -249,24 +265,22 @@ class LedgerBook:
     def __init__(self, postings: SharedPostings | None = None) -> None:
         #: postings shared with the other blocks of a batch (not pickled: a book read back posts its own)
         self.postings = postings
-        self._pending: list[tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, np.ndarray | None,
-                                  dict[tuple[str, str], float]]] = []
-        #: per group of months under the same rules: (booking order, months, people booked,
-        #: pairs, sums, extras)
-        self._blocks: list[tuple[list[int], list[int], list[int], list[tuple[str, str]], np.ndarray,
-                                 list[dict[tuple[str, str], float]]]] = []
+        self._pending: list[_Entry] = []
+        #: the months booked so far, per group of months under the same rules (in booking order)
+        self._gathered: list[_Gathered] = []
+        #: per gathered group (the same order): the pairs of :func:`post` and their sums ``[month, pair]``
+        self._blocks: list[tuple[_Gathered, list[tuple[str, str]], np.ndarray]] = []
         self._booked = 0
         self._months: list[tuple[int, dict[tuple[str, str], float]]] | None = None
-        #: the counting of each group of months' keys (by the ids of their key arrays), shared with
-        #: the books posted again from this one (they count the same keys)
-        self._counted: dict[tuple[int, ...], tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray | None,
-                                                   np.ndarray, np.ndarray, np.ndarray]] = {}
         #: every month booked, as added (kept so the same states can be posted under other rates)
-        self._entries: list[tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, np.ndarray | None,
-                                  dict[tuple[str, str], float]]] = []
+        self._entries: list[_Entry] = []
 
     def __getstate__(self) -> dict[str, object]:
-        return {**self.__dict__, "postings": None, "_counted": {}}  # (both rebuilt when needed)
+        # The shared postings and the counts of each group's keys are rebuilt when needed (the
+        # counts are as large as the keys themselves).
+        gathered = {id(g): dataclasses.replace(g, counted=None) for g in self._gathered}
+        return {**self.__dict__, "postings": None, "_gathered": list(gathered.values()),
+                "_blocks": [(gathered[id(g)], pairs, sums) for g, pairs, sums in self._blocks]}
 
     def _table(self, keys: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney
                ) -> tuple[list[tuple[str, str]], np.ndarray]:
@@ -364,24 +378,28 @@ class LedgerBook:
         """
         shared, rules = (self.postings.reposted(money or {}, programme_production_share) if self.postings is not None
                          else (None, {}))
-        book = LedgerBook(shared)
-        book._counted = self._counted  # the same keys, counted once
         ms: dict[int, SimpleNamespace] = {}
         pms: dict[int, ProgrammeMoney] = {}
-        for t, m, pm, keys, counts, extra in self._entries:
-            if (id(m), id(pm)) in rules:  # the same new rules as the other blocks of the batch
-                entry = (t, *rules[(id(m), id(pm))], keys, counts, extra)
-                book._pending.append(entry)
-                book._entries.append(entry)
-                continue
-            if id(m) not in ms:
-                ms[id(m)] = SimpleNamespace(**{**vars(m), **(money or {})})
-            if id(pm) not in pms:
-                pms[id(pm)] = pm if programme_production_share is None else dataclasses.replace(
-                    pm, production_share=np.full_like(pm.production_share, programme_production_share))
-            entry = (t, ms[id(m)], pms[id(pm)], keys, counts, extra)
-            book._pending.append(entry)
-            book._entries.append(entry)
+        mine: dict[_Group, tuple[SimpleNamespace, ProgrammeMoney]] = {}
+
+        def new(m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[SimpleNamespace, ProgrammeMoney]:
+            g = (id(m), id(pm))
+            found = rules.get(g) or mine.get(g)  # the same new rules as the other blocks of the batch
+            if found is None:
+                if id(m) not in ms:
+                    ms[id(m)] = SimpleNamespace(**{**vars(m), **(money or {})})
+                if id(pm) not in pms:
+                    pms[id(pm)] = pm if programme_production_share is None else dataclasses.replace(
+                        pm, production_share=np.full_like(pm.production_share, programme_production_share))
+                found = mine[g] = (ms[id(m)], pms[id(pm)])
+            return found
+
+        self._gather()
+        book = LedgerBook(shared)
+        # the same months in the same groups (the new rules are one set per old set), counted once
+        book._gathered = [dataclasses.replace(g, rules=new(*g.rules)) for g in self._gathered]
+        book._entries = [(t, *new(m, pm), keys, counts, extra) for t, m, pm, keys, counts, extra in self._entries]
+        book._booked = self._booked
         return book
 
     def months(self) -> list[tuple[int, dict[tuple[str, str], float]]]:
@@ -389,8 +407,8 @@ class LedgerBook:
         self._post_pending()
         if self._months is None:
             rows: list[tuple[int, int, dict[tuple[str, str], float]]] = []
-            for order, ts, sizes, pairs, sums, extras in self._blocks:
-                for o, t, n, row, extra in zip(order, ts, sizes, sums.tolist(), extras, strict=True):
+            for g, pairs, sums in self._blocks:
+                for o, t, n, row, extra in zip(g.order, g.ts, g.sizes, sums.tolist(), g.extras, strict=True):
                     totals = dict(zip(pairs, row, strict=True)) if n else {}
                     for k, v in extra.items():
                         totals[k] = totals.get(k, 0.0) + v
@@ -404,11 +422,12 @@ class LedgerBook:
         same numbers), without building a dict per month."""
         self._post_pending()
         out = np.zeros((months, len(payers)))
-        ts = [t for block in self._blocks for t in block[1]]
+        ts = [t for g in self._gathered for t in g.ts]
         if len(set(ts)) < len(ts):  # a month booked twice: add as months() does
             return self._net_by_months(payers, months)
-        for _order, ts, sizes, pairs, sums, extras in self._blocks:
-            booked = np.asarray(sizes) > 0
+        for g, pairs, sums in self._blocks:
+            ts, extras = g.ts, g.extras
+            booked = np.asarray(g.sizes) > 0
             vals = np.zeros((len(ts), len(pairs) + 1))  # (the last column: nothing, for payers with fewer pairs)
             vals[booked, :-1] = sums[booked]
             column = {pair: j for j, pair in enumerate(pairs)}
@@ -442,23 +461,24 @@ class LedgerBook:
         """Each payer's sum over all months booked."""
         self._post_pending()
         out: dict[str, float] = {}
-        for _, _, _, pairs, sums, extras in self._blocks:
+        for g, pairs, sums in self._blocks:
             for (payer, _cat), v in zip(pairs, sums.sum(axis=0).tolist(), strict=True):
                 out[payer] = out.get(payer, 0.0) + v
-            for extra in extras:
+            for extra in g.extras:
                 for (payer, _cat), v in extra.items():
                     out[payer] = out.get(payer, 0.0) + v
         return out
 
-    def _count(self, entries: list[tuple[object, ...]]
-               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+    def _count(self, entries: list[_Entry]) -> _Counted:
         """The distinct keys of ``entries`` (months under one set of rules) and how many people
         each month has in each: a dense ``[month, state]`` matrix, or (above :data:`DENSE_CELLS`)
         each key's month, state and count."""
         keys = np.concatenate([e[3] for e in entries])
         every = np.unique(keys)
-        counts = np.concatenate([np.ones(e[3].size) if e[4] is None else e[4] for e in entries])
-        month = np.repeat(np.arange(len(entries)), [e[3].size for e in entries])
+        sizes = [e[3].size for e in entries]
+        counts = (np.ones(keys.size) if all(e[4] is None for e in entries) else
+                  np.concatenate([np.ones(e[3].size) if e[4] is None else e[4] for e in entries]))
+        month = np.repeat(np.arange(len(entries)), sizes)
         state = np.searchsorted(every, keys)
         cells = len(entries) * every.size
         if every.size and cells <= self.DENSE_CELLS:
@@ -466,7 +486,8 @@ class LedgerBook:
             return every, weights.reshape(len(entries), every.size), month, state, counts
         return every, None, month, state, counts
 
-    def _post_pending(self) -> None:
+    def _gather(self) -> None:
+        """Group the months booked since the last call by their money rules."""
         if not self._pending:
             return
         by_rules: dict[tuple[int, int], list[int]] = {}
@@ -474,23 +495,27 @@ class LedgerBook:
             by_rules.setdefault((id(m), id(pm)), []).append(i)
         for idx in by_rules.values():
             entries = [self._pending[i] for i in idx]
-            _, m, pm, *_rest = entries[0]
-            arrays = tuple(e[3] for e in entries)
-            found = self._counted.get(tuple(map(id, arrays)))
-            if found is None or any(a is not b for a, b in zip(found[0], arrays, strict=True)):
-                found = (arrays, *self._count(entries))
-                self._counted[tuple(map(id, arrays))] = found
-            _, every, weights, month, state, counts = found
+            self._gathered.append(_Gathered(
+                order=[self._booked + i for i in idx], ts=[e[0] for e in entries], sizes=[e[3].size for e in entries],
+                extras=[e[5] for e in entries], rules=(entries[0][1], entries[0][2]), counted=self._count(entries)))
+        self._booked += len(self._pending)
+        self._pending = []
+
+    def _post_pending(self) -> None:
+        """Post every group of months not yet posted: each group's distinct states under its
+        rules, times how many people each month has in each."""
+        self._gather()
+        for g in self._gathered[len(self._blocks):]:
+            if g.counted is None:  # (read back from a pickle)
+                g.counted = self._count([self._entries[o] for o in g.order])
+            every, weights, month, state, counts = g.counted
             pairs: list[tuple[str, str]] = []
-            sums = np.zeros((len(entries), 0))
+            sums = np.zeros((len(g.ts), 0))
             if every.size:
-                pairs, table = self._table(every, m, pm)
+                pairs, table = self._table(every, *g.rules)
                 if weights is not None:  # people per (month, state), times the postings
                     sums = weights @ table
                 else:
-                    sums = np.zeros((len(entries), len(pairs)))
+                    sums = np.zeros((len(g.ts), len(pairs)))
                     np.add.at(sums, month, table[state] * counts[:, None])
-            self._blocks.append(([self._booked + i for i in idx], [e[0] for e in entries],
-                                 [e[3].size for e in entries], pairs, sums, [e[5] for e in entries]))
-        self._booked += len(self._pending)
-        self._pending = []
+            self._blocks.append((g, pairs, sums))
