@@ -142,6 +142,16 @@ class _Gathered:
     extras: list[dict[tuple[str, str], float]]
     rules: tuple[SimpleNamespace, ProgrammeMoney]
     counted: _Counted | None  #: (None when read back from a pickle: counted again when needed)
+    #: the extras as aligned lists: each amount's month (position in ``ts``), pair and amount
+    flat_extras: tuple[np.ndarray, list[tuple[str, str]], np.ndarray] | None = None
+
+    def extras_flat(self) -> tuple[np.ndarray, list[tuple[str, str]], np.ndarray]:
+        """:attr:`extras` as aligned lists (each month's in its dict's order)."""
+        if self.flat_extras is None:
+            found = [(e, k, v) for e, extra in enumerate(self.extras) for k, v in extra.items()]
+            self.flat_extras = (np.array([e for e, _, _ in found], np.int64), [k for _, k, _ in found],
+                                np.array([v for _, _, v in found], np.float64))
+        return self.flat_extras
 
 
 def _rules_content(m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[object, ...]:
@@ -425,27 +435,33 @@ class LedgerBook:
         ts = [t for g in self._gathered for t in g.ts]
         if len(set(ts)) < len(ts):  # a month booked twice: add as months() does
             return self._net_by_months(payers, months)
-        for g, pairs, sums in self._blocks:
-            ts, extras = g.ts, g.extras
-            booked = np.asarray(g.sizes) > 0
-            vals = np.zeros((len(ts), len(pairs) + 1))  # (the last column: nothing, for payers with fewer pairs)
-            vals[booked, :-1] = sums[booked]
+        same: dict[tuple[tuple[str, str], ...], list[tuple[_Gathered, np.ndarray]]] = {}
+        for g, pairs, sums in self._blocks:  # groups with the same pairs are added at once
+            same.setdefault(tuple(pairs), []).append((g, sums))
+        index = {p: j for j, p in enumerate(payers)}
+        for pairs, blocks in same.items():
+            ts = np.concatenate([np.asarray(g.ts, np.int64) for g, _ in blocks])
+            booked = np.concatenate([np.asarray(g.sizes) for g, _ in blocks]) > 0
+            vals = np.zeros((ts.size, len(pairs) + 1))  # (the last column: nothing, for payers with fewer pairs)
+            vals[booked, :-1] = np.concatenate([sums for _, sums in blocks])[booked]
+            # extras in a pair the month has join it (one per month and pair); the others are
+            # added after the pairs, in order
+            flat = [g.extras_flat() for g, _ in blocks]
+            first = np.cumsum([0] + [len(g.ts) for g, _ in blocks])
+            e = np.concatenate([f[0] + first[i] for i, f in enumerate(flat)])
+            ks = [k for f in flat for k in f[1]]
+            v = np.concatenate([f[2] for f in flat])
             column = {pair: j for j, pair in enumerate(pairs)}
-            after: list[tuple[int, str, float]] = []  # (entry, payer, amount) added after the pairs
-            for e, extra in enumerate(extras):
-                for k, v in extra.items():
-                    if booked[e] and k in column:
-                        vals[e, column[k]] += v
-                    else:
-                        after.append((e, k[0], v))
-            part = np.zeros((len(ts), len(payers)))
-            for pick in _payer_columns(tuple(pairs), payers):  # each payer's pairs in order, one at a time
+            col = np.array([column.get(k, -1) for k in ks], np.int64)
+            joins = (col >= 0) & booked[e]
+            vals[e[joins], col[joins]] += v[joins]
+            part = np.zeros((ts.size, len(payers)))
+            for pick in _payer_columns(pairs, payers):  # each payer's pairs in order, one at a time
                 part += vals[:, pick]
-            index = {p: j for j, p in enumerate(payers)}
-            for e, payer, v in after:
-                if payer in index:
-                    part[e, index[payer]] += v
-            out[np.asarray(ts, np.int64)] += part
+            payer = np.array([index.get(k[0], -1) for k in ks], np.int64)
+            after = ~joins & (payer >= 0)
+            np.add.at(part, (e[after], payer[after]), v[after])  # (in order, repeats added one by one)
+            out[ts] += part
         return out
 
     def _net_by_months(self, payers: tuple[str, ...], months: int) -> np.ndarray:
