@@ -125,6 +125,12 @@ def _payer_columns(pairs: tuple[tuple[str, str], ...], payers: tuple[str, ...]) 
                     ).reshape(ranks, len(payers))
 
 
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """The distinct values of ``keys``, sorted (:func:`np.unique`, without its extra passes)."""
+    keys = np.sort(keys)
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if keys.size else keys
+
+
 _Group = tuple[int, int]  # (id of the money rates, id of the programme money)
 #: a month booked: (t, money, programme money, keys, their counts or None for one each, extra amounts)
 _Entry = tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, "np.ndarray | None", dict[tuple[str, str], float]]
@@ -142,6 +148,9 @@ class _Gathered:
     extras: list[dict[tuple[str, str], float]]
     rules: tuple[SimpleNamespace, ProgrammeMoney]
     counted: _Counted | None  #: (None when read back from a pickle: counted again when needed)
+    #: the shared postings' keys of these rules and the rows of this group's keys among them
+    #: (None: the book posts its keys itself)
+    rows: tuple[np.ndarray, np.ndarray] | None = None
     #: the extras as aligned lists: each amount's month (position in ``ts``), pair and amount
     flat_extras: tuple[np.ndarray, list[tuple[str, str]], np.ndarray] | None = None
 
@@ -208,27 +217,39 @@ class SharedPostings:
                     self._contents.append((m, pm, ks[0]))
                 keys_of[c] += ks
                 self._groups[g] = (m, pm, c)
-            self._contents = [(m, pm, np.unique(np.concatenate(ks)))
+            self._contents = [(m, pm, _distinct(np.concatenate(ks)))
                               for (m, pm, _), ks in zip(self._contents, keys_of, strict=True)]
             self._sources = None
         return self._groups
+
+    def locate(self, m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[int, np.ndarray] | None:
+        """The contents ``m``, ``pm`` were booked as and every key booked under them (sorted),
+        or ``None`` if these rules were not booked."""
+        found = self._keys().get((id(m), id(pm)))
+        if found is None or found[0] is not m or found[1] is not pm:
+            return None
+        return found[2], self._contents[found[2]][2]
+
+    def posted(self, c: int) -> tuple[list[tuple[str, str]], np.ndarray]:
+        """The pairs of :func:`post` and their amounts ``[key, pair]`` for every key of contents
+        ``c`` (posted when first asked for)."""
+        if c not in self._posted:
+            m, pm, every = self._contents[c]
+            self._posted[c] = _post_table(every, m, pm)
+        return self._posted[c]
 
     def table(self, keys: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney
               ) -> tuple[list[tuple[str, str]], np.ndarray] | None:
         """The pairs of :func:`post` under ``m``, ``pm`` and their amounts ``[key, pair]`` for
         ``keys``, or ``None`` if these rules or keys were not booked."""
-        found = self._keys().get((id(m), id(pm)))
-        if found is None or found[0] is not m or found[1] is not pm:
+        found = self.locate(m, pm)
+        if found is None:
             return None
-        c = found[2]
-        every = self._contents[c][2]
+        c, every = found
         idx = np.searchsorted(every, keys)
         if idx.size and (int(idx.max()) >= every.size or not np.array_equal(every[idx], keys)):
             return None
-        if c not in self._posted:
-            m0, pm0, _every = self._contents[c]
-            self._posted[c] = _post_table(every, m0, pm0)
-        pairs, table = self._posted[c]
+        pairs, table = self.posted(c)
         return pairs, table[idx]
 
     def reposted(self, money: dict[str, float], production_share: float | None
@@ -288,7 +309,7 @@ class LedgerBook:
     def __getstate__(self) -> dict[str, object]:
         # The shared postings and the counts of each group's keys are rebuilt when needed (the
         # counts are as large as the keys themselves).
-        gathered = {id(g): dataclasses.replace(g, counted=None) for g in self._gathered}
+        gathered = {id(g): dataclasses.replace(g, counted=None, rows=None) for g in self._gathered}
         return {**self.__dict__, "postings": None, "_gathered": list(gathered.values()),
                 "_blocks": [(gathered[id(g)], pairs, sums) for g, pairs, sums in self._blocks]}
 
@@ -485,22 +506,33 @@ class LedgerBook:
                     out[payer] = out.get(payer, 0.0) + v
         return out
 
-    def _count(self, entries: list[_Entry]) -> _Counted:
+    def _count(self, entries: list[_Entry], within: np.ndarray | None = None
+               ) -> tuple[_Counted, np.ndarray | None]:
         """The distinct keys of ``entries`` (months under one set of rules) and how many people
         each month has in each: a dense ``[month, state]`` matrix, or (above :data:`DENSE_CELLS`)
-        each key's month, state and count."""
+        each key's month, state and count; and, given ``within`` (sorted keys that hold every key
+        of ``entries``, else this is ignored), the distinct keys' rows in it."""
         keys = np.concatenate([e[3] for e in entries])
-        every = np.unique(keys)
+        rows = None
+        if within is not None and within.size:  # find the keys in ``within`` instead of sorting them
+            at = np.minimum(np.searchsorted(within, keys), within.size - 1)
+            if np.array_equal(within[at], keys):
+                present = np.bincount(at, minlength=within.size) > 0
+                rows = np.flatnonzero(present)
+                every = within[rows]
+                state = (np.cumsum(present) - 1)[at]
+        if rows is None:
+            every = np.unique(keys)
+            state = np.searchsorted(every, keys)
         sizes = [e[3].size for e in entries]
         counts = (np.ones(keys.size) if all(e[4] is None for e in entries) else
                   np.concatenate([np.ones(e[3].size) if e[4] is None else e[4] for e in entries]))
         month = np.repeat(np.arange(len(entries)), sizes)
-        state = np.searchsorted(every, keys)
         cells = len(entries) * every.size
         if every.size and cells <= self.DENSE_CELLS:
             weights = np.bincount(month * every.size + state, weights=counts, minlength=cells)
-            return every, weights.reshape(len(entries), every.size), month, state, counts
-        return every, None, month, state, counts
+            return (every, weights.reshape(len(entries), every.size), month, state, counts), rows
+        return (every, None, month, state, counts), rows
 
     def _gather(self) -> None:
         """Group the months booked since the last call by their money rules."""
@@ -511,9 +543,13 @@ class LedgerBook:
             by_rules.setdefault((id(m), id(pm)), []).append(i)
         for idx in by_rules.values():
             entries = [self._pending[i] for i in idx]
+            rules = (entries[0][1], entries[0][2])
+            shared = self.postings.locate(*rules) if self.postings is not None else None
+            counted, rows = self._count(entries, None if shared is None else shared[1])
             self._gathered.append(_Gathered(
                 order=[self._booked + i for i in idx], ts=[e[0] for e in entries], sizes=[e[3].size for e in entries],
-                extras=[e[5] for e in entries], rules=(entries[0][1], entries[0][2]), counted=self._count(entries)))
+                extras=[e[5] for e in entries], rules=rules, counted=counted,
+                rows=None if rows is None or shared is None else (shared[1], rows)))
         self._booked += len(self._pending)
         self._pending = []
 
@@ -523,12 +559,17 @@ class LedgerBook:
         self._gather()
         for g in self._gathered[len(self._blocks):]:
             if g.counted is None:  # (read back from a pickle)
-                g.counted = self._count([self._entries[o] for o in g.order])
+                g.counted = self._count([self._entries[o] for o in g.order])[0]
             every, weights, month, state, counts = g.counted
             pairs: list[tuple[str, str]] = []
             sums = np.zeros((len(g.ts), 0))
             if every.size:
-                pairs, table = self._table(every, *g.rules)
+                shared = self.postings.locate(*g.rules) if self.postings is not None and g.rows is not None else None
+                if shared is not None and shared[1] is g.rows[0]:  # the shared postings' rows of these keys
+                    pairs, table = self.postings.posted(shared[0])
+                    table = table[g.rows[1]]
+                else:
+                    pairs, table = self._table(every, *g.rules)
                 if weights is not None:  # people per (month, state), times the postings
                     sums = weights @ table
                 else:
