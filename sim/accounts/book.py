@@ -85,16 +85,25 @@ def _decode(keys: np.ndarray) -> LedgerInput:
     fields["children"] = small_k & 0xF
     fields["household"] = (small_k >> 4) & 0x3
     fields["programme"] = (small_k >> 6) & 0x3F
-    fields["stage"] = (small_k >> 12) & 0xF
     return LedgerInput(
-        stage=fields["stage"].astype(np.uint8), programme=(fields["programme"] - 1).astype(np.int8),
+        stage=_stage_of(keys), programme=(fields["programme"] - 1).astype(np.int8),
         household=fields["household"].astype(np.uint8), children=fields["children"].astype(np.uint8),
         age_years=np.where(fields["under26"] == 1, 25.0, 26.0).astype(np.float32),
-        ui_entitled=fields["ui"] == 1, ui_days=np.where(fields["ui200"] == 1, 0.0, 200.0).astype(np.float32),
+        ui_entitled=_ui_of(keys), ui_days=np.where(fields["ui200"] == 1, 0.0, 200.0).astype(np.float32),
         in_guarantee=fields["guarantee"] == 1,
         reference_wage=fields["wage"].astype(np.uint32).view(np.float32), fas3_placement=fields["fas3"] == 1,
         ui_income_related=fields["ui_income_related"] == 1, fas3_municipal=fields["fas3_municipal"] == 1,
     )
+
+
+def _stage_of(keys: np.ndarray) -> np.ndarray:
+    """The stage each grouping key stands for (the ``stage`` of :func:`_decode`)."""
+    return ((keys >> 51) & 0xF).astype(np.uint8)
+
+
+def _ui_of(keys: np.ndarray) -> np.ndarray:
+    """Whether each grouping key stands for an open UI period (``ui_entitled`` of :func:`_decode`)."""
+    return ((keys >> (32 + _FLAGS.index("ui"))) & 1) == 1
 
 
 def post_keys(keys: np.ndarray, money: SimpleNamespace,
@@ -351,26 +360,20 @@ class LedgerBook:
         money = np.zeros((n, months, len(payers)))
         stage = np.full((n, months), int(Stage.NOT_ARRIVED), np.uint8)
         ui = np.zeros((n, months), bool)
-        index = {p: j for j, p in enumerate(payers)}
-        groups: dict[tuple[int, int], list[tuple[int, np.ndarray]]] = {}
-        rules: dict[tuple[int, int], tuple[SimpleNamespace, ProgrammeMoney]] = {}
-        for t, m, pm, keys, _counts, _extra in self._entries:
-            groups.setdefault((id(m), id(pm)), []).append((t, keys))
-            rules[(id(m), id(pm))] = (m, pm)
-        for g, entries in groups.items():  # the rules run once per set of rates, as in months()
-            m, pm = rules[g]
-            every, inverse = np.unique(np.stack([k for _, k in entries], axis=1), return_inverse=True)
-            inverse = inverse.reshape(n, len(entries))
-            x = _decode(every)
+        self._gather()
+        for g in self._gathered:  # the rules run once per set of rates, as in months()
+            every = self._counted(g)[0]
+            pairs, amounts = self._group_table(g)
             table = np.zeros((every.size, len(payers)))
-            pairs, amounts = self._table(every, m, pm)
-            for j, (payer, _cat) in enumerate(pairs):
-                if payer in index:
-                    table[:, index[payer]] += amounts[:, j]
-            ts = np.array([t for t, _ in entries])
+            if every.size:
+                amounts = np.concatenate([amounts, np.zeros((every.size, 1))], axis=1)
+                for pick in _payer_columns(tuple(pairs), payers):  # each payer's pairs in order
+                    table += amounts[:, pick]
+            inverse = np.searchsorted(every, np.stack([self._entries[o][3] for o in g.order], axis=1))
+            ts = np.asarray(g.ts, np.int64)
             money[:, ts] = table[inverse]
-            stage[:, ts] = x.stage[inverse]
-            ui[:, ts] = x.ui_entitled[inverse]
+            stage[:, ts] = _stage_of(every)[inverse]
+            ui[:, ts] = _ui_of(every)[inverse]
         return money, stage, ui
 
     def programme_flows(self, payers: tuple[str, ...], categories: tuple[str, ...]) -> np.ndarray:
@@ -553,23 +556,33 @@ class LedgerBook:
         self._booked += len(self._pending)
         self._pending = []
 
+    def _counted(self, g: _Gathered) -> _Counted:
+        if g.counted is None:  # (read back from a pickle)
+            g.counted = self._count([self._entries[o] for o in g.order])[0]
+        return g.counted
+
+    def _group_table(self, g: _Gathered) -> tuple[list[tuple[str, str]], np.ndarray]:
+        """The pairs of :func:`post` and its amounts ``[key, pair]`` for the distinct keys of the
+        group ``g``: rows of the shared postings when they have them, else posted here."""
+        every = self._counted(g)[0]
+        if not every.size:
+            return [], np.zeros((0, 0))
+        shared = self.postings.locate(*g.rules) if self.postings is not None and g.rows is not None else None
+        if shared is not None and shared[1] is g.rows[0]:  # the shared postings' rows of these keys
+            pairs, table = self.postings.posted(shared[0])
+            return pairs, table[g.rows[1]]
+        return self._table(every, *g.rules)
+
     def _post_pending(self) -> None:
         """Post every group of months not yet posted: each group's distinct states under its
         rules, times how many people each month has in each."""
         self._gather()
         for g in self._gathered[len(self._blocks):]:
-            if g.counted is None:  # (read back from a pickle)
-                g.counted = self._count([self._entries[o] for o in g.order])[0]
-            every, weights, month, state, counts = g.counted
+            every, weights, month, state, counts = self._counted(g)
             pairs: list[tuple[str, str]] = []
             sums = np.zeros((len(g.ts), 0))
             if every.size:
-                shared = self.postings.locate(*g.rules) if self.postings is not None and g.rows is not None else None
-                if shared is not None and shared[1] is g.rows[0]:  # the shared postings' rows of these keys
-                    pairs, table = self.postings.posted(shared[0])
-                    table = table[g.rows[1]]
-                else:
-                    pairs, table = self._table(every, *g.rules)
+                pairs, table = self._group_table(g)
                 if weights is not None:  # people per (month, state), times the postings
                     sums = weights @ table
                 else:
