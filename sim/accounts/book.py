@@ -180,9 +180,14 @@ def _rules_content(m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[object, ...]
         a = np.asarray(a)
         return a.dtype.str, a.shape, a.tobytes()
 
-    rates = tuple((k, type(v), v) for k, v in vars(m).items())
-    return rates, tuple(arr(getattr(pm, f.name)) for f in dataclasses.fields(pm) if f.name != "participant_cost"), \
-        tuple((payer, arr(c)) for payer, c in pm.participant_cost.items())
+    rates = tuple((k, type(v), arr(v) if isinstance(v, np.ndarray) else v) for k, v in vars(m).items())
+    content = (rates, tuple(arr(getattr(pm, f.name)) for f in dataclasses.fields(pm) if f.name != "participant_cost"),
+               tuple((payer, arr(c)) for payer, c in pm.participant_cost.items()))
+    try:
+        hash(content)
+    except TypeError:  # a rate that is not a plain value: these rules share with no others
+        return ("objects", id(m), id(pm))
+    return content
 
 
 class SharedPostings:
