@@ -406,15 +406,25 @@ class LedgerBook:
         out = np.zeros((months, len(payers), len(categories)))
         index = {p: j for j, p in enumerate(payers)}
         column = {c: k for k, c in enumerate(categories)}
-        for t, m, pm, keys, counts, extra in self._entries:
+        self._gather()
+        group_of: dict[int, _Gathered] = {o: g for g in self._gathered for o in g.order}
+        tables: dict[int, tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]] = {}
+        for o, (t, _m, _pm, keys, counts, extra) in enumerate(self._entries):  # in booking order
             inside = ((keys >> 45) & 0x3F) > 0  # programme + 1 (see the key's layout above)
             if inside.any():
+                g = group_of[o]
+                if id(g) not in tables:  # the group's postings, in the pairs asked for
+                    pairs, amounts = self._group_table(g)
+                    wanted = [(j, payer, category) for j, (payer, category) in enumerate(pairs)
+                              if payer in index and category in column]
+                    tables[id(g)] = (self._counted(g)[0], amounts[:, [j for j, _, _ in wanted]],
+                                     [(index[payer], column[category]) for _, payer, category in wanted])
+                every, amounts, cells = tables[id(g)]
                 weight = np.ones(int(inside.sum())) if counts is None else counts[inside]
-                pairs, amounts = self._table(keys[inside], m, pm)
-                columns = amounts.T.copy()  # (each pair's amounts contiguous, as post returns them)
-                for j, (payer, category) in enumerate(pairs):
-                    if payer in index and category in column:
-                        out[t, index[payer], column[category]] += float(np.dot(weight, columns[j]))
+                # (each pair's amounts contiguous, as post returns them)
+                columns = amounts[np.searchsorted(every, keys[inside])].T.copy()
+                for (p, c), amount in zip(cells, columns, strict=True):
+                    out[t, p, c] += float(np.dot(weight, amount))
             for (payer, category), v in extra.items():
                 if payer in index and category in column:
                     out[t, index[payer], column[category]] += v
