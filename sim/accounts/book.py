@@ -463,7 +463,8 @@ class LedgerBook:
         self._gather()
         book = LedgerBook(shared)
         # the same months in the same groups (the new rules are one set per old set), counted once
-        book._gathered = [dataclasses.replace(g, rules=new(*g.rules)) for g in self._gathered]
+        book._gathered = [dataclasses.replace(g, rules=new(*g.rules), counted=self._counted(g),
+                                              flat_extras=g.extras_flat()) for g in self._gathered]
         book._entries = [(t, *new(m, pm), keys, counts, extra) for t, m, pm, keys, counts, extra in self._entries]
         book._booked = self._booked
         return book
