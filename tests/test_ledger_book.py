@@ -190,3 +190,33 @@ def test_keys_the_shared_postings_lack_are_posted_by_the_book() -> None:
         b.add(1, key[:5], r.money, r.programme_money)
     assert partly.months() == alone.months()
     assert partly._gathered[0].rows is None
+
+
+def test_books_read_back_share_one_posting_again(monkeypatch) -> None:  # noqa: ANN001
+    """Books read back from pickles (a worker's or a store's results) post their own; after
+    share_postings they post each set of equal rules once again, with the same numbers."""
+    import pickle
+
+    from sim.accounts import book as book_module
+    from sim.accounts.book import share_postings
+
+    books = _batch_books()
+    back = [pickle.loads(pickle.dumps(b)) for b in books]
+    alone = [pickle.loads(pickle.dumps(b)) for b in books]
+    share_postings(back)
+    assert back[0].postings is back[2].postings is not None and alone[0].postings is None
+    calls = []
+    original = book_module._post_table
+
+    def spy(keys, m, pm):  # noqa: ANN001, ANN202
+        calls.append(keys.size)
+        return original(keys, m, pm)
+
+    monkeypatch.setattr(book_module, "_post_table", spy)
+    tax = {"municipal_tax_kept_share": 0.25}
+    again = [b.reposted(tax) for b in back]
+    for b in again:
+        b.by_payer()
+    assert len(calls) == len(back[0].postings._contents)
+    for x, y in zip(again, alone, strict=True):
+        _same_book(x, y.reposted(tax), 30)

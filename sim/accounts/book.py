@@ -22,7 +22,8 @@ from sim.accounts.jit import helper, kernel
 from sim.accounts.rules import LedgerInput, ProgrammeMoney, post
 from sim.scenario.stages import Stage
 
-__all__ = ["ledger_keys", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook", "SharedPostings"]
+__all__ = ["ledger_keys", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook", "SharedPostings",
+           "share_postings"]
 
 _S = Stage
 
@@ -286,6 +287,17 @@ class SharedPostings:
             derived._groups = {(id(m2), id(pm2)): (m2, pm2, groups[g][2]) for g, (m2, pm2) in rules.items()}
             self._derived[memo] = (derived, rules)
         return self._derived[memo]
+
+
+def share_postings(books: Iterable[LedgerBook]) -> None:
+    """Let the books among ``books`` that post their own (read back from a pickle: a worker's or
+    a store's results) share one posting of every key they booked under equal rules, as the
+    books of one batch do; the others keep theirs. The same numbers either way."""
+    alone = [b for b in books if b.postings is None]
+    if len(alone) > 1:
+        shared = SharedPostings(lambda: [(m, pm, keys) for b in alone for _t, m, pm, keys, _c, _e in b._entries])
+        for b in alone:
+            b.postings = shared
 
 
 class LedgerBook:
