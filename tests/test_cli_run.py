@@ -74,6 +74,9 @@ def test_compare_writes_tables_figures_and_a_report(tmp_path):
     assert {"report.html", "money.parquet", "money.csv", "headline.parquet", "headline.csv"} <= names
     assert any(n.endswith(".png") for n in names) or "data:image/svg+xml;base64" in (folder / "report.html").read_text()
     assert "municipality" in res.stdout and "5 years" in res.stdout
+    # the saved summary is the text printed (made once for both)
+    summary = (folder / "summary.txt").read_text()
+    assert summary.startswith("Baseline: ") and summary in res.stdout
 
 
 def test_a_scenario_compared_with_itself_saves_exactly_nothing(tmp_path):
@@ -109,6 +112,26 @@ def test_summary_is_byte_identical_across_runs_and_worker_counts(tmp_path):
 
         tables.add(pd.read_parquet(run / "stocks.parquet").to_csv(index=False))
     assert len(texts) == 1 and len(tables) == 1
+
+
+def test_workers_not_needed_run_in_this_process_and_the_command_says_so(tmp_path, capsys, monkeypatch):
+    """Replications that fit in one batched model run in this process even with ``-w 2`` (the
+    model costs less than starting workers): one line on stderr says so, and the run succeeds.
+    Where they do not fit in one model, the workers run them and nothing is said."""
+    import sim.runs.replications as replications
+    from sim.cli.main import main
+
+    run = ["run", "scenarios/c2-lycksele.yaml", "--set", "horizon_months=30", "-r", "2", "-w", "2"]
+    assert main([*run, "--out", str(tmp_path / "one-model")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "workers" in line]
+    assert notes == ["c2-lycksele: ran in this process, not on 2 workers: its replications fit in one batched "
+                     "model, which costs less than starting workers"]
+    assert main([*run, "-q", "--out", str(tmp_path / "quiet")]) == 0
+    assert capsys.readouterr().err == ""
+
+    monkeypatch.setattr(replications, "BATCH_PEOPLE", 1)  # each replication a model: two jobs, two workers
+    assert main([*run, "--out", str(tmp_path / "workers")]) == 0
+    assert "workers" not in capsys.readouterr().err
 
 
 def test_a_compare_folder_is_all_or_nothing_report_included(tmp_path, monkeypatch):

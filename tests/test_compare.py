@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import numpy as np
@@ -23,7 +24,8 @@ from sim.analysis.comparison import (
     goal_achievement,
     payback_months,
 )
-from sim.runs.replications import Ensemble
+from sim.analysis.comparison_math import column_quantiles, quantiles
+from sim.runs.replications import Ensemble, replicate
 from sim.runs.results import RunResult
 from sim.scenario.dated import format_month
 from sim.scenario.schema import Goal
@@ -81,6 +83,26 @@ def test_replications_are_paired_with_the_same_seeds(comparison):
     assert [r.seed for r in comparison.runs["policy"]] == base_seeds
     assert comparison.meta["replication_seeds"] == base_seeds
     assert base_seeds[0] == 3
+
+
+def _stripped(ens: Ensemble, *, book: bool) -> Ensemble:
+    """The same runs without their records (tables only), and without their ledger books unless ``book``."""
+    runs = [dataclasses.replace(r, records=None, ledger_book=r.ledger_book if book else None) for r in ens.results]
+    out = Ensemble(ens.scenario, ens.seed, ens.seeds, runs)
+    out.parameter_draws, out.fixed_parameters = ens.parameter_draws, ens.fixed_parameters
+    return out
+
+
+@pytest.mark.parametrize("book", [True, False], ids=["tables-and-books", "tables-only"])
+def test_the_comparison_from_records_equals_the_one_from_tables(baseline, policy, book):
+    """Every table (the bridge included) read from the runs' records and books equals the same
+    table read from their tables; without books the bridge re-runs everyone followed."""
+    base, pol = replicate(baseline, 3, 3, record_events=False), replicate(policy, 3, 3)
+    fast = Comparison.from_ensembles(base, [pol], bridge=True)
+    slow = Comparison.from_ensembles(_stripped(base, book=book), [_stripped(pol, book=book)], bridge=True)
+    assert not fast.tables["bridge"].empty and not fast.tables["goals"].empty
+    for name in TABLES:
+        pd.testing.assert_frame_equal(fast.tables[name], slow.tables[name], check_exact=True, obj=name)
 
 
 def test_self_comparison_gives_exactly_zero(policy):
@@ -314,6 +336,18 @@ def test_cost_per_person_year_only_where_the_extra_work_is_surely_positive():
     r = unsure.headline.set_index(["metric", "payer"]).loc[("cost_per_extra_person_year_in_work_sek", "municipality")]
     assert np.isnan(r["p50"]) and r["n"] == 0
     assert "not meaningful" in unsure.to_text()
+
+
+def test_quantiles_of_every_column_at_once_are_each_columns_own():
+    rng = np.random.default_rng(5)
+    for r in (1, 3, 8, 20, 41):
+        v = rng.normal(size=(r, 30)) * 10.0 ** rng.integers(0, 9, size=30)
+        v[:, 3] = np.nan
+        v[0, 7] = np.inf
+        got = column_quantiles(v)
+        want = np.array([quantiles(v[:, x])[:4] for x in range(v.shape[1])])
+        assert np.array_equal(got, want, equal_nan=True)  # exactly, not nearly
+    assert np.isnan(column_quantiles(np.zeros((0, 2)))).all()
 
 
 def test_payback_month_on_synthetic_series():

@@ -20,6 +20,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,6 +71,37 @@ class Interrupt(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Interrupt())
 from sim.__main__ import entry
 sys.exit(entry())
+"""
+
+
+#: A pool of two workers, one of which returns a large result and has Ctrl-C sent to the command
+#: while that result is on its way back (the parent handles SIGINT as the command line does).
+LARGE_RESULT = """
+import os, signal, sys, threading, time
+from concurrent.futures import as_completed
+from sim.runs.workers import process_pool
+
+class InterruptParent:
+    # pickled after the large part of the result: Ctrl-C to the command a moment later
+    def __reduce__(self):
+        threading.Timer(0.005, os.kill, (os.getppid(), signal.SIGINT)).start()
+        return (int, ())
+
+def job(size):
+    if size == 0:
+        time.sleep(60)
+    return b"x" * size, InterruptParent()
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with process_pool(2) as pool:
+            for fut in as_completed([pool.submit(job, int(sys.argv[1])), pool.submit(job, 0)]):
+                fut.result()
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
 """
 
 
@@ -215,6 +247,64 @@ def test_run_killed_interrupted_and_resumed_equals_an_uninterrupted_run(tmp_path
     for f in sorted(reference.iterdir()):
         if f.name != "manifest.json":  # (it has the time it was written)
             assert (folder / f.name).read_bytes() == f.read_bytes(), f.name
+
+
+def test_ctrl_c_while_a_worker_sends_back_a_large_result_exits_at_once(tmp_path):
+    """A worker terminated while its large result (64 MB) was on its way to the command used to
+    leave the command waiting for the rest of it for ever, after it printed ``interrupted``
+    (seen: two ``run -w 2`` of 30,001 people asleep after 85 minutes). Now outcomes come back by
+    file: the command exits at once, its workers and their spool folder gone."""
+    script = tmp_path / "large_result.py"  # (a file: spawn workers import the job from it)
+    script.write_text(LARGE_RESULT)
+    proc = subprocess.Popen([sys.executable, str(script), str(64 * 2**20)], cwd=tmp_path, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_sigint)
+    wait_for(proc, lambda: len(children(proc.pid)) >= 2, poll=0.05)
+    workers = children(proc.pid)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the command hung after Ctrl-C while a worker sent back a large result")
+    assert_interrupted(proc.returncode, err)
+    assert_all_end(workers)
+    assert not list(Path(tempfile.gettempdir()).glob(f"almsim-pool-{proc.pid}-*"))  # the spool is removed
+
+
+def test_a_kept_replication_read_back_equals_the_run(tmp_path):
+    """What a resume reads back is the run: every table, and every record (values, dtypes, order)
+    the comparison re-posts and follows; the records are pickled packed (one array per field)."""
+    import numpy as np
+
+    from sim import load_scenario
+    from sim.runs.partial import ReplicationStore
+    from sim.runs.replications import replicate
+
+    def same(a: object, b: object, where: str) -> None:
+        if isinstance(a, np.ndarray):
+            assert isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b), where
+        elif isinstance(a, list | tuple | dict):
+            assert type(a) is type(b) and len(a) == len(b), where  # type: ignore[arg-type]
+            items = a.items() if isinstance(a, dict) else enumerate(a)
+            for k, v in items:
+                same(v, b[k], f"{where}[{k!r}]")  # type: ignore[index]
+        else:
+            assert type(a) is type(b) and (a == b or not isinstance(a, int | float | str)), where
+
+    store = ReplicationStore(tmp_path / "kept")
+    scenario = load_scenario(str(ROOT / "scenarios" / "sigtuna-resursjobb.yaml"))  # events, queues, follow-ups
+    run = replicate(scenario, 3, 2).results[1]
+    store.put("k", run)
+    back = store.get("k")
+    records, kept = run.records.rec, back.records.rec
+    assert records.events and records.follow_ups and records.flows  # (so the packed lists are tested)
+    for name in vars(records):
+        if name != "ledger_book":
+            same(getattr(records, name), getattr(kept, name), name)
+    for name in run.tables:
+        pd.testing.assert_frame_equal(back.tables[name], run.tables[name])
+    assert back.summary == run.summary
 
 
 def test_a_second_run_of_the_same_folder_is_refused_before_any_work(tmp_path, capsys):

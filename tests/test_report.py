@@ -7,9 +7,17 @@ import time
 
 import pytest
 from factories import JOBS, PROGRAMME, scenario
+from matplotlib.collections import PolyCollection
+from matplotlib.lines import Line2D
 
 from sim.analysis.comparison import ALL_PAYERS, Comparison, compare
-from sim.present.figures import PAYER_LABELS, cumulative_saving_figure, stock_bands_figure, who_pays_figure
+from sim.present.figures import (
+    PAYER_LABELS,
+    STAGE_LABELS,
+    cumulative_saving_figure,
+    stock_bands_figure,
+    who_pays_figure,
+)
 from sim.present.report import format_count, format_sek, render_report, write_report
 
 SMALL = {"population": {"cohort": {"size": 250}}, "horizon_months": 72}
@@ -31,37 +39,76 @@ def _timed(fn):
     return fig, time.perf_counter() - t
 
 
+def _drawn(fig, kind, label=None):
+    """The artists of type ``kind`` drawn in the figure's panels (with ``label``, if given)."""
+    return [a for a in fig.artists if isinstance(a, kind) and (label is None or a.get_label() == label)]
+
+
+def _texts(fig):
+    return [t.get_text() for t in fig.texts]
+
+
 def test_stock_bands_figure(comparison):
     stock_bands_figure(comparison.stock_bands, ["work"])  # warm up fonts and caches
     fig, seconds = _timed(lambda: stock_bands_figure(comparison.stock_bands, ["work", "open", "coaching"]))
     assert seconds < 1.0
-    axes = [ax for ax in fig.axes if ax.get_visible()]
-    assert len(axes) == 3
-    for ax in axes:
-        assert len(ax.lines) == 3  # baseline + two scenarios
-        assert len(ax.collections) == 3  # one P10-P90 band each
+    titles = [t for t in _texts(fig) if t in STAGE_LABELS.values()]
+    assert titles == [STAGE_LABELS[s] for s in ("work", "open", "coaching")]  # a panel each, in order
+    for label in ("base", "coach", "both"):
+        assert len(_drawn(fig, Line2D, label)) == 3  # each scenario's median in every panel
+    assert len(_drawn(fig, PolyCollection)) == 9  # and its P10-P90 band
+    assert fig.legends and [t.get_text() for t in fig.legends[0].get_texts()] == ["base", "coach", "both"]
     default = stock_bands_figure(comparison.stock_bands)
-    assert sum(ax.get_visible() for ax in default.axes) >= 4
+    assert len(_drawn(default, Line2D, "base")) >= 4
 
 
 def test_cumulative_saving_figure(comparison):
     fig, seconds = _timed(lambda: cumulative_saving_figure(comparison.money, ["municipality", "society"]))
     assert seconds < 1.0
-    axes = [ax for ax in fig.axes if ax.get_visible()]
-    assert [ax.get_title() for ax in axes] == [PAYER_LABELS["municipality"], PAYER_LABELS["society"]]
-    for ax in axes:
-        assert len(ax.lines) == 2 + 1  # two scenarios and the zero line
+    titles = [t for t in _texts(fig) if t in PAYER_LABELS.values()]
+    assert titles == [PAYER_LABELS["municipality"], PAYER_LABELS["society"]]
+    for label in ("coach", "both"):
+        assert len(_drawn(fig, Line2D, label)) == 2
+    assert len(_drawn(fig, Line2D)) == 2 * 2 + 2  # two scenarios and the zero line, per panel
 
 
 def test_who_pays_figure(comparison):
     fig, seconds = _timed(lambda: who_pays_figure(comparison.headline, 60))
     assert seconds < 1.0
-    (ax,) = fig.axes
-    assert len(ax.patches) == len(ALL_PAYERS) * 2  # a bar per payer and scenario
+
+    def bars(f):
+        return sum(len(c.get_paths()) for c in _drawn(f, PolyCollection))
+
+    assert bars(fig) == len(ALL_PAYERS) * 2  # a bar per payer and scenario
+    assert [PAYER_LABELS[p] for p in ALL_PAYERS] == [t for t in _texts(fig) if t in PAYER_LABELS.values()]
     one = comparison.headline[comparison.headline["scenario"] == "coach"]
-    assert len(who_pays_figure(one, 12).axes[0].patches) == len(ALL_PAYERS)
+    assert bars(who_pays_figure(one, 12)) == len(ALL_PAYERS)
     with pytest.raises(ValueError, match="horizons"):
         who_pays_figure(comparison.headline, 13)
+
+
+def test_panels_ticks_are_those_an_axes_chooses():
+    """The panels' own ticks (no Axes) are the ones matplotlib's axis would show over the same range."""
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+    from matplotlib.figure import Figure
+
+    from sim.present.panel import auto_ticks
+
+    for lo, hi, axis, length in ((-15.9, 1.2, "x", 230.0), (-4.2, 33.0, "x", 230.0), (-3.0, 0.4, "y", 120.0),
+                                 (0.0, 1234.0, "y", 120.0)):
+        fig = Figure(figsize=(length / 72 + 1, length / 72 + 1), dpi=100)
+        FigureCanvasSVG(fig)
+        ax = fig.add_axes((0.5 / (length / 72 + 1), 0.5 / (length / 72 + 1), length / 72 / (length / 72 + 1),
+                           length / 72 / (length / 72 + 1)))
+        ax.tick_params(labelsize=8)
+        getattr(ax, f"set_{axis}lim")(lo, hi)
+        fig.draw_without_rendering()
+        axis_ = getattr(ax, f"{axis}axis")
+        want = [(loc, label.get_text()) for loc, label in zip(axis_.get_majorticklocs(), axis_.get_ticklabels(),
+                                                              strict=True) if lo <= loc <= hi]
+        assert len(want) >= 3
+        values, labels = auto_ticks(lo, hi, length_points=length, label_points=8, axis=axis)
+        assert [(round(v, 9), s) for v, s in zip(values, labels, strict=True)] == [(round(v, 9), s) for v, s in want]
 
 
 def test_figures_save_as_png(comparison, tmp_path):
@@ -137,8 +184,9 @@ def test_the_answer_says_unclear_when_an_interval_spans_zero():
 
 
 def test_figures_import_matplotlib_only_when_drawing_and_never_seaborn_pyplot_or_scipy():
-    """The main job draws these on every run: importing the module is free, and drawing loads only
-    matplotlib's Agg canvas (no seaborn, no pyplot, no scipy)."""
+    """The main job draws these on every run: importing the module is free, and drawing them as SVG
+    loads only matplotlib's SVG canvas (no seaborn, no pyplot, no scipy; the SVG backend itself
+    imports the small Agg module, for rasterised parts)."""
     code = (
         "import sys\n"
         "import pandas as pd\n"
@@ -154,7 +202,7 @@ def test_figures_import_matplotlib_only_when_drawing_and_never_seaborn_pyplot_or
         "                      'payer': 'society', 'p10': -1e6, 'p50': 1e6, 'p90': 2e6}])\n"
         "import io\n"
         "for fig in (F.stock_bands_figure(bands), F.cumulative_saving_figure(money), F.who_pays_figure(head, 24)):\n"
-        "    fig.savefig(io.BytesIO(), format='png')\n"
+        "    fig.savefig(io.BytesIO(), format='svg')\n"
         "after = [m for m in ('seaborn', 'scipy', 'matplotlib.pyplot') if m in sys.modules]\n"
         "print('BEFORE:' + ','.join(before) + ' AFTER:' + ','.join(after))\n")
     import subprocess

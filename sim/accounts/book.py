@@ -379,6 +379,18 @@ class LedgerBook:
         self._entries.append(entry)
         self._months = None
 
+    def _states(self) -> list[tuple[_Gathered, list[int], np.ndarray, np.ndarray]]:
+        """The months booked under each set of money rules (:meth:`_gather`'s groups, in the order
+        first booked): the group, its entries (indices of ``_entries``), the distinct keys and every
+        entry's keys as indices into them (concatenated in entry order), from the counting done
+        when the book was posted."""
+        self._gather()
+        out = []
+        for g in self._gathered:
+            every, _weights, _month, state, _counts = self._counted(g)
+            out.append((g, g.order, every, state))
+        return out
+
     def people(self, payers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Every person's money and state in every month booked, if the book kept everyone's
         keys (populations of at most :data:`RAW_KEYS`; else ``None``).
@@ -391,23 +403,32 @@ class LedgerBook:
             return None
         n = self._entries[0][3].size
         months = max(t for t, *_ in self._entries) + 1
-        money = np.zeros((n, months, len(payers)))
-        stage = np.full((n, months), int(Stage.NOT_ARRIVED), np.uint8)
-        ui = np.zeros((n, months), bool)
-        self._gather()
-        for g in self._gathered:  # the rules run once per set of rates, as in months()
-            every = self._counted(g)[0]
-            pairs, amounts = self._group_table(g)
+        # every person-month's row in the groups' tables stacked (the last row, zero: not booked)
+        # and key; a month booked again under other rules takes the later group's, as ever
+        row = np.full((n, months), -1, np.int64)
+        key = np.zeros((n, months), np.int64)
+        tables = []
+        offset = 0
+        for g, idx, every, state in self._states():  # the rules run once per set of rates, as in months()
+            ts = np.array([self._entries[i][0] for i in idx])
+            row[:, ts] = state.reshape(len(idx), n).T + offset
+            key[:, ts] = np.stack([self._entries[i][3] for i in idx], axis=1)
             table = np.zeros((every.size, len(payers)))
             if every.size:
+                pairs, amounts = self._group_table(g)
                 amounts = np.concatenate([amounts, np.zeros((every.size, 1))], axis=1)
                 for pick in _payer_columns(tuple(pairs), payers):  # each payer's pairs in order
                     table += amounts[:, pick]
-            inverse = np.searchsorted(every, np.stack([self._entries[o][3] for o in g.order], axis=1))
-            ts = np.asarray(g.ts, np.int64)
-            money[:, ts] = table[inverse]
-            stage[:, ts] = _stage_of(every)[inverse]
-            ui[:, ts] = _ui_of(every)[inverse]
+            tables.append(table)
+            offset += every.size
+        tables.append(np.zeros((1, len(payers))))
+        booked = row >= 0
+        row[~booked] = offset
+        money = np.empty((n, months, len(payers)))
+        np.take(np.concatenate(tables), row, axis=0, out=money)
+        # the state's fields read from the key
+        stage = np.where(booked, _stage_of(key), int(Stage.NOT_ARRIVED)).astype(np.uint8)
+        ui = booked & _ui_of(key)
         return money, stage, ui
 
     def programme_flows(self, payers: tuple[str, ...], categories: tuple[str, ...]) -> np.ndarray:
@@ -418,25 +439,30 @@ class LedgerBook:
         out = np.zeros((months, len(payers), len(categories)))
         index = {p: j for j, p in enumerate(payers)}
         column = {c: k for k, c in enumerate(categories)}
-        self._gather()
-        group_of: dict[int, _Gathered] = {o: g for g in self._gathered for o in g.order}
-        tables: dict[int, tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]] = {}
-        for o, (t, _m, _pm, keys, counts, extra) in enumerate(self._entries):  # in booking order
-            inside = ((keys >> 45) & 0x3F) > 0  # programme + 1 (see the key's layout above)
-            if inside.any():
-                g = group_of[o]
-                if id(g) not in tables:  # the group's postings, in the pairs asked for
-                    pairs, amounts = self._group_table(g)
-                    wanted = [(j, payer, category) for j, (payer, category) in enumerate(pairs)
-                              if payer in index and category in column]
-                    tables[id(g)] = (self._counted(g)[0], amounts[:, [j for j, _, _ in wanted]],
-                                     [(index[payer], column[category]) for _, payer, category in wanted])
-                every, amounts, cells = tables[id(g)]
-                weight = np.ones(int(inside.sum())) if counts is None else counts[inside]
-                # (each pair's amounts contiguous, as post returns them)
-                columns = amounts[np.searchsorted(every, keys[inside])].T.copy()
-                for (p, c), amount in zip(cells, columns, strict=True):
-                    out[t, p, c] += float(np.dot(weight, amount))
+        # per entry: the cells it adds to, each cell's amounts per distinct key, and its keys' indices
+        per_entry: dict[int, tuple[list[tuple[int, int]], np.ndarray, np.ndarray]] = {}
+        for g, idx, every, state in self._states():
+            inside = ((every >> 45) & 0x3F) > 0  # programme + 1 (see the key's layout above)
+            if not inside.any():
+                continue
+            pairs, amounts = self._group_table(g)
+            wanted = [(j, (index[p], column[c])) for j, (p, c) in enumerate(pairs) if p in index and c in column]
+            cells = [cell for _, cell in wanted]
+            columns = amounts[:, [j for j, _ in wanted]].T.copy()  # [cell, key]: each cell's amounts contiguous
+            lo = 0
+            for i in idx:
+                hi = lo + self._entries[i][3].size
+                per_entry[i] = (cells, columns, state[lo:hi])
+                lo = hi
+        for i, (t, _m, _pm, _keys, counts, extra) in enumerate(self._entries):
+            if i in per_entry:
+                cells, columns, state = per_entry[i]
+                inside = ((self._entries[i][3] >> 45) & 0x3F) > 0
+                if inside.any():
+                    weight = np.ones(int(inside.sum())) if counts is None else counts[inside]
+                    mine = np.ascontiguousarray(columns[:, state[inside]])
+                    for (p, c), amounts in zip(cells, mine, strict=True):
+                        out[t, p, c] += float(np.dot(weight, amounts))
             for (payer, category), v in extra.items():
                 if payer in index and category in column:
                     out[t, index[payer], column[category]] += v

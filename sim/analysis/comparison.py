@@ -57,12 +57,15 @@ from sim.analysis.assumptions_driving import LINE_COLUMNS, assumption_lines, lin
 from sim.analysis.comparison_math import (
     HORIZONS,
     PAYBACK_TOLERANCE_SEK,
+    column_quantiles,
     discount_factors,
     goal_achievement,
     horizons_for,
+    ledger_cube,
     month_labels,
     net_by_payer,
     net_by_payer_category,
+    net_of_cube,
     payback_months,
     pays_first,
     programme_start,
@@ -72,11 +75,11 @@ from sim.analysis.comparison_math import (
 )
 from sim.analysis.limits import LIMIT_COLUMNS, binding_limits
 from sim.analysis.payoff import BRIDGE_COLUMNS, explain, payoff_bridge
-from sim.runs.replications import VERSION, Ensemble, content_hash, replicate
+from sim.runs.replications import QUANTILES, VERSION, Ensemble, content_hash, replicate
 from sim.runs.results import RunResult, atomic_dir
 from sim.scenario.dated import format_month
 from sim.scenario.schema import Scenario
-from sim.scenario.stages import Stage
+from sim.scenario.stages import STAGES, Stage
 
 __all__ = [
     "compare", "Comparison", "SOCIETY", "ALL_PAYERS", "HORIZONS", "TABLES", "PAYBACK_TOLERANCE_SEK",
@@ -114,40 +117,7 @@ _COLUMNS = {"money": MONEY_COLUMNS, "headline": HEADLINE_COLUMNS, "pairs": HEADL
 
 _MUNICIPALITY = PAYERS.index("municipality")
 _EQUALISATION = CATEGORIES.index("income_equalisation")
-#: categories in the order a ledger table lists them (sorted), which is the order its rows are summed in
-_SORTED_CATEGORIES = [CATEGORIES.index(c) for c in sorted(CATEGORIES)]
 _STAGE_CODE = {s.label: int(s) for s in Stage}
-
-
-def _ledger_cube(r: RunResult, start: int, months: int) -> np.ndarray:
-    """Net SEK ``[month, payer, category]`` of a run (:func:`net_by_payer_category` of its ledger
-    table, which lists each month's nonzero amounts of :meth:`LedgerBook.months`)."""
-    cache = r.__dict__.setdefault("_cubes", {})
-    if (start, months) in cache:
-        return cache[(start, months)]
-    book = r.ledger_book
-    if book is None or r.start_month != start:
-        cube = net_by_payer_category(r.tables["ledger"], start, months)
-    else:
-        cube = np.zeros((months, len(PAYERS), len(CATEGORIES)))
-        payer, category = {p: j for j, p in enumerate(PAYERS)}, {c: k for k, c in enumerate(CATEGORIES)}
-        for t, totals in book.months():
-            for (p, c), amount in totals.items():
-                if amount != 0.0:
-                    if t >= months or p not in payer or c not in category:
-                        raise ValueError("ledger rows outside the run's months, payers or categories")
-                    cube[t, payer[p], category[c]] = amount
-    cache[(start, months)] = cube
-    return cube
-
-
-def _net(cube: np.ndarray) -> np.ndarray:
-    """Net SEK ``[month, payer]``: the categories added in the order :func:`net_by_payer` adds a
-    ledger table's rows (so the same numbers)."""
-    out = np.zeros(cube.shape[:2])
-    for c in _SORTED_CATEGORIES:
-        out += cube[:, :, c]
-    return out
 
 
 def _stage_series(r: RunResult, start: int, months: int, stages: Sequence[str]) -> np.ndarray:
@@ -160,6 +130,35 @@ def _stage_series(r: RunResult, start: int, months: int, stages: Sequence[str]) 
     out[: len(counts)] = counts[:, [_STAGE_CODE[s] for s in stages]].sum(axis=1)
     return out
 
+
+def _starts_series(r: RunResult, start: int, months: int, programme: str) -> np.ndarray:
+    """Starts of ``programme`` per month (:func:`starts_series` of the queues table's rows of it)."""
+    rec = getattr(r.records, "rec", None)
+    if rec is None or r.start_month != start:
+        queues = r.tables["queues"]
+        return starts_series(queues[queues["programme"] == programme], start, months)
+    mine = [i for i, name in enumerate(r.programmes) if name == programme]
+    rows = [(t, rec.starts.get((t, p), 0)) for t, p, *_ in rec.queues if p in mine and 0 <= t < months]
+    t = np.array([t for t, _ in rows], np.int64)
+    return np.bincount(t, weights=np.array([n for _, n in rows], np.float64), minlength=months)
+
+
+def _stock_bands(e: Ensemble) -> pd.DataFrame:
+    """:meth:`Ensemble.bands` of people per month and stage (rows by month, then stage label),
+    from the runs' recorded stocks when every run has them for the same months (no tables)."""
+    recs = [getattr(r.records, "rec", None) for r in e.results]
+    if (not recs or any(rec is None or not rec.stocks for rec in recs)
+            or len({len(rec.stocks) for rec in recs}) > 1 or len({r.start_month for r in e.results}) > 1):
+        return e.bands()
+    months = len(recs[0].stocks)
+    order = sorted(range(len(STAGES)), key=lambda s: STAGES[s].label)  # as a pivot table sorts them
+    wide = np.stack([np.array(rec.stocks, dtype=np.int64).reshape(months, -1)[:, order] for rec in recs],
+                    axis=-1).reshape(months * len(order), len(recs))  # [month x stage, replication]
+    q = np.quantile(wide.astype(np.float64), QUANTILES, axis=1)
+    out = pd.DataFrame({"month": np.repeat(np.array(month_labels(e.results[0].start_month, months)), len(order)),
+                        "stage": np.tile(np.array([STAGES[s].label for s in order]), months)})
+    out["p10"], out["p50"], out["p90"] = q[0], q[1], q[2]
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,16 +230,15 @@ def _pair(label: str, base: Ensemble, scen: Ensemble) -> _Pair:
         return np.stack([fn(r) for r in ens.results])
 
     def net(r: RunResult) -> np.ndarray:
-        return _net(_ledger_cube(r, start, months))
+        return net_of_cube(ledger_cube(r, start, months))
 
     def equalisation(r: RunResult) -> np.ndarray:
-        return _ledger_cube(r, start, months)[:, _MUNICIPALITY, _EQUALISATION]
+        return ledger_cube(r, start, months)[:, _MUNICIPALITY, _EQUALISATION]
 
     def stock(*stages: str) -> Callable[[RunResult], np.ndarray]:
         return lambda r: _stage_series(r, start, months, stages)
 
-    starts = {p.name: runs(scen, lambda r, n=p.name: starts_series(
-        r.tables["queues"][r.tables["queues"]["programme"] == n], start, months)) for p in s.programmes}
+    starts = {p.name: runs(scen, lambda r, n=p.name: _starts_series(r, start, months, n)) for p in s.programmes}
     return _Pair(label, s, start, months, origin, float(s.money.discount_rate_per_year.at(start + origin)),
                  runs(base, net), runs(scen, net), runs(base, stock("work")), runs(scen, stock("work")),
                  runs(base, stock("work", "studies")), runs(scen, stock("work", "studies")), starts,
@@ -351,7 +349,7 @@ def _category_rows(pair: _Pair, base: Ensemble, scen: Ensemble) -> list[tuple[An
     level that drops the transfers, which cancel).
     """
     def cats(ens: Ensemble) -> np.ndarray:
-        return np.stack([_ledger_cube(r, pair.start, pair.months) for r in ens.results])
+        return np.stack([ledger_cube(r, pair.start, pair.months) for r in ens.results])
 
     counted = (np.arange(pair.months) >= pair.origin)[None, :, None, None]
     disc = (cats(scen) - cats(base)) * pair.discount[None, :, None, None] * counted
@@ -360,12 +358,10 @@ def _category_rows(pair: _Pair, base: Ensemble, scen: Ensemble) -> list[tuple[An
     for h in horizons_for(pair.window_months):
         tot = cum[:, pair.at(h)]
         tot = np.concatenate([tot, tot.sum(axis=1, keepdims=True)], axis=1)  # [R, payers + society, C]
-        for j, payer in enumerate(ALL_PAYERS):
-            for k, category in enumerate(CATEGORIES):
-                v = tot[:, j, k]
-                if np.all(np.abs(v) < 0.5):
-                    continue
-                rows.append((pair.label, h, payer, category, *quantiles(v)[:4]))
+        flat = tot.reshape(len(tot), -1)
+        shown = np.flatnonzero(~np.all(np.abs(flat) < 0.5, axis=0))
+        for x, stats in zip(shown.tolist(), column_quantiles(flat[:, shown]).tolist(), strict=True):
+            rows.append((pair.label, h, ALL_PAYERS[x // len(CATEGORIES)], CATEGORIES[x % len(CATEGORIES)], *stats))
     return rows
 
 
@@ -496,7 +492,7 @@ class Comparison:
         goals = [row for lab, e in zip(labels, scenarios, strict=True) for row in _goal_rows(lab, e.scenario, e)]
         bands = []
         for lab, e in zip([base_label, *labels], [baseline, *scenarios], strict=True):
-            b = e.bands()
+            b = _stock_bands(e)
             b.insert(0, "scenario", lab)
             bands.append(b)
         scns = [e.scenario for e in scenarios]
@@ -523,20 +519,23 @@ class Comparison:
         return cls(base_label, labels, tables, meta, runs)
 
     # ------------------------------------------------------------------ saving
-    def save(self, out_dir: str | Path, extra: Mapping[str, str] | None = None) -> Path:
+    def save(self, out_dir: str | Path, extra: Mapping[str, str] | None = None, *, text: str | None = None) -> Path:
         """Write every table as Parquet and CSV, ``comparison.json``, ``summary.txt`` and the
         ``extra`` text files (name -> content, e.g. the report), all or nothing.
 
-        An existing ``out_dir`` is replaced only once the new one is complete.
+        ``text`` is :meth:`to_text` when the caller already has it (the command line prints it
+        too), so that it is worked out once. An existing ``out_dir`` is replaced only once the
+        new one is complete.
         """
         path = Path(out_dir)
+        summary = self.to_text() if text is None else text
         with atomic_dir(path) as tmp:
             for name in TABLES:
                 df = self.tables[name]
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
                 df.to_csv(tmp / f"{name}.csv", index=False)
             (tmp / "comparison.json").write_text(json.dumps(self.meta, indent=2, sort_keys=True) + "\n")
-            (tmp / "summary.txt").write_text(self.to_text() + "\n")
+            (tmp / "summary.txt").write_text(summary + "\n")
             for name, text in (extra or {}).items():
                 (tmp / name).write_text(text, encoding="utf-8")
         return path
@@ -597,10 +596,13 @@ def _bridge_text(bridge: pd.DataFrame, label: str) -> list[str]:
 def _table(hs: pd.DataFrame, *, payback: bool) -> list[str]:
     """One scenario's (or one pair's) headline rows as a text table, horizons across."""
     horizons = sorted(hs["horizon_months"].unique())
+    # The first row of each (metric, horizon, payer), looked up once: the table asks ~100 times.
+    first: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+    for r in hs.to_dict("records"):
+        first.setdefault((r["metric"], r["horizon_months"], r["payer"]), r)
 
-    def metric(name: str, h: int, payer: str) -> pd.Series | None:
-        r = hs[(hs["metric"] == name) & (hs["horizon_months"] == h) & (hs["payer"] == payer)]
-        return r.iloc[0] if len(r) else None
+    def metric(name: str, h: int, payer: str) -> dict[str, Any] | None:
+        return first.get((name, h, payer))
 
     def row(name: str, what: str, payer: str, fmt: Callable[[float], str]) -> tuple[str, list[str]]:
         cells = []

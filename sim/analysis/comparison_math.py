@@ -9,6 +9,7 @@ horizons as windows ``t < H``, payback) are those of :mod:`sim.analysis.comparis
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,8 +18,12 @@ from sim.accounts.payers import CATEGORIES, PAYERS
 from sim.scenario.dated import format_month, parse_month
 from sim.scenario.schema import Goal, Scenario
 
+if TYPE_CHECKING:
+    from sim.runs.results import RunResult
+
 __all__ = ["discount_factors", "payback_months", "horizons_for", "month_labels", "net_by_payer",
-           "net_by_payer_category", "stage_series", "starts_series", "goal_achievement", "quantiles",
+           "net_by_payer_category", "ledger_cube", "net_of_cube", "stage_series", "starts_series",
+           "goal_achievement", "quantiles", "column_quantiles",
            "HORIZONS", "PAYBACK_TOLERANCE_SEK", "GOAL_STAGES"]
 
 #: Horizons (months) reported besides the scenario's full horizon.
@@ -113,6 +118,42 @@ def net_by_payer_category(ledger: pd.DataFrame, start_month: int, months: int) -
     return flat.reshape(months, len(PAYERS), len(CATEGORIES))
 
 
+#: categories in the order a ledger table lists them (sorted), which is the order its rows are summed in
+_SORTED_CATEGORIES = [CATEGORIES.index(c) for c in sorted(CATEGORIES)]
+
+
+def ledger_cube(r: RunResult, start: int, months: int) -> np.ndarray:
+    """Net SEK ``[month, payer, category]`` of a run (:func:`net_by_payer_category` of its ledger
+    table, which lists each month's nonzero amounts of :meth:`LedgerBook.months`), from its
+    ledger book when it has one (without building the table); computed once per run."""
+    cache = r.__dict__.setdefault("_cubes", {})
+    if (start, months) in cache:
+        return cache[(start, months)]
+    book = r.ledger_book
+    if book is None or r.start_month != start:
+        cube = net_by_payer_category(r.tables["ledger"], start, months)
+    else:
+        cube = np.zeros((months, len(PAYERS), len(CATEGORIES)))
+        payer, category = {p: j for j, p in enumerate(PAYERS)}, {c: k for k, c in enumerate(CATEGORIES)}
+        for t, totals in book.months():
+            for (p, c), amount in totals.items():
+                if amount != 0.0:
+                    if t >= months or p not in payer or c not in category:
+                        raise ValueError("ledger rows outside the run's months, payers or categories")
+                    cube[t, payer[p], category[c]] = amount
+    cache[(start, months)] = cube
+    return cube
+
+
+def net_of_cube(cube: np.ndarray) -> np.ndarray:
+    """Net SEK ``[month, payer]`` of a :func:`ledger_cube`: the categories added in the order
+    :func:`net_by_payer` adds a ledger table's rows (so the same numbers)."""
+    out = np.zeros(cube.shape[:2])
+    for c in _SORTED_CATEGORIES:
+        out += cube[:, :, c]
+    return out
+
+
 def category_series(ledger: pd.DataFrame, start_month: int, months: int, payer: str, category: str) -> np.ndarray:
     """Net SEK per month (``[months]``) of one payer in one ledger category."""
     rows = ledger[(ledger["payer"] == payer) & (ledger["category"] == category)]
@@ -197,3 +238,18 @@ def quantiles(values: np.ndarray, *, never_is_inf: bool = False) -> tuple[float,
         return (np.nan,) * 4 + (0,)  # type: ignore[return-value]
     q = np.quantile(finite, (0.1, 0.5, 0.9))
     return float(q[0]), float(q[1]), float(q[2]), float(finite.mean()), int(finite.size)
+
+
+def column_quantiles(values: np.ndarray) -> np.ndarray:
+    """``quantiles(values[:, x])[:4]`` (P10, P50, P90, mean) of every column ``x`` of ``[replication, x]``
+    values, as ``[x, 4]``: the same numbers, computed for all columns at once where they are finite."""
+    v = np.asarray(values, dtype=np.float64)
+    out = np.empty((v.shape[1], 4))
+    ok = np.isfinite(v).all(axis=0) & (v.shape[0] > 0)
+    if ok.any():
+        w = v[:, ok]
+        out[ok, :3] = np.quantile(w, (0.1, 0.5, 0.9), axis=0).T
+        out[ok, 3] = np.ascontiguousarray(w.T).mean(axis=1)  # each column's mean as its own (contiguous) sum
+    for x in np.flatnonzero(~ok):
+        out[x] = quantiles(v[:, x])[:4]
+    return out

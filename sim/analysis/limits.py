@@ -9,7 +9,7 @@ capacity and starts per programme and month) and names the limit, with its numbe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,19 @@ LIMIT_COLUMNS = ("scenario", "programme", "capacity_max", "peak_participants", "
                  "months_queue_with_free_places", "months_free_places_no_queue", "limit", "text")
 
 
-def _one(q: pd.DataFrame) -> tuple[float, float, float, float, float, float]:
-    open_ = q["capacity"].to_numpy() > 0
-    part, cap, wait = (q[c].to_numpy() for c in ("participants", "capacity", "waiting"))
+def _queues(r: RunResult) -> dict[str, np.ndarray]:
+    """The columns of a run's queues table that are read here (without building the table when the
+    run still has its records)."""
+    names = ("programme", "capacity", "participants", "waiting")
+    if r.records is not None and hasattr(r.records, "column"):
+        return {c: r.records.column("queues", c) for c in names}
+    q = r.tables["queues"]
+    return {c: q[c].to_numpy() for c in names if c in q.columns}
+
+
+def _one(q: Mapping[str, np.ndarray]) -> tuple[float, float, float, float, float, float]:
+    open_ = np.asarray(q["capacity"]) > 0
+    part, cap, wait = (np.asarray(q[c]) for c in ("participants", "capacity", "waiting"))
     full = open_ & (part >= cap)
     queue_free = open_ & (wait > 0) & (part < cap)
     free_no_queue = open_ & (wait == 0) & (part < cap)
@@ -37,9 +47,10 @@ def binding_limits(label: str, programmes: Sequence[str], runs: Sequence[RunResu
     of the months the programme was full, had a queue with free places, or had free places and
     no queue; ``limit`` is ``places``, ``starts or budget`` or ``referrals or eligibility``."""
     rows = []
-    recorded = [r for r in runs if {"capacity", "participants", "waiting"} <= set(r.tables["queues"].columns)]
+    recorded = [_queues(r) for r in runs]
+    recorded = [q for q in recorded if {"capacity", "participants", "waiting"} <= set(q)]
     for name in programmes:
-        per_run = np.array([_one(r.tables["queues"][r.tables["queues"]["programme"] == name]) for r in recorded])
+        per_run = np.array([_one({c: v[q["programme"] == name] for c, v in q.items()}) for q in recorded])
         if not len(per_run):
             rows.append((label, name, *(np.nan,) * 6, "unknown", f"{name}: no queue records"))
             continue

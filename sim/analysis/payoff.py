@@ -33,8 +33,10 @@ whose wage is income), scenario minus baseline; each month's investment is sprea
 that month and the next 35, so that at 1 year about a third of a first-year investment counts.
 For society, whose view cancels transfers, only the real costs (project costs, staff) are spread.
 
-Everyone is followed person by person (``track=``) in a second pass over the same seeds;
-common random numbers make those runs identical to the comparison's.
+Everyone's money and state month by month come from the runs' own ledger books and event
+records (:meth:`LedgerBook.people`, populations of at most 4,096 people), as arrays; larger
+populations are followed person by person (``track=``) in a second pass over the same seeds,
+and common random numbers make those runs identical to the comparison's.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ from sim.accounts.payers import ALL_PAYERS, PAYERS
 from sim.analysis.comparison_math import (
     discount_factors,
     horizons_for,
+    ledger_cube,
     month_labels,
-    net_by_payer,
+    net_of_cube,
     programme_start,
 )
 from sim.runs.posterior import replication_scenarios
@@ -81,8 +84,10 @@ INVESTMENT = ("wages", "employer_fees", "wage_subsidies", "organiser_grant", "pr
 _REAL_INVESTMENT = ("programme_costs", "programme_staff")
 WRITE_OFF_MONTHS = 36
 BRIDGE_COLUMNS = ("scenario", "horizon_months", "payer", "step", "p10", "p50", "p90", "mean")
-_OTHER_SUPPORT = ("job", "fas3")
+_OTHER_SUPPORT = np.array([Stage.JOB, Stage.FAS3], np.uint8)
 _LABELS = np.array([s.label for s in Stage], dtype=object)
+#: stage label -> code (for the labels of :meth:`RunResult.followed`)
+_CODES = np.vectorize({s.label: int(s) for s in Stage}.__getitem__, otypes=[np.uint8])
 
 
 @dataclass(frozen=True)
@@ -95,18 +100,20 @@ class Bridge:
     written_off: np.ndarray
 
     def table(self, label: str) -> pd.DataFrame:
-        """Quantiles over replications: one row per horizon, payer and step."""
-        rows = []
-        for k, h in enumerate(self.horizons):
-            for j, payer in enumerate(ALL_PAYERS):
-                for s, (step, _) in enumerate(BRIDGE_STEPS):
-                    v = self.values[:, j, k, s]
-                    q = np.quantile(v, (0.1, 0.5, 0.9))
-                    rows.append((label, h, payer, step, float(q[0]), float(q[1]), float(q[2]), float(v.mean())))
-                v = self.written_off[:, j, k]
-                q = np.quantile(v, (0.1, 0.5, 0.9))
-                rows.append((label, h, payer, WRITTEN_OFF[0], float(q[0]), float(q[1]), float(q[2]), float(v.mean())))
-        return pd.DataFrame(rows, columns=list(BRIDGE_COLUMNS))
+        """Quantiles over replications: one row per horizon, payer and step (each row's numbers
+        those of ``np.quantile`` and ``mean`` of its replications' values)."""
+        every = np.concatenate([self.values, self.written_off[..., None]], axis=-1)  # [R, payer, horizon, row]
+        q = np.quantile(every, (0.1, 0.5, 0.9), axis=0).transpose(0, 2, 1, 3)  # [quantile, horizon, payer, row]
+        mean = np.ascontiguousarray(np.moveaxis(every, 0, -1)).mean(axis=-1).transpose(1, 0, 2)
+        n_h, n_p, n_s = mean.shape
+        steps = np.array([step for step, _ in BRIDGE_STEPS] + [WRITTEN_OFF[0]], dtype=object)
+        return pd.DataFrame({
+            "scenario": np.full(n_h * n_p * n_s, label, dtype=object),
+            "horizon_months": np.repeat(np.asarray(self.horizons, np.int64), n_p * n_s),
+            "payer": np.tile(np.repeat(np.array(ALL_PAYERS, dtype=object), n_s), n_h),
+            "step": np.tile(steps, n_h * n_p),
+            "p10": q[0].reshape(-1), "p50": q[1].reshape(-1), "p90": q[2].reshape(-1), "mean": mean.reshape(-1),
+        }, columns=list(BRIDGE_COLUMNS))
 
 
 def _people(scenario: Scenario) -> int:
@@ -123,15 +130,37 @@ def _track_all(scenario: Scenario, seed: int) -> RunResult:
     return RunResult.from_model(model)
 
 
-def _starts(r: RunResult, stages: set[str], labels: pd.Index, n_people: int) -> np.ndarray:
-    """Month index of each person's first programme start (-1 if none)."""
-    ev = r.tables["events"]
+def _starts(r: RunResult, stages: frozenset[int], start: int, months: int, n_people: int) -> np.ndarray:
+    """Month index of each person's first programme start (-1 if none): their first event from
+    ``waiting`` into one of ``stages`` (codes), from the run's records (else its events table)."""
     first = np.full(n_people, -1, np.int64)
-    if len(ev):
-        sel = (ev["from_stage"] == "waiting") & ev["to_stage"].isin(stages)
-        got = ev[sel].groupby("person")["month"].min()
-        first[got.index.to_numpy(np.int64)] = labels.get_indexer(got.to_numpy())
+    rec = getattr(r.records, "rec", None)
+    if rec is None or r.start_month != start:
+        ev = r.tables["events"]
+        if len(ev):
+            sel = (ev["from_stage"] == "waiting") & ev["to_stage"].isin([_LABELS[c] for c in stages])
+            got = ev[sel].groupby("person")["month"].min()
+            first[got.index.to_numpy(np.int64)] = pd.Index(month_labels(start, months)).get_indexer(got.to_numpy())
+        return first
+    into = np.zeros(256, bool)
+    into[list(stages)] = True
+    batches = [e for e in rec.events if e[0] < months and e[1].size]
+    if batches:
+        t = np.concatenate([np.full(e[1].size, e[0], np.int64) for e in batches])
+        ids, src, dst = (np.concatenate([e[j] for e in batches]) for j in (1, 2, 3))
+        sel = (src == Stage.WAITING) & into[dst]
+        earliest = np.full(n_people, months, np.int64)
+        np.minimum.at(earliest, ids[sel], t[sel])
+        first = np.where(earliest < months, earliest, -1)
     return first
+
+
+def _logged(r: RunResult) -> bool:
+    """Whether the run kept a person-level event log with at least one event."""
+    rec = getattr(r.records, "rec", None)
+    if rec is None:
+        return "events" in r.tables and len(r.tables["events"]) > 0
+    return any(e[1].size for e in rec.events)
 
 
 def _spread(x: np.ndarray, months: int = WRITE_OFF_MONTHS) -> np.ndarray:
@@ -159,67 +188,75 @@ def _investment(b: RunResult, s: RunResult, months: int) -> tuple[np.ndarray, np
 def payoff_bridge(baseline: Ensemble, scenario: Ensemble) -> Bridge:
     """The payoff-style estimate and the bridge to the simulated one (see the module docstring).
 
-    Re-runs every replication of both ensembles with everyone followed (same seeds, so the same
-    runs) and returns each step's value per replication, payer (``society`` last) and horizon.
+    Follows everyone of every replication of both ensembles, from the runs' own ledger books
+    and event logs when they kept everyone's states (small populations), else by running them
+    again with everyone followed (same seeds, so the same runs), and returns each step's value
+    per replication, payer (``society`` last) and horizon.
     """
     scn = scenario.scenario
     start, months = scn.start_month, scn.horizon_months
     origin = programme_start(scn) - start
     horizons = horizons_for(months - origin)
-    labels = pd.Index(month_labels(start, months))
     rate = float(scn.money.discount_rate_per_year.at(start + origin))
     disc = discount_factors(months, rate, origin)
     disc[:origin] = 0.0
-    stages = {p.stage.label for p in scn.programmes}
-    base_scns, _ = replication_scenarios(baseline.scenario, baseline.seed, len(baseline.seeds),
-                                         fixed_parameters=baseline.fixed_parameters)
-    scen_scns, _ = replication_scenarios(scn, scenario.seed, len(scenario.seeds),
-                                         fixed_parameters=scenario.fixed_parameters)
+    weights = []  # each horizon's discount factors, zero outside its window
+    for h in horizons:
+        w = disc.copy()
+        w[origin + h:] = 0.0
+        weights.append(w)
+    stages = frozenset(int(p.stage) for p in scn.programmes)
     n_people = _people(scn)
     out = np.zeros((len(scenario.seeds), len(ALL_PAYERS), len(horizons), len(BRIDGE_STEPS)))
     written_off = np.zeros((len(scenario.seeds), len(ALL_PAYERS), len(horizons)))
-    for rep, (b_scn, s_scn, seed) in enumerate(zip(base_scns, scen_scns, scenario.seeds, strict=True)):
+    again: list[tuple[list[Scenario], list[Scenario]]] = []  # the replications' scenarios, if runs are re-made
+
+    def followed(rep: int) -> tuple[RunResult, RunResult, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         b, s = baseline.results[rep], scenario.results[rep]
         kept_b = b.ledger_book.people(PAYERS) if b.ledger_book is not None else None
-        kept_s = s.ledger_book.people(PAYERS) if s.ledger_book is not None else None
-        if kept_b is not None and kept_s is not None and "events" in s.tables and len(s.tables["events"]):
-            (mb, codes_b, ui_b), (ms, _, _) = kept_b, kept_s  # the runs themselves, person by person
-            stage_b = _LABELS[codes_b]
-        else:  # a large population, or no event log: follow everyone in runs with the same seeds
-            b, s = _track_all(b_scn, seed), _track_all(s_scn, seed)
-            mb, stage_b, ui_b = b.followed(PAYERS)
-            ms, _, _ = s.followed(PAYERS)
-        first = _starts(s, stages, labels, n_people)
+        kept_s = s.ledger_book.people(PAYERS) if s.ledger_book is not None and kept_b is not None else None
+        if kept_b is not None and kept_s is not None and _logged(s):
+            return b, s, kept_b[0], kept_b[1], kept_b[2], kept_s[0]  # the runs themselves, person by person
+        # a large population, or no event log: follow everyone in runs with the same seeds
+        if not again:
+            again.append((replication_scenarios(baseline.scenario, baseline.seed, len(baseline.seeds),
+                                                fixed_parameters=baseline.fixed_parameters)[0],
+                          replication_scenarios(scn, scenario.seed, len(scenario.seeds),
+                                                fixed_parameters=scenario.fixed_parameters)[0]))
+        seed = scenario.seeds[rep]
+        b, s = _track_all(again[0][0][rep], seed), _track_all(again[0][1][rep], seed)
+        mb, labels_b, ui_b = b.followed(PAYERS)
+        ms, _, _ = s.followed(PAYERS)
+        return b, s, mb, _CODES(labels_b), ui_b, ms
+
+    for rep in range(len(scenario.seeds)):
+        b, s, mb, stage_b, ui_b, ms = followed(rep)
+        first = _starts(s, stages, start, months, n_people)
         part = first >= 0
+        who = np.flatnonzero(part)
         # What is not booked per person (programme staff): the ledger minus everyone's postings.
-        extra = ((net_by_payer(s.tables["ledger"], start, months) - ms.sum(axis=0))
-                 - (net_by_payer(b.tables["ledger"], start, months) - mb.sum(axis=0)))  # [T, P]
+        extra = ((net_of_cube(ledger_cube(s, start, months)) - ms.sum(axis=0))
+                 - (net_of_cube(ledger_cube(b, start, months)) - mb.sum(axis=0)))  # [T, P]
         at = np.maximum(first, origin)  # the month a participant's situation is frozen at
-        frozen = np.zeros((n_people, len(PAYERS)))
-        frozen[part] = mb[np.flatnonzero(part), at[part]]
-        st0 = stage_b[np.flatnonzero(part), at[part]]
-        ui0 = ui_b[np.flatnonzero(part), at[part]]
+        frozen = mb[who, at[part]]  # [i, P]
+        st0 = stage_b[who, at[part]]
+        ui0 = ui_b[who, at[part]]
         pb, ps = mb[part], ms[part]
         sb, ub = stage_b[part], ui_b[part]
-        gap = frozen[part][:, None, :] - pb  # [i, t, P]: frozen minus the baseline run
-        work = np.isin(sb, ("work", "studies"))
-        other = sb == "other"
+        gap = frozen[:, None, :] - pb  # [i, t, P]: frozen minus the baseline run
+        work = (sb == Stage.WORK) | (sb == Stage.STUDIES)
+        other = sb == Stage.OTHER
         support = ~work & ~other & ((np.isin(sb, _OTHER_SUPPORT) & ~np.isin(st0, _OTHER_SUPPORT)[:, None])
                                     | (ub & ~ui0[:, None]))
         rest = ~work & ~other & ~support
-        nonpart = ms[~part] - mb[~part]
+        # each step's money per participant (or non-participant), month and payer
+        parts = [ps - frozen[:, None, :], gap * work[..., None], gap * support[..., None],
+                 gap * other[..., None], gap * rest[..., None], ms[~part] - mb[~part]]
         inv, inv_real = _investment(b, s, months)
         moved, moved_real = _spread(inv) - inv, _spread(inv_real[:, None])[:, 0] - inv_real
-        for k, h in enumerate(horizons):
-            w = disc.copy()
-            w[origin + h:] = 0.0
-
-            def total(x: np.ndarray, w: np.ndarray = w) -> np.ndarray:  # [.., t, P] -> [P]
-                return np.einsum("itp,t->p", x.reshape(-1, *x.shape[-2:]), w)
-
-            steps = [total(ps - frozen[part][:, None, :]) + total(extra),
-                     total(gap * work[..., None]), total(gap * support[..., None]),
-                     total(gap * other[..., None]), total(gap * rest[..., None]), total(nonpart)]
+        for k, w in enumerate(weights):
+            steps = [_total(x, w) for x in parts]
+            steps[0] = steps[0] + _total(extra, w)
             steps.append(sum(steps))
             for si, v in enumerate(steps):
                 out[rep, :len(PAYERS), k, si] = v
@@ -227,6 +264,11 @@ def payoff_bridge(baseline: Ensemble, scenario: Ensemble) -> Bridge:
             written_off[rep, :len(PAYERS), k] = steps[0] + w @ moved
             written_off[rep, len(PAYERS), k] = steps[0].sum() + w @ moved_real
     return Bridge(horizons, out, written_off)
+
+
+def _total(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``[.., t, P] -> [P]``: the sum over everything but payers, month ``t`` weighted by ``w[t]``."""
+    return np.einsum("itp,t->p", x.reshape(-1, *x.shape[-2:]), w)
 
 
 def explain(table: pd.DataFrame, label: str, horizon: int, payer: str) -> list[str]:

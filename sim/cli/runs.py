@@ -89,6 +89,9 @@ def _run(args: argparse.Namespace, scenarios: list[Any], folders: list[Path]) ->
             ens = replicate(scenario, args.seed, args.replications, workers=args.workers,
                             record_events=not args.no_events, progress=bar.update, store=kept.folder,
                             fixed_parameters=args.fixed_parameters)
+        if args.workers > 1 and ens.worker_processes == 0 and not args.quiet:
+            print(f"{scenario.name}: ran in this process, not on {args.workers} workers: its replications fit in "
+                  "one batched model, which costs less than starting workers", file=sys.stderr)
         path = ens.save(args.out, source=file)
         kept.remove()
         s = ens.summary()
@@ -232,10 +235,11 @@ def _compare(args: argparse.Namespace, baseline: Any, scenarios: list[Any], fold
                              bridge=not args.no_bridge, store=kept.folder,
                              fixed_parameters=args.fixed_parameters)
     # The report is rendered first and written with the tables: the folder is all or nothing.
-    out = comparison.save(folder, extra={"report.html": render_report(comparison)})
+    text = comparison.to_text()  # once, for the terminal and summary.txt
+    out = comparison.save(folder, extra={"report.html": render_report(comparison)}, text=text)
     kept.remove()
     report = out / "report.html"
-    print(comparison.to_text())
+    print(text)
     print(f"\nresults: {out}\nreport:  {report}")
     return 0
 

@@ -44,6 +44,39 @@ def follow_up_cells(pop: Population, k: int, support: np.ndarray,
     return sel, (lp * _NS + pop.stage[sel]) * _SUPPORT + support[sel]
 
 
+def _pack_rows(rows: list[tuple[object, ...]]) -> list[tuple[str, object, object]] | None:
+    """``rows`` (equal-length tuples) as one entry per position: the 1-D arrays of one dtype at a
+    position concatenated, with their lengths; any other position as the list of its items.
+    ``None`` if the rows are not all tuples of one length (kept as they are)."""
+    if not rows or not all(type(r) is tuple and len(r) == len(rows[0]) for r in rows):
+        return None
+    packed: list[tuple[str, object, object]] = []
+    for column in zip(*rows, strict=True):
+        first = column[0]
+        if (isinstance(first, np.ndarray) and first.ndim == 1
+                and all(type(a) is np.ndarray and a.ndim == 1 and a.dtype == first.dtype for a in column)):
+            packed.append(("a", np.concatenate(column), np.fromiter((a.size for a in column), np.int64, len(column))))
+        else:
+            packed.append(("o", list(column), None))
+    return packed
+
+
+def _unpack_rows(packed: list[tuple[str, object, object]]) -> list[tuple[object, ...]]:
+    """The rows :func:`_pack_rows` packed (each array a view of its position's concatenation)."""
+    columns = []
+    for kind, values, sizes in packed:
+        if kind == "a":
+            ends = np.cumsum(sizes).tolist()  # type: ignore[arg-type]
+            columns.append([values[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)])  # type: ignore[index]
+        else:
+            columns.append(values)
+    return list(zip(*columns, strict=True))
+
+
+#: Per-month lists a pickled :class:`Recorder` holds packed (see :meth:`Recorder.__getstate__`).
+_PACKED = ("stocks", "events", "event_keys", "follow_ups", "status_rows")
+
+
 class Recorder:
     """Per-month records of one run."""
 
@@ -171,3 +204,35 @@ class Recorder:
             current = (pop.programme == i) & stage_in(pop.stage, _PROG_STAGES)
             past = (pop.last_programme == i) & (pop.stage != Stage.WAITING) | current
             self.status_rows.append((month, i, np.bincount(pop.stage[past], minlength=_NS)))
+
+    # ------------------------------------------------------------------ pickling
+    # A finished run's records are pickled when a replication is kept for a resume
+    # (:mod:`sim.runs.partial`) or comes back from a worker. Pickle's cost is per object and
+    # the per-month lists hold hundreds of small arrays, so each is packed into one array per
+    # field (its rows restored as views, equal to the originals: same values, dtypes, order).
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        packed = {}
+        for name in _PACKED:
+            rows = state[name] if name != "stocks" else [(a,) for a in state[name]]
+            done = _pack_rows(rows)
+            if done is not None:
+                packed[name] = done
+                del state[name]
+        if self.flows and len({a.dtype for a in self.flows.values()}) == 1:
+            months = list(self.flows)
+            packed["flows"] = [("o", months, None), *(_pack_rows([(self.flows[t],) for t in months]) or [])]
+            del state["flows"]
+        state["_packed"] = packed
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        packed: dict[str, list[tuple[str, object, object]]] = state.pop("_packed", {})  # type: ignore[assignment]
+        self.__dict__.update(state)
+        for name, value in packed.items():
+            if name == "flows":
+                months, rows = value[0][1], _unpack_rows(value[1:])
+                self.flows = {t: row[0] for t, row in zip(months, rows, strict=True)}  # type: ignore[call-overload]
+            else:
+                rows = _unpack_rows(value)
+                setattr(self, name, [r[0] for r in rows] if name == "stocks" else rows)

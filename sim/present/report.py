@@ -62,6 +62,10 @@ _METRIC_ROWS = (
 )
 
 
+#: A row of the headline table as a dict of its columns (see :class:`_Headline`).
+Row = dict[str, Any]
+
+
 # --------------------------------------------------------------------------------------------
 # Formatting
 
@@ -95,7 +99,7 @@ def _format(kind: str, x: float) -> str:
     return {"sek": format_sek, "count": format_count, "month": _format_month}[kind](x)
 
 
-def _interval(row: pd.Series | None, kind: str) -> dict[str, str]:
+def _interval(row: Row | None, kind: str) -> dict[str, str]:
     """A table cell: the median, and below it the P10-P90 range (or the payback share)."""
     if row is None:
         return {"mid": "", "range": ""}
@@ -147,20 +151,21 @@ class _Headline:
     """Look-ups into one scenario's rows of the headline table."""
 
     def __init__(self, headline: pd.DataFrame, label: str) -> None:
-        self.h = headline[headline["scenario"] == label]
-        # The first row of each (metric, horizon, payer), found once: the report asks ~150 times.
-        self._first: dict[tuple[Any, Any, Any], int] = {}
-        for i, key in enumerate(zip(self.h["metric"], self.h["horizon_months"], self.h["payer"], strict=True)):
-            self._first.setdefault(key, i)
+        # The first row of each (metric, horizon, payer), found once as a plain dict: the report
+        # asks ~150 times, and a dict is read far faster than a pandas row.
+        self._first: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+        for row in headline[headline["scenario"] == label].to_dict("records"):
+            self._first.setdefault((row["metric"], row["horizon_months"], row["payer"]), row)
 
-    def get(self, metric: str, horizon: int, payer: str = "") -> pd.Series | None:
-        i = self._first.get((metric, horizon, payer))
-        if i is None:
+    def get(self, metric: str, horizon: int, payer: str = "") -> Row | None:
+        """The row as a dict of its columns (``p10``, ``p50``, ``p90``, ``n``, ...); a payback row
+        also has ``share``, the median share of replications that pay back."""
+        row = self._first.get((metric, horizon, payer))
+        if row is None:
             return None
-        row = self.h.iloc[i].copy()
         if metric == "payback_month":
             share = self.get("payback_share", horizon, payer)
-            row["share"] = float(share["p50"]) if share is not None else float("nan")
+            row = {**row, "share": float(share["p50"]) if share is not None else float("nan")}
         return row
 
 
@@ -189,7 +194,7 @@ def _programme_phrase(programmes: list[dict[str, Any]]) -> str:
     return " and ".join(parts)
 
 
-def _saving_phrase(payer: str, row: pd.Series | None, *, interval: bool) -> str:
+def _saving_phrase(payer: str, row: Row | None, *, interval: bool) -> str:
     name, plural = _SUBJECTS[payer]
     if row is None or not math.isfinite(row["p50"]):
         return f"{name}: n/a"
@@ -204,7 +209,7 @@ def _msek(x: float) -> str:
     return f"{x / 1e6:+.1f} MSEK"
 
 
-def _verdict(row: pd.Series | None, gain: str, loss: str) -> str:
+def _verdict(row: Row | None, gain: str, loss: str) -> str:
     """``gain``/``loss`` with the median in MSEK, or "unclear" when the P10-P90 interval spans zero."""
     if row is None or not math.isfinite(row["p50"]):
         return "cannot be told (no value)"
@@ -420,7 +425,7 @@ def _driving(comparison: Comparison, label: str, horizon: int) -> dict[str, Any]
             "svg": _figure_svg(tornado_figure(lines, comparison.headline, label, h))}
 
 
-def _msek_band(row: pd.Series | None) -> dict[str, str]:
+def _msek_band(row: Row | None) -> dict[str, str]:
     """A money cell in MSEK with one decimal: the median and its P10-P90 range."""
     if row is None:
         return {"mid": "", "range": ""}
@@ -481,9 +486,13 @@ def _sources(comparison: Comparison) -> dict[str, Any]:
     numbers: dict[str, int] = {}
     texts: list[str] = []
     rows = comparison.sources.to_dict("records")
+    found: dict[str, list[Any]] = {}  # many numbers share a source string: each is searched once
     for row in rows:
         refs = []
-        for ref in cited(str(row.get("source", ""))):
+        source = str(row.get("source", ""))
+        if source not in found:
+            found[source] = cited(source)
+        for ref in found[source]:
             if ref.id not in numbers:
                 numbers[ref.id] = len(texts) + 1
                 texts.append(ref.full())

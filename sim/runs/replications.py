@@ -188,9 +188,9 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
             progress(1)
 
     todo = [i for i in range(replications) if i not in results]
-    if todo:
-        _run(scenarios, seeds, todo, record_events, workers, finished)
+    started = _run(scenarios, seeds, todo, record_events, workers, finished) if todo else None
     ens = Ensemble(scenario, seed, seeds, [results[i] for i in range(replications)])
+    ens.worker_processes = started
     ens.parameter_draws = draws
     ens.record_events = record_events
     ens.fixed_parameters = fixed_parameters
@@ -198,8 +198,9 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
 
 
 def _run(scenarios: list[Scenario], seeds: list[int], todo: list[int], events: bool, workers: int,
-         finished: Callable[[int, RunResult], None]) -> None:
-    """Run replications ``todo`` (batched if they can be), calling ``finished`` with each."""
+         finished: Callable[[int, RunResult], None]) -> int:
+    """Run replications ``todo`` (batched if they can be), calling ``finished`` with each; return
+    the worker processes started (0: all in this process)."""
     if _batchable([scenarios[i] for i in todo]):
         jobs: list[tuple[list[int], Callable[[Any], Any], Any]] = [
             (chunk, _batch_job, ([scenarios[i] for i in chunk], [seeds[i] for i in chunk], events))
@@ -214,11 +215,12 @@ def _run(scenarios: list[Scenario], seeds: list[int], todo: list[int], events: b
     if workers <= 1 or len(jobs) <= 1:
         for chunk, fn, args in jobs:
             done(chunk, fn(args))
-        return
+        return 0
     with process_pool(min(workers, len(jobs))) as pool:
         futures = {pool.submit(fn, args): chunk for chunk, fn, args in jobs}
         for fut in as_completed(futures):  # kept as each finishes, in any order
             done(futures[fut], fut.result())
+    return min(workers, len(jobs))
 
 
 def _bands(values: Sequence[float | None]) -> dict[str, float | None]:
@@ -244,6 +246,9 @@ class Ensemble:
         #: whether the calibrated defaults kept their written values instead of being drawn
         #: (part of the run's folder name when the scenario uses any)
         self.fixed_parameters = False
+        #: worker processes :func:`replicate` started (0: it ran every replication in this
+        #: process; None: it ran none, all were read back from its store)
+        self.worker_processes: int | None = None
 
     def table(self, name: str) -> pd.DataFrame:
         """One table of all replications, with a ``replication`` column first."""

@@ -306,8 +306,10 @@ class _TableBuilder:
 
     def _event_support(self) -> np.ndarray:
         """Each event's income support after the move (codes of ``INCOME_SUPPORT``): posted once
-        per distinct state and set of money rules, as the ledger book does."""
+        per distinct state and set of money rules, as the ledger book does (read from the postings
+        the blocks of a batch share when the states were booked there: the same numbers)."""
         batches = self.rec.event_keys
+        shared = getattr(self.rec.ledger_book, "postings", None)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, (_keys, m, pm) in enumerate(batches):
             groups.setdefault((id(m), id(pm)), []).append(i)
@@ -315,7 +317,9 @@ class _TableBuilder:
         for idx in groups.values():
             _, m, pm = batches[idx[0]]
             every, inverse = np.unique(np.concatenate([batches[i][0] for i in idx]), return_inverse=True)
-            per_key = support_codes(post_keys(every, m, pm), every.size)[inverse]
+            found = shared.table(every, m, pm) if shared is not None else None
+            posted = dict(zip(found[0], found[1].T, strict=True)) if found is not None else post_keys(every, m, pm)
+            per_key = support_codes(posted, every.size)[inverse]
             for i, part in zip(idx, np.split(per_key, np.cumsum([batches[i][0].size for i in idx])[:-1]), strict=True):
                 codes[i] = part
         return np.concatenate(codes) if codes else np.zeros(0, np.uint8)

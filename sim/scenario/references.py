@@ -39,8 +39,7 @@ class Reference:
 
     def cited_by(self, text: str) -> bool:
         """Whether a ``source:`` string cites this entry (contains one of its keys)."""
-        return any(re.search(rf"(?<![A-Za-z0-9]){re.escape(k)}(?![A-Za-z0-9])", text, re.IGNORECASE)
-                   for k in self.keys)
+        return _keys_pattern(self.keys).search(text) is not None
 
     def full(self) -> str:
         """The reference in one line: title, publisher, year (and where to find it)."""
@@ -52,6 +51,13 @@ class Reference:
             text += f" Draws on: {_plain(self.field('Draws on')).rstrip('.')}."
         url = self.field("URL")
         return f"{text} {_plain(url)}" if url and not url.lower().startswith("not ") else text
+
+
+@functools.lru_cache(maxsize=None)
+def _keys_pattern(keys: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern matching any of ``keys`` as a whole word (case-insensitive), compiled once per entry."""
+    words = "|".join(re.escape(k) for k in keys) or "(?!)"
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{words})(?![A-Za-z0-9])", re.IGNORECASE)
 
 
 def _plain(text: str) -> str:
