@@ -104,3 +104,119 @@ def test_large_groups_sum_the_same_without_the_dense_matrix(monkeypatch) -> None
         assert x.keys() == y.keys()
         for k in x:
             assert np.isclose(x[k], y[k], rtol=1e-12, atol=1e-6), k
+
+
+def _batch_books(horizon: int = 30) -> list[LedgerBook]:
+    from sim.runs.replications import simulate_batch
+
+    sc = load_scenario(ROOT / "scenarios" / "sigtuna-resursjobb.yaml", [f"horizon_months={horizon}"])
+    return [r.ledger_book for r in simulate_batch([sc] * 3, [4, 9, 2])]
+
+
+def _same_book(x: LedgerBook, y: LedgerBook, months: int) -> None:
+    from sim.accounts.payers import PAYERS
+    from sim.analysis.payoff import INVESTMENT
+
+    assert x.months() == y.months() and x.by_payer() == y.by_payer()
+    assert np.array_equal(x.net(PAYERS, months), y.net(PAYERS, months))
+    for u, v in zip(x.people(PAYERS), y.people(PAYERS), strict=True):
+        assert np.array_equal(u, v)
+    assert np.array_equal(x.programme_flows(PAYERS, INVESTMENT), y.programme_flows(PAYERS, INVESTMENT))
+
+
+def test_a_book_read_back_from_a_pickle_is_the_same_book_and_smaller_than_its_keys() -> None:
+    """A pickled book (as the replication store and worker processes send it) keeps each group's
+    keys as distinct keys and places, and reads back to the same sums, people, flows and
+    re-postings, bit for bit, whether or not it was posted before pickling."""
+    import pickle
+
+    for posted_first in (True, False):
+        book = _batch_books()[1]
+        if posted_first:
+            book.by_payer()
+        raw = sum(e[3].nbytes for e in book._entries)
+        data = pickle.dumps(book, protocol=pickle.HIGHEST_PROTOCOL)
+        assert len(data) < raw / 2
+        back = pickle.loads(data)
+        assert back.postings is None
+        assert all(np.array_equal(a[3], b[3]) for a, b in zip(book._entries, back._entries, strict=True))
+        _same_book(back, book, 30)
+        tax = {"municipal_tax_kept_share": 1.0}
+        _same_book(back.reposted(tax), book.reposted(tax), 30)
+
+
+def test_a_batch_posts_each_set_of_equal_money_rules_once(monkeypatch) -> None:  # noqa: ANN001
+    """Blocks with their own rule objects but equal money share one posting per set of rules
+    (and per re-posting), not one per block."""
+    from sim.accounts import book as book_module
+
+    calls = []
+    original = book_module._post_table
+
+    def spy(keys, m, pm):  # noqa: ANN001, ANN202
+        calls.append(keys.size)
+        return original(keys, m, pm)
+
+    from sim.runs.replications import replicate
+
+    monkeypatch.setattr(book_module, "_post_table", spy)
+    sc = load_scenario(ROOT / "scenarios" / "sigtuna-resursjobb.yaml", ["horizon_months=30"])
+    books = [r.ledger_book for r in replicate(sc, 0, 3, record_events=False).results]  # parameters drawn per run
+    shared = books[0].postings
+    assert all(b.postings is shared for b in books)
+    rules = shared._keys()
+    assert len(rules) > len(shared._contents)  # each block has its own objects
+    for b in books:
+        b.by_payer()
+    assert len(calls) == len(shared._contents)
+    calls.clear()
+    for b in books:
+        b.reposted({"municipal_tax_kept_share": 0.5}).by_payer()
+    assert len(calls) == len(shared._contents)
+
+
+def test_keys_the_shared_postings_lack_are_posted_by_the_book() -> None:
+    """A book whose shared postings do not hold all its keys posts them itself: the same sums
+    as a book without shared postings."""
+    from sim.accounts.book import SharedPostings
+
+    model = ProgrammeModel(load_scenario(ROOT / "scenarios" / "c2-lycksele.yaml"), rng=0)
+    model.run(3)
+    r = model.regime
+    key = book_step.keys(model.state)
+    alone, partly = LedgerBook(), LedgerBook(SharedPostings(lambda: [(r.money, r.programme_money, key[:5])]))
+    for b in (alone, partly):
+        b.add(0, key, r.money, r.programme_money)
+        b.add(1, key[:5], r.money, r.programme_money)
+    assert partly.months() == alone.months()
+    assert partly._gathered[0].rows is None
+
+
+def test_books_read_back_share_one_posting_again(monkeypatch) -> None:  # noqa: ANN001
+    """Books read back from pickles (a worker's or a store's results) post their own; after
+    share_postings they post each set of equal rules once again, with the same numbers."""
+    import pickle
+
+    from sim.accounts import book as book_module
+    from sim.accounts.book import share_postings
+
+    books = _batch_books()
+    back = [pickle.loads(pickle.dumps(b)) for b in books]
+    alone = [pickle.loads(pickle.dumps(b)) for b in books]
+    share_postings(back)
+    assert back[0].postings is back[2].postings is not None and alone[0].postings is None
+    calls = []
+    original = book_module._post_table
+
+    def spy(keys, m, pm):  # noqa: ANN001, ANN202
+        calls.append(keys.size)
+        return original(keys, m, pm)
+
+    monkeypatch.setattr(book_module, "_post_table", spy)
+    tax = {"municipal_tax_kept_share": 0.25}
+    again = [b.reposted(tax) for b in back]
+    for b in again:
+        b.by_payer()
+    assert len(calls) == len(back[0].postings._contents)
+    for x, y in zip(again, alone, strict=True):
+        _same_book(x, y.reposted(tax), 30)

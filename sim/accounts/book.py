@@ -12,6 +12,7 @@ This module owns the key's layout: its encoder (:func:`ledger_keys`) and decoder
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 
@@ -21,7 +22,8 @@ from sim.accounts.jit import helper, kernel
 from sim.accounts.rules import LedgerInput, ProgrammeMoney, post
 from sim.scenario.stages import Stage
 
-__all__ = ["ledger_keys", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook", "SharedPostings"]
+__all__ = ["ledger_keys", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook", "SharedPostings",
+           "share_postings"]
 
 _S = Stage
 
@@ -84,16 +86,25 @@ def _decode(keys: np.ndarray) -> LedgerInput:
     fields["children"] = small_k & 0xF
     fields["household"] = (small_k >> 4) & 0x3
     fields["programme"] = (small_k >> 6) & 0x3F
-    fields["stage"] = (small_k >> 12) & 0xF
     return LedgerInput(
-        stage=fields["stage"].astype(np.uint8), programme=(fields["programme"] - 1).astype(np.int8),
+        stage=_stage_of(keys), programme=(fields["programme"] - 1).astype(np.int8),
         household=fields["household"].astype(np.uint8), children=fields["children"].astype(np.uint8),
         age_years=np.where(fields["under26"] == 1, 25.0, 26.0).astype(np.float32),
-        ui_entitled=fields["ui"] == 1, ui_days=np.where(fields["ui200"] == 1, 0.0, 200.0).astype(np.float32),
+        ui_entitled=_ui_of(keys), ui_days=np.where(fields["ui200"] == 1, 0.0, 200.0).astype(np.float32),
         in_guarantee=fields["guarantee"] == 1,
         reference_wage=fields["wage"].astype(np.uint32).view(np.float32), fas3_placement=fields["fas3"] == 1,
         ui_income_related=fields["ui_income_related"] == 1, fas3_municipal=fields["fas3_municipal"] == 1,
     )
+
+
+def _stage_of(keys: np.ndarray) -> np.ndarray:
+    """The stage each grouping key stands for (the ``stage`` of :func:`_decode`)."""
+    return ((keys >> 51) & 0xF).astype(np.uint8)
+
+
+def _ui_of(keys: np.ndarray) -> np.ndarray:
+    """Whether each grouping key stands for an open UI period (``ui_entitled`` of :func:`_decode`)."""
+    return ((keys >> (32 + _FLAGS.index("ui"))) & 1) == 1
 
 
 def post_keys(keys: np.ndarray, money: SimpleNamespace,
@@ -109,19 +120,89 @@ def _post_table(keys: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney) -> tup
     return pairs, (np.stack([amounts[p] for p in pairs], axis=1) if pairs else np.zeros((keys.size, 0)))
 
 
+@functools.lru_cache(maxsize=64)
+def _payer_columns(pairs: tuple[tuple[str, str], ...], payers: tuple[str, ...]) -> np.ndarray:
+    """Which of ``pairs`` each of ``payers`` adds at its 1st, 2nd, ... addition: ``[rank, payer]``
+    columns of a ``[row, pair]`` matrix with one more column of zeros (``len(pairs)``) for payers
+    with fewer pairs, so adding the ranks one by one adds each payer's pairs in their order."""
+    index = {p: j for j, p in enumerate(payers)}
+    mine: list[list[int]] = [[] for _ in payers]
+    for j, (payer, _cat) in enumerate(pairs):
+        if payer in index:
+            mine[index[payer]].append(j)
+    ranks = max((len(c) for c in mine), default=0)
+    return np.array([[c[r] if r < len(c) else len(pairs) for c in mine] for r in range(ranks)], np.int64
+                    ).reshape(ranks, len(payers))
+
+
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """The distinct values of ``keys``, sorted (:func:`np.unique`, without its extra passes)."""
+    keys = np.sort(keys)
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if keys.size else keys
+
+
 _Group = tuple[int, int]  # (id of the money rates, id of the programme money)
+#: a month booked: (t, money, programme money, keys, their counts or None for one each, extra amounts)
+_Entry = tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, "np.ndarray | None", dict[tuple[str, str], float]]
+#: a group's distinct keys, people per (month, key) or None, and each key's month, state and count
+_Counted = tuple[np.ndarray, "np.ndarray | None", np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclasses.dataclass
+class _Gathered:
+    """Months a book booked under one set of money rules: what posting them needs."""
+
+    order: list[int]  #: each month's place in booking order (its index in the book's entries)
+    ts: list[int]
+    sizes: list[int]  #: keys booked each month (0: nobody)
+    extras: list[dict[tuple[str, str], float]]
+    rules: tuple[SimpleNamespace, ProgrammeMoney]
+    counted: _Counted | None  #: (None when read back from a pickle: counted again when needed)
+    #: the shared postings' keys of these rules and the rows of this group's keys among them
+    #: (None: the book posts its keys itself)
+    rows: tuple[np.ndarray, np.ndarray] | None = None
+    #: the extras as aligned lists: each amount's month (position in ``ts``), pair and amount
+    flat_extras: tuple[np.ndarray, list[tuple[str, str]], np.ndarray] | None = None
+
+    def extras_flat(self) -> tuple[np.ndarray, list[tuple[str, str]], np.ndarray]:
+        """:attr:`extras` as aligned lists (each month's in its dict's order)."""
+        if self.flat_extras is None:
+            found = [(e, k, v) for e, extra in enumerate(self.extras) for k, v in extra.items()]
+            self.flat_extras = (np.array([e for e, _, _ in found], np.int64), [k for _, k, _ in found],
+                                np.array([v for _, _, v in found], np.float64))
+        return self.flat_extras
+
+
+def _rules_content(m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[object, ...]:
+    """What :func:`post` reads of the rules ``m``, ``pm``, as a hashable value: rules with equal
+    contents post every state identically (each rate with its type; each array with its dtype,
+    shape and bytes)."""
+    def arr(a: np.ndarray) -> tuple[object, ...]:
+        a = np.asarray(a)
+        return a.dtype.str, a.shape, a.tobytes()
+
+    rates = tuple((k, type(v), arr(v) if isinstance(v, np.ndarray) else v) for k, v in vars(m).items())
+    content = (rates, tuple(arr(getattr(pm, f.name)) for f in dataclasses.fields(pm) if f.name != "participant_cost"),
+               tuple((payer, arr(c)) for payer, c in pm.participant_cost.items()))
+    try:
+        hash(content)
+    except TypeError:  # a rate that is not a plain value: these rules share with no others
+        return ("objects", id(m), id(pm))
+    return content
 
 
 class SharedPostings:
     """The postings of every grouping key that the books of one batch (its blocks) booked, per
     money rules, computed once for all of them.
 
-    The blocks of a batch share their money rules' objects (one regime per scenario and month),
-    so each block's book would post much the same states under the same rules. Instead the
-    first book that needs a group of rules posts every key any block booked under them
-    (:func:`post` is elementwise: a key's postings do not depend on the other keys posted with
-    it), and each book takes its own keys' rows. Books posted again under other rates
-    (:meth:`LedgerBook.reposted`) share a derived set the same way.
+    The blocks of a batch share their money rules (one regime per scenario and month; blocks
+    with their own drawn parameters have their own objects, usually with equal money), so each
+    block's book would post much the same states under the same rules. Instead the first book
+    that needs a set of rules posts every key any block booked under rules with the same
+    contents (:func:`post` is elementwise: a key's postings do not depend on the other keys
+    posted with it, and equal rules post equal amounts), and each book takes its own keys'
+    rows. Books posted again under other rates (:meth:`LedgerBook.reposted`) share a derived
+    set the same way.
 
     Args:
         sources: yields ``(money, programme_money, keys)`` for everything booked (called once,
@@ -130,34 +211,60 @@ class SharedPostings:
 
     def __init__(self, sources: Callable[[], Iterable[tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]]]) -> None:
         self._sources: Callable[[], Iterable[tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]]] | None = sources
-        self._groups: dict[_Group, tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]] = {}
-        self._posted: dict[_Group, tuple[list[tuple[str, str]], np.ndarray]] = {}
+        #: each booked set of rules (by the ids of its objects): its objects and its contents' index
+        self._groups: dict[_Group, tuple[SimpleNamespace, ProgrammeMoney, int]] = {}
+        #: per contents: rules with them (the first booked) and every key booked under them
+        self._contents: list[tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]] = []
+        self._posted: dict[int, tuple[list[tuple[str, str]], np.ndarray]] = {}
         self._derived: dict[object, tuple[SharedPostings, dict[_Group, tuple[SimpleNamespace, ProgrammeMoney]]]] = {}
 
-    def _keys(self) -> dict[_Group, tuple[SimpleNamespace, ProgrammeMoney, np.ndarray]]:
+    def _keys(self) -> dict[_Group, tuple[SimpleNamespace, ProgrammeMoney, int]]:
         if self._sources is not None:
             found: dict[_Group, tuple[SimpleNamespace, ProgrammeMoney, list[np.ndarray]]] = {}
             for m, pm, keys in self._sources():
                 found.setdefault((id(m), id(pm)), (m, pm, []))[2].append(keys)
-            self._groups = {g: (m, pm, np.unique(np.concatenate(ks))) for g, (m, pm, ks) in found.items()}
+            index: dict[tuple[object, ...], int] = {}
+            keys_of: list[list[np.ndarray]] = []
+            for g, (m, pm, ks) in found.items():
+                c = index.setdefault(_rules_content(m, pm), len(index))
+                if c == len(keys_of):
+                    keys_of.append([])
+                    self._contents.append((m, pm, ks[0]))
+                keys_of[c] += ks
+                self._groups[g] = (m, pm, c)
+            self._contents = [(m, pm, _distinct(np.concatenate(ks)))
+                              for (m, pm, _), ks in zip(self._contents, keys_of, strict=True)]
             self._sources = None
         return self._groups
+
+    def locate(self, m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[int, np.ndarray] | None:
+        """The contents ``m``, ``pm`` were booked as and every key booked under them (sorted),
+        or ``None`` if these rules were not booked."""
+        found = self._keys().get((id(m), id(pm)))
+        if found is None or found[0] is not m or found[1] is not pm:
+            return None
+        return found[2], self._contents[found[2]][2]
+
+    def posted(self, c: int) -> tuple[list[tuple[str, str]], np.ndarray]:
+        """The pairs of :func:`post` and their amounts ``[key, pair]`` for every key of contents
+        ``c`` (posted when first asked for)."""
+        if c not in self._posted:
+            m, pm, every = self._contents[c]
+            self._posted[c] = _post_table(every, m, pm)
+        return self._posted[c]
 
     def table(self, keys: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney
               ) -> tuple[list[tuple[str, str]], np.ndarray] | None:
         """The pairs of :func:`post` under ``m``, ``pm`` and their amounts ``[key, pair]`` for
         ``keys``, or ``None`` if these rules or keys were not booked."""
-        g = (id(m), id(pm))
-        found = self._keys().get(g)
-        if found is None or found[0] is not m or found[1] is not pm:
+        found = self.locate(m, pm)
+        if found is None:
             return None
-        every = found[2]
+        c, every = found
         idx = np.searchsorted(every, keys)
         if idx.size and (int(idx.max()) >= every.size or not np.array_equal(every[idx], keys)):
             return None
-        if g not in self._posted:
-            self._posted[g] = _post_table(every, m, pm)
-        pairs, table = self._posted[g]
+        pairs, table = self.posted(c)
         return pairs, table[idx]
 
     def reposted(self, money: dict[str, float], production_share: float | None
@@ -166,17 +273,31 @@ class SharedPostings:
         the rules each group becomes (the same objects for every book of the batch)."""
         memo = (tuple(sorted(money.items())), production_share)
         if memo not in self._derived:
+            def derive(m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[SimpleNamespace, ProgrammeMoney]:
+                return (SimpleNamespace(**{**vars(m), **money}), pm if production_share is None else
+                        dataclasses.replace(pm, production_share=np.full_like(pm.production_share,
+                                                                              production_share)))
+
             groups = self._keys()
-            rules = {}
-            for g, (m, pm, _keys) in groups.items():
-                rules[g] = (SimpleNamespace(**{**vars(m), **money}), pm if production_share is None else
-                            dataclasses.replace(pm, production_share=np.full_like(pm.production_share,
-                                                                                  production_share)))
             derived = SharedPostings(lambda: ())
             derived._sources = None
+            # rules with equal contents stay equal under the same new rates: the contents keep their keys
+            derived._contents = [(*derive(m, pm), every) for m, pm, every in self._contents]
+            rules = {g: derive(m, pm) for g, (m, pm, _c) in groups.items()}
             derived._groups = {(id(m2), id(pm2)): (m2, pm2, groups[g][2]) for g, (m2, pm2) in rules.items()}
             self._derived[memo] = (derived, rules)
         return self._derived[memo]
+
+
+def share_postings(books: Iterable[LedgerBook]) -> None:
+    """Let the books among ``books`` that post their own (read back from a pickle: a worker's or
+    a store's results) share one posting of every key they booked under equal rules, as the
+    books of one batch do; the others keep theirs. The same numbers either way."""
+    alone = [b for b in books if b.postings is None]
+    if len(alone) > 1:
+        shared = SharedPostings(lambda: [(m, pm, keys) for b in alone for _t, m, pm, keys, _c, _e in b._entries])
+        for b in alone:
+            b.postings = shared
 
 
 class LedgerBook:
@@ -201,24 +322,39 @@ class LedgerBook:
     def __init__(self, postings: SharedPostings | None = None) -> None:
         #: postings shared with the other blocks of a batch (not pickled: a book read back posts its own)
         self.postings = postings
-        self._pending: list[tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, np.ndarray | None,
-                                  dict[tuple[str, str], float]]] = []
-        #: per group of months under the same rules: (booking order, months, people booked,
-        #: pairs, sums, extras)
-        self._blocks: list[tuple[list[int], list[int], list[int], list[tuple[str, str]], np.ndarray,
-                                 list[dict[tuple[str, str], float]]]] = []
+        self._pending: list[_Entry] = []
+        #: the months booked so far, per group of months under the same rules (in booking order)
+        self._gathered: list[_Gathered] = []
+        #: per gathered group (the same order): the pairs of :func:`post` and their sums ``[month, pair]``
+        self._blocks: list[tuple[_Gathered, list[tuple[str, str]], np.ndarray]] = []
         self._booked = 0
         self._months: list[tuple[int, dict[tuple[str, str], float]]] | None = None
-        #: the counting of each group of months' keys (by the ids of their key arrays), shared with
-        #: the books posted again from this one (they count the same keys)
-        self._counted: dict[tuple[int, ...], tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray | None,
-                                                   np.ndarray, np.ndarray, np.ndarray]] = {}
         #: every month booked, as added (kept so the same states can be posted under other rates)
-        self._entries: list[tuple[int, SimpleNamespace, ProgrammeMoney, np.ndarray, np.ndarray | None,
-                                  dict[tuple[str, str], float]]] = []
+        self._entries: list[_Entry] = []
 
     def __getstate__(self) -> dict[str, object]:
-        return {**self.__dict__, "postings": None, "_counted": {}}  # (both rebuilt when needed)
+        # Pickled without the shared postings and the counts (rebuilt when needed), and with each
+        # group's keys as its distinct keys and every key's place among them (a byte or two
+        # instead of eight per person and month).
+        self._gather()
+        packed = []
+        for g in self._gathered:
+            every, _weights, _month, state, _counts = self._counted(g)
+            packed.append((every, state.astype(np.min_scalar_type(max(every.size - 1, 0)))))
+        gathered = {id(g): dataclasses.replace(g, counted=None, rows=None) for g in self._gathered}
+        return {**self.__dict__, "postings": None, "_gathered": list(gathered.values()),
+                "_blocks": [(gathered[id(g)], pairs, sums) for g, pairs, sums in self._blocks],
+                "_entries": [(t, m, pm, None, counts, extra) for t, m, pm, _keys, counts, extra in self._entries],
+                "_packed": packed}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        packed = state.pop("_packed")
+        self.__dict__.update(state)
+        for g, (every, place) in zip(self._gathered, packed, strict=True):
+            keys = every[place]
+            for o, part in zip(g.order, np.split(keys, np.cumsum(g.sizes)[:-1]), strict=True):
+                t, m, pm, _none, counts, extra = self._entries[o]
+                self._entries[o] = (t, m, pm, part, counts, extra)
 
     def _table(self, keys: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney
                ) -> tuple[list[tuple[str, str]], np.ndarray]:
@@ -243,24 +379,16 @@ class LedgerBook:
         self._entries.append(entry)
         self._months = None
 
-    def _states(self) -> list[tuple[SimpleNamespace, ProgrammeMoney, list[int], np.ndarray, np.ndarray]]:
-        """The months booked under each set of money rules (in the order first booked): the rules,
-        their entries (indices of ``_entries``), the distinct keys and every entry's keys as indices
-        into them (concatenated in entry order); from the counting done when the book was posted
-        when it has it."""
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, (_t, m, pm, *_rest) in enumerate(self._entries):
-            groups.setdefault((id(m), id(pm)), []).append(i)
+    def _states(self) -> list[tuple[_Gathered, list[int], np.ndarray, np.ndarray]]:
+        """The months booked under each set of money rules (:meth:`_gather`'s groups, in the order
+        first booked): the group, its entries (indices of ``_entries``), the distinct keys and every
+        entry's keys as indices into them (concatenated in entry order), from the counting done
+        when the book was posted."""
+        self._gather()
         out = []
-        for idx in groups.values():
-            arrays = tuple(self._entries[i][3] for i in idx)
-            found = self._counted.get(tuple(map(id, arrays)))
-            if found is not None and all(a is b for a, b in zip(found[0], arrays, strict=True)):
-                every, state = found[1], found[4]
-            else:
-                every, state = np.unique(np.concatenate(arrays), return_inverse=True)
-            _, m, pm, *_rest = self._entries[idx[0]]
-            out.append((m, pm, idx, every, state.reshape(-1)))
+        for g in self._gathered:
+            every, _weights, _month, state, _counts = self._counted(g)
+            out.append((g, g.order, every, state))
         return out
 
     def people(self, payers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -275,22 +403,22 @@ class LedgerBook:
             return None
         n = self._entries[0][3].size
         months = max(t for t, *_ in self._entries) + 1
-        index = {p: j for j, p in enumerate(payers)}
         # every person-month's row in the groups' tables stacked (the last row, zero: not booked)
         # and key; a month booked again under other rules takes the later group's, as ever
         row = np.full((n, months), -1, np.int64)
         key = np.zeros((n, months), np.int64)
         tables = []
         offset = 0
-        for m, pm, idx, every, state in self._states():  # the rules run once per set of rates, as in months()
+        for g, idx, every, state in self._states():  # the rules run once per set of rates, as in months()
             ts = np.array([self._entries[i][0] for i in idx])
             row[:, ts] = state.reshape(len(idx), n).T + offset
             key[:, ts] = np.stack([self._entries[i][3] for i in idx], axis=1)
             table = np.zeros((every.size, len(payers)))
-            pairs, amounts = self._table(every, m, pm)
-            for j, (payer, _cat) in enumerate(pairs):
-                if payer in index:
-                    table[:, index[payer]] += amounts[:, j]
+            if every.size:
+                pairs, amounts = self._group_table(g)
+                amounts = np.concatenate([amounts, np.zeros((every.size, 1))], axis=1)
+                for pick in _payer_columns(tuple(pairs), payers):  # each payer's pairs in order
+                    table += amounts[:, pick]
             tables.append(table)
             offset += every.size
         tables.append(np.zeros((1, len(payers))))
@@ -298,9 +426,9 @@ class LedgerBook:
         row[~booked] = offset
         money = np.empty((n, months, len(payers)))
         np.take(np.concatenate(tables), row, axis=0, out=money)
-        # the state's fields read from the key (see its layout above)
-        stage = np.where(booked, (key >> 51) & 0xF, int(Stage.NOT_ARRIVED)).astype(np.uint8)
-        ui = booked & ((key >> 35) & 1).astype(bool)
+        # the state's fields read from the key
+        stage = np.where(booked, _stage_of(key), int(Stage.NOT_ARRIVED)).astype(np.uint8)
+        ui = booked & _ui_of(key)
         return money, stage, ui
 
     def programme_flows(self, payers: tuple[str, ...], categories: tuple[str, ...]) -> np.ndarray:
@@ -313,11 +441,11 @@ class LedgerBook:
         column = {c: k for k, c in enumerate(categories)}
         # per entry: the cells it adds to, each cell's amounts per distinct key, and its keys' indices
         per_entry: dict[int, tuple[list[tuple[int, int]], np.ndarray, np.ndarray]] = {}
-        for m, pm, idx, every, state in self._states():
+        for g, idx, every, state in self._states():
             inside = ((every >> 45) & 0x3F) > 0  # programme + 1 (see the key's layout above)
             if not inside.any():
                 continue
-            pairs, amounts = self._table(every, m, pm)
+            pairs, amounts = self._group_table(g)
             wanted = [(j, (index[p], column[c])) for j, (p, c) in enumerate(pairs) if p in index and c in column]
             cells = [cell for _, cell in wanted]
             columns = amounts[:, [j for j, _ in wanted]].T.copy()  # [cell, key]: each cell's amounts contiguous
@@ -354,24 +482,29 @@ class LedgerBook:
         """
         shared, rules = (self.postings.reposted(money or {}, programme_production_share) if self.postings is not None
                          else (None, {}))
-        book = LedgerBook(shared)
-        book._counted = self._counted  # the same keys, counted once
         ms: dict[int, SimpleNamespace] = {}
         pms: dict[int, ProgrammeMoney] = {}
-        for t, m, pm, keys, counts, extra in self._entries:
-            if (id(m), id(pm)) in rules:  # the same new rules as the other blocks of the batch
-                entry = (t, *rules[(id(m), id(pm))], keys, counts, extra)
-                book._pending.append(entry)
-                book._entries.append(entry)
-                continue
-            if id(m) not in ms:
-                ms[id(m)] = SimpleNamespace(**{**vars(m), **(money or {})})
-            if id(pm) not in pms:
-                pms[id(pm)] = pm if programme_production_share is None else dataclasses.replace(
-                    pm, production_share=np.full_like(pm.production_share, programme_production_share))
-            entry = (t, ms[id(m)], pms[id(pm)], keys, counts, extra)
-            book._pending.append(entry)
-            book._entries.append(entry)
+        mine: dict[_Group, tuple[SimpleNamespace, ProgrammeMoney]] = {}
+
+        def new(m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[SimpleNamespace, ProgrammeMoney]:
+            g = (id(m), id(pm))
+            found = rules.get(g) or mine.get(g)  # the same new rules as the other blocks of the batch
+            if found is None:
+                if id(m) not in ms:
+                    ms[id(m)] = SimpleNamespace(**{**vars(m), **(money or {})})
+                if id(pm) not in pms:
+                    pms[id(pm)] = pm if programme_production_share is None else dataclasses.replace(
+                        pm, production_share=np.full_like(pm.production_share, programme_production_share))
+                found = mine[g] = (ms[id(m)], pms[id(pm)])
+            return found
+
+        self._gather()
+        book = LedgerBook(shared)
+        # the same months in the same groups (the new rules are one set per old set), counted once
+        book._gathered = [dataclasses.replace(g, rules=new(*g.rules), counted=self._counted(g),
+                                              flat_extras=g.extras_flat()) for g in self._gathered]
+        book._entries = [(t, *new(m, pm), keys, counts, extra) for t, m, pm, keys, counts, extra in self._entries]
+        book._booked = self._booked
         return book
 
     def months(self) -> list[tuple[int, dict[tuple[str, str], float]]]:
@@ -379,8 +512,8 @@ class LedgerBook:
         self._post_pending()
         if self._months is None:
             rows: list[tuple[int, int, dict[tuple[str, str], float]]] = []
-            for order, ts, sizes, pairs, sums, extras in self._blocks:
-                for o, t, n, row, extra in zip(order, ts, sizes, sums.tolist(), extras, strict=True):
+            for g, pairs, sums in self._blocks:
+                for o, t, n, row, extra in zip(g.order, g.ts, g.sizes, sums.tolist(), g.extras, strict=True):
                     totals = dict(zip(pairs, row, strict=True)) if n else {}
                     for k, v in extra.items():
                         totals[k] = totals.get(k, 0.0) + v
@@ -394,31 +527,36 @@ class LedgerBook:
         same numbers), without building a dict per month."""
         self._post_pending()
         out = np.zeros((months, len(payers)))
+        ts = [t for g in self._gathered for t in g.ts]
+        if len(set(ts)) < len(ts):  # a month booked twice: add as months() does
+            return self._net_by_months(payers, months)
+        same: dict[tuple[tuple[str, str], ...], list[tuple[_Gathered, np.ndarray]]] = {}
+        for g, pairs, sums in self._blocks:  # groups with the same pairs are added at once
+            same.setdefault(tuple(pairs), []).append((g, sums))
         index = {p: j for j, p in enumerate(payers)}
-        seen: set[int] = set()
-        for _order, ts, sizes, pairs, sums, extras in self._blocks:
-            if seen.intersection(ts) or len(set(ts)) < len(ts):  # a month booked twice: add as months() does
-                return self._net_by_months(payers, months)
-            seen.update(ts)
-            t = np.asarray(ts, np.int64)
-            vals = sums.copy()
-            booked = np.asarray(sizes) > 0
+        for pairs, blocks in same.items():
+            ts = np.concatenate([np.asarray(g.ts, np.int64) for g, _ in blocks])
+            booked = np.concatenate([np.asarray(g.sizes) for g, _ in blocks]) > 0
+            vals = np.zeros((ts.size, len(pairs) + 1))  # (the last column: nothing, for payers with fewer pairs)
+            vals[booked, :-1] = np.concatenate([sums for _, sums in blocks])[booked]
+            # extras in a pair the month has join it (one per month and pair); the others are
+            # added after the pairs, in order
+            flat = [g.extras_flat() for g, _ in blocks]
+            first = np.cumsum([0] + [len(g.ts) for g, _ in blocks])
+            e = np.concatenate([f[0] + first[i] for i, f in enumerate(flat)])
+            ks = [k for f in flat for k in f[1]]
+            v = np.concatenate([f[2] for f in flat])
             column = {pair: j for j, pair in enumerate(pairs)}
-            after: list[tuple[int, str, float]] = []  # (entry, payer, amount) added after the pairs
-            for e, extra in enumerate(extras):
-                for k, v in extra.items():
-                    if booked[e] and k in column:
-                        vals[e, column[k]] += v
-                    else:
-                        after.append((e, k[0], v))
-            part = np.zeros((len(ts), len(payers)))
-            for j, (payer, _cat) in enumerate(pairs):
-                if payer in index:
-                    part[:, index[payer]] += np.where(booked, vals[:, j], 0.0)
-            for e, payer, v in after:
-                if payer in index:
-                    part[e, index[payer]] += v
-            out[t] += part
+            col = np.array([column.get(k, -1) for k in ks], np.int64)
+            joins = (col >= 0) & booked[e]
+            vals[e[joins], col[joins]] += v[joins]
+            part = np.zeros((ts.size, len(payers)))
+            for pick in _payer_columns(pairs, payers):  # each payer's pairs in order, one at a time
+                part += vals[:, pick]
+            payer = np.array([index.get(k[0], -1) for k in ks], np.int64)
+            after = ~joins & (payer >= 0)
+            np.add.at(part, (e[after], payer[after]), v[after])  # (in order, repeats added one by one)
+            out[ts] += part
         return out
 
     def _net_by_months(self, payers: tuple[str, ...], months: int) -> np.ndarray:
@@ -434,31 +572,44 @@ class LedgerBook:
         """Each payer's sum over all months booked."""
         self._post_pending()
         out: dict[str, float] = {}
-        for _, _, _, pairs, sums, extras in self._blocks:
+        for g, pairs, sums in self._blocks:
             for (payer, _cat), v in zip(pairs, sums.sum(axis=0).tolist(), strict=True):
                 out[payer] = out.get(payer, 0.0) + v
-            for extra in extras:
+            for extra in g.extras:
                 for (payer, _cat), v in extra.items():
                     out[payer] = out.get(payer, 0.0) + v
         return out
 
-    def _count(self, entries: list[tuple[object, ...]]
-               ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray, np.ndarray]:
+    def _count(self, entries: list[_Entry], within: np.ndarray | None = None
+               ) -> tuple[_Counted, np.ndarray | None]:
         """The distinct keys of ``entries`` (months under one set of rules) and how many people
         each month has in each: a dense ``[month, state]`` matrix, or (above :data:`DENSE_CELLS`)
-        each key's month, state and count."""
+        each key's month, state and count; and, given ``within`` (sorted keys that hold every key
+        of ``entries``, else this is ignored), the distinct keys' rows in it."""
         keys = np.concatenate([e[3] for e in entries])
-        every = np.unique(keys)
-        counts = np.concatenate([np.ones(e[3].size) if e[4] is None else e[4] for e in entries])
-        month = np.repeat(np.arange(len(entries)), [e[3].size for e in entries])
-        state = np.searchsorted(every, keys)
+        rows = None
+        if within is not None and within.size:  # find the keys in ``within`` instead of sorting them
+            at = np.minimum(np.searchsorted(within, keys), within.size - 1)
+            if np.array_equal(within[at], keys):
+                present = np.bincount(at, minlength=within.size) > 0
+                rows = np.flatnonzero(present)
+                every = within[rows]
+                state = (np.cumsum(present) - 1)[at]
+        if rows is None:
+            every = np.unique(keys)
+            state = np.searchsorted(every, keys)
+        sizes = [e[3].size for e in entries]
+        counts = (np.ones(keys.size) if all(e[4] is None for e in entries) else
+                  np.concatenate([np.ones(e[3].size) if e[4] is None else e[4] for e in entries]))
+        month = np.repeat(np.arange(len(entries)), sizes)
         cells = len(entries) * every.size
         if every.size and cells <= self.DENSE_CELLS:
             weights = np.bincount(month * every.size + state, weights=counts, minlength=cells)
-            return every, weights.reshape(len(entries), every.size), month, state, counts
-        return every, None, month, state, counts
+            return (every, weights.reshape(len(entries), every.size), month, state, counts), rows
+        return (every, None, month, state, counts), rows
 
-    def _post_pending(self) -> None:
+    def _gather(self) -> None:
+        """Group the months booked since the last call by their money rules."""
         if not self._pending:
             return
         by_rules: dict[tuple[int, int], list[int]] = {}
@@ -466,23 +617,46 @@ class LedgerBook:
             by_rules.setdefault((id(m), id(pm)), []).append(i)
         for idx in by_rules.values():
             entries = [self._pending[i] for i in idx]
-            _, m, pm, *_rest = entries[0]
-            arrays = tuple(e[3] for e in entries)
-            found = self._counted.get(tuple(map(id, arrays)))
-            if found is None or any(a is not b for a, b in zip(found[0], arrays, strict=True)):
-                found = (arrays, *self._count(entries))
-                self._counted[tuple(map(id, arrays))] = found
-            _, every, weights, month, state, counts = found
+            rules = (entries[0][1], entries[0][2])
+            shared = self.postings.locate(*rules) if self.postings is not None else None
+            counted, rows = self._count(entries, None if shared is None else shared[1])
+            self._gathered.append(_Gathered(
+                order=[self._booked + i for i in idx], ts=[e[0] for e in entries], sizes=[e[3].size for e in entries],
+                extras=[e[5] for e in entries], rules=rules, counted=counted,
+                rows=None if rows is None or shared is None else (shared[1], rows)))
+        self._booked += len(self._pending)
+        self._pending = []
+
+    def _counted(self, g: _Gathered) -> _Counted:
+        if g.counted is None:  # (read back from a pickle)
+            g.counted = self._count([self._entries[o] for o in g.order])[0]
+        return g.counted
+
+    def _group_table(self, g: _Gathered) -> tuple[list[tuple[str, str]], np.ndarray]:
+        """The pairs of :func:`post` and its amounts ``[key, pair]`` for the distinct keys of the
+        group ``g``: rows of the shared postings when they have them, else posted here."""
+        every = self._counted(g)[0]
+        if not every.size:
+            return [], np.zeros((0, 0))
+        shared = self.postings.locate(*g.rules) if self.postings is not None and g.rows is not None else None
+        if shared is not None and shared[1] is g.rows[0]:  # the shared postings' rows of these keys
+            pairs, table = self.postings.posted(shared[0])
+            return pairs, table[g.rows[1]]
+        return self._table(every, *g.rules)
+
+    def _post_pending(self) -> None:
+        """Post every group of months not yet posted: each group's distinct states under its
+        rules, times how many people each month has in each."""
+        self._gather()
+        for g in self._gathered[len(self._blocks):]:
+            every, weights, month, state, counts = self._counted(g)
             pairs: list[tuple[str, str]] = []
-            sums = np.zeros((len(entries), 0))
+            sums = np.zeros((len(g.ts), 0))
             if every.size:
-                pairs, table = self._table(every, m, pm)
+                pairs, table = self._group_table(g)
                 if weights is not None:  # people per (month, state), times the postings
                     sums = weights @ table
                 else:
-                    sums = np.zeros((len(entries), len(pairs)))
+                    sums = np.zeros((len(g.ts), len(pairs)))
                     np.add.at(sums, month, table[state] * counts[:, None])
-            self._blocks.append(([self._booked + i for i in idx], [e[0] for e in entries],
-                                 [e[3].size for e in entries], pairs, sums, [e[5] for e in entries]))
-        self._booked += len(self._pending)
-        self._pending = []
+            self._blocks.append((g, pairs, sums))

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.accounts.book import share_postings
 from sim.accounts.payers import ALL_PAYERS, PAYERS
 from sim.analysis.comparison_math import discount_factors, horizons_for, programme_start
 from sim.runs.replications import Ensemble, Request, replicate_all
@@ -151,6 +152,8 @@ def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: 
                 if a.money_only:
                     if any(r.ledger_book is None for r in (*baseline.results, *ens.results)):
                         continue
+                    # books from workers or a store post their own: let them share again
+                    share_postings(r.ledger_book for r in (*baseline.results, *ens.results))
                     base = np.stack([_reposted(r, a, value, months) for r in baseline.results])
                     sc = np.stack([_reposted(r, a, value, months) for r in ens.results])
                 else:
