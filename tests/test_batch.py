@@ -186,3 +186,123 @@ def test_replicate_runs_batched_with_calibrated_draws_and_equals_separate_runs(m
     for a, scn, seed in zip(batched.results, scenarios, batched.seeds, strict=True):
         _assert_same(a, simulate(scn, seed), "replication")
     assert len(set(batched.parameter_draws["draws"])) == 3  # each block with its own posterior draw
+
+
+def _member_share(sc, value: float):
+    from sim.analysis.assumptions_driving import _with_member_share
+
+    return _with_member_share(sc, value)
+
+
+def test_blocks_of_different_scenarios_equal_separate_runs() -> None:
+    """A comparison's runs in one model: the baseline without the programme beside the scenario
+    with it, their a-kassa variants (another population composition), event logs kept in some
+    blocks only; every block equals a separate run of its own scenario."""
+    base = load_scenario("scenarios/sigtuna-resursjobb-baseline.yaml", ["horizon_months=40"])
+    scen = load_scenario("scenarios/sigtuna-resursjobb.yaml", ["horizon_months=40"])
+    assert not base.programmes and scen.programmes
+    scenarios = [base, scen, _member_share(base, 0.0), _member_share(scen, 0.5), scen, base, _member_share(scen, 0.0)]
+    seeds = [3, 3, 5, 5, 9, 11, 3]
+    events = [False, True, False, False, True, True, False]
+    model = BatchModel(scenarios, seeds, record_events=events)
+    assert model.state.spec is scen  # the block with every programme gives the batch's programmes
+    model.run()
+    results = [RunResult.from_model(model.block(b)) for b in range(model.blocks)]
+    for b, (sc, seed, ev) in enumerate(zip(scenarios, seeds, events, strict=True)):
+        _assert_same(results[b], simulate(sc, seed, record_events=ev), f"block {b}")
+    assert results[0].tables["queues"].empty and not results[1].tables["queues"].empty
+    assert results[0].tables["events"].empty and not results[5].tables["events"].empty
+    # the a-kassa share changed who is a member, so what people are paid
+    assert results[2].summary != results[5].summary and results[6].summary != results[1].summary
+
+
+def test_blocks_with_their_own_programme_numbers_and_fewer_programmes_equal_separate_runs() -> None:
+    """Random programme numbers, some blocks with only the first of the two programmes or none."""
+    rng = np.random.default_rng(23)
+    scenarios = []
+    for k in range(5):
+        progs = _random_programmes(rng)[: (2, 1, 0, 2, 1)[k]]
+        scenarios.append(scenario(progs, population={"cohort": {"size": 250}}, horizon_months=30))
+    seeds = [int(s) for s in rng.integers(0, 2**31, len(scenarios))]
+    model = BatchModel(scenarios, seeds)
+    assert model.state.ref == 0
+    model.run()
+    for b, (sc, seed) in enumerate(zip(scenarios, seeds, strict=True)):
+        _assert_same(RunResult.from_model(model.block(b)), simulate(sc, seed), f"block {b}")
+
+
+def test_a_batch_refuses_blocks_whose_programmes_are_not_the_first_of_the_batchs() -> None:
+    a = scenario([PROGRAMME, JOBS])
+    b = scenario([JOBS])  # the second programme without the first
+    with pytest.raises(BatchError, match="programmes"):
+        BatchModel([a, b], [1, 2])
+    BatchModel([a, scenario([PROGRAMME]), scenario([])], [1, 2, 3])  # the first few, or none: one batch
+
+
+def test_replicate_all_runs_a_comparisons_runs_in_one_model_equal_to_replicate(monkeypatch, tmp_path) -> None:
+    """Baseline, scenario and the a-kassa re-runs, each with posterior draws: one batched model,
+    each ensemble equal to replicate() of its own; kept in a store under replicate()'s keys."""
+    from sim.engine import batch
+    from sim.runs.replications import Request, replicate_all
+
+    base = load_scenario("scenarios/sigtuna-resursjobb-baseline.yaml", ["horizon_months=30"])
+    scen = load_scenario("scenarios/sigtuna-resursjobb.yaml", ["horizon_months=30"])
+    asked = [Request(base, 4, 3, False), Request(scen, 4, 3, True), Request(_member_share(base, 0.5), 4, 3, False),
+             Request(_member_share(scen, 0.0), 4, 2, False), Request(scen, 4, 2, False, fixed_parameters=True)]
+    models: list[BatchModel] = []
+    monkeypatch.setattr(batch.BatchModel, "run", lambda self, run=batch.BatchModel.run: (models.append(self),
+                                                                                         run(self))[1])
+    done: list[int] = []
+    together = replicate_all(asked, progress=done.append, store=tmp_path / "kept")
+    assert [m.blocks for m in models] == [13] and done == [1] * 13
+    models.clear()
+    for rq, ens in zip(asked, together, strict=True):
+        alone = replicate(rq.scenario, rq.seed, rq.replications, record_events=rq.record_events,
+                          fixed_parameters=rq.fixed_parameters)
+        assert ens.seeds == alone.seeds and ens.parameter_draws == alone.parameter_draws
+        for a, b in zip(ens.results, alone.results, strict=True):
+            _assert_same(a, b, rq.scenario.name)
+        # what replicate_all kept, replicate reads back (the same keys): nothing runs again
+        models.clear()
+        again = replicate(rq.scenario, rq.seed, rq.replications, record_events=rq.record_events,
+                          fixed_parameters=rq.fixed_parameters, store=tmp_path / "kept")
+        assert models == []
+        for a, b in zip(again.results, alone.results, strict=True):
+            _assert_same(a, b, rq.scenario.name)
+
+
+def test_replicate_all_runs_scenarios_that_cannot_share_a_model_apart() -> None:
+    from sim.runs.replications import Request, replicate_all
+
+    a = load_scenario("scenarios/c2-lycksele.yaml", ["horizon_months=30"])
+    b = load_scenario("scenarios/c2-lycksele.yaml", ["horizon_months=32"])
+    got = replicate_all([Request(a, 1, 2, False), Request(b, 1, 2, False)])
+    for rq, ens in zip((a, b), got, strict=True):
+        for x, y in zip(ens.results, replicate(rq, 1, 2, record_events=False).results, strict=True):
+            _assert_same(x, y, rq.name)
+
+
+def test_compare_runs_its_runs_as_two_models_and_counts_each(monkeypatch) -> None:
+    """compare() asks for the baseline and two scenarios at once (one model), then the a-kassa
+    re-runs at once (one model; the baseline's re-runs made once), progress called as many times
+    as the command line counts (the shared re-runs once per scenario), and the assumption lines
+    equal to those computed on their own."""
+    from sim.analysis.assumptions_driving import assumption_lines
+    from sim.analysis.comparison import compare
+    from sim.engine import batch
+
+    over = ["horizon_months=36"]
+    base = load_scenario("scenarios/c2-lycksele-baseline.yaml", over)
+    scens = [load_scenario(f"scenarios/{name}.yaml", over) for name in ("c2-lycksele", "c2-lycksele-2coaches")]
+    models: list[BatchModel] = []
+    monkeypatch.setattr(batch.BatchModel, "run", lambda self, run=batch.BatchModel.run: (models.append(self),
+                                                                                         run(self))[1])
+    done: list[int] = []
+    out = compare(base, scens, replications=2, seed=3, bridge=False, progress=done.append)
+    r, n, values = 2, len(scens), 2  # replications, scenarios, a-kassa values
+    assert [m.blocks for m in models] == [r * (1 + n), r * values * (1 + n)]
+    assert sum(done) == r * (1 + n + 2 * n * values)
+    base_ens = replicate(base, 3, r, record_events=False)
+    ens = [replicate(s, 3, r) for s in scens]
+    alone = assumption_lines(base_ens, ens, out.scenarios)
+    assert out.tables["assumption_lines"].reset_index(drop=True).equals(alone.reset_index(drop=True))

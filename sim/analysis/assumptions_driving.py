@@ -19,7 +19,7 @@ replications with the same seeds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +29,11 @@ import pandas as pd
 from sim.accounts.book import share_postings
 from sim.accounts.payers import ALL_PAYERS, PAYERS
 from sim.analysis.comparison_math import discount_factors, horizons_for, programme_start
-from sim.runs.replications import Ensemble, replicate
+from sim.runs.replications import Ensemble, Request, replicate_all
 from sim.runs.results import RunResult
 from sim.scenario.schema import Scenario
 
-__all__ = ["ASSUMPTIONS", "LINE_COLUMNS", "assumption_lines", "Assumption", "lines_text"]
+__all__ = ["ASSUMPTIONS", "LINE_COLUMNS", "assumption_lines", "rerun_requests", "Assumption", "lines_text"]
 
 LINE_COLUMNS = ("scenario", "assumption", "title", "value", "current", "horizon_months", "payer", "p10", "p50",
                 "p90")
@@ -88,6 +88,27 @@ def _with_member_share(scenario: Scenario, value: float) -> Scenario:
     return out.model_copy(update={"name": scenario.name})
 
 
+def rerun_requests(baseline: Request, scenarios: Sequence[Request]) -> dict[tuple[int, float], Request]:
+    """The re-runs the lines of assumptions that change what people do need: for each such value,
+    the baseline's (key ``(-1, value)``, shared by every scenario's line) and each scenario's
+    (``(k, value)``), with the same seeds and without event logs. Run them with the comparison's
+    own replications (:func:`~sim.runs.replications.replicate_all`, one batched model where they
+    fit) and pass the ensembles to :func:`assumption_lines`."""
+    out: dict[tuple[int, float], Request] = {}
+    for a in ASSUMPTIONS:
+        if a.money_only:
+            continue
+        for value in a.values:
+            for k, rq in enumerate((baseline, *scenarios), start=-1):
+                out[(k, value)] = Request(_with_member_share(rq.scenario, value), rq.seed, rq.replications, False,
+                                          rq.fixed_parameters)
+    return out
+
+
+def _request(ens: Ensemble) -> Request:
+    return Request(ens.scenario, ens.seed, len(ens.seeds), ens.record_events, ens.fixed_parameters)
+
+
 def _rows(label: str, a: Assumption, value: float, current: float, horizons: list[int], origin: int,
           disc: np.ndarray, base: np.ndarray, scen: np.ndarray) -> list[tuple[object, ...]]:
     """Quantile rows of the savings ``scen - base`` (``[R, T, P]``), cumulated from ``origin``."""
@@ -106,11 +127,20 @@ def _rows(label: str, a: Assumption, value: float, current: float, horizons: lis
 
 def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: Sequence[str], *,
                      workers: int = 1, progress: Callable[[int], None] | None = None,
-                     store: str | Path | None = None) -> pd.DataFrame:
+                     store: str | Path | None = None,
+                     reruns: Mapping[tuple[int, float], Ensemble] | None = None) -> pd.DataFrame:
     """Every scenario's headline under each value of each driving assumption (see the module);
-    ``store``: where the re-runs are kept as they finish (see :func:`~sim.runs.replications.replicate`)."""
+    ``store``: where the re-runs are kept as they finish (see :func:`~sim.runs.replications.replicate`);
+    ``reruns``: the re-runs of :func:`rerun_requests`, if already run (else they are run here,
+    together; ``progress`` gets 1 per re-run, the baseline's counted once per scenario)."""
+    if reruns is None:
+        asked = rerun_requests(_request(baseline), [_request(e) for e in scenarios])
+        reruns = dict(zip(asked, replicate_all(list(asked.values()), workers=workers, progress=progress,
+                                               store=store), strict=True))
+        if progress and len(scenarios) > 1:  # the baseline's re-runs serve every scenario's lines
+            progress(sum(len(e.seeds) for (k, _), e in reruns.items() if k < 0) * (len(scenarios) - 1))
     rows: list[tuple[object, ...]] = []
-    for label, ens in zip(labels, scenarios, strict=True):
+    for index, (label, ens) in enumerate(zip(labels, scenarios, strict=True)):
         scn = ens.scenario
         start, months = scn.start_month, scn.horizon_months
         origin = programme_start(scn) - start
@@ -127,12 +157,7 @@ def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: 
                     base = np.stack([_reposted(r, a, value, months) for r in baseline.results])
                     sc = np.stack([_reposted(r, a, value, months) for r in ens.results])
                 else:
-                    b_ens = replicate(_with_member_share(baseline.scenario, value), baseline.seed,
-                                      len(baseline.seeds), workers=workers, record_events=False, progress=progress,
-                                      store=store, fixed_parameters=baseline.fixed_parameters)
-                    s_ens = replicate(_with_member_share(scn, value), ens.seed, len(ens.seeds), workers=workers,
-                                      record_events=False, progress=progress, store=store,
-                                      fixed_parameters=ens.fixed_parameters)
+                    b_ens, s_ens = reruns[(-1, value)], reruns[(index, value)]
                     base = np.stack([r.ledger_book.net(PAYERS, months) for r in b_ens.results])
                     sc = np.stack([r.ledger_book.net(PAYERS, months) for r in s_ens.results])
                 rows += _rows(label, a, value, current, horizons, origin, disc, base, sc)

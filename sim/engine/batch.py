@@ -22,8 +22,13 @@ all blocks. Every block's tables are **identical** to a separate run of its scen
   block and hands back an ordinary :class:`~sim.engine.recorder.Recorder` per block.
 
 The blocks must share everything but their programmes' numbers, their transition rates and
-employability's spread (the same cohort description, money rates, rules, horizon and the same
-programmes by name, kind and eligibility): :func:`check_batchable` says what differs otherwise.
+their population's composition (the same cohort size and arrivals, money rates, rules, calendar,
+horizon and programmes by name, kind and eligibility): :func:`check_batchable` says what differs
+otherwise. A block's scenario may have only the first few of the batch's programmes (a baseline
+without the programme beside the scenario with it): in that block the others are closed (no
+places, no referrals, no staff costs), and its records are of its own programmes only. So the
+replications of a comparison's baseline and scenarios, and of their assumption lines, run as
+blocks of one model. Each block may keep its event log or not (``record_events`` per block).
 Transition rates are the hazard table's stage rows: neighbouring blocks with the same rates share
 one hazard pass (:class:`~sim.engine.batch_state.HazardSegment`). It may import everything the ordinary model
 does; nothing in the engine imports it.
@@ -56,15 +61,16 @@ class BatchModel:
     Args:
         scenarios: one scenario per block (the same object for replications of one scenario).
         seeds: one seed per block.
-        record_events: keep the person-level event log of every block.
+        record_events: keep the person-level event log of every block (or, a list, of those
+            blocks whose flag is true).
         compiled: run the passes over everyone compiled (numba) or as plain Python.
 
     Raises:
         BatchError: if the scenarios differ in more than those numbers.
     """
 
-    def __init__(self, scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool = True,
-                 compiled: bool = True) -> None:
+    def __init__(self, scenarios: Sequence[Scenario], seeds: Sequence[int], *,
+                 record_events: bool | Sequence[bool] = True, compiled: bool = True) -> None:
         self.state = BatchState(scenarios, seeds, record_events=record_events, compiled=compiled)
         self.seeds = [int(s) for s in seeds]
         self.calendar = Calendar(self._month, self._calendar_events(), yearly=self.state.refresh_multipliers)
@@ -74,7 +80,7 @@ class BatchModel:
         ev: list[tuple[int, object]] = []
         by_month: dict[Month, list[int]] = {}
         own: dict[int, list[Month]] = {}
-        for b, spec in enumerate(s.specs):
+        for b, spec in enumerate(s.regime_specs):  # (the scenarios of the blocks' regimes)
             if id(spec) not in own:
                 own[id(spec)] = reform_months(spec)
             for m in own[id(spec)]:

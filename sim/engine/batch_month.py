@@ -15,22 +15,25 @@ import numpy as np
 
 from sim.accounts.book import ledger_keys
 from sim.engine import moves
+from sim.engine.batch_records import block_counts
 from sim.engine.batch_state import BatchState
 from sim.engine.capacity import priority_order
 from sim.engine.in_force import DROPOUT
 from sim.engine.month.clocks import advance_clocks
 from sim.engine.month.exits import hazard_pass
-from sim.engine.month.follow_up import income_support
+from sim.engine.month.follow_up import followed_now, income_support
 from sim.engine.month.forced import guarantee_moves
 from sim.engine.month.intake import months_left_in_budget_year
 from sim.engine.month.referrals import meets, stage_table
-from sim.scenario.stages import Stage
+from sim.scenario.stages import PROGRAMME_STAGES, Stage
 
 __all__ = ["MONTH", "rank_in_block"]
 
 _S = Stage
 _NS = len(Stage)
 _BIG = np.iinfo(np.int64).max
+_IN_PROGRAMME = np.zeros(_NS, bool)
+_IN_PROGRAMME[sorted(PROGRAMME_STAGES)] = True
 
 
 def rank_in_block(blocks: np.ndarray) -> np.ndarray:
@@ -84,7 +87,9 @@ def record(state: BatchState) -> None:
     """Sub-step 1a: stocks, queues, occupancy and capacity of every block."""
     spent = [sum((state.spent[i][:, k] for k in range(len(state.payers[i]))), np.zeros(state.blocks))
              for i in range(state.n_prog)]
-    state.rec.record(state.t, state.pop, state.tagged(), state.values["slots"], spent)
+    counts = state.run(block_counts, state.pop.stage, state.pop.programme, state.first, state.n_prog, _IN_PROGRAMME,
+                       int(_S.WAITING))
+    state.rec.record(state.t, counts, state.values["slots"], spent)
 
 
 def keys(state: BatchState) -> np.ndarray:
@@ -138,8 +143,7 @@ def forced(state: BatchState) -> None:
     """Sub-step 4: the forced moves, in the order of :mod:`sim.engine.month.forced`."""
     pop, r = state.pop, state.regime
     st = pop.stage
-    lo, hi = np.searchsorted(state.retire_sorted, [state.t, state.t + 1])
-    old = state.retire_order[lo:hi]
+    old = state.retire_order[state.retire_bounds[state.t]:state.retire_bounds[state.t + 1]]
     old = old[st[old] < _S.OTHER]
     if old.size:
         in_prog = (pop.programme[old] >= 0) & (st[old] >= _S.COACHING) & (st[old] <= _S.SUBSIDISED)
@@ -270,9 +274,9 @@ def follow_up(state: BatchState) -> None:
     months = state.spec.calendar.follow_up_months_after_exit
     if not state.spec.programmes or not months:
         return
-    table = np.zeros(1 << 15, bool)  # months since a programme are int16
-    table[np.asarray(months)] = True
-    followed = np.flatnonzero(table[state.pop.months_since_programme])
+    wanted = np.zeros(max(months) + 1, bool)
+    wanted[np.asarray(months)] = True
+    followed = state.run(followed_now, state.pop.months_since_programme, wanted)
     support = np.zeros(len(state.pop), np.uint8)
     if followed.size:
         group = state.money_group[state.block[followed]]
@@ -280,7 +284,7 @@ def follow_up(state: BatchState) -> None:
         for g in present:
             ids = followed if present.size == 1 else followed[group == g]
             support[ids] = income_support(state, ids, state.money_regimes[g])
-    state.rec.follow_up(state.t, state.pop, months, support, state.block)
+    state.rec.follow_up(state.t, state.pop, months, support, state.block, among=followed)
 
 
 #: The sub-steps of a month, in the order of :data:`sim.engine.model.MONTH`.

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 
 from sim.accounts.book import LedgerBook, SharedPostings
+from sim.accounts.jit import kernel
 from sim.engine.population import Population
 from sim.engine.recorder import Recorder, follow_up_cells
 from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario
 from sim.scenario.stages import PROGRAMME_STAGES, Stage
 
-__all__ = ["BatchRecorder", "BlockRun"]
+__all__ = ["BatchRecorder", "BlockRun", "block_counts"]
 
 _NS = len(Stage)
 _SUPPORT = 4
@@ -46,19 +47,49 @@ class BlockRun:
     track: np.ndarray
 
 
+@kernel
+def block_counts(stage, programme, first, n_programmes, in_programme, waiting_code):  # noqa: ANN001, ANN201
+    """Everyone counted by block and stage, and the people on each programme's waiting list and
+    in it by block (``[block, stage]``, ``[block, programme]`` twice), in one pass."""
+    nb = first.size - 1
+    ns = in_programme.size
+    width = max(n_programmes, 1)
+    stocks = np.zeros((nb, ns), np.int64)
+    waiting = np.zeros((nb, width), np.int64)
+    inside = np.zeros((nb, width), np.int64)
+    for b in range(nb):
+        for i in range(first[b], first[b + 1]):
+            s = stage[i]
+            stocks[b, s] += 1
+            p = programme[i]
+            if p >= 0:
+                if s == waiting_code:
+                    waiting[b, p] += 1
+                elif in_programme[s]:
+                    inside[b, p] += 1
+    return stocks, waiting[:, :n_programmes], inside[:, :n_programmes]
+
+
 class BatchRecorder:
     """Per-month records of every block of a batch.
 
     Args:
-        blocks: number of blocks; ``n_programmes``: programmes of each.
+        blocks: number of blocks; ``n_programmes``: programmes of the batch (a block may have
+            the first few only: its records are of those).
         first: where each block's people start, and the end.
+        record_events: whether each block keeps its event log (one flag for all, or one a block).
     """
 
-    def __init__(self, blocks: int, n_programmes: int, first: np.ndarray, *, record_events: bool) -> None:
+    def __init__(self, blocks: int, n_programmes: int, first: np.ndarray, *,
+                 record_events: bool | Sequence[bool]) -> None:
         self.blocks = blocks
         self.n_programmes = n_programmes
         self.first = first
-        self.record_events = record_events
+        #: whether each block keeps its event log
+        self.events = ([bool(record_events)] * blocks if isinstance(record_events, (bool, np.bool_))
+                       else [bool(e) for e in record_events])
+        #: whether any block does (then the last month's keys are kept: :attr:`final`)
+        self.record_events = any(self.events)
         self.block = np.repeat(np.arange(blocks, dtype=np.int64), np.diff(first))
         self._block_ns = self.block * _NS
         self.stocks: list[np.ndarray] = []  # per month: [block, stage]
@@ -77,18 +108,13 @@ class BatchRecorder:
         self.postings = SharedPostings(self._booked_keys)
 
     # ----------------------------------------------------------------- during the run
-    def record(self, t: int, pop: Population, tagged: np.ndarray, capacity: np.ndarray,
+    def record(self, t: int, counts: tuple[np.ndarray, np.ndarray, np.ndarray], capacity: np.ndarray,
                spent: Sequence[np.ndarray]) -> None:
-        """Stocks and queues of every block at the start of month ``t``."""
-        self.stocks.append(np.bincount(self._block_ns + pop.stage, minlength=self.blocks * _NS
-                                       ).reshape(self.blocks, _NS))
+        """Stocks and queues of every block at the start of month ``t`` (``counts``: of
+        :func:`block_counts`)."""
+        stocks, waiting, inside = counts
+        self.stocks.append(stocks)
         if self.n_programmes:
-            has = tagged[pop.programme[tagged] >= 0]
-            st = pop.stage[has]
-            cell = self.block[has] * self.n_programmes + pop.programme[has]
-            size = self.blocks * self.n_programmes
-            waiting = np.bincount(cell[st == Stage.WAITING], minlength=size).reshape(self.blocks, -1)
-            inside = np.bincount(cell[_IN_PROGRAMME[st]], minlength=size).reshape(self.blocks, -1)
             self.queues.append((t, waiting, inside, capacity.copy(), np.stack(spent, axis=1)))
 
     def book(self, t: int, key: np.ndarray, regimes: list[Any], staff: np.ndarray, booked: np.ndarray) -> None:
@@ -113,12 +139,13 @@ class BatchRecorder:
         self.exits.append((t, prog, reason, np.bincount(self.block[ids], minlength=self.blocks)))
 
     def follow_up(self, t: int, pop: Population, months_after: Sequence[int], support: np.ndarray,
-                  block: np.ndarray) -> None:
-        """Stage and income support of people k months after leaving a programme, every block."""
+                  block: np.ndarray, among: np.ndarray | None = None) -> None:
+        """Stage and income support of people k months after leaving a programme, every block
+        (``among``: ids, ascending, that include all of them, if known)."""
         if not self.n_programmes:
             return
         for k in months_after:
-            sel, cells = follow_up_cells(pop, k, support)
+            sel, cells = follow_up_cells(pop, k, support, among)
             if sel.size == 0:
                 continue
             self.follow_ups.append((t, k, block[sel], cells))
@@ -155,6 +182,22 @@ class BatchRecorder:
                                     *(np.stack([q[j] for q in self.queues]) for j in range(1, 5)))
         return self._queues_stacked
 
+    def _counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The start and exit counts stacked ([record, block] each), once."""
+        if getattr(self, "_counts_stacked", None) is None or self._counts_stacked[0] != (len(self.starts),
+                                                                                         len(self.exits)):
+            st = np.stack([c for *_, c in self.starts]) if self.starts else np.zeros((0, self.blocks), np.int64)
+            ex = np.stack([c for *_, c in self.exits]) if self.exits else np.zeros((0, self.blocks), np.int64)
+            self._counts_stacked = ((len(self.starts), len(self.exits)), st, ex)
+        return self._counts_stacked[1:]
+
+    def _any_booked(self) -> np.ndarray:
+        """Whether each month booked any staff cost of each block ([month, block]), once."""
+        if getattr(self, "_booked_any", None) is None or len(self._booked_any) != len(self.ledger):
+            self._booked_any = (np.stack([booked.any(axis=1) for *_, booked in self.ledger]) if self.ledger
+                                else np.zeros((0, self.blocks), bool))
+        return self._booked_any
+
     def _follow_ups_by_block(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every follow-up cell with its record's index, grouped by block (records in order)."""
         if getattr(self, "_fu_split", None) is None or self._fu_split[0] != len(self.follow_ups):
@@ -170,10 +213,11 @@ class BatchRecorder:
         return self._fu_split[1:]
 
     def block_records(self, b: int, programmes: Sequence[str], funders: Sequence[str]) -> Recorder:
-        """Block ``b``'s records, as a separate run of it would have made them."""
-        n_prog = self.n_programmes
+        """Block ``b``'s records, as a separate run of it would have made them (``programmes``:
+        the block's own, the first of the batch's)."""
+        n_prog = len(programmes)
         lo = int(self.first[b])
-        rec = Recorder(n_prog, record_events=self.record_events)
+        rec = Recorder(n_prog, record_events=self.events[b])
         rec.stocks = [s[b] for s in self.stocks]
         bounds, t, ids, src, dst, prog = self._moves_by_block()
         sl = slice(bounds[b], bounds[b + 1])
@@ -184,7 +228,7 @@ class BatchRecorder:
             counts = np.bincount(cells, minlength=months * _NS * _NS).reshape(months, _NS * _NS)
             ts, at = np.unique(bt, return_index=True)
             rec.flows = {int(m): counts[m] for m in ts}
-            if self.record_events:
+            if self.events[b]:
                 edges = list(at) + [bt.size]
                 rec.events = []
                 for m, a, z in zip(ts, edges[:-1], edges[1:], strict=True):
@@ -194,38 +238,37 @@ class BatchRecorder:
                         if y > x:
                             rec.events.append((int(m), bids[x:y], bsrc[x:y], bdst[x:y], bprog[x:y]))
                 rec.event_keys = self._event_keys(b, lo, rec.events)
-        q = self._stacked()
+        q = self._stacked() if n_prog else None
         if q is not None:
             ts, w, inside, cap, spent = q
             rec.queues = [(t_, i, *row) for t_, rows in zip(ts, zip(w[:, b].tolist(), inside[:, b].tolist(),
                                                                       cap[:, b].tolist(), spent[:, b].tolist(),
                                                                       strict=True), strict=True)
-                          for i, row in enumerate(zip(*rows, strict=True))]
-        for t_, p, c in self.starts:
-            if c[b]:
-                rec.starts[(t_, p)] = rec.starts.get((t_, p), 0) + int(c[b])
-        for t_, p, reason, c in self.exits:
-            if c[b]:
-                rec.exits[(t_, p, reason)] = rec.exits.get((t_, p, reason), 0) + int(c[b])
+                          for i, row in enumerate(zip(*rows, strict=True)) if i < n_prog]
+        starts, exits = self._counts()
+        for e in np.flatnonzero(starts[:, b]).tolist():
+            t_, p, c = self.starts[e]
+            rec.starts[(t_, p)] = rec.starts.get((t_, p), 0) + int(c[b])
+        for e in np.flatnonzero(exits[:, b]).tolist():
+            t_, p, reason, c = self.exits[e]
+            rec.exits[(t_, p, reason)] = rec.exits.get((t_, p, reason), 0) + int(c[b])
         width = _NS * _SUPPORT
         bounds, entry, cells = self._follow_ups_by_block()
         mine, mine_cells = entry[bounds[b]:bounds[b + 1]], cells[bounds[b]:bounds[b + 1]]
-        if mine.size:
-            present, at = np.unique(mine, return_index=True)  # entries in order; each entry's cells in a run
-            edges = list(at) + [mine.size]
-            for e, lo_, hi_ in zip(present, edges[:-1], edges[1:], strict=True):
-                t_, k = self.follow_ups[e][:2]
-                counts = np.bincount(mine_cells[lo_:hi_], minlength=n_prog * width)
-                for i in range(n_prog):
-                    row = counts[i * width:(i + 1) * width]
-                    if row.any():
-                        rec.follow_ups.append((t_, i, k, row))
-        rec.status_rows = [(d, i, counts[b]) for d, i, counts in self.status_rows]
+        if mine.size and n_prog:
+            present, at = np.unique(mine, return_inverse=True)  # the entries (records) in order
+            counts = np.bincount(at * (n_prog * width) + mine_cells, minlength=present.size * n_prog * width
+                                 ).reshape(present.size, n_prog, width)
+            for j, i in zip(*(x.tolist() for x in np.nonzero(counts.any(axis=2))), strict=True):
+                t_, k = self.follow_ups[int(present[j])][:2]
+                rec.follow_ups.append((t_, i, k, counts[j, i]))
+        rec.status_rows = [(d, i, counts[b]) for d, i, counts in self.status_rows if i < n_prog]
         book = LedgerBook(self.postings)
         hi = int(self.first[b + 1])
-        for t_, key, regimes, staff, booked in self.ledger:
+        any_booked = self._any_booked()[:, b].tolist()
+        for (t_, key, regimes, staff, booked), some in zip(self.ledger, any_booked, strict=True):
             extra: dict[tuple[str, str], float] = {}
-            if booked[b].any():
+            if some:
                 for i, (on, cost) in enumerate(zip(booked[b].tolist(), staff[b].tolist(), strict=True)):
                     if on:
                         pair = (funders[i], "programme_staff")

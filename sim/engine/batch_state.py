@@ -62,16 +62,53 @@ class BatchError(ValueError):
     """Scenarios that cannot run as blocks of one batch."""
 
 
-def _shape(scenario: Scenario) -> dict[str, Any]:
-    """What every block of a batch must share: the scenario without its name and texts, its
-    programmes without their numbers (but with the payers of their costs and budgets), its
-    transitions without their rates (but with which move has one) and its population without
-    the spread of employability (the national values a calibration draws per replication)."""
+#: what of a scenario no run reads: its texts, its goals (read by the comparison) and where its
+#: calibrated values come from (drawn before the run, :mod:`sim.runs.posterior`)
+_NOT_RUN = ("name", "title", "description", "goals", "parameters")
+#: the latest scenarios' :func:`_dumped` (each kept with its scenario, so that no id is reused)
+_DUMPED: dict[int, list[Any]] = {}  # id -> [scenario, doc, composition, shape or None]
+_DUMPED_MAX = 256  # (~30 KB of dump each, and the scenario kept alive)
+
+
+def _dumped(scenario: Scenario) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the parameters in force (:func:`~sim.engine.in_force.regime_at`) are made of, and the
+    population composition: the scenario without what no run reads (:data:`_NOT_RUN`) and its
+    composition (scenarios equal in it have the same regimes), and the composition (read-only;
+    made once per scenario object: a batch's checks and its state ask for the same ones)."""
+    entry = _entry(scenario)
+    return entry[1], entry[2]
+
+
+def _entry(scenario: Scenario) -> list[Any]:
+    """The scenario's entry in :data:`_DUMPED`, made if missing."""
+    found = _DUMPED.get(id(scenario))
+    if found is not None and found[0] is scenario:
+        return found
     doc = scenario.model_dump(mode="json")
-    for k in ("name", "title", "description"):
+    for k in _NOT_RUN:
         doc.pop(k, None)
+    comp = (doc.get("population") or {}).pop("composition", None) or {}
+    if len(_DUMPED) >= _DUMPED_MAX:
+        _DUMPED.pop(next(iter(_DUMPED)))
+    entry = _DUMPED[id(scenario)] = [scenario, doc, comp, None]
+    return entry
+
+
+def _in_force(scenario: Scenario) -> dict[str, Any]:
+    return _dumped(scenario)[0]
+
+
+def _shape(scenario: Scenario) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What every block of a batch must share: the scenario without what no run reads (its texts,
+    goals and calibration source: :data:`_NOT_RUN`), its population without its composition
+    (drawn per block), its transitions without their rates (but with which move has one); and,
+    apart, its programmes without their numbers (but with the payers of their costs and
+    budgets), of which a block may have the first few only (made once per scenario object)."""
+    entry = _entry(scenario)
+    if entry[3] is not None:
+        return entry[3]
+    doc = dict(entry[1])  # (a copy: the dump is shared)
     doc["transitions"] = {src: sorted(dests) for src, dests in (doc.get("transitions") or {}).items()}
-    ((doc.get("population") or {}).get("composition") or {}).pop("employability_sd", None)
     progs = []
     for p in doc.pop("programmes"):
         keys = {k: sorted(p[k] or {}) for k in ("exit_rates_per_month", "cost_sek_per_participant_month",
@@ -79,30 +116,42 @@ def _shape(scenario: Scenario) -> dict[str, Any]:
         keys["wage"] = p["wage_sek_per_month"] is None
         keys["wage_subsidy_max"] = p["wage_subsidy_max_sek_per_month"] is None
         progs.append({**{k: v for k, v in p.items() if k not in _PROGRAMME_NUMBERS}, **keys})
-    doc["programmes"] = progs
-    return doc
+    entry[3] = (doc, progs)
+    return doc, progs
+
+
+def reference(scenarios: Sequence[Scenario]) -> int:
+    """The block whose scenario has every programme of the batch (the first with the most)."""
+    n = [len(sc.programmes) for sc in scenarios]
+    return n.index(max(n))
 
 
 def check_batchable(scenarios: Sequence[Scenario]) -> None:
-    """Refuse scenarios that cannot be blocks of one batch.
+    """Refuse scenarios that cannot be blocks of one batch: they must be equal but for their
+    programmes' numbers, transition rates and population composition, and each one's programmes
+    must be the first of the programmes of the one with the most (a baseline without the
+    programme and the scenario with it share a batch; in a block without a programme, it is
+    closed).
 
     Raises:
         BatchError: naming the first scenario and the first top-level key that differs.
     """
     if not scenarios:
         raise BatchError("a batch needs at least one scenario")
-    first = _shape(scenarios[0])
-    seen: dict[int, bool] = {id(scenarios[0]): True}
-    for i, sc in enumerate(scenarios[1:], start=1):
+    ref = reference(scenarios)
+    first, progs = _shape(scenarios[ref])
+    seen: dict[int, bool] = {id(scenarios[ref]): True}
+    for i, sc in enumerate(scenarios):
         if id(sc) in seen:
             continue
         seen[id(sc)] = True
-        other = _shape(sc)
-        if other != first:
-            key = next(k for k in sorted(set(first) | set(other)) if first.get(k) != other.get(k))
-            raise BatchError(f"scenario {i} ({sc.name!r}) differs from scenario 0 ({scenarios[0].name!r}) in "
-                             f"{key!r}: blocks of a batch may differ only in their programmes' numbers, "
-                             "transition rates and employability spread")
+        other, own = _shape(sc)
+        if other != first or own != progs[:len(own)]:
+            key = next((k for k in sorted(set(first) | set(other)) if first.get(k) != other.get(k)), "programmes")
+            raise BatchError(f"scenario {i} ({sc.name!r}) differs from scenario {ref} ({scenarios[ref].name!r}) "
+                             f"in {key!r}: blocks of a batch may differ only in their programmes' numbers "
+                             "(and have the first few of the programmes), transition rates and population "
+                             "composition")
 
 
 class BlockStreams(Streams):
@@ -117,12 +166,13 @@ class BlockStreams(Streams):
     """
 
     def __init__(self, seeds: Sequence[int], first: np.ndarray) -> None:
+        own: dict[int, int] = {}
         for s in seeds:
-            Streams(s)  # the same check of each seed
+            if s not in own:
+                own[s] = Streams(s).key  # (the same check of each seed)
         self.seed = int(seeds[0])
         self.seeds = [int(s) for s in seeds]
-        self.keys = np.array([int(np.random.SeedSequence(s).generate_state(1, np.uint64)[0]) for s in self.seeds],
-                             np.uint64)
+        self.keys = np.array([own[s] for s in seeds], np.uint64)
         self.first = first
         self.block = np.repeat(np.arange(len(self.seeds), dtype=np.int64), np.diff(first))
         self._shift = first[:-1].astype(np.uint64) * _GOLDEN
@@ -186,19 +236,37 @@ class BatchState:
     """Everything a batch's sub-steps share; the ordinary moves (:mod:`sim.engine.moves`) take it
     as they take a :class:`~sim.engine.state.RunState`.
 
-    ``regime`` is block 0's: the values every block shares (rules, money rates) are read from
-    it; programme values are read per block from :attr:`values`, the hazard rows from
+    ``regime`` is the reference block's (:func:`reference`, the one with every programme): the
+    values every block shares (rules, money rates) and the list of programmes are read from it;
+    programme values are read per block from :attr:`values`, the hazard rows from
     :attr:`segments` (blocks next to each other with the same transition rates share one) and
     the spread of employability per block from :attr:`employability_sd`.
     """
 
-    def __init__(self, scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool,
+    def __init__(self, scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool | Sequence[bool],
                  compiled: bool) -> None:
         if len(scenarios) != len(seeds):
             raise ValueError(f"{len(scenarios)} scenarios for {len(seeds)} seeds")
+        docs = {id(sc): _in_force(sc) for sc in scenarios}
         check_batchable(scenarios)
         self.specs = list(scenarios)
-        self.spec = scenarios[0]
+        # scenarios equal but for their texts and composition share their regimes (one per month)
+        same: dict[str, Scenario] = {}
+        own: dict[int, Scenario] = {}
+        for sc in scenarios:
+            if id(sc) not in own:
+                own[id(sc)] = same.setdefault(repr(docs[id(sc)]), sc)  # (dumps of one schema: keys in one order)
+        #: each block's scenario as far as its regimes go (one object for scenarios with the same regimes)
+        self.regime_specs = [own[id(sc)] for sc in scenarios]
+        #: the block whose scenario has every programme (its spec and regime are the batch's)
+        self.ref = reference(scenarios)
+        self.spec = scenarios[self.ref]
+        events = ([bool(record_events)] * len(scenarios) if isinstance(record_events, (bool, np.bool_))
+                  else [bool(e) for e in record_events])
+        if len(events) != len(scenarios):
+            raise ValueError(f"{len(events)} record_events for {len(scenarios)} scenarios")
+        #: whether each block keeps its event log
+        self.record_events = events
         self.compiled = compiled
         self.t = 0
         self.start: Month = self.spec.start_month
@@ -207,8 +275,8 @@ class BatchState:
         self.n_prog = len(self.spec.programmes)
         self._regime_cache: dict[tuple[int, Month], Regime] = {}
         self.regimes: list[Regime] = [self._regime_at(b, self.start) for b in range(self.blocks)]
-        one = check_fits(self.spec.population, self.start, self.horizon, record_events)
-        need = memory_estimate(one * self.blocks, self.horizon, record_events)
+        one = check_fits(self.spec.population, self.start, self.horizon, any(events))
+        need = memory_estimate(one * self.blocks, self.horizon, any(events))
         if need > 0.8 * _available_bytes():
             raise ResourceError(f"{self.blocks} blocks of {one:,} people need about {need / 2**30:,.1f} GiB of "
                                 "memory: run fewer blocks at a time")
@@ -222,39 +290,47 @@ class BatchState:
         cap = int(np.ceil(self.spec.effects.duration_cap_years * 12))
         self.duration = duration_factor(np.arange(cap + 1, dtype=np.int16), self.spec.effects)
         self.counts_as_work = np.zeros(max(self.n_prog, 1), bool)
-        for p in self.regimes[0].programmes:
+        for p in self.regime.programmes:
             self.counts_as_work[p.index] = p.counts_as_work
         self.employability_sd = np.array([sc.population.composition.employability_sd for sc in self.specs])
         self.work_mult = np.ones(len(self.pop), np.float32)
         self.studies_mult = np.ones(len(self.pop), np.float32)
         self.moved = np.zeros(len(self.pop), bool)
         self._tag_cache: np.ndarray | None = None
+        self._tags_version = 0  # how many times people were tagged
+        #: participants and queues found since the last move (see _found_since_last_move)
+        self._found: dict[tuple[int, int], np.ndarray] = {}
+        self._found_when: tuple[int, int, int] = (-1, -1, -1)
         self.track = np.zeros(0, np.int64)
         #: per programme: payers of its budgets; their levels and spending [block, payer]
-        self.payers = [list(p.budget_per_year) for p in self.regimes[0].programmes]
+        self.payers = [list(p.budget_per_year) for p in self.regime.programmes]
         self.level = [np.zeros((self.blocks, len(k))) for k in self.payers]
         self.spent = [np.zeros((self.blocks, len(k))) for k in self.payers]
         self._programme_arrays()
         for i in range(self.n_prog):
             self.level[i][:] = self.budget_per_year[i]
-        self.rec = BatchRecorder(self.blocks, self.n_prog, self.first, record_events=record_events)
+        self.rec = BatchRecorder(self.blocks, self.n_prog, self.first, record_events=events)
         pension = self.pop.birth_month + int(np.ceil(self.spec.rules.pension_age * 12)) - self.start
         retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
         self.retire_order = np.argsort(retire_t, kind="stable")
         self.retire_sorted = retire_t[self.retire_order]
+        #: where the people who retire in month t start in retire_order (t = 0 .. horizon + 1)
+        self.retire_bounds = np.searchsorted(self.retire_sorted, np.arange(self.horizon + 2, dtype=retire_t.dtype))
 
     # ----------------------------------------------------------------- parameters in force
     def _regime_at(self, b: int, month: Month) -> Regime:
-        key = (id(self.specs[b]), month)
+        spec = self.regime_specs[b]
+        key = (id(spec), month)
         r = self._regime_cache.get(key)
         if r is None:
-            r = self._regime_cache[key] = regime_at(self.specs[b], month)
+            r = self._regime_cache[key] = regime_at(spec, month)
         return r
 
     @property
     def regime(self) -> Regime:
-        """Block 0's parameters in force (for the values all blocks share)."""
-        return self.regimes[0]
+        """The reference block's parameters in force (for the values all blocks share, and the
+        programmes)."""
+        return self.regimes[self.ref]
 
     def reform(self, month: Month, blocks: Sequence[int]) -> None:
         """Put in force the parameters of ``month`` for ``blocks`` (those with a reform then)."""
@@ -263,33 +339,54 @@ class BatchState:
         self._programme_arrays()
 
     def _programme_arrays(self) -> None:
-        """Programme values per block and programme, the hazard rows and decay of every block."""
+        """Programme values per block and programme, the hazard rows and decay of every block
+        (worked out once per distinct regime, then spread to its blocks)."""
         nb, npg = self.blocks, self.n_prog
-        progs = [r.programmes for r in self.regimes]
+        where: dict[int, int] = {}
+        distinct: list[Regime] = []
+        inv = np.empty(nb, np.int64)
+        for b, r in enumerate(self.regimes):
+            u = where.get(id(r))
+            if u is None:
+                u = where[id(r)] = len(distinct)
+                distinct.append(r)
+            inv[b] = u
+        nu = len(distinct)
+        progs = [r.programmes for r in distinct]
         self.values: dict[str, np.ndarray] = {}
         for name in _VALUES:
             dtype = np.int64 if name in _INT_VALUES else np.float64
-            arr = np.zeros((nb, npg), dtype)
-            for b in range(nb):
-                for p in progs[b]:
+            arr = np.zeros((nu, npg), dtype)
+            for u in range(nu):
+                for p in progs[u]:
                     v = getattr(p, name)
-                    arr[b, p.index] = _NO_CAP if v is None else v
-            self.values[name] = arr
-        self.active = np.array([[p.active for p in ps] for ps in progs], bool).reshape(nb, npg)
-        self.wage = np.zeros((nb, max(npg, 1)))  # (a column of zeros without programmes, as ProgrammeMoney.empty)
-        for b, r in enumerate(self.regimes):
-            self.wage[b, :npg] = r.programme_money.wage[:npg]
-        self.charge = [np.array([[progs[b][i].budget_charge[k] for k in self.payers[i]] for b in range(nb)]
-                                ).reshape(nb, len(self.payers[i])) for i in range(npg)]
-        self.budget_per_year = [np.array([[progs[b][i].budget_per_year[k] for k in self.payers[i]]
-                                          for b in range(nb)]).reshape(nb, len(self.payers[i])) for i in range(npg)]
+                    arr[u, p.index] = _NO_CAP if v is None else v
+            if name == "fade_months":
+                for u in range(nu):
+                    arr[u, len(progs[u]):] = 1.0  # (any number: nobody is in a programme a block lacks)
+            self.values[name] = arr[inv]
+        active = np.zeros((nu, npg), bool)  # a programme a block's scenario does not have is closed
+        wage = np.zeros((nu, max(npg, 1)))  # (a column of zeros without programmes, as ProgrammeMoney.empty)
+        for u, r in enumerate(distinct):
+            for p in progs[u]:
+                active[u, p.index] = p.active
+            wage[u, :len(progs[u])] = r.programme_money.wage[:len(progs[u])]
+        self.active, self.wage = active[inv], wage[inv]
+        self.charge = [np.array([[progs[u][i].budget_charge[k] if i < len(progs[u]) else 0.0 for k in self.payers[i]]
+                                 for u in range(nu)]).reshape(nu, len(self.payers[i]))[inv] for i in range(npg)]
+        self.budget_per_year = [np.array([[progs[u][i].budget_per_year[k] if i < len(progs[u]) else 0.0
+                                           for k in self.payers[i]] for u in range(nu)]
+                                         ).reshape(nu, len(self.payers[i]))[inv] for i in range(npg)]
         for i in range(npg):
             if (self.values["slots"][:, i] < 0).any():
                 raise ValueError("capacity must be a whole number >= 0")
-        prog_rows = [r.hazard_rows for r in self.regimes]
-        prog = [np.vstack([h.table[_NS:] for h in prog_rows])] + [
-            np.concatenate([getattr(h, f)[_NS:] for h in prog_rows])
-            for f in ("constant_total", "work_base", "lock_in", "is_programme")]
+        # every block has a row per programme of the batch: the reference's rows (of the same
+        # month) stand in for the programmes a block does not have (nobody is in them)
+        full = self.regime.hazard_rows
+        fields = ("table", "constant_total", "work_base", "lock_in", "is_programme")
+        rows = [[np.concatenate([getattr(r.hazard_rows, f)[_NS:], getattr(full, f)[_NS + len(ps):]])
+                 for r, ps in zip(distinct, progs, strict=True)] for f in fields]
+        prog = [np.stack(rs)[inv].reshape(nb * npg, *rs[0].shape[1:]) for rs in rows]
         self.segments: list[HazardSegment] = []
         lo = 0
         for b in range(1, nb + 1):
@@ -308,19 +405,16 @@ class BatchState:
         self.decay = decay_table(fade, self.horizon + 1)
         # blocks whose money rules are equal share one call of the rules (income support)
         keys: dict[object, int] = {}
-        by_regime: dict[int, int] = {}
         self.money_regimes: list[Regime] = []
-        self.money_group = np.empty(nb, np.int64)
-        for b, r in enumerate(self.regimes):
-            g = by_regime.get(id(r))
+        group = np.empty(nu, np.int64)
+        for u, r in enumerate(distinct):
+            key = _money_key(r)
+            g = keys.get(key)
             if g is None:
-                key = _money_key(r)
-                g = keys.get(key)
-                if g is None:
-                    g = keys[key] = len(self.money_regimes)
-                    self.money_regimes.append(r)
-                by_regime[id(r)] = g
-            self.money_group[b] = g
+                g = keys[key] = len(self.money_regimes)
+                self.money_regimes.append(r)
+            group[u] = g
+        self.money_group = group[inv]
 
     def programme_value(self, p: ProgrammeRegime, name: str, ids: np.ndarray) -> np.ndarray:
         """Programme ``p``'s value ``name`` for each of ``ids``, from their blocks."""
@@ -373,6 +467,7 @@ class BatchState:
     def tags_added(self) -> None:
         """Note that people were tagged to a programme."""
         self._tag_cache = None
+        self._tags_version += 1
 
     # ----------------------------------------------------------------- queries
     def run(self, k: Any, *args: Any) -> Any:
@@ -389,15 +484,35 @@ class BatchState:
         """Ids of people not moved this month whose stage is in ``wanted``."""
         return self.run(select, self.pop.stage, self.moved, wanted)
 
+    def _found_since_last_move(self) -> dict[tuple[int, int], np.ndarray]:
+        """Participants and queues found since the last move (emptied by any move or tagging:
+        every move is logged, :meth:`BatchRecorder.log_events`, and stages and programme tags
+        change only through moves and taggings)."""
+        when = (self.t, len(self.rec.moves), self._tags_version)
+        if when != self._found_when:
+            self._found = {}
+            self._found_when = when
+        return self._found
+
     def participants(self, p: ProgrammeRegime) -> np.ndarray:
-        """Ids of the participants of programme ``p`` in every block (ascending)."""
-        ids = self.tagged()
-        return ids[(self.pop.programme[ids] == p.index) & (self.pop.stage[ids] == p.stage)]
+        """Ids of the participants of programme ``p`` in every block (ascending; do not change
+        them in place)."""
+        found = self._found_since_last_move()
+        ids = found.get((p.index, int(p.stage)))
+        if ids is None:
+            ids = self.tagged()
+            ids = found[(p.index, int(p.stage))] = ids[(self.pop.programme[ids] == p.index)
+                                                        & (self.pop.stage[ids] == p.stage)]
+        return ids
 
     def waiting(self) -> np.ndarray:
-        """Ids of everyone on a waiting list (ascending)."""
-        ids = self.tagged()
-        return ids[self.pop.stage[ids] == _S.WAITING]
+        """Ids of everyone on a waiting list (ascending; do not change them in place)."""
+        found = self._found_since_last_move()
+        ids = found.get((-1, int(_S.WAITING)))
+        if ids is None:
+            ids = self.tagged()
+            ids = found[(-1, int(_S.WAITING))] = ids[self.pop.stage[ids] == _S.WAITING]
+        return ids
 
     def per_block(self, ids: np.ndarray) -> np.ndarray:
         """How many of ``ids`` are in each block."""
@@ -405,20 +520,45 @@ class BatchState:
 
 
 def _synthesise(state: BatchState, one: int) -> Population:
-    """Every block's people, each block drawn from its own seed (as :func:`synthesise` draws one
-    run's); one pass over everyone when the cohort has one composition."""
+    """Every block's people, each block drawn from its own seed and its own scenario's composition
+    (as :func:`synthesise` draws one run's); one pass over each run of neighbouring blocks with
+    the same composition when the cohort has one composition."""
     spec, start, horizon = state.spec.population, state.start, state.horizon
-    r = state.regimes[0]
+    r = state.regime
     guarantee = (float(r.job_entry_months), float(state.spec.rules.benefit_days_per_month),
                  float(r.job_days_to_fas3))
     wage = r.money.previous_wage_sek_per_month
     if spec.inflow is not None and spec.inflow.composition is not None:
-        pops = [synthesise(spec, start, horizon, Streams(s), wage, guarantee=guarantee) for s in state.streams.seeds]
+        pops = [synthesise(sc.population, start, horizon, Streams(s), wage, guarantee=guarantee)
+                for sc, s in zip(state.specs, state.streams.seeds, strict=True)]
         return Population(**{f: np.concatenate([getattr(p, f) for p in pops]) for f in Population.__dataclass_fields__})
     arrival = _arrivals(spec, start, horizon)
     pop = _empty(one * state.blocks)
     pop.arrival_month[:] = np.tile(arrival, state.blocks)
+    # blocks of each composition (as far as the draws read it: not employability's spread) drawn
+    # together, as a batch of their own (their own streams: a block's people are its run's)
+    groups: dict[str, list[int]] = {}
+    key: dict[int, str] = {}
+    for b, sc in enumerate(state.specs):
+        if id(sc) not in key:
+            comp = dict(_dumped(sc)[1])
+            comp.pop("employability_sd", None)
+            key[id(sc)] = repr(comp)  # (dumps of one schema list their keys in one order)
+        groups.setdefault(key[id(sc)], []).append(b)
     step = 1 << 16
-    for lo in range(0, len(pop), step):
-        _draw(pop, lo, min(lo + step, len(pop)), spec.composition, state.streams, wage, guarantee)
+    for blocks in groups.values():
+        composition = state.specs[blocks[0]].population.composition
+        if len(groups) == 1:
+            part, streams = pop, state.streams
+        else:
+            part = _empty(one * len(blocks))
+            part.arrival_month[:] = np.tile(arrival, len(blocks))
+            streams = BlockStreams([state.streams.seeds[b] for b in blocks],
+                                   np.arange(len(blocks) + 1, dtype=np.int64) * one)
+        for lo in range(0, len(part), step):
+            _draw(part, lo, min(lo + step, len(part)), composition, streams, wage, guarantee)
+        if part is not pop:
+            at = (np.asarray(blocks, np.int64)[:, None] * one + np.arange(one)).reshape(-1)
+            for f in Population.__dataclass_fields__:
+                getattr(pop, f)[at] = getattr(part, f)
     return pop

@@ -22,6 +22,7 @@ import json
 import platform
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from sim.runs.results import RunResult, atomic_dir
 from sim.runs.workers import process_pool
 from sim.scenario.schema import Scenario
 
-__all__ = ["simulate", "simulate_batch", "replicate", "Ensemble", "content_hash",
+__all__ = ["simulate", "simulate_batch", "replicate", "replicate_all", "Request", "Ensemble", "content_hash",
            "code_version", "replication_key", "run_id", "flatten_summary", "VERSION", "QUANTILES"]
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -85,9 +86,10 @@ def simulate_batch(scenarios: Sequence[Scenario], seeds: Sequence[int], *, recor
     """Run scenario ``i`` with seed ``i`` for every ``i``, many at a time as blocks of one model
     (:class:`~sim.engine.batch.BatchModel`): each result equals ``simulate(scenarios[i], seeds[i])``.
 
-    The scenarios may differ only in their programmes' numbers and the national values a
-    calibration draws (:func:`~sim.engine.batch_state.check_batchable`; replications pass the same
-    scenario, a calibration one per parameter set). Small cohorts run many times faster so.
+    The scenarios may differ only in their programmes' numbers (and have the first few of the
+    programmes), the national values a calibration draws and their population's composition
+    (:func:`~sim.engine.batch_state.check_batchable`; replications pass the same scenario, a
+    calibration one per parameter set). Small cohorts run many times faster so.
     ``summary=False`` leaves out each result's headline numbers (they post its ledger).
 
     Raises:
@@ -107,9 +109,10 @@ def simulate_batch(scenarios: Sequence[Scenario], seeds: Sequence[int], *, recor
     return results
 
 
-def _batch(scenarios: Sequence[Scenario], seeds: Sequence[int], record_events: bool, compiled: bool = True,
-           summary: bool = True) -> list[RunResult]:
-    """One batched model of ``scenarios`` with ``seeds``, run; each block's result."""
+def _batch(scenarios: Sequence[Scenario], seeds: Sequence[int], record_events: bool | Sequence[bool],
+           compiled: bool = True, summary: bool = True) -> list[RunResult]:
+    """One batched model of ``scenarios`` with ``seeds``, run; each block's result (``record_events``:
+    for every block, or one flag a block)."""
     from sim.engine.batch import BatchModel
 
     model = BatchModel(scenarios, seeds, record_events=record_events, compiled=compiled)
@@ -118,7 +121,7 @@ def _batch(scenarios: Sequence[Scenario], seeds: Sequence[int], record_events: b
             for b in range(model.blocks)]
 
 
-def _batch_job(args: tuple[list[Scenario], list[int], bool]) -> list[RunResult]:
+def _batch_job(args: tuple[list[Scenario], list[int], list[bool]]) -> list[RunResult]:
     scenarios, seeds, events = args
     return _batch(scenarios, seeds, events)
 
@@ -136,6 +139,18 @@ def _batchable(scenarios: Sequence[Scenario]) -> bool:
     except BatchError:
         return False
     return True
+
+
+@dataclass(frozen=True)
+class Request:
+    """The replications :func:`replicate_all` is asked for: ``replications`` of ``scenario`` from
+    ``seed`` (the arguments of :func:`replicate` of the same names)."""
+
+    scenario: Scenario
+    seed: int = 0
+    replications: int = 1
+    record_events: bool = True
+    fixed_parameters: bool = False
 
 
 def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, workers: int = 1,
@@ -159,58 +174,97 @@ def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, worke
         fixed_parameters: keep the calibrated defaults' written values (posterior medians)
             instead of drawing them per replication (:mod:`sim.runs.posterior`).
     """
-    if replications < 1:
-        raise ValueError(f"replications must be >= 1, got {replications}")
-    seeds = replication_seeds(seed, replications)
-    # Replication i uses its own posterior draw of the calibrated parameters (named by
-    # `parameters: {from_calibration: NAME}`, and the calibrated defaults unless fixed), chosen by
-    # seed and i only, so independent of workers.
-    scenarios, draws = replication_scenarios(scenario, seed, replications, fixed_parameters=fixed_parameters)
-    kept = ReplicationStore(store) if store is not None else None
-    results: dict[int, RunResult] = {}
-    keys: list[str] = []
-    if kept is not None:  # read back what a killed command kept
-        kept.clean()
-        code = code_version()
-        keys = [replication_key(sc, s, record_events, code) for sc, s in zip(scenarios, seeds, strict=True)]
-        for i, key in enumerate(keys):
-            found = kept.get(key)
-            if isinstance(found, RunResult):
-                results[i] = found
-                if progress:
-                    progress(1)
+    return replicate_all([Request(scenario, seed, replications, record_events, fixed_parameters)],
+                         workers=workers, progress=progress, store=store)[0]
 
-    def finished(i: int, result: RunResult) -> None:
-        results[i] = result
+
+def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Callable[[int], None] | None = None,
+                  store: str | Path | None = None) -> list[Ensemble]:
+    """The replications of several scenarios (one :class:`Ensemble` per request, each equal to
+    :func:`replicate` of it), run together: where the scenarios can be blocks of one model
+    (:func:`~sim.engine.batch_state.check_batchable`: e.g. a comparison's baseline, its scenarios
+    and their assumption lines' re-runs), every replication of every request is a block of the
+    same batched models, so they share each month's overhead; otherwise each request's
+    replications run as :func:`replicate` runs them. ``workers``, ``progress`` and ``store`` as
+    there (each replication kept under its own key as it finishes)."""
+    todo: list[tuple[int, int]] = []  # (request, replication) not read back
+    plans = []
+    kept = ReplicationStore(store) if store is not None else None
+    if kept is not None:
+        kept.clean()
+    code = code_version() if kept is not None else ""
+    for rq in requests:
+        if rq.replications < 1:
+            raise ValueError(f"replications must be >= 1, got {rq.replications}")
+        seeds = replication_seeds(rq.seed, rq.replications)
+        # Replication i uses its own posterior draw of the calibrated parameters (named by
+        # `parameters: {from_calibration: NAME}`, and the calibrated defaults unless fixed), chosen by
+        # seed and i only, so independent of workers.
+        scenarios, draws = replication_scenarios(rq.scenario, rq.seed, rq.replications,
+                                                 fixed_parameters=rq.fixed_parameters)
+        results: dict[int, RunResult] = {}
+        keys: list[str] = []
+        if kept is not None:  # read back what a killed command kept
+            keys = [replication_key(sc, s, rq.record_events, code) for sc, s in zip(scenarios, seeds, strict=True)]
+            for i, key in enumerate(keys):
+                found = kept.get(key)
+                if isinstance(found, RunResult):
+                    results[i] = found
+                    if progress:
+                        progress(1)
+        plans.append((seeds, scenarios, draws, results, keys))
+    # replication i of every request side by side: blocks that share a posterior draw (transition
+    # rates) are neighbours, and share the hazard pass
+    for i in range(max((rq.replications for rq in requests), default=0)):
+        todo += [(j, i) for j, rq in enumerate(requests) if i < rq.replications and i not in plans[j][3]]
+
+    def finished(item: tuple[int, int], result: RunResult) -> None:
+        j, i = item
+        plans[j][3][i] = result
         if kept is not None:
-            kept.put(keys[i], result)
+            kept.put(plans[j][4][i], result)
         if progress:
             progress(1)
 
-    todo = [i for i in range(replications) if i not in results]
-    started = _run(scenarios, seeds, todo, record_events, workers, finished) if todo else None
-    ens = Ensemble(scenario, seed, seeds, [results[i] for i in range(replications)])
-    ens.worker_processes = started
-    ens.parameter_draws = draws
-    ens.record_events = record_events
-    ens.fixed_parameters = fixed_parameters
-    return ens
+    started: list[int | None] = [None] * len(requests)  # worker processes each request's runs started
+    if todo:
+        items = [(plans[j][1][i], plans[j][0][i], requests[j].record_events) for j, i in todo]
+        together = _batchable([sc for sc, _, _ in items])
+        if together or len(requests) == 1:
+            n = _run(items, todo, workers, finished, together)
+            started = [n if any(jj == j for jj, _ in todo) else None for j in range(len(requests))]
+        else:  # scenarios that cannot share a model: each request's on its own
+            for j in range(len(requests)):
+                mine = [k for k, (jj, _) in enumerate(todo) if jj == j]
+                if mine:
+                    started[j] = _run([items[k] for k in mine], [todo[k] for k in mine], workers, finished)
+    out = []
+    for j, (rq, (seeds, _scenarios, draws, results, _keys)) in enumerate(zip(requests, plans, strict=True)):
+        ens = Ensemble(rq.scenario, rq.seed, seeds, [results[i] for i in range(rq.replications)])
+        ens.worker_processes = started[j]
+        ens.parameter_draws = draws
+        ens.record_events = rq.record_events
+        ens.fixed_parameters = rq.fixed_parameters
+        out.append(ens)
+    return out
 
 
-def _run(scenarios: list[Scenario], seeds: list[int], todo: list[int], events: bool, workers: int,
-         finished: Callable[[int, RunResult], None]) -> int:
-    """Run replications ``todo`` (batched if they can be), calling ``finished`` with each; return
-    the worker processes started (0: all in this process)."""
-    if _batchable([scenarios[i] for i in todo]):
+def _run(items: list[tuple[Scenario, int, bool]], names: list[Any], workers: int,
+         finished: Callable[[Any, RunResult], None], batchable: bool | None = None) -> int:
+    """Run ``items`` (scenario, seed, record_events), batched if they can be (``batchable``, if
+    known), calling ``finished`` with each one's name and result; return the worker processes
+    started (0: all in this process)."""
+    if _batchable([sc for sc, _, _ in items]) if batchable is None else batchable:
         jobs: list[tuple[list[int], Callable[[Any], Any], Any]] = [
-            (chunk, _batch_job, ([scenarios[i] for i in chunk], [seeds[i] for i in chunk], events))
-            for chunk in _models(todo, _people(scenarios[todo[0]]))]
+            (chunk, _batch_job, ([items[k][0] for k in chunk], [items[k][1] for k in chunk],
+                                 [items[k][2] for k in chunk]))
+            for chunk in _models(range(len(items)), _people(items[0][0]))]
     else:
-        jobs = [([i], _one, (scenarios[i], seeds[i], events)) for i in todo]
+        jobs = [([k], _one, items[k]) for k in range(len(items))]
 
     def done(chunk: list[int], out: list[RunResult]) -> None:
-        for i, r in zip(chunk, out, strict=True):
-            finished(i, r)
+        for k, r in zip(chunk, out, strict=True):
+            finished(names[k], r)
 
     if workers <= 1 or len(jobs) <= 1:
         for chunk, fn, args in jobs:
