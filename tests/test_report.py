@@ -263,3 +263,23 @@ def test_every_source_in_the_report_is_given_as_a_full_reference():
     html = render_report(comparison)
     for text in got["references"]:
         assert text.replace("&", "&amp;").replace("<", "&lt;")[:60] in html.replace("&#39;", "'")
+
+
+def test_every_report_figure_shows_in_a_notebook(comparison):
+    """Jupyter draws a returned figure through IPython's ``print_figure``, which shows nothing for a
+    figure without axes or lines; the report's figures have no axes, so they must still show."""
+    from IPython.core.pylabtools import print_figure
+
+    from sim.present.tornado import tornado_figure
+    from sim.present.waterfall import waterfall_figure
+
+    label = comparison.scenarios[0]
+    figures = [who_pays_figure(comparison.headline, 60), stock_bands_figure(comparison.stock_bands),
+               cumulative_saving_figure(comparison.money)]
+    if "assumption_lines" in comparison.tables:
+        figures.append(tornado_figure(comparison.tables["assumption_lines"], comparison.headline, label, 12))
+    if "bridge" in comparison.tables:
+        figures.append(waterfall_figure(comparison.tables["bridge"], label, 12))
+    for fig in figures:
+        png = print_figure(fig, "png")
+        assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"

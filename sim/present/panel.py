@@ -122,12 +122,18 @@ class Panel:
 
     # ------------------------------------------------------------------ decoration
     def frame(self, colour: Any, linewidth: float, *, zorder: float = 0) -> None:
-        """The panel's outline: under the data (an ``Axes``' edge) or, at ``zorder=2.5``, over them (its spines)."""
-        from matplotlib.patches import Rectangle
+        """The panel's outline: under the data (an ``Axes``' edge) or, at ``zorder=2.5``, over them (its spines).
 
-        self.figure.add_artist(Rectangle((self.box.x0, self.box.y0), self.box.width, self.box.height,
-                                         transform=self.figure.transFigure, fill=False, edgecolor=colour,
-                                         linewidth=linewidth, zorder=zorder))
+        A closed line with mitred corners (as a rectangle's edge is drawn), kept in the figure's
+        ``lines``: IPython shows a figure in a notebook only if it has axes or lines, and these
+        figures have no axes."""
+        from matplotlib.lines import Line2D
+
+        b = self.box
+        line = Line2D([b.x0, b.x1, b.x1, b.x0, b.x0], [b.y0, b.y0, b.y1, b.y1, b.y0], color=colour,
+                      linewidth=linewidth, zorder=zorder, solid_joinstyle="miter", solid_capstyle="projecting",
+                      transform=self.figure.transFigure, figure=self.figure)
+        self.figure.lines.append(line)
 
     def set_title(self, text: str, *, fontsize: float, pad_points: float) -> Text:
         """A title centred above the panel, its baseline ``pad_points`` above the top (as an ``Axes``' title)."""
