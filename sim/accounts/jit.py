@@ -63,8 +63,9 @@ def _load_numba() -> None:
     # numba loads every implementation it has before it reads the first cached kernel; one of
     # them (numba.np.arraymath) asks whether scipy's BLAS is there, importing scipy.linalg
     # (~0.25 CPU-s), only to choose how ``np.correlate``/``np.convolve`` are compiled. No kernel
-    # uses them: numba is loaded with that import refused, always (so the kernels never depend on
-    # whether scipy was imported first), and anything that needs BLAS later still gets it.
+    # uses them: numba is loaded with that import refused even when scipy is imported already (so
+    # that choice does not depend on what ran first; unless numba was loaded before any kernel,
+    # e.g. by a test's own ``njit``), and anything that needs BLAS later still gets it.
     blas = "scipy.linalg.cython_blas"
     before = sys.modules.get(blas)
     sys.modules[blas] = None  # type: ignore[assignment]  # `import` of it raises ImportError
