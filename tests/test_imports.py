@@ -76,3 +76,29 @@ assert run(total_plus_one, True, a) == 21.0 and 'numba' in sys.modules
 assert total_plus_one.signatures  # the dispatcher's attributes are the kernel's
 """
     assert "numba" in _modules_after(code, tmp_path)
+
+
+def test_a_compiled_kernel_loads_no_scipy_and_blas_still_works_later(tmp_path: Path) -> None:
+    """numba's first load asks for scipy's BLAS (importing scipy.linalg) only to choose how
+    np.correlate is compiled: the engine's kernels load without it, and a kernel that does use
+    BLAS (np.dot) afterwards still gets it."""
+    code = """
+import sys
+import numpy as np
+from sim.accounts.jit import kernel, run
+from sim.engine.footprint import PERSON_DTYPES
+from sim.engine.state import select
+
+@kernel
+def dot(a, b):
+    return np.dot(a, b)
+
+stage = np.array([0, 1, 2, 1], PERSON_DTYPES["stage"])
+moved = np.array([False, False, False, True])
+wanted = np.array([False, True, True])
+assert list(run(select, True, stage, moved, wanted)) == [1, 2]
+assert 'numba' in sys.modules and 'scipy.linalg' not in sys.modules, sorted(m for m in sys.modules if 'scipy' in m)
+assert run(dot, True, np.arange(3.0), np.arange(3.0)) == 5.0
+assert 'scipy.linalg' in sys.modules
+"""
+    assert "numba" in _modules_after(code, tmp_path)

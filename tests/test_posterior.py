@@ -192,3 +192,20 @@ def test_bad_transfers_are_refused_with_file_line_and_key(tmp_path, transfers, m
         load_job(job)
     assert message in str(err.value)
     assert err.value.file == str(job) and err.value.line == line and err.value.key.startswith("transfers")
+
+
+def test_each_drawn_scenario_equals_a_full_build_of_its_document():
+    """The draws are applied by validating only what they change (``rebuild``): every
+    replication's scenario equals a full build of its document, for scenarios with a cohort and
+    with an inflow of their own composition."""
+    from sim.scenario.load import build
+
+    inflow = "population.inflow={people_per_month: 40, from_month: 2012-01, composition: {female_share: 0.3}}"
+    for sc in (load_scenario(BASE), load_scenario(JOBS), load_scenario(ROOT / "scenarios" / "national.yaml",
+                                                                       [*SMALL, inflow])):
+        scenarios, _ = replication_scenarios(sc, 2, 5)
+        for s in scenarios:
+            doc = s.model_dump(mode="json")
+            full = build(doc)
+            assert s == full and s.model_dump() == full.model_dump() and content_hash(s) == content_hash(full)
+        assert len({content_hash(s) for s in scenarios}) == 5

@@ -14,7 +14,8 @@ key encoder of :mod:`sim.accounts.book`), so the engine compiles with the same o
 imports numpy, and numba only when a kernel is first compiled: importing the engine (``almsim
 validate`` checks that a population fits in memory with it) costs no numba (~0.3 CPU-s), and
 nor does a run with ``compiled=False``. Helpers are registered with numba at that moment
-(before any kernel is typed, so kernels see them as before).
+(before any kernel is typed, so kernels see them as before). numba's implementations are loaded
+then too, without scipy's BLAS (see :func:`_load_numba`).
 
 Compiled code is cached on disk (``cache=True``): only the first run on a machine pays for
 compilation. numba's cache is keyed by the source file of the kernel itself, not of the
@@ -54,8 +55,27 @@ def _load_numba() -> None:
     global _pending
     if _pending is None:
         return
+    import sys
+
+    from numba.core.registry import cpu_target
     from numba.extending import typeof_impl
 
+    # numba loads every implementation it has before it reads the first cached kernel; one of
+    # them (numba.np.arraymath) asks whether scipy's BLAS is there, importing scipy.linalg
+    # (~0.25 CPU-s), only to choose how ``np.correlate``/``np.convolve`` are compiled. No kernel
+    # uses them: numba is loaded with that import refused even when scipy is imported already (so
+    # that choice does not depend on what ran first; unless numba was loaded before any kernel,
+    # e.g. by a test's own ``njit``), and anything that needs BLAS later still gets it.
+    blas = "scipy.linalg.cython_blas"
+    before = sys.modules.get(blas)
+    sys.modules[blas] = None  # type: ignore[assignment]  # `import` of it raises ImportError
+    try:
+        cpu_target.target_context.refresh()
+    finally:
+        if before is None:
+            del sys.modules[blas]
+        else:
+            sys.modules[blas] = before
     # A kernel calling another names a Kernel as a global: numba types it as its dispatcher.
     typeof_impl.register(Kernel)(lambda k, c: typeof_impl(k.compiled, c))
     waiting, _pending = _pending, None

@@ -124,7 +124,8 @@ def replication_draws(name: str, doc: Mapping[str, Any], seed: int, replications
     order = _draw_order(seed, len(draws))
     chosen = [int(order[i % len(draws)]) for i in range(replications)]
     ids = draws["draw"].to_numpy() if "draw" in draws else np.arange(len(draws))
-    sets = [{p: as_number(draws[p].iloc[k]) for p in paths} for k in chosen]
+    columns = {p: draws[p].to_numpy() for p in paths}
+    sets = [{p: as_number(columns[p][k]) for p in paths} for k in chosen]
     info = {"from_calibration": name, "posterior_sha256": digest, "paths": paths,
             "posterior_draws": int(len(draws)), "draws": [int(ids[k]) for k in chosen]}
     return sets, info
@@ -304,9 +305,10 @@ def _default_draws(doc: Mapping[str, Any], seed: int, replications: int, skip: S
         order = _draw_order(seed, len(draws), t.calibration)
         chosen = [int(order[i % len(draws)]) for i in range(replications)]
         ids = draws["draw"].to_numpy() if "draw" in draws else np.arange(len(draws))
+        columns = {p: draws[p].to_numpy() for p in paths}
         for values, k in zip(sets, chosen, strict=True):
             for p in paths:
-                values[p] = (as_number(draws[p].iloc[k]), f"calibration {t.calibration}, draw {int(ids[k])}")
+                values[p] = (as_number(columns[p][k]), f"calibration {t.calibration}, draw {int(ids[k])}")
         infos.append({"calibration": t.calibration, "posterior_sha256": digest, "paths": paths,
                       "posterior_draws": int(len(draws)), "draws": [int(ids[k]) for k in chosen]})
     return sets, infos

@@ -48,6 +48,7 @@ Calibration jobs, target and space files are read by :func:`read_document` with 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import os
@@ -297,26 +298,30 @@ def build(doc: Any, provenance: Provenance | None = None) -> Scenario:
 
 def rebuild(base: Scenario, doc: dict[str, Any], paths: Iterable[str]) -> Scenario:
     """:func:`build` of ``doc``, a copy of the document ``base`` was built from with new values at
-    the dotted ``paths``: only the top-level parts the paths touch are validated again (the
-    scenario's own checks across parts run as always). A calibration builds a scenario per
-    particle this way, at a fraction of a full build's cost; the result equals ``build(doc)``.
+    the dotted ``paths``: only the values at the paths are validated again, with the checks of
+    every model and mapping above them (and the scenario's own checks across parts); the parts
+    beside them pass as ``base`` has them built. A calibration builds a scenario per particle this
+    way, and a run one per posterior draw, at a fraction of a full build's cost; the result
+    equals ``build(doc)``.
 
     Raises:
         ScenarioError: if the data is not a valid scenario.
     """
-    tops = {str(p).split(".", 1)[0] for p in paths}
-    if not tops <= set(Scenario.model_fields) or not tops <= set(doc):
+    split = [str(p).split(".") for p in paths]
+    tops = {p[0] for p in split}
+    if not tops <= set(Scenario.model_fields) or not tops <= set(doc) or _reads_written(Scenario):
         return build(doc)
     prov = Provenance("<scenario>")
     data: dict[str, Any] = {}
     for name in base.model_fields_set - tops:  # parts already checked pass as they are
         value = getattr(base, name)
-        whole = isinstance(value, BaseModel) or (isinstance(value, tuple) and bool(value)
-                                                 and all(isinstance(v, BaseModel) for v in value))
-        data[name] = value if whole else doc[name]  # months, rates: as written
+        data[name] = value if _built_whole(value) else doc[name]  # months, rates: as written
     for top in tops:  # (validation reads the data and never changes it)
-        data[top] = doc[top]
-        _refuse_huge_numbers(data[top], (top,), doc, prov)
+        data[top] = _touched(getattr(base, top), doc[top], [p[1:] for p in split if p[0] == top])
+        for p in split:  # the part of the document around each new value
+            if p[0] == top:
+                where = _written_part(doc, p)
+                _refuse_huge_numbers(_node_at(doc, where), where, doc, prov)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -324,6 +329,70 @@ def rebuild(base: Scenario, doc: dict[str, Any], paths: Iterable[str]) -> Scenar
     except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
         raise ScenarioError(f"internal error while checking the scenario ({type(exc).__name__}: "
                             f"{exc}); please report this", file=prov.file) from exc
+
+
+def _built_whole(value: Any) -> bool:
+    """Whether a built value can stand for its written form in a validation: a model or a dated
+    value (pydantic takes them as they are; a value's bounds are checked again), or a tuple or
+    text-keyed mapping of such. Months, enums and plain numbers are validated as written."""
+    if isinstance(value, (BaseModel, Param)):
+        return True
+    if isinstance(value, tuple):
+        return bool(value) and all(_built_whole(v) for v in value)
+    if isinstance(value, dict):
+        return bool(value) and all(isinstance(k, str) and _built_whole(v) for k, v in value.items())
+    return False
+
+
+def _touched(built: Any, written: Any, rests: list[list[str]]) -> Any:
+    """What to validate for one part on the paths (``rests``: the paths below it): the written
+    value, where a path ends here or the part is not a model or mapping whose keys are those
+    written; else its keys as written, each one that no path goes into as built
+    (:func:`_built_whole`)."""
+    if any(not r for r in rests) or not isinstance(written, dict):
+        return written
+    heads = {r[0] for r in rests}
+    if isinstance(built, BaseModel):
+        if not set(written) <= set(type(built).model_fields) or _reads_written(type(built)):
+            return written
+        part = {k: getattr(built, k) for k in written}
+    elif isinstance(built, dict) and set(built) == set(written):
+        part = built
+    else:
+        return written
+    if not heads <= set(written):
+        return written
+    return {k: _touched(part[k], v, [r[1:] for r in rests if r[0] == k]) if k in heads
+            else part[k] if _built_whole(part[k]) else v
+            for k, v in written.items()}
+
+
+@functools.cache
+def _reads_written(model: type[BaseModel]) -> bool:
+    """Whether a check of ``model`` reads its data as written, before its fields are built
+    (``Population`` gives the inflow the population's composition so): then its parts are
+    validated as written, never as built."""
+    decorators = model.__pydantic_decorators__
+    return any(d.info.mode in ("before", "wrap", "plain")
+               for d in (*decorators.model_validators.values(), *decorators.field_validators.values()))
+
+
+def _written_part(doc: Any, path: list[str]) -> tuple[str, ...]:
+    """The longest start of ``path`` that names mappings' keys in ``doc`` (a path into a list of
+    programmes, or to a dated step ``name@YYYY-MM``, stops above it)."""
+    out: list[str] = []
+    for key in path:
+        if not isinstance(doc, dict) or key not in doc:
+            break
+        doc = doc[key]
+        out.append(key)
+    return tuple(out)
+
+
+def _node_at(doc: Any, path: Sequence[str]) -> Any:
+    for key in path:
+        doc = doc[key]
+    return doc
 
 
 def dump_scenario(scenario: Scenario) -> str:
