@@ -91,8 +91,7 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
     list written as it goes, which cannot be vectorised; people not arrived or gone, stage
     ``OTHER`` and after, are skipped by a branch: in runs of a block's people early on, and
     faster even where scattered, ~22 % of 300,000 at month 60: 5.5-5.8 ms against 6.6-7.3); a
-    second pass over
-    those few evaluates ``1 - exp(-H)`` and draws the destinations, ``d`` with probability
+    second pass over those few evaluates ``1 - exp(-H)`` and draws the destinations, ``d`` with probability
     ``h_d / H``. Returns the leavers (ascending ids), their destination codes and their
     hazard rows (programme rows counted from ``len(Stage)`` in every block).
     """
