@@ -21,7 +21,7 @@ from sim.engine.capacity import priority_order
 from sim.engine.in_force import DROPOUT
 from sim.engine.month.clocks import advance_clocks
 from sim.engine.month.exits import hazard_pass
-from sim.engine.month.follow_up import followed_now, income_support
+from sim.engine.month.follow_up import followed_now
 from sim.engine.month.forced import guarantee_moves
 from sim.engine.month.intake import months_left_in_budget_year
 from sim.engine.month.referrals import meets, stage_table
@@ -270,21 +270,29 @@ def intake(state: BatchState) -> None:
 
 
 def follow_up(state: BatchState) -> None:
-    """Sub-step 8: follow-ups of every block, income support under each block's money rules."""
+    """Sub-step 8: follow-ups of every block, income support under each block's money rules
+    (read by the recorder from the followed people's ledger keys, once per distinct key)."""
     months = state.spec.calendar.follow_up_months_after_exit
     if not state.spec.programmes or not months:
         return
+    pop = state.pop
     wanted = np.zeros(max(months) + 1, bool)
     wanted[np.asarray(months)] = True
-    followed = state.run(followed_now, state.pop.months_since_programme, wanted)
-    support = np.zeros(len(state.pop), np.uint8)
-    if followed.size:
-        group = state.money_group[state.block[followed]]
-        present = np.unique(group)
-        for g in present:
-            ids = followed if present.size == 1 else followed[group == g]
-            support[ids] = income_support(state, ids, state.money_regimes[g])
-    state.rec.follow_up(state.t, state.pop, months, support, state.block, among=followed)
+    followed = state.run(followed_now, pop.months_since_programme, wanted)
+    if followed.size == 0:
+        return
+    key = state.run(ledger_keys, *(a[followed] for a in (
+        pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled, pop.ui_income_related,
+        pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage, pop.birth_month)),
+        state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3))
+    group = state.money_group[state.block[followed]]
+    present = np.unique(group)
+    rules = []
+    for g in present:
+        r = state.money_regimes[g]
+        at = np.arange(followed.size) if present.size == 1 else np.flatnonzero(group == g)
+        rules.append((r.money, r.programme_money, at))
+    state.rec.follow_up(state.t, pop, months, followed, key, rules, state.block)
 
 
 #: The sub-steps of a month, in the order of :data:`sim.engine.model.MONTH`.

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from sim.accounts.book import LedgerBook, SharedPostings
+from sim.accounts.book import LedgerBook, SharedPostings, post_keys
 from sim.accounts.jit import kernel
 from sim.engine.population import Population
-from sim.engine.recorder import Recorder, follow_up_cells
+from sim.engine.month.follow_up import support_codes
+from sim.engine.recorder import Recorder
 from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario
 from sim.scenario.stages import PROGRAMME_STAGES, Stage
@@ -98,6 +99,12 @@ class BatchRecorder:
         self.starts: list[tuple[int, int, np.ndarray]] = []  # t, programme, per block
         self.exits: list[tuple[int, int, str, np.ndarray]] = []  # t, programme, reason, per block
         self.follow_ups: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # t, k, block, cell of each followed
+        #: follow-ups whose income support is not yet in their cells: per entry of follow_ups,
+        #: where its people's keys are in _fu_keys (see follow_up)
+        self._fu_pending: list[tuple[int, np.ndarray]] = []
+        self._fu_keys: list[np.ndarray] = []  # the followed people's ledger keys, month by month
+        self._fu_rules: list[tuple[Any, Any, int, np.ndarray]] = []  # money rules, key list, positions
+        self._fu_n = 0  # keys kept so far
         self.status_rows: list[tuple[Month, int, np.ndarray]] = []  # date, programme, [block, stage]
         self.ledger: list[tuple[int, np.ndarray, list[Any], np.ndarray, np.ndarray]] = []
         self._flow = np.zeros(_NS * _NS, np.int64)  # the moves' own count (flows are read from the log)
@@ -138,17 +145,53 @@ class BatchRecorder:
         """Count programme exits per block by reason."""
         self.exits.append((t, prog, reason, np.bincount(self.block[ids], minlength=self.blocks)))
 
-    def follow_up(self, t: int, pop: Population, months_after: Sequence[int], support: np.ndarray,
-                  block: np.ndarray, among: np.ndarray | None = None) -> None:
-        """Stage and income support of people k months after leaving a programme, every block
-        (``among``: ids, ascending, that include all of them, if known)."""
-        if not self.n_programmes:
+    def follow_up(self, t: int, pop: Population, months_after: Sequence[int], followed: np.ndarray,
+                  key: np.ndarray, rules: Sequence[tuple[Any, Any, np.ndarray]], block: np.ndarray) -> None:
+        """Stage and income support of people k months after leaving a programme, every block.
+
+        ``followed``: ids (ascending) that include all of them; ``key``: their ledger keys now;
+        ``rules``: ``(money, programme_money, positions in followed)`` of each set of money rules.
+        Income support is read from the posting rules of each distinct key and set of rules
+        once, when the records are first read (:meth:`_resolve_follow_ups`), not month by
+        month: a key stands for everything the rules read (:mod:`sim.accounts.book`), so the
+        codes are those of posting each person.
+        """
+        if not self.n_programmes or followed.size == 0:
             return
+        e = len(self._fu_keys)
+        self._fu_keys.append(key)
+        for m, pm, at in rules:
+            self._fu_rules.append((m, pm, e, at))
+        since = pop.months_since_programme[followed]
         for k in months_after:
-            sel, cells = follow_up_cells(pop, k, support, among)
-            if sel.size == 0:
+            at = np.flatnonzero(since == k)
+            if at.size == 0:
                 continue
+            sel = followed[at]
+            cells = (pop.last_programme[sel].astype(np.int64) * _NS + pop.stage[sel]) * _SUPPORT
+            self._fu_pending.append((len(self.follow_ups), self._fu_n + at))
             self.follow_ups.append((t, k, block[sel], cells))
+        self._fu_n += key.size
+
+    def _resolve_follow_ups(self) -> None:
+        """Put each pending follow-up's income support in its cells (one posting of each
+        distinct key under each set of money rules)."""
+        if not self._fu_pending:
+            return
+        offsets = np.cumsum([0] + [k.size for k in self._fu_keys])
+        keys = np.concatenate(self._fu_keys)
+        support = np.zeros(keys.size, np.int64)
+        groups: dict[tuple[int, int], tuple[Any, Any, list[np.ndarray]]] = {}
+        for m, pm, e, at in self._fu_rules:
+            groups.setdefault((id(m), id(pm)), (m, pm, []))[2].append(offsets[e] + at)
+        for m, pm, where in groups.values():
+            pos = np.concatenate(where)
+            distinct, inverse = np.unique(keys[pos], return_inverse=True)
+            support[pos] = support_codes(post_keys(distinct, m, pm), distinct.size)[inverse]
+        for entry, pos in self._fu_pending:
+            t, k, blocks, cells = self.follow_ups[entry]
+            self.follow_ups[entry] = (t, k, blocks, cells + support[pos])
+        self._fu_pending, self._fu_keys, self._fu_rules, self._fu_n = [], [], [], 0
 
     def status(self, month: Month, pop: Population, block: np.ndarray) -> None:
         """Dated status of everyone who has started each programme, every block."""
@@ -200,6 +243,9 @@ class BatchRecorder:
 
     def _follow_ups_by_block(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every follow-up cell with its record's index, grouped by block (records in order)."""
+        if self._fu_pending:
+            self._resolve_follow_ups()
+            self._fu_split = None
         if getattr(self, "_fu_split", None) is None or self._fu_split[0] != len(self.follow_ups):
             if self.follow_ups:
                 entry = np.concatenate([np.full(f[2].size, e, np.int64) for e, f in enumerate(self.follow_ups)])

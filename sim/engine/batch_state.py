@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.accounts.jit import run
+from sim.accounts.jit import kernel, run
 from sim.engine.batch_records import BatchRecorder
 from sim.engine.capacity import OverspendError
-from sim.engine.hazards import decay_table, duration_factor, static_multipliers
+from sim.engine.hazards import age_groups, decay_table, duration_factor, static_multipliers
 from sim.engine.in_force import ProgrammeRegime, Regime, regime_at
 from sim.engine.population import (
     Population,
@@ -33,7 +33,7 @@ from sim.engine.population import (
     synthesise,
 )
 from sim.engine.state import select
-from sim.engine.streams import _GOLDEN, Streams, _mix, _stream_id
+from sim.engine.streams import _GOLDEN, Streams, _mix, _stream_id, draw
 from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario
 from sim.scenario.stages import Stage
@@ -154,6 +154,18 @@ def check_batchable(scenarios: Sequence[Scenario]) -> None:
                              "composition")
 
 
+@kernel
+def block_uniform(ids, block, offsets):  # noqa: ANN001, ANN201
+    """:meth:`BlockStreams.uniform` in one pass: person ``ids[j]``'s draw from their block's
+    shifted offset (:func:`~sim.engine.streams.draw`, the bits and scaling of
+    :meth:`Streams.uniform`)."""
+    out = np.empty(ids.size)
+    for j in range(ids.size):
+        i = ids[j]
+        out[j] = draw(offsets[block[i]], i)
+    return out
+
+
 class BlockStreams(Streams):
     """:class:`~sim.engine.streams.Streams` for a population of blocks, each with its own seed.
 
@@ -163,9 +175,13 @@ class BlockStreams(Streams):
     Args:
         seeds: one non-negative seed per block.
         first: where each block starts, and the end (``len(seeds) + 1`` ascending ids).
+        compiled: draw uniforms in one compiled pass (:func:`block_uniform`) or with numpy.
     """
 
-    def __init__(self, seeds: Sequence[int], first: np.ndarray) -> None:
+    #: months of offsets worked out at once per stream (the months a run asks for, in order)
+    _AHEAD = 128
+
+    def __init__(self, seeds: Sequence[int], first: np.ndarray, *, compiled: bool = True) -> None:
         own: dict[int, int] = {}
         for s in seeds:
             if s not in own:
@@ -174,20 +190,33 @@ class BlockStreams(Streams):
         self.seeds = [int(s) for s in seeds]
         self.keys = np.array([own[s] for s in seeds], np.uint64)
         self.first = first
+        self.compiled = compiled
         self.block = np.repeat(np.arange(len(self.seeds), dtype=np.int64), np.diff(first))
         self._shift = first[:-1].astype(np.uint64) * _GOLDEN
         self._mixed: dict[str, np.ndarray] = {}
+        self._months: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # stream -> bases, offsets [month, block]
 
-    def bases(self, stream: str, month: int) -> np.ndarray:
-        """Each block's stream offset in ``month`` (:meth:`Streams.base` of its seed)."""
+    def _table(self, stream: str, month: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every block's bases and offsets of ``stream`` for months 0 .. at least ``month``
+        (worked out for many months at once: the same numbers as month by month)."""
+        found = self._months.get(stream)
+        if found is not None and month < found[0].shape[0]:
+            return found
         x = self._mixed.get(stream)
         if x is None:
             x = self._mixed[stream] = _mix(self.keys ^ np.uint64(_stream_id(stream)))
-        return _mix(x + np.uint64(((month + 1) * 0x9E3779B97F4A7C15) & _MASK))
+        months = np.arange(max(month + 1, self._AHEAD), dtype=np.uint64)
+        bases = _mix(((months + np.uint64(1)) * _GOLDEN)[:, None] + x[None, :])
+        found = self._months[stream] = (bases, bases - self._shift)
+        return found
+
+    def bases(self, stream: str, month: int) -> np.ndarray:
+        """Each block's stream offset in ``month`` (:meth:`Streams.base` of its seed)."""
+        return self._table(stream, month)[0][month]
 
     def offsets(self, stream: str, month: int) -> np.ndarray:
         """Each block's offset shifted so that global ids draw as ids inside the block."""
-        return self.bases(stream, month) - self._shift
+        return self._table(stream, month)[1][month]
 
     def base(self, stream: str, month: int) -> np.uint64:  # noqa: D102 - one offset has no meaning here
         raise TypeError("a batch has one stream offset per block: use offsets()")
@@ -199,6 +228,12 @@ class BlockStreams(Streams):
         z *= _GOLDEN
         z += self.offsets(stream, month)[self.block[ids]]
         return _mix(z)
+
+    def uniform(self, stream: str, month: int, ids: np.ndarray) -> np.ndarray:
+        """Uniform draws in [0, 1), one per person (global ids), as their block's run draws them."""
+        if not self.compiled:
+            return super().uniform(stream, month, ids)
+        return block_uniform.compiled(np.asarray(ids, np.int64), self.block, self.offsets(stream, month))
 
 
 def _money_key(r: Regime) -> object:
@@ -281,7 +316,7 @@ class BatchState:
             raise ResourceError(f"{self.blocks} blocks of {one:,} people need about {need / 2**30:,.1f} GiB of "
                                 "memory: run fewer blocks at a time")
         self.first = np.arange(self.blocks + 1, dtype=np.int64) * one
-        self.streams = BlockStreams(seeds, self.first)
+        self.streams = BlockStreams(seeds, self.first, compiled=compiled)
         self.block = self.streams.block
         self.pop = _synthesise(self, one)
         self.ids = np.arange(len(self.pop), dtype=np.int64)
@@ -295,6 +330,7 @@ class BatchState:
         self.employability_sd = np.array([sc.population.composition.employability_sd for sc in self.specs])
         self.work_mult = np.ones(len(self.pop), np.float32)
         self.studies_mult = np.ones(len(self.pop), np.float32)
+        self._age_group = np.full(len(self.pop), 255, np.uint8)  # (none computed yet)
         self.moved = np.zeros(len(self.pop), bool)
         self._tag_cache: np.ndarray | None = None
         self._tags_version = 0  # how many times people were tagged
@@ -431,8 +467,17 @@ class BatchState:
         return self.start + self.t
 
     def refresh_multipliers(self, ids: np.ndarray | None = None) -> None:
-        """Recompute the (age-dependent) work and studies hazard multipliers of ``ids`` (all)."""
-        ids = self.ids if ids is None else ids
+        """Recompute the (age-dependent) work and studies hazard multipliers of ``ids`` (default:
+        everyone whose age group changed since theirs were computed, the yearly refresh, as
+        :meth:`RunState.refresh_multipliers <sim.engine.state.RunState.refresh_multipliers>`)."""
+        if ids is None:
+            group = age_groups(self.pop, None, self.month)
+            ids = np.flatnonzero(group != self._age_group)
+            self._age_group = group
+        else:
+            self._age_group[ids] = age_groups(self.pop, ids, self.month)
+        if ids.size == 0:
+            return
         sd = self.employability_sd
         for value in np.unique(sd):  # (one value, unless the blocks draw their own)
             some = ids if sd.size == 1 or (sd == value).all() else ids[sd[self.block[ids]] == value]
@@ -554,7 +599,7 @@ def _synthesise(state: BatchState, one: int) -> Population:
             part = _empty(one * len(blocks))
             part.arrival_month[:] = np.tile(arrival, len(blocks))
             streams = BlockStreams([state.streams.seeds[b] for b in blocks],
-                                   np.arange(len(blocks) + 1, dtype=np.int64) * one)
+                                   np.arange(len(blocks) + 1, dtype=np.int64) * one, compiled=state.compiled)
         for lo in range(0, len(part), step):
             _draw(part, lo, min(lo + step, len(part)), composition, streams, wage, guarantee)
         if part is not pop:

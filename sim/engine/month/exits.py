@@ -88,8 +88,10 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
 
     A first pass over everyone flags the people whose uniform draw is below their total
     hazard ``H`` (since ``1 - exp(-H) <= H``, nobody else can leave; a flag per person, not a
-    list written as it goes, which cannot be vectorised); a second pass over
-    those few evaluates ``1 - exp(-H)`` and draws the destinations, ``d`` with probability
+    list written as it goes, which cannot be vectorised; people not arrived or gone, stage
+    ``OTHER`` and after, are skipped by a branch: in runs of a block's people early on, and
+    faster even where scattered, ~22 % of 300,000 at month 60: 5.5-5.8 ms against 6.6-7.3); a
+    second pass over those few evaluates ``1 - exp(-H)`` and draws the destinations, ``d`` with probability
     ``h_d / H``. Returns the leavers (ascending ids), their destination codes and their
     hazard rows (programme rows counted from ``len(Stage)`` in every block).
     """
@@ -99,11 +101,14 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
         tb = transition[b]
         pr = prows[b]
         for i in range(first[b], first[b + 1]):
+            if stage[i] >= _OTHER:  # (not arrived, or gone: whole runs of a block early and late)
+                flag[i - lo] = False
+                continue
             _, _, _, _, total = person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,
                                                months_out_of_work, months_since, last_programme, effect_at_exit,
                                                motivation, table, constant_total, work_base, lock_in, is_programme,
                                                stage_work, duration, decay, fas3_days, pr)
-            flag[i - lo] = (stage[i] < _OTHER) & (not moved[i]) & (draw(tb, i) < total)
+            flag[i - lo] = (not moved[i]) & (draw(tb, i) < total)
     cand = np.flatnonzero(flag) + lo
     cand_block = np.searchsorted(first, cand, side="right") - 1
     k = cand.size
