@@ -58,3 +58,22 @@ def test_the_lines_are_in_the_terminal_text(comparison):
     text = comparison.to_text()
     assert "Assumptions that drive the answer" in text
     assert "share who are a-kassa members at entry" in text
+
+
+def test_the_membership_line_sets_new_entrants_too():
+    """The a-kassa line is 'the share who are members at entry': for a scenario whose inflow has a
+    composition of its own (Umeå's new JOB entrants), the re-run sets the inflow's share as well."""
+    from pathlib import Path
+
+    from sim.analysis.assumptions_driving import _with_member_share
+    from sim.scenario.load import load_scenario
+
+    umea = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "umea-insteget-baseline.yaml")
+    assert umea.population.inflow is not None and umea.population.inflow.composition is not None
+    for value in (0.0, 0.5):
+        line = _with_member_share(umea, value)
+        month = line.start_month
+        assert float(line.population.composition.ui_member_share.at(month)) == value
+        assert float(line.population.inflow.composition.ui_member_share.at(month)) == value
+        # what the inflow declared itself is kept
+        assert line.population.inflow.composition.initial_stages == umea.population.inflow.composition.initial_stages
