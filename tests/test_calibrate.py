@@ -474,3 +474,14 @@ def test_target_summary_quantiles_and_median_deviance_whatever_the_row_order():
     assert by.loc[binom.name, "post_median"] == pytest.approx(share.median())
     assert by.loc[binom.name, "written_median"] == pytest.approx(50.0)
     assert np.isnan(by.loc[f"{multi.name}: {multi.categories[0]}", "written_median"])  # no as-written runs
+
+
+def test_the_cheap_build_refuses_a_huge_number_at_any_of_the_new_values():
+    from sim.scenario.load import rebuild
+    from sim.scenario.paths import apply_values_shared
+
+    job = load_job(CAL / "c2.yaml")
+    doc = job.scenarios["c2"].doc
+    paths = {"programmes.c2.lock_in_hazard_ratio": 0.9, "programmes.c2.max_duration_months": 10**30}
+    with pytest.raises(ScenarioError, match="too large"):
+        rebuild(build(doc), apply_values_shared(doc, paths), paths)
