@@ -535,7 +535,7 @@ def _predictive_batched(job: Job, parameter_sets: Sequence[Mapping[str, float]],
 
 def fit(job: Job, out: str | Path | None = None, *, leave_out: Sequence[str] = (), workers: int | None = None,
         scheduler: Any = None, progress: bool = True, work: str | Path = "outputs/calibration",
-        log: Callable[[str], None] = print) -> FitResult:
+        log: Callable[[str], None] = print, as_written: pd.DataFrame | None = None) -> FitResult:
     """Fit the job (unless it only checks) and simulate the predictive.
 
     :func:`sim.present.calibration_report.write_results` writes the result's folder.
@@ -545,6 +545,9 @@ def fit(job: Job, out: str | Path | None = None, *, leave_out: Sequence[str] = (
         leave_out: outcome targets not fitted (held back to test the prediction).
         workers: local processes (default: the job's ``workers``); ``scheduler``: a Dask address.
         work: folder for the ABC database and the predictive sweeps (not committed).
+        as_written: the as-written rows of an earlier fit's predictive of this job (e.g. the main
+            fit's, for its held-back fits), used instead of simulating them again: they are the
+            scenario as written with the job's seeds, whatever is fitted or left out.
     """
     workers = job.workers if workers is None else workers
     folder = Path(out) if out is not None else Path(job.file).parent / "results" / job.name
@@ -586,8 +589,11 @@ def fit(job: Job, out: str | Path | None = None, *, leave_out: Sequence[str] = (
                                workdir / "predictive", "posterior", workers=workers, scheduler=scheduler,
                                progress=progress, pool=pool))
     r = int(job.method["as_written_replications"])
-    pred.append(predictive(job, [{}] * r, replication_seeds(job.seed + 2, r), workdir / "as_written", "as_written",
-                           workers=workers, scheduler=scheduler, progress=progress, pool=pool))
+    if as_written is not None and set(as_written["source"]) == {"as_written"} and as_written["draw"].nunique() == r:
+        pred.append(as_written.reset_index(drop=True))
+    else:
+        pred.append(predictive(job, [{}] * r, replication_seeds(job.seed + 2, r), workdir / "as_written",
+                               "as_written", workers=workers, scheduler=scheduler, progress=progress, pool=pool))
     meta["total_seconds"] = time.perf_counter() - t0
     result = FitResult(job, folder, population, posterior, gens, pd.concat(pred, ignore_index=True), meta,
                        tuple(leave_out))

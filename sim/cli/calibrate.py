@@ -102,9 +102,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             main = fit(job, folder, leave_out=args.leave_out, workers=workers, scheduler=args.scheduler,
                        progress=not args.quiet, log=log)
             write_results(main)
+            written = main.predictive[main.predictive["source"] == "as_written"]  # the same in every fit
             for name in held:
                 write_results(fit(job, root / "held-back" / name, leave_out=[name], workers=workers,
-                                  scheduler=args.scheduler, progress=not args.quiet, log=log))
+                                  scheduler=args.scheduler, progress=not args.quiet, log=log, as_written=written))
             if held:
                 rewrite_report(main)
     except ImportError as exc:
