@@ -445,3 +445,43 @@ def test_statistics_read_from_a_runs_records_equal_those_read_from_its_saved_tab
                 except ValueError:  # a target year beyond the shortened run
                     continue
                 np.testing.assert_array_equal(simulate_target(t, result, scenario), want)
+
+
+def test_target_summary_quantiles_and_median_deviance_whatever_the_row_order():
+    job = load_job(CAL / "c2.yaml")
+    binom, multi = job.targets.get("c2_enrolled"), job.targets.get("c2_exit_destinations")
+    rng = np.random.default_rng(5)
+    rows, devs = [], {binom.name: [], multi.name: []}
+    for d in range(9):
+        ok = int(rng.integers(120, 170))
+        rows.append(("posterior", d, binom.name, "share", ok / 174, 174.0))
+        devs[binom.name].append(deviance(binom, np.array([ok / 174 * 174.0, 174.0])))
+        counts = rng.integers(5, 40, size=len(multi.categories)).astype(float)
+        rows += [("posterior", d, multi.name, c, x / counts.sum(), counts.sum())
+                 for c, x in zip(multi.categories, counts, strict=True)]
+        devs[multi.name].append(deviance(multi, counts / counts.sum() * counts.sum()))
+    rows += [("as_written", d, binom.name, "share", 0.5, 174.0) for d in range(3)]
+    pred = pd.DataFrame(rows, columns=["source", "draw", "target", "category", "value", "trials"])
+    from sim.present.calibration_report import target_summary
+
+    summary = target_summary(job, pred)
+    shuffled = target_summary(job, pred.sample(frac=1.0, random_state=1).reset_index(drop=True))
+    pd.testing.assert_frame_equal(summary, shuffled)
+    by = summary.set_index("label")
+    assert by.loc[binom.name, "deviance"] == pytest.approx(np.median(devs[binom.name]))
+    assert by.loc[f"{multi.name}: {multi.categories[0]}", "deviance"] == pytest.approx(np.median(devs[multi.name]))
+    share = pred[(pred["target"] == binom.name) & (pred["source"] == "posterior")]["value"] * 100
+    assert by.loc[binom.name, "post_median"] == pytest.approx(share.median())
+    assert by.loc[binom.name, "written_median"] == pytest.approx(50.0)
+    assert np.isnan(by.loc[f"{multi.name}: {multi.categories[0]}", "written_median"])  # no as-written runs
+
+
+def test_the_cheap_build_refuses_a_huge_number_at_any_of_the_new_values():
+    from sim.scenario.load import rebuild
+    from sim.scenario.paths import apply_values_shared
+
+    job = load_job(CAL / "c2.yaml")
+    doc = job.scenarios["c2"].doc
+    paths = {"programmes.c2.lock_in_hazard_ratio": 0.9, "programmes.c2.max_duration_months": 10**30}
+    with pytest.raises(ScenarioError, match="too large"):
+        rebuild(build(doc), apply_values_shared(doc, paths), paths)

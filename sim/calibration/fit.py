@@ -374,9 +374,14 @@ def _run_many(sim: Simulator, runs: Sequence[tuple[dict[str, float], int]], pool
 _POOLS: dict[int, Any] = {}
 
 
-def _pool(workers: int) -> Any:
+def _pool(workers: int, job: Job | None = None) -> Any:
     """Worker processes for fits, started once per process and kept for every later fit (a
-    held-back fit, the predictive): each worker pays its imports once. None for one worker."""
+    held-back fit, the predictive): each worker pays its imports once. None for one worker.
+
+    A new pool is started at once, each worker simulating one run of each of ``job``'s scenarios
+    (results not kept): its imports and compiled kernels load while this process goes on (it
+    imports pyabc next, about as long), instead of when the first particles are waiting. The
+    warm-up changes no result: the runs are not kept and the workers keep no random state."""
     if workers <= 1:
         return None
     pool = _POOLS.get(workers)
@@ -384,6 +389,10 @@ def _pool(workers: int) -> Any:
         from sim.runs.workers import worker_pool
 
         pool = _POOLS[workers] = worker_pool(workers)  # Ctrl-C reaches only the command, which stops
+        if job is not None:
+            warm = (Simulator(job, list(job.targets.targets)), [({}, 0)])
+            for _ in range(workers):  # each submit starts a worker while none is idle
+                pool.submit(_simulate_chunk, warm)
     return pool
 
 
@@ -526,7 +535,7 @@ def _predictive_batched(job: Job, parameter_sets: Sequence[Mapping[str, float]],
 
 def fit(job: Job, out: str | Path | None = None, *, leave_out: Sequence[str] = (), workers: int | None = None,
         scheduler: Any = None, progress: bool = True, work: str | Path = "outputs/calibration",
-        log: Callable[[str], None] = print) -> FitResult:
+        log: Callable[[str], None] = print, as_written: pd.DataFrame | None = None) -> FitResult:
     """Fit the job (unless it only checks) and simulate the predictive.
 
     :func:`sim.present.calibration_report.write_results` writes the result's folder.
@@ -536,14 +545,18 @@ def fit(job: Job, out: str | Path | None = None, *, leave_out: Sequence[str] = (
         leave_out: outcome targets not fitted (held back to test the prediction).
         workers: local processes (default: the job's ``workers``); ``scheduler``: a Dask address.
         work: folder for the ABC database and the predictive sweeps (not committed).
+        as_written: the as-written rows of an earlier fit's predictive of this job (e.g. the main
+            fit's, for its held-back fits), used instead of simulating them again: they are the
+            scenario as written with the job's seeds, whatever is fitted or left out.
     """
     workers = job.workers if workers is None else workers
     folder = Path(out) if out is not None else Path(job.file).parent / "results" / job.name
     tag = job.name + ("" if not leave_out else "-without-" + "-".join(leave_out))
     workdir = Path(work) / tag
     fitted = job.outcome_targets(leave_out)
-    sim = Simulator(job, fitted)
     t0 = time.perf_counter()
+    pool = _pool(workers, job) if scheduler is None else None  # first: its workers start while this goes on
+    sim = Simulator(job, fitted)
     meta: dict[str, Any] = {"job": job.name, "file": job.file, "leave_out": list(leave_out), "seed": job.seed,
                             "workers": workers, "scheduler": None if scheduler is None else str(scheduler),
                             "method": job.method, "fitted_targets": [t.name for t in fitted],
@@ -551,7 +564,6 @@ def fit(job: Job, out: str | Path | None = None, *, leave_out: Sequence[str] = (
                             "code_version": _code_version()}
     population = posterior = gens = None
     n = int(job.method["draws"])
-    pool = _pool(workers) if scheduler is None else None
     if job.space.parameters and fitted:
         log(f"{job.name}: ABC-SMC over {len(job.space.parameters)} parameters, {len(fitted)} fitted targets"
             + (f" (left out: {', '.join(leave_out)})" if leave_out else ""))
@@ -577,8 +589,11 @@ def fit(job: Job, out: str | Path | None = None, *, leave_out: Sequence[str] = (
                                workdir / "predictive", "posterior", workers=workers, scheduler=scheduler,
                                progress=progress, pool=pool))
     r = int(job.method["as_written_replications"])
-    pred.append(predictive(job, [{}] * r, replication_seeds(job.seed + 2, r), workdir / "as_written", "as_written",
-                           workers=workers, scheduler=scheduler, progress=progress, pool=pool))
+    if as_written is not None and set(as_written["source"]) == {"as_written"} and as_written["draw"].nunique() == r:
+        pred.append(as_written.reset_index(drop=True))
+    else:
+        pred.append(predictive(job, [{}] * r, replication_seeds(job.seed + 2, r), workdir / "as_written",
+                               "as_written", workers=workers, scheduler=scheduler, progress=progress, pool=pool))
     meta["total_seconds"] = time.perf_counter() - t0
     result = FitResult(job, folder, population, posterior, gens, pd.concat(pred, ignore_index=True), meta,
                        tuple(leave_out))

@@ -101,10 +101,21 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         else:
             main = fit(job, folder, leave_out=args.leave_out, workers=workers, scheduler=args.scheduler,
                        progress=not args.quiet, log=log)
-            write_results(main)
-            for name in held:
-                write_results(fit(job, root / "held-back" / name, leave_out=[name], workers=workers,
-                                  scheduler=args.scheduler, progress=not args.quiet, log=log))
+            written = main.predictive[main.predictive["source"] == "as_written"]  # the same in every fit
+            # Each fit's folder is written in a thread while the next fit runs (mostly waiting for its
+            # workers); one folder at a time, in order (the main folder is rebuilt whole, with what
+            # its held-back/ holds, so it is finished before a held-back fit's folder is written).
+            # Nothing written draws random numbers, so the fits are as without the thread.
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1) as writer:
+                pending = writer.submit(write_results, main)
+                for name in held:
+                    res = fit(job, root / "held-back" / name, leave_out=[name], workers=workers,
+                              scheduler=args.scheduler, progress=not args.quiet, log=log, as_written=written)
+                    pending.result()
+                    pending = writer.submit(write_results, res)
+                pending.result()
             if held:
                 rewrite_report(main)
     except ImportError as exc:

@@ -58,8 +58,9 @@ def target_summary(job: Job, predictive: pd.DataFrame) -> pd.DataFrame:
     For goals, ``p_reach`` is the probability that the share reaches the goal.
     """
     rows = []
+    groups = _groups(predictive)
     for t in job.targets.targets:
-        dev = _median_deviance(t, predictive)
+        dev = _median_deviance(t, groups)
         obs = t.observed() if t.kind != "goal" else np.array([float(t.value)])
         for c, reported in zip(t.categories, obs, strict=True):
             row: dict[str, Any] = {
@@ -70,9 +71,8 @@ def target_summary(job: Job, predictive: pd.DataFrame) -> pd.DataFrame:
                 "time": t.time, "fitted": False, "deviance": dev,
             }
             for src, prefix in (("posterior", "post"), ("as_written", "written")):
-                sel = predictive[(predictive["source"] == src) & (predictive["target"] == t.name)
-                                 & (predictive["category"] == c)]
-                v = sel["value"].to_numpy(float) * _scale(t)
+                g = groups.get((src, t.name))
+                v = g.values[g.categories == c] * _scale(t) if g is not None else np.empty(0)
                 v = v[np.isfinite(v)]
                 if v.size:
                     q = np.quantile(v, Q)
@@ -90,18 +90,41 @@ def target_summary(job: Job, predictive: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _median_deviance(t: Target, predictive: pd.DataFrame) -> float:
+class _Group:
+    """The predictive's rows of one source and target, as arrays (in the table's order)."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.draws = df["draw"].to_numpy()
+        self.categories = df["category"].to_numpy(object)
+        self.values = df["value"].to_numpy(float)
+        self.trials = df["trials"].to_numpy(float)
+
+
+def _groups(predictive: pd.DataFrame) -> dict[tuple[str, str], _Group]:
+    """The predictive split once by (source, target): the summary looks each up many times."""
+    return {(str(src), str(name)): _Group(df)
+            for (src, name), df in predictive.groupby(["source", "target"], sort=False)}
+
+
+def _median_deviance(t: Target, groups: Mapping[tuple[str, str], _Group]) -> float:
     """Median over posterior draws (else as-written runs) of the target's deviance."""
     if t.kind == "goal":
         return np.nan
+    column = {c: j for j, c in enumerate(t.categories)}
     for src in ("posterior", "as_written"):
-        sel = predictive[(predictive["source"] == src) & (predictive["target"] == t.name)]
-        if sel.empty:
+        g = groups.get((src, t.name))
+        if g is None or not len(g.draws):
             continue
+        draws, first = np.unique(g.draws, return_index=True)  # sorted; first row of each draw
+        table = np.full((len(draws), len(t.categories)), np.nan)  # draw x category (others dropped)
+        row = np.searchsorted(draws, g.draws)
+        for i, (c, x) in enumerate(zip(g.categories, g.values, strict=True)):
+            j = column.get(c)
+            if j is not None:
+                table[row[i], j] = x
         devs = []
-        for _, d in sel.groupby("draw", sort=True):
-            v = d.set_index("category")["value"].reindex(t.categories).to_numpy(float)
-            trials = float(d["trials"].iloc[0])
+        for v, trials in zip(table, g.trials[first], strict=True):
+            trials = float(trials)
             if t.likelihood == "normal":
                 sim = v
             elif t.likelihood == "binomial":

@@ -318,10 +318,9 @@ def rebuild(base: Scenario, doc: dict[str, Any], paths: Iterable[str]) -> Scenar
         data[name] = value if _built_whole(value) else doc[name]  # months, rates: as written
     for top in tops:  # (validation reads the data and never changes it)
         data[top] = _touched(getattr(base, top), doc[top], [p[1:] for p in split if p[0] == top])
-        for p in split:  # the part of the document around each new value
-            if p[0] == top:
-                where = _written_part(doc, p)
-                _refuse_huge_numbers(_node_at(doc, where), where, doc, prov)
+        # the part of the document around each new value, each part once (a fit's paths share one)
+        for where in dict.fromkeys(_written_part(doc, p) for p in split if p[0] == top):
+            _refuse_huge_numbers(_node_at(doc, where), where, doc, prov)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
