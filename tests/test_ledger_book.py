@@ -145,21 +145,27 @@ def test_a_book_read_back_from_a_pickle_is_the_same_book_and_smaller_than_its_ke
         _same_book(back.reposted(tax), book.reposted(tax), 30)
 
 
-def test_a_batch_posts_each_set_of_equal_money_rules_once(monkeypatch) -> None:  # noqa: ANN001
-    """Blocks with their own rule objects but equal money share one posting per set of rules
-    (and per re-posting), not one per block."""
+def _posting_calls(monkeypatch) -> list[int]:  # noqa: ANN001
+    """A list that gets the number of keys of every posting made from now on."""
     from sim.accounts import book as book_module
 
-    calls = []
+    calls: list[int] = []
     original = book_module._post_table
 
     def spy(keys, m, pm):  # noqa: ANN001, ANN202
         calls.append(keys.size)
         return original(keys, m, pm)
 
+    monkeypatch.setattr(book_module, "_post_table", spy)
+    return calls
+
+
+def test_a_batch_posts_each_set_of_equal_money_rules_once(monkeypatch) -> None:  # noqa: ANN001
+    """Blocks with their own rule objects but equal money share one posting per set of rules
+    (and per re-posting), not one per block."""
     from sim.runs.replications import replicate
 
-    monkeypatch.setattr(book_module, "_post_table", spy)
+    calls = _posting_calls(monkeypatch)
     sc = load_scenario(ROOT / "scenarios" / "sigtuna-resursjobb.yaml", ["horizon_months=30"])
     books = [r.ledger_book for r in replicate(sc, 0, 3, record_events=False).results]  # parameters drawn per run
     shared = books[0].postings
@@ -197,7 +203,6 @@ def test_books_read_back_share_one_posting_again(monkeypatch) -> None:  # noqa: 
     share_postings they post each set of equal rules once again, with the same numbers."""
     import pickle
 
-    from sim.accounts import book as book_module
     from sim.accounts.book import share_postings
 
     books = _batch_books()
@@ -205,14 +210,7 @@ def test_books_read_back_share_one_posting_again(monkeypatch) -> None:  # noqa: 
     alone = [pickle.loads(pickle.dumps(b)) for b in books]
     share_postings(back)
     assert back[0].postings is back[2].postings is not None and alone[0].postings is None
-    calls = []
-    original = book_module._post_table
-
-    def spy(keys, m, pm):  # noqa: ANN001, ANN202
-        calls.append(keys.size)
-        return original(keys, m, pm)
-
-    monkeypatch.setattr(book_module, "_post_table", spy)
+    calls = _posting_calls(monkeypatch)
     tax = {"municipal_tax_kept_share": 0.25}
     again = [b.reposted(tax) for b in back]
     for b in again:

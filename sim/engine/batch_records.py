@@ -19,8 +19,8 @@ import numpy as np
 
 from sim.accounts.book import LedgerBook, SharedPostings, post_keys
 from sim.accounts.jit import kernel
-from sim.engine.population import Population
 from sim.engine.month.follow_up import support_codes
+from sim.engine.population import Population
 from sim.engine.recorder import Recorder
 from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario

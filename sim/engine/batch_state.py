@@ -19,7 +19,7 @@ import numpy as np
 from sim.accounts.jit import kernel, run
 from sim.engine.batch_records import BatchRecorder
 from sim.engine.capacity import OverspendError
-from sim.engine.hazards import age_groups, decay_table, duration_factor, static_multipliers
+from sim.engine.hazards import decay_table, duration_factor, regrouped, static_multipliers
 from sim.engine.in_force import ProgrammeRegime, Regime, regime_at
 from sim.engine.population import (
     Population,
@@ -470,12 +470,7 @@ class BatchState:
         """Recompute the (age-dependent) work and studies hazard multipliers of ``ids`` (default:
         everyone whose age group changed since theirs were computed, the yearly refresh, as
         :meth:`RunState.refresh_multipliers <sim.engine.state.RunState.refresh_multipliers>`)."""
-        if ids is None:
-            group = age_groups(self.pop, None, self.month)
-            ids = np.flatnonzero(group != self._age_group)
-            self._age_group = group
-        else:
-            self._age_group[ids] = age_groups(self.pop, ids, self.month)
+        ids = regrouped(self.pop, self._age_group, ids, self.month)
         if ids.size == 0:
             return
         sd = self.employability_sd

@@ -20,7 +20,7 @@ import numpy as np
 
 from sim.accounts.jit import kernel, run
 from sim.engine.capacity import Budget, Slots
-from sim.engine.hazards import age_groups, decay_table, duration_factor, static_multipliers
+from sim.engine.hazards import decay_table, duration_factor, regrouped, static_multipliers
 from sim.engine.in_force import ProgrammeRegime, Regime, regime_at
 from sim.engine.population import Population, check_fits, synthesise
 from sim.engine.recorder import Recorder
@@ -166,12 +166,7 @@ class RunState:
         everyone whose age group changed since theirs were computed, the yearly refresh; the
         others' would come out the same, and recomputing everyone's cost ~50 ms a year at 10^6
         people)."""
-        if ids is None:
-            group = age_groups(self.pop, None, self.month)
-            ids = np.flatnonzero(group != self._age_group)
-            self._age_group = group
-        else:
-            self._age_group[ids] = age_groups(self.pop, ids, self.month)
+        ids = regrouped(self.pop, self._age_group, ids, self.month)
         comp = self.spec.population.composition
         w, s = static_multipliers(self.pop, ids, self.spec.effects, comp.employability_sd, self.month)
         self.work_mult[ids] = w

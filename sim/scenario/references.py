@@ -53,7 +53,7 @@ class Reference:
         return f"{text} {_plain(url)}" if url and not url.lower().startswith("not ") else text
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _keys_pattern(keys: tuple[str, ...]) -> re.Pattern[str]:
     """One pattern matching any of ``keys`` as a whole word (case-insensitive), compiled once per entry."""
     words = "|".join(re.escape(k) for k in keys) or "(?!)"
