@@ -32,7 +32,7 @@ from sim.engine.population import (
     memory_estimate,
     synthesise,
 )
-from sim.engine.state import select
+from sim.engine.state import WaitingLists, select
 from sim.engine.streams import _GOLDEN, Streams, _mix, _stream_id, draw
 from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario
@@ -267,7 +267,7 @@ class HazardSegment:
     stage_work: np.ndarray
 
 
-class BatchState:
+class BatchState(WaitingLists):
     """Everything a batch's sub-steps share; the ordinary moves (:mod:`sim.engine.moves`) take it
     as they take a :class:`~sim.engine.state.RunState`.
 
@@ -543,15 +543,6 @@ class BatchState:
             ids = self.tagged()
             ids = found[(p.index, int(p.stage))] = ids[(self.pop.programme[ids] == p.index)
                                                         & (self.pop.stage[ids] == p.stage)]
-        return ids
-
-    def waiting(self) -> np.ndarray:
-        """Ids of everyone on a waiting list (ascending; do not change them in place)."""
-        found = self._found_since_last_move()
-        ids = found.get((-1, int(_S.WAITING)))
-        if ids is None:
-            ids = self.tagged()
-            ids = found[(-1, int(_S.WAITING))] = ids[self.pop.stage[ids] == _S.WAITING]
         return ids
 
     def per_block(self, ids: np.ndarray) -> np.ndarray:

@@ -74,7 +74,22 @@ def tagged_groups(tagged, programme, stage, n_groups):  # noqa: ANN001, ANN201
     return out, starts
 
 
-class RunState:
+class WaitingLists:
+    """What a run's state (:class:`RunState`) and a batch's (:class:`~sim.engine.batch_state.BatchState`)
+    find the same way: the people on waiting lists, among those tagged to a programme
+    (``tagged()``), kept until the next move (``_found_since_last_move()``)."""
+
+    def waiting(self) -> np.ndarray:
+        """Ids of everyone on a waiting list (ascending; do not change them in place)."""
+        found = self._found_since_last_move()
+        ids = found.get((-1, int(_S.WAITING)))
+        if ids is None:
+            ids = self.tagged()
+            ids = found[(-1, int(_S.WAITING))] = ids[self.pop.stage[ids] == _S.WAITING]
+        return ids
+
+
+class RunState(WaitingLists):
     """Everything one run's sub-steps share.
 
     Args:
@@ -241,12 +256,3 @@ class RunState:
         ids, starts = self._groups
         g = p.index * _N_STAGES + int(p.stage)
         return ids[starts[g]:starts[g + 1]]
-
-    def waiting(self) -> np.ndarray:
-        """Ids of everyone on a waiting list (ascending; do not change them in place)."""
-        found = self._found_since_last_move()
-        ids = found.get((-1, int(_S.WAITING)))
-        if ids is None:
-            ids = self.tagged()
-            ids = found[(-1, int(_S.WAITING))] = ids[self.pop.stage[ids] == _S.WAITING]
-        return ids
