@@ -191,6 +191,16 @@ def _rules_content(m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[object, ...]
     return content
 
 
+def _with_rates(m: SimpleNamespace, money: dict[str, float]) -> SimpleNamespace:
+    """Money rates ``m`` with the rates ``money`` replaced (a re-posting's rules)."""
+    return SimpleNamespace(**{**vars(m), **money})
+
+
+def _with_production_share(pm: ProgrammeMoney, share: float | None) -> ProgrammeMoney:
+    """Programme money ``pm`` with every programme's production value share ``share`` (``None``: as it is)."""
+    return pm if share is None else dataclasses.replace(pm, production_share=np.full_like(pm.production_share, share))
+
+
 class SharedPostings:
     """The postings of every grouping key that the books of one batch (its blocks) booked, per
     money rules, computed once for all of them.
@@ -274,9 +284,7 @@ class SharedPostings:
         memo = (tuple(sorted(money.items())), production_share)
         if memo not in self._derived:
             def derive(m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[SimpleNamespace, ProgrammeMoney]:
-                return (SimpleNamespace(**{**vars(m), **money}), pm if production_share is None else
-                        dataclasses.replace(pm, production_share=np.full_like(pm.production_share,
-                                                                              production_share)))
+                return _with_rates(m, money), _with_production_share(pm, production_share)
 
             groups = self._keys()
             derived = SharedPostings(lambda: ())
@@ -491,10 +499,9 @@ class LedgerBook:
             found = rules.get(g) or mine.get(g)  # the same new rules as the other blocks of the batch
             if found is None:
                 if id(m) not in ms:
-                    ms[id(m)] = SimpleNamespace(**{**vars(m), **(money or {})})
+                    ms[id(m)] = _with_rates(m, money or {})
                 if id(pm) not in pms:
-                    pms[id(pm)] = pm if programme_production_share is None else dataclasses.replace(
-                        pm, production_share=np.full_like(pm.production_share, programme_production_share))
+                    pms[id(pm)] = _with_production_share(pm, programme_production_share)
                 found = mine[g] = (ms[id(m)], pms[id(pm)])
             return found
 
