@@ -374,14 +374,9 @@ def _run_many(sim: Simulator, runs: Sequence[tuple[dict[str, float], int]], pool
 _POOLS: dict[int, Any] = {}
 
 
-def _pool(workers: int, job: Job | None = None) -> Any:
+def _pool(workers: int) -> Any:
     """Worker processes for fits, started once per process and kept for every later fit (a
-    held-back fit, the predictive): each worker pays its imports once. None for one worker.
-
-    A new pool is started at once, each worker simulating one run of each of ``job``'s scenarios
-    (results not kept): its imports and compiled kernels load while this process goes on (it
-    imports pyabc next, about as long), instead of when the first particles are waiting. The
-    warm-up changes no result: the runs are not kept and the workers keep no random state."""
+    held-back fit, the predictive): each worker pays its imports once. None for one worker."""
     if workers <= 1:
         return None
     pool = _POOLS.get(workers)
@@ -389,10 +384,6 @@ def _pool(workers: int, job: Job | None = None) -> Any:
         from sim.runs.workers import worker_pool
 
         pool = _POOLS[workers] = worker_pool(workers)  # Ctrl-C reaches only the command, which stops
-        if job is not None:
-            warm = (Simulator(job, list(job.targets.targets)), [({}, 0)])
-            for _ in range(workers):  # each submit starts a worker while none is idle
-                pool.submit(_simulate_chunk, warm)
     return pool
 
 
@@ -554,9 +545,8 @@ def fit(job: Job, out: str | Path | None = None, *, leave_out: Sequence[str] = (
     tag = job.name + ("" if not leave_out else "-without-" + "-".join(leave_out))
     workdir = Path(work) / tag
     fitted = job.outcome_targets(leave_out)
-    t0 = time.perf_counter()
-    pool = _pool(workers, job) if scheduler is None else None  # first: its workers start while this goes on
     sim = Simulator(job, fitted)
+    t0 = time.perf_counter()
     meta: dict[str, Any] = {"job": job.name, "file": job.file, "leave_out": list(leave_out), "seed": job.seed,
                             "workers": workers, "scheduler": None if scheduler is None else str(scheduler),
                             "method": job.method, "fitted_targets": [t.name for t in fitted],
@@ -564,6 +554,7 @@ def fit(job: Job, out: str | Path | None = None, *, leave_out: Sequence[str] = (
                             "code_version": _code_version()}
     population = posterior = gens = None
     n = int(job.method["draws"])
+    pool = _pool(workers) if scheduler is None else None
     if job.space.parameters and fitted:
         log(f"{job.name}: ABC-SMC over {len(job.space.parameters)} parameters, {len(fitted)} fitted targets"
             + (f" (left out: {', '.join(leave_out)})" if leave_out else ""))
