@@ -17,26 +17,43 @@ nor does a run with ``compiled=False``. Helpers are registered with numba at tha
 (before any kernel is typed, so kernels see them as before). numba's implementations are loaded
 then too, without scipy's BLAS (see :func:`_load_numba`).
 
-Compiled code is cached on disk (``cache=True``): only the first run on a machine pays for
-compilation. numba's cache is keyed by the source file of the kernel itself, not of the
-helpers it calls: after editing a :func:`helper` that lives in another file, touch the files
-of the kernels that use it (or delete their ``__pycache__/*.nbi`` and ``*.nbc``). A stale
-kernel would differ from its uncompiled self, which ``tests/test_kernels.py`` checks.
+Compiled code is cached on disk, once per machine, not per copy of the code (:class:`KernelCache`):
+compiling every kernel costs ~10 CPU-s, more than the main job itself, and numba's own cache
+(kept beside each source file and keyed by its folder) is empty in every fresh clone, worktree or
+reinstall. Here a kernel's compiled code is kept in the user's cache folder (``~/.cache/almsim/
+kernels`` on Linux; ``NUMBA_CACHE_DIR`` instead if set), under a digest of what it is compiled
+from: the source files of the kernel and of every helper and kernel it reaches, and the values of
+the module-level constants they read (numba freezes those into the code). A copy of the same code
+anywhere reads it; an edit to a helper in another file, or to a constant, compiles again (numba's
+own key misses both). Old versions are pruned (:data:`KEEP_VERSIONS` per kernel).
 """
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import functools
-from collections.abc import Callable
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from types import CodeType
 from typing import Any
 
 import numpy as np
 
-__all__ = ["OPTIONS", "Kernel", "kernel", "helper", "run", "pick"]
+__all__ = ["OPTIONS", "Kernel", "kernel", "helper", "run", "pick", "cache_folder", "source_digest"]
 
 #: numba options of every kernel. ``error_model="numpy"``: a float division by zero gives
-#: inf/nan as in numpy instead of raising (and costs no check per division).
-OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "error_model": "numpy"}
+#: inf/nan as in numpy instead of raising (and costs no check per division). Compiled code is
+#: cached on disk by :class:`KernelCache`, not by numba's ``cache=True``.
+OPTIONS: dict[str, Any] = {"nogil": True, "error_model": "numpy"}
+
+#: Compiled versions of a kernel kept in its cache folder (older ones are deleted).
+KEEP_VERSIONS = 6
+
+#: Functions compiled into kernels (helpers and kernels' ``py_func``), by name: a kernel that
+#: names one, directly or as a module's attribute, is compiled from its source too.
+_compiled_by_name: dict[str, list[Callable[..., Any]]] = {}
 
 
 #: Helpers waiting to be registered with numba (``None`` once numba is loaded and they are).
@@ -103,7 +120,11 @@ class Kernel:
             _load_numba()
             from numba import njit
 
-            self._dispatcher = njit(**OPTIONS)(self.py_func)
+            dispatcher = njit(**OPTIONS)(self.py_func)
+            cache = KernelCache.of(self.py_func)
+            if cache is not None:
+                dispatcher._cache = cache  # what `enable_caching` sets; numba's own is per folder
+            self._dispatcher = dispatcher
         return self._dispatcher
 
     def __call__(self, *args: Any) -> Any:
@@ -120,6 +141,7 @@ class Kernel:
 
 def kernel(fn: Callable[..., Any]) -> Kernel:
     """A pass over everyone, compiled when first called (``fn`` is the result's ``py_func``)."""
+    _compiled_by_name.setdefault(fn.__name__, []).append(fn)
     return Kernel(fn)
 
 
@@ -131,6 +153,7 @@ def helper[F: Callable[..., Any]](fn: F | None = None, *, inline: str = "never")
             compiler should turn into conditional moves).
     """
     def wrap(f: F) -> F:
+        _compiled_by_name.setdefault(f.__name__, []).append(f)
         if _pending is None:
             _register(f, inline)
         else:
@@ -158,3 +181,150 @@ def pick(cond, a, b):  # noqa: ANN001, ANN201
     people's states are mixed at random along the arrays, and mispredicted branches would
     cost more than the arithmetic)."""
     return a if cond else b
+
+
+# -- where compiled kernels are kept -------------------------------------------------------------
+
+
+def cache_folder() -> str:
+    """The folder compiled kernels are kept in: ``NUMBA_CACHE_DIR`` if set, else the user's cache
+    folder's ``almsim/kernels`` (``~/.cache/almsim/kernels`` on Linux, ``$XDG_CACHE_HOME``
+    honoured)."""
+    from numba.core import config
+    from numba.misc.appdirs import AppDirs
+
+    if config.CACHE_DIR:
+        return os.path.join(config.CACHE_DIR, "almsim")
+    return os.path.join(AppDirs(appname="almsim", appauthor=False).user_cache_dir, "kernels")
+
+
+def _names(code: CodeType) -> Iterator[str]:
+    """Every global or attribute name ``code`` reads, nested code included."""
+    yield from code.co_names
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from _names(const)
+
+
+def _constant(value: Any) -> bytes | None:
+    """How a module-level value numba would freeze into compiled code is written into the digest
+    (``None``: not a constant numba freezes)."""
+    if isinstance(value, (bool, int, float, complex, str, np.generic)):
+        return repr((type(value).__name__, value)).encode()
+    if isinstance(value, np.ndarray):
+        return repr((value.dtype.str, value.shape)).encode() + value.tobytes()
+    if isinstance(value, enum.EnumType):
+        return repr([(m.name, m.value) for m in value]).encode()
+    if isinstance(value, tuple):
+        parts = [_constant(v) for v in value]
+        return None if None in parts else b"(" + b",".join(parts) + b")"  # type: ignore[arg-type]
+    return None
+
+
+def source_digest(fn: Callable[..., Any]) -> str:
+    """A digest of what kernel ``fn`` is compiled from: the source files of ``fn`` and of every
+    helper and kernel it names (and they name, ...), and the module-level constants they read."""
+    files: set[str] = set()
+    consts = hashlib.sha256()
+    seen: set[int] = set()
+    todo = [fn]
+    while todo:
+        f = todo.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        files.add(f.__code__.co_filename)
+        for name in sorted(set(_names(f.__code__))):
+            value = f.__globals__.get(name)
+            if isinstance(value, Kernel):
+                todo.append(value.py_func)
+            todo.extend(_compiled_by_name.get(name, ()))
+            frozen = _constant(value)
+            if frozen is not None:
+                consts.update(f"{f.__module__}.{name}=".encode() + frozen + b";")
+    digest = hashlib.sha256(consts.digest())
+    for path in sorted(files):
+        with open(path, "rb") as fh:
+            digest.update(fh.read())
+    return digest.hexdigest()[:16]
+
+
+class KernelCache:
+    """numba's function cache for a kernel, kept in :func:`cache_folder` under the kernel's module
+    and :func:`source_digest` (made as a subclass of numba's own on first use)."""
+
+    _made: Any = None
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any]) -> Any:
+        """The cache of kernel ``fn``, or ``None`` if no folder can be written (numba then compiles
+        every process)."""
+        if cls._made is None:
+            cls._made = _make_cache_class()
+        try:
+            return cls._made(fn)
+        except RuntimeError:  # no locator: the folder cannot be written
+            return None
+
+
+def _make_cache_class() -> type:
+    from numba.core.caching import CompileResultCacheImpl, FunctionCache, _CacheLocator
+
+    class Locator(_CacheLocator):
+        def __init__(self, py_func: Callable[..., Any]) -> None:
+            self._path = os.path.join(cache_folder(), py_func.__module__)
+            # the digest is part of the file names (so versions of the code, e.g. two clones or
+            # worktrees, are kept side by side); within a file the stamp always matches
+            self._disambiguator = f"{py_func.__code__.co_firstlineno}-{source_digest(py_func)}"
+
+        def get_cache_path(self) -> str:
+            return self._path
+
+        def get_source_stamp(self) -> str:
+            return "almsim"
+
+        def get_disambiguator(self) -> str:
+            return self._disambiguator
+
+        @classmethod
+        def from_function(cls, py_func: Callable[..., Any], py_file: str) -> Any:
+            self = cls(py_func)
+            try:
+                self.ensure_cache_path()
+            except OSError:
+                return None
+            return self
+
+    class Impl(CompileResultCacheImpl):
+        _locator_classes = [Locator]
+
+        def __init__(self, py_func: Callable[..., Any]) -> None:
+            super().__init__(py_func)
+            _prune(self.locator.get_cache_path(), self.filename_base)
+
+    class Cache(FunctionCache):
+        _impl_class = Impl
+
+    return Cache
+
+
+def _prune(folder: str, filename_base: str) -> None:
+    """Delete all but the :data:`KEEP_VERSIONS` newest versions of one kernel in ``folder``
+    (``filename_base`` is ``module.qualname-line-digest.pyXY``; versions differ in line and
+    digest). A file another process is reading may go: numba then compiles again."""
+    name = filename_base.split("-", 1)[0] + "-"
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(name) and e.name.endswith(".nbi")]
+    except OSError:
+        return
+    if len(entries) <= KEEP_VERSIONS:
+        return
+    entries.sort(key=lambda e: e.stat().st_mtime, reverse=True)
+    for old in entries[KEEP_VERSIONS:]:
+        base = old.name[: -len(".nbi")]
+        if base == filename_base:
+            continue
+        for e in os.scandir(folder):
+            if e.name == old.name or (e.name.startswith(base + ".") and e.name.endswith(".nbc")):
+                with contextlib.suppress(OSError):
+                    os.remove(e.path)

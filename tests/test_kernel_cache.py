@@ -1,0 +1,109 @@
+"""Compiled kernels are cached once per machine, keyed by what they are compiled from.
+
+Compiling every kernel costs more than the main job itself (~10 CPU-s), so a fresh clone, a
+worktree or a reinstall of the same code must read what an earlier copy compiled; and an edit
+that numba's own cache would miss (a helper in another file, a module-level constant the kernel
+reads) must compile again instead of running stale code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HELPERS = '''
+from sim.accounts.jit import helper
+
+OFFSET = {offset}
+
+
+@helper
+def shifted(x):
+    return x + OFFSET
+'''
+
+KERNEL = '''
+import numpy as np
+
+from sim.accounts.jit import kernel
+from kcpkg.helpers import shifted
+
+
+@kernel
+def total(a):
+    s = 0
+    for v in a:
+        s += shifted(v)
+    return s
+'''
+
+PROBE = '''
+import json
+import numpy as np
+from kcpkg.kern import total
+result = int(total(np.arange(4, dtype=np.int64)))
+print(json.dumps({"result": result, "read": len(total.stats.cache_hits), "compiled": len(total.stats.cache_misses)}))
+'''
+
+
+def _copy(where: Path, offset: int) -> Path:
+    pkg = where / "kcpkg"
+    pkg.mkdir(parents=True, exist_ok=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "helpers.py").write_text(HELPERS.format(offset=offset))
+    (pkg / "kern.py").write_text(KERNEL)
+    return where
+
+
+def _probe(copy: Path, cache: Path) -> dict[str, int]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy), str(ROOT)]), "NUMBA_CACHE_DIR": str(cache)}
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, cwd=copy,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_copy_of_the_same_code_elsewhere_reads_the_compiled_kernel(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = _probe(_copy(tmp_path / "clone-a", offset=1), cache)
+    assert first == {"result": 10, "read": 0, "compiled": 1}
+    again = _probe(_copy(tmp_path / "elsewhere" / "clone-b", offset=1), cache)
+    assert again == {"result": 10, "read": 1, "compiled": 0}
+
+
+def test_an_edit_to_a_helper_or_a_constant_in_another_file_compiles_again(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    copy = _copy(tmp_path / "clone", offset=1)
+    assert _probe(copy, cache)["result"] == 10
+    # the kernel's own file is untouched; only the helper's constant changes (same file size)
+    _copy(copy, offset=2)
+    edited = _probe(copy, cache)
+    assert edited == {"result": 14, "read": 0, "compiled": 1}
+    # both versions are kept: going back reads the first one
+    _copy(copy, offset=1)
+    assert _probe(copy, cache) == {"result": 10, "read": 1, "compiled": 0}
+
+
+def test_old_versions_of_a_kernel_are_pruned_and_other_kernels_kept(tmp_path: Path) -> None:
+    from sim.accounts.jit import KEEP_VERSIONS, _prune
+
+    def version(name: str, age: int, kernel: str = "kern.total") -> str:
+        base = f"{kernel}-{name}.py312"
+        for f in (f"{base}.nbi", f"{base}.1.nbc", f"{base}.2.nbc"):
+            (tmp_path / f).write_bytes(b"x")
+            os.utime(tmp_path / f, (1_000_000 - age, 1_000_000 - age))
+        return base
+
+    bases = [version(f"10-{i:016x}", age=i) for i in range(KEEP_VERSIONS + 3)]  # bases[0] newest
+    other = version("3-aaaaaaaaaaaaaaaa", age=99, kernel="kern.other")
+    _prune(str(tmp_path), bases[-1])  # the oldest is the one in use: kept all the same
+    left = {p.name for p in tmp_path.iterdir()}
+    kept = bases[:KEEP_VERSIONS] + [bases[-1]]
+    assert {b for b in bases if f"{b}.nbi" in left} == set(kept)
+    assert {f"{b}.1.nbc" for b in kept} <= left and not any(f"{b}.1.nbc" in left for b in bases if b not in kept)
+    assert f"{other}.nbi" in left
