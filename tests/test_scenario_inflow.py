@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from factories import scenario
 
+from sim.engine.hazards import attribute_log_hr
+from sim.engine.population import synthesise
+from sim.engine.streams import Streams
 from sim.scenario.load import build, dump_scenario, load_scenario, parse_file, rebuild, scenario_hash
 from sim.scenario.paths import apply_values_shared, get_value, path_exists, with_values
 from sim.scenario.schema import Composition
@@ -109,6 +113,36 @@ def test_shipped_scenarios_resolve_as_written() -> None:
         want = getattr(inflow if key in ("initial_stages", "job_days_at_entry", "months_on_assistance") else base, key)
         assert getattr(inflow, key) == want, key
     assert inflow.months_on_assistance == {"14-18": 1.0}
+
+
+def test_the_inflows_own_spread_of_employability_reaches_its_people() -> None:
+    """An inflow's employability_sd is the spread of its people's latent type (was the
+    population's for everyone); the cohort keeps the population's."""
+    sc = _own(employability_sd=0.0)
+    pop = synthesise(sc.population, sc.start_month, sc.horizon_months, Streams(4))
+    cohort, inflow = np.arange(len(pop)) < 500, np.arange(len(pop)) >= 500
+    assert (pop.employability[inflow] == 0).all()
+    assert pop.employability[cohort].std() == pytest.approx(0.7, rel=0.1)
+    wide = _own(employability_sd=2.0)
+    pop2 = synthesise(wide.population, wide.start_month, wide.horizon_months, Streams(4))
+    np.testing.assert_array_equal(pop2.employability[cohort], pop.employability[cohort])
+    assert pop2.employability[inflow].std() == pytest.approx(2.0, rel=0.1)
+
+
+def test_the_inflows_own_spread_changes_its_work_hazards_in_a_run() -> None:
+    from sim import ProgrammeModel
+
+    sc = _own(employability_sd=0.0)
+    model = ProgrammeModel(sc, rng=2)
+    model.run(1)  # the cohort and the first month's inflow arrive: their multipliers are set
+    state, month = model.state, sc.start_month
+    arrived = np.flatnonzero(state.pop.arrival_month == month)
+    inflow, cohort = arrived[arrived >= 500], arrived[arrived < 500]
+    assert inflow.size == 20 and cohort.size == 500
+    plain = np.exp(attribute_log_hr(state.pop, inflow, sc.effects.work, month))
+    np.testing.assert_array_equal(state.work_mult[inflow], plain)  # no latent type: spread 0
+    spread = np.exp(attribute_log_hr(state.pop, cohort, sc.effects.work, month))
+    assert not np.isclose(state.work_mult[cohort], spread).all()  # the cohort's spread: 0.7
 
 
 def test_a_drawn_spread_reaches_umea_new_entrants_per_replication() -> None:
