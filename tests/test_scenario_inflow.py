@@ -44,12 +44,13 @@ def test_a_population_value_moves_what_the_inflow_inherits_and_not_what_it_owns(
 @pytest.mark.parametrize("key", ["foreign_born_share", "employability_sd", "ui_member_share", "rehab_need_share"])
 def test_breakeven_and_sweeps_on_a_population_path_reach_umea_new_entrants(key: str) -> None:
     """Umeå's new JOB entrants write their stage, JOB days and months out of work; every other key
-    of theirs is the population's, after a with_values (break-even, assumption lines), an
+    of theirs is the population's, after a with_values (break-even, assumption lines; a plain
+    number such as foreign_born_share takes no source, the break-even search used to fail on it), an
     apply_values on the file's document (sweeps) or a rebuild (calibration particles, posterior
     draws) as well."""
     umea = load_scenario(UMEA)
     path = POP + key
-    moved = with_values(umea, {path: 0.45})
+    moved = with_values(umea, {path: 0.45}, source="break-even search", status="assumed")  # as breakeven sets it
     assert get_value(moved.model_dump(mode="json"), path) == 0.45
     month = umea.start_month
     for sc in (moved, build(apply_values_shared(parse_file(UMEA)[0], {path: 0.45})),

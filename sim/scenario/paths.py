@@ -187,7 +187,9 @@ def set_value(doc: dict[str, Any], path: str, value: float, *, source: str | Non
     """Set the parameter at ``path`` to ``value`` in place (dated steps are replaced by the value).
 
     A parameter written ``{value: ..., source: ..., status: ...}`` keeps that form; ``source``
-    and ``status`` replace its own when given. The path must exist.
+    and ``status`` replace its own when given. A plain number of the schema (not a parameter,
+    e.g. ``population.composition.employability_sd``) carries no source: it is set bare. The
+    path must exist.
 
     Raises:
         KeyError: if the path does not exist.
@@ -195,6 +197,8 @@ def set_value(doc: dict[str, Any], path: str, value: float, *, source: str | Non
     base, month = split_step(path)
     container, key = _locate(doc, base, write=True)
     old = container[key]
+    if (source is not None or status is not None) and not _takes_source(base):
+        source = status = None
     np = sys.modules.get("numpy")  # a numpy number can only come from a program that imported numpy
     if np is not None and isinstance(value, (np.integer, np.floating)):
         value = value.item()
@@ -217,6 +221,16 @@ def set_value(doc: dict[str, Any], path: str, value: float, *, source: str | Non
         if status is not None:
             new["status"] = status
     container[key] = new
+
+
+def _takes_source(path: str) -> bool:
+    """Whether the scenario's value at ``path`` may carry a source and status (a parameter, or a
+    place the schema does not know)."""
+    from sim.scenario.dated import Param
+    from sim.scenario.errors import schema_type_at
+
+    tp = schema_type_at(path.split("."))
+    return tp is None or tp is Param
 
 
 def apply_values_shared(doc: Mapping[str, Any], values: Mapping[str, float]) -> dict[str, Any]:
