@@ -21,6 +21,7 @@ applied per replication by :mod:`sim.runs.posterior`.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -223,6 +224,7 @@ def set_value(doc: dict[str, Any], path: str, value: float, *, source: str | Non
     container[key] = new
 
 
+@functools.lru_cache(maxsize=4096)
 def _takes_source(path: str) -> bool:
     """Whether the scenario's value at ``path`` may carry a source and status (a parameter, or a
     place the schema does not know)."""
