@@ -306,3 +306,26 @@ def test_compare_runs_its_runs_as_two_models_and_counts_each(monkeypatch) -> Non
     ens = [replicate(s, 3, r) for s in scens]
     alone = assumption_lines(base_ens, ens, out.scenarios)
     assert out.tables["assumption_lines"].reset_index(drop=True).equals(alone.reset_index(drop=True))
+
+
+def test_blocks_whose_inflow_has_its_own_spread_equal_separate_runs() -> None:
+    """An inflow's own spread of employability is its people's in a batch too, and a spread the
+    inflow inherits follows each block's population (a drawn spread per replication)."""
+    from sim.scenario.paths import with_values
+
+    base = scenario([PROGRAMME], population={"cohort": {"size": 600},
+                                             "inflow": {"people_per_month": 15,
+                                                        "composition": {"initial_stages": {"open": 1.0}}}})
+    own = with_values(base, {"population.inflow.composition.employability_sd": 0.0})
+    batches = [[with_values(base, {"population.composition.employability_sd": 1.3}), base],
+               [own, with_values(own, {"population.composition.employability_sd": 0.2})]]
+    assert [s.population.inflow.composition.employability_sd for b in batches for s in b] == [1.3, 0.7, 0.0, 0.0]
+    seeds = [4, 9]
+    summaries = []
+    for scenarios in batches:
+        model = BatchModel(scenarios, seeds)
+        model.run()
+        for b, sc in enumerate(scenarios):
+            summaries.append(RunResult.from_model(model.block(b)).summary)
+            _assert_same(RunResult.from_model(model.block(b)), simulate(sc, seeds[b]), f"block {b}")
+    assert len({repr(s) for s in summaries}) == 4

@@ -84,7 +84,7 @@ def _walk(obj: Any, dump: Any, path: str, out: dict[str, Leaf], source: str | No
         own = getattr(obj, "source", None)
         inherited = own if isinstance(own, str) else source
         for name in type(obj).model_fields:
-            if name in _SKIP:
+            if name in _SKIP or name not in dump:  # (not dumped: a key the inflow inherits)
                 continue
             _walk(getattr(obj, name), dump[name], f"{path}.{name}" if path else name, out, inherited)
     elif isinstance(obj, dict):

@@ -81,17 +81,13 @@ def _reposted(r: RunResult, a: Assumption, value: float, months: int) -> np.ndar
 
 
 def _with_member_share(scenario: Scenario, value: float) -> Scenario:
-    """``scenario`` with everyone entering at a-kassa membership ``value``: the cohort and, where
-    the inflow has a composition of its own, the inflow too (a scenario object's inflow holds the
-    population's values it inherited as its own, so setting the population's alone would leave
-    new entrants at the old share)."""
+    """``scenario`` with the population entering at a-kassa membership ``value``: the cohort and an
+    inflow that inherits the share (an inflow that writes a share of its own keeps it, as with
+    any other path of the population's composition)."""
     from sim.scenario.paths import with_values
 
-    values = {"population.composition.ui_member_share": value}
-    inflow = scenario.population.inflow
-    if inflow is not None and inflow.composition is not None:
-        values["population.inflow.composition.ui_member_share"] = value
-    out = with_values(scenario, values, source="assumption line", status="assumed")
+    out = with_values(scenario, {"population.composition.ui_member_share": value}, source="assumption line",
+                      status="assumed")
     return out.model_copy(update={"name": scenario.name})
 
 

@@ -274,8 +274,8 @@ class BatchState(WaitingLists):
     ``regime`` is the reference block's (:func:`reference`, the one with every programme): the
     values every block shares (rules, money rates) and the list of programmes are read from it;
     programme values are read per block from :attr:`values`, the hazard rows from
-    :attr:`segments` (blocks next to each other with the same transition rates share one) and
-    the spread of employability per block from :attr:`employability_sd`.
+    :attr:`segments` (blocks next to each other with the same transition rates share one). The
+    spread of employability is each person's, drawn with them (:func:`_synthesise`).
     """
 
     def __init__(self, scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool | Sequence[bool],
@@ -327,7 +327,6 @@ class BatchState(WaitingLists):
         self.counts_as_work = np.zeros(max(self.n_prog, 1), bool)
         for p in self.regime.programmes:
             self.counts_as_work[p.index] = p.counts_as_work
-        self.employability_sd = np.array([sc.population.composition.employability_sd for sc in self.specs])
         self.work_mult = np.ones(len(self.pop), np.float32)
         self.studies_mult = np.ones(len(self.pop), np.float32)
         self._age_group = np.full(len(self.pop), 255, np.uint8)  # (none computed yet)
@@ -473,12 +472,9 @@ class BatchState(WaitingLists):
         ids = regrouped(self.pop, self._age_group, ids, self.month)
         if ids.size == 0:
             return
-        sd = self.employability_sd
-        for value in np.unique(sd):  # (one value, unless the blocks draw their own)
-            some = ids if sd.size == 1 or (sd == value).all() else ids[sd[self.block[ids]] == value]
-            w, s = static_multipliers(self.pop, some, self.spec.effects, float(value), self.month)
-            self.work_mult[some] = w
-            self.studies_mult[some] = s
+        w, s = static_multipliers(self.pop, ids, self.spec.effects, self.month)
+        self.work_mult[ids] = w
+        self.studies_mult[ids] = s
 
     def new_budget_year(self) -> None:
         """Reset every block's budgets to this year's levels."""
@@ -566,7 +562,7 @@ def _synthesise(state: BatchState, one: int) -> Population:
     arrival = _arrivals(spec, start, horizon)
     pop = _empty(one * state.blocks)
     pop.arrival_month[:] = np.tile(arrival, state.blocks)
-    # blocks of each composition (as far as the draws read it: not employability's spread) drawn
+    # blocks of each composition (but for employability's spread, each block's own) drawn
     # together, as a batch of their own (their own streams: a block's people are its run's)
     groups: dict[str, list[int]] = {}
     key: dict[int, str] = {}
@@ -579,6 +575,8 @@ def _synthesise(state: BatchState, one: int) -> Population:
     step = 1 << 16
     for blocks in groups.values():
         composition = state.specs[blocks[0]].population.composition
+        sds = np.array([state.specs[b].population.composition.employability_sd for b in blocks], np.float32)
+        spread = sds[0] if (sds == sds[0]).all() else None
         if len(groups) == 1:
             part, streams = pop, state.streams
         else:
@@ -587,7 +585,9 @@ def _synthesise(state: BatchState, one: int) -> Population:
             streams = BlockStreams([state.streams.seeds[b] for b in blocks],
                                    np.arange(len(blocks) + 1, dtype=np.int64) * one, compiled=state.compiled)
         for lo in range(0, len(part), step):
-            _draw(part, lo, min(lo + step, len(part)), composition, streams, wage, guarantee)
+            hi = min(lo + step, len(part))
+            here = spread if spread is not None else sds[np.arange(lo, hi) // one]
+            _draw(part, lo, hi, composition, streams, wage, guarantee, spread=here)
         if part is not pop:
             at = (np.asarray(blocks, np.int64)[:, None] * one + np.arange(one)).reshape(-1)
             for f in Population.__dataclass_fields__:

@@ -77,11 +77,12 @@ def regrouped(pop: Population, known: np.ndarray, ids: np.ndarray | None, month:
     return ids
 
 
-def static_multipliers(pop: Population, ids: np.ndarray, effects: Effects, employability_sd: float,
-                       month: Month) -> tuple[np.ndarray, np.ndarray]:
-    """Work and studies hazard multipliers from attributes and the latent type (float32)."""
+def static_multipliers(pop: Population, ids: np.ndarray, effects: Effects, month: Month
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Work and studies hazard multipliers from attributes and the latent type (float32; the
+    type is drawn with its spread, each person with their own composition's)."""
     work = attribute_log_hr(pop, ids, effects.work, month)
-    work += np.float32(employability_sd) * pop.employability[ids]
+    work += pop.employability[ids]
     studies = attribute_log_hr(pop, ids, effects.studies, month)
     return np.exp(work), np.exp(studies)
 

@@ -55,7 +55,9 @@ class Population:
     rehab_need: np.ndarray  #: bool, needs rehabilitation involving several agencies
     education: np.ndarray  #: uint8 code of :data:`EDUCATION_LEVELS`
     months_on_assistance_at_entry: np.ndarray  #: int16
-    employability: np.ndarray  #: float32, latent type z ~ N(0, 1)
+    #: float32, the latent type's log hazard ratio of work: ``employability_sd`` x z, z ~ N(0, 1),
+    #: with the spread of the composition the person was drawn from (the cohort's or the inflow's)
+    employability: np.ndarray
     registered: np.ndarray  #: bool, registered at Arbetsförmedlingen
     initial_stage: np.ndarray  #: uint8 stage entered at arrival
     # --- state (changed by the model) ---
@@ -189,9 +191,11 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
 
 
 def _draw(pop: Population, first: int, stop: int, c: Composition, streams: Streams,
-          previous_wage_sek_per_month: float, guarantee: tuple[float, float, float] = (18, 21.7, 450)) -> None:
+          previous_wage_sek_per_month: float, guarantee: tuple[float, float, float] = (18, 21.7, 450),
+          spread: float | np.ndarray | None = None) -> None:
     """Draw the attributes and entry clocks of people ``first .. stop - 1`` (arrival months
-    set) from ``c``."""
+    set) from ``c``. ``spread``: the spread of employability, one or one per person (float32),
+    where it is not ``c.employability_sd`` (a batch's blocks that draw their own)."""
     ids = np.arange(first, stop, dtype=np.int64)
     sel = slice(first, stop)
     n = ids.size
@@ -226,7 +230,9 @@ def _draw(pop: Population, first: int, stop: int, c: Composition, streams: Strea
     moa = _band_values(u("moa_band"), u("moa_within"), c.months_on_assistance)
     months_on_assistance = np.minimum(np.floor(moa), 30000).astype(np.int16)
     pop.months_on_assistance_at_entry[sel] = months_on_assistance
-    pop.employability[sel] = streams.normal("population/employability", 0, ids).astype(np.float32)
+    # the latent type times its spread, as a float32 product (as the hazards used to form it)
+    sd = np.float32(c.employability_sd) if spread is None else np.asarray(spread, np.float32)
+    pop.employability[sel] = sd * streams.normal("population/employability", 0, ids).astype(np.float32)
     pop.registered[sel] = u("registered") < c.registered_share
     names, st = _categorical(u("initial_stage"), c.initial_stages, tuple(s.label for s in Stage))
     initial = np.array([Stage[k.upper()] for k in names], np.uint8)[st]

@@ -182,8 +182,7 @@ class RunState(WaitingLists):
         others' would come out the same, and recomputing everyone's cost ~50 ms a year at 10^6
         people)."""
         ids = regrouped(self.pop, self._age_group, ids, self.month)
-        comp = self.spec.population.composition
-        w, s = static_multipliers(self.pop, ids, self.spec.effects, comp.employability_sd, self.month)
+        w, s = static_multipliers(self.pop, ids, self.spec.effects, self.month)
         self.work_mult[ids] = w
         self.studies_mult[ids] = s
 

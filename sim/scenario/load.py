@@ -368,9 +368,10 @@ def _touched(built: Any, written: Any, rests: list[list[str]]) -> Any:
 
 @functools.cache
 def _reads_written(model: type[BaseModel]) -> bool:
-    """Whether a check of ``model`` reads its data as written, before its fields are built
-    (``Population`` gives the inflow the population's composition so): then its parts are
-    validated as written, never as built."""
+    """Whether a check of ``model`` reads its data as written, before its fields are built (a
+    ``before``, ``wrap`` or ``plain`` validator): then its parts are validated as written, never
+    as built. (``Population`` resolved its inflow's composition so until it did it after, from
+    the inflow's own keys, which a built inflow keeps.)"""
     decorators = model.__pydantic_decorators__
     return any(d.info.mode in ("before", "wrap", "plain")
                for d in (*decorators.model_validators.values(), *decorators.field_validators.values()))

@@ -21,6 +21,7 @@ applied per replication by :mod:`sim.runs.posterior`.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -69,8 +70,49 @@ def _child(node: Any, part: str, path: str) -> tuple[Any, Any]:
     raise KeyError(f"{path}: {part!r} is below a single value")
 
 
-def _locate(doc: Any, path: str) -> tuple[Any, Any]:
+#: Where the inflow's own composition is written: a key it does not write is the population's.
+_INFLOW_COMPOSITION = ("population", "inflow", "composition")
+
+
+def _inherited(doc: Any, parts: Sequence[str]) -> tuple[dict[str, Any], str, Any] | None:
+    """For a path into a key of the inflow's composition that the inflow does not write itself
+    (it inherits the population's): that composition's mapping, the key and the population's
+    value (as the population writes it, or the default where it does not). None for any other
+    path, and where the inflow has no composition of its own (its people are the cohort's)."""
+    if len(parts) < 4 or tuple(parts[:3]) != _INFLOW_COMPOSITION or not isinstance(doc, Mapping):
+        return None
+    population = doc.get("population")
+    inflow = population.get("inflow") if isinstance(population, Mapping) else None
+    own = inflow.get("composition") if isinstance(inflow, Mapping) else None
+    key = parts[3]
+    if not isinstance(own, dict) or key in own:
+        return None
+    base = population.get("composition")
+    if isinstance(base, Mapping) and key in base:
+        return own, key, base[key]
+    from sim.scenario.schema import Composition
+
+    if key not in Composition.model_fields:
+        return None
+    return own, key, Composition().model_dump(mode="json")[key]
+
+
+def _locate(doc: Any, path: str, *, write: bool = False) -> tuple[Any, Any]:
+    """The container and key (or index) ``path`` names in ``doc``. A key the inflow's composition
+    inherits is read from the population's; to ``write`` one, the inflow's composition is given
+    a copy of the population's value first (it becomes the inflow's own)."""
     parts = path.split(".")
+    inherited = _inherited(doc, parts)
+    if inherited is not None:
+        own, key, value = inherited
+        found = _walk({key: value}, parts[3:], path)
+        if not write:
+            return found
+        own[key] = copy.deepcopy(value)
+    return _walk(doc, parts, path)
+
+
+def _walk(doc: Any, parts: Sequence[str], path: str) -> tuple[Any, Any]:
     node = doc
     for part in parts[:-1]:
         container, key = _child(node, part, path)
@@ -146,14 +188,18 @@ def set_value(doc: dict[str, Any], path: str, value: float, *, source: str | Non
     """Set the parameter at ``path`` to ``value`` in place (dated steps are replaced by the value).
 
     A parameter written ``{value: ..., source: ..., status: ...}`` keeps that form; ``source``
-    and ``status`` replace its own when given. The path must exist.
+    and ``status`` replace its own when given. A plain number of the schema (not a parameter,
+    e.g. ``population.composition.employability_sd``) carries no source: it is set bare. The
+    path must exist.
 
     Raises:
         KeyError: if the path does not exist.
     """
     base, month = split_step(path)
-    container, key = _locate(doc, base)
+    container, key = _locate(doc, base, write=True)
     old = container[key]
+    if (source is not None or status is not None) and not _takes_source(base):
+        source = status = None
     np = sys.modules.get("numpy")  # a numpy number can only come from a program that imported numpy
     if np is not None and isinstance(value, (np.integer, np.floating)):
         value = value.item()
@@ -178,6 +224,17 @@ def set_value(doc: dict[str, Any], path: str, value: float, *, source: str | Non
     container[key] = new
 
 
+@functools.lru_cache(maxsize=4096)
+def _takes_source(path: str) -> bool:
+    """Whether the scenario's value at ``path`` may carry a source and status (a parameter, or a
+    place the schema does not know)."""
+    from sim.scenario.dated import Param
+    from sim.scenario.errors import schema_type_at
+
+    tp = schema_type_at(path.split("."))
+    return tp is None or tp is Param
+
+
 def apply_values_shared(doc: Mapping[str, Any], values: Mapping[str, float]) -> dict[str, Any]:
     """``apply_values(doc, values, skip_missing=True)``, copying only the mappings and lists on
     the way to each changed value: the rest is shared with ``doc``, which is never changed (so
@@ -198,6 +255,14 @@ def apply_values_shared(doc: Mapping[str, Any], values: Mapping[str, float]) -> 
         parts = base.split(".")
         try:  # a path the document does not have is skipped
             node: Any = out
+            inherited = _inherited(out, parts)
+            if inherited is not None:  # the inflow's own from now on (see _locate)
+                _, key, base_value = inherited
+                _walk({key: base_value}, parts[3:], path)
+                for part in _INFLOW_COMPOSITION:
+                    node = own(*_child(node, part, path))
+                node[key] = copy.deepcopy(base_value)
+                node = out
             for part in parts[:-1]:
                 node = own(*_child(node, part, path))
             _child(node, parts[-1], path)  # set_value replaces the leaf, never changes it

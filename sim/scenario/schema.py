@@ -12,7 +12,17 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from sim.scenario.dated import Month, Param, format_month, parse_month
 from sim.scenario.fields import (
@@ -217,9 +227,31 @@ class Inflow(_Frozen):
     from_month: MonthField | None = None
     to_month: MonthField | None = None
     #: Who the new arrivals are, where they differ from the population's composition: the
-    #: keys given here replace the population's (e.g. new JOB entrants start in JOB with no
-    #: JOB days used); the rest is the population's. None: the same people as the cohort.
+    #: keys given here (the inflow's own, ``composition.model_fields_set``) replace the
+    #: population's (e.g. new JOB entrants start in JOB with no JOB days used); the rest is the
+    #: population's, resolved by :class:`Population` whenever it is built, so a change of the
+    #: population's value reaches the inflow. A dump writes the own keys only. None: the same
+    #: people as the cohort.
     composition: Composition | None = None
+
+    @field_serializer("composition", mode="wrap")
+    def _own_keys(self, composition: Composition | None, handler: SerializerFunctionWrapHandler) -> object:
+        """Write the inflow's own keys only: the rest is inherited again when the dump is built."""
+        out = handler(composition)
+        if composition is None or not isinstance(out, dict):
+            return out
+        own = composition.model_fields_set
+        return {k: v for k, v in out.items() if k in own}
+
+    def __eq__(self, other: object) -> bool:
+        """Equal values and the same own keys (inflows that resolve alike but inherit different
+        keys follow the population differently)."""
+        if not isinstance(other, Inflow):
+            return NotImplemented
+        if not super().__eq__(other):
+            return False
+        mine, theirs = self.composition, other.composition
+        return mine is None or theirs is None or mine.model_fields_set == theirs.model_fields_set
 
     @model_validator(mode="after")
     def _order(self) -> Inflow:
@@ -236,17 +268,25 @@ class Population(_Frozen):
     cohort: Cohort | None = None
     inflow: Inflow | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _inflow_inherits(cls, data: object) -> object:
-        """The inflow's composition is the population's with the inflow's keys replaced."""
-        if isinstance(data, dict) and isinstance(data.get("inflow"), dict):
-            own = data["inflow"].get("composition")
-            if isinstance(own, dict):
-                base = data.get("composition")
-                base = base.model_dump() if isinstance(base, Composition) else dict(base or {})
-                data = {**data, "inflow": {**data["inflow"], "composition": {**base, **own}}}
-        return data
+    @model_validator(mode="after")
+    def _inflow_inherits(self) -> Population:
+        """The inflow's composition is the population's with the inflow's own keys replaced.
+
+        Resolved here, after both are built, from the own keys the inflow's composition was
+        given (its ``model_fields_set``): a built inflow passed in again (``load.rebuild``) is
+        resolved against the new population's composition as one read from a file is."""
+        inflow = self.inflow
+        if inflow is None or inflow.composition is None:
+            return self
+        own = inflow.composition
+        keys = own.model_fields_set
+        values = {k: getattr(own if k in keys else self.composition, k) for k in type(own).model_fields}
+        if all(values[k] is getattr(own, k) for k in values):
+            return self  # (already resolved against this composition)
+        resolved = Composition.model_construct(_fields_set=set(keys), **values)
+        # (self is this validation's own new object: nobody else holds it yet)
+        object.__setattr__(self, "inflow", inflow.model_copy(update={"composition": resolved}))
+        return self
 
     @model_validator(mode="after")
     def _some(self) -> Population:
