@@ -234,12 +234,16 @@ class BatchRecorder:
             self._counts_stacked = ((len(self.starts), len(self.exits)), st, ex)
         return self._counts_stacked[1:]
 
-    def _any_booked(self) -> np.ndarray:
-        """Whether each month booked any staff cost of each block ([month, block]), once."""
-        if getattr(self, "_booked_any", None) is None or len(self._booked_any) != len(self.ledger):
-            self._booked_any = (np.stack([booked.any(axis=1) for *_, booked in self.ledger]) if self.ledger
-                                else np.zeros((0, self.blocks), bool))
-        return self._booked_any
+    def _staff(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each month's staff costs booked and whether booked ([month, block, programme] each), once."""
+        if getattr(self, "_staff_stacked", None) is None or len(self._staff_stacked[0]) != len(self.ledger):
+            if self.ledger:
+                self._staff_stacked = (np.stack([booked for *_, booked in self.ledger]),
+                                       np.stack([staff for *_, staff, _booked in self.ledger]))
+            else:
+                self._staff_stacked = (np.zeros((0, self.blocks, self.n_programmes), bool),
+                                       np.zeros((0, self.blocks, self.n_programmes)))
+        return self._staff_stacked
 
     def _follow_ups_by_block(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every follow-up cell with its record's index, grouped by block (records in order)."""
@@ -287,10 +291,8 @@ class BatchRecorder:
         q = self._stacked() if n_prog else None
         if q is not None:
             ts, w, inside, cap, spent = q
-            rec.queues = [(t_, i, *row) for t_, rows in zip(ts, zip(w[:, b].tolist(), inside[:, b].tolist(),
-                                                                      cap[:, b].tolist(), spent[:, b].tolist(),
-                                                                      strict=True), strict=True)
-                          for i, row in enumerate(zip(*rows, strict=True)) if i < n_prog]
+            rows = zip(ts, *(a[:, b, :n_prog].tolist() for a in (w, inside, cap, spent)), strict=True)
+            rec.queues = [(t_, i, *row) for t_, *cols in rows for i, row in enumerate(zip(*cols, strict=True))]
         starts, exits = self._counts()
         for e in np.flatnonzero(starts[:, b]).tolist():
             t_, p, c = self.starts[e]
@@ -311,14 +313,15 @@ class BatchRecorder:
         rec.status_rows = [(d, i, counts[b]) for d, i, counts in self.status_rows if i < n_prog]
         book = LedgerBook(self.postings)
         hi = int(self.first[b + 1])
-        any_booked = self._any_booked()[:, b].tolist()
-        for (t_, key, regimes, staff, booked), some in zip(self.ledger, any_booked, strict=True):
-            extra: dict[tuple[str, str], float] = {}
-            if some:
-                for i, (on, cost) in enumerate(zip(booked[b].tolist(), staff[b].tolist(), strict=True)):
-                    if on:
-                        pair = (funders[i], "programme_staff")
-                        extra[pair] = extra.get(pair, 0.0) - cost
+        # the staff costs booked, month by month (in programme order, as a separate run adds them)
+        booked, staff = self._staff()
+        extras: list[dict[tuple[str, str], float] | None] = [None] * len(self.ledger)
+        months, progs = np.nonzero(booked[:, b])
+        for m, i, cost in zip(months.tolist(), progs.tolist(), staff[months, b, progs].tolist(), strict=True):
+            extra = extras[m] = extras[m] or {}
+            pair = (funders[i], "programme_staff")
+            extra[pair] = extra.get(pair, 0.0) - cost
+        for (t_, key, regimes, *_), extra in zip(self.ledger, extras, strict=True):
             r = regimes[b]
             book.add(t_, key[lo:hi], r.money, r.programme_money, extra)
         rec.ledger_book = book
