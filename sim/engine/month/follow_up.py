@@ -49,10 +49,7 @@ def followed_now(months_since, wanted):  # noqa: ANN001, ANN201
         m = months_since[i]
         out[k] = i
         k += wanted[min(max(m, 0), last)] & (m >= 0) & (m <= last)
-    ids = np.empty(k, np.int64)  # (a loop, not .astype: the same, and cheaper to compile)
-    for j in range(k):
-        ids[j] = out[j]
-    return ids
+    return out[:k].astype(np.int64)
 
 
 def step(state: RunState) -> None:

@@ -33,10 +33,7 @@ def referral_draws(stage, moved, wanted, base, rate):  # noqa: ANN001, ANN201
     for i in range(n):
         out[k] = i
         k += wanted[stage[i]] & (not moved[i]) & (draw(base, i) < rate)
-    ids = np.empty(k, np.int64)  # (a loop, not .astype: the same, and cheaper to compile)
-    for j in range(k):
-        ids[j] = out[j]
-    return ids
+    return out[:k].astype(np.int64)
 
 
 def step(state: RunState) -> None:
