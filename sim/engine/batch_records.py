@@ -54,10 +54,9 @@ def block_counts(stage, programme, first, n_programmes, in_programme, waiting_co
     in it by block (``[block, stage]``, ``[block, programme]`` twice), in one pass."""
     nb = first.size - 1
     ns = in_programme.size
-    width = max(n_programmes, 1)
     stocks = np.zeros((nb, ns), np.int64)
-    waiting = np.zeros((nb, width), np.int64)
-    inside = np.zeros((nb, width), np.int64)
+    waiting = np.zeros((nb, n_programmes), np.int64)  # (programme tags are < n_programmes)
+    inside = np.zeros((nb, n_programmes), np.int64)
     for b in range(nb):
         for i in range(first[b], first[b + 1]):
             s = stage[i]
@@ -68,7 +67,7 @@ def block_counts(stage, programme, first, n_programmes, in_programme, waiting_co
                     waiting[b, p] += 1
                 elif in_programme[s]:
                     inside[b, p] += 1
-    return stocks, waiting[:, :n_programmes], inside[:, :n_programmes]
+    return stocks, waiting, inside
 
 
 class BatchRecorder:
