@@ -216,6 +216,13 @@ class BatchRecorder:
             self._split = (bounds, t, ids, src, dst, prog)
         return self._split
 
+    def _stocks(self) -> np.ndarray:
+        """The stocks stacked over months ([month, block, stage]), once."""
+        if getattr(self, "_stocks_stacked", None) is None or len(self._stocks_stacked) != len(self.stocks):
+            self._stocks_stacked = (np.stack(self.stocks) if self.stocks
+                                    else np.zeros((0, self.blocks, _NS), np.int64))
+        return self._stocks_stacked
+
     def _stacked(self) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """The queue records stacked over months ([month, block, programme] each), once."""
         if not self.queues:
@@ -268,7 +275,7 @@ class BatchRecorder:
         n_prog = len(programmes)
         lo = int(self.first[b])
         rec = Recorder(n_prog, record_events=self.events[b])
-        rec.stocks = [s[b] for s in self.stocks]
+        rec.stocks = list(self._stocks()[:, b])  # (its rows, one a month)
         bounds, t, ids, src, dst, prog = self._moves_by_block()
         sl = slice(bounds[b], bounds[b + 1])
         bt, bids, bsrc, bdst, bprog = t[sl], ids[sl] - lo, src[sl], dst[sl], prog[sl]
