@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -54,10 +55,9 @@ def block_counts(stage, programme, first, n_programmes, in_programme, waiting_co
     in it by block (``[block, stage]``, ``[block, programme]`` twice), in one pass."""
     nb = first.size - 1
     ns = in_programme.size
-    width = max(n_programmes, 1)
     stocks = np.zeros((nb, ns), np.int64)
-    waiting = np.zeros((nb, width), np.int64)
-    inside = np.zeros((nb, width), np.int64)
+    waiting = np.zeros((nb, n_programmes), np.int64)  # (programme tags are < n_programmes)
+    inside = np.zeros((nb, n_programmes), np.int64)
     for b in range(nb):
         for i in range(first[b], first[b + 1]):
             s = stage[i]
@@ -68,7 +68,7 @@ def block_counts(stage, programme, first, n_programmes, in_programme, waiting_co
                     waiting[b, p] += 1
                 elif in_programme[s]:
                     inside[b, p] += 1
-    return stocks, waiting[:, :n_programmes], inside[:, :n_programmes]
+    return stocks, waiting, inside
 
 
 class BatchRecorder:
@@ -216,6 +216,13 @@ class BatchRecorder:
             self._split = (bounds, t, ids, src, dst, prog)
         return self._split
 
+    def _stocks(self) -> np.ndarray:
+        """The stocks stacked over months ([month, block, stage]), once."""
+        if getattr(self, "_stocks_stacked", None) is None or len(self._stocks_stacked) != len(self.stocks):
+            self._stocks_stacked = (np.stack(self.stocks) if self.stocks
+                                    else np.zeros((0, self.blocks, _NS), np.int64))
+        return self._stocks_stacked
+
     def _stacked(self) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """The queue records stacked over months ([month, block, programme] each), once."""
         if not self.queues:
@@ -234,12 +241,16 @@ class BatchRecorder:
             self._counts_stacked = ((len(self.starts), len(self.exits)), st, ex)
         return self._counts_stacked[1:]
 
-    def _any_booked(self) -> np.ndarray:
-        """Whether each month booked any staff cost of each block ([month, block]), once."""
-        if getattr(self, "_booked_any", None) is None or len(self._booked_any) != len(self.ledger):
-            self._booked_any = (np.stack([booked.any(axis=1) for *_, booked in self.ledger]) if self.ledger
-                                else np.zeros((0, self.blocks), bool))
-        return self._booked_any
+    def _staff(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each month's staff costs booked and whether booked ([month, block, programme] each), once."""
+        if getattr(self, "_staff_stacked", None) is None or len(self._staff_stacked[0]) != len(self.ledger):
+            if self.ledger:
+                self._staff_stacked = (np.stack([booked for *_, booked in self.ledger]),
+                                       np.stack([staff for *_, staff, _booked in self.ledger]))
+            else:
+                self._staff_stacked = (np.zeros((0, self.blocks, self.n_programmes), bool),
+                                       np.zeros((0, self.blocks, self.n_programmes)))
+        return self._staff_stacked
 
     def _follow_ups_by_block(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every follow-up cell with its record's index, grouped by block (records in order)."""
@@ -264,7 +275,7 @@ class BatchRecorder:
         n_prog = len(programmes)
         lo = int(self.first[b])
         rec = Recorder(n_prog, record_events=self.events[b])
-        rec.stocks = [s[b] for s in self.stocks]
+        rec.stocks = list(self._stocks()[:, b])  # (its rows, one a month)
         bounds, t, ids, src, dst, prog = self._moves_by_block()
         sl = slice(bounds[b], bounds[b + 1])
         bt, bids, bsrc, bdst, bprog = t[sl], ids[sl] - lo, src[sl], dst[sl], prog[sl]
@@ -287,10 +298,11 @@ class BatchRecorder:
         q = self._stacked() if n_prog else None
         if q is not None:
             ts, w, inside, cap, spent = q
-            rec.queues = [(t_, i, *row) for t_, rows in zip(ts, zip(w[:, b].tolist(), inside[:, b].tolist(),
-                                                                      cap[:, b].tolist(), spent[:, b].tolist(),
-                                                                      strict=True), strict=True)
-                          for i, row in enumerate(zip(*rows, strict=True)) if i < n_prog]
+            # month by month, programme by programme: built per programme by zip (a tuple per
+            # row made in C, ~10x faster than unpacking each row), interleaved if there are several
+            cols = [a[:, b, :n_prog].T.tolist() for a in (w, inside, cap, spent)]  # [programme][month]
+            per = [list(zip(ts, repeat(i), *(c[i] for c in cols))) for i in range(n_prog)]
+            rec.queues = per[0] if n_prog == 1 else [row for rows in zip(*per, strict=True) for row in rows]
         starts, exits = self._counts()
         for e in np.flatnonzero(starts[:, b]).tolist():
             t_, p, c = self.starts[e]
@@ -311,14 +323,15 @@ class BatchRecorder:
         rec.status_rows = [(d, i, counts[b]) for d, i, counts in self.status_rows if i < n_prog]
         book = LedgerBook(self.postings)
         hi = int(self.first[b + 1])
-        any_booked = self._any_booked()[:, b].tolist()
-        for (t_, key, regimes, staff, booked), some in zip(self.ledger, any_booked, strict=True):
-            extra: dict[tuple[str, str], float] = {}
-            if some:
-                for i, (on, cost) in enumerate(zip(booked[b].tolist(), staff[b].tolist(), strict=True)):
-                    if on:
-                        pair = (funders[i], "programme_staff")
-                        extra[pair] = extra.get(pair, 0.0) - cost
+        # the staff costs booked, month by month (in programme order, as a separate run adds them)
+        booked, staff = self._staff()
+        extras: list[dict[tuple[str, str], float] | None] = [None] * len(self.ledger)
+        months, progs = np.nonzero(booked[:, b])
+        for m, i, cost in zip(months.tolist(), progs.tolist(), staff[months, b, progs].tolist(), strict=True):
+            extra = extras[m] = extras[m] or {}
+            pair = (funders[i], "programme_staff")
+            extra[pair] = extra.get(pair, 0.0) - cost
+        for (t_, key, regimes, *_), extra in zip(self.ledger, extras, strict=True):
             r = regimes[b]
             book.add(t_, key[lo:hi], r.money, r.programme_money, extra)
         rec.ledger_book = book

@@ -58,6 +58,14 @@ _PROGRAMME_NUMBERS = ("referral_rate_per_month", "capacity", "max_duration_month
                       "start_month", "end_month", "title")
 
 
+def _readonly(a: np.ndarray) -> np.ndarray:
+    """``a`` contiguous and read-only, as an ordinary run's hazard table is: numba types a
+    read-only array apart, and the hazard pass would otherwise be compiled twice (~4 CPU-s)."""
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
 class BatchError(ValueError):
     """Scenarios that cannot run as blocks of one batch."""
 
@@ -430,7 +438,7 @@ class BatchState(WaitingLists):
                 continue
             hr = self.regimes[lo].hazard_rows
             self.segments.append(HazardSegment(
-                lo, b, np.ascontiguousarray(np.vstack([hr.table[:_NS], prog[0]])),
+                lo, b, _readonly(np.vstack([hr.table[:_NS], prog[0]])),
                 *(np.concatenate([getattr(hr, f)[:_NS], arr]) for f, arr in
                   zip(("constant_total", "work_base", "lock_in", "is_programme"), prog[1:], strict=True)),
                 np.ascontiguousarray(self.regimes[lo].base[:, _S.WORK])))

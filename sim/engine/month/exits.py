@@ -109,18 +109,22 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
                                                motivation, table, constant_total, work_base, lock_in, is_programme,
                                                stage_work, duration, decay, fas3_days, pr)
             flag[i - lo] = (not moved[i]) & (draw(tb, i) < total)
-    cand = np.flatnonzero(flag) + lo
-    cand_block = np.searchsorted(first, cand, side="right") - 1
-    k = cand.size
+    k = 0
+    for j in range(flag.size):
+        k += flag[j]
     ncol = table.shape[1]
     out_id = np.empty(k, np.int64)
     out_dest = np.empty(k, np.int16)
     out_row = np.empty(k, np.int16)
     haz = np.empty(ncol)
     m = 0
-    for j in range(k):
-        i = cand[j]
-        b = cand_block[j]
+    b = 0
+    for j in range(flag.size):  # the flagged, ascending; their blocks found as the loop passes them
+        if not flag[j]:
+            continue
+        i = lo + j
+        while i >= first[b + 1]:
+            b += 1
         pr = prows[b]
         row, w, st, d, total = person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,
                                               months_out_of_work, months_since, last_programme, effect_at_exit,
