@@ -34,11 +34,16 @@ def code_version() -> str:
     return f"{VERSION}+{h.hexdigest()[:12]}"
 
 
-def replication_key(scenario: Scenario, seed: int, record_events: bool, code: str | None = None) -> str:
+def replication_key(scenario: Scenario, seed: int, record_events: bool, code: str | None = None, *,
+                    ledger_only: bool = False) -> str:
     """What names one replication in a :class:`~sim.runs.partial.ReplicationStore`: the resolved
-    scenario, its seed, whether events are kept, and the code (``code``: :func:`code_version`)."""
-    text = json.dumps({"scenario": content_hash(scenario), "seed": int(seed), "events": bool(record_events),
-                       "code": code_version() if code is None else code}, sort_keys=True)
+    scenario, its seed, whether events are kept, the code (``code``: :func:`code_version`) and
+    whether only its ledger is kept (:func:`sim.runs.replications.ledger_only`)."""
+    what = {"scenario": content_hash(scenario), "seed": int(seed), "events": bool(record_events),
+            "code": code_version() if code is None else code}
+    if ledger_only:
+        what["ledger_only"] = True
+    text = json.dumps(what, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
