@@ -32,6 +32,9 @@ def test_text_that_needs_quoting_or_is_missing_is_written_as_pandas_writes_it(tm
     _same(pd.DataFrame({"text": pd.array(text, dtype="str"), "obj": pd.Series(text, dtype=object),
                         "mixed": pd.Series([1, 2.5, None, "x", np.nan, True, 3, -0.0, "y"], dtype=object)}),
           tmp_path)
+    _same(pd.DataFrame({"numpy": pd.Series([np.float64(1.5), np.int64(3), np.float32(0.1), np.bool_(False), 1e-5],
+                                           dtype=object), "n": range(5)}),
+          tmp_path)
     _same(pd.DataFrame({"a, b": [1.5], 'say "hi"': ["ok"]}), tmp_path)  # names that need quoting
 
 

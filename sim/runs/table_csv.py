@@ -8,7 +8,8 @@ pandas turns every column into text and hands the rows to Python's :mod:`csv` wr
 numpy's formatting, and equal to it: tested), each distinct value once (a comparison's ``money``
 table repeats its discount factors and zeros thousands of times). Where no cell needs quoting
 (no comma, quote or line break: numbers, months, names) the lines are joined directly, which is
-what the writer would write; otherwise the same :mod:`csv` writer writes them. Columns of any
+what the writer would write; otherwise, and for columns of Python objects (which the writer
+turns into text its own way), the same :mod:`csv` writer writes them. Columns of any
 other kind (dates, categories, nullable extension types) are left to pandas, which writes the
 whole table then.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,16 +41,18 @@ def _floats(values: np.ndarray) -> list[str]:
     return text[inverse].tolist()
 
 
-def _column(series: pd.Series) -> list[str] | None:
-    """The text of each cell of one column as pandas writes it, or ``None`` for a kind pandas
-    formats itself."""
+def _column(series: pd.Series) -> tuple[list[Any], bool] | None:
+    """The cells of one column as pandas hands them to the writer, and whether they are the text
+    it writes (numbers, booleans, text), or ``None`` for a kind pandas formats itself. Cells of an
+    object column are the objects themselves (the writer turns them into text its own way)."""
     dtype = series.dtype
     if isinstance(dtype, np.dtype):
         if dtype.kind == "f":
-            return _floats(series.to_numpy())
+            return _floats(series.to_numpy()), True
         if dtype.kind in "iub":  # the writer prints ints and bools with str(), as pandas hands them over
             distinct, inverse = np.unique(series.to_numpy(), return_inverse=True)
-            return np.array(list(map(str, distinct.tolist())), dtype=object)[inverse].tolist() if distinct.size else []
+            text = np.array(list(map(str, distinct.tolist())), dtype=object)[inverse].tolist() if distinct.size else []
+            return text, True
         if dtype.kind != "O":
             return None
     elif not isinstance(dtype, pd.StringDtype):
@@ -58,9 +62,7 @@ def _column(series: pd.Series) -> list[str] | None:
     if missing.any():
         values = values.copy()
         values[missing] = ""
-    if isinstance(dtype, pd.StringDtype):
-        return values.tolist()
-    return list(map(str, values.tolist()))  # (what the writer would print for any object)
+    return values.tolist(), isinstance(dtype, pd.StringDtype)
 
 
 #: Characters that make the :mod:`csv` writer quote a cell (``QUOTE_MINIMAL``, ``,`` and ``"``).
@@ -75,14 +77,15 @@ def _plain(cells: list[str]) -> bool:
 
 def write_csv(table: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write ``table`` to ``path`` exactly as ``table.to_csv(path, index=False)`` would."""
-    columns = [_column(table.iloc[:, j]) for j in range(table.shape[1])]
-    if (any(c is None for c in columns) or table.columns.nlevels > 1 or table.shape[1] < 2
+    made = [_column(table.iloc[:, j]) for j in range(table.shape[1])]
+    if (any(c is None for c in made) or table.columns.nlevels > 1 or table.shape[1] < 2
             or table.columns.has_duplicates):
         table.to_csv(path, index=False)  # (a lone column's empty cell is quoted; not worth copying)
         return
+    columns = [c for c, _ in made]  # type: ignore[misc]
     header = [str(c) for c in table.columns]
     with open(Path(path), "w", newline="", encoding="utf-8") as fh:
-        if _plain(header) and all(_plain(c) for c in columns):  # type: ignore[arg-type]
+        if all(text for _, text in made) and _plain(header) and all(_plain(c) for c in columns):  # type: ignore[misc]
             fh.write(os.linesep.join(map(",".join, [header, *zip(*columns, strict=True)])) + os.linesep)
         else:
             writer = csv.writer(fh, lineterminator=os.linesep, quoting=csv.QUOTE_MINIMAL)
