@@ -21,9 +21,9 @@ def test_numbers_of_every_size_and_sign_print_as_pandas_prints_them(tmp_path):
                         [0.0, -0.0, 1e16, 1e15, 9999999999999998.0, 1e-4, 1e-5, 5e-324, 1.7976931348623157e308,
                          np.inf, -np.inf, np.nan, 0.1 + 0.2, 123456789.0, 1.0, -100.0, 0.0, np.nan]])
     n = x.size
-    _same(pd.DataFrame({"x": x, "x32": np.clip(x, -1e38, 1e38).astype(np.float32), "i": rng.integers(-10**12, 10**12, n),
-                        "small": rng.integers(0, 3, n).astype(np.int8), "u": np.arange(n, dtype=np.uint32),
-                        "flag": rng.random(n) < 0.5}), tmp_path)
+    _same(pd.DataFrame({"x": x, "x32": np.clip(x, -1e38, 1e38).astype(np.float32),
+                        "i": rng.integers(-10**12, 10**12, n), "small": rng.integers(0, 3, n).astype(np.int8),
+                        "u": np.arange(n, dtype=np.uint32), "flag": rng.random(n) < 0.5}), tmp_path)
 
 
 def test_text_that_needs_quoting_or_is_missing_is_written_as_pandas_writes_it(tmp_path):

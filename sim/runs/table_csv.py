@@ -1,5 +1,5 @@
 """Tidy tables written as CSV: byte for byte what pandas' ``DataFrame.to_csv(path, index=False)``
-writes, in about half its time.
+writes, faster (the main job's twelve tables: 0.20 -> 0.11 CPU-s).
 
 pandas turns every column into text and hands the rows to Python's :mod:`csv` writer
 (``QUOTE_MINIMAL``, ``"`` quotes, the platform's line ending; a float column via numpy's
