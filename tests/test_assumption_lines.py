@@ -77,3 +77,28 @@ def test_the_membership_line_sets_new_entrants_too():
         assert float(line.population.inflow.composition.ui_member_share.at(month)) == value
         # what the inflow declared itself is kept
         assert line.population.inflow.composition.initial_stages == umea.population.inflow.composition.initial_stages
+
+
+def test_the_membership_reruns_are_kept_as_their_ledgers_and_a_resume_reads_them_back(pair, comparison, tmp_path,
+                                                                                        monkeypatch):
+    """The a-kassa re-runs keep only their ledger books (all the lines read): in a store too, under
+    keys of their own; a compare resumed from that store runs nothing again and gives the same lines."""
+    import pandas as pd
+
+    from sim.engine import batch
+    from sim.runs.partial import ReplicationStore
+    from sim.runs.replications import RunResult
+
+    base, policy = pair
+    first = compare(base, [policy], seed=2, replications=4, store=tmp_path / "kept")
+    kept = ReplicationStore(tmp_path / "kept")
+    results = [kept.get(f.stem) for f in (tmp_path / "kept").glob("*.pickle")]
+    slim = [r for r in results if isinstance(r, RunResult) and not r.tables]
+    assert len(results) == 4 * (2 + 2 * 2) and len(slim) == 4 * 2 * 2  # each value's baseline and scenario re-runs
+    assert all(r.records is None and r.ledger_book is not None for r in slim)
+    models: list[object] = []
+    monkeypatch.setattr(batch.BatchModel, "run", lambda self: models.append(self))
+    again = compare(base, [policy], seed=2, replications=4, store=tmp_path / "kept")
+    assert models == []
+    for c in (first, again):
+        pd.testing.assert_frame_equal(c.tables["assumption_lines"], comparison.tables["assumption_lines"])

@@ -215,6 +215,32 @@ def test_figures_import_matplotlib_only_when_drawing_and_never_seaborn_pyplot_or
     assert "BEFORE: AFTER:\n" in out.stdout, out.stdout + out.stderr
 
 
+
+def test_loading_matplotlib_for_figures_leaves_its_help_text_function_as_it_was():
+    """The figures import matplotlib without the property lists of its artists' docstrings (a third of
+    the import), and only while importing: afterwards ``kwdoc`` lists an artist's properties as ever,
+    the artists' ``set`` keeps its signature, and an import done by anyone earlier is left alone."""
+    code = (
+        "import inspect, sys\n"
+        "from sim.present.panel import load_matplotlib\n"
+        "if sys.argv[1] == 'first':\n"
+        "    import matplotlib.figure\n"
+        "load_matplotlib()\n"
+        "import matplotlib.artist, matplotlib.lines\n"
+        "doc = matplotlib.lines.Line2D.set.__doc__\n"
+        "print('KWDOC', 'linewidth' in matplotlib.artist.kwdoc(matplotlib.lines.Line2D),\n"
+        "      'SIGNATURE', 'linewidth' in inspect.signature(matplotlib.lines.Line2D.set).parameters,\n"
+        "      'DOC', 'solid_capstyle' in doc, 'FIGURE', 'matplotlib.figure' in sys.modules)\n")
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    lean, full = (subprocess.run([sys.executable, "-c", code, how], cwd=root, capture_output=True, text=True,
+                                 timeout=300, check=True).stdout for how in ("lean", "first"))
+    assert "KWDOC True SIGNATURE True DOC False FIGURE True" in lean, lean
+    assert "KWDOC True SIGNATURE True DOC True FIGURE True" in full, full
+
 def test_report_figures_fit_the_page(comparison):
     """Figures are drawn at about the page's width (62rem), so the browser does not scale them much."""
     import base64

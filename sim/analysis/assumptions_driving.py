@@ -94,7 +94,8 @@ def _with_member_share(scenario: Scenario, value: float) -> Scenario:
 def rerun_requests(baseline: Request, scenarios: Sequence[Request]) -> dict[tuple[int, float], Request]:
     """The re-runs the lines of assumptions that change what people do need: for each such value,
     the baseline's (key ``(-1, value)``, shared by every scenario's line) and each scenario's
-    (``(k, value)``), with the same seeds and without event logs. Run them with the comparison's
+    (``(k, value)``), with the same seeds, without event logs and keeping only their ledgers
+    (:func:`~sim.runs.replications.ledger_only`: the lines read nothing else). Run them with the comparison's
     own replications (:func:`~sim.runs.replications.replicate_all`, one batched model where they
     fit) and pass the ensembles to :func:`assumption_lines`."""
     out: dict[tuple[int, float], Request] = {}
@@ -104,7 +105,7 @@ def rerun_requests(baseline: Request, scenarios: Sequence[Request]) -> dict[tupl
         for value in a.values:
             for k, rq in enumerate((baseline, *scenarios), start=-1):
                 out[(k, value)] = Request(_with_member_share(rq.scenario, value), rq.seed, rq.replications, False,
-                                          rq.fixed_parameters)
+                                          rq.fixed_parameters, ledger_only=True)
     return out
 
 

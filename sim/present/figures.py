@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sim.present.panel import DPI, Panel, auto_ticks, grid, new_figure
+from sim.present.panel import DPI, Panel, auto_ticks, grid, load_matplotlib, new_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -222,6 +222,7 @@ def stock_bands_figure(stock_bands: pd.DataFrame, stages: Sequence[str] | None =
     Returns:
         A figure with one axes per stage and, in each, one line per scenario.
     """
+    load_matplotlib()
     from matplotlib.lines import Line2D
 
     if stages is None:
@@ -267,6 +268,7 @@ def cumulative_saving_figure(money: pd.DataFrame, payers: Sequence[str] | None =
     Returns:
         A figure with one axes per payer and, in each, one line per scenario (in MSEK).
     """
+    load_matplotlib()
     from matplotlib.lines import Line2D
 
     col = "cumulative_saving_discounted_sek"
@@ -314,6 +316,7 @@ def who_pays_figure(headline: pd.DataFrame, horizon: int) -> Figure:
     Raises:
         ValueError: if the headline has no savings at ``horizon``.
     """
+    load_matplotlib()
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 

@@ -14,7 +14,9 @@ Figures live on matplotlib's SVG canvas (:func:`new_figure`; the report embeds S
 to PNG still works (matplotlib switches canvas for it). matplotlib is imported inside the
 functions. What importing it costs is matplotlib's own: ``matplotlib.figure`` needs
 ``backend_bases``, ``text`` (with mathtext and so pyparsing), every projection (3D included) and
-the rc machinery (pyparsing again, for font patterns), whichever canvas is used.
+the rc machinery (pyparsing again, for font patterns), whichever canvas is used; and for each of
+its hundred artist classes the docstring of its ``set`` method, which :func:`load_matplotlib`
+leaves without its list of properties (a third of the import).
 """
 
 from __future__ import annotations
@@ -29,15 +31,52 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from matplotlib.text import Text
 
-__all__ = ["Panel", "new_figure", "auto_ticks", "grid", "DPI"]
+__all__ = ["Panel", "new_figure", "auto_ticks", "grid", "load_matplotlib", "DPI"]
 
 #: Dots per inch of every figure: a 9.75-inch figure is 975 pixels, within the report's page (62rem,
 #: 992 px), so the report shows figures at their own size (tests/test_report_browser.py measures it).
 DPI = 100
 
 
+#: The matplotlib modules the figures use (:func:`load_matplotlib` imports them).
+_MATPLOTLIB = ("matplotlib.figure", "matplotlib.backends.backend_svg", "matplotlib.collections", "matplotlib.lines",
+               "matplotlib.patches", "matplotlib.text", "matplotlib.ticker", "matplotlib.transforms")
+
+
+def load_matplotlib() -> None:
+    """Import the matplotlib modules the figures use, without the property lists of its artists'
+    docstrings (once; the figures call it before their own imports).
+
+    Importing ``matplotlib.figure`` defines about a hundred artist classes, and for each one
+    matplotlib writes the docstring of its ``set`` method by inspecting every setter
+    (``matplotlib.artist.kwdoc``, and again for docstrings that cite ``%(Line2D:kwdoc)s``):
+    about 0.2 CPU-s, a third of the import, for help text that no figure reads. While these
+    modules are imported, ``kwdoc`` gives an empty list; it is put back afterwards, so ``kwdoc``
+    itself and classes defined later are as ever (only ``help()`` of those classes' ``set``
+    lacks the list of properties; their signatures are intact). Nothing is changed once
+    ``matplotlib.figure`` is imported (by anyone), nor if matplotlib has no ``kwdoc`` where it had.
+    """
+    import importlib
+    import sys
+
+    if "matplotlib.figure" in sys.modules:
+        return
+    import matplotlib.artist
+
+    kwdoc = getattr(matplotlib.artist, "kwdoc", None)
+    if callable(kwdoc):
+        matplotlib.artist.kwdoc = lambda _artist: ""  # type: ignore[assignment]
+    try:
+        for name in _MATPLOTLIB:
+            importlib.import_module(name)
+    finally:
+        if callable(kwdoc):
+            matplotlib.artist.kwdoc = kwdoc  # type: ignore[assignment]
+
+
 def new_figure(width: float, height: float) -> Figure:
     """An empty figure of ``width`` x ``height`` inches on its own SVG canvas (no pyplot, no layout engine)."""
+    load_matplotlib()
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
 

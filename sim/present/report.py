@@ -11,6 +11,7 @@ opened offline. Everything in it comes from the comparison's tables and metadata
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
 import os
@@ -528,6 +529,23 @@ def _parameters(comparison: Comparison) -> dict[str, Any]:
     return {"summary": summary, "drawn": drawn, "fixed": fixed, "priors": priors}
 
 
+@functools.cache
+def _template() -> jinja2.Template:
+    """The report's template, compiled once per process and, across processes, read from jinja2's
+    bytecode cache (a folder of this user's in the system's temporary folder, which jinja2 checks
+    is theirs; each entry is keyed by the template's name and checked against its source, so an
+    edited template is compiled again): compiling it costs ~0.06 CPU-s, reading it back ~1 ms.
+    Without a usable cache folder the template is compiled as before."""
+    try:
+        cache: jinja2.BytecodeCache | None = jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):  # no temporary folder of our own: compile every time
+        cache = None
+    env = jinja2.Environment(loader=jinja2.PackageLoader("sim.present", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             bytecode_cache=cache)
+    return env.get_template("report.html.j2")
+
+
 def render_report(comparison: Comparison) -> str:
     """The report as one HTML string (see :func:`write_report`)."""
     meta = comparison.meta
@@ -544,11 +562,9 @@ def render_report(comparison: Comparison) -> str:
          "svg": _figure_svg(stock_bands_figure(comparison.stock_bands)),
          "caption": "People in each stage per month: median line, P10-P90 band, baseline included."},
     ]
-    env = jinja2.Environment(loader=jinja2.PackageLoader("sim.present", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     scenarios = [_scenario_section(comparison, label) for label in comparison.scenarios]
     titles = ", ".join(s["title"] for s in scenarios)
-    return env.get_template("report.html.j2").render(
+    return _template().render(
         title=f"{titles} compared with {meta['titles'].get(comparison.baseline, comparison.baseline)}",
         meta=meta,
         baseline_title=meta["titles"].get(comparison.baseline, comparison.baseline),

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.present.panel import Panel, auto_ticks, new_figure
+from sim.present.panel import Panel, auto_ticks, load_matplotlib, new_figure
 
 __all__ = ["tornado_figure"]
 
@@ -33,6 +33,7 @@ def tornado_figure(lines: pd.DataFrame, headline: pd.DataFrame, label: str, hori
         lines: the comparison's ``assumption_lines`` table.
         headline: the comparison's ``headline`` table (for the scenario's own value).
     """
+    load_matplotlib()
     from matplotlib.collections import PolyCollection
     from matplotlib.lines import Line2D
     from matplotlib.text import Text

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.present.panel import Panel, auto_ticks, new_figure
+from sim.present.panel import Panel, auto_ticks, load_matplotlib, new_figure
 
 __all__ = ["waterfall_figure"]
 
@@ -32,6 +32,7 @@ _BAR = 0.7  # bar width, in steps
 def waterfall_figure(bridge: pd.DataFrame, label: str, horizon: int,
                      payers: Sequence[str] = ("municipality", "society")) -> Any:
     """A matplotlib figure of the bridge of scenario ``label`` at ``horizon`` months."""
+    load_matplotlib()
     from matplotlib.collections import PolyCollection
     from matplotlib.lines import Line2D
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.scenario.errors import ScenarioError
-from sim.scenario.paths import apply_values, as_number, get_node, path_exists, set_value
+from sim.scenario.paths import apply_values, apply_values_shared, as_number, get_node, path_exists, set_value
 from sim.scenario.schema import Scenario
 
 if TYPE_CHECKING:
@@ -348,14 +348,17 @@ def replication_scenarios(scenario: Scenario, seed: int, replications: int, *, f
         key = json.dumps([info.get("draws", [None] * replications)[i],
                           [d["draws"][i] for d in defaults[1]]])
         if key not in cache:
-            new = apply_values(doc, values, source=f"calibration {explicit}, draw {info['draws'][i]}",
-                               status="calibrated") if values else json.loads(json.dumps(doc))
+            if values:
+                new = apply_values(doc, values, source=f"calibration {explicit}, draw {info['draws'][i]}",
+                                   status="calibrated")
+            else:  # only the mappings on the way to each drawn value are copied (``doc`` is never changed)
+                new = apply_values_shared(doc, {path: value for path, (value, _) in drawn.items()})
             for path, (value, source) in drawn.items():
                 if path in values:
                     continue  # the named calibration's draw wins
-                if isinstance(get_node(new, path), dict):  # a parameter with its source and status
+                if isinstance(get_node(doc, path), dict):  # a parameter with its source and status
                     set_value(new, path, value, source=source, status="calibrated")
-                else:  # a plain number carries no source
+                elif values:  # a plain number carries no source (set already without named draws)
                     set_value(new, path, value)
             # only the parts the draws touch are validated again (``rebuild``, equal to ``build``)
             cache[key] = rebuild(scenario, new, ["parameters", *values, *drawn])
