@@ -148,7 +148,7 @@ def test_a_compare_folder_is_all_or_nothing_report_included(tmp_path, monkeypatc
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("sim.analysis.comparison.write_csv", broken)  # (after the first Parquet table)
+    monkeypatch.setattr("pandas.DataFrame.to_csv", broken)
     with pytest.raises(OSError):
         c.save(out, extra={"report.html": "<p>new</p>"})
     assert (out / "report.html").read_text() == "<p>old</p>"

@@ -77,7 +77,6 @@ from sim.analysis.limits import LIMIT_COLUMNS, binding_limits
 from sim.analysis.payoff import BRIDGE_COLUMNS, explain, payoff_bridge
 from sim.runs.replications import QUANTILES, VERSION, Ensemble, Request, content_hash, replicate_all
 from sim.runs.results import RunResult, atomic_dir
-from sim.runs.table_csv import write_csv
 from sim.scenario.dated import format_month
 from sim.scenario.schema import Scenario
 from sim.scenario.stages import STAGES, Stage
@@ -534,7 +533,7 @@ class Comparison:
             for name in TABLES:
                 df = self.tables[name]
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
-                write_csv(df, tmp / f"{name}.csv")  # (what df.to_csv(..., index=False) writes, faster)
+                df.to_csv(tmp / f"{name}.csv", index=False)
             (tmp / "comparison.json").write_text(json.dumps(self.meta, indent=2, sort_keys=True) + "\n")
             (tmp / "summary.txt").write_text(summary + "\n")
             for name, text in (extra or {}).items():
