@@ -89,6 +89,41 @@ def test_an_edit_to_a_helper_or_a_constant_in_another_file_compiles_again(tmp_pa
     assert _probe(copy, cache) == {"result": 10, "read": 1, "compiled": 0}
 
 
+def _on_a_terminal(copy: Path, cache: Path) -> str:
+    """What the probe writes to its standard error when that is a terminal."""
+    import pty
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy), str(ROOT)]), "NUMBA_CACHE_DIR": str(cache)}
+    leader, follower = pty.openpty()
+    try:
+        subprocess.run([sys.executable, "-c", PROBE], env=env, stdout=subprocess.DEVNULL, stderr=follower, cwd=copy,
+                       timeout=300, check=True)
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # (the terminal's other end is closed: all is read)
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks).decode()
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
+
+
+def test_a_first_run_says_on_a_terminal_that_it_compiles_once(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    copy = _copy(tmp_path / "clone", offset=1)
+    first = _on_a_terminal(copy, cache)
+    assert "compiling the simulation's kernels for this machine, once" in first and str(cache) in first
+    assert "compiling" not in _on_a_terminal(copy, cache)
+
+
 def test_old_versions_of_a_kernel_are_pruned_and_other_kernels_kept(tmp_path: Path) -> None:
     from sim.accounts.jit import KEEP_VERSIONS, _prune
 

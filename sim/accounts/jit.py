@@ -300,12 +300,26 @@ def _make_cache_class() -> type:
 
         def __init__(self, py_func: Callable[..., Any]) -> None:
             super().__init__(py_func)
-            _prune(self.locator.get_cache_path(), self.filename_base)
+            folder = self.locator.get_cache_path()
+            _prune(folder, self.filename_base)
+            if not os.path.exists(os.path.join(folder, self.filename_base + ".nbi")):
+                _tell_compiling()
 
     class Cache(FunctionCache):
         _impl_class = Impl
 
     return Cache
+
+
+@functools.cache
+def _tell_compiling() -> None:
+    """Say once, on a terminal, why a machine's first run pauses (the progress bar stands still
+    while numba compiles)."""
+    import sys
+
+    if sys.stderr is not None and sys.stderr.isatty():
+        print(f"almsim: compiling the simulation's kernels for this machine, once (~10 CPU-seconds; kept in "
+              f"{cache_folder()})", file=sys.stderr)
 
 
 def _prune(folder: str, filename_base: str) -> None:
