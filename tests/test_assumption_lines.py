@@ -96,9 +96,35 @@ def test_the_membership_reruns_are_kept_as_their_ledgers_and_a_resume_reads_them
     slim = [r for r in results if isinstance(r, RunResult) and not r.tables]
     assert len(results) == 4 * (2 + 2 * 2) and len(slim) == 4 * 2 * 2  # each value's baseline and scenario re-runs
     assert all(r.records is None and r.ledger_book is not None for r in slim)
+    # nor their headline numbers (the lines read the books); the comparison's own runs keep theirs
+    assert all(not r.summary for r in slim)
+    assert all(r.summary.get("people") for r in results if isinstance(r, RunResult) and r.tables)
     models: list[object] = []
     monkeypatch.setattr(batch.BatchModel, "run", lambda self: models.append(self))
     again = compare(base, [policy], seed=2, replications=4, store=tmp_path / "kept")
     assert models == []
     for c in (first, again):
         pd.testing.assert_frame_equal(c.tables["assumption_lines"], comparison.tables["assumption_lines"])
+
+
+def test_with_several_scenarios_each_gets_the_lines_it_gets_alone(pair, comparison, monkeypatch):
+    """The baseline's lines are worked out once for every scenario (its books are posted again once
+    per value, not once per scenario); each scenario's lines are those of comparing it alone."""
+    import pandas as pd
+
+    from sim.accounts.book import LedgerBook
+
+    base, policy = pair
+    other = with_values(policy, {"money.municipal_tax_kept_share": 0.5}).model_copy(update={"name": "other"})
+    posted: list[int] = []
+    reposted = LedgerBook.reposted
+    monkeypatch.setattr(LedgerBook, "reposted", lambda self, *a, **k: posted.append(1) or reposted(self, *a, **k))
+    both = compare(base, [policy, other], seed=2, replications=4)
+    lines = both.tables["assumption_lines"]
+    mine = lines[lines["scenario"] == "policy"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, comparison.tables["assumption_lines"])
+    money_values = 6  # production value 0, 0.5, 1; tax kept 0.05, 0.5, 1
+    assert len(posted) == 4 * money_values * 3  # the baseline's, the policy's, the other's: 4 replications each
+    alone = compare(base, [other], seed=2, replications=4).tables["assumption_lines"]
+    got = lines[lines["scenario"] == "other"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, alone)

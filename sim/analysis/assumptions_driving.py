@@ -144,6 +144,7 @@ def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: 
         if progress and len(scenarios) > 1:  # the baseline's re-runs serve every scenario's lines
             progress(sum(len(e.seeds) for (k, _), e in reruns.items() if k < 0) * (len(scenarios) - 1))
     rows: list[tuple[object, ...]] = []
+    base_nets: dict[tuple[str, float, int], np.ndarray] = {}  # the baseline's, worked out once for every scenario
     for index, (label, ens) in enumerate(zip(labels, scenarios, strict=True)):
         scn = ens.scenario
         start, months = scn.start_month, scn.horizon_months
@@ -158,12 +159,16 @@ def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: 
                         continue
                     # books from workers or a store post their own: let them share again
                     share_postings(r.ledger_book for r in (*baseline.results, *ens.results))
-                    base = np.stack([_reposted(r, a, value, months) for r in baseline.results])
+                    if (a.name, value, months) not in base_nets:
+                        base_nets[(a.name, value, months)] = np.stack([_reposted(r, a, value, months)
+                                                                      for r in baseline.results])
                     sc = np.stack([_reposted(r, a, value, months) for r in ens.results])
                 else:
-                    b_ens, s_ens = reruns[(-1, value)], reruns[(index, value)]
-                    base = np.stack([r.ledger_book.net(PAYERS, months) for r in b_ens.results])
-                    sc = np.stack([r.ledger_book.net(PAYERS, months) for r in s_ens.results])
+                    if (a.name, value, months) not in base_nets:
+                        base_nets[(a.name, value, months)] = np.stack([r.ledger_book.net(PAYERS, months)
+                                                                      for r in reruns[(-1, value)].results])
+                    sc = np.stack([r.ledger_book.net(PAYERS, months) for r in reruns[(index, value)].results])
+                base = base_nets[(a.name, value, months)]
                 rows += _rows(label, a, value, current, horizons, origin, disc, base, sc)
     return pd.DataFrame(rows, columns=list(LINE_COLUMNS))
 

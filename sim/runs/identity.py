@@ -7,6 +7,7 @@ before it imports anything heavy. :mod:`sim.runs.replications` re-exports these 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -25,8 +26,12 @@ def content_hash(scenario: Scenario) -> str:
     return hashlib.sha256(f"almsim {VERSION}\n{doc}".encode()).hexdigest()
 
 
+@functools.cache
 def code_version() -> str:
-    """The package version and a digest of its source files (a code change makes new keys)."""
+    """The package version and a digest of its source files (a code change makes new keys).
+
+    Read once per process (a comparison keys its runs and its re-runs with it): the code a
+    process runs is the code it imported, even if the files change meanwhile."""
     h = hashlib.sha256(VERSION.encode())
     for f in sorted(_SIM.rglob("*.py")):
         h.update(f.relative_to(_SIM).as_posix().encode())

@@ -43,14 +43,16 @@ __all__ = ["simulate", "simulate_batch", "replicate", "replicate_all", "Request"
 QUANTILES = (0.1, 0.5, 0.9)
 
 
-def simulate(scenario: Scenario, seed: int = 0, *, record_events: bool = True, compiled: bool = True) -> RunResult:
+def simulate(scenario: Scenario, seed: int = 0, *, record_events: bool = True, compiled: bool = True,
+             summary: bool = True) -> RunResult:
     """Run one replication of ``scenario`` to its horizon (``compiled=False``: the engine's
-    plain-Python reference, slow; see :class:`~sim.engine.model.ProgrammeModel`)."""
+    plain-Python reference, slow; see :class:`~sim.engine.model.ProgrammeModel`; ``summary=False``:
+    without the headline numbers, see :meth:`RunResult.from_model`)."""
     from sim.engine.model import ProgrammeModel  # (mesa: imported only where an ordinary run is made)
 
     model = ProgrammeModel(scenario, rng=seed, record_events=record_events, compiled=compiled)
     model.run()
-    return RunResult.from_model(model)
+    return RunResult.from_model(model, summary=summary)
 
 
 #: People per batched model: enough blocks to share each month's overhead, few enough that the
@@ -110,25 +112,31 @@ def simulate_batch(scenarios: Sequence[Scenario], seeds: Sequence[int], *, recor
 
 
 def _batch(scenarios: Sequence[Scenario], seeds: Sequence[int], record_events: bool | Sequence[bool],
-           compiled: bool = True, summary: bool = True) -> list[RunResult]:
-    """One batched model of ``scenarios`` with ``seeds``, run; each block's result (``record_events``:
-    for every block, or one flag a block)."""
+           compiled: bool = True, summary: bool | Sequence[bool] = True) -> list[RunResult]:
+    """One batched model of ``scenarios`` with ``seeds``, run; each block's result (``record_events``
+    and ``summary``: for every block, or one flag a block)."""
     from sim.engine.batch import BatchModel
 
     model = BatchModel(scenarios, seeds, record_events=record_events, compiled=compiled)
     model.run()
-    return [RunResult.from_model(model.block(b), summary=summary)  # type: ignore[arg-type]
+    summaries = [summary] * model.blocks if isinstance(summary, bool) else list(summary)
+    return [RunResult.from_model(model.block(b), summary=summaries[b])  # type: ignore[arg-type]
             for b in range(model.blocks)]
 
 
-def _batch_job(args: tuple[list[Scenario], list[int], list[bool]]) -> list[RunResult]:
-    scenarios, seeds, events = args
-    return _batch(scenarios, seeds, events)
+#: What :func:`_run` runs: scenario, seed, record_events, and whether the headline numbers are
+#: worked out (not for re-runs of which only the ledger is kept: :func:`ledger_only`).
+_Item = tuple[Scenario, int, bool, bool]
 
 
-def _one(args: tuple[Scenario, int, bool]) -> list[RunResult]:
-    scenario, seed, events = args
-    return [simulate(scenario, seed, record_events=events)]
+def _batch_job(args: tuple[list[Scenario], list[int], list[bool], list[bool]]) -> list[RunResult]:
+    scenarios, seeds, events, summaries = args
+    return _batch(scenarios, seeds, events, summary=summaries)
+
+
+def _one(args: _Item) -> list[RunResult]:
+    scenario, seed, events, summary = args
+    return [simulate(scenario, seed, record_events=events, summary=summary)]
 
 
 def _batchable(scenarios: Sequence[Scenario]) -> bool:
@@ -151,8 +159,9 @@ class Request:
     replications: int = 1
     record_events: bool = True
     fixed_parameters: bool = False
-    #: keep only each replication's ledger book and headline numbers (:func:`ledger_only`): what a
-    #: comparison's re-runs for its assumption lines read; a store keeps them so, under keys of their own
+    #: keep only each replication's ledger book (:func:`ledger_only`; no tables, no headline numbers):
+    #: what a comparison's re-runs for its assumption lines read; a store keeps them so, under keys
+    #: of their own
     ledger_only: bool = False
 
 
@@ -234,8 +243,9 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
 
     started: list[int | None] = [None] * len(requests)  # worker processes each request's runs started
     if todo:
-        items = [(plans[j][1][i], plans[j][0][i], requests[j].record_events) for j, i in todo]
-        together = _batchable([sc for sc, _, _ in items])
+        items: list[_Item] = [(plans[j][1][i], plans[j][0][i], requests[j].record_events,
+                               not requests[j].ledger_only) for j, i in todo]
+        together = _batchable([it[0] for it in items])
         if together or len(requests) == 1:
             n = _run(items, todo, workers, finished, together)
             started = [n if any(jj == j for jj, _ in todo) else None for j in range(len(requests))]
@@ -255,15 +265,14 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
     return out
 
 
-def _run(items: list[tuple[Scenario, int, bool]], names: list[Any], workers: int,
+def _run(items: list[_Item], names: list[Any], workers: int,
          finished: Callable[[Any, RunResult], None], batchable: bool | None = None) -> int:
-    """Run ``items`` (scenario, seed, record_events), batched if they can be (``batchable``, if
-    known), calling ``finished`` with each one's name and result; return the worker processes
+    """Run ``items`` (scenario, seed, record_events, summary), batched if they can be (``batchable``,
+    if known), calling ``finished`` with each one's name and result; return the worker processes
     started (0: all in this process)."""
-    if _batchable([sc for sc, _, _ in items]) if batchable is None else batchable:
+    if _batchable([it[0] for it in items]) if batchable is None else batchable:
         jobs: list[tuple[list[int], Callable[[Any], Any], Any]] = [
-            (chunk, _batch_job, ([items[k][0] for k in chunk], [items[k][1] for k in chunk],
-                                 [items[k][2] for k in chunk]))
+            (chunk, _batch_job, tuple([items[k][f] for k in chunk] for f in range(4)))
             for chunk in _models(range(len(items)), _people(items[0][0]))]
     else:
         jobs = [([k], _one, items[k]) for k in range(len(items))]
@@ -284,9 +293,10 @@ def _run(items: list[tuple[Scenario, int, bool]], names: list[Any], workers: int
 
 
 def ledger_only(result: RunResult) -> RunResult:
-    """``result`` with its ledger book and headline numbers only (no tables, no records), for
-    runs of which nothing else is read (a comparison's re-runs for its assumption lines read
-    each payer's net by month from the book). Kept in a store, it costs a third of the whole
+    """``result`` with its ledger book only (no tables, no records; the headline numbers only if
+    it has them: :func:`replicate_all` does not work them out for a :class:`Request` with
+    ``ledger_only``), for runs of which nothing else is read (a comparison's re-runs for its
+    assumption lines read each payer's net by month from the book). Kept in a store, it costs a third of the whole
     result to write (measured: ~0.7 against ~2 ms a replication of the main job)."""
     return RunResult(scenario=result.scenario, seed=result.seed, start_month=result.start_month,
                      horizon_months=result.horizon_months, programmes=list(result.programmes), tables={},
