@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.accounts.jit import kernel
+from sim.accounts.book import ledger_keys, post_keys
 from sim.accounts.rules import post
 from sim.engine.in_force import Regime
 from sim.engine.month.book import ledger_input
 from sim.engine.state import RunState
 
-__all__ = ["step", "INCOME_SUPPORT", "income_support", "support_codes", "followed_now"]
+__all__ = ["step", "INCOME_SUPPORT", "income_support", "support_codes", "support_of_keys"]
 
 #: Codes of the ``income_support`` column of the follow-ups.
 INCOME_SUPPORT = ("none", "social_assistance", "unemployment_insurance", "activity_support")
@@ -37,21 +37,6 @@ def support_codes(amounts: dict[tuple[str, str], np.ndarray], n: int) -> np.ndar
     return np.where(sa, 1, np.where(ui, 2, np.where(act, 3, 0))).astype(np.uint8)
 
 
-@kernel
-def followed_now(months_since, wanted):  # noqa: ANN001, ANN201
-    """Ids (ascending) of people whose months since a programme are ``wanted`` (a bool per
-    number of months), in one pass."""
-    n = months_since.size
-    out = np.empty(n, np.int32)  # ids fit in int32
-    last = wanted.size - 1
-    k = 0
-    for i in range(n):
-        m = months_since[i]
-        out[k] = i
-        k += wanted[min(max(m, 0), last)] & (m >= 0) & (m <= last)
-    return out[:k].astype(np.int64)
-
-
 def step(state: RunState) -> None:
     """Record the follow-ups of this month (after its moves)."""
     months = state.spec.calendar.follow_up_months_after_exit
@@ -59,8 +44,21 @@ def step(state: RunState) -> None:
         return
     wanted = np.zeros(max(months) + 1, bool)
     wanted[np.asarray(months)] = True
-    followed = state.run(followed_now, state.pop.months_since_programme, wanted)
+    followed = state.followed(wanted)
     support = np.zeros(len(state.pop), np.uint8)
     if followed.size:
-        support[followed] = income_support(state, followed)
+        support[followed] = support_of_keys(state, followed)
     state.rec.follow_up(state.t, state.pop, months, support, among=followed)
+
+
+def support_of_keys(state: RunState, ids: np.ndarray) -> np.ndarray:
+    """:func:`income_support` of people ``ids``, from their ledger keys: the posting rules run
+    once per distinct key (a key stands for everything the rules read, :mod:`sim.accounts.book`),
+    not once per person (~3.5 ms a month at 10^6 people, most of it the rules' fixed cost)."""
+    pop, r = state.pop, state.regime
+    key = state.run(ledger_keys, *(a[ids] for a in (
+        pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled, pop.ui_income_related,
+        pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage, pop.birth_month)),
+        state.month - 26 * 12, np.float32(r.job_days_to_fas3))
+    distinct, inverse = np.unique(key, return_inverse=True)
+    return support_codes(post_keys(distinct, r.money, r.programme_money), distinct.size)[inverse]
