@@ -119,7 +119,8 @@ class WaitingLists:
         if ids is None or old is None:
             self._tag_cache = None
             return
-        ids = np.unique(ids)
+        if ids.size > 1 and not (ids[1:] > ids[:-1]).all():  # (referrals come ascending)
+            ids = np.unique(ids)
         at = np.searchsorted(old, ids)
         fresh = ids[(at == old.size) | (old[np.minimum(at, max(old.size - 1, 0))] != ids)] if old.size else ids
         self._tag_cache = np.insert(old, np.searchsorted(old, fresh), fresh)
@@ -151,13 +152,12 @@ class WaitingLists:
             return np.zeros(0, np.int64)
         for m in [m for m in self._left if m < self.t - int(months[-1])]:
             del self._left[m]  # (never followed again)
-        parts = [ids for k in months for m in (self.t - k, self.t - k + 1) for ids in self._left.get(int(m), ())]
+        since = self.pop.months_since_programme
+        parts = [ids[since[ids] == k] for k in months for m in (self.t - k, self.t - k + 1)
+                 for ids in self._left.get(int(m), ())]
         if not parts:
             return np.zeros(0, np.int64)
-        cand = np.unique(np.concatenate(parts))
-        since = self.pop.months_since_programme[cand]
-        last = wanted.size - 1
-        return cand[(since >= 0) & (since <= last) & wanted[np.clip(since, 0, last)]]
+        return np.unique(np.concatenate(parts))  # (someone may have left in both months)
 
     def waiting(self) -> np.ndarray:
         """Ids of everyone on a waiting list (ascending; do not change them in place)."""
@@ -228,6 +228,9 @@ class RunState(WaitingLists):
         self._tags_version = 0  # how many times people were tagged
         #: people who left a programme, by month (see followed())
         self._left: dict[int, list[np.ndarray]] = {}
+        #: income support codes of the ledger keys met so far in follow-ups, and the money rules
+        #: they were posted under (:func:`sim.engine.month.follow_up.support_of_keys`)
+        self.support_cache: tuple[Any, Any, np.ndarray, np.ndarray] | None = None
         #: participants and queues found since the last move (see _found)
         self._found: dict[tuple[int, int], np.ndarray] = {}
         self._groups: tuple[np.ndarray, np.ndarray] | None = None  # see participants()
