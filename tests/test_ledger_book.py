@@ -60,6 +60,12 @@ def test_keys_are_counted_as_np_unique_counts_them() -> None:
         np.testing.assert_array_equal(distinct, expected)
         np.testing.assert_array_equal(counts, expected_counts)
     assert book._hash_bits > 12
+    plain = LedgerBook()  # a run asked to be plain Python counts with np.unique: the same entries
+    for t, k in enumerate((key, many, key)):
+        plain.add(t, k, r.money, r.programme_money, compiled=False)
+    for a, b in zip(book._entries, plain._entries, strict=True):
+        np.testing.assert_array_equal(a[3], b[3])
+        np.testing.assert_array_equal(a[4], b[4])
 
 
 def test_months_come_back_in_order_with_extras_and_rule_changes() -> None:
@@ -116,9 +122,9 @@ def test_large_groups_sum_the_same_without_the_dense_matrix(monkeypatch) -> None
     booked = []
     original = LedgerBook.add
 
-    def spy(self, t, key, m, pm, extra=None):  # noqa: ANN001, ANN202
+    def spy(self, t, key, m, pm, extra=None, **kw):  # noqa: ANN001, ANN003, ANN202
         booked.append((t, key.copy(), m, pm, extra))
-        return original(self, t, key, m, pm, extra)
+        return original(self, t, key, m, pm, extra, **kw)
 
     monkeypatch.setattr(LedgerBook, "add", spy)
     model.run(24)

@@ -430,11 +430,15 @@ class LedgerBook:
         return _post_table(keys, m, pm)
 
     def add(self, t: int, key: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney,
-            extra: dict[tuple[str, str], float] | None = None) -> None:
+            extra: dict[tuple[str, str], float] | None = None, *, compiled: bool = True) -> None:
         """Book month ``t`` for people with grouping keys ``key`` under money rules ``m``,
-        ``pm``, plus ``extra`` amounts that are not per person (staff costs)."""
+        ``pm``, plus ``extra`` amounts that are not per person (staff costs). The keys are
+        counted by a compiled pass (:func:`count_keys`), or if not ``compiled`` by
+        :func:`np.unique` (the same counts; a run asked to be plain Python loads no numba)."""
         if key.size <= self.RAW_KEYS:  # small: keep everyone's key (a sort per month costs more)
             keys, counts = key.copy(), None
+        elif not compiled:
+            keys, counts = np.unique(key, return_counts=True)
         else:
             keys, counts, self._hash_bits = counted_keys(key, self._hash_bits)
         entry = (t, m, pm, keys, counts, dict(extra or {}))

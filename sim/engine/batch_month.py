@@ -285,7 +285,7 @@ def follow_up(state: BatchState) -> None:
         pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage, pop.birth_month)),
         state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3))
     group = state.money_group[state.block[followed]]
-    present = np.unique(group)
+    present = np.flatnonzero(np.bincount(group))  # the groups present, ascending (np.unique's hash costs more)
     rules = []
     for g in present:
         r = state.money_regimes[g]

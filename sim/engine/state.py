@@ -153,11 +153,20 @@ class WaitingLists:
         for m in [m for m in self._left if m < self.t - int(months[-1])]:
             del self._left[m]  # (never followed again)
         since = self.pop.months_since_programme
-        parts = [ids[since[ids] == k] for k in months for m in (self.t - k, self.t - k + 1)
-                 for ids in self._left.get(int(m), ())]
+        parts = []
+        for k in months:
+            for m in (self.t - int(k), self.t - int(k) + 1):
+                left = self._left.get(m)
+                if left:
+                    if len(left) > 1:  # a month's leavers as one array, the first time it is read
+                        left[:] = [np.concatenate(left)]
+                    parts.append(left[0][since[left[0]] == k])
         if not parts:
             return np.zeros(0, np.int64)
-        return np.unique(np.concatenate(parts))  # (someone may have left in both months)
+        # someone may have left in both months: once each (a sort, not np.unique: its hash
+        # table costs ~10x more on these few hundred ids)
+        ids = np.sort(np.concatenate(parts))
+        return ids[np.concatenate(([True], ids[1:] != ids[:-1]))] if ids.size else ids
 
     def waiting(self) -> np.ndarray:
         """Ids of everyone on a waiting list (ascending; do not change them in place)."""
