@@ -285,6 +285,7 @@ def test_the_list_of_the_tagged_holds_everyone_tagged_in_order(monkeypatch) -> N
     from sim import load_scenario
     from sim.engine import model as model_module
 
+    monkeypatch.setattr("sim.engine.state.SMALL", 0)  # the kept list, not the one made anew in small runs
     root = Path(__file__).resolve().parents[1]
     m = ProgrammeModel(load_scenario(root / "scenarios" / "sigtuna-resursjobb.yaml"), rng=4)
     checked = []

@@ -233,6 +233,7 @@ def test_the_followed_are_those_found_in_everyone(monkeypatch) -> None:  # noqa:
         return got
 
     monkeypatch.setattr(WaitingLists, "followed", checked)
+    monkeypatch.setattr("sim.engine.state.SMALL", 0)  # the lists of leavers, not the scan of small runs
     scenario = load_scenario(ROOT / "scenarios" / "sigtuna-resursjobb.yaml")
     ProgrammeModel(scenario, rng=3).run()
     assert len(seen) == scenario.horizon_months and sum(seen) > 0

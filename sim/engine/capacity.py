@@ -133,6 +133,11 @@ def admissible(waiting: int, free: int, starts_cap: int | None, affordable: int)
     return max(n, 0)
 
 
+#: From this many people on a list, the keys are packed into one (below, np.lexsort's three sorts
+#: of a short list cost less than the packing's few more numpy calls).
+_PACK_FROM = 256
+
+
 def priority_order(groups: list[np.ndarray], months_waiting: np.ndarray, ids: np.ndarray,
                    blocks: np.ndarray | None = None, first: int | None = None) -> np.ndarray:
     """Order a waiting list: priority groups in the order given, then longest wait, then id.
@@ -166,7 +171,7 @@ def priority_order(groups: list[np.ndarray], months_waiting: np.ndarray, ids: np
     lo_m, hi_m, hi_id = int(months.min()), int(months.max()), int(ids.max())
     m_bits, id_bits = (hi_m - lo_m).bit_length(), hi_id.bit_length()
     b_bits = 0 if blocks is None else int(blocks.max()).bit_length()
-    if int(ids.min()) >= 0 and (blocks is None or int(blocks.min()) >= 0) and (
+    if n >= _PACK_FROM and int(ids.min()) >= 0 and (blocks is None or int(blocks.min()) >= 0) and (
             b_bits + len(groups) + m_bits + id_bits <= 63):
         # higher score first, then longer wait, then lower id: each as a field of one key
         packed = (((((np.int64((1 << len(groups)) - 1) - score) << m_bits) | (hi_m - months)) << id_bits)

@@ -91,6 +91,12 @@ def tagged_groups(tagged, programme, stage, n_groups):  # noqa: ANN001, ANN201
     return out, starts
 
 
+#: Up to this many people, a pass over everyone costs less than keeping lists of the few
+#: (numpy's per-call overhead, a few microseconds, dominates): the tagged are listed anew after
+#: each referral and the followed found by a scan (C2, 174 people: ~10 % of a run, measured).
+SMALL = 20_000
+
+
 class WaitingLists:
     """What a run's state (:class:`RunState`) and a batch's (:class:`~sim.engine.batch_state.BatchState`)
     find the same way: the people on waiting lists, among those tagged to a programme
@@ -106,7 +112,8 @@ class WaitingLists:
         list is made from everyone once, then kept: people tagged (:meth:`tags_added`) are
         merged in, and those who left are dropped once a month (:meth:`new_month`), each
         costing a pass over the list instead of over everyone (~0.2 against ~1.8 ms at 10^6
-        people). Leaving a programme only removes tags.
+        people; up to :data:`SMALL` people it is made anew). Leaving a programme only removes
+        tags.
         """
         if self._tag_cache is None:
             self._tag_cache = np.flatnonzero(self.pop.programme >= 0)
@@ -116,7 +123,7 @@ class WaitingLists:
         """Note that ``ids`` were tagged to a programme (``None``: the list is made anew)."""
         self._tags_version += 1
         old = self._tag_cache
-        if ids is None or old is None:
+        if ids is None or old is None or len(self.pop) <= SMALL:
             self._tag_cache = None
             return
         if ids.size > 1 and not (ids[1:] > ids[:-1]).all():  # (referrals come ascending)
@@ -145,7 +152,8 @@ class WaitingLists:
         Months since a programme are set to 0 only when one is left
         (:func:`sim.engine.moves.leave_programme`, which calls :meth:`left_programme`) and
         advance by one a month (the clocks): people at ``k`` months now left in month ``t - k``
-        (after the clocks) or ``t - k + 1`` (before them). Only those are looked at, not everyone.
+        (after the clocks) or ``t - k + 1`` (before them). Only those are looked at, not
+        everyone (up to :data:`SMALL` people, everyone is: fewer numpy calls).
         """
         months = np.flatnonzero(wanted)
         if months.size == 0:
@@ -153,6 +161,10 @@ class WaitingLists:
         for m in [m for m in self._left if m < self.t - int(months[-1])]:
             del self._left[m]  # (never followed again)
         since = self.pop.months_since_programme
+        if since.size <= SMALL:  # months (int16) read as uint16 index a table of every value
+            table = np.zeros(1 << 16, bool)
+            table[months] = True
+            return np.flatnonzero(table[since.view(np.uint16)])
         parts = []
         for k in months:
             for m in (self.t - int(k), self.t - int(k) + 1):
@@ -237,9 +249,6 @@ class RunState(WaitingLists):
         self._tags_version = 0  # how many times people were tagged
         #: people who left a programme, by month (see followed())
         self._left: dict[int, list[np.ndarray]] = {}
-        #: income support codes of the ledger keys met so far in follow-ups, and the money rules
-        #: they were posted under (:func:`sim.engine.month.follow_up.support_of_keys`)
-        self.support_cache: tuple[Any, Any, np.ndarray, np.ndarray] | None = None
         #: participants and queues found since the last move (see _found)
         self._found: dict[tuple[int, int], np.ndarray] = {}
         self._groups: tuple[np.ndarray, np.ndarray] | None = None  # see participants()
