@@ -81,3 +81,22 @@ def test_priority_order_groups_then_longest_wait_then_id():
     order = priority_order([parent, youth], waited, ids)
     # 13 (both groups), 11 (parent), then youth by wait (10 and 14 tie on 5: lower id first), then 12
     assert list(ids[order]) == [13, 11, 10, 14, 12]
+
+
+def test_priority_order_is_that_of_sorting_by_each_key_in_turn():
+    """The order (packed into one key where it fits, else np.lexsort) is the order of sorting by
+    block, groups, longest wait and id in turn; and its first k are the first k of it."""
+    rng = np.random.default_rng(3)
+    for n, top_id, top_block in ((500, 10**6, None), (2_000, 10**6, 40), (300, 2**62, None), (300, 2**40, 2**30)):
+        ids = rng.choice(top_id, n, replace=False).astype(np.int64)
+        groups = [rng.random(n) < 0.3 for _ in range(3)]
+        waited = rng.integers(0, 40, n).astype(np.int16)
+        blocks = None if top_block is None else np.sort(rng.integers(0, top_block, n))
+        rank = [tuple(-int(g[j]) for g in groups) + (-int(waited[j]), int(ids[j])) for j in range(n)]
+        if blocks is not None:
+            rank = [(int(blocks[j]),) + r for j, r in enumerate(rank)]
+        expected = sorted(range(n), key=rank.__getitem__)
+        assert list(priority_order(groups, waited, ids, blocks)) == expected
+        for k in (0, 1, 37, n, n + 5):
+            assert list(priority_order(groups, waited, ids, blocks, first=k)) == expected[:k]
+    assert priority_order([], np.zeros(0, np.int16), np.zeros(0, np.int64), first=3).size == 0

@@ -274,3 +274,29 @@ def test_the_event_log_says_each_movers_income_support_as_the_ledger_pays_it_nex
         assert e.income_support == want, e
         checked += 1
     assert checked > 30
+
+
+def test_the_list_of_the_tagged_holds_everyone_tagged_in_order(monkeypatch) -> None:  # noqa: ANN001
+    """The list of the tagged, kept from month to month (people referred merged in, those gone
+    dropped), is ascending, without repeats, and holds everyone on a waiting list or in a
+    programme after every sub-step."""
+    from pathlib import Path
+
+    from sim import load_scenario
+    from sim.engine import model as model_module
+
+    monkeypatch.setattr("sim.engine.state.SMALL", 0)  # the kept list, not the one made anew in small runs
+    root = Path(__file__).resolve().parents[1]
+    m = ProgrammeModel(load_scenario(root / "scenarios" / "sigtuna-resursjobb.yaml"), rng=4)
+    checked = []
+    for sub_step in model_module.MONTH:
+        def step(state, original=sub_step.step):  # noqa: ANN001, ANN202
+            original(state)
+            tagged = state.tagged()
+            assert (np.diff(tagged) > 0).all()
+            assert np.isin(np.flatnonzero(state.pop.programme >= 0), tagged).all()
+            checked.append(tagged.size)
+
+        monkeypatch.setattr(sub_step, "step", step)
+    m.run(36)
+    assert len(checked) == 36 * len(model_module.MONTH) and max(checked) > 0

@@ -20,7 +20,6 @@ from sim import ProgrammeModel, load_scenario
 from sim.accounts.book import _decode, fas3_placements, ledger_keys
 from sim.accounts.jit import run
 from sim.engine import moves
-from sim.engine.month.follow_up import followed_now
 from sim.engine.month.referrals import referral_draws
 from sim.engine.population import Population
 from sim.engine.state import select
@@ -216,11 +215,28 @@ def test_referral_draws_select_and_draw_as_streams_do(compiled: bool) -> None:
     assert 0 < got.size < cand.size
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_followed_now_is_isin(compiled: bool) -> None:
-    rng = np.random.default_rng(5)
-    months_since = rng.choice([0, 1, 6, 7, 12, 13, 30000, 32767], 4_000).astype(np.int16)
-    wanted = np.zeros(13, bool)
-    wanted[[6, 12]] = True
-    np.testing.assert_array_equal(run(followed_now, compiled, months_since, wanted),
-                                  np.flatnonzero(np.isin(months_since, [6, 12])))
+def test_the_followed_are_those_found_in_everyone(monkeypatch) -> None:  # noqa: ANN001
+    """The people followed up each month (found among those who left a programme lately) are
+    everyone whose months since a programme are followed, as a scan of everyone finds them: in a
+    run (cuts, exits, completions and dropouts) and in a batch."""
+    from sim.engine.batch import BatchModel
+    from sim.engine.state import WaitingLists
+
+    seen = []
+    original = WaitingLists.followed
+
+    def checked(state, wanted):  # noqa: ANN001, ANN202
+        got = original(state, wanted)
+        months_since = state.pop.months_since_programme
+        np.testing.assert_array_equal(got, np.flatnonzero(np.isin(months_since, np.flatnonzero(wanted))))
+        seen.append(got.size)
+        return got
+
+    monkeypatch.setattr(WaitingLists, "followed", checked)
+    monkeypatch.setattr("sim.engine.state.SMALL", 0)  # the lists of leavers, not the scan of small runs
+    scenario = load_scenario(ROOT / "scenarios" / "sigtuna-resursjobb.yaml")
+    ProgrammeModel(scenario, rng=3).run()
+    assert len(seen) == scenario.horizon_months and sum(seen) > 0
+    seen.clear()
+    BatchModel([scenario] * 3, [1, 2, 3]).run()
+    assert len(seen) == scenario.horizon_months and sum(seen) > 0

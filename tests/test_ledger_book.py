@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from sim import ProgrammeModel, load_scenario
-from sim.accounts.book import LedgerBook
+from sim.accounts.book import LedgerBook, counted_keys
 from sim.accounts.rules import post
 from sim.engine.month import book as book_step
 
@@ -30,6 +30,42 @@ def test_book_equals_summing_everyone_month_by_month() -> None:
         for k, v in direct[-1].items():
             assert np.isclose(grouped[k], v, rtol=1e-12, atol=1e-6), k
     assert any(abs(v) > 0 for d in direct for v in d.values())
+
+
+def test_keys_are_counted_as_np_unique_counts_them() -> None:
+    """The hash count gives np.unique's sorted distinct keys and counts, whatever the keys (any
+    int64, zero included) and however many (the table grows past half full, and a month booked
+    after a bigger one starts from the bigger table)."""
+    rng = np.random.default_rng(5)
+    cases = [np.array([], np.int64), np.array([0, 0, -1, 7, -(2**63), 2**63 - 1, 7], np.int64),
+             rng.integers(0, 40, 10_000) << 39, rng.integers(-(2**63), 2**63 - 1, 20_000, dtype=np.int64)]
+    for key in cases:
+        distinct, counts, bits = counted_keys(key, 2)
+        expected, expected_counts = np.unique(key, return_counts=True)
+        np.testing.assert_array_equal(distinct, expected)
+        np.testing.assert_array_equal(counts, expected_counts)
+        assert counts.dtype == expected_counts.dtype and 2 ** (bits - 1) >= max(distinct.size, 1)
+    model = ProgrammeModel(load_scenario(ROOT / "scenarios" / "sigtuna-resursjobb.yaml"), rng=2)
+    model.step()
+    r = model.regime
+    key = book_step.keys(model.state)
+    key = np.tile(key, LedgerBook.RAW_KEYS // key.size + 1)  # more than RAW_KEYS people
+    wages = rng.uniform(0, 40_000, key.size).astype(np.float32).view(np.uint32).astype(np.int64)
+    many = (key & ~np.int64(0xFFFFFFFF)) | wages  # thousands of distinct reference wages
+    book = LedgerBook()
+    for t, k in enumerate((key, many, key)):  # the table grows for the second month
+        book.add(t, k, r.money, r.programme_money)
+        _t, _m, _pm, distinct, counts, _extra = book._entries[-1]
+        expected, expected_counts = np.unique(k, return_counts=True)
+        np.testing.assert_array_equal(distinct, expected)
+        np.testing.assert_array_equal(counts, expected_counts)
+    assert book._hash_bits > 12
+    plain = LedgerBook()  # a run asked to be plain Python counts with np.unique: the same entries
+    for t, k in enumerate((key, many, key)):
+        plain.add(t, k, r.money, r.programme_money, compiled=False)
+    for a, b in zip(book._entries, plain._entries, strict=True):
+        np.testing.assert_array_equal(a[3], b[3])
+        np.testing.assert_array_equal(a[4], b[4])
 
 
 def test_months_come_back_in_order_with_extras_and_rule_changes() -> None:
@@ -86,9 +122,9 @@ def test_large_groups_sum_the_same_without_the_dense_matrix(monkeypatch) -> None
     booked = []
     original = LedgerBook.add
 
-    def spy(self, t, key, m, pm, extra=None):  # noqa: ANN001, ANN202
+    def spy(self, t, key, m, pm, extra=None, **kw):  # noqa: ANN001, ANN003, ANN202
         booked.append((t, key.copy(), m, pm, extra))
-        return original(self, t, key, m, pm, extra)
+        return original(self, t, key, m, pm, extra, **kw)
 
     monkeypatch.setattr(LedgerBook, "add", spy)
     model.run(24)

@@ -21,7 +21,6 @@ from sim.engine.capacity import priority_order
 from sim.engine.in_force import DROPOUT
 from sim.engine.month.clocks import advance_clocks
 from sim.engine.month.exits import hazard_pass
-from sim.engine.month.follow_up import followed_now
 from sim.engine.month.forced import guarantee_moves
 from sim.engine.month.intake import months_left_in_budget_year
 from sim.engine.month.referrals import meets, stage_table
@@ -278,7 +277,7 @@ def follow_up(state: BatchState) -> None:
     pop = state.pop
     wanted = np.zeros(max(months) + 1, bool)
     wanted[np.asarray(months)] = True
-    followed = state.run(followed_now, pop.months_since_programme, wanted)
+    followed = state.followed(wanted)
     if followed.size == 0:
         return
     key = state.run(ledger_keys, *(a[followed] for a in (
@@ -286,7 +285,7 @@ def follow_up(state: BatchState) -> None:
         pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage, pop.birth_month)),
         state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3))
     group = state.money_group[state.block[followed]]
-    present = np.unique(group)
+    present = np.flatnonzero(np.bincount(group))  # the groups present, ascending (np.unique's hash costs more)
     rules = []
     for g in present:
         r = state.money_regimes[g]

@@ -341,6 +341,8 @@ class BatchState(WaitingLists):
         self.moved = np.zeros(len(self.pop), bool)
         self._tag_cache: np.ndarray | None = None
         self._tags_version = 0  # how many times people were tagged
+        #: people who left a programme, by month (see followed())
+        self._left: dict[int, list[np.ndarray]] = {}
         #: participants and queues found since the last move (see _found_since_last_move)
         self._found: dict[tuple[int, int], np.ndarray] = {}
         self._found_when: tuple[int, int, int] = (-1, -1, -1)
@@ -504,25 +506,10 @@ class BatchState(WaitingLists):
             raise OverspendError(f"block {b}: spending {amount[b]:,.0f} SEK would overdraw {remaining[b]:,.0f} SEK")
         self.spent[i][:, k] += amount
 
-    def new_month(self) -> None:
-        """Nobody has moved yet this month."""
-        self.moved[:] = False
-
-    def tags_added(self) -> None:
-        """Note that people were tagged to a programme."""
-        self._tag_cache = None
-        self._tags_version += 1
-
     # ----------------------------------------------------------------- queries
     def run(self, k: Any, *args: Any) -> Any:
         """Call kernel ``k`` compiled or as plain Python."""
         return run(k, self.compiled, *args)
-
-    def tagged(self) -> np.ndarray:
-        """Ids of everyone tagged to a programme (and perhaps some who have left one)."""
-        if self._tag_cache is None:
-            self._tag_cache = np.flatnonzero(self.pop.programme >= 0)
-        return self._tag_cache
 
     def select(self, wanted: np.ndarray) -> np.ndarray:
         """Ids of people not moved this month whose stage is in ``wanted``."""

@@ -159,7 +159,7 @@ def refer(state: RunState, ids: np.ndarray, p: ProgrammeRegime) -> None:
     if ids.size == 0:
         return
     state.pop.programme[ids] = p.index
-    state.tags_added()
+    state.tags_added(ids)
     _apply(state, ids, np.full(ids.size, _S.WAITING, np.uint8), keep_programme=True)
 
 
@@ -219,6 +219,7 @@ def leave_programme(state: RunState, ids: np.ndarray, p: ProgrammeRegime, *, com
         credited = np.full(ids.size, reason in ("completed", "closed"))
     pop.last_programme[ids] = p.index
     pop.months_since_programme[ids] = 0
+    state.left_programme(ids)
     # float32 arithmetic, as a Python float times a float32 array gives in one run and in a batch
     gain = np.asarray(state.programme_value(p, "effect_after", ids) - 1.0, np.float32)
     pop.effect_at_exit[ids] = np.where(credited, np.float32(1.0) + gain * pop.motivation[ids], 1.0)

@@ -133,10 +133,11 @@ class Recorder:
                 self.queues.append((t, i, int(waiting[i]), int(inside[i]), slots[i].capacity, spent))
 
     def book(self, t: int, key: np.ndarray, money: SimpleNamespace, programme_money: ProgrammeMoney,
-             extra: dict[tuple[str, str], float]) -> None:
+             extra: dict[tuple[str, str], float], *, compiled: bool = True) -> None:
         """The month's money flows: people's grouping keys under the rules in force, plus
-        amounts that are not per person (see :class:`sim.accounts.rules.LedgerBook`)."""
-        self.ledger_book.add(t, key, money, programme_money, extra)
+        amounts that are not per person (see :class:`sim.accounts.rules.LedgerBook`; counted
+        compiled or not as the run is)."""
+        self.ledger_book.add(t, key, money, programme_money, extra, compiled=compiled)
 
     @property
     def ledger(self) -> list[tuple[int, dict[tuple[str, str], float]]]:

@@ -91,10 +91,94 @@ def tagged_groups(tagged, programme, stage, n_groups):  # noqa: ANN001, ANN201
     return out, starts
 
 
+#: Up to this many people, a pass over everyone costs less than keeping lists of the few
+#: (numpy's per-call overhead, a few microseconds, dominates): the tagged are listed anew after
+#: each referral and the followed found by a scan (C2, 174 people: ~10 % of a run, measured).
+SMALL = 20_000
+
+
 class WaitingLists:
     """What a run's state (:class:`RunState`) and a batch's (:class:`~sim.engine.batch_state.BatchState`)
     find the same way: the people on waiting lists, among those tagged to a programme
-    (``tagged()``), kept until the next move (``_found_since_last_move()``)."""
+    (:meth:`tagged`), kept until the next move (``_found_since_last_move()``); and the people
+    followed up after leaving a programme (:meth:`followed`), among those who left one in the
+    months that can be followed up now."""
+
+    def tagged(self) -> np.ndarray:
+        """Ids (ascending) of everyone on a waiting list or in a programme, and perhaps some
+        who have left one since the list was made: callers filter by programme and stage.
+
+        They are few, so the steps that look for participants or queues start from them. The
+        list is made from everyone once, then kept: people tagged (:meth:`tags_added`) are
+        merged in, and those who left are dropped once a month (:meth:`new_month`), each
+        costing a pass over the list instead of over everyone (~0.2 against ~1.8 ms at 10^6
+        people; up to :data:`SMALL` people it is made anew). Leaving a programme only removes
+        tags.
+        """
+        if self._tag_cache is None:
+            self._tag_cache = np.flatnonzero(self.pop.programme >= 0)
+        return self._tag_cache
+
+    def tags_added(self, ids: np.ndarray | None = None) -> None:
+        """Note that ``ids`` were tagged to a programme (``None``: the list is made anew)."""
+        self._tags_version += 1
+        old = self._tag_cache
+        if ids is None or old is None or len(self.pop) <= SMALL:
+            self._tag_cache = None
+            return
+        if ids.size > 1 and not (ids[1:] > ids[:-1]).all():  # (referrals come ascending)
+            ids = np.unique(ids)
+        at = np.searchsorted(old, ids)
+        fresh = ids[(at == old.size) | (old[np.minimum(at, max(old.size - 1, 0))] != ids)] if old.size else ids
+        self._tag_cache = np.insert(old, np.searchsorted(old, fresh), fresh)
+
+    def new_month(self) -> None:
+        """Nobody has moved yet this month (and people no longer tagged leave the list of the
+        tagged)."""
+        self.moved[:] = False
+        if self._tag_cache is not None:
+            self._tag_cache = self._tag_cache[self.pop.programme[self._tag_cache] >= 0]
+
+    def left_programme(self, ids: np.ndarray) -> None:
+        """Note that ``ids`` left a programme this month (their months since one are 0 now)."""
+        if ids.size:
+            self._left.setdefault(self.t, []).append(np.array(ids, np.int64))
+
+    def followed(self, wanted: np.ndarray) -> np.ndarray:
+        """Ids (ascending) of people whose months since leaving a programme are ``wanted`` (a
+        bool per number of months), as :func:`sim.engine.month.follow_up.followed_now` finds
+        them in everyone.
+
+        Months since a programme are set to 0 only when one is left
+        (:func:`sim.engine.moves.leave_programme`, which calls :meth:`left_programme`) and
+        advance by one a month (the clocks): people at ``k`` months now left in month ``t - k``
+        (after the clocks) or ``t - k + 1`` (before them). Only those are looked at, not
+        everyone (up to :data:`SMALL` people, everyone is: fewer numpy calls).
+        """
+        months = np.flatnonzero(wanted)
+        if months.size == 0:
+            return np.zeros(0, np.int64)
+        for m in [m for m in self._left if m < self.t - int(months[-1])]:
+            del self._left[m]  # (never followed again)
+        since = self.pop.months_since_programme
+        if since.size <= SMALL:  # months (int16) read as uint16 index a table of every value
+            table = np.zeros(1 << 16, bool)
+            table[months] = True
+            return np.flatnonzero(table[since.view(np.uint16)])
+        parts = []
+        for k in months:
+            for m in (self.t - int(k), self.t - int(k) + 1):
+                left = self._left.get(m)
+                if left:
+                    if len(left) > 1:  # a month's leavers as one array, the first time it is read
+                        left[:] = [np.concatenate(left)]
+                    parts.append(left[0][since[left[0]] == k])
+        if not parts:
+            return np.zeros(0, np.int64)
+        # someone may have left in both months: once each (a sort, not np.unique: its hash
+        # table costs ~10x more on these few hundred ids)
+        ids = np.sort(np.concatenate(parts))
+        return ids[np.concatenate(([True], ids[1:] != ids[:-1]))] if ids.size else ids
 
     def waiting(self) -> np.ndarray:
         """Ids of everyone on a waiting list (ascending; do not change them in place)."""
@@ -163,6 +247,8 @@ class RunState(WaitingLists):
         self.moved = np.zeros(len(self.pop), bool)
         self._tag_cache: np.ndarray | None = None  # see tagged()
         self._tags_version = 0  # how many times people were tagged
+        #: people who left a programme, by month (see followed())
+        self._left: dict[int, list[np.ndarray]] = {}
         #: participants and queues found since the last move (see _found)
         self._found: dict[tuple[int, int], np.ndarray] = {}
         self._groups: tuple[np.ndarray, np.ndarray] | None = None  # see participants()
@@ -209,31 +295,10 @@ class RunState(WaitingLists):
             for payer, b in budgets.items():
                 b.reset(p.budget_per_year[payer])
 
-    def new_month(self) -> None:
-        """Nobody has moved yet this month."""
-        self.moved[:] = False
-
-    def tags_added(self) -> None:
-        """Note that people were tagged to a programme (the list of the tagged is made anew)."""
-        self._tag_cache = None
-        self._tags_version += 1
-
     # ----------------------------------------------------------------- queries
     def run(self, k: Any, *args: Any) -> Any:
         """Call kernel ``k`` compiled or as plain Python, as this run was asked to."""
         return run(k, self.compiled, *args)
-
-    def tagged(self) -> np.ndarray:
-        """Ids (ascending) of everyone on a waiting list or in a programme, and perhaps some
-        who have left one since the list was made: callers filter by programme and stage.
-
-        They are few, so the steps that look for participants or queues start from them. The
-        list is made again only when people are tagged (:func:`sim.engine.moves.refer` calls
-        :meth:`tags_added`); leaving a programme only removes tags.
-        """
-        if self._tag_cache is None:
-            self._tag_cache = np.flatnonzero(self.pop.programme >= 0)
-        return self._tag_cache
 
     def select(self, wanted: np.ndarray) -> np.ndarray:
         """Ids of people not moved this month whose stage is in ``wanted`` (a bool per stage)."""

@@ -29,7 +29,7 @@ def step(state: RunState) -> None:
         if p.active and p.slots > 0 and p.staff_cost_per_month:
             pair = (spec.funder, "programme_staff")
             staff[pair] = staff.get(pair, 0.0) - p.staff_cost_per_month
-    state.rec.book(state.t, key, r.money, r.programme_money, staff)
+    state.rec.book(state.t, key, r.money, r.programme_money, staff, compiled=state.compiled)
     if state.rec.record_events:  # last month's movers (and this month's arrivals), as paid now
         state.rec.key_events(key, r.money, r.programme_money)
 

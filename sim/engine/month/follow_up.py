@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.accounts.jit import kernel
 from sim.accounts.rules import post
 from sim.engine.in_force import Regime
 from sim.engine.month.book import ledger_input
 from sim.engine.state import RunState
 
-__all__ = ["step", "INCOME_SUPPORT", "income_support", "support_codes", "followed_now"]
+__all__ = ["step", "INCOME_SUPPORT", "income_support", "support_codes"]
 
 #: Codes of the ``income_support`` column of the follow-ups.
 INCOME_SUPPORT = ("none", "social_assistance", "unemployment_insurance", "activity_support")
@@ -37,21 +36,6 @@ def support_codes(amounts: dict[tuple[str, str], np.ndarray], n: int) -> np.ndar
     return np.where(sa, 1, np.where(ui, 2, np.where(act, 3, 0))).astype(np.uint8)
 
 
-@kernel
-def followed_now(months_since, wanted):  # noqa: ANN001, ANN201
-    """Ids (ascending) of people whose months since a programme are ``wanted`` (a bool per
-    number of months), in one pass."""
-    n = months_since.size
-    out = np.empty(n, np.int32)  # ids fit in int32
-    last = wanted.size - 1
-    k = 0
-    for i in range(n):
-        m = months_since[i]
-        out[k] = i
-        k += wanted[min(max(m, 0), last)] & (m >= 0) & (m <= last)
-    return out[:k].astype(np.int64)
-
-
 def step(state: RunState) -> None:
     """Record the follow-ups of this month (after its moves)."""
     months = state.spec.calendar.follow_up_months_after_exit
@@ -59,7 +43,7 @@ def step(state: RunState) -> None:
         return
     wanted = np.zeros(max(months) + 1, bool)
     wanted[np.asarray(months)] = True
-    followed = state.run(followed_now, state.pop.months_since_programme, wanted)
+    followed = state.followed(wanted)
     support = np.zeros(len(state.pop), np.uint8)
     if followed.size:
         support[followed] = income_support(state, followed)

@@ -41,8 +41,7 @@ def step(state: RunState) -> None:
         if k == 0:
             continue
         groups = [moves.priority_mask(state, w, g) for g in spec.priority]
-        order = priority_order(groups, pop.months_in_stage[w], w)
-        admitted = w[order[:k]]
+        admitted = w[priority_order(groups, pop.months_in_stage[w], w, first=k)]
         slots.occupy(k)
         moves.admit(state, admitted, p)
 
