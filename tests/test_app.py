@@ -239,9 +239,14 @@ def test_the_app_in_a_browser_steps_and_a_slider_changes_the_model(app_url, tmp_
             expect(page.get_by_text("programmes.c2.capacity.staff=2")).to_be_visible()
 
             # Play runs the months on its own until paused.
+            # (Paused early in the run: once, in a full run with an empty kernel cache, the pause
+            # button was already disabled when this test first saw a month of 10 or more; not
+            # reproduced alone, nor in a second such run.)
             page.get_by_role("button", name="▶").click()
-            expect(month).to_have_text(re.compile(r"step ([1-9]\d) of 96"), timeout=60_000)
-            page.get_by_role("button", name="❚❚").click()
+            expect(month).to_have_text(re.compile(r"step ([3-9]|[1-3]\d) of 96"), timeout=60_000)
+            pause = page.get_by_role("button", name="❚❚")
+            expect(pause).to_be_enabled()  # still playing
+            pause.click()
             expect(page.get_by_role("button", name="Step")).to_be_enabled()
             page.screenshot(path=str(shots / "teaching-app.png"), full_page=True)
         finally:
