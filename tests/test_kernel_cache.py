@@ -60,8 +60,13 @@ def _copy(where: Path, offset: int) -> Path:
     return where
 
 
+def _env(copy: Path, cache: Path) -> dict[str, str]:
+    """The probe's environment: the copy's package and almsim importable, kernels cached in ``cache``."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy), str(ROOT)]), "NUMBA_CACHE_DIR": str(cache)}
+
+
 def _probe(copy: Path, cache: Path) -> dict[str, int]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy), str(ROOT)]), "NUMBA_CACHE_DIR": str(cache)}
+    env = _env(copy, cache)
     out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, cwd=copy,
                          timeout=300)
     assert out.returncode == 0, out.stderr
@@ -93,7 +98,7 @@ def _on_a_terminal(copy: Path, cache: Path) -> str:
     """What the probe writes to its standard error when that is a terminal."""
     import pty
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy), str(ROOT)]), "NUMBA_CACHE_DIR": str(cache)}
+    env = _env(copy, cache)
     leader, follower = pty.openpty()
     try:
         subprocess.run([sys.executable, "-c", PROBE], env=env, stdout=subprocess.DEVNULL, stderr=follower, cwd=copy,

@@ -146,8 +146,7 @@ class WaitingLists:
 
     def followed(self, wanted: np.ndarray) -> np.ndarray:
         """Ids (ascending) of people whose months since leaving a programme are ``wanted`` (a
-        bool per number of months), as :func:`sim.engine.month.follow_up.followed_now` finds
-        them in everyone.
+        bool per number of months): the same people a scan of everyone finds.
 
         Months since a programme are set to 0 only when one is left
         (:func:`sim.engine.moves.leave_programme`, which calls :meth:`left_programme`) and
