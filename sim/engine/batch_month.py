@@ -188,7 +188,7 @@ def exits(state: BatchState) -> None:
         state.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
         pop.effect_at_exit, pop.motivation, h.table, h.constant_total, h.work_base, h.lock_in, h.is_programme,
         h.stage_work, state.duration, state.decay, fas3_days, transition[h.lo:h.hi], destination[h.lo:h.hi],
-        state.first[h.lo:h.hi + 1], state.prows[h.lo:h.hi]) for h in state.segments]
+        state.first[h.lo:h.hi + 1], state.prows[h.lo:h.hi], state.n_prog) for h in state.segments]
     leavers, dest, lrow = parts[0] if len(parts) == 1 else (np.concatenate(x) for x in zip(*parts, strict=True))
     if leavers.size == 0:
         return

@@ -19,7 +19,7 @@ from sim.engine.state import RunState
 from sim.engine.streams import draw
 from sim.scenario.stages import Stage
 
-__all__ = ["step", "hazard_pass", "person_hazards"]
+__all__ = ["step", "hazard_pass", "person_hazards", "stage_bounds", "hazard_bound"]
 
 _S = Stage
 _WAITING, _COACHING, _SUBSIDISED = np.uint8(_S.WAITING), np.uint8(_S.COACHING), np.uint8(_S.SUBSIDISED)
@@ -30,6 +30,7 @@ _DROPOUT = DROPOUT
 _U_STUDIES, _U_DROPOUT = np.uint64(_STUDIES), np.uint64(DROPOUT)
 _NEVER = 30000  # months since a programme: never been in one
 _ONE_BLOCK = np.zeros(1, np.int64)  # an ordinary run is one block whose programme rows start at 0
+_SLACK = 1.0 + 1e-6  # a hazard bound's margin for rounding (float32 factors: ~1e-7 each)
 
 
 @helper
@@ -74,41 +75,99 @@ def person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studi
     return row, w, st, d, constant_total[r] + w + st + d
 
 
+@helper
+def stage_bounds(table, constant_total, work_base, lock_in, is_programme, stage_work, duration, pr, n_prog,
+                 out):  # noqa: ANN001, ANN201
+    """Upper bounds, per stage, of the parts of a person's total hazard (:func:`person_hazards`)
+    in the block whose programme rows start at ``pr``, written to ``out[0..3, stage]``.
+
+    Stage ``s``'s person may be on any of the rows it can be on (a waiting person on the
+    open, JOB or Fas 3 row; a programme stage on its own row or any of the block's programme
+    rows; every other stage on its own). For those rows: ``out[0]`` the largest constant part,
+    ``out[1]`` the largest work base (x lock-in on a programme row, x the largest duration
+    factor), ``out[2]`` the largest
+    studies base and ``out[3]`` the largest dropout base. A person's total is then at most
+    ``out[0] + out[1] x work_mult x max(effect_at_exit, 1) x max(motivation, 1)
+    + out[2] x studies_mult + out[3] / max(motivation, 0.05)`` (:func:`hazard_bound`) (:func:`hazard_pass`). A NaN
+    (a rate nobody set) makes the bound infinite: the person's total is then evaluated.
+    """
+    longest = 0.0
+    for m in range(duration.size):
+        longest = max(longest, np.float64(duration[m]))
+    origin_work = max(stage_work[np.uint64(_I_OPEN)], stage_work[np.uint64(_I_JOB)], stage_work[np.uint64(_I_FAS3)])
+    for s in range(_N_STAGES):
+        for q in range(4):
+            out[q, s] = 0.0
+        if s >= _OTHER:
+            continue
+        for k in range(-3, n_prog):  # the origins (k < 0), then the block's programme rows
+            if k < 0:
+                if s == _WAITING:
+                    r = (_I_OPEN, _I_JOB, _I_FAS3)[k + 3]
+                elif k == -3:
+                    r = s
+                else:
+                    continue
+            elif _COACHING <= s <= _SUBSIDISED:
+                r = _N_STAGES + pr + k
+            else:
+                break
+            bw = work_base[r]
+            if np.isnan(bw):
+                bw = origin_work
+            bw = max(bw, 0.0) * (lock_in[r] if is_programme[r] else 1.0) * longest
+            parts = (constant_total[r], bw, max(table[r, _U_STUDIES], 0.0), max(table[r, _U_DROPOUT], 0.0))
+            for q in range(4):
+                v = parts[q]
+                out[q, s] = max(out[q, s], np.inf if np.isnan(v) else v)
+
+
+@helper
+def hazard_bound(i, stage, work_mult, studies_mult, effect_at_exit, motivation, bound):  # noqa: ANN001, ANN201
+    """An upper bound of person ``i``'s total hazard (:func:`person_hazards`) from their stage's
+    bounds (:func:`stage_bounds`) and
+    their own multipliers; 0 for people not arrived or gone. Slightly above the exact bound: its
+    products are taken in another order than the hazard's, with float32 factors."""
+    s = np.uint64(stage[i])
+    mot = motivation[i]
+    most = (bound[0, s] + bound[1, s] * work_mult[i] * max(effect_at_exit[i], np.float32(1.0))
+            * max(mot, np.float32(1.0)) + bound[2, s] * studies_mult[i] + bound[3, s] / max(mot, np.float32(0.05)))
+    return most * _SLACK
+
+
 @kernel
 def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, studies_mult,  # noqa: ANN001, ANN201
                 months_out_of_work, months_since, last_programme, effect_at_exit, motivation,
                 table, constant_total, work_base, lock_in, is_programme, stage_work,
-                duration, decay, fas3_days, transition, destination, first, prows):
+                duration, decay, fas3_days, transition, destination, first, prows, n_prog):
     """Who leaves their stage this month, to where, and from which hazard row.
 
     People come in blocks (``first[b] .. first[b+1] - 1``; one block in an ordinary run):
-    block ``b``'s programme rows start at ``prows[b]`` and its draws use the stream offsets
-    ``transition[b]`` and ``destination[b]`` (for a batch, shifted so that a person's draw
-    is that of their id inside the block: :mod:`sim.engine.batch`).
+    block ``b``'s programme rows start at ``prows[b]`` (``n_prog`` rows) and its draws use the
+    stream offsets ``transition[b]`` and ``destination[b]`` (for a batch, shifted so that a
+    person's draw is that of their id inside the block: :mod:`sim.engine.batch`).
 
-    A first pass over everyone flags the people whose uniform draw is below their total
-    hazard ``H`` (since ``1 - exp(-H) <= H``, nobody else can leave; a flag per person, not a
-    list written as it goes, which cannot be vectorised; people not arrived or gone, stage
-    ``OTHER`` and after, are skipped by a branch: in runs of a block's people early on, and
-    faster even where scattered, ~22 % of 300,000 at month 60: 5.5-5.8 ms against 6.6-7.3); a
-    second pass over those few evaluates ``1 - exp(-H)`` and draws the destinations, ``d`` with probability
-    ``h_d / H``. Returns the leavers (ascending ids), their destination codes and their
-    hazard rows (programme rows counted from ``len(Stage)`` in every block).
+    Nobody whose uniform draw is above their total hazard ``H`` can leave (``1 - exp(-H) <=
+    H``), and most draws are far above anyone's. So a first pass over everyone, without a
+    branch, flags the people whose draw is below a cheap upper bound of their ``H``
+    (:func:`stage_bounds`: the largest rates of the rows their stage can be on, times their own
+    multipliers; 0 for people not arrived or gone), a flag per person (a list written as it
+    goes cannot be vectorised); a second pass over those few (~8 % of the living) works out
+    ``H``, keeps those whose draw is below ``1 - exp(-H)`` and draws their destinations, ``d``
+    with probability ``h_d / H``. Working out ``H`` for everyone, with a branch to skip the
+    gone, cost 1.2-1.5x as much at 10^6 people. Returns the leavers (ascending ids), their destination codes
+    and their hazard rows (programme rows counted from ``len(Stage)`` in every block).
     """
     lo = first[0]  # the blocks are contiguous: people lo .. first[-1] - 1
     flag = np.empty(first[-1] - lo, np.bool_)
+    bound = np.empty((4, _N_STAGES))
     for b in range(first.size - 1):
         tb = transition[b]
-        pr = prows[b]
-        for i in range(first[b], first[b + 1]):
-            if stage[i] >= _OTHER:  # (not arrived, or gone: whole runs of a block early and late)
-                flag[i - lo] = False
-                continue
-            _, _, _, _, total = person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,
-                                               months_out_of_work, months_since, last_programme, effect_at_exit,
-                                               motivation, table, constant_total, work_base, lock_in, is_programme,
-                                               stage_work, duration, decay, fas3_days, pr)
-            flag[i - lo] = (not moved[i]) & (draw(tb, i) < total)
+        stage_bounds(table, constant_total, work_base, lock_in, is_programme, stage_work, duration, prows[b], n_prog,
+                     bound)
+        for i in range(first[b], first[b + 1]):  # (no branch: gone people's stage bounds are 0)
+            most = hazard_bound(i, stage, work_mult, studies_mult, effect_at_exit, motivation, bound)
+            flag[i - lo] = (not moved[i]) & (draw(tb, i) < most)
     k = 0
     for j in range(flag.size):
         k += flag[j]
@@ -130,7 +189,8 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
                                               months_out_of_work, months_since, last_programme, effect_at_exit,
                                               motivation, table, constant_total, work_base, lock_in, is_programme,
                                               stage_work, duration, decay, fas3_days, pr)
-        if draw(transition[b], i) >= leave_probability(total):
+        u = draw(transition[b], i)
+        if not u < total or u >= leave_probability(total):  # (flagged by the bound, not by H itself)
             continue
         for c in range(ncol):
             haz[c] = table[row, c]
@@ -159,7 +219,7 @@ def step(state: RunState) -> None:
         pop.effect_at_exit, pop.motivation, hr.table, hr.constant_total, hr.work_base, hr.lock_in,
         hr.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.job_days_to_fas3),
         np.array([state.streams.base("transition", state.t)]), np.array([state.streams.base("destination", state.t)]),
-        state.first, _ONE_BLOCK)
+        state.first, _ONE_BLOCK, len(state.regime.programmes))
     if leavers.size == 0:
         return
     in_prog = lrow >= len(Stage)
