@@ -300,15 +300,14 @@ def test_hazard_bound_is_never_below_a_persons_total_hazard(seed, people, n_prog
     from sim.engine.month.exits import hazard_bound, person_hazards, stage_bounds
 
     a = _random_hazard_inputs(seed, people, n_prog, blocks, extreme)
-    bound = np.empty((4, len(Stage)))
+    bounds = stage_bounds(*(a[k] for k in ("table", "constant_total", "work_base", "lock_in", "is_programme",
+                                           "stage_work", "duration", "prows")), n_prog)
     checked = 0
     for b in range(blocks):
-        stage_bounds(*(a[k] for k in ("table", "constant_total", "work_base", "lock_in", "is_programme",
-                                      "stage_work", "duration")), a["prows"][b], n_prog, bound)
         for i in range(a["first"][b], a["first"][b + 1]):
             total = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), a["prows"][b])[-1]
             most = hazard_bound(i, a["stage"], a["work_mult"], a["studies_mult"], a["effect_at_exit"],
-                                a["motivation"], bound)
+                                a["motivation"], bounds[b])
             if a["stage"][i] >= Stage.OTHER:
                 assert most == 0
             else:
@@ -328,7 +327,7 @@ def test_hazard_pass_leavers_are_those_whose_draw_is_below_their_hazard(seed, pe
     working out everyone's hazards, compiled and not, on random people and rates (rates and
     multipliers large, motivation near 0 and after-effects below 1 among them)."""
     from sim.engine.hazards import leave_probability
-    from sim.engine.month.exits import hazard_pass, person_hazards
+    from sim.engine.month.exits import hazard_pass, person_hazards, stage_bounds
 
     a = _random_hazard_inputs(seed, people, n_prog, blocks, extreme)
     ids, dest, rows = [], [], []
@@ -348,6 +347,8 @@ def test_hazard_pass_leavers_are_those_whose_draw_is_below_their_hazard(seed, pe
             ids.append(i)
             dest.append(min(int((np.cumsum(haz) <= cut).sum()), haz.size - 1))
             rows.append(row - (a["prows"][b] if row >= len(Stage) else 0))
+    a["bounds"] = stage_bounds(*(a[k] for k in ("table", "constant_total", "work_base", "lock_in", "is_programme",
+                                                "stage_work", "duration", "prows")), a.pop("n_prog"))
     for compiled in (False, True):
         got = run(hazard_pass, compiled, *a.values())
         np.testing.assert_array_equal(got[0], ids)

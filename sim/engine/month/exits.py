@@ -9,6 +9,8 @@ destination in proportion to their hazards.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from sim.accounts.jit import helper, kernel, pick
@@ -19,7 +21,7 @@ from sim.engine.state import RunState
 from sim.engine.streams import draw
 from sim.scenario.stages import Stage
 
-__all__ = ["step", "hazard_pass", "person_hazards", "stage_bounds", "hazard_bound"]
+__all__ = ["step", "hazard_pass", "person_hazards", "stage_bounds", "hazard_bound", "kept_bounds"]
 
 _S = Stage
 _WAITING, _COACHING, _SUBSIDISED = np.uint8(_S.WAITING), np.uint8(_S.COACHING), np.uint8(_S.SUBSIDISED)
@@ -75,59 +77,61 @@ def person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studi
     return row, w, st, d, constant_total[r] + w + st + d
 
 
-@helper
-def stage_bounds(table, constant_total, work_base, lock_in, is_programme, stage_work, duration, pr, n_prog,
-                 out):  # noqa: ANN001, ANN201
-    """Upper bounds, per stage, of the parts of a person's total hazard (:func:`person_hazards`)
-    in the block whose programme rows start at ``pr``, written to ``out[0..3, stage]``.
+def stage_bounds(table: np.ndarray, constant_total: np.ndarray, work_base: np.ndarray, lock_in: np.ndarray,
+                 is_programme: np.ndarray, stage_work: np.ndarray, duration: np.ndarray, prows: np.ndarray,
+                 n_prog: int) -> np.ndarray:
+    """Upper bounds of the parts of a person's total hazard (:func:`person_hazards`), per block
+    (whose programme rows start at ``prows[b]``) and stage: ``out[b, 0..3, stage]``.
 
-    Stage ``s``'s person may be on any of the rows it can be on (a waiting person on the
+    A person of stage ``s`` may be on any of the rows it can be on (a waiting person on the
     open, JOB or Fas 3 row; a programme stage on its own row or any of the block's programme
-    rows; every other stage on its own). For those rows: ``out[0]`` the largest constant part,
-    ``out[1]`` the largest work base (x lock-in on a programme row, x the largest duration
-    factor), ``out[2]`` the largest
-    studies base and ``out[3]`` the largest dropout base. A person's total is then at most
-    ``out[0] + out[1] x work_mult x max(effect_at_exit, 1) x max(motivation, 1)
-    + out[2] x studies_mult + out[3] / max(motivation, 0.05)`` (:func:`hazard_bound`) (:func:`hazard_pass`). A NaN
-    (a rate nobody set) makes the bound infinite: the person's total is then evaluated.
+    rows; every other stage on its own). For those rows: ``out[b, 0]`` the largest constant
+    part, ``out[b, 1]`` the largest work base (x lock-in on a programme row, x the largest
+    duration factor), ``out[b, 2]`` the largest studies base and ``out[b, 3]`` the largest
+    dropout base (negative parts count as 0, as in :func:`person_hazards`). A person's total is
+    then at most ``out[0] + out[1] x work_mult x max(effect_at_exit, 1) x max(motivation, 1) +
+    out[2] x studies_mult + out[3] / max(motivation, 0.05)`` (:func:`hazard_bound`). A NaN (a
+    rate nobody set) makes the bound infinite: the person's total is then worked out. People
+    not arrived or gone have bounds 0. Plain numpy, once a month: nothing to compile.
     """
-    longest = 0.0
-    for m in range(duration.size):
-        longest = max(longest, np.float64(duration[m]))
-    origin_work = max(stage_work[np.uint64(_I_OPEN)], stage_work[np.uint64(_I_JOB)], stage_work[np.uint64(_I_FAS3)])
-    for s in range(_N_STAGES):
-        for q in range(4):
-            out[q, s] = 0.0
-        if s >= _OTHER:
-            continue
-        for k in range(-3, n_prog):  # the origins (k < 0), then the block's programme rows
-            if k < 0:
-                if s == _WAITING:
-                    r = (_I_OPEN, _I_JOB, _I_FAS3)[k + 3]
-                elif k == -3:
-                    r = s
-                else:
-                    continue
-            elif _COACHING <= s <= _SUBSIDISED:
-                r = _N_STAGES + pr + k
-            else:
-                break
-            bw = work_base[r]
-            if np.isnan(bw):
-                bw = origin_work
-            bw = max(bw, 0.0) * (lock_in[r] if is_programme[r] else 1.0) * longest
-            parts = (constant_total[r], bw, max(table[r, _U_STUDIES], 0.0), max(table[r, _U_DROPOUT], 0.0))
-            for q in range(4):
-                v = parts[q]
-                out[q, s] = max(out[q, s], np.inf if np.isnan(v) else v)
+    origins = [_I_OPEN, _I_JOB, _I_FAS3]
+    bw = np.where(np.isnan(work_base), _upper(stage_work[origins]).max(), work_base)
+    parts = np.stack([constant_total, bw * np.where(is_programme, lock_in, 1.0) * np.float64(duration.max()),
+                      table[:, _STUDIES], table[:, _DROPOUT]], axis=1)  # row x part
+    parts = _upper(np.where(parts < 0, 0.0, parts))
+    stages = np.zeros((4, _N_STAGES))
+    stages[:, :_OTHER] = parts[:_OTHER].T
+    stages[:, _WAITING] = parts[origins].max(axis=0)
+    out = np.repeat(stages[None], prows.size, axis=0)
+    if n_prog:
+        rows = _N_STAGES + prows[:, None] + np.arange(n_prog)
+        own = parts[rows].max(axis=1)  # block x part: the largest of its programme rows
+        programme_stages = slice(int(_COACHING), int(_SUBSIDISED) + 1)
+        out[:, :, programme_stages] = np.maximum(out[:, :, programme_stages], own[:, :, None])
+    return out
+
+
+def kept_bounds(state: object, made_from: tuple, make: Callable[[], object]) -> object:
+    """:func:`stage_bounds` worked out by ``make`` once per set of hazard rows: kept on the state
+    with the objects ``made_from`` (the rows and what else they read), made again when any of
+    them is another object (a reform puts new rows in force; rows are never changed in place)."""
+    kept = getattr(state, "_hazard_bounds", None)
+    if kept is None or any(a is not b for a, b in zip(kept[0], made_from, strict=True)):
+        kept = state._hazard_bounds = (made_from, make())  # type: ignore[attr-defined]
+    return kept[1]
+
+
+def _upper(x: np.ndarray) -> np.ndarray:
+    """``x`` with NaN as infinity (an upper bound of whatever a NaN rate leads to)."""
+    return np.where(np.isnan(x), np.inf, x)
 
 
 @helper
 def hazard_bound(i, stage, work_mult, studies_mult, effect_at_exit, motivation, bound):  # noqa: ANN001, ANN201
     """An upper bound of person ``i``'s total hazard (:func:`person_hazards`) from their stage's
-    bounds (:func:`stage_bounds`) and
-    their own multipliers; 0 for people not arrived or gone. Slightly above the exact bound: its
-    products are taken in another order than the hazard's, with float32 factors."""
+    bounds (:func:`stage_bounds`) and their own multipliers; 0 for people not arrived or gone.
+    Slightly above the exact bound: its products are taken in another order than the hazard's,
+    with float32 factors."""
     s = np.uint64(stage[i])
     mot = motivation[i]
     most = (bound[0, s] + bound[1, s] * work_mult[i] * max(effect_at_exit[i], np.float32(1.0))
@@ -139,12 +143,13 @@ def hazard_bound(i, stage, work_mult, studies_mult, effect_at_exit, motivation, 
 def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, studies_mult,  # noqa: ANN001, ANN201
                 months_out_of_work, months_since, last_programme, effect_at_exit, motivation,
                 table, constant_total, work_base, lock_in, is_programme, stage_work,
-                duration, decay, fas3_days, transition, destination, first, prows, n_prog):
+                duration, decay, fas3_days, transition, destination, first, prows, bounds):
     """Who leaves their stage this month, to where, and from which hazard row.
 
     People come in blocks (``first[b] .. first[b+1] - 1``; one block in an ordinary run):
-    block ``b``'s programme rows start at ``prows[b]`` (``n_prog`` rows) and its draws use the
-    stream offsets ``transition[b]`` and ``destination[b]`` (for a batch, shifted so that a
+    block ``b``'s programme rows start at ``prows[b]``, its hazards are bounded by ``bounds[b]``
+    (:func:`stage_bounds`) and its draws use the stream offsets ``transition[b]`` and
+    ``destination[b]`` (for a batch, shifted so that a
     person's draw is that of their id inside the block: :mod:`sim.engine.batch`).
 
     Nobody whose uniform draw is above their total hazard ``H`` can leave (``1 - exp(-H) <=
@@ -160,14 +165,13 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
     """
     lo = first[0]  # the blocks are contiguous: people lo .. first[-1] - 1
     flag = np.empty(first[-1] - lo, np.bool_)
-    bound = np.empty((4, _N_STAGES))
     for b in range(first.size - 1):
         tb = transition[b]
-        stage_bounds(table, constant_total, work_base, lock_in, is_programme, stage_work, duration, prows[b], n_prog,
-                     bound)
-        for i in range(first[b], first[b + 1]):  # (no branch: gone people's stage bounds are 0)
+        bound = bounds[b]
+        for i in range(first[b], first[b + 1]):  # (no branch)
             most = hazard_bound(i, stage, work_mult, studies_mult, effect_at_exit, motivation, bound)
-            flag[i - lo] = (not moved[i]) & (draw(tb, i) < most)
+            # (a NaN bound flags the person: their hazard is then worked out)
+            flag[i - lo] = (stage[i] < _OTHER) & (not moved[i]) & (not draw(tb, i) >= most)
     k = 0
     for j in range(flag.size):
         k += flag[j]
@@ -219,7 +223,9 @@ def step(state: RunState) -> None:
         pop.effect_at_exit, pop.motivation, hr.table, hr.constant_total, hr.work_base, hr.lock_in,
         hr.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.job_days_to_fas3),
         np.array([state.streams.base("transition", state.t)]), np.array([state.streams.base("destination", state.t)]),
-        state.first, _ONE_BLOCK, len(state.regime.programmes))
+        state.first, _ONE_BLOCK, kept_bounds(state, (hr, state.stage_work, state.duration), lambda: stage_bounds(
+            hr.table, hr.constant_total, hr.work_base, hr.lock_in, hr.is_programme, state.stage_work, state.duration,
+            _ONE_BLOCK, len(state.regime.programmes))))
     if leavers.size == 0:
         return
     in_prog = lrow >= len(Stage)
