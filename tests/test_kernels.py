@@ -240,3 +240,117 @@ def test_the_followed_are_those_found_in_everyone(monkeypatch) -> None:  # noqa:
     seen.clear()
     BatchModel([scenario] * 3, [1, 2, 3]).run()
     assert len(seen) == scenario.horizon_months and sum(seen) > 0
+
+
+def _random_hazard_inputs(seed: int, people: int, n_prog: int, blocks: int, extreme: bool) -> dict:
+    """Everything :func:`hazard_pass` reads, at random: stages (gone and not arrived too),
+    programmes, clocks, multipliers, after-effects and motivation, hazard rows with NaN work
+    bases and lock-in on programme rows; ``extreme``: motivation near 0, after-effects below 1,
+    large multipliers, hazards near 1."""
+    from sim.engine.in_force import N_DEST
+
+    rng = np.random.default_rng(seed)
+    ns = len(Stage)
+    rows = ns + blocks * n_prog
+    scale = 0.6 if extreme else 0.05
+    table = rng.random((rows, N_DEST)) * scale * (rng.random((rows, N_DEST)) < 0.7)
+    work_base = np.where(rng.random(rows) < 0.3, np.nan, rng.random(rows) * scale)
+    is_programme = np.arange(rows) >= ns
+    lock_in = np.where(is_programme, rng.random(rows) * 2, 1.0)
+    stage = rng.integers(0, ns, people).astype(np.uint8)
+    programme = np.where(rng.random(people) < 0.7, rng.integers(0, max(n_prog, 1), people), -1).astype(np.int8)
+    programme[:] = np.where(n_prog > 0, programme, -1)
+    f32 = np.float32
+    spread = 3.0 if extreme else 0.5
+    first = np.sort(rng.integers(0, people + 1, blocks - 1))
+    return dict(
+        stage=stage, moved=rng.random(people) < 0.1, programme=programme,
+        in_guarantee=rng.random(people) < 0.4, job_days=rng.integers(0, 600, people).astype(np.float32),
+        work_mult=np.exp(rng.normal(0, spread, people)).astype(f32),
+        studies_mult=np.exp(rng.normal(0, spread, people)).astype(f32),
+        months_out_of_work=rng.integers(0, 200, people).astype(np.int16),
+        months_since=np.where(rng.random(people) < 0.5, 30000, rng.integers(0, 60, people)).astype(np.int16),
+        last_programme=np.where(n_prog > 0, rng.integers(-1, max(n_prog, 1), people), -1).astype(np.int8),
+        effect_at_exit=(rng.random(people) * (3 if extreme else 1.5)).astype(f32),
+        motivation=(rng.random(people) * (1.2 if extreme else 0.3) + (0.0 if extreme else 0.8)).astype(f32),
+        table=table, constant_total=table.sum(axis=1) - table[:, [Stage.WORK, Stage.STUDIES]].sum(axis=1),
+        work_base=work_base, lock_in=lock_in, is_programme=is_programme,
+        stage_work=rng.random(ns) * scale,
+        duration=np.exp(np.linspace(0, 1, 121) * rng.normal()).astype(f32),  # falling or rising
+        decay=np.exp(-np.arange(80, dtype=f32)[None, :] / (1 + 10 * rng.random((max(blocks * n_prog, 1), 1))))
+        .astype(f32),
+        fas3_days=np.float32(450),
+        transition=rng.integers(0, 2**63, blocks).astype(np.uint64),
+        destination=rng.integers(0, 2**63, blocks).astype(np.uint64),
+        first=np.concatenate([[0], first, [people]]).astype(np.int64),
+        prows=(np.arange(blocks) * n_prog).astype(np.int64), n_prog=n_prog)
+
+
+_HAZARD_ARGS = ("stage", "programme", "in_guarantee", "job_days", "work_mult", "studies_mult", "months_out_of_work",
+                "months_since", "last_programme", "effect_at_exit", "motivation", "table", "constant_total",
+                "work_base", "lock_in", "is_programme", "stage_work", "duration", "decay", "fas3_days")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), people=st.integers(1, 300), n_prog=st.integers(0, 3), blocks=st.integers(1, 3),
+       extreme=st.booleans())
+def test_hazard_bound_is_never_below_a_persons_total_hazard(seed, people, n_prog, blocks, extreme) -> None:
+    """The hazard pass works out a person's hazards only if their draw is below a bound of their
+    total: a bound below anyone's total would silently keep them from leaving."""
+    from sim.engine.month.exits import hazard_bound, person_hazards, stage_bounds
+
+    a = _random_hazard_inputs(seed, people, n_prog, blocks, extreme)
+    bounds = stage_bounds(*(a[k] for k in ("table", "constant_total", "work_base", "lock_in", "is_programme",
+                                           "stage_work", "duration", "prows")), n_prog)
+    checked = 0
+    for b in range(blocks):
+        for i in range(a["first"][b], a["first"][b + 1]):
+            total = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), a["prows"][b])[-1]
+            most = hazard_bound(i, a["stage"], a["work_mult"], a["studies_mult"], a["effect_at_exit"],
+                                a["motivation"], bounds[b])
+            if a["stage"][i] >= Stage.OTHER:
+                assert most == 0
+            else:
+                assert most >= total, (i, most, total)
+                checked += 1
+    assert checked > 0 or people < 20
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), people=st.integers(1, 300), n_prog=st.integers(0, 3), blocks=st.integers(1, 3),
+       extreme=st.booleans())
+def test_hazard_pass_leavers_are_those_whose_draw_is_below_their_hazard(seed, people, n_prog, blocks,
+                                                                        extreme) -> None:
+    """The hazard pass looks at a person's hazards only if their draw is below a cheap bound of
+    them; the leavers must still be exactly those whose draw is below ``1 - exp(-H)`` of their
+    own total hazard ``H``, with the destination drawn from their own hazards: checked against
+    working out everyone's hazards, compiled and not, on random people and rates (rates and
+    multipliers large, motivation near 0 and after-effects below 1 among them)."""
+    from sim.engine.hazards import leave_probability
+    from sim.engine.month.exits import hazard_pass, person_hazards, stage_bounds
+
+    a = _random_hazard_inputs(seed, people, n_prog, blocks, extreme)
+    ids, dest, rows = [], [], []
+    for b in range(blocks):
+        for i in range(a["first"][b], a["first"][b + 1]):
+            if a["stage"][i] >= Stage.OTHER or a["moved"][i]:
+                continue
+            row, w, s, d, total = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), a["prows"][b])
+            with np.errstate(over="ignore"):
+                u = draw(a["transition"][b], i)
+            if not (u < total and u < leave_probability(total)):
+                continue
+            haz = a["table"][row].copy()
+            haz[Stage.WORK], haz[Stage.STUDIES], haz[-1] = w, s, d
+            with np.errstate(over="ignore"):
+                cut = draw(a["destination"][b], i) * haz.sum()
+            ids.append(i)
+            dest.append(min(int((np.cumsum(haz) <= cut).sum()), haz.size - 1))
+            rows.append(row - (a["prows"][b] if row >= len(Stage) else 0))
+    a["bounds"] = stage_bounds(*(a[k] for k in ("table", "constant_total", "work_base", "lock_in", "is_programme",
+                                                "stage_work", "duration", "prows")), a.pop("n_prog"))
+    for compiled in (False, True):
+        got = run(hazard_pass, compiled, *a.values())
+        np.testing.assert_array_equal(got[0], ids)
+        np.testing.assert_array_equal(got[1], dest)
+        np.testing.assert_array_equal(got[2], rows)

@@ -20,7 +20,7 @@ from sim.engine.batch_state import BatchState
 from sim.engine.capacity import priority_order
 from sim.engine.in_force import DROPOUT
 from sim.engine.month.clocks import advance_clocks
-from sim.engine.month.exits import hazard_pass
+from sim.engine.month.exits import hazard_pass, kept_bounds, stage_bounds
 from sim.engine.month.forced import guarantee_moves
 from sim.engine.month.intake import months_left_in_budget_year
 from sim.engine.month.referrals import meets, stage_table
@@ -183,12 +183,16 @@ def exits(state: BatchState) -> None:
     transition = state.streams.offsets("transition", state.t)
     destination = state.streams.offsets("destination", state.t)
     fas3_days = np.float32(state.regime.job_days_to_fas3)
+    bounds = kept_bounds(state, (state.segments, state.duration), lambda: [stage_bounds(
+        h.table, h.constant_total, h.work_base, h.lock_in, h.is_programme, h.stage_work, state.duration,
+        state.prows[h.lo:h.hi], state.n_prog) for h in state.segments])
     parts = [state.run(
         hazard_pass, pop.stage, state.moved, pop.programme, pop.in_guarantee, pop.job_days, state.work_mult,
         state.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
         pop.effect_at_exit, pop.motivation, h.table, h.constant_total, h.work_base, h.lock_in, h.is_programme,
         h.stage_work, state.duration, state.decay, fas3_days, transition[h.lo:h.hi], destination[h.lo:h.hi],
-        state.first[h.lo:h.hi + 1], state.prows[h.lo:h.hi]) for h in state.segments]
+        state.first[h.lo:h.hi + 1], state.prows[h.lo:h.hi], bound)
+        for h, bound in zip(state.segments, bounds, strict=True)]
     leavers, dest, lrow = parts[0] if len(parts) == 1 else (np.concatenate(x) for x in zip(*parts, strict=True))
     if leavers.size == 0:
         return

@@ -9,6 +9,8 @@ destination in proportion to their hazards.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from sim.accounts.jit import helper, kernel, pick
@@ -19,7 +21,7 @@ from sim.engine.state import RunState
 from sim.engine.streams import draw
 from sim.scenario.stages import Stage
 
-__all__ = ["step", "hazard_pass", "person_hazards"]
+__all__ = ["step", "hazard_pass", "person_hazards", "stage_bounds", "hazard_bound", "kept_bounds"]
 
 _S = Stage
 _WAITING, _COACHING, _SUBSIDISED = np.uint8(_S.WAITING), np.uint8(_S.COACHING), np.uint8(_S.SUBSIDISED)
@@ -30,6 +32,7 @@ _DROPOUT = DROPOUT
 _U_STUDIES, _U_DROPOUT = np.uint64(_STUDIES), np.uint64(DROPOUT)
 _NEVER = 30000  # months since a programme: never been in one
 _ONE_BLOCK = np.zeros(1, np.int64)  # an ordinary run is one block whose programme rows start at 0
+_SLACK = 1.0 + 1e-6  # a hazard bound's margin for rounding (float32 factors: ~1e-7 each)
 
 
 @helper
@@ -74,41 +77,101 @@ def person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studi
     return row, w, st, d, constant_total[r] + w + st + d
 
 
+def stage_bounds(table: np.ndarray, constant_total: np.ndarray, work_base: np.ndarray, lock_in: np.ndarray,
+                 is_programme: np.ndarray, stage_work: np.ndarray, duration: np.ndarray, prows: np.ndarray,
+                 n_prog: int) -> np.ndarray:
+    """Upper bounds of the parts of a person's total hazard (:func:`person_hazards`), per block
+    (whose programme rows start at ``prows[b]``) and stage: ``out[b, 0..3, stage]``.
+
+    A person of stage ``s`` may be on any of the rows it can be on (a waiting person on the
+    open, JOB or Fas 3 row; a programme stage on its own row or any of the block's programme
+    rows; every other stage on its own). For those rows: ``out[b, 0]`` the largest constant
+    part, ``out[b, 1]`` the largest work base (x lock-in on a programme row, x the largest
+    duration factor), ``out[b, 2]`` the largest studies base and ``out[b, 3]`` the largest
+    dropout base (negative parts count as 0, as in :func:`person_hazards`). A person's total is
+    then at most ``out[0] + out[1] x work_mult x max(effect_at_exit, 1) x max(motivation, 1) +
+    out[2] x studies_mult + out[3] / max(motivation, 0.05)`` (:func:`hazard_bound`). A NaN (a
+    rate nobody set) makes the bound infinite: the person's total is then worked out. People
+    not arrived or gone have bounds 0. Plain numpy, once a month: nothing to compile.
+    """
+    origins = [_I_OPEN, _I_JOB, _I_FAS3]
+    bw = np.where(np.isnan(work_base), _upper(stage_work[origins]).max(), work_base)
+    parts = np.stack([constant_total, bw * np.where(is_programme, lock_in, 1.0) * np.float64(duration.max()),
+                      table[:, _STUDIES], table[:, _DROPOUT]], axis=1)  # row x part
+    parts = _upper(np.where(parts < 0, 0.0, parts))
+    stages = np.zeros((4, _N_STAGES))
+    stages[:, :_OTHER] = parts[:_OTHER].T
+    stages[:, _WAITING] = parts[origins].max(axis=0)
+    out = np.repeat(stages[None], prows.size, axis=0)
+    if n_prog:
+        rows = _N_STAGES + prows[:, None] + np.arange(n_prog)
+        own = parts[rows].max(axis=1)  # block x part: the largest of its programme rows
+        programme_stages = slice(int(_COACHING), int(_SUBSIDISED) + 1)
+        out[:, :, programme_stages] = np.maximum(out[:, :, programme_stages], own[:, :, None])
+    return out
+
+
+def kept_bounds(state: object, made_from: tuple, make: Callable[[], object]) -> object:
+    """:func:`stage_bounds` worked out by ``make`` once per set of hazard rows: kept on the state
+    with the objects ``made_from`` (the rows and what else they read), made again when any of
+    them is another object (a reform puts new rows in force; rows are never changed in place)."""
+    kept = getattr(state, "_hazard_bounds", None)
+    if kept is None or any(a is not b for a, b in zip(kept[0], made_from, strict=True)):
+        kept = state._hazard_bounds = (made_from, make())  # type: ignore[attr-defined]
+    return kept[1]
+
+
+def _upper(x: np.ndarray) -> np.ndarray:
+    """``x`` with NaN as infinity (an upper bound of whatever a NaN rate leads to)."""
+    return np.where(np.isnan(x), np.inf, x)
+
+
+@helper
+def hazard_bound(i, stage, work_mult, studies_mult, effect_at_exit, motivation, bound):  # noqa: ANN001, ANN201
+    """An upper bound of person ``i``'s total hazard (:func:`person_hazards`) from their stage's
+    bounds (:func:`stage_bounds`) and their own multipliers; 0 for people not arrived or gone.
+    Slightly above the exact bound: its products are taken in another order than the hazard's,
+    with float32 factors."""
+    s = np.uint64(stage[i])
+    mot = motivation[i]
+    most = (bound[0, s] + bound[1, s] * work_mult[i] * max(effect_at_exit[i], np.float32(1.0))
+            * max(mot, np.float32(1.0)) + bound[2, s] * studies_mult[i] + bound[3, s] / max(mot, np.float32(0.05)))
+    return most * _SLACK
+
+
 @kernel
 def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, studies_mult,  # noqa: ANN001, ANN201
                 months_out_of_work, months_since, last_programme, effect_at_exit, motivation,
                 table, constant_total, work_base, lock_in, is_programme, stage_work,
-                duration, decay, fas3_days, transition, destination, first, prows):
+                duration, decay, fas3_days, transition, destination, first, prows, bounds):
     """Who leaves their stage this month, to where, and from which hazard row.
 
     People come in blocks (``first[b] .. first[b+1] - 1``; one block in an ordinary run):
-    block ``b``'s programme rows start at ``prows[b]`` and its draws use the stream offsets
-    ``transition[b]`` and ``destination[b]`` (for a batch, shifted so that a person's draw
-    is that of their id inside the block: :mod:`sim.engine.batch`).
+    block ``b``'s programme rows start at ``prows[b]``, its hazards are bounded by ``bounds[b]``
+    (:func:`stage_bounds`) and its draws use the stream offsets ``transition[b]`` and
+    ``destination[b]`` (for a batch, shifted so that a
+    person's draw is that of their id inside the block: :mod:`sim.engine.batch`).
 
-    A first pass over everyone flags the people whose uniform draw is below their total
-    hazard ``H`` (since ``1 - exp(-H) <= H``, nobody else can leave; a flag per person, not a
-    list written as it goes, which cannot be vectorised; people not arrived or gone, stage
-    ``OTHER`` and after, are skipped by a branch: in runs of a block's people early on, and
-    faster even where scattered, ~22 % of 300,000 at month 60: 5.5-5.8 ms against 6.6-7.3); a
-    second pass over those few evaluates ``1 - exp(-H)`` and draws the destinations, ``d`` with probability
-    ``h_d / H``. Returns the leavers (ascending ids), their destination codes and their
-    hazard rows (programme rows counted from ``len(Stage)`` in every block).
+    Nobody whose uniform draw is above their total hazard ``H`` can leave (``1 - exp(-H) <=
+    H``), and most draws are far above anyone's. So a first pass over everyone, without a
+    branch, flags the people whose draw is below a cheap upper bound of their ``H``
+    (:func:`stage_bounds`: the largest rates of the rows their stage can be on, times their own
+    multipliers; 0 for people not arrived or gone), a flag per person (a list written as it
+    goes cannot be vectorised); a second pass over those few (~8 % of the living) works out
+    ``H``, keeps those whose draw is below ``1 - exp(-H)`` and draws their destinations, ``d``
+    with probability ``h_d / H``. Working out ``H`` for everyone, with a branch to skip the
+    gone, cost 1.2-1.5x as much at 10^6 people. Returns the leavers (ascending ids), their destination codes
+    and their hazard rows (programme rows counted from ``len(Stage)`` in every block).
     """
     lo = first[0]  # the blocks are contiguous: people lo .. first[-1] - 1
     flag = np.empty(first[-1] - lo, np.bool_)
     for b in range(first.size - 1):
         tb = transition[b]
-        pr = prows[b]
-        for i in range(first[b], first[b + 1]):
-            if stage[i] >= _OTHER:  # (not arrived, or gone: whole runs of a block early and late)
-                flag[i - lo] = False
-                continue
-            _, _, _, _, total = person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,
-                                               months_out_of_work, months_since, last_programme, effect_at_exit,
-                                               motivation, table, constant_total, work_base, lock_in, is_programme,
-                                               stage_work, duration, decay, fas3_days, pr)
-            flag[i - lo] = (not moved[i]) & (draw(tb, i) < total)
+        bound = bounds[b]
+        for i in range(first[b], first[b + 1]):  # (no branch)
+            most = hazard_bound(i, stage, work_mult, studies_mult, effect_at_exit, motivation, bound)
+            # (a NaN bound flags the person: their hazard is then worked out)
+            flag[i - lo] = (stage[i] < _OTHER) & (not moved[i]) & (not draw(tb, i) >= most)
     k = 0
     for j in range(flag.size):
         k += flag[j]
@@ -130,7 +193,8 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
                                               months_out_of_work, months_since, last_programme, effect_at_exit,
                                               motivation, table, constant_total, work_base, lock_in, is_programme,
                                               stage_work, duration, decay, fas3_days, pr)
-        if draw(transition[b], i) >= leave_probability(total):
+        u = draw(transition[b], i)
+        if not u < total or u >= leave_probability(total):  # (flagged by the bound, not by H itself)
             continue
         for c in range(ncol):
             haz[c] = table[row, c]
@@ -159,7 +223,9 @@ def step(state: RunState) -> None:
         pop.effect_at_exit, pop.motivation, hr.table, hr.constant_total, hr.work_base, hr.lock_in,
         hr.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.job_days_to_fas3),
         np.array([state.streams.base("transition", state.t)]), np.array([state.streams.base("destination", state.t)]),
-        state.first, _ONE_BLOCK)
+        state.first, _ONE_BLOCK, kept_bounds(state, (hr, state.stage_work, state.duration), lambda: stage_bounds(
+            hr.table, hr.constant_total, hr.work_base, hr.lock_in, hr.is_programme, state.stage_work, state.duration,
+            _ONE_BLOCK, len(state.regime.programmes))))
     if leavers.size == 0:
         return
     in_prog = lrow >= len(Stage)
