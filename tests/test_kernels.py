@@ -20,8 +20,10 @@ from sim import ProgrammeModel, load_scenario
 from sim.accounts.book import _decode, fas3_placements, ledger_keys
 from sim.accounts.jit import run
 from sim.engine import moves
+from sim.engine.month.forced import guarantee_moves
 from sim.engine.month.referrals import referral_draws
 from sim.engine.population import Population
+from sim.engine.recorder import stage_counts
 from sim.engine.state import select
 from sim.engine.streams import Streams, draw
 from sim.scenario.stages import Stage
@@ -213,6 +215,40 @@ def test_referral_draws_select_and_draw_as_streams_do(compiled: bool) -> None:
     got = run(referral_draws, compiled, stage, moved, wanted, streams.base("referral/x", 4), 0.2)
     np.testing.assert_array_equal(got, expected)
     assert 0 < got.size < cand.size
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("n", [0, 3, 4_001])
+def test_stage_counts_is_bincount(compiled: bool, n: int) -> None:
+    stage = np.random.default_rng(n).integers(0, len(Stage), n).astype(np.uint8)
+    np.testing.assert_array_equal(run(stage_counts, compiled, stage, len(Stage)),
+                                  np.bincount(stage, minlength=len(Stage)))
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_guarantee_moves_follow_the_rules(compiled: bool) -> None:
+    """The ids of each rule, written out with numpy; more than 255 of each (counts must not wrap)."""
+    rng = np.random.default_rng(4)
+    n = 20_000
+    stage = rng.integers(0, len(Stage), n).astype(np.uint8)
+    moved = rng.random(n) < 0.1
+    in_guarantee = rng.random(n) < 0.3
+    ui_entitled = rng.random(n) < 0.5
+    ui_days = rng.integers(0, 500, n).astype(np.float32)
+    children = rng.integers(0, 3, n).astype(np.uint8)
+    registered = rng.random(n) < 0.8
+    months_out = rng.integers(0, 30, n).astype(np.int16)
+    job_days = rng.integers(0, 600, n).astype(np.float32)
+    enter, to_fas3 = run(guarantee_moves, compiled, stage, moved, in_guarantee, ui_entitled, ui_days, children,
+                         registered, months_out, job_days, 300.0, 450.0, 12, np.float32(450.0))
+    before = (((stage == Stage.OPEN) | ((stage >= Stage.WAITING) & (stage <= Stage.EDUCATION)))
+              & ~in_guarantee & ~moved)
+    exhausted = ui_entitled & (ui_days >= np.where(children > 0, 450.0, 300.0))
+    long_registered = registered & (months_out >= 12) & ~ui_entitled
+    np.testing.assert_array_equal(enter, np.flatnonzero(before & (exhausted | long_registered)))
+    np.testing.assert_array_equal(to_fas3, np.flatnonzero((stage == Stage.JOB) & (job_days >= 450.0) & ~moved))
+    assert enter.dtype == to_fas3.dtype == np.int64
+    assert enter.size > 255 and to_fas3.size > 255
 
 
 def test_the_followed_are_those_found_in_everyone(monkeypatch) -> None:  # noqa: ANN001
