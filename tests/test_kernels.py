@@ -20,6 +20,7 @@ from sim import ProgrammeModel, load_scenario
 from sim.accounts.book import _decode, fas3_placements, ledger_keys
 from sim.accounts.jit import run
 from sim.engine import moves
+from sim.engine.month.clocks import advance_clocks
 from sim.engine.month.forced import guarantee_moves
 from sim.engine.month.referrals import referral_draws
 from sim.engine.population import Population
@@ -249,6 +250,35 @@ def test_guarantee_moves_follow_the_rules(compiled: bool) -> None:
     np.testing.assert_array_equal(to_fas3, np.flatnonzero((stage == Stage.JOB) & (job_days >= 450.0) & ~moved))
     assert enter.dtype == to_fas3.dtype == np.int64
     assert enter.size > 255 and to_fas3.size > 255
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_advance_clocks_follow_the_rules(compiled: bool) -> None:
+    """Every clock, written out with numpy; programmes that count as work and programmes that do not."""
+    rng = np.random.default_rng(5)
+    n = 5_000
+    stage = rng.integers(0, len(Stage), n).astype(np.uint8)
+    programme = rng.integers(-1, 32, n).astype(np.int8)
+    ui_entitled = rng.random(n) < 0.5
+    in_guarantee = rng.random(n) < 0.3
+    clocks = (rng.integers(0, 500, n).astype(np.float32), rng.integers(0, 500, n).astype(np.float32),
+              rng.integers(0, 1 << 12, n).astype(np.uint16), rng.integers(0, 100, n).astype(np.int16),
+              rng.integers(0, 100, n).astype(np.int16), rng.choice(np.array([0, 5, 29_999, 30_000], np.int16), n))
+    counts_as_work = rng.random(32) < 0.5
+    ui_days, job_days, history, in_stage, out_of_work, since = (c.copy() for c in clocks)
+    run(advance_clocks, compiled, stage, programme, ui_entitled, in_guarantee, ui_days, job_days, history,
+        in_stage, out_of_work, since, counts_as_work, np.float32(21.75))
+    benefit = (stage <= Stage.EDUCATION) | (stage == Stage.FAS3)
+    np.testing.assert_array_equal(ui_days, clocks[0] + np.where(benefit & ui_entitled & ~in_guarantee, 21.75, 0.0
+                                                                ).astype(np.float32))
+    np.testing.assert_array_equal(job_days, clocks[1] + np.where(benefit & in_guarantee, 21.75, 0.0).astype(np.float32))
+    qualifying = (stage == Stage.WORK) | ((stage == Stage.SUBSIDISED)
+                                          & ((programme < 0) | counts_as_work[np.maximum(programme, 0)]))
+    np.testing.assert_array_equal(history, ((clocks[2] << 1) & 0x0FFF) | qualifying)
+    assert 0 < (qualifying & (stage == Stage.SUBSIDISED)).sum() < (stage == Stage.SUBSIDISED).sum()
+    np.testing.assert_array_equal(in_stage, clocks[3] + (stage != Stage.NOT_ARRIVED))
+    np.testing.assert_array_equal(out_of_work, clocks[4] + benefit)
+    np.testing.assert_array_equal(since, clocks[5] + (clocks[5] < 30_000))
 
 
 def test_the_followed_are_those_found_in_everyone(monkeypatch) -> None:  # noqa: ANN001
