@@ -205,17 +205,26 @@ def test_compiled_equals_uncompiled_for_random_programmes(seed, staff, referral,
 
 @pytest.mark.parametrize("compiled", [True, False])
 def test_referral_draws_select_and_draw_as_streams_do(compiled: bool) -> None:
+    """Each programme's candidates are drawn from its own stream; programmes share stages, and at
+    rate 1 more are drawn in all than there are candidates (the output grows)."""
     rng = np.random.default_rng(3)
     n = 5_000
     stage = rng.integers(0, len(Stage), n).astype(np.uint8)
     moved = rng.random(n) < 0.1
-    wanted = rng.random(len(Stage)) < 0.5
+    wanted = rng.random((3, len(Stage))) < 0.5
+    wanted[2] = wanted[0] | wanted[1]
+    rates = np.array([0.2, 0.0, 1.0])
     streams = Streams(11)
-    cand = np.flatnonzero(wanted[stage] & ~moved)
-    expected = cand[streams.uniform("referral/x", 4, cand) < 0.2]
-    got = run(referral_draws, compiled, stage, moved, wanted, streams.base("referral/x", 4), 0.2)
-    np.testing.assert_array_equal(got, expected)
-    assert 0 < got.size < cand.size
+    bases = np.array([streams.base(f"referral/{p}", 4) for p in range(3)], np.uint64)
+    got, starts = run(referral_draws, compiled, stage, moved, wanted, bases, rates)
+    assert starts.tolist()[:3] == [0, starts[1], starts[1]] and starts[3] == got.size
+    for p in range(3):
+        cand = np.flatnonzero(wanted[p][stage] & ~moved)
+        expected = cand[streams.uniform(f"referral/{p}", 4, cand) < rates[p]]
+        np.testing.assert_array_equal(got[starts[p]:starts[p + 1]], expected)
+    assert 0 < starts[1] < np.flatnonzero(wanted[0][stage] & ~moved).size
+    assert got.size > np.flatnonzero((wanted[0] | wanted[1])[stage] & ~moved).size
+    assert got.dtype == np.int64
 
 
 @pytest.mark.parametrize("compiled", [True, False])
