@@ -29,7 +29,7 @@ def referral_draws(stage, moved, wanted, bases, rates):  # noqa: ANN001, ANN201
     in a stage it wants, whose draw from its stream (offset ``bases[p]``,
     :meth:`sim.engine.streams.Streams.base`) is below ``rates[p]`` (the draws are those of
     ``Streams.uniform``). Returns every programme's ids, one programme after another, and where
-    each programme's start (and the end).
+    each programme's ids start (and where the last ends).
 
     The people in a stage any programme wants are listed in one pass (a bit of a mask per stage
     code, shifted: cheaper than a table look-up); then, per programme, those in its stages, and
