@@ -20,8 +20,11 @@ from sim import ProgrammeModel, load_scenario
 from sim.accounts.book import _decode, fas3_placements, ledger_keys
 from sim.accounts.jit import run
 from sim.engine import moves
+from sim.engine.month.clocks import advance_clocks
+from sim.engine.month.forced import guarantee_moves
 from sim.engine.month.referrals import referral_draws
 from sim.engine.population import Population
+from sim.engine.recorder import stage_counts
 from sim.engine.state import select
 from sim.engine.streams import Streams, draw
 from sim.scenario.stages import Stage
@@ -202,17 +205,89 @@ def test_compiled_equals_uncompiled_for_random_programmes(seed, staff, referral,
 
 @pytest.mark.parametrize("compiled", [True, False])
 def test_referral_draws_select_and_draw_as_streams_do(compiled: bool) -> None:
+    """Each programme's candidates are drawn from its own stream; programmes share stages, and at
+    rate 1 more are drawn in all than there are candidates (the output grows)."""
     rng = np.random.default_rng(3)
     n = 5_000
     stage = rng.integers(0, len(Stage), n).astype(np.uint8)
     moved = rng.random(n) < 0.1
-    wanted = rng.random(len(Stage)) < 0.5
+    wanted = rng.random((3, len(Stage))) < 0.5
+    wanted[2] = wanted[0] | wanted[1]
+    rates = np.array([0.2, 0.0, 1.0])
     streams = Streams(11)
-    cand = np.flatnonzero(wanted[stage] & ~moved)
-    expected = cand[streams.uniform("referral/x", 4, cand) < 0.2]
-    got = run(referral_draws, compiled, stage, moved, wanted, streams.base("referral/x", 4), 0.2)
-    np.testing.assert_array_equal(got, expected)
-    assert 0 < got.size < cand.size
+    bases = np.array([streams.base(f"referral/{p}", 4) for p in range(3)], np.uint64)
+    got, starts = run(referral_draws, compiled, stage, moved, wanted, bases, rates)
+    assert starts.tolist()[:3] == [0, starts[1], starts[1]] and starts[3] == got.size
+    for p in range(3):
+        cand = np.flatnonzero(wanted[p][stage] & ~moved)
+        expected = cand[streams.uniform(f"referral/{p}", 4, cand) < rates[p]]
+        np.testing.assert_array_equal(got[starts[p]:starts[p + 1]], expected)
+    assert 0 < starts[1] < np.flatnonzero(wanted[0][stage] & ~moved).size
+    assert got.size > np.flatnonzero((wanted[0] | wanted[1])[stage] & ~moved).size
+    assert got.dtype == np.int64
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("n", [0, 3, 4_001])
+def test_stage_counts_is_bincount(compiled: bool, n: int) -> None:
+    stage = np.random.default_rng(n).integers(0, len(Stage), n).astype(np.uint8)
+    np.testing.assert_array_equal(run(stage_counts, compiled, stage, len(Stage)),
+                                  np.bincount(stage, minlength=len(Stage)))
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_guarantee_moves_follow_the_rules(compiled: bool) -> None:
+    """The ids of each rule, written out with numpy; more than 255 of each (counts must not wrap)."""
+    rng = np.random.default_rng(4)
+    n = 20_000
+    stage = rng.integers(0, len(Stage), n).astype(np.uint8)
+    moved = rng.random(n) < 0.1
+    in_guarantee = rng.random(n) < 0.3
+    ui_entitled = rng.random(n) < 0.5
+    ui_days = rng.integers(0, 500, n).astype(np.float32)
+    children = rng.integers(0, 3, n).astype(np.uint8)
+    registered = rng.random(n) < 0.8
+    months_out = rng.integers(0, 30, n).astype(np.int16)
+    job_days = rng.integers(0, 600, n).astype(np.float32)
+    enter, to_fas3 = run(guarantee_moves, compiled, stage, moved, in_guarantee, ui_entitled, ui_days, children,
+                         registered, months_out, job_days, 300.0, 450.0, 12, np.float32(450.0))
+    before = (((stage == Stage.OPEN) | ((stage >= Stage.WAITING) & (stage <= Stage.EDUCATION)))
+              & ~in_guarantee & ~moved)
+    exhausted = ui_entitled & (ui_days >= np.where(children > 0, 450.0, 300.0))
+    long_registered = registered & (months_out >= 12) & ~ui_entitled
+    np.testing.assert_array_equal(enter, np.flatnonzero(before & (exhausted | long_registered)))
+    np.testing.assert_array_equal(to_fas3, np.flatnonzero((stage == Stage.JOB) & (job_days >= 450.0) & ~moved))
+    assert enter.dtype == to_fas3.dtype == np.int64
+    assert enter.size > 255 and to_fas3.size > 255
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_advance_clocks_follow_the_rules(compiled: bool) -> None:
+    """Every clock, written out with numpy; programmes that count as work and programmes that do not."""
+    rng = np.random.default_rng(5)
+    n = 5_000
+    stage = rng.integers(0, len(Stage), n).astype(np.uint8)
+    programme = rng.integers(-1, 32, n).astype(np.int8)
+    ui_entitled = rng.random(n) < 0.5
+    in_guarantee = rng.random(n) < 0.3
+    clocks = (rng.integers(0, 500, n).astype(np.float32), rng.integers(0, 500, n).astype(np.float32),
+              rng.integers(0, 1 << 12, n).astype(np.uint16), rng.integers(0, 100, n).astype(np.int16),
+              rng.integers(0, 100, n).astype(np.int16), rng.choice(np.array([0, 5, 29_999, 30_000], np.int16), n))
+    counts_as_work = rng.random(32) < 0.5
+    ui_days, job_days, history, in_stage, out_of_work, since = (c.copy() for c in clocks)
+    run(advance_clocks, compiled, stage, programme, ui_entitled, in_guarantee, ui_days, job_days, history,
+        in_stage, out_of_work, since, counts_as_work, np.float32(21.75))
+    benefit = (stage <= Stage.EDUCATION) | (stage == Stage.FAS3)
+    np.testing.assert_array_equal(ui_days, clocks[0] + np.where(benefit & ui_entitled & ~in_guarantee, 21.75, 0.0
+                                                                ).astype(np.float32))
+    np.testing.assert_array_equal(job_days, clocks[1] + np.where(benefit & in_guarantee, 21.75, 0.0).astype(np.float32))
+    qualifying = (stage == Stage.WORK) | ((stage == Stage.SUBSIDISED)
+                                          & ((programme < 0) | counts_as_work[np.maximum(programme, 0)]))
+    np.testing.assert_array_equal(history, ((clocks[2] << 1) & 0x0FFF) | qualifying)
+    assert 0 < (qualifying & (stage == Stage.SUBSIDISED)).sum() < (stage == Stage.SUBSIDISED).sum()
+    np.testing.assert_array_equal(in_stage, clocks[3] + (stage != Stage.NOT_ARRIVED))
+    np.testing.assert_array_equal(out_of_work, clocks[4] + benefit)
+    np.testing.assert_array_equal(since, clocks[5] + (clocks[5] < 30_000))
 
 
 def test_the_followed_are_those_found_in_everyone(monkeypatch) -> None:  # noqa: ANN001

@@ -35,10 +35,24 @@ _IN_PROGRAMME[_PROG_STAGES] = True
 @kernel
 def stage_counts(stage, n_stages):  # noqa: ANN001, ANN201
     """People by stage code (``np.bincount(stage, minlength=n_stages)`` for codes below
-    ``n_stages``, without converting the uint8 codes to 64-bit integers first: ~2x faster)."""
+    ``n_stages``, without converting the uint8 codes to 64-bit integers first: ~2x faster).
+
+    Four people at a time, each into a histogram of its own (a row per possible uint8 code),
+    summed at the end: with one histogram, people in the same stage a few places apart wait
+    for each other's increment of the same counter (10^6 people: 0.76 ms, 0.37 with four)."""
+    lanes = np.zeros((4, 256), np.int64)
+    n = stage.size
+    n4 = n - n % 4
+    for i in range(0, n4, 4):
+        lanes[0, stage[i]] += 1
+        lanes[1, stage[i + 1]] += 1
+        lanes[2, stage[i + 2]] += 1
+        lanes[3, stage[i + 3]] += 1
+    for i in range(n4, n):
+        lanes[0, stage[i]] += 1
     counts = np.zeros(n_stages, np.int64)
-    for i in range(stage.size):
-        counts[stage[i]] += 1
+    for s in range(n_stages):
+        counts[s] = lanes[0, s] + lanes[1, s] + lanes[2, s] + lanes[3, s]
     return counts
 
 

@@ -37,6 +37,8 @@ def advance_clocks(stage, programme, ui_entitled, in_guarantee, ui_days, job_day
     they all read stays in the cache), not one loop over all the clocks (measured at 10^6
     people: 12 ms a month as one loop, ~3 ms as separate loops). The zeros are written in place,
     not as one variable: with a shared zero the JOB-days loop compiled to a branch (~35x slower).
+    Whether a programme counts as work is read from a bit mask: a look-up in ``counts_as_work``
+    kept the work-history loop from being vectorised (1.9 ms of the 3; 0.5 with the mask).
     """
     n = stage.size
     for i in range(n):
@@ -50,10 +52,14 @@ def advance_clocks(stage, programme, ui_entitled, in_guarantee, ui_days, job_day
         g = in_guarantee[i]
         job_days[i] += pick(benefit & g, days, np.float32(0.0))
     last = counts_as_work.size - 1
+    counted = np.uint32(0)  # counts_as_work as bits (at most 32 programmes): a shift, not a gather
+    for q in range(counts_as_work.size):
+        counted |= np.uint32(counts_as_work[q]) << np.uint32(q)
     for i in range(n):
         s = stage[i]
         p = programme[i]
-        qualifying = (s == _WORK) | ((s == _SUBSIDISED) & ((p < 0) | counts_as_work[min(max(p, 0), last)]))
+        counts = (counted >> np.uint32(min(max(p, 0), last))) & np.uint32(1)
+        qualifying = (s == _WORK) | ((s == _SUBSIDISED) & ((p < 0) | (counts != 0)))
         work_history[i] = ((work_history[i] << 1) & 0x0FFF) | qualifying
     for i in range(n):
         months_in_stage[i] += stage[i] != _NOT_ARRIVED

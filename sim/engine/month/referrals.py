@@ -23,32 +23,82 @@ __all__ = ["step", "meets", "stage_table", "referral_draws"]
 
 
 @kernel
-def referral_draws(stage, moved, wanted, base, rate):  # noqa: ANN001, ANN201
-    """Ids (ascending) of people not moved this month, in a stage ``wanted`` (a bool per stage),
-    whose draw from the stream at ``base`` (:meth:`sim.engine.streams.Streams.base`) is below
-    ``rate``: selection and draw in one pass (the draws are those of ``Streams.uniform``)."""
+def referral_draws(stage, moved, wanted, bases, rates):  # noqa: ANN001, ANN201
+    """Each programme's drawn candidates, in one pass over everyone: for programme ``p`` (row
+    ``p`` of ``wanted``, a bool per stage), the ids (ascending) of people not moved this month,
+    in a stage it wants, whose draw from its stream (offset ``bases[p]``,
+    :meth:`sim.engine.streams.Streams.base`) is below ``rates[p]`` (the draws are those of
+    ``Streams.uniform``). Returns every programme's ids, one programme after another, and where
+    each programme's ids start (and where the last ends).
+
+    The people in a stage any programme wants are listed in one pass (a bit of a mask per stage
+    code, shifted: cheaper than a table look-up); then, per programme, those in its stages, and
+    their draws. Most people are in other stages and a draw costs more than the selection: one
+    pass per programme drawing for everyone, or branching on the stage before the draw
+    (mispredicted: stages are mixed at random), cost 2-3x as much (measured at 10^6 people,
+    three programmes: 7.1 ms a month as one pass drawing for everyone per programme, 6.5 with
+    the branch, 2.8 selecting then drawing per programme, ~2.2 with one selection for all).
+    """
     n = stage.size
-    out = np.empty(n, np.int32)  # ids fit in int32
+    n_prog = wanted.shape[0]
+    masks = np.zeros(n_prog, np.uint32)
+    union = np.uint32(0)
+    for p in range(n_prog):
+        for s in range(wanted.shape[1]):
+            masks[p] |= np.uint32(wanted[p, s]) << np.uint32(s)
+        union |= masks[p]
+    cand = np.empty(n, np.int32)  # ids fit in int32
     k = 0
     for i in range(n):
-        out[k] = i
-        k += wanted[stage[i]] & (not moved[i]) & (draw(base, i) < rate)
-    return out[:k].astype(np.int64)
+        cand[k] = i
+        k += ((union >> np.uint32(stage[i])) & np.uint32(1)) & np.uint32(not moved[i])
+    mine = np.empty(k, np.int32)
+    out = np.empty(k, np.int32)
+    starts = np.zeros(n_prog + 1, np.int64)
+    m = 0
+    for p in range(n_prog):
+        mask = masks[p]
+        b = 0
+        for j in range(k):
+            i = cand[j]
+            mine[b] = i
+            b += (mask >> np.uint32(stage[i])) & np.uint32(1)
+        if m + b > out.size:  # (only if many are drawn: out holds k ids)
+            grown = np.empty(max(2 * out.size, m + b), np.int32)
+            grown[:m] = out[:m]
+            out = grown
+        base = bases[p]
+        rate = rates[p]
+        for j in range(b):
+            i = mine[j]
+            out[m] = i
+            m += draw(base, i) < rate
+        starts[p + 1] = m
+    return out[:m].astype(np.int64), starts
 
 
 def step(state: RunState) -> None:
     """Refer this month's drawn and eligible people to each programme's waiting list."""
     pop = state.pop
-    for p, spec in zip(state.regime.programmes, state.spec.programmes, strict=True):
-        if not p.active or p.referral_rate <= 0 or p.slots == 0:
-            continue  # a programme without places takes no referrals
-        el = spec.eligibility
-        # Draw first (few are referred in a month), then check eligibility on those drawn:
-        # draws are keyed by person, so this is the same as drawing for the eligible only.
-        cand = state.run(referral_draws, pop.stage, state.moved, stage_table(el.stages),
-                         state.streams.base("referral/" + p.name, state.t), float(p.referral_rate))
+    open_ = [(p, spec) for p, spec in zip(state.regime.programmes, state.spec.programmes, strict=True)
+             if p.active and p.referral_rate > 0 and p.slots != 0]  # a programme without places takes no referrals
+    if not open_:
+        return
+    # Draw first (few are referred in a month), then check eligibility on those drawn: draws are
+    # keyed by person, so this is the same as drawing for the eligible only. Every programme's
+    # draws are taken before any referral: those referred to one programme (moved) are dropped
+    # from the next ones' below (a move changes only the mover), as if drawn after it.
+    drawn, starts = state.run(
+        referral_draws, pop.stage, state.moved, np.array([stage_table(spec.eligibility.stages) for _, spec in open_]),
+        np.array([state.streams.base("referral/" + p.name, state.t) for p, _ in open_], np.uint64),
+        np.array([float(p.referral_rate) for p, _ in open_]))
+    for j, (p, spec) in enumerate(open_):
+        cand = drawn[starts[j]:starts[j + 1]]
+        if j:
+            cand = cand[~state.moved[cand]]
         if cand.size == 0:
             continue
+        el = spec.eligibility
         ok = meets(state, el, cand, stages=False)  # candidates are in el.stages already
         if not el.allow_repeat:
             ok &= (pop.started[cand] & np.uint32(1 << p.index)) == 0
