@@ -206,14 +206,17 @@ class BlockStreams(Streams):
 
     def _table(self, stream: str, month: int) -> tuple[np.ndarray, np.ndarray]:
         """Every block's bases and offsets of ``stream`` for months 0 .. at least ``month``
-        (worked out for many months at once: the same numbers as month by month)."""
+        (the same numbers as month by month): the first time a stream is asked for, up to
+        ``month`` only (the population's streams are read in month 0 only, ~20 of them: a table
+        of :data:`_AHEAD` months for each cost a third of a batch's construction); after that,
+        many months at once."""
         found = self._months.get(stream)
         if found is not None and month < found[0].shape[0]:
             return found
         x = self._mixed.get(stream)
         if x is None:
             x = self._mixed[stream] = _mix(self.keys ^ np.uint64(_stream_id(stream)))
-        months = np.arange(max(month + 1, self._AHEAD), dtype=np.uint64)
+        months = np.arange(month + 1 if found is None else max(month + 1, self._AHEAD), dtype=np.uint64)
         bases = _mix(((months + np.uint64(1)) * _GOLDEN)[:, None] + x[None, :])
         found = self._months[stream] = (bases, bases - self._shift)
         return found
@@ -357,10 +360,14 @@ class BatchState(WaitingLists):
         self.rec = BatchRecorder(self.blocks, self.n_prog, self.first, record_events=events)
         pension = self.pop.birth_month + int(np.ceil(self.spec.rules.pension_age * 12)) - self.start
         retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
-        self.retire_order = np.argsort(retire_t, kind="stable")
-        self.retire_sorted = retire_t[self.retire_order]
+        #: the people who retire in months 0 .. horizon (at pension age, or on arriving past it;
+        #: the others never do in this run), by month, and by id within a month (a sort of
+        #: those few, not of everyone)
+        due = np.flatnonzero(retire_t <= self.horizon)
+        self.retire_order = due[np.argsort(retire_t[due], kind="stable")]
         #: where the people who retire in month t start in retire_order (t = 0 .. horizon + 1)
-        self.retire_bounds = np.searchsorted(self.retire_sorted, np.arange(self.horizon + 2, dtype=retire_t.dtype))
+        self.retire_bounds = np.searchsorted(retire_t[self.retire_order],
+                                             np.arange(self.horizon + 2, dtype=retire_t.dtype))
 
     # ----------------------------------------------------------------- parameters in force
     def _regime_at(self, b: int, month: Month) -> Regime:

@@ -263,8 +263,7 @@ def _draw(pop: Population, first: int, stop: int, c: Composition, streams: Strea
     pop.ui_days[sel] = np.where(ui_entitled, u("ui_days") * 250.0, 0.0)
     pop.reference_wage[sel] = np.where(had_ui, previous_wage_sek_per_month, 0.0)
     # Entry clocks from history: registered recipients past the guarantee's entry have been in it.
-    months_arr, at_arr = np.unique(arrival, return_inverse=True)
-    history = np.array([c.guarantee_history_share.at(int(m)) for m in months_arr])[at_arr]
+    history = np.array([c.guarantee_history_share.at(int(m)) for m in months])[at]
     entry, per_month, fas3_days = guarantee
     past = (pop.registered[sel] & (initial == Stage.OPEN) & ~had_ui & (history > 0)
             & (months_on_assistance >= entry))
