@@ -33,6 +33,12 @@ _NS = len(Stage)
 _BIG = np.iinfo(np.int64).max
 _IN_PROGRAMME = np.zeros(_NS, bool)
 _IN_PROGRAMME[sorted(PROGRAMME_STAGES)] = True
+#: stages before OTHER (people who can still retire), the stages people retire from out of a
+#: programme (:mod:`sim.engine.month.forced`), and stage codes as numpy scalars (an array
+#: compared with a Stage, an IntEnum, costs numpy ~2 us more a call)
+_NOT_GONE = np.arange(_NS) < _S.OTHER
+_RETIRE_FROM_PROGRAMME = (np.arange(_NS) >= _S.COACHING) & (np.arange(_NS) <= _S.SUBSIDISED)
+_OPEN, _WAITING = np.uint8(_S.OPEN), np.uint8(_S.WAITING)
 
 
 def rank_in_block(blocks: np.ndarray) -> np.ndarray:
@@ -118,7 +124,11 @@ def clocks(state: BatchState) -> None:
     if (loss > 0).any():
         waiting = state.waiting()
         for i in range(state.n_prog):
-            if (loss[:, i] > 0).any():
+            same = state.same["motivation_loss"][i]
+            if same is not None:  # (every block's rate)
+                if same > 0:
+                    pop.motivation[waiting[pop.programme[waiting] == i]] *= np.float32(1.0 - same)
+            elif (loss[:, i] > 0).any():
                 w = waiting[pop.programme[waiting] == i]
                 lw = loss[state.block[w], i]
                 w, lw = w[lw > 0], lw[lw > 0]
@@ -143,20 +153,23 @@ def forced(state: BatchState) -> None:
     pop, r = state.pop, state.regime
     st = pop.stage
     old = state.retire_order[state.retire_bounds[state.t]:state.retire_bounds[state.t + 1]]
-    old = old[st[old] < _S.OTHER]
     if old.size:
-        in_prog = (pop.programme[old] >= 0) & (st[old] >= _S.COACHING) & (st[old] <= _S.SUBSIDISED)
+        old = old[_NOT_GONE[st[old]]]
+    if old.size:
+        tag = pop.programme[old]
+        in_prog = (tag >= 0) & _RETIRE_FROM_PROGRAMME[st[old]]
         for p in r.programmes:
-            leaving = old[in_prog & (pop.programme[old] == p.index)]
+            leaving = old[in_prog & (tag == p.index)]
             moves.leave_programme(state, leaving, p, completed=False, reason="pension", to=int(_S.OTHER))
         moves.move(state, old[~in_prog], _S.OTHER)
     enter, to_fas3 = state.run(
         guarantee_moves, st, state.moved, pop.in_guarantee, pop.ui_entitled, pop.ui_days, pop.children,
         pop.registered, pop.months_out_of_work, pop.job_days, float(r.ui_days_max), float(r.ui_days_max_with_child),
         int(r.job_entry_months), np.float32(r.job_days_to_fas3))
-    pop.ui_entitled[enter] = False
-    pop.in_guarantee[enter] = True
-    moves.move(state, enter[st[enter] == _S.OPEN], _S.JOB)
+    if enter.size:
+        pop.ui_entitled[enter] = False
+        pop.in_guarantee[enter] = True
+        moves.move(state, enter[st[enter] == _OPEN], _S.JOB)
     moves.move(state, to_fas3, _S.FAS3)
     waiting = state.waiting()
     waiting = waiting[~state.moved[waiting]]
@@ -165,12 +178,13 @@ def forced(state: BatchState) -> None:
         part = state.participants(p)
         part = part[~state.moved[part]]
         w = waiting[pop.programme[waiting] == i]
-        active = state.active[:, i]
-        open_part, open_w = active[state.block[part]], active[state.block[w]]
-        moves.leave_programme(state, part[~open_part], p, completed=False, reason="closed")
-        moves.leave_queue(state, w[~open_w])
-        part, w = part[open_part], w[open_w]
-        done = part[pop.months_in_stage[part] >= state.values["max_duration_months"][state.block[part], i]]
+        if not state.open_everywhere[i]:  # (the blocks where the programme is closed)
+            active = state.active[:, i]
+            open_part, open_w = active[state.block[part]], active[state.block[w]]
+            moves.leave_programme(state, part[~open_part], p, completed=False, reason="closed")
+            moves.leave_queue(state, w[~open_w])
+            part, w = part[open_part], w[open_w]
+        done = part[pop.months_in_stage[part] >= state.block_value("max_duration_months", i, part)]
         moves.leave_programme(state, done, p, completed=True, reason="completed")
         if p.max_wait_months is not None:
             moves.leave_queue(state, w[pop.months_in_stage[w] >= p.max_wait_months])
@@ -239,7 +253,8 @@ def intake(state: BatchState) -> None:
     for p, spec in zip(state.regime.programmes, state.spec.programmes, strict=True):
         i = p.index
         w = waiting_all[pop.programme[waiting_all] == i]
-        w = w[state.active[state.block[w], i]]
+        if not state.open_everywhere[i]:
+            w = w[state.active[state.block[w], i]]
         if w.size == 0:
             continue
         nw = state.per_block(w)

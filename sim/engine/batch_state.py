@@ -406,6 +406,8 @@ class BatchState(WaitingLists):
         nu = len(distinct)
         progs = [r.programmes for r in distinct]
         self.values: dict[str, np.ndarray] = {}
+        #: per value and programme: the value if every block has the same one (else None)
+        self.same: dict[str, list[Any]] = {}
         for name in _VALUES:
             dtype = np.int64 if name in _INT_VALUES else np.float64
             arr = np.zeros((nu, npg), dtype)
@@ -417,6 +419,7 @@ class BatchState(WaitingLists):
                 for u in range(nu):
                     arr[u, len(progs[u]):] = 1.0  # (any number: nobody is in a programme a block lacks)
             self.values[name] = arr[inv]
+            self.same[name] = [arr[0, i] if (arr[:, i] == arr[0, i]).all() else None for i in range(npg)]
         active = np.zeros((nu, npg), bool)  # a programme a block's scenario does not have is closed
         wage = np.zeros((nu, max(npg, 1)))  # (a column of zeros without programmes, as ProgrammeMoney.empty)
         for u, r in enumerate(distinct):
@@ -424,6 +427,8 @@ class BatchState(WaitingLists):
                 active[u, p.index] = p.active
             wage[u, :len(progs[u])] = r.programme_money.wage[:len(progs[u])]
         self.active, self.wage = active[inv], wage[inv]
+        #: per programme: whether it is open in every block
+        self.open_everywhere = [bool(x) for x in active.all(axis=0)]
         self.charge = [np.array([[progs[u][i].budget_charge[k] if i < len(progs[u]) else 0.0 for k in self.payers[i]]
                                  for u in range(nu)]).reshape(nu, len(self.payers[i]))[inv] for i in range(npg)]
         self.budget_per_year = [np.array([[progs[u][i].budget_per_year[k] if i < len(progs[u]) else 0.0
@@ -468,9 +473,16 @@ class BatchState(WaitingLists):
             group[u] = g
         self.money_group = group[inv]
 
-    def programme_value(self, p: ProgrammeRegime, name: str, ids: np.ndarray) -> np.ndarray:
-        """Programme ``p``'s value ``name`` for each of ``ids``, from their blocks."""
-        return self.values[name][self.block[ids], p.index]
+    def block_value(self, name: str, i: int, ids: np.ndarray) -> Any:
+        """Programme ``i``'s value ``name`` for each of ``ids``, from their blocks; one number if
+        every block has the same (as in a separate run: the same arithmetic, fewer numpy calls)."""
+        same = self.same[name][i]
+        return self.values[name][self.block[ids], i] if same is None else same
+
+    def programme_value(self, p: ProgrammeRegime, name: str, ids: np.ndarray) -> Any:
+        """Programme ``p``'s value ``name`` for each of ``ids``, from their blocks (see
+        :meth:`block_value`)."""
+        return self.block_value(name, p.index, ids)
 
     def programme_wage(self, ids: np.ndarray, programme: np.ndarray) -> np.ndarray:
         """The wage of each person's programme, from their blocks."""
@@ -523,10 +535,12 @@ class BatchState(WaitingLists):
         return self.run(select, self.pop.stage, self.moved, wanted)
 
     def _found_since_last_move(self) -> dict[tuple[int, int], np.ndarray]:
-        """Participants and queues found since the last move (emptied by any move or tagging:
-        every move is logged, :meth:`BatchRecorder.log_events`, and stages and programme tags
-        change only through moves and taggings)."""
-        when = (self.t, len(self.rec.moves), self._tags_version)
+        """Participants and queues found since the last move of someone tagged to a programme
+        (emptied by any such move or tagging: every move is logged, and
+        :meth:`BatchRecorder.log_events` counts those that move someone with a programme tag;
+        stages and programme tags change only through moves and taggings, and a move of
+        someone without a tag, who keeps none, changes no list)."""
+        when = (self.t, self.rec.tagged_moves, self._tags_version)
         if when != self._found_when:
             self._found = {}
             self._found_when = when
