@@ -77,13 +77,13 @@ def limits(state: BatchState) -> None:
     pop = state.pop
     for p in state.regime.programmes:
         i = p.index
-        part = state.participants(p)
-        n = state.per_block(part)
+        n = state.participants_per_block(p)
         shed = np.maximum(n - state.values["slots"][:, i], 0)
         for k in range(len(state.payers[i])):
             keep = np.minimum(n - shed, _affordable(state, i, k, state.charge[i][:, k]))
             shed = np.maximum(shed, n - keep)
         if shed.any():
+            part = state.participants(p)
             newest = _first_of_each(state, part, (-part, pop.months_in_stage[part]), shed)
             moves.leave_programme(state, newest, p, completed=False, reason="cut")
 
@@ -122,14 +122,13 @@ def clocks(state: BatchState) -> None:
               pop.months_since_programme, state.counts_as_work, days)
     loss = state.values["motivation_loss"]
     if (loss > 0).any():
-        waiting = state.waiting()
         for i in range(state.n_prog):
             same = state.same["motivation_loss"][i]
             if same is not None:  # (every block's rate)
                 if same > 0:
-                    pop.motivation[waiting[pop.programme[waiting] == i]] *= np.float32(1.0 - same)
+                    pop.motivation[state.queue(i)] *= np.float32(1.0 - same)
             elif (loss[:, i] > 0).any():
-                w = waiting[pop.programme[waiting] == i]
+                w = state.queue(i)
                 lw = loss[state.block[w], i]
                 w, lw = w[lw > 0], lw[lw > 0]
                 pop.motivation[w] *= (1.0 - lw).astype(np.float32)
@@ -139,7 +138,7 @@ def spend(state: BatchState) -> None:
     """Sub-step 3: each block's programmes pay this month's participant costs."""
     for p in state.regime.programmes:
         i = p.index
-        n = state.per_block(state.participants(p))
+        n = state.participants_per_block(p)
         over = n > state.values["slots"][:, i]
         if over.any():
             b = int(np.flatnonzero(over)[0])
@@ -171,13 +170,10 @@ def forced(state: BatchState) -> None:
         pop.in_guarantee[enter] = True
         moves.move(state, enter[st[enter] == _OPEN], _S.JOB)
     moves.move(state, to_fas3, _S.FAS3)
-    waiting = state.waiting()
-    waiting = waiting[~state.moved[waiting]]
     for p in r.programmes:
         i = p.index
-        part = state.participants(p)
-        part = part[~state.moved[part]]
-        w = waiting[pop.programme[waiting] == i]
+        part, w = state.participants(p), state.queue(i)
+        part, w = part[~state.moved[part]], w[~state.moved[w]]
         if not state.open_everywhere[i]:  # (the blocks where the programme is closed)
             active = state.active[:, i]
             open_part, open_w = active[state.block[part]], active[state.block[w]]
@@ -247,19 +243,18 @@ def referrals(state: BatchState) -> None:
 def intake(state: BatchState) -> None:
     """Sub-step 7: each block admits from its waiting lists within its places, starts and budget."""
     pop = state.pop
-    waiting_all = state.waiting()
     months_left = months_left_in_budget_year(state)
     slots, maxdur, starts_cap = state.values["slots"], state.values["max_duration_months"], state.values["starts_cap"]
     for p, spec in zip(state.regime.programmes, state.spec.programmes, strict=True):
         i = p.index
-        w = waiting_all[pop.programme[waiting_all] == i]
+        w = state.queue(i)
         if not state.open_everywhere[i]:
             w = w[state.active[state.block[w], i]]
         if w.size == 0:
             continue
         nw = state.per_block(w)
         part = state.participants(p)
-        n = state.per_block(part)
+        n = state.participants_per_block(p)
         over = (nw > 0) & (n > slots[:, i])
         if over.any():
             b = int(np.flatnonzero(over)[0])

@@ -32,7 +32,7 @@ from sim.engine.population import (
     memory_estimate,
     synthesise,
 )
-from sim.engine.state import WaitingLists, select
+from sim.engine.state import WaitingLists, select, tagged_groups
 from sim.engine.streams import _GOLDEN, Streams, _mix, _stream_id, draw
 from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario
@@ -42,6 +42,7 @@ __all__ = ["BatchState", "BlockStreams", "check_batchable", "BatchError"]
 
 _S = Stage
 _NS = len(Stage)
+_WAITING_CODE = int(Stage.WAITING)
 _MASK = 0xFFFFFFFFFFFFFFFF
 #: programme values kept per block and programme (float64 unless noted in _INT_VALUES)
 _VALUES = ("slots", "starts_cap", "referral_rate", "max_duration_months", "motivation_loss", "lock_in",
@@ -320,6 +321,9 @@ class BatchState(WaitingLists):
         self.blocks = len(scenarios)
         self.n_prog = len(self.spec.programmes)
         self._regime_cache: dict[tuple[int, Month], Regime] = {}
+        #: each regime's :func:`_money_key` (by id: the regimes are kept in _regime_cache), made
+        #: once, not at every reform
+        self._money_keys: dict[int, object] = {}
         self.regimes: list[Regime] = [self._regime_at(b, self.start) for b in range(self.blocks)]
         one = check_fits(self.spec.population, self.start, self.horizon, any(events))
         need = memory_estimate(one * self.blocks, self.horizon, any(events))
@@ -349,6 +353,8 @@ class BatchState(WaitingLists):
         #: participants and queues found since the last move (see _found_since_last_move)
         self._found: dict[tuple[int, int], np.ndarray] = {}
         self._found_when: tuple[int, int, int] = (-1, -1, -1)
+        self._groups: tuple[np.ndarray, np.ndarray] | None = None  # see _grouped()
+        self._counts: dict[int, np.ndarray] = {}  # see participants_per_block()
         self.track = np.zeros(0, np.int64)
         #: per programme: payers of its budgets; their levels and spending [block, payer]
         self.payers = [list(p.budget_per_year) for p in self.regime.programmes]
@@ -459,13 +465,16 @@ class BatchState(WaitingLists):
             lo = b
         fade = np.ones(max(nb * npg, 1), np.float32)
         fade[: nb * npg] = self.values["fade_months"].reshape(-1)
-        self.decay = decay_table(fade, self.horizon + 1)
+        distinct_fade, at = np.unique(fade, return_inverse=True)  # (a row of exponentials per value)
+        self.decay = decay_table(distinct_fade, self.horizon + 1)[at]
         # blocks whose money rules are equal share one call of the rules (income support)
         keys: dict[object, int] = {}
         self.money_regimes: list[Regime] = []
         group = np.empty(nu, np.int64)
         for u, r in enumerate(distinct):
-            key = _money_key(r)
+            key = self._money_keys.get(id(r))
+            if key is None:
+                key = self._money_keys[id(r)] = _money_key(r)
             g = keys.get(key)
             if g is None:
                 g = keys[key] = len(self.money_regimes)
@@ -543,19 +552,40 @@ class BatchState(WaitingLists):
         when = (self.t, self.rec.tagged_moves, self._tags_version)
         if when != self._found_when:
             self._found = {}
+            self._groups = None
+            self._counts = {}
             self._found_when = when
         return self._found
+
+    def _grouped(self, i: int, stage: int) -> np.ndarray:
+        """Ids (ascending) tagged to programme ``i`` in ``stage``: every programme's participants
+        and queues are found at once, in one pass over the tagged (:func:`tagged_groups`), and
+        kept until a move changes them."""
+        self._found_since_last_move()  # forgets the groups after such a move
+        if self._groups is None:
+            self._groups = self.run(tagged_groups, self.tagged(), self.pop.programme, self.pop.stage, self.n_prog * _NS)
+        ids, starts = self._groups
+        g = i * _NS + stage
+        return ids[starts[g]:starts[g + 1]]
 
     def participants(self, p: ProgrammeRegime) -> np.ndarray:
         """Ids of the participants of programme ``p`` in every block (ascending; do not change
         them in place)."""
-        found = self._found_since_last_move()
-        ids = found.get((p.index, int(p.stage)))
-        if ids is None:
-            ids = self.tagged()
-            ids = found[(p.index, int(p.stage))] = ids[(self.pop.programme[ids] == p.index)
-                                                        & (self.pop.stage[ids] == p.stage)]
-        return ids
+        return self._grouped(p.index, int(p.stage))
+
+    def participants_per_block(self, p: ProgrammeRegime) -> np.ndarray:
+        """How many participants programme ``p`` has in each block (kept as the participants are;
+        do not change it in place)."""
+        self._found_since_last_move()
+        n = self._counts.get(p.index)
+        if n is None:
+            n = self._counts[p.index] = self.per_block(self.participants(p))
+        return n
+
+    def queue(self, i: int) -> np.ndarray:
+        """Ids of the people on programme ``i``'s waiting list in every block (ascending; do not
+        change them in place): the people of :meth:`waiting` tagged to ``i``."""
+        return self._grouped(i, _WAITING_CODE)
 
     def per_block(self, ids: np.ndarray) -> np.ndarray:
         """How many of ``ids`` are in each block."""
