@@ -137,9 +137,13 @@ def resolve_unemployed(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.
 def _last_wage(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.ndarray:
     """The monthly wage of the job each person is leaving (their new UI reference wage)."""
     m = state.regime.money
-    prog = state.pop.programme[ids]
     wage = np.where(src == _WORK, m.work_wage_sek_per_month, m.external_subsidised_wage_sek_per_month)
-    return np.where((src == _SUBSIDISED) & (prog >= 0), state.programme_wage(ids, prog), wage)
+    own = np.flatnonzero(src == _SUBSIDISED)  # (a programme's subsidised job pays its own wage)
+    if own.size:
+        prog = state.pop.programme[ids[own]]
+        own, prog = own[prog >= 0], prog[prog >= 0]
+        wage[own] = state.programme_wage(ids[own], prog)
+    return wage
 
 
 def move(state: RunState, ids: np.ndarray, dest: Stage | np.ndarray) -> None:
