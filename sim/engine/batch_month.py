@@ -165,11 +165,9 @@ def forced(state: BatchState) -> None:
         guarantee_moves, st, state.moved, pop.in_guarantee, pop.ui_entitled, pop.ui_days, pop.children,
         pop.registered, pop.months_out_of_work, pop.job_days, float(r.ui_days_max), float(r.ui_days_max_with_child),
         int(r.job_entry_months), np.float32(r.job_days_to_fas3))
-    if enter.size:
-        pop.ui_entitled[enter] = False
-        pop.in_guarantee[enter] = True
-        moves.move(state, enter[st[enter] == _OPEN], _S.JOB)
-    moves.move(state, to_fas3, _S.FAS3)
+    pop.ui_entitled[enter] = False
+    pop.in_guarantee[enter] = True
+    moves.move_apart(state, ((enter[st[enter] == _OPEN], _S.JOB), (to_fas3, _S.FAS3)))  # (open -> JOB, JOB -> Fas 3)
     for p in r.programmes:
         i = p.index
         part, w = state.participants(p), state.queue(i)
@@ -229,7 +227,7 @@ def referrals(state: BatchState) -> None:
         if not refers.all():
             cand = cand[refers[state.block[cand]]]
         u = state.streams.uniform("referral/" + p.name, state.t, cand)
-        cand = cand[u < rate[state.block[cand], i]]
+        cand = cand[u < state.block_value("referral_rate", i, cand)]
         if cand.size == 0:
             continue
         ok = meets(state, el, cand, stages=False)
