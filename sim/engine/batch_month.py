@@ -171,7 +171,10 @@ def forced(state: BatchState) -> None:
     for p in r.programmes:
         i = p.index
         part, w = state.participants(p), state.queue(i)
-        part, w = part[~state.moved[part]], w[~state.moved[w]]
+        if state.moved[part].any():  # (never in the month's order: people join programmes and queues later)
+            part = part[~state.moved[part]]
+        if state.moved[w].any():
+            w = w[~state.moved[w]]
         if not state.open_everywhere[i]:  # (the blocks where the programme is closed)
             active = state.active[:, i]
             open_part, open_w = active[state.block[part]], active[state.block[w]]

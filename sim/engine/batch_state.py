@@ -412,7 +412,8 @@ class BatchState(WaitingLists):
         nu = len(distinct)
         progs = [r.programmes for r in distinct]
         self.values: dict[str, np.ndarray] = {}
-        #: per value and programme: the value if every block has the same one (else None)
+        #: per value and programme: the value if every block has the same one (else None), a
+        #: Python number as a separate run's (compared with an array in the array's own dtype)
         self.same: dict[str, list[Any]] = {}
         for name in _VALUES:
             dtype = np.int64 if name in _INT_VALUES else np.float64
@@ -425,7 +426,7 @@ class BatchState(WaitingLists):
                 for u in range(nu):
                     arr[u, len(progs[u]):] = 1.0  # (any number: nobody is in a programme a block lacks)
             self.values[name] = arr[inv]
-            self.same[name] = [arr[0, i] if (arr[:, i] == arr[0, i]).all() else None for i in range(npg)]
+            self.same[name] = [arr[0, i].item() if (arr[:, i] == arr[0, i]).all() else None for i in range(npg)]
         active = np.zeros((nu, npg), bool)  # a programme a block's scenario does not have is closed
         wage = np.zeros((nu, max(npg, 1)))  # (a column of zeros without programmes, as ProgrammeMoney.empty)
         for u, r in enumerate(distinct):
