@@ -329,3 +329,40 @@ def test_blocks_whose_inflow_has_its_own_spread_equal_separate_runs() -> None:
             summaries.append(RunResult.from_model(model.block(b)).summary)
             _assert_same(RunResult.from_model(model.block(b)), simulate(sc, seeds[b]), f"block {b}")
     assert len({repr(s) for s in summaries}) == 4
+
+
+@pytest.mark.parametrize("blocks", [3, 120])
+def test_what_a_batch_keeps_between_moves_is_what_everyone_shows(monkeypatch, blocks: int) -> None:
+    """Every programme's participants and queue, and their counts per block, are kept between
+    moves (made anew only after a move of someone tagged to a programme, or a referral): after
+    every sub-step of every month they are what a look at everyone finds. With 120 C2 blocks
+    (20,880 people) the list of the tagged is kept from month to month (merged into, or made
+    anew, at referrals), with 3 it is made anew at each."""
+    from sim.engine import batch_month
+    from sim.scenario.stages import Stage
+
+    checked: list[str] = []
+
+    def check(state: object, after: str) -> None:
+        pop = state.pop
+        for p in state.regime.programmes:
+            mine = pop.programme == p.index
+            part = np.flatnonzero(mine & (pop.stage == p.stage))
+            assert np.array_equal(state.participants(p), part), f"participants after {after}, month {state.t}"
+            assert np.array_equal(state.queue(p.index), np.flatnonzero(mine & (pop.stage == Stage.WAITING))), after
+            assert np.array_equal(state.participants_per_block(p), np.bincount(state.block[part], minlength=blocks))
+        checked.append(after)
+
+    def checked_after(step):  # noqa: ANN001, ANN202
+        def run(state: object) -> None:
+            step(state)
+            check(state, step.__name__)
+        return run
+
+    monkeypatch.setattr(batch_month, "MONTH", tuple(checked_after(s) for s in batch_month.MONTH))
+    names = ("c2-lycksele-baseline", "c2-lycksele", "c2-lycksele-2coaches")
+    scenarios = [load_scenario(f"scenarios/{names[b % 3]}.yaml") for b in range(blocks)]
+    model = BatchModel(scenarios, list(range(blocks)), record_events=False)
+    assert (len(model.state.pop) > 20_000) == (blocks == 120)
+    model.run()
+    assert len(checked) == 10 * model.state.horizon

@@ -100,3 +100,22 @@ def test_entry_clocks_follow_the_history_of_registered_long_term_recipients():
     # everyone else is drawn exactly as without it (draws are keyed by person)
     np.testing.assert_array_equal(on.initial_stage[~past], off.initial_stage[~past])
     np.testing.assert_array_equal(on.job_days[~past], off.job_days[~past])
+
+
+def test_a_category_is_the_count_of_cumulative_shares_at_or_below_the_draw() -> None:
+    """People fall in categories by their uniform draw against the cumulative shares, as a binary
+    search would put them (``np.searchsorted(..., side="right")``, the last category taking the
+    rounding): on random share tables with empty categories and draws exactly on the edges."""
+    from sim.engine.population import _categorical
+
+    rng = np.random.default_rng(1)
+    for _ in range(500):
+        k = int(rng.integers(1, 9))
+        shares = rng.random(k) * (rng.random(k) > 0.3)
+        shares = shares / shares.sum() if shares.sum() else np.eye(k)[0]
+        table = {f"c{j}": float(x) for j, x in enumerate(shares)}
+        cum = np.cumsum(shares)
+        u = np.concatenate([rng.random(200), cum, [0.0, np.nextafter(1.0, 0.0)]])
+        names, idx = _categorical(u, table, tuple(table))
+        assert names == list(table)
+        assert np.array_equal(idx, np.minimum(np.searchsorted(cum, u, side="right"), k - 1))

@@ -33,6 +33,12 @@ _NS = len(Stage)
 _BIG = np.iinfo(np.int64).max
 _IN_PROGRAMME = np.zeros(_NS, bool)
 _IN_PROGRAMME[sorted(PROGRAMME_STAGES)] = True
+#: stages before OTHER (people who can still retire), the stages people retire from out of a
+#: programme (:mod:`sim.engine.month.forced`), and stage codes as numpy scalars (an array
+#: compared with a Stage, an IntEnum, costs numpy ~2 us more a call)
+_NOT_GONE = np.arange(_NS) < _S.OTHER
+_RETIRE_FROM_PROGRAMME = (np.arange(_NS) >= _S.COACHING) & (np.arange(_NS) <= _S.SUBSIDISED)
+_OPEN, _WAITING = np.uint8(_S.OPEN), np.uint8(_S.WAITING)
 
 
 def rank_in_block(blocks: np.ndarray) -> np.ndarray:
@@ -71,13 +77,13 @@ def limits(state: BatchState) -> None:
     pop = state.pop
     for p in state.regime.programmes:
         i = p.index
-        part = state.participants(p)
-        n = state.per_block(part)
+        n = state.participants_per_block(p)
         shed = np.maximum(n - state.values["slots"][:, i], 0)
         for k in range(len(state.payers[i])):
             keep = np.minimum(n - shed, _affordable(state, i, k, state.charge[i][:, k]))
             shed = np.maximum(shed, n - keep)
         if shed.any():
+            part = state.participants(p)
             newest = _first_of_each(state, part, (-part, pop.months_in_stage[part]), shed)
             moves.leave_programme(state, newest, p, completed=False, reason="cut")
 
@@ -116,10 +122,13 @@ def clocks(state: BatchState) -> None:
               pop.months_since_programme, state.counts_as_work, days)
     loss = state.values["motivation_loss"]
     if (loss > 0).any():
-        waiting = state.waiting()
         for i in range(state.n_prog):
-            if (loss[:, i] > 0).any():
-                w = waiting[pop.programme[waiting] == i]
+            same = state.same["motivation_loss"][i]
+            if same is not None:  # (every block's rate)
+                if same > 0:
+                    pop.motivation[state.queue(i)] *= np.float32(1.0 - same)
+            elif (loss[:, i] > 0).any():
+                w = state.queue(i)
                 lw = loss[state.block[w], i]
                 w, lw = w[lw > 0], lw[lw > 0]
                 pop.motivation[w] *= (1.0 - lw).astype(np.float32)
@@ -129,7 +138,7 @@ def spend(state: BatchState) -> None:
     """Sub-step 3: each block's programmes pay this month's participant costs."""
     for p in state.regime.programmes:
         i = p.index
-        n = state.per_block(state.participants(p))
+        n = state.participants_per_block(p)
         over = n > state.values["slots"][:, i]
         if over.any():
             b = int(np.flatnonzero(over)[0])
@@ -143,11 +152,13 @@ def forced(state: BatchState) -> None:
     pop, r = state.pop, state.regime
     st = pop.stage
     old = state.retire_order[state.retire_bounds[state.t]:state.retire_bounds[state.t + 1]]
-    old = old[st[old] < _S.OTHER]
     if old.size:
-        in_prog = (pop.programme[old] >= 0) & (st[old] >= _S.COACHING) & (st[old] <= _S.SUBSIDISED)
+        old = old[_NOT_GONE[st[old]]]
+    if old.size:
+        tag = pop.programme[old]
+        in_prog = (tag >= 0) & _RETIRE_FROM_PROGRAMME[st[old]]
         for p in r.programmes:
-            leaving = old[in_prog & (pop.programme[old] == p.index)]
+            leaving = old[in_prog & (tag == p.index)]
             moves.leave_programme(state, leaving, p, completed=False, reason="pension", to=int(_S.OTHER))
         moves.move(state, old[~in_prog], _S.OTHER)
     enter, to_fas3 = state.run(
@@ -156,21 +167,21 @@ def forced(state: BatchState) -> None:
         int(r.job_entry_months), np.float32(r.job_days_to_fas3))
     pop.ui_entitled[enter] = False
     pop.in_guarantee[enter] = True
-    moves.move(state, enter[st[enter] == _S.OPEN], _S.JOB)
-    moves.move(state, to_fas3, _S.FAS3)
-    waiting = state.waiting()
-    waiting = waiting[~state.moved[waiting]]
+    moves.move_apart(state, ((enter[st[enter] == _OPEN], _S.JOB), (to_fas3, _S.FAS3)))  # (open -> JOB, JOB -> Fas 3)
     for p in r.programmes:
         i = p.index
-        part = state.participants(p)
-        part = part[~state.moved[part]]
-        w = waiting[pop.programme[waiting] == i]
-        active = state.active[:, i]
-        open_part, open_w = active[state.block[part]], active[state.block[w]]
-        moves.leave_programme(state, part[~open_part], p, completed=False, reason="closed")
-        moves.leave_queue(state, w[~open_w])
-        part, w = part[open_part], w[open_w]
-        done = part[pop.months_in_stage[part] >= state.values["max_duration_months"][state.block[part], i]]
+        part, w = state.participants(p), state.queue(i)
+        if state.moved[part].any():  # (never in the month's order: people join programmes and queues later)
+            part = part[~state.moved[part]]
+        if state.moved[w].any():
+            w = w[~state.moved[w]]
+        if not state.open_everywhere[i]:  # (the blocks where the programme is closed)
+            active = state.active[:, i]
+            open_part, open_w = active[state.block[part]], active[state.block[w]]
+            moves.leave_programme(state, part[~open_part], p, completed=False, reason="closed")
+            moves.leave_queue(state, w[~open_w])
+            part, w = part[open_part], w[open_w]
+        done = part[pop.months_in_stage[part] >= state.block_value("max_duration_months", i, part)]
         moves.leave_programme(state, done, p, completed=True, reason="completed")
         if p.max_wait_months is not None:
             moves.leave_queue(state, w[pop.months_in_stage[w] >= p.max_wait_months])
@@ -223,7 +234,7 @@ def referrals(state: BatchState) -> None:
         if not refers.all():
             cand = cand[refers[state.block[cand]]]
         u = state.streams.uniform("referral/" + p.name, state.t, cand)
-        cand = cand[u < rate[state.block[cand], i]]
+        cand = cand[u < state.block_value("referral_rate", i, cand)]
         if cand.size == 0:
             continue
         ok = meets(state, el, cand, stages=False)
@@ -237,18 +248,18 @@ def referrals(state: BatchState) -> None:
 def intake(state: BatchState) -> None:
     """Sub-step 7: each block admits from its waiting lists within its places, starts and budget."""
     pop = state.pop
-    waiting_all = state.waiting()
     months_left = months_left_in_budget_year(state)
     slots, maxdur, starts_cap = state.values["slots"], state.values["max_duration_months"], state.values["starts_cap"]
     for p, spec in zip(state.regime.programmes, state.spec.programmes, strict=True):
         i = p.index
-        w = waiting_all[pop.programme[waiting_all] == i]
-        w = w[state.active[state.block[w], i]]
+        w = state.queue(i)
+        if not state.open_everywhere[i]:
+            w = w[state.active[state.block[w], i]]
         if w.size == 0:
             continue
         nw = state.per_block(w)
         part = state.participants(p)
-        n = state.per_block(part)
+        n = state.participants_per_block(p)
         over = (nw > 0) & (n > slots[:, i])
         if over.any():
             b = int(np.flatnonzero(over)[0])

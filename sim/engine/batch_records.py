@@ -111,6 +111,11 @@ class BatchRecorder:
         #: everyone's ledger key and each block's regime after the last month (set by the model)
         self.final: tuple[np.ndarray, list[Any]] | None = None
         self._split: tuple[np.ndarray, ...] | None = None
+        #: batches of moves that moved someone tagged to a programme (on a waiting list or in
+        #: one, before or after the move): only those, and taggings, change who is in a
+        #: programme or on a waiting list (:meth:`BatchState.participants
+        #: <sim.engine.batch_state.BatchState.participants>` keeps what it found until then)
+        self.tagged_moves = 0
         #: the postings every block's ledger book shares (each distinct state posted once per batch)
         self.postings = SharedPostings(self._booked_keys)
 
@@ -133,8 +138,13 @@ class BatchRecorder:
         return self._flow
 
     def log_events(self, t: int, ids: np.ndarray, src: np.ndarray, dst: np.ndarray, prog: np.ndarray) -> None:
-        """Log a batch of moves (always: flows are counted from the log)."""
-        self.moves.append((t, ids.astype(np.int64), src.astype(np.uint8), dst.astype(np.uint8), prog.astype(np.int8)))
+        """Log a batch of moves (always: flows are counted from the log). ``src``, ``dst`` and
+        ``prog`` are the moves' own arrays (:func:`sim.engine.moves._apply`), kept as they are;
+        ``ids`` are copied (the caller's)."""
+        self.moves.append((t, ids.astype(np.int64), np.asarray(src, np.uint8), np.asarray(dst, np.uint8),
+                           np.asarray(prog, np.int8)))
+        if (prog >= 0).any():
+            self.tagged_moves += 1
         self._split = None
 
     def started(self, t: int, prog: int, ids: np.ndarray) -> None:

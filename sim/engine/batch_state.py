@@ -32,7 +32,7 @@ from sim.engine.population import (
     memory_estimate,
     synthesise,
 )
-from sim.engine.state import WaitingLists, select
+from sim.engine.state import WaitingLists, select, tagged_groups
 from sim.engine.streams import _GOLDEN, Streams, _mix, _stream_id, draw
 from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario
@@ -42,6 +42,7 @@ __all__ = ["BatchState", "BlockStreams", "check_batchable", "BatchError"]
 
 _S = Stage
 _NS = len(Stage)
+_WAITING_CODE = int(Stage.WAITING)
 _MASK = 0xFFFFFFFFFFFFFFFF
 #: programme values kept per block and programme (float64 unless noted in _INT_VALUES)
 _VALUES = ("slots", "starts_cap", "referral_rate", "max_duration_months", "motivation_loss", "lock_in",
@@ -206,14 +207,17 @@ class BlockStreams(Streams):
 
     def _table(self, stream: str, month: int) -> tuple[np.ndarray, np.ndarray]:
         """Every block's bases and offsets of ``stream`` for months 0 .. at least ``month``
-        (worked out for many months at once: the same numbers as month by month)."""
+        (the same numbers as month by month): the first time a stream is asked for, up to
+        ``month`` only (the population's streams are read in month 0 only, ~20 of them: a table
+        of :data:`_AHEAD` months for each cost a third of a batch's construction); after that,
+        many months at once."""
         found = self._months.get(stream)
         if found is not None and month < found[0].shape[0]:
             return found
         x = self._mixed.get(stream)
         if x is None:
             x = self._mixed[stream] = _mix(self.keys ^ np.uint64(_stream_id(stream)))
-        months = np.arange(max(month + 1, self._AHEAD), dtype=np.uint64)
+        months = np.arange(month + 1 if found is None else max(month + 1, self._AHEAD), dtype=np.uint64)
         bases = _mix(((months + np.uint64(1)) * _GOLDEN)[:, None] + x[None, :])
         found = self._months[stream] = (bases, bases - self._shift)
         return found
@@ -317,6 +321,9 @@ class BatchState(WaitingLists):
         self.blocks = len(scenarios)
         self.n_prog = len(self.spec.programmes)
         self._regime_cache: dict[tuple[int, Month], Regime] = {}
+        #: each regime's :func:`_money_key` (by id: the regimes are kept in _regime_cache), made
+        #: once, not at every reform
+        self._money_keys: dict[int, object] = {}
         self.regimes: list[Regime] = [self._regime_at(b, self.start) for b in range(self.blocks)]
         one = check_fits(self.spec.population, self.start, self.horizon, any(events))
         need = memory_estimate(one * self.blocks, self.horizon, any(events))
@@ -346,6 +353,8 @@ class BatchState(WaitingLists):
         #: participants and queues found since the last move (see _found_since_last_move)
         self._found: dict[tuple[int, int], np.ndarray] = {}
         self._found_when: tuple[int, int, int] = (-1, -1, -1)
+        self._groups: tuple[np.ndarray, np.ndarray] | None = None  # see _grouped()
+        self._counts: dict[int, np.ndarray] = {}  # see participants_per_block()
         self.track = np.zeros(0, np.int64)
         #: per programme: payers of its budgets; their levels and spending [block, payer]
         self.payers = [list(p.budget_per_year) for p in self.regime.programmes]
@@ -357,10 +366,14 @@ class BatchState(WaitingLists):
         self.rec = BatchRecorder(self.blocks, self.n_prog, self.first, record_events=events)
         pension = self.pop.birth_month + int(np.ceil(self.spec.rules.pension_age * 12)) - self.start
         retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
-        self.retire_order = np.argsort(retire_t, kind="stable")
-        self.retire_sorted = retire_t[self.retire_order]
+        #: the people who retire in months 0 .. horizon (at pension age, or on arriving past it;
+        #: the others never do in this run), by month, and by id within a month (a sort of
+        #: those few, not of everyone)
+        due = np.flatnonzero(retire_t <= self.horizon)
+        self.retire_order = due[np.argsort(retire_t[due], kind="stable")]
         #: where the people who retire in month t start in retire_order (t = 0 .. horizon + 1)
-        self.retire_bounds = np.searchsorted(self.retire_sorted, np.arange(self.horizon + 2, dtype=retire_t.dtype))
+        self.retire_bounds = np.searchsorted(retire_t[self.retire_order],
+                                             np.arange(self.horizon + 2, dtype=retire_t.dtype))
 
     # ----------------------------------------------------------------- parameters in force
     def _regime_at(self, b: int, month: Month) -> Regime:
@@ -399,6 +412,9 @@ class BatchState(WaitingLists):
         nu = len(distinct)
         progs = [r.programmes for r in distinct]
         self.values: dict[str, np.ndarray] = {}
+        #: per value and programme: the value if every block has the same one (else None), a
+        #: Python number as a separate run's (compared with an array in the array's own dtype)
+        self.same: dict[str, list[Any]] = {}
         for name in _VALUES:
             dtype = np.int64 if name in _INT_VALUES else np.float64
             arr = np.zeros((nu, npg), dtype)
@@ -410,6 +426,7 @@ class BatchState(WaitingLists):
                 for u in range(nu):
                     arr[u, len(progs[u]):] = 1.0  # (any number: nobody is in a programme a block lacks)
             self.values[name] = arr[inv]
+            self.same[name] = [arr[0, i].item() if (arr[:, i] == arr[0, i]).all() else None for i in range(npg)]
         active = np.zeros((nu, npg), bool)  # a programme a block's scenario does not have is closed
         wage = np.zeros((nu, max(npg, 1)))  # (a column of zeros without programmes, as ProgrammeMoney.empty)
         for u, r in enumerate(distinct):
@@ -417,6 +434,8 @@ class BatchState(WaitingLists):
                 active[u, p.index] = p.active
             wage[u, :len(progs[u])] = r.programme_money.wage[:len(progs[u])]
         self.active, self.wage = active[inv], wage[inv]
+        #: per programme: whether it is open in every block
+        self.open_everywhere = [bool(x) for x in active.all(axis=0)]
         self.charge = [np.array([[progs[u][i].budget_charge[k] if i < len(progs[u]) else 0.0 for k in self.payers[i]]
                                  for u in range(nu)]).reshape(nu, len(self.payers[i]))[inv] for i in range(npg)]
         self.budget_per_year = [np.array([[progs[u][i].budget_per_year[k] if i < len(progs[u]) else 0.0
@@ -447,13 +466,16 @@ class BatchState(WaitingLists):
             lo = b
         fade = np.ones(max(nb * npg, 1), np.float32)
         fade[: nb * npg] = self.values["fade_months"].reshape(-1)
-        self.decay = decay_table(fade, self.horizon + 1)
+        distinct_fade, at = np.unique(fade, return_inverse=True)  # (a row of exponentials per value)
+        self.decay = decay_table(distinct_fade, self.horizon + 1)[at]
         # blocks whose money rules are equal share one call of the rules (income support)
         keys: dict[object, int] = {}
         self.money_regimes: list[Regime] = []
         group = np.empty(nu, np.int64)
         for u, r in enumerate(distinct):
-            key = _money_key(r)
+            key = self._money_keys.get(id(r))
+            if key is None:
+                key = self._money_keys[id(r)] = _money_key(r)
             g = keys.get(key)
             if g is None:
                 g = keys[key] = len(self.money_regimes)
@@ -461,9 +483,16 @@ class BatchState(WaitingLists):
             group[u] = g
         self.money_group = group[inv]
 
-    def programme_value(self, p: ProgrammeRegime, name: str, ids: np.ndarray) -> np.ndarray:
-        """Programme ``p``'s value ``name`` for each of ``ids``, from their blocks."""
-        return self.values[name][self.block[ids], p.index]
+    def block_value(self, name: str, i: int, ids: np.ndarray) -> Any:
+        """Programme ``i``'s value ``name`` for each of ``ids``, from their blocks; one number if
+        every block has the same (as in a separate run: the same arithmetic, fewer numpy calls)."""
+        same = self.same[name][i]
+        return self.values[name][self.block[ids], i] if same is None else same
+
+    def programme_value(self, p: ProgrammeRegime, name: str, ids: np.ndarray) -> Any:
+        """Programme ``p``'s value ``name`` for each of ``ids``, from their blocks (see
+        :meth:`block_value`)."""
+        return self.block_value(name, p.index, ids)
 
     def programme_wage(self, ids: np.ndarray, programme: np.ndarray) -> np.ndarray:
         """The wage of each person's programme, from their blocks."""
@@ -516,25 +545,48 @@ class BatchState(WaitingLists):
         return self.run(select, self.pop.stage, self.moved, wanted)
 
     def _found_since_last_move(self) -> dict[tuple[int, int], np.ndarray]:
-        """Participants and queues found since the last move (emptied by any move or tagging:
-        every move is logged, :meth:`BatchRecorder.log_events`, and stages and programme tags
-        change only through moves and taggings)."""
-        when = (self.t, len(self.rec.moves), self._tags_version)
+        """Participants and queues found since the last move of someone tagged to a programme
+        (emptied by any such move or tagging: every move is logged, and
+        :meth:`BatchRecorder.log_events` counts those that move someone with a programme tag;
+        stages and programme tags change only through moves and taggings, and a move of
+        someone without a tag, who keeps none, changes no list)."""
+        when = (self.t, self.rec.tagged_moves, self._tags_version)
         if when != self._found_when:
             self._found = {}
+            self._groups = None
+            self._counts = {}
             self._found_when = when
         return self._found
+
+    def _grouped(self, i: int, stage: int) -> np.ndarray:
+        """Ids (ascending) tagged to programme ``i`` in ``stage``: every programme's participants
+        and queues are found at once, in one pass over the tagged (:func:`tagged_groups`), and
+        kept until a move changes them."""
+        self._found_since_last_move()  # forgets the groups after such a move
+        if self._groups is None:
+            self._groups = self.run(tagged_groups, self.tagged(), self.pop.programme, self.pop.stage, self.n_prog * _NS)
+        ids, starts = self._groups
+        g = i * _NS + stage
+        return ids[starts[g]:starts[g + 1]]
 
     def participants(self, p: ProgrammeRegime) -> np.ndarray:
         """Ids of the participants of programme ``p`` in every block (ascending; do not change
         them in place)."""
-        found = self._found_since_last_move()
-        ids = found.get((p.index, int(p.stage)))
-        if ids is None:
-            ids = self.tagged()
-            ids = found[(p.index, int(p.stage))] = ids[(self.pop.programme[ids] == p.index)
-                                                        & (self.pop.stage[ids] == p.stage)]
-        return ids
+        return self._grouped(p.index, int(p.stage))
+
+    def participants_per_block(self, p: ProgrammeRegime) -> np.ndarray:
+        """How many participants programme ``p`` has in each block (kept as the participants are;
+        do not change it in place)."""
+        self._found_since_last_move()
+        n = self._counts.get(p.index)
+        if n is None:
+            n = self._counts[p.index] = self.per_block(self.participants(p))
+        return n
+
+    def queue(self, i: int) -> np.ndarray:
+        """Ids of the people on programme ``i``'s waiting list in every block (ascending; do not
+        change them in place): the people of :meth:`waiting` tagged to ``i``."""
+        return self._grouped(i, _WAITING_CODE)
 
     def per_block(self, ids: np.ndarray) -> np.ndarray:
         """How many of ``ids`` are in each block."""

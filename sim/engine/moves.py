@@ -21,13 +21,17 @@ from sim.engine.population import HOUSEHOLD_CODES, NO_PROGRAMME, NOT_MEMBER
 from sim.engine.state import RunState
 from sim.scenario.stages import LEGAL, Stage
 
-__all__ = ["move", "arrive", "refer", "admit", "leave_programme", "leave_queue", "resolve_unemployed",
+__all__ = ["move", "move_apart", "arrive", "refer", "admit", "leave_programme", "leave_queue", "resolve_unemployed",
            "priority_mask", "requalifies", "apply_moves"]
 
 _S = Stage
 _WAITING, _WORK, _STUDIES = np.uint8(_S.WAITING), np.uint8(_S.WORK), np.uint8(_S.STUDIES)
-_JOB, _FAS3 = np.uint8(_S.JOB), np.uint8(_S.FAS3)
+_JOB, _FAS3, _SUBSIDISED = np.uint8(_S.JOB), np.uint8(_S.FAS3), np.uint8(_S.SUBSIDISED)
+#: stage codes as numpy scalars for the Python-level code: comparing an array with a ``Stage``
+#: (an IntEnum) costs numpy ~2 us more a call than with its own scalar
+_OPEN, _OTHER = np.uint8(_S.OPEN), np.uint8(_S.OTHER)
 _N_STAGES = len(Stage)
+_DROPOUT = np.uint8(DROPOUT)
 _EMPLOYED = np.zeros(len(Stage), bool)
 _EMPLOYED[[_S.WORK, _S.SUBSIDISED]] = True
 
@@ -78,7 +82,8 @@ def apply_moves(ids, dst, keep_programme, stage, months_in_stage, programme, mot
 
 
 def _apply(state: RunState, ids: np.ndarray, dst: np.ndarray, *, keep_programme: bool = False) -> None:
-    """Move ``ids`` to the stages ``dst`` (:func:`apply_moves`) and log the moves."""
+    """Move ``ids`` to the stages ``dst`` (:func:`apply_moves`) and log the moves (``dst`` is
+    logged as it is: the caller's own array, not changed afterwards)."""
     if ids.size == 0:
         return
     pop = state.pop
@@ -126,15 +131,19 @@ def resolve_unemployed(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.
         pop.job_days[new_period] = 0.0
     g = pop.in_guarantee[ids]
     fas3 = pop.job_days[ids] >= state.regime.job_days_to_fas3
-    return np.where(g, np.where(fas3, _S.FAS3, _S.JOB), _S.OPEN).astype(np.uint8)
+    return np.where(g, np.where(fas3, _FAS3, _JOB), _OPEN)
 
 
 def _last_wage(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.ndarray:
     """The monthly wage of the job each person is leaving (their new UI reference wage)."""
     m = state.regime.money
-    prog = state.pop.programme[ids]
-    wage = np.where(src == _S.WORK, m.work_wage_sek_per_month, m.external_subsidised_wage_sek_per_month)
-    return np.where((src == _S.SUBSIDISED) & (prog >= 0), state.programme_wage(ids, prog), wage)
+    wage = np.where(src == _WORK, m.work_wage_sek_per_month, m.external_subsidised_wage_sek_per_month)
+    own = np.flatnonzero(src == _SUBSIDISED)  # (a programme's subsidised job pays its own wage)
+    if own.size:
+        prog = state.pop.programme[ids[own]]
+        own, prog = own[prog >= 0], prog[prog >= 0]
+        wage[own] = state.programme_wage(ids[own], prog)
+    return wage
 
 
 def move(state: RunState, ids: np.ndarray, dest: Stage | np.ndarray) -> None:
@@ -142,11 +151,26 @@ def move(state: RunState, ids: np.ndarray, dest: Stage | np.ndarray) -> None:
     guarantee stage for those enrolled."""
     if ids.size == 0:
         return
-    dst = np.full(ids.size, dest, np.uint8) if np.isscalar(dest) else dest.astype(np.uint8)
-    to_open = np.flatnonzero(dst == _S.OPEN)
-    if to_open.size:
-        dst[to_open] = resolve_unemployed(state, ids[to_open], state.pop.stage[ids[to_open]])
+    if isinstance(dest, np.ndarray):
+        dst = dest.astype(np.uint8)
+        to_open = np.flatnonzero(dst == _OPEN)
+        if to_open.size:
+            dst[to_open] = resolve_unemployed(state, ids[to_open], state.pop.stage[ids[to_open]])
+    elif dest == _OPEN:
+        dst = resolve_unemployed(state, ids, state.pop.stage[ids])
+    else:
+        dst = np.full(ids.size, int(dest), np.uint8)
     _apply(state, ids, dst)
+
+
+def move_apart(state: RunState, groups: tuple[tuple[np.ndarray, Stage], ...]) -> None:
+    """Move groups of people, no one in two groups, each group to one stage (not ``OPEN``): as
+    :func:`move` group after group (a move reads and writes its person's own state only, and
+    the log lists the groups in order), in one pass instead of one per group."""
+    ids = np.concatenate([g for g, _ in groups])
+    if ids.size == 0:
+        return
+    _apply(state, ids, np.repeat(np.array([int(d) for _, d in groups], np.uint8), [g.size for g, _ in groups]))
 
 
 def arrive(state: RunState, ids: np.ndarray) -> None:
@@ -160,7 +184,7 @@ def refer(state: RunState, ids: np.ndarray, p: ProgrammeRegime) -> None:
         return
     state.pop.programme[ids] = p.index
     state.tags_added(ids)
-    _apply(state, ids, np.full(ids.size, _S.WAITING, np.uint8), keep_programme=True)
+    _apply(state, ids, np.full(ids.size, _WAITING, np.uint8), keep_programme=True)
 
 
 def admit(state: RunState, ids: np.ndarray, p: ProgrammeRegime) -> None:
@@ -173,7 +197,7 @@ def admit(state: RunState, ids: np.ndarray, p: ProgrammeRegime) -> None:
         joining = ids[pop.ui_member_since[ids] == NOT_MEMBER]
         pop.ui_member_since[joining] = state.month + 1
     pop.started[ids] |= np.uint32(1 << p.index)
-    _apply(state, ids, np.full(ids.size, p.stage, np.uint8), keep_programme=True)
+    _apply(state, ids, np.full(ids.size, int(p.stage), np.uint8), keep_programme=True)
     state.rec.started(state.t, p.index, ids)
 
 
@@ -206,23 +230,25 @@ def leave_programme(state: RunState, ids: np.ndarray, p: ProgrammeRegime, *, com
     else:
         to_work = np.zeros(ids.size, bool)
     if to is None:
-        dst = np.where(to_work, _S.WORK, DROPOUT).astype(np.uint8)
+        dst = np.where(to_work, _WORK, _DROPOUT)
     else:
-        dst = np.full(ids.size, to, np.uint8) if np.isscalar(to) else to.astype(np.uint8)
+        dst = to.astype(np.uint8) if isinstance(to, np.ndarray) else np.full(ids.size, int(to), np.uint8)
     back = np.flatnonzero(dst == DROPOUT)
     if back.size:
         dst[back] = resolve_unemployed(state, ids[back], src[back])
-    if reason == "exit":
-        credited = np.ones(ids.size, bool)
-        credited[back] = False  # dropouts get no post-programme effect
-    else:  # a programme that closes has given what it offered; a cut or a dropout has not
-        credited = np.full(ids.size, reason in ("completed", "closed"))
     pop.last_programme[ids] = p.index
     pop.months_since_programme[ids] = 0
     state.left_programme(ids)
-    # float32 arithmetic, as a Python float times a float32 array gives in one run and in a batch
-    gain = np.asarray(state.programme_value(p, "effect_after", ids) - 1.0, np.float32)
-    pop.effect_at_exit[ids] = np.where(credited, np.float32(1.0) + gain * pop.motivation[ids], 1.0)
+    # a programme that closes has given what it offered; a cut or a dropout has not
+    if reason in ("exit", "completed", "closed"):
+        # float32 arithmetic, as a Python float times a float32 array gives in one run and in a batch
+        gain = np.asarray(state.programme_value(p, "effect_after", ids) - 1.0, np.float32)
+        effect = np.float32(1.0) + gain * pop.motivation[ids]
+        if reason == "exit":
+            effect[back] = 1.0  # dropouts get no post-programme effect
+        pop.effect_at_exit[ids] = effect
+    else:
+        pop.effect_at_exit[ids] = 1.0
     pop.motivation[ids] = 1.0
     _apply(state, ids, dst)
     if reason == "exit" and back.size:

@@ -125,8 +125,12 @@ def _categorical(u: np.ndarray, shares: dict[str, float], order: tuple[str, ...]
     else:
         names = sorted(shares, key=_band_key)
     cum = np.cumsum([shares[k] for k in names])
-    idx = np.searchsorted(cum, u, side="right")
-    return names, np.minimum(idx, len(names) - 1)
+    # the number of cumulative shares <= u (np.searchsorted(cum, u, side="right")), counted a
+    # share at a time: a pass per category, ~3x faster than a binary search per person
+    idx = np.zeros(u.shape, np.intp)
+    for c in cum[:-1]:  # (the last category takes the rest anyway)
+        idx += u >= c
+    return names, idx
 
 
 def _band_key(name: str) -> tuple[int, int, str]:
@@ -142,7 +146,11 @@ def _band_values(u_cat: np.ndarray, u_within: np.ndarray, bands: dict[str, float
     names, idx = _categorical(u_cat, bands)
     lo = np.array([parse_band(b)[0] for b in names], dtype=np.float64)
     hi = np.array([parse_band(b)[1] + 1 for b in names], dtype=np.float64)
-    return lo[idx] + u_within * (hi[idx] - lo[idx])
+    # lo + u * (hi - lo), each band's width looked up (not subtracted per person), in place
+    value = (hi - lo)[idx]
+    value *= u_within
+    value += lo[idx]
+    return value
 
 
 def _arrivals(spec: PopulationSpec, start: Month, horizon_months: int) -> np.ndarray:
@@ -263,8 +271,7 @@ def _draw(pop: Population, first: int, stop: int, c: Composition, streams: Strea
     pop.ui_days[sel] = np.where(ui_entitled, u("ui_days") * 250.0, 0.0)
     pop.reference_wage[sel] = np.where(had_ui, previous_wage_sek_per_month, 0.0)
     # Entry clocks from history: registered recipients past the guarantee's entry have been in it.
-    months_arr, at_arr = np.unique(arrival, return_inverse=True)
-    history = np.array([c.guarantee_history_share.at(int(m)) for m in months_arr])[at_arr]
+    history = np.array([c.guarantee_history_share.at(int(m)) for m in months])[at]
     entry, per_month, fas3_days = guarantee
     past = (pop.registered[sel] & (initial == Stage.OPEN) & ~had_ui & (history > 0)
             & (months_on_assistance >= entry))
