@@ -94,6 +94,9 @@ class RunResult:
     ledger_book: Any = field(default=None, repr=False, compare=False)
     #: the records the tables are built from (not saved; see :meth:`followed`)
     records: Any = field(default=None, repr=False, compare=False)
+    #: net SEK ``[month, payer]`` of :data:`sim.accounts.payers.PAYERS` over the horizon, for a run
+    #: kept as nothing else (:func:`sim.runs.replications.nets_only`; else ``None``)
+    nets: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def followed(self, payers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The people followed with ``track=``, as arrays: net SEK ``[person, month, payer]``
