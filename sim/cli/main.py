@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -33,6 +34,16 @@ FALLBACK_VERSION = "0.1.0"
 #: Every command, by group: scenarios, simulation, calibration, validation, teaching, the policy studio.
 REGISTRY: tuple[Command, ...] = (*scenarios.COMMANDS, *runs.COMMANDS, *calibrate.COMMANDS, *validation.COMMANDS,
                                  *teach.COMMANDS, *studio.COMMANDS)
+
+
+#: The cyclic garbage collector's first threshold while a command runs (Python's is 700): new
+#: container objects allowed before a young collection. A command imports pandas, numba,
+#: pydantic and matplotlib (millions of long-lived objects) and makes few reference cycles; at
+#: 700 the young collections reach the oldest generation often enough that the main job scanned
+#: the whole heap 4 times (0.29 CPU-s collecting, 0.19 of it those 4; measured with
+#: ``gc.callbacks``), at 10,000 not once (0.11-0.12 CPU-s), with the same peak memory. Cycles
+#: are still collected, in larger batches.
+GC_THRESHOLD = 10_000
 
 
 def version() -> str:
@@ -100,12 +111,16 @@ def main(argv: list[str] | None = None) -> int:
 
     While it runs, Ctrl-C interrupts this process only (see :func:`_interrupt_handler`); the
     previous handler is put back on return, unless interrupted (then SIGINT stays ignored while
-    the process exits).
+    the process exits). The garbage collector runs less often meanwhile (:data:`GC_THRESHOLD`;
+    its thresholds are put back on return).
     """
     try:
         previous = signal.signal(signal.SIGINT, _interrupt_handler(os.getpid()))
     except ValueError:  # not the main thread: Python's own handling stays
         previous = None
+    thresholds = gc.get_threshold()
+    if 0 < thresholds[0] < GC_THRESHOLD:  # (0: the collector was switched off; it stays off)
+        gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
     interrupted = False
     try:
         return _run(argv)
@@ -113,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         interrupted = True
         return _interrupted()
     finally:
+        gc.set_threshold(*thresholds)
         if previous is not None and not interrupted:
             signal.signal(signal.SIGINT, previous)
 
