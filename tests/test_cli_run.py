@@ -239,8 +239,9 @@ def test_sweep_and_sensitivity_read_their_file_with_the_strict_reader(tmp_path, 
 
 
 def test_a_command_runs_with_fewer_garbage_collections_and_the_collector_is_put_back(monkeypatch):
-    """While a command runs, the collector's first threshold is raised (fewer scans of a heap of
-    imported modules); afterwards the caller's thresholds are as they were, also after a failure."""
+    """While a command runs, the collector's young and middle thresholds are raised (fewer scans of
+    a heap of imported modules); afterwards the caller's thresholds are as they were, also after a
+    failure."""
     import gc
 
     from sim.cli import main as cli
@@ -269,4 +270,4 @@ def test_a_command_runs_with_fewer_garbage_collections_and_the_collector_is_put_
         assert cli.main(["probe"]) == 0
     finally:
         gc.set_threshold(*before)
-    assert seen == [(cli.GC_THRESHOLD, 10, 10)] * 2 + [(0, 10, 10)]
+    assert seen == [(*cli.GC_THRESHOLDS, 10)] * 2 + [(0, 10, 10)]

@@ -36,14 +36,15 @@ REGISTRY: tuple[Command, ...] = (*scenarios.COMMANDS, *runs.COMMANDS, *calibrate
                                  *teach.COMMANDS, *studio.COMMANDS)
 
 
-#: The cyclic garbage collector's first threshold while a command runs (Python's is 700): new
-#: container objects allowed before a young collection. A command imports pandas, numba,
-#: pydantic and matplotlib (millions of long-lived objects) and makes few reference cycles; at
-#: 700 the young collections reach the oldest generation often enough that the main job scanned
-#: the whole heap 4 times (0.29 CPU-s collecting, 0.19 of it those 4; measured with
-#: ``gc.callbacks``), at 10,000 not once (0.11-0.12 CPU-s), with the same peak memory. Cycles
-#: are still collected, in larger batches.
-GC_THRESHOLD = 10_000
+#: The cyclic garbage collector's thresholds for its young and middle generations while a command
+#: runs (Python's are 700 and 10; the oldest generation's stays as it is). A command imports pandas,
+#: numba, pydantic and matplotlib (millions of long-lived objects) and makes few reference cycles,
+#: so each scan of the older generations mostly walks objects that live as long as the process.
+#: In the main job (``gc.callbacks``, runs alternated with Python's thresholds): 0.29 CPU-s
+#: collecting at 700 and 10, 0.19 of it in 4 scans of the whole heap; 0.11-0.15 at 10,000 and 10
+#: (4 middle, no whole-heap scans); 0.07-0.08 at 10,000 and 50 (one middle scan); peak memory
+#: 445-449 MB against 462-466. Cycles are still collected, in larger batches.
+GC_THRESHOLDS = (10_000, 50)
 
 
 def version() -> str:
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     While it runs, Ctrl-C interrupts this process only (see :func:`_interrupt_handler`); the
     previous handler is put back on return, unless interrupted (then SIGINT stays ignored while
-    the process exits). The garbage collector runs less often meanwhile (:data:`GC_THRESHOLD`;
+    the process exits). The garbage collector runs less often meanwhile (:data:`GC_THRESHOLDS`;
     its thresholds are put back on return).
     """
     try:
@@ -119,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:  # not the main thread: Python's own handling stays
         previous = None
     thresholds = gc.get_threshold()
-    if 0 < thresholds[0] < GC_THRESHOLD:  # (0: the collector was switched off; it stays off)
-        gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
+    if thresholds[0] > 0:  # (0: the collector was switched off; it stays off)
+        young, middle, *oldest = thresholds
+        gc.set_threshold(max(young, GC_THRESHOLDS[0]), max(middle, GC_THRESHOLDS[1]), *oldest)
     interrupted = False
     try:
         return _run(argv)
