@@ -45,6 +45,24 @@ def test_a_money_line_is_the_headline_of_a_run_with_that_rate(pair, comparison):
             assert got == pytest.approx(want, rel=1e-9, abs=1e-3), (name, payer)
 
 
+def test_a_membership_line_is_the_headline_of_a_comparison_at_that_share(pair, comparison):
+    """The a-kassa lines (re-runs kept as their nets) give what comparing the scenarios with that
+    membership share gives."""
+    from sim.analysis.assumptions_driving import _with_member_share
+
+    base, policy = pair
+    lines = comparison.tables["assumption_lines"]
+    for value in (0.0, 0.5):
+        h = compare(_with_member_share(base, value), [_with_member_share(policy, value)], seed=2, replications=4,
+                    sensitivity=False, bridge=False).headline
+        for payer in ("municipality", "state", "society"):
+            want = h[(h["metric"] == "net_saving_discounted_sek") & (h["horizon_months"] == 60)
+                     & (h["payer"] == payer)]["p50"].iloc[0]
+            got = lines[(lines["assumption"] == "ui_member_share") & (lines["value"] == value)
+                        & (lines["horizon_months"] == 60) & (lines["payer"] == payer)]["p50"].iloc[0]
+            assert got == pytest.approx(want, rel=1e-9, abs=1e-3), (value, payer)
+
+
 def test_equalisation_moves_money_between_the_municipality_and_the_state_only(comparison):
     lines = comparison.tables["assumption_lines"]
     eq = lines[(lines["assumption"] == "municipal_tax_kept_share") & (lines["horizon_months"] == 60)]
@@ -79,12 +97,14 @@ def test_the_membership_line_sets_new_entrants_too():
         assert line.population.inflow.composition.initial_stages == umea.population.inflow.composition.initial_stages
 
 
-def test_the_membership_reruns_are_kept_as_their_ledgers_and_a_resume_reads_them_back(pair, comparison, tmp_path,
-                                                                                        monkeypatch):
-    """The a-kassa re-runs keep only their ledger books (all the lines read): in a store too, under
-    keys of their own; a compare resumed from that store runs nothing again and gives the same lines."""
+def test_the_membership_reruns_are_kept_as_their_nets_and_a_resume_reads_them_back(pair, comparison, tmp_path,
+                                                                                     monkeypatch):
+    """The a-kassa re-runs keep only their nets by month and payer (all the lines read): in a store
+    too, under keys of their own; a compare resumed from that store runs nothing again and gives the
+    same lines."""
     import pandas as pd
 
+    from sim.accounts.payers import PAYERS
     from sim.engine import batch
     from sim.runs.partial import ReplicationStore
     from sim.runs.replications import RunResult
@@ -95,8 +115,9 @@ def test_the_membership_reruns_are_kept_as_their_ledgers_and_a_resume_reads_them
     results = [kept.get(f.stem) for f in (tmp_path / "kept").glob("*.pickle")]
     slim = [r for r in results if isinstance(r, RunResult) and not r.tables]
     assert len(results) == 4 * (2 + 2 * 2) and len(slim) == 4 * 2 * 2  # each value's baseline and scenario re-runs
-    assert all(r.records is None and r.ledger_book is not None for r in slim)
-    # nor their headline numbers (the lines read the books); the comparison's own runs keep theirs
+    assert all(r.records is None and r.ledger_book is None for r in slim)
+    assert all(r.nets is not None and r.nets.shape == (r.horizon_months, len(PAYERS)) for r in slim)
+    # nor their headline numbers (the lines read the nets); the comparison's own runs keep theirs
     assert all(not r.summary for r in slim)
     assert all(r.summary.get("people") for r in results if isinstance(r, RunResult) and r.tables)
     models: list[object] = []

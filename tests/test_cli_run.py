@@ -236,3 +236,38 @@ def test_sweep_and_sensitivity_read_their_file_with_the_strict_reader(tmp_path, 
     assert len(lines) == 2
     assert "is a FIFO" in lines[0]
     assert f"{duplicate}:4: name: duplicate key" in lines[1]
+
+
+def test_a_command_runs_with_fewer_garbage_collections_and_the_collector_is_put_back(monkeypatch):
+    """While a command runs, the collector's young and middle thresholds are raised (fewer scans of
+    a heap of imported modules); afterwards the caller's thresholds are as they were, also after a
+    failure."""
+    import gc
+
+    from sim.cli import main as cli
+    from sim.cli.command import Command
+
+    seen = []
+
+    def record(args):
+        seen.append(gc.get_threshold())
+        if args.fail:
+            raise OSError("disk full")
+        return 0
+
+    def arguments(parser):
+        parser.add_argument("--fail", action="store_true")
+
+    monkeypatch.setattr(cli, "REGISTRY", (Command("probe", "records the collector's thresholds", arguments, record),))
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        assert cli.main(["probe"]) == 0
+        assert gc.get_threshold() == (700, 10, 10)
+        assert cli.main(["probe", "--fail"]) == 1
+        assert gc.get_threshold() == (700, 10, 10)
+        gc.set_threshold(0, 10, 10)  # the collector switched off by its caller stays off
+        assert cli.main(["probe"]) == 0
+    finally:
+        gc.set_threshold(*before)
+    assert seen == [(*cli.GC_THRESHOLDS, 10)] * 2 + [(0, 10, 10)]

@@ -116,6 +116,47 @@ def test_net_per_payer_adds_as_the_months_do() -> None:
     assert np.array_equal(book.net(PAYERS, 5), by_months(book))
 
 
+def test_the_cube_holds_each_nonzero_amount_of_the_months() -> None:
+    """``cube`` puts every nonzero amount of :meth:`months` in its (month, payer, category) cell,
+    bit for bit: staff amounts in a category the people also have and in one they do not, a
+    month nobody is booked in but staff, rule changes, and a month booked twice (the later
+    booking's amounts win, as cell by cell); amounts outside the cube are refused."""
+    import pytest
+
+    from sim.accounts.payers import CATEGORIES, PAYERS
+
+    model = ProgrammeModel(load_scenario(ROOT / "scenarios" / "c2-lycksele.yaml"), rng=0)
+    model.run(3)
+    r = model.regime
+    key = book_step.keys(model.state)
+    other = type(r.money)(**{**vars(r.money), "sa_norm_single_sek_per_month": 9000.0})
+    book = LedgerBook()
+    book.add(0, key, r.money, r.programme_money, {("municipality", "programme_staff"): -100.25,
+                                                   ("municipality", "social_assistance"): -0.1})
+    book.add(1, key, other, r.programme_money)
+    book.add(2, key[:0], r.money, r.programme_money, {("region", "programme_staff"): -3.5})
+    book.add(4, key[:50], r.money, r.programme_money)
+
+    def by_months(b: LedgerBook) -> np.ndarray:
+        out = np.zeros((5, len(PAYERS), len(CATEGORIES)))
+        for t, totals in b.months():
+            for (payer, cat), v in totals.items():
+                if v != 0.0:
+                    out[t, PAYERS.index(payer), CATEGORIES.index(cat)] = v
+        return out
+
+    cube = book.cube(PAYERS, CATEGORIES, 5)
+    assert np.array_equal(cube, by_months(book)) and np.count_nonzero(cube[0]) > 2
+    assert not np.signbit(cube[cube == 0.0]).any()  # (no -0.0 where months() has no amount)
+    assert cube[2, PAYERS.index("region"), CATEGORIES.index("programme_staff")] == -3.5
+    with pytest.raises(ValueError, match="outside the run"):
+        book.cube(PAYERS, CATEGORIES, 4)
+    with pytest.raises(ValueError, match="outside the run"):
+        book.cube(PAYERS[1:], CATEGORIES, 5)
+    book.add(1, key[:20], r.money, r.programme_money, {("state", "programme_staff"): -7.0})  # month 1 again
+    assert np.array_equal(book.cube(PAYERS, CATEGORIES, 5), by_months(book))
+
+
 def test_large_groups_sum_the_same_without_the_dense_matrix(monkeypatch) -> None:  # noqa: ANN001
     """Above DENSE_CELLS (month, state) cells the book sums with np.add.at; same sums."""
     model = ProgrammeModel(load_scenario(ROOT / "scenarios" / "sigtuna-resursjobb.yaml"), rng=4, record_events=False)

@@ -628,6 +628,45 @@ class LedgerBook:
             out[ts] += part
         return out
 
+    def cube(self, payers: tuple[str, ...], categories: tuple[str, ...], months: int) -> np.ndarray:
+        """Net SEK ``[month, payer, category]`` over ``months`` months: each nonzero amount of
+        :meth:`months` in its cell (the same numbers: a month's sum of a pair, plus its extra
+        amount of that pair, added as :meth:`months` adds them), without a dict per month.
+
+        Raises:
+            ValueError: for a nonzero amount outside ``months`` months, ``payers`` or ``categories``.
+        """
+        self._post_pending()
+        out = np.zeros((months, len(payers), len(categories)))
+        ts = [t for g in self._gathered for t in g.ts]
+        if len(set(ts)) < len(ts):  # a month booked twice: each booking in turn, as months() lists them
+            for t, totals in self.months():
+                for pair, amount in totals.items():
+                    if amount != 0.0:
+                        self._cells(out, np.array([t]), [pair], np.array([[amount]]), payers, categories)
+            return out
+        for g, pairs, sums in self._blocks:
+            e, ks, v = g.extras_flat()
+            cells = list(dict.fromkeys([*pairs, *ks]))  # every pair with an amount: the postings', then the extras'
+            column = {pair: j for j, pair in enumerate(cells)}
+            booked = np.asarray(g.sizes) > 0
+            amounts = np.zeros((len(g.ts), len(cells)))
+            amounts[booked, :len(pairs)] = sums[booked]  # (a month nobody was booked in has no postings)
+            amounts[e, np.array([column[k] for k in ks], np.int64)] += v  # (one extra amount per month and pair)
+            self._cells(out, np.asarray(g.ts, np.int64), cells, amounts, payers, categories)
+        return out
+
+    @staticmethod
+    def _cells(out: np.ndarray, ts: np.ndarray, pairs: list[tuple[str, str]], amounts: np.ndarray,
+               payers: tuple[str, ...], categories: tuple[str, ...]) -> None:
+        """Write ``amounts[month, pair]`` that are nonzero into ``out[ts[month], payer, category]``."""
+        p = np.array([payers.index(a) if a in payers else -1 for a, _ in pairs], np.int64)
+        c = np.array([categories.index(b) if b in categories else -1 for _, b in pairs], np.int64)
+        month, j = np.nonzero(amounts != 0.0)
+        if month.size and (ts[month].max() >= out.shape[0] or (p[j] < 0).any() or (c[j] < 0).any()):
+            raise ValueError("ledger rows outside the run's months, payers or categories")
+        out[ts[month], p[j], c[j]] = amounts[month, j]
+
     def _net_by_months(self, payers: tuple[str, ...], months: int) -> np.ndarray:
         out = np.zeros((months, len(payers)))
         index = {p: j for j, p in enumerate(payers)}

@@ -80,6 +80,16 @@ def _reposted(r: RunResult, a: Assumption, value: float, months: int) -> np.ndar
     return book.net(PAYERS, months)
 
 
+def _rerun_nets(r: RunResult, months: int) -> np.ndarray:
+    """A re-run's net SEK ``[month, payer]`` over ``months`` months (kept by
+    :func:`~sim.runs.replications.nets_only` over its own horizon, which is the comparison's)."""
+    if r.nets is None:  # (a re-run given by the caller as a whole run)
+        return r.ledger_book.net(PAYERS, months)
+    if len(r.nets) != months:
+        raise ValueError(f"a re-run of {r.scenario!r} has {len(r.nets)} months, the comparison {months}")
+    return r.nets
+
+
 def _with_member_share(scenario: Scenario, value: float) -> Scenario:
     """``scenario`` with the population entering at a-kassa membership ``value``: the cohort and an
     inflow that inherits the share (an inflow that writes a share of its own keeps it, as with
@@ -94,8 +104,8 @@ def _with_member_share(scenario: Scenario, value: float) -> Scenario:
 def rerun_requests(baseline: Request, scenarios: Sequence[Request]) -> dict[tuple[int, float], Request]:
     """The re-runs the lines of assumptions that change what people do need: for each such value,
     the baseline's (key ``(-1, value)``, shared by every scenario's line) and each scenario's
-    (``(k, value)``), with the same seeds, without event logs and keeping only their ledgers
-    (:func:`~sim.runs.replications.ledger_only`: the lines read nothing else). Run them with the comparison's
+    (``(k, value)``), with the same seeds, without event logs and keeping only their nets by month
+    and payer (:func:`~sim.runs.replications.nets_only`: the lines read nothing else). Run them with the comparison's
     own replications (:func:`~sim.runs.replications.replicate_all`, one batched model where they
     fit) and pass the ensembles to :func:`assumption_lines`."""
     out: dict[tuple[int, float], Request] = {}
@@ -105,7 +115,7 @@ def rerun_requests(baseline: Request, scenarios: Sequence[Request]) -> dict[tupl
         for value in a.values:
             for k, rq in enumerate((baseline, *scenarios), start=-1):
                 out[(k, value)] = Request(_with_member_share(rq.scenario, value), rq.seed, rq.replications, False,
-                                          rq.fixed_parameters, ledger_only=True)
+                                          rq.fixed_parameters, nets_only=True)
     return out
 
 
@@ -165,9 +175,9 @@ def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: 
                     sc = np.stack([_reposted(r, a, value, months) for r in ens.results])
                 else:
                     if (a.name, value, months) not in base_nets:
-                        base_nets[(a.name, value, months)] = np.stack([r.ledger_book.net(PAYERS, months)
+                        base_nets[(a.name, value, months)] = np.stack([_rerun_nets(r, months)
                                                                       for r in reruns[(-1, value)].results])
-                    sc = np.stack([r.ledger_book.net(PAYERS, months) for r in reruns[(index, value)].results])
+                    sc = np.stack([_rerun_nets(r, months) for r in reruns[(index, value)].results])
                 base = base_nets[(a.name, value, months)]
                 rows += _rows(label, a, value, current, horizons, origin, disc, base, sc)
     return pd.DataFrame(rows, columns=list(LINE_COLUMNS))

@@ -133,14 +133,7 @@ def ledger_cube(r: RunResult, start: int, months: int) -> np.ndarray:
     if book is None or r.start_month != start:
         cube = net_by_payer_category(r.tables["ledger"], start, months)
     else:
-        cube = np.zeros((months, len(PAYERS), len(CATEGORIES)))
-        payer, category = {p: j for j, p in enumerate(PAYERS)}, {c: k for k, c in enumerate(CATEGORIES)}
-        for t, totals in book.months():
-            for (p, c), amount in totals.items():
-                if amount != 0.0:
-                    if t >= months or p not in payer or c not in category:
-                        raise ValueError("ledger rows outside the run's months, payers or categories")
-                    cube[t, payer[p], category[c]] = amount
+        cube = book.cube(tuple(PAYERS), tuple(CATEGORIES), months)
     cache[(start, months)] = cube
     return cube
 

@@ -40,10 +40,10 @@ def code_version() -> str:
 
 
 def replication_key(scenario: Scenario, seed: int, record_events: bool, code: str | None = None, *,
-                    ledger_only: bool = False) -> str:
+                    nets_only: bool = False) -> str:
     """What names one replication in a :class:`~sim.runs.partial.ReplicationStore`: the resolved
     scenario, its seed, whether events are kept, the code (``code``: :func:`code_version`) and
-    whether only its ledger is kept (:func:`sim.runs.replications.ledger_only`).
+    whether only its nets are kept (:func:`sim.runs.replications.nets_only`).
 
     The scenario enters as the SHA-256 of pydantic's own JSON of it (``model_dump_json``, the
     same content as :func:`content_hash` reads, without sorting its keys in Python: 0.16 against
@@ -52,8 +52,8 @@ def replication_key(scenario: Scenario, seed: int, record_events: bool, code: st
     scenario_text = hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()
     what = {"scenario": scenario_text, "seed": int(seed), "events": bool(record_events),
             "code": code_version() if code is None else code}
-    if ledger_only:
-        what["ledger_only"] = True
+    if nets_only:
+        what["nets_only"] = True
     text = json.dumps(what, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 

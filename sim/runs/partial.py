@@ -10,8 +10,8 @@ whole. A command started again with the same arguments finds the same folder, re
 replications stored there instead of computing them, and removes the folder once its results
 are written. The stored results are the very objects a run returns (pickled, with the records
 the comparison re-posts and follows; a comparison's re-runs for its assumption lines are kept as
-the ledger books the lines read, :func:`sim.runs.replications.ledger_only`, under keys of their
-own), so a resumed run equals an uninterrupted one.
+the nets by month and payer the lines read, :func:`sim.runs.replications.nets_only`, under keys of
+their own), so a resumed run equals an uninterrupted one.
 
 The folder is the user's own (written by this user's almsim under their output folder); it is
 read only by the command that wrote it. Like the sweep store, it survives a killed process,

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.accounts.payers import PAYERS
 from sim.engine.streams import replication_seeds
 from sim.runs.identity import VERSION, code_version, content_hash, replication_key, run_id
 from sim.runs.partial import ReplicationStore
@@ -37,7 +38,7 @@ from sim.runs.results import RunResult, atomic_dir
 from sim.runs.workers import process_pool
 from sim.scenario.schema import Scenario
 
-__all__ = ["simulate", "simulate_batch", "replicate", "replicate_all", "Request", "Ensemble", "ledger_only",
+__all__ = ["simulate", "simulate_batch", "replicate", "replicate_all", "Request", "Ensemble", "nets_only",
            "content_hash", "code_version", "replication_key", "run_id", "flatten_summary", "VERSION", "QUANTILES"]
 
 QUANTILES = (0.1, 0.5, 0.9)
@@ -125,7 +126,7 @@ def _batch(scenarios: Sequence[Scenario], seeds: Sequence[int], record_events: b
 
 
 #: What :func:`_run` runs: scenario, seed, record_events, and whether the headline numbers are
-#: worked out (not for re-runs of which only the ledger is kept: :func:`ledger_only`).
+#: worked out (not for re-runs of which only the nets are kept: :func:`nets_only`).
 _Item = tuple[Scenario, int, bool, bool]
 
 
@@ -159,10 +160,10 @@ class Request:
     replications: int = 1
     record_events: bool = True
     fixed_parameters: bool = False
-    #: keep only each replication's ledger book (:func:`ledger_only`; no tables, no headline numbers):
-    #: what a comparison's re-runs for its assumption lines read; a store keeps them so, under keys
-    #: of their own
-    ledger_only: bool = False
+    #: keep only each replication's net by month and payer (:func:`nets_only`; no tables, no
+    #: headline numbers, no ledger book): what a comparison's re-runs for its assumption lines
+    #: read; a store keeps them so, under keys of their own
+    nets_only: bool = False
 
 
 def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, workers: int = 1,
@@ -217,7 +218,7 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
         results: dict[int, RunResult] = {}
         keys: list[str] = []
         if kept is not None:  # read back what a killed command kept
-            keys = [replication_key(sc, s, rq.record_events, code, ledger_only=rq.ledger_only)
+            keys = [replication_key(sc, s, rq.record_events, code, nets_only=rq.nets_only)
                     for sc, s in zip(scenarios, seeds, strict=True)]
             for i, key in enumerate(keys):
                 found = kept.get(key)
@@ -233,8 +234,8 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
 
     def finished(item: tuple[int, int], result: RunResult) -> None:
         j, i = item
-        if requests[j].ledger_only:
-            result = ledger_only(result)
+        if requests[j].nets_only:
+            result = nets_only(result)
         plans[j][3][i] = result
         if kept is not None:
             kept.put(plans[j][4][i], result)
@@ -244,7 +245,7 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
     started: list[int | None] = [None] * len(requests)  # worker processes each request's runs started
     if todo:
         items: list[_Item] = [(plans[j][1][i], plans[j][0][i], requests[j].record_events,
-                               not requests[j].ledger_only) for j, i in todo]
+                               not requests[j].nets_only) for j, i in todo]
         together = _batchable([it[0] for it in items])
         if together or len(requests) == 1:
             n = _run(items, todo, workers, finished, together)
@@ -292,15 +293,19 @@ def _run(items: list[_Item], names: list[Any], workers: int,
     return min(workers, len(jobs))
 
 
-def ledger_only(result: RunResult) -> RunResult:
-    """``result`` with its ledger book only (no tables, no records; the headline numbers only if
-    it has them: :func:`replicate_all` does not work them out for a :class:`Request` with
-    ``ledger_only``), for runs of which nothing else is read (a comparison's re-runs for its
-    assumption lines read each payer's net by month from the book). Kept in a store, it costs a third of the whole
-    result to write (measured: ~0.7 against ~2 ms a replication of the main job)."""
+def nets_only(result: RunResult) -> RunResult:
+    """``result`` with only each payer's net by month over its horizon (:attr:`RunResult.nets`:
+    its ledger book's :meth:`~sim.accounts.book.LedgerBook.net` of
+    :data:`~sim.accounts.payers.PAYERS`) and its headline numbers if it has them
+    (:func:`replicate_all` does not work them out for a :class:`Request` with ``nets_only``): no
+    tables, no records, no book. For runs of which nothing else is read: a comparison's re-runs
+    for its a-kassa lines. The book is posted here, as the lines would post it, and dropped: in
+    memory and in a store a re-run is its nets (~7 kB in the main job), not a book (~32 kB,
+    pickled with every key packed, ~0.5 ms a run)."""
     return RunResult(scenario=result.scenario, seed=result.seed, start_month=result.start_month,
                      horizon_months=result.horizon_months, programmes=list(result.programmes), tables={},
-                     summary=result.summary, manifest=result.manifest, ledger_book=result.ledger_book)
+                     summary=result.summary, manifest=result.manifest,
+                     nets=result.ledger_book.net(PAYERS, result.horizon_months))
 
 
 def _bands(values: Sequence[float | None]) -> dict[str, float | None]:

@@ -23,6 +23,7 @@ folder through a temporary sibling and one rename, so a reader never sees half a
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -94,6 +95,9 @@ class RunResult:
     ledger_book: Any = field(default=None, repr=False, compare=False)
     #: the records the tables are built from (not saved; see :meth:`followed`)
     records: Any = field(default=None, repr=False, compare=False)
+    #: net SEK ``[month, payer]`` of :data:`sim.accounts.payers.PAYERS` over the horizon, for a run
+    #: kept as nothing else (:func:`sim.runs.replications.nets_only`; else ``None``)
+    nets: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def followed(self, payers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The people followed with ``track=``, as arrays: net SEK ``[person, month, payer]``
@@ -125,9 +129,7 @@ class RunResult:
         names = [p.name for p in model.spec.programmes]
         start = model.start
         months = len(rec.stocks)
-        month_labels = np.array([format_month(start + t) for t in range(max(months, 1))], dtype=object)
-
-        build = _TableBuilder(model, names, month_labels)
+        build = _TableBuilder(model, names, _month_labels(start, max(months, 1)))
         tables = LazyTables({name: getattr(build, name) for name in TABLES
                              if not name.startswith("tracked") or model.track.size})
         result = cls(scenario=model.spec.name, seed=model.seed, start_month=start,
@@ -204,6 +206,13 @@ class atomic_dir:  # noqa: N801 - used as a context manager, reads like a functi
             shutil.rmtree(old, ignore_errors=True)
 
 
+@functools.lru_cache(maxsize=64)
+def _month_labels(start: int, months: int) -> np.ndarray:
+    """``YYYY-MM`` of months ``start .. start + months - 1`` (object array, read-only): made once
+    for the many runs of a batch or comparison that share their months (~0.2 ms a run)."""
+    labels = np.array([format_month(start + t) for t in range(months)], dtype=object)
+    labels.flags.writeable = False
+    return labels
 
 
 #: The columns of each table built from its columns, in order.
