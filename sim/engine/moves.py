@@ -47,8 +47,9 @@ def apply_moves(ids, dst, keep_programme, stage, months_in_stage, programme, mot
     Leaving for work or studies ends the guarantee; entering JOB or Fas 3 starts it; work
     resets the months out of work.
 
-    Returns each person's previous stage and programme tag, and -1; or, if a move is not
-    allowed (a bug), the position of the first such move, with nothing written.
+    Returns each person's previous stage and programme tag, -1 and the programmes whose tagged
+    people moved (bit ``p`` for programme ``p``); or, if a move is not allowed (a bug), the
+    position of the first such move, with nothing written.
     """
     n = ids.size
     src = np.empty(n, np.uint8)
@@ -56,13 +57,16 @@ def apply_moves(ids, dst, keep_programme, stage, months_in_stage, programme, mot
     for j in range(n):  # check every move before writing any
         src[j] = stage[ids[j]]
         if not legal[src[j], dst[j]]:
-            return src, prog, j
+            return src, prog, j, 0
+    touched = 0
     for j in range(n):
         i = ids[j]
         s = src[j]
         d = dst[j]
         p = programme[i]
         prog[j] = p
+        if p >= 0:
+            touched |= 1 << np.int64(p)
         stage[i] = d
         months_in_stage[i] = 0
         if not keep_programme:
@@ -78,7 +82,7 @@ def apply_moves(ids, dst, keep_programme, stage, months_in_stage, programme, mot
         if d == _WORK:
             months_out_of_work[i] = 0
         flow[np.int64(s) * _N_STAGES + d] += 1
-    return src, prog, -1
+    return src, prog, -1, touched
 
 
 def _apply(state: RunState, ids: np.ndarray, dst: np.ndarray, *, keep_programme: bool = False) -> None:
@@ -87,11 +91,13 @@ def _apply(state: RunState, ids: np.ndarray, dst: np.ndarray, *, keep_programme:
     if ids.size == 0:
         return
     pop = state.pop
-    src, prog, bad = state.run(apply_moves, ids, dst, keep_programme, pop.stage, pop.months_in_stage, pop.programme,
-                               pop.motivation, state.moved, pop.in_guarantee, pop.job_days, pop.months_out_of_work,
-                               LEGAL, state.rec.flow_counts(state.t))
+    src, prog, bad, touched = state.run(
+        apply_moves, ids, dst, keep_programme, pop.stage, pop.months_in_stage, pop.programme, pop.motivation,
+        state.moved, pop.in_guarantee, pop.job_days, pop.months_out_of_work, LEGAL, state.rec.flow_counts(state.t))
     if bad >= 0:  # a bug, never bad input: fail loudly
         _illegal(src[bad], dst[bad])
+    if touched:
+        state.tagged_moved(int(touched))
     state.rec.log_events(state.t, ids, src, dst, prog)
 
 

@@ -77,9 +77,7 @@ def step(state: RunState) -> None:
     state.run(advance_clocks, pop.stage, pop.programme, pop.ui_entitled, pop.in_guarantee, pop.ui_days,
               pop.job_days, pop.work_history, pop.months_in_stage, pop.months_out_of_work,
               pop.months_since_programme, state.counts_as_work, days)
-    if any(p.motivation_loss > 0 for p in r.programmes):
-        waiting = state.waiting()
-        for p in r.programmes:
-            if p.motivation_loss > 0:
-                w = waiting[pop.programme[waiting] == p.index]
-                pop.motivation[w] *= np.float32(1.0 - p.motivation_loss)
+    for p in r.programmes:
+        if p.motivation_loss > 0:
+            w = state.queue(p.index)
+            pop.motivation[w] *= np.float32(1.0 - p.motivation_loss)

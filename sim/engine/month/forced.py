@@ -99,12 +99,11 @@ def step(state: RunState) -> None:
     pop.in_guarantee[enter] = True
     moves.move(state, enter[st[enter] == _S.OPEN], _S.JOB)
     moves.move(state, to_fas3, _S.FAS3)
-    waiting = state.waiting()
-    waiting = waiting[~state.moved[waiting]]
     for p in r.programmes:
         part = state.participants(p)
         part = part[~state.moved[part]]
-        w = waiting[pop.programme[waiting] == p.index]
+        w = state.queue(p.index)
+        w = w[~state.moved[w]]
         if not p.active:
             moves.leave_programme(state, part, p, completed=False, reason="closed")
             moves.leave_queue(state, w)

@@ -20,13 +20,12 @@ __all__ = ["step", "months_left_in_budget_year"]
 def step(state: RunState) -> None:
     """Admit from each programme's waiting list."""
     pop = state.pop
-    waiting_all = state.waiting()
     months_left = months_left_in_budget_year(state)
     for p, spec, slots, budgets in zip(state.regime.programmes, state.spec.programmes, state.slots,
                                       state.budgets, strict=True):
         if not p.active:
             continue
-        w = waiting_all[pop.programme[waiting_all] == p.index]
+        w = state.queue(p.index)
         if w.size == 0:
             continue
         part = state.participants(p)
