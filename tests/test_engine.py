@@ -300,3 +300,33 @@ def test_the_list_of_the_tagged_holds_everyone_tagged_in_order(monkeypatch) -> N
         monkeypatch.setattr(sub_step, "step", step)
     m.run(36)
     assert len(checked) == 36 * len(model_module.MONTH) and max(checked) > 0
+
+
+def test_participants_and_queues_kept_per_programme_are_those_a_scan_finds(monkeypatch) -> None:  # noqa: ANN001
+    """Each programme's participants and queue, kept until someone tagged to that programme
+    moves, are the people a scan of everyone finds (ascending) after every sub-step, with
+    several programmes referring, admitting and losing people in the same months."""
+    from pathlib import Path
+
+    from sim import load_scenario
+    from sim.engine import model as model_module
+    from sim.scenario.stages import Stage
+
+    root = Path(__file__).resolve().parents[1]
+    m = ProgrammeModel(load_scenario(root / "scenarios" / "national-scale.yaml",
+                                     ["population.cohort.size=6000", "population.inflow.people_per_month=20"]), rng=2)
+    checked = []
+    for sub_step in model_module.MONTH:
+        def step(state, original=sub_step.step):  # noqa: ANN001, ANN202
+            original(state)
+            pop = state.pop
+            for p in state.regime.programmes:
+                for got, stage in ((state.participants(p), p.stage), (state.queue(p.index), Stage.WAITING)):
+                    want = np.flatnonzero((pop.programme == p.index) & (pop.stage == stage))
+                    np.testing.assert_array_equal(got, want)
+                    checked.append(got.size)
+
+        monkeypatch.setattr(sub_step, "step", step)
+    m.run(30)
+    assert len(checked) == 30 * len(model_module.MONTH) * 2 * len(m.regime.programmes)
+    assert sum(checked) > 0
