@@ -124,24 +124,18 @@ class Recorder:
         self.tracked_state: list[dict[str, np.ndarray | int]] = []
         self.tracked_money: list[tuple[int, np.ndarray, dict[tuple[str, str], np.ndarray]]] = []
 
-    def record(self, t: int, pop: Population, tagged: np.ndarray, slots: Sequence[Slots],
-               budgets: Sequence[dict[str, Budget]], counts: np.ndarray | None = None) -> None:
+    def record(self, t: int, counts: np.ndarray, tagged: np.ndarray, slots: Sequence[Slots],
+               budgets: Sequence[dict[str, Budget]]) -> None:
         """Stocks and queues at the start of month ``t`` (after arrivals).
 
         Args:
-            tagged: ids of everyone tagged to a programme (a superset is fine).
-            counts: people by stage, if counted already (:func:`stage_counts`).
+            counts: people by stage (:func:`stage_counts`).
+            tagged: people tagged to each programme by stage (``[programme, stage]``).
         """
-        if counts is None:
-            counts = np.bincount(pop.stage, minlength=_NS)
         self.stocks.append(counts)
         if self.n_programmes:
-            has = tagged  # few people: work on them only
-            has = has[pop.programme[has] >= 0]
-            st = pop.stage[has]
-            pr = pop.programme[has].astype(np.int64)
-            waiting = np.bincount(pr[st == Stage.WAITING], minlength=self.n_programmes)
-            inside = np.bincount(pr[_IN_PROGRAMME[st]], minlength=self.n_programmes)
+            waiting = tagged[:, Stage.WAITING]
+            inside = tagged[:, _IN_PROGRAMME].sum(axis=1)
             for i in range(self.n_programmes):
                 spent = sum(b.spent for b in budgets[i].values())
                 self.queues.append((t, i, int(waiting[i]), int(inside[i]), slots[i].capacity, spent))

@@ -342,13 +342,24 @@ class RunState(WaitingLists):
         and a move changes only the lists of the movers' programme, so the others' stay right
         (10^6 people: ~2 passes a month instead of ~7 made anew after any move).
         """
-        if self._groups is None or self._groups_at[i] != self._moves_of[i]:
+        ids, starts = self._found(i)
+        g = i * _N_STAGES + stage
+        return ids[starts[g]:starts[g + 1]]
+
+    def _found(self, i: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`tagged_groups` of the tagged, made anew if someone tagged to programme ``i``
+        (default: to any) moved since they were last found (see :meth:`_grouped`)."""
+        if self._groups is None or (self._groups_at[i] != self._moves_of[i] if i is not None
+                                    else self._groups_at != self._moves_of):
             self._groups = self.run(tagged_groups, self.tagged(), self.pop.programme, self.pop.stage,
                                     len(self.regime.programmes) * _N_STAGES)
             self._groups_at = list(self._moves_of)
-        ids, starts = self._groups
-        g = i * _N_STAGES + stage
-        return ids[starts[g]:starts[g + 1]]
+        return self._groups
+
+    def tagged_by_stage(self) -> np.ndarray:
+        """How many people tagged to each programme are in each stage (``[programme, stage]``)."""
+        starts = self._found()[1]
+        return np.diff(starts).reshape(-1, _N_STAGES)
 
     def participants(self, p: ProgrammeRegime) -> np.ndarray:
         """Ids of the participants of programme ``p`` (ascending; do not change them in place)."""

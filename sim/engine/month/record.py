@@ -12,4 +12,4 @@ __all__ = ["step"]
 def step(state: RunState) -> None:
     """Record the state the month starts in (after arrivals and limits)."""
     counts = state.run(stage_counts, state.pop.stage, len(Stage))
-    state.rec.record(state.t, state.pop, state.tagged(), state.slots, state.budgets, counts)
+    state.rec.record(state.t, counts, state.tagged_by_stage(), state.slots, state.budgets)
