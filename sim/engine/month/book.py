@@ -34,13 +34,14 @@ def step(state: RunState) -> None:
         state.rec.key_events(key, r.money, r.programme_money)
 
 
-def keys(state: RunState) -> np.ndarray:
-    """Everyone's ledger grouping key this month."""
+def keys(state: RunState, ids: np.ndarray | None = None) -> np.ndarray:
+    """Everyone's ledger grouping key this month (or that of the people ``ids``)."""
     pop = state.pop
-    return state.run(ledger_keys, pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
-                     pop.ui_income_related, pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days,
-                     pop.reference_wage, pop.birth_month, state.month - 26 * 12,
-                     np.float32(state.regime.job_days_to_fas3))
+    arrays = (pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled, pop.ui_income_related,
+              pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage, pop.birth_month)
+    if ids is not None:
+        arrays = tuple(a[ids] for a in arrays)
+    return state.run(ledger_keys, *arrays, state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3))
 
 
 def ledger_input(state: RunState, ids: np.ndarray | None = None) -> LedgerInput:

