@@ -330,3 +330,26 @@ def test_participants_and_queues_kept_per_programme_are_those_a_scan_finds(monke
     m.run(30)
     assert len(checked) == 30 * len(model_module.MONTH) * 2 * len(m.regime.programmes)
     assert sum(checked) > 0
+
+
+def test_income_support_from_ledger_keys_is_that_of_posting_each_person() -> None:
+    """The follow-ups' income support, read from the postings of each distinct ledger key, is
+    what posting each person's own state gives (everyone, every few months)."""
+    from pathlib import Path
+
+    from sim import load_scenario
+    from sim.accounts.rules import post
+    from sim.engine.month.book import ledger_input
+    from sim.engine.month.follow_up import income_support, support_codes
+
+    root = Path(__file__).resolve().parents[1]
+    m = ProgrammeModel(load_scenario(root / "scenarios" / "national-scale.yaml",
+                                     ["population.cohort.size=2000", "population.inflow.people_per_month=10"]), rng=3)
+    seen = set()
+    for _ in range(6):
+        m.run(5)
+        s, ids = m.state, m.state.ids
+        want = support_codes(post(ledger_input(s, ids), s.regime.money, s.regime.programme_money), ids.size)
+        np.testing.assert_array_equal(income_support(s, ids), want)
+        seen |= set(want.tolist())
+    assert len(seen) == 4  # every code occurs
