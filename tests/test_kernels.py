@@ -236,10 +236,11 @@ def test_stage_counts_is_bincount(compiled: bool, n: int) -> None:
 
 
 @pytest.mark.parametrize("compiled", [True, False])
-def test_guarantee_moves_follow_the_rules(compiled: bool) -> None:
-    """The ids of each rule, written out with numpy; more than 255 of each (counts must not wrap)."""
+@pytest.mark.parametrize("n", [20_000, 20_005])
+def test_guarantee_moves_follow_the_rules(compiled: bool, n: int) -> None:
+    """The ids of each rule, written out with numpy; more than 255 of each (counts must not wrap);
+    people in whole words of eight codes and after them."""
     rng = np.random.default_rng(4)
-    n = 20_000
     stage = rng.integers(0, len(Stage), n).astype(np.uint8)
     moved = rng.random(n) < 0.1
     in_guarantee = rng.random(n) < 0.3

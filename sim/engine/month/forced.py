@@ -36,7 +36,9 @@ def guarantee_moves(stage, moved, in_guarantee, ui_entitled, ui_days, children, 
     both, their stages differ), then the lists are counted and filled from the codes (few are
     chosen: the fill's branch is predictable). One loop writing both lists of ids as it went
     could not be vectorised and cost ~2x as much at 10^6 people (measured, 7.4 -> 3.9 ms a
-    month); a loop and a list of flags per rule cost ~1.9 ms, one pass and one code ~1.4.
+    month); a loop and a list of flags per rule cost ~1.9 ms, one pass and one code ~1.4. The
+    fill reads the codes eight at a time (as one uint64) and skips the words that are all 0
+    (1.68 -> 1.38 ms; most of the rest is reading the nine arrays, 16 bytes a person).
     The loops are written here, not as helpers of their own: each helper is typed and compiled
     apart (~0.3-0.6 CPU-s each on a machine's first run).
     """
@@ -62,15 +64,19 @@ def guarantee_moves(stage, moved, in_guarantee, ui_entitled, ui_days, children, 
     to_fas3 = np.empty(n_fas3, np.int64)
     a = 0
     b = 0
-    for i in range(n):
-        c = code[i]
-        if c:  # (one test per person: c == 1, then c == 2, cost ~0.15 ms more)
-            if c == 1:
-                enter[a] = i
-                a += 1
-            else:
-                to_fas3[b] = i
-                b += 1
+    words = code[:n - n % 8].view(np.uint64)  # eight codes at a time: most are 0
+    for w in range(words.size + (n % 8 > 0)):
+        if w < words.size and words[w] == 0:
+            continue
+        for i in range(8 * w, min(8 * w + 8, n)):
+            c = code[i]
+            if c:  # (one test per person: c == 1, then c == 2, cost ~0.15 ms more)
+                if c == 1:
+                    enter[a] = i
+                    a += 1
+                else:
+                    to_fas3[b] = i
+                    b += 1
     return enter, to_fas3
 
 
