@@ -111,47 +111,54 @@ class WaitingLists:
     leaving a programme (:meth:`followed`), among those who left one in the months that can be
     followed up now."""
 
+    #: ids tagged since the list of the tagged was last merged (see tags_added)
+    _tag_pending: tuple[np.ndarray, ...] = ()
+
     def tagged(self) -> np.ndarray:
         """Ids (ascending) of everyone on a waiting list or in a programme, and perhaps some
         who have left one since the list was made: callers filter by programme and stage.
 
         They are few, so the steps that look for participants or queues start from them. The
         list is made from everyone once, then kept: people tagged (:meth:`tags_added`) are
-        merged in, and those who left are dropped once a month (:meth:`new_month`), each
-        costing a pass over the list instead of over everyone (~0.2 against ~1.8 ms at 10^6
-        people; up to :data:`SMALL` people it is made anew, and when the list or the newly
-        tagged are many against everyone: see :meth:`tags_added`). Leaving a programme only
-        removes tags.
+        merged in when the list is next read, and those who left are dropped once a month
+        (:meth:`new_month`), each costing a pass over the list instead of over everyone (~0.2
+        against ~1.8 ms at 10^6 people; up to :data:`SMALL` people it is made anew, and when the
+        list and the newly tagged are many against everyone: see :meth:`tags_added`). Leaving a
+        programme only removes tags.
         """
         if self._tag_cache is None:
             self._tag_cache = np.flatnonzero(self.pop.programme >= 0)
+        elif self._tag_pending:  # a stable sort of a list that is sorted but for its end: a merge
+            ids = np.sort(np.concatenate((self._tag_cache, *self._tag_pending)), kind="stable")
+            self._tag_cache = ids[np.concatenate(([True], ids[1:] != ids[:-1]))] if ids.size else ids
+        self._tag_pending = ()
         return self._tag_cache
 
     def tags_added(self, ids: np.ndarray | None = None) -> None:
         """Note that ``ids`` were tagged to a programme (``None``: the list is made anew).
 
-        Merging them in costs ~5 ns per person listed and ~60 per person tagged, making the
-        list anew ~1 ns per person (measured: a batch of 256 C2 runs, 44,544 people, lists
-        ~15,000 and refers ~1,000 at once, ~140 against ~30 us; a run of 10^6 people lists
-        ~20,000 and refers a few hundred, ~90 against ~750 us): the cheaper is done.
+        They are merged in when the list is next read (:meth:`tagged`; the month's referrals
+        to every programme at once), costing ~4 ns per person listed or tagged; making the list
+        anew costs ~1 ns per person of everyone: the cheaper is done (measured at 10^6 people,
+        ~45,000 listed and three programmes referring ~3,000 each: ~0.2 ms a month merged once
+        by a sort, ~0.8 merged into the list one programme after another by ``np.insert``).
         """
         self._tags_version += 1
         old = self._tag_cache
-        if ids is None or old is None or len(self.pop) <= SMALL or 5 * old.size + 60 * ids.size > len(self.pop):
+        pending = (*self._tag_pending, ids) if ids is not None else ()
+        if (ids is None or old is None or len(self.pop) <= SMALL
+                or 4 * (old.size + sum(a.size for a in pending)) > len(self.pop)):
             self._tag_cache = None
-            return
-        if ids.size > 1 and not (ids[1:] > ids[:-1]).all():  # (referrals come ascending)
-            ids = np.unique(ids)
-        at = np.searchsorted(old, ids)
-        fresh = ids[(at == old.size) | (old[np.minimum(at, max(old.size - 1, 0))] != ids)] if old.size else ids
-        self._tag_cache = np.insert(old, np.searchsorted(old, fresh), fresh)
+            pending = ()
+        self._tag_pending = pending
 
     def new_month(self) -> None:
         """Nobody has moved yet this month (and people no longer tagged leave the list of the
         tagged)."""
         self.moved[:] = False
         if self._tag_cache is not None:
-            self._tag_cache = self._tag_cache[self.pop.programme[self._tag_cache] >= 0]
+            tagged = self.tagged()
+            self._tag_cache = tagged[self.pop.programme[tagged] >= 0]
 
     def left_programme(self, ids: np.ndarray) -> None:
         """Note that ``ids`` left a programme this month (their months since one are 0 now)."""
