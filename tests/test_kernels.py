@@ -430,3 +430,24 @@ def test_hazard_pass_leavers_are_those_whose_draw_is_below_their_hazard(seed, pe
         np.testing.assert_array_equal(got[0], ids)
         np.testing.assert_array_equal(got[1], dest)
         np.testing.assert_array_equal(got[2], rows)
+
+
+@pytest.mark.parametrize("blocks", [1, 3])
+def test_hazard_pass_is_the_same_whatever_its_chunks(blocks: int) -> None:
+    """The hazard pass bounds people a chunk at a time, then works out the hazards of the chunk's
+    flagged: its leavers do not depend on the chunks (compiled with its own, 4,096 people, on
+    people spanning several; uncompiled with chunks of 7, which do not divide the blocks)."""
+    from unittest import mock
+
+    from sim.engine.month import exits
+    from sim.engine.month.exits import hazard_pass, stage_bounds
+
+    a = _random_hazard_inputs(11, 20_000, 2, blocks, False)
+    a["bounds"] = stage_bounds(*(a[k] for k in ("table", "constant_total", "work_base", "lock_in", "is_programme",
+                                                "stage_work", "duration", "prows")), a.pop("n_prog"))
+    got = run(hazard_pass, True, *a.values())
+    with mock.patch.object(exits, "_CHUNK", 7):
+        want = run(hazard_pass, False, *a.values())
+    assert got[0].size > 100
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
