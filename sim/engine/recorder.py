@@ -56,17 +56,15 @@ def stage_counts(stage, n_stages):  # noqa: ANN001, ANN201
     return counts
 
 
-def follow_up_cells(pop: Population, k: int, support: np.ndarray,
-                    among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def follow_up_cells(pop: Population, k: int, followed: np.ndarray, support: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """People ``k`` months after leaving a programme, and each one's follow-up cell
-    (programme x stage x income support), as the follow-up records count them; ``among``: ids
-    (ascending) that include all of them, if known (else everyone is searched)."""
-    if among is None:
-        sel = np.flatnonzero(pop.months_since_programme == k)
-    else:
-        sel = among[pop.months_since_programme[among] == k]
+    (programme x stage x income support), as the follow-up records count them; ``followed``:
+    ids (ascending) that include all of them, with their income support codes ``support``."""
+    at = np.flatnonzero(pop.months_since_programme[followed] == k)
+    sel = followed[at]
     lp = pop.last_programme[sel].astype(np.int64)
-    return sel, (lp * _NS + pop.stage[sel]) * _SUPPORT + support[sel]
+    return sel, (lp * _NS + pop.stage[sel]) * _SUPPORT + support[at]
 
 
 def _pack_rows(rows: list[tuple[object, ...]]) -> list[tuple[str, object, object]] | None:
@@ -201,16 +199,16 @@ class Recorder:
         """Note that parameters changed in ``month``."""
         self.reforms.append(month)
 
-    def follow_up(self, t: int, pop: Population, months_after: Sequence[int], support: np.ndarray,
-                  among: np.ndarray | None = None) -> None:
-        """Stage and income support (a code per person, see
-        :data:`sim.engine.month.follow_up.INCOME_SUPPORT`) of people k months after leaving
-        each programme, for each k in ``months_after`` (after month ``t``'s moves); ``among``:
-        ids (ascending) that include all of them, if known."""
+    def follow_up(self, t: int, pop: Population, months_after: Sequence[int], followed: np.ndarray,
+                  support: np.ndarray) -> None:
+        """Stage and income support of people k months after leaving each programme, for each k
+        in ``months_after`` (after month ``t``'s moves); ``followed``: ids (ascending) that
+        include all of them, with their income support (codes of
+        :data:`sim.engine.month.follow_up.INCOME_SUPPORT`, one per id)."""
         if not self.n_programmes:
             return
         for k in months_after:
-            sel, cells = follow_up_cells(pop, k, support, among)
+            sel, cells = follow_up_cells(pop, k, followed, support)
             if sel.size == 0:
                 continue
             counts = np.bincount(cells, minlength=self.n_programmes * _NS * _SUPPORT)

@@ -50,7 +50,5 @@ def step(state: RunState) -> None:
     wanted = np.zeros(max(months) + 1, bool)
     wanted[np.asarray(months)] = True
     followed = state.followed(wanted)
-    support = np.zeros(len(state.pop), np.uint8)
-    if followed.size:
-        support[followed] = income_support(state, followed)
-    state.rec.follow_up(state.t, state.pop, months, support, among=followed)
+    support = income_support(state, followed) if followed.size else np.zeros(0, np.uint8)
+    state.rec.follow_up(state.t, state.pop, months, followed, support)
