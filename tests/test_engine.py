@@ -332,7 +332,7 @@ def test_participants_and_queues_kept_per_programme_are_those_a_scan_finds(monke
     assert sum(checked) > 0
 
 
-def test_income_support_from_ledger_keys_is_that_of_posting_each_person() -> None:
+def test_income_support_from_ledger_keys_is_that_of_posting_each_person(monkeypatch) -> None:  # noqa: ANN001
     """The follow-ups' income support, read from the postings of each distinct ledger key, is
     what posting each person's own state gives (everyone, every few months)."""
     from pathlib import Path
@@ -342,6 +342,7 @@ def test_income_support_from_ledger_keys_is_that_of_posting_each_person() -> Non
     from sim.engine.month.book import ledger_input
     from sim.engine.month.follow_up import income_support, support_codes
 
+    monkeypatch.setattr("sim.engine.month.follow_up.BY_KEY_FROM", 0)
     root = Path(__file__).resolve().parents[1]
     m = ProgrammeModel(load_scenario(root / "scenarios" / "national-scale.yaml",
                                      ["population.cohort.size=2000", "population.inflow.people_per_month=10"]), rng=3)

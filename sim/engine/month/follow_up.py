@@ -10,25 +10,34 @@ from __future__ import annotations
 import numpy as np
 
 from sim.accounts.book import post_keys
-from sim.engine.month.book import keys
+from sim.accounts.rules import post
+from sim.engine.month.book import keys, ledger_input
 from sim.engine.state import RunState
 
-__all__ = ["step", "INCOME_SUPPORT", "income_support", "support_codes"]
+__all__ = ["step", "INCOME_SUPPORT", "BY_KEY_FROM", "income_support", "support_codes"]
 
 #: Codes of the ``income_support`` column of the follow-ups.
 INCOME_SUPPORT = ("none", "social_assistance", "unemployment_insurance", "activity_support")
 
 
+#: From this many people at once, income support is read by ledger key (see :func:`income_support`).
+BY_KEY_FROM = 1_500
+
+
 def income_support(state: RunState, ids: np.ndarray) -> np.ndarray:
     """Each person's income support this month, as a code of :data:`INCOME_SUPPORT` (uint8).
 
-    Read from the postings of each distinct ledger key among them (:mod:`sim.accounts.book`: a
-    key stands for everything the rules read, so the codes are those of posting each person, as
-    a batch reads them): the rules run once per distinct state, not per person (10^6 people,
-    ~11,000 followed in ~1,000 states: 3.0 -> 2.3 ms a month, measured; most of the rest is
-    gathering their state from arrays of everyone).
+    From :data:`BY_KEY_FROM` people on, read from the postings of each distinct ledger key
+    among them (:mod:`sim.accounts.book`: a key stands for everything the rules read, so the
+    codes are those of posting each person, as a batch reads them): the rules then run once per
+    distinct state, not per person. Fewer are posted one by one: the keys' own calls cost more
+    than posting a few people (measured at 10^6 people, ~11,000 followed in ~1,000 states: 2.1
+    -> 1.7 ms a month by key; 300 followed: 150 us per person, 186 by key; a single C2 run,
+    ~10 followed a month: ~4 ms a run more by key).
     """
     r = state.regime
+    if ids.size < BY_KEY_FROM:
+        return support_codes(post(ledger_input(state, ids), r.money, r.programme_money), ids.size)
     distinct, inverse = np.unique(keys(state, ids), return_inverse=True)
     return support_codes(post_keys(distinct, r.money, r.programme_money), distinct.size)[inverse]
 
