@@ -237,15 +237,17 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
     for i in range(max((rq.replications for rq in requests), default=0)):
         todo += [(j, i) for j, rq in enumerate(requests) if i < rq.replications and i not in plans[j][3]]
 
-    def finished(item: tuple[int, int], result: RunResult) -> None:
-        j, i = item
-        if requests[j].nets_only:
-            result = nets_only(result)
-        plans[j][3][i] = result
+    def finished(done: list[tuple[tuple[int, int], RunResult]]) -> None:
+        """Replications that finished together (one model's): kept in one file, then counted."""
+        for n, ((j, i), result) in enumerate(done):
+            if requests[j].nets_only:
+                done[n] = ((j, i), nets_only(result))
+            plans[j][3][i] = done[n][1]
         if kept is not None:
-            kept.put(plans[j][4][i], result)
+            kept.put_all([(plans[j][4][i], result) for (j, i), result in done])
         if progress:
-            progress(1)
+            for _ in done:
+                progress(1)
 
     started: list[int | None] = [None] * len(requests)  # worker processes each request's runs started
     if todo:
@@ -272,10 +274,10 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
 
 
 def _run(items: list[_Item], names: list[Any], workers: int,
-         finished: Callable[[Any, RunResult], None], batchable: bool | None = None) -> int:
+         finished: Callable[[list[tuple[Any, RunResult]]], None], batchable: bool | None = None) -> int:
     """Run ``items`` (scenario, seed, record_events, nets only), batched if they can be (``batchable``,
-    if known), calling ``finished`` with each one's name and result; return the worker processes
-    started (0: all in this process)."""
+    if known), calling ``finished`` with the names and results of those that finished together (a
+    model's, or a run's); return the worker processes started (0: all in this process)."""
     if _batchable([it[0] for it in items]) if batchable is None else batchable:
         jobs: list[tuple[list[int], Callable[[Any], Any], Any]] = [
             (chunk, _batch_job, tuple([items[k][f] for k in chunk] for f in range(4)))
@@ -284,8 +286,7 @@ def _run(items: list[_Item], names: list[Any], workers: int,
         jobs = [([k], _one, items[k]) for k in range(len(items))]
 
     def done(chunk: list[int], out: list[RunResult]) -> None:
-        for k, r in zip(chunk, out, strict=True):
-            finished(names[k], r)
+        finished([(names[k], r) for k, r in zip(chunk, out, strict=True)])
 
     if workers <= 1 or len(jobs) <= 1:
         for chunk, fn, args in jobs:
