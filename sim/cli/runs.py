@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     what-ifs never share a folder. As for ``run``: folders checked and locked before any work,
     replications kept as they finish and resumed by the same command.
     """
+    with _collector_paused():
+        return _compare_command(args)
+
+
+def _compare_command(args: argparse.Namespace) -> int:
     baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides)
     name = args.name or "-".join(s.name for s in scenarios)[:80]
     folder = Path(args.out) / f"compare-{name}" / _comparison_id(args, baseline, scenarios)
@@ -185,6 +191,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 + sum(_estimate(x, 0, False, kept=r * reruns) for s in scenarios for x in (baseline, s)))
 
     return _with_folders([folder], need, lambda: _compare(args, baseline, scenarios, folder))
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused (switched back on after, unless it was off).
+
+    A comparison allocates hundreds of thousands of objects that live to its end (scenarios,
+    runs, books, tables, figures) and little cyclic garbage: measured on the main job, the
+    collector ran 54 times for 0.22 CPU-s (one middle-generation pass over every object made
+    since start-up: 0.12) to free ~70,000 objects; paused, peak memory is the same. Reference
+    counting still frees everything that is not in a cycle. The objects made meanwhile are
+    handed to the oldest generation as the collector is switched back on (``freeze`` then
+    ``unfreeze``: a move of one list), else its first young pass would go over all of them
+    (0.19 CPU-s).
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.unfreeze()
+        if was:
+            gc.enable()
 
 
 def _reruns(args: argparse.Namespace) -> int:
