@@ -112,7 +112,7 @@ def test_the_membership_reruns_are_kept_as_their_nets_and_a_resume_reads_them_ba
     base, policy = pair
     first = compare(base, [policy], seed=2, replications=4, store=tmp_path / "kept")
     kept = ReplicationStore(tmp_path / "kept")
-    results = [kept.get(f.stem) for f in (tmp_path / "kept").glob("*.pickle")]
+    results = [kept.get(k) for k in kept]
     slim = [r for r in results if isinstance(r, RunResult) and not r.tables]
     assert len(results) == 4 * (2 + 2 * 2) and len(slim) == 4 * 2 * 2  # each value's baseline and scenario re-runs
     assert all(r.records is None and r.ledger_book is None for r in slim)
@@ -149,3 +149,18 @@ def test_with_several_scenarios_each_gets_the_lines_it_gets_alone(pair, comparis
     alone = compare(base, [other], seed=2, replications=4).tables["assumption_lines"]
     got = lines[lines["scenario"] == "other"].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, alone)
+
+
+def test_a_rerun_block_built_from_its_ledger_alone_has_the_nets_of_the_whole_block(pair):
+    """A re-run kept as its nets is built from its block's ledger book alone (no other records):
+    the same nets, bit for bit, as the whole block's, in a batch that mixes both kinds of block."""
+    from sim.runs.replications import _batch, nets_only
+
+    base, policy = pair
+    scenarios, seeds = [base, policy, base, policy], [5, 5, 6, 6]
+    whole = _batch(scenarios, seeds, False)
+    mixed = _batch(scenarios, seeds, False, nets=[True, False, False, True])
+    for b in (0, 3):
+        assert mixed[b].records.rec.stocks == [] and not mixed[b].summary  # (its ledger only)
+        np.testing.assert_array_equal(nets_only(mixed[b]).nets, nets_only(whole[b]).nets)
+    assert mixed[1].summary == whole[1].summary

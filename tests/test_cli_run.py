@@ -238,6 +238,61 @@ def test_sweep_and_sensitivity_read_their_file_with_the_strict_reader(tmp_path, 
     assert f"{duplicate}:4: name: duplicate key" in lines[1]
 
 
+def test_compare_writes_its_report_with_the_collector_paused_and_hands_what_it_made_on(monkeypatch, tmp_path):
+    """``compare`` renders and writes its report and tables with the cyclic collector off (not
+    while it runs the models: a finished model is freed by the collector); afterwards it is on
+    again (off if it was off), also after a failure, and the objects made meanwhile are in the
+    oldest generation (the next young pass does not go over them all)."""
+    import gc
+
+    from sim.analysis import comparison
+    from sim.cli import runs
+    from sim.cli.main import main
+    from sim.present import report
+
+    seen: list[tuple[str, bool]] = []
+    made: list[list[int]] = []
+
+    class Done:
+        def to_text(self):
+            return "text"
+
+        def save(self, folder, extra, text):
+            seen.append(("save", gc.isenabled()))
+            made.extend([i] for i in range(5000))
+            if "fail" in str(folder):
+                raise OSError("disk full")
+            return folder
+
+    def fake_compare(*args, **kwargs):
+        seen.append(("compare", gc.isenabled()))
+        return Done()
+
+    def render(c):
+        seen.append(("render", gc.isenabled()))
+        return ""
+
+    monkeypatch.setattr(comparison, "compare", fake_compare)
+    monkeypatch.setattr(report, "render_report", render)
+    monkeypatch.setattr(runs, "_reruns", lambda args: 0)
+    base = ["compare", str(ROOT / "scenarios" / "sigtuna-resursjobb-baseline.yaml"),
+            str(ROOT / "scenarios" / "sigtuna-resursjobb.yaml"), "-q"]
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        assert main([*base, "--out", str(tmp_path / "ok")]) == 0
+        assert gc.isenabled() and gc.get_count()[0] < 1000  # (5,000 lists made, none young)
+        assert main([*base, "--out", str(tmp_path / "fail")]) == 1
+        assert gc.isenabled()
+        gc.disable()
+        assert main([*base, "--out", str(tmp_path / "off")]) == 0
+        assert not gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [("compare", True), ("render", False), ("save", False)] * 2 + [
+        ("compare", False), ("render", False), ("save", False)]
+
+
 def test_a_command_runs_with_fewer_garbage_collections_and_the_collector_is_put_back(monkeypatch):
     """While a command runs, the collector's young and middle thresholds are raised (fewer scans of
     a heap of imported modules); afterwards the caller's thresholds are as they were, also after a

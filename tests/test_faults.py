@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import pickle
 import shutil
 import signal
 import sqlite3
@@ -176,7 +177,9 @@ def visible(folder: Path) -> list[Path]:
 
 def kept(folder: Path) -> int:
     """Replications kept whole beside the results folders in ``folder``."""
-    return len(list(folder.glob(".*.partial/*.pickle")))
+    from sim.runs.partial import ReplicationStore
+
+    return sum(len(ReplicationStore(p)) for p in folder.glob(".*.partial"))
 
 
 @contextlib.contextmanager
@@ -305,6 +308,24 @@ def test_a_kept_replication_read_back_equals_the_run(tmp_path):
     for name in run.tables:
         pd.testing.assert_frame_equal(back.tables[name], run.tables[name])
     assert back.summary == run.summary
+
+
+def test_replications_kept_together_are_one_file_read_back_by_key_and_a_damaged_file_keeps_none(tmp_path):
+    """Replications that finish together (a model's blocks) are one file; each is read back by
+    its key, also by a store opened afresh (as a resumed command does); a file cut short or not
+    a store's keeps nothing (computed again) and hides no other file's."""
+    from sim.runs.partial import ReplicationStore
+
+    store = ReplicationStore(tmp_path / "kept")
+    store.put_all([("a", {"x": 1}), ("b", [2])])
+    store.put("c", 3)
+    assert len(list((tmp_path / "kept").glob("*.pickle"))) == 2
+    assert store.get("a") == {"x": 1} and store.get("c") == 3
+    (tmp_path / "kept" / "damaged.pickle").write_bytes(b"\x80\x05not a pickle")
+    (tmp_path / "kept" / "other.pickle").write_bytes(pickle.dumps({"d": 4}))
+    again = ReplicationStore(tmp_path / "kept")
+    assert sorted(again) == ["a", "b", "c"] and len(again) == 3
+    assert [again.get(k) for k in ("a", "b", "c", "d")] == [{"x": 1}, [2], 3, None]
 
 
 def test_a_second_run_of_the_same_folder_is_refused_before_any_work(tmp_path, capsys):
@@ -447,10 +468,13 @@ def test_a_full_disk_is_refused_before_any_work_or_found_while_writing_with_noth
         assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
         assert visible(out / "c2-lycksele") == [] and list((out / "c2-lycksele").glob(".*.tmp-*")) == []
         for f in (out / "c2-lycksele").glob(".*.partial/*"):
-            assert f.suffix == ".pickle" and ReplicationStore(f.parent).get(f.stem) is not None  # whole files
+            assert f.suffix == ".pickle"  # whole files
+        for p in (out / "c2-lycksele").glob(".*.partial"):
+            store = ReplicationStore(p)
+            assert all(store.get(k) is not None for k in store)
         # ... or while the folder itself is written (nothing kept, so the tables fill the disk).
         shutil.rmtree(out)
-        monkeypatch.setattr(ReplicationStore, "put", lambda self, key, result: None)
+        monkeypatch.setattr(ReplicationStore, "put_all", lambda self, items: None)
         (disk / "ballast").write_bytes(b"\0" * (1024 * 1024 - 48 * 1024))
         assert main(["run", C2, "-r", "2", "--seed", "1", "--out", str(out), "-q"]) == 1
         err = capsys.readouterr().err

@@ -1,13 +1,14 @@
 """A run killed with SIGKILL at a random moment leaves no partial output behind."""
 
 import os
-import pickle
 import random
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from sim.runs.partial import ReplicationStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +43,7 @@ def test_sigkill_at_random_moments_leaves_only_complete_runs(tmp_path):
     for kept in leftovers:
         for f in kept.iterdir():  # a write cut short has a temporary name, never read
             assert f.suffix == ".pickle" or ".tmp-" in f.name, f
-        for f in kept.glob("*.pickle"):
-            with open(f, "rb") as fh:
-                assert pickle.load(fh).summary["months_simulated"] == 72, f
+        store = ReplicationStore(kept)
+        assert store
+        for k in store:
+            assert store.get(k).summary["months_simulated"] == 72, (kept, k)

@@ -117,12 +117,14 @@ class BatchModel:
         while self.calendar.month < self.state.horizon:
             self.step()
 
-    def block(self, b: int) -> BlockRun:
-        """Block ``b`` as a finished run: what :meth:`sim.runs.results.RunResult.from_model` reads."""
+    def block(self, b: int, *, ledger_only: bool = False) -> BlockRun:
+        """Block ``b`` as a finished run: what :meth:`sim.runs.results.RunResult.from_model` reads
+        (``ledger_only``: with its ledger book as its only record, for a run of which only the
+        nets are read)."""
         s = self.state
         if s.rec.record_events and s.rec.final is None:  # the last month's movers, as they stand at the end
             s.rec.final = (batch_month.keys(s), list(s.regimes))
-        return s.rec.block_run(b, s.specs[b], self.seeds[b], s.pop, s.start, s.horizon)
+        return s.rec.block_run(b, s.specs[b], self.seeds[b], s.pop, s.start, s.horizon, ledger_only=ledger_only)
 
     @property
     def blocks(self) -> int:

@@ -279,12 +279,18 @@ class BatchRecorder:
             self._fu_split = (len(self.follow_ups), bounds, entry[order], cells[order])
         return self._fu_split[1:]
 
-    def block_records(self, b: int, programmes: Sequence[str], funders: Sequence[str]) -> Recorder:
+    def block_records(self, b: int, programmes: Sequence[str], funders: Sequence[str], *,
+                      ledger_only: bool = False) -> Recorder:
         """Block ``b``'s records, as a separate run of it would have made them (``programmes``:
-        the block's own, the first of the batch's)."""
+        the block's own, the first of the batch's); ``ledger_only``: its ledger book and no other
+        record (for a re-run of which only the nets are read: the rest, ~1 ms a block, would be
+        built and dropped)."""
         n_prog = len(programmes)
         lo = int(self.first[b])
-        rec = Recorder(n_prog, record_events=self.events[b])
+        rec = Recorder(n_prog, record_events=self.events[b] and not ledger_only)
+        if ledger_only:
+            rec.ledger_book = self._block_book(b, funders)
+            return rec
         rec.stocks = list(self._stocks()[:, b])  # (its rows, one a month)
         bounds, t, ids, src, dst, prog = self._moves_by_block()
         sl = slice(bounds[b], bounds[b + 1])
@@ -331,8 +337,13 @@ class BatchRecorder:
                 t_, k = self.follow_ups[int(present[j])][:2]
                 rec.follow_ups.append((t_, i, k, counts[j, i]))
         rec.status_rows = [(d, i, counts[b]) for d, i, counts in self.status_rows if i < n_prog]
+        rec.ledger_book = self._block_book(b, funders)
+        return rec
+
+    def _block_book(self, b: int, funders: Sequence[str]) -> LedgerBook:
+        """Block ``b``'s ledger book (``funders``: of its programmes)."""
+        lo, hi = int(self.first[b]), int(self.first[b + 1])
         book = LedgerBook(self.postings)
-        hi = int(self.first[b + 1])
         # the staff costs booked, month by month (in programme order, as a separate run adds them)
         booked, staff = self._staff()
         extras: list[dict[tuple[str, str], float] | None] = [None] * len(self.ledger)
@@ -344,8 +355,7 @@ class BatchRecorder:
         for (t_, key, regimes, *_), extra in zip(self.ledger, extras, strict=True):
             r = regimes[b]
             book.add(t_, key[lo:hi], r.money, r.programme_money, extra)
-        rec.ledger_book = book
-        return rec
+        return book
 
     def _booked_keys(self) -> Iterator[tuple[Any, Any, np.ndarray]]:
         """``(money, programme_money, keys)`` of everything booked: each month's keys of the blocks
@@ -372,9 +382,12 @@ class BatchRecorder:
             out.append((key[lo + ids], r.money, r.programme_money))
         return out
 
-    def block_run(self, b: int, spec: Scenario, seed: int, pop: Population, start: Month, horizon: int) -> BlockRun:
-        """Block ``b`` as a finished run (its people, its records)."""
+    def block_run(self, b: int, spec: Scenario, seed: int, pop: Population, start: Month, horizon: int, *,
+                  ledger_only: bool = False) -> BlockRun:
+        """Block ``b`` as a finished run (its people, its records; ``ledger_only``: see
+        :meth:`block_records`)."""
         lo, hi = int(self.first[b]), int(self.first[b + 1])
         people = Population(**{f.name: getattr(pop, f.name)[lo:hi] for f in fields(Population)})
-        rec = self.block_records(b, [p.name for p in spec.programmes], [p.funder for p in spec.programmes])
+        rec = self.block_records(b, [p.name for p in spec.programmes], [p.funder for p in spec.programmes],
+                                 ledger_only=ledger_only)
         return BlockRun(spec, seed, start, horizon, people, rec, np.zeros(0, np.int64))

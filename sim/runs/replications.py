@@ -113,31 +113,36 @@ def simulate_batch(scenarios: Sequence[Scenario], seeds: Sequence[int], *, recor
 
 
 def _batch(scenarios: Sequence[Scenario], seeds: Sequence[int], record_events: bool | Sequence[bool],
-           compiled: bool = True, summary: bool | Sequence[bool] = True) -> list[RunResult]:
+           compiled: bool = True, summary: bool | Sequence[bool] = True,
+           nets: Sequence[bool] | None = None) -> list[RunResult]:
     """One batched model of ``scenarios`` with ``seeds``, run; each block's result (``record_events``
-    and ``summary``: for every block, or one flag a block)."""
+    and ``summary``: for every block, or one flag a block; a block whose ``nets`` flag is true is
+    read for its nets only (:func:`nets_only`): its result has its ledger book and no other
+    records, and no headline numbers)."""
     from sim.engine.batch import BatchModel
 
     model = BatchModel(scenarios, seeds, record_events=record_events, compiled=compiled)
     model.run()
     summaries = [summary] * model.blocks if isinstance(summary, bool) else list(summary)
-    return [RunResult.from_model(model.block(b), summary=summaries[b])  # type: ignore[arg-type]
+    only = [False] * model.blocks if nets is None else list(nets)
+    return [RunResult.from_model(model.block(b, ledger_only=only[b]),  # type: ignore[arg-type]
+                                 summary=summaries[b] and not only[b])
             for b in range(model.blocks)]
 
 
-#: What :func:`_run` runs: scenario, seed, record_events, and whether the headline numbers are
-#: worked out (not for re-runs of which only the nets are kept: :func:`nets_only`).
+#: What :func:`_run` runs: scenario, seed, record_events, and whether only the run's nets are
+#: kept (:func:`nets_only`: re-runs for a comparison's assumption lines; no headline numbers).
 _Item = tuple[Scenario, int, bool, bool]
 
 
 def _batch_job(args: tuple[list[Scenario], list[int], list[bool], list[bool]]) -> list[RunResult]:
-    scenarios, seeds, events, summaries = args
-    return _batch(scenarios, seeds, events, summary=summaries)
+    scenarios, seeds, events, nets = args
+    return _batch(scenarios, seeds, events, nets=nets)
 
 
 def _one(args: _Item) -> list[RunResult]:
-    scenario, seed, events, summary = args
-    return [simulate(scenario, seed, record_events=events, summary=summary)]
+    scenario, seed, events, nets = args
+    return [simulate(scenario, seed, record_events=events, summary=not nets)]
 
 
 def _batchable(scenarios: Sequence[Scenario]) -> bool:
@@ -232,20 +237,22 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
     for i in range(max((rq.replications for rq in requests), default=0)):
         todo += [(j, i) for j, rq in enumerate(requests) if i < rq.replications and i not in plans[j][3]]
 
-    def finished(item: tuple[int, int], result: RunResult) -> None:
-        j, i = item
-        if requests[j].nets_only:
-            result = nets_only(result)
-        plans[j][3][i] = result
+    def finished(done: list[tuple[tuple[int, int], RunResult]]) -> None:
+        """Replications that finished together (one model's): kept in one file, then counted."""
+        for n, ((j, i), result) in enumerate(done):
+            if requests[j].nets_only:
+                done[n] = ((j, i), nets_only(result))
+            plans[j][3][i] = done[n][1]
         if kept is not None:
-            kept.put(plans[j][4][i], result)
+            kept.put_all([(plans[j][4][i], result) for (j, i), result in done])
         if progress:
-            progress(1)
+            for _ in done:
+                progress(1)
 
     started: list[int | None] = [None] * len(requests)  # worker processes each request's runs started
     if todo:
         items: list[_Item] = [(plans[j][1][i], plans[j][0][i], requests[j].record_events,
-                               not requests[j].nets_only) for j, i in todo]
+                               requests[j].nets_only) for j, i in todo]
         together = _batchable([it[0] for it in items])
         if together or len(requests) == 1:
             n = _run(items, todo, workers, finished, together)
@@ -267,10 +274,10 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
 
 
 def _run(items: list[_Item], names: list[Any], workers: int,
-         finished: Callable[[Any, RunResult], None], batchable: bool | None = None) -> int:
-    """Run ``items`` (scenario, seed, record_events, summary), batched if they can be (``batchable``,
-    if known), calling ``finished`` with each one's name and result; return the worker processes
-    started (0: all in this process)."""
+         finished: Callable[[list[tuple[Any, RunResult]]], None], batchable: bool | None = None) -> int:
+    """Run ``items`` (scenario, seed, record_events, nets only), batched if they can be (``batchable``,
+    if known), calling ``finished`` with the names and results of those that finished together (a
+    model's, or a run's); return the worker processes started (0: all in this process)."""
     if _batchable([it[0] for it in items]) if batchable is None else batchable:
         jobs: list[tuple[list[int], Callable[[Any], Any], Any]] = [
             (chunk, _batch_job, tuple([items[k][f] for k in chunk] for f in range(4)))
@@ -279,8 +286,7 @@ def _run(items: list[_Item], names: list[Any], workers: int,
         jobs = [([k], _one, items[k]) for k in range(len(items))]
 
     def done(chunk: list[int], out: list[RunResult]) -> None:
-        for k, r in zip(chunk, out, strict=True):
-            finished(names[k], r)
+        finished([(names[k], r) for k, r in zip(chunk, out, strict=True)])
 
     if workers <= 1 or len(jobs) <= 1:
         for chunk, fn, args in jobs:
