@@ -105,16 +105,21 @@ def step(state: RunState) -> None:
     pop.in_guarantee[enter] = True
     moves.move(state, enter[st[enter] == _S.OPEN], _S.JOB)
     moves.move(state, to_fas3, _S.FAS3)
+    # (the few who reach a limit are found first, then those moved this month left out: the
+    # same people, without a copy of every participant's and queuer's id)
     for p in r.programmes:
         part = state.participants(p)
-        part = part[~state.moved[part]]
         w = state.queue(p.index)
-        w = w[~state.moved[w]]
         if not p.active:
-            moves.leave_programme(state, part, p, completed=False, reason="closed")
-            moves.leave_queue(state, w)
+            moves.leave_programme(state, _unmoved(state, part), p, completed=False, reason="closed")
+            moves.leave_queue(state, _unmoved(state, w))
             continue
         done = part[pop.months_in_stage[part] >= p.max_duration_months]
-        moves.leave_programme(state, done, p, completed=True, reason="completed")
+        moves.leave_programme(state, _unmoved(state, done), p, completed=True, reason="completed")
         if p.max_wait_months is not None:
-            moves.leave_queue(state, w[pop.months_in_stage[w] >= p.max_wait_months])
+            moves.leave_queue(state, _unmoved(state, w[pop.months_in_stage[w] >= p.max_wait_months]))
+
+
+def _unmoved(state: RunState, ids: np.ndarray) -> np.ndarray:
+    """Those of ``ids`` not moved this month."""
+    return ids[~state.moved[ids]]
