@@ -422,8 +422,9 @@ def main() -> None:
         f"- National scenario (`scenarios/national-scale.yaml`, {national['people']:,} people, "
         f"{national['months']} months, results included): **{national['seconds_median']:.2f} CPU-s** per replication "
         "(median; target < 10 s).",
-        f"- Calibration throughput: **{cal['per_second']:.0f} C2-cohort simulations per second** on 2 worker "
-        f"processes ({cal['simulations']} simulations, warm pool; target >= 100).",
+        f"- C2 cohorts one by one on 2 worker processes: {cal['per_second']:.0f} simulations per wall-second "
+        f"({cal['simulations']} simulations, warm pool). Calibration no longer goes this way: its particles run "
+        "as blocks of one model (the batched line below, per CPU-second of one process).",
         f"- Batched small cohorts (`sim.engine.batch`, one process, CPU seconds, medians of {batch['rounds']} "
         f"interleaved rounds): **{batch['batched']:.0f} C2 simulations per CPU-second** as blocks of "
         f"{batch['blocks']} in one model ({batch['batched_records']:.0f} with each run's records handed back, "
