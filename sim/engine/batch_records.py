@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.accounts.book import LedgerBook, SharedPostings, post_keys
+from sim.accounts.book import LedgerBook, SharedPostings
 from sim.accounts.jit import kernel
-from sim.engine.month.follow_up import support_codes
+from sim.engine.month.follow_up import support_by_key
 from sim.engine.population import Population
 from sim.engine.recorder import Recorder
 from sim.scenario.dated import Month
@@ -196,8 +196,7 @@ class BatchRecorder:
             groups.setdefault((id(m), id(pm)), (m, pm, []))[2].append(offsets[e] + at)
         for m, pm, where in groups.values():
             pos = np.concatenate(where)
-            distinct, inverse = np.unique(keys[pos], return_inverse=True)
-            support[pos] = support_codes(post_keys(distinct, m, pm), distinct.size)[inverse]
+            support[pos] = support_by_key(keys[pos], m, pm)
         for entry, pos in self._fu_pending:
             t, k, blocks, cells = self.follow_ups[entry]
             self.follow_ups[entry] = (t, k, blocks, cells + support[pos])

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.accounts.jit import helper, kernel, run
+from sim.accounts.jit import kernel, run
 from sim.engine.capacity import Budget, Slots
 from sim.engine.hazards import decay_table, duration_factor, regrouped, static_multipliers
 from sim.engine.in_force import ProgrammeRegime, Regime, regime_at
@@ -29,28 +29,11 @@ from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario
 from sim.scenario.stages import Stage
 
-__all__ = ["RunState", "select", "flagged"]
+__all__ = ["RunState", "select"]
 
 _S = Stage
 _N_STAGES = len(Stage)
 _WAITING_CODE = int(_S.WAITING)
-
-
-@helper
-def flagged(flag):  # noqa: ANN001, ANN201
-    """The positions of the true flags (ascending, int64), as ``np.flatnonzero``: a count and a
-    fill, written out because numba's ``np.flatnonzero`` costs ~0.45 CPU-s to compile (once per
-    machine) and these two loops a fraction of that, for the same run time."""
-    k = 0
-    for i in range(flag.size):
-        k += flag[i]
-    out = np.empty(k, np.int64)
-    j = 0
-    for i in range(flag.size):
-        if flag[i]:
-            out[j] = i
-            j += 1
-    return out
 
 
 @kernel

@@ -7,14 +7,16 @@ activity support, else none. So "the share off assistance k months after exit" i
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from sim.accounts.book import post_keys
-from sim.accounts.rules import post
+from sim.accounts.rules import ProgrammeMoney, post
 from sim.engine.month.book import keys, ledger_input
 from sim.engine.state import RunState
 
-__all__ = ["step", "INCOME_SUPPORT", "BY_KEY_FROM", "income_support", "support_codes"]
+__all__ = ["step", "INCOME_SUPPORT", "BY_KEY_FROM", "income_support", "support_codes", "support_by_key"]
 
 #: Codes of the ``income_support`` column of the follow-ups.
 INCOME_SUPPORT = ("none", "social_assistance", "unemployment_insurance", "activity_support")
@@ -38,8 +40,14 @@ def income_support(state: RunState, ids: np.ndarray) -> np.ndarray:
     r = state.regime
     if ids.size < BY_KEY_FROM:
         return support_codes(post(ledger_input(state, ids), r.money, r.programme_money), ids.size)
-    distinct, inverse = np.unique(keys(state, ids), return_inverse=True)
-    return support_codes(post_keys(distinct, r.money, r.programme_money), distinct.size)[inverse]
+    return support_by_key(keys(state, ids), r.money, r.programme_money)
+
+
+def support_by_key(key: np.ndarray, money: SimpleNamespace, programme_money: ProgrammeMoney) -> np.ndarray:
+    """The income support codes of people whose ledger keys are ``key``, under the money rules
+    ``money`` and ``programme_money``: each distinct key posted once."""
+    distinct, inverse = np.unique(key, return_inverse=True)
+    return support_codes(post_keys(distinct, money, programme_money), distinct.size)[inverse]
 
 
 def support_codes(amounts: dict[tuple[str, str], np.ndarray], n: int) -> np.ndarray:
