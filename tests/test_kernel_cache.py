@@ -147,3 +147,47 @@ def test_old_versions_of_a_kernel_are_pruned_and_other_kernels_kept(tmp_path: Pa
     assert {b for b in bases if f"{b}.nbi" in left} == set(kept)
     assert {f"{b}.1.nbc" for b in kept} <= left and not any(f"{b}.1.nbc" in left for b in bases if b not in kept)
     assert f"{other}.nbi" in left
+
+
+ALLOCATING = '''
+import json
+import sys
+
+import numpy as np
+
+from sim.accounts.jit import kernel
+
+
+@kernel
+def doubled(a):
+    out = np.empty(a.size, np.int64)  # an array made inside a kernel needs numba's runtime
+    for i in range(a.size):
+        out[i] = 2 * a[i]
+    return out
+
+
+@kernel
+def total_doubled(a):
+    return doubled(a).sum()  # a kernel calling another
+
+
+result = int(total_doubled(np.arange(5, dtype=np.int64)))
+print(json.dumps({"result": result, "read": len(total_doubled.stats.cache_hits),
+                  "implementations_loaded": "numba.np.polynomial" in sys.modules}))
+'''
+
+
+def test_a_kernel_read_from_the_cache_runs_without_loading_numbas_implementations(tmp_path: Path) -> None:
+    """Reading compiled code needs numba's runtime, not its ~0.2 CPU-s of implementations (what
+    compiling needs): a kernel that makes an array and calls another runs from the cache without them."""
+    cache = tmp_path / "cache"
+    (tmp_path / "probe.py").write_text(ALLOCATING)
+
+    def probe() -> dict[str, object]:
+        out = subprocess.run([sys.executable, "probe.py"], env=_env(tmp_path, cache), capture_output=True,
+                             text=True, cwd=tmp_path, timeout=300)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    assert probe() == {"result": 20, "read": 0, "implementations_loaded": True}  # compiled: loaded
+    assert probe() == {"result": 20, "read": 1, "implementations_loaded": False}

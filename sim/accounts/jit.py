@@ -72,9 +72,7 @@ def _load_numba() -> None:
     global _pending
     if _pending is None:
         return
-    import sys
 
-    from numba.core.registry import cpu_target
     from numba.extending import typeof_impl
 
     # numba loads every implementation it has before it reads the first cached kernel; one of
@@ -83,6 +81,30 @@ def _load_numba() -> None:
     # uses them: numba is loaded with that import refused even when scipy is imported already (so
     # that choice does not depend on what ran first; unless numba was loaded before any kernel,
     # e.g. by a test's own ``njit``), and anything that needs BLAS later still gets it.
+    #
+    # Loading implementations costs ~0.2 CPU-s, and a kernel read from the cache needs none of
+    # them (its machine code is complete): they are loaded by :func:`_refresh` only when a kernel
+    # is compiled (a cache miss, or a kernel without a cache folder).
+    # A kernel calling another names a Kernel as a global: numba types it as its dispatcher.
+    typeof_impl.register(Kernel)(lambda k, c: typeof_impl(k.compiled, c))
+    waiting, _pending = _pending, None
+    for fn, inline in waiting:
+        _register(fn, inline)
+
+
+_refreshed = False
+
+
+def _refresh() -> None:
+    """Load numba's implementations (once, before the first kernel is compiled), without scipy's
+    BLAS (see :func:`_load_numba`)."""
+    global _refreshed
+    if _refreshed:
+        return
+    import sys
+
+    from numba.core.registry import cpu_target
+
     blas = "scipy.linalg.cython_blas"
     before = sys.modules.get(blas)
     sys.modules[blas] = None  # type: ignore[assignment]  # `import` of it raises ImportError
@@ -93,11 +115,7 @@ def _load_numba() -> None:
             del sys.modules[blas]
         else:
             sys.modules[blas] = before
-    # A kernel calling another names a Kernel as a global: numba types it as its dispatcher.
-    typeof_impl.register(Kernel)(lambda k, c: typeof_impl(k.compiled, c))
-    waiting, _pending = _pending, None
-    for fn, inline in waiting:
-        _register(fn, inline)
+    _refreshed = True
 
 
 class Kernel:
@@ -124,6 +142,8 @@ class Kernel:
             cache = KernelCache.of(self.py_func)
             if cache is not None:
                 dispatcher._cache = cache  # what `enable_caching` sets; numba's own is per folder
+            else:
+                _refresh()  # every call compiles
             self._dispatcher = dispatcher
         return self._dispatcher
 
@@ -307,6 +327,19 @@ def _make_cache_class() -> type:
 
     class Cache(FunctionCache):
         _impl_class = Impl
+
+        def load_overload(self, sig: Any, target_context: Any) -> Any:
+            # numba's refreshes the context first (loads every implementation, ~0.2 CPU-s); a
+            # kernel read from here needs none, so that waits until one is compiled. It does need
+            # numba's runtime (what allocates arrays), which the refresh would start first.
+            from numba.core.runtime import rtsys
+
+            rtsys.initialize(target_context)
+            with self._guard_against_spurious_io_errors():
+                found = self._load_overload(sig, target_context)
+            if found is None:
+                _refresh()
+            return found
 
     return Cache
 
