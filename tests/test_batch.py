@@ -216,6 +216,28 @@ def test_blocks_of_different_scenarios_equal_separate_runs() -> None:
     assert results[2].summary != results[5].summary and results[6].summary != results[1].summary
 
 
+def test_a_batch_takes_the_regimes_of_the_batch_before_and_runs_as_without_them() -> None:
+    """A comparison's a-kassa re-runs (another composition) use the regimes its first model
+    resolved (the same objects), and their blocks equal those of a batch that resolved its own."""
+    from sim.engine import batch_state
+
+    base = load_scenario("scenarios/sigtuna-resursjobb-baseline.yaml", ["horizon_months=40"])
+    scen = load_scenario("scenarios/sigtuna-resursjobb.yaml", ["horizon_months=40"])
+    first = BatchModel([base, scen], [3, 3], record_events=False)
+    at_start = first.state.regimes[1]
+    first.run()
+    reruns = [_member_share(base, 0.0), _member_share(scen, 0.0)]
+    model = BatchModel(reruns, [3, 3], record_events=False)
+    assert model.state.regimes[1] is at_start
+    model.run()
+    batch_state._latest = batch_state._Resolved({}, {}, {})  # nothing to take
+    alone = BatchModel(reruns, [3, 3], record_events=False)
+    assert alone.state.regimes[1] is not at_start
+    alone.run()
+    for b in range(2):
+        _assert_same(RunResult.from_model(model.block(b)), RunResult.from_model(alone.block(b)), f"block {b}")
+
+
 def test_blocks_with_their_own_programme_numbers_and_fewer_programmes_equal_separate_runs() -> None:
     """Random programme numbers, some blocks with only the first of the two programmes or none."""
     rng = np.random.default_rng(23)
