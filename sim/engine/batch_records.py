@@ -11,6 +11,7 @@ what :mod:`sim.engine.recorder` imports, and the recorder.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from itertools import repeat
@@ -357,15 +358,19 @@ class BatchRecorder:
         return book
 
     def _booked_keys(self) -> Iterator[tuple[Any, Any, np.ndarray]]:
-        """``(money, programme_money, keys)`` of everything booked: each month's keys of the blocks
-        under each set of money rules."""
-        for _t, key, regimes, *_ in self.ledger:
-            groups: dict[tuple[int, int], tuple[Any, Any, list[int]]] = {}
+        """``(money, programme_money, keys)`` of everything booked: for each run of months in which
+        no block's regime changed, each block's keys of those months (one array a block and run,
+        not a block and month: the shared postings need only the distinct keys under each rules)."""
+        lo, n = 0, len(self.ledger)
+        while lo < n:
+            regimes = self.ledger[lo][2]
+            hi = lo + 1
+            while hi < n and all(map(operator.is_, self.ledger[hi][2], regimes)):
+                hi += 1
+            keys = np.stack([self.ledger[i][1] for i in range(lo, hi)])  # [month, person]
             for b, r in enumerate(regimes):
-                groups.setdefault((id(r.money), id(r.programme_money)), (r.money, r.programme_money, []))[2].append(b)
-            for m, pm, blocks in groups.values():
-                yield m, pm, (key if len(blocks) == self.blocks else
-                              np.concatenate([key[self.first[b]:self.first[b + 1]] for b in blocks]))
+                yield r.money, r.programme_money, keys[:, self.first[b]:self.first[b + 1]].ravel()
+            lo = hi
 
     def _event_keys(self, b: int, lo: int, events: list[tuple[int, np.ndarray, ...]]) -> list[tuple[Any, ...]]:
         """Each batch of block ``b``'s events keyed as a separate run keys it: the movers' ledger
