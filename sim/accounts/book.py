@@ -572,7 +572,14 @@ class LedgerBook:
         # the same months in the same groups (the new rules are one set per old set), counted once
         book._gathered = [dataclasses.replace(g, rules=new(*g.rules), counted=self._counted(g),
                                               flat_extras=g.extras_flat()) for g in self._gathered]
-        book._entries = [(t, *new(m, pm), keys, counts, extra) for t, m, pm, keys, counts, extra in self._entries]
+        # each group's months under its new rules (a group's months share their rules: see _gather)
+        entries = list(self._entries)
+        for g, mine_g in zip(self._gathered, book._gathered, strict=True):
+            m2, pm2 = mine_g.rules
+            for o in g.order:
+                t, _m, _pm, keys, counts, extra = entries[o]
+                entries[o] = (t, m2, pm2, keys, counts, extra)
+        book._entries = entries
         book._booked = self._booked
         return book
 
