@@ -131,11 +131,13 @@ def _rows(label: str, a: Assumption, value: float, current: float, horizons: lis
     cum = np.cumsum(saving, axis=1)
     cum = np.concatenate([cum, cum.sum(axis=2, keepdims=True)], axis=2)
     rows = []
+    is_current = bool(np.isclose(value, current))
     for h in horizons:
-        for j, payer in enumerate(ALL_PAYERS):
-            q = np.quantile(cum[:, origin + h - 1, j], (0.1, 0.5, 0.9))
-            rows.append((label, a.name, a.title, float(value), bool(np.isclose(value, current)), h, payer,
-                         float(q[0]), float(q[1]), float(q[2])))
+        # every payer's quantiles in one call: the same numbers as one call per payer's column
+        # (as comparison_math.column_quantiles), ~10x fewer calls
+        q = np.quantile(cum[:, origin + h - 1, :], (0.1, 0.5, 0.9), axis=0).T.tolist()
+        for payer, (p10, p50, p90) in zip(ALL_PAYERS, q, strict=True):
+            rows.append((label, a.name, a.title, float(value), is_current, h, payer, p10, p50, p90))
     return rows
 
 
