@@ -216,6 +216,53 @@ def test_blocks_of_different_scenarios_equal_separate_runs() -> None:
     assert results[2].summary != results[5].summary and results[6].summary != results[1].summary
 
 
+def test_block_books_counted_by_the_batch_equal_books_that_count_their_own() -> None:
+    """The batch counts every block's months under each rules at once (blocks under rules of the
+    same contents together); each book's counts, rows and nets equal its own counting's, bit for bit."""
+    from sim.accounts.payers import PAYERS
+
+    base = load_scenario("scenarios/sigtuna-resursjobb-baseline.yaml", ["horizon_months=40"])
+    scen = load_scenario("scenarios/sigtuna-resursjobb.yaml", ["horizon_months=40"])
+    model = BatchModel([base, scen, scen, base, _member_share(scen, 0.0)], [3, 3, 5, 7, 3], record_events=False)
+    model.run()
+    rec = model.state.rec
+    funders = [[p.funder for p in sc.programmes] for sc in model.state.specs]
+    for b in range(model.blocks):
+        batch, own = rec._block_book(b, funders[b]), rec._block_book(b, funders[b])
+        own.counted = None
+        batch._gather()
+        own._gather()
+        assert len(batch._gathered) == len(own._gathered) > 1  # (reforms: several rules a block)
+        for g, h in zip(batch._gathered, own._gathered, strict=True):
+            for x, y in zip(g.counted, h.counted, strict=True):
+                assert x.dtype == y.dtype and np.array_equal(x, y)
+            assert g.rows[0] is h.rows[0] and np.array_equal(g.rows[1], h.rows[1])
+            assert rec._block_counted(b, *g.rules, g.ts) is not None  # (counted by the batch)
+        assert batch.net(PAYERS, 40).tobytes() == own.net(PAYERS, 40).tobytes()
+
+
+def test_a_batch_takes_the_regimes_of_the_batch_before_and_runs_as_without_them() -> None:
+    """A comparison's a-kassa re-runs (another composition) use the regimes its first model
+    resolved (the same objects), and their blocks equal those of a batch that resolved its own."""
+    from sim.engine import batch_state
+
+    base = load_scenario("scenarios/sigtuna-resursjobb-baseline.yaml", ["horizon_months=40"])
+    scen = load_scenario("scenarios/sigtuna-resursjobb.yaml", ["horizon_months=40"])
+    first = BatchModel([base, scen], [3, 3], record_events=False)
+    at_start = first.state.regimes[1]
+    first.run()
+    reruns = [_member_share(base, 0.0), _member_share(scen, 0.0)]
+    model = BatchModel(reruns, [3, 3], record_events=False)
+    assert model.state.regimes[1] is at_start
+    model.run()
+    batch_state._latest = batch_state._Resolved({}, {}, {})  # nothing to take
+    alone = BatchModel(reruns, [3, 3], record_events=False)
+    assert alone.state.regimes[1] is not at_start
+    alone.run()
+    for b in range(2):
+        _assert_same(RunResult.from_model(model.block(b)), RunResult.from_model(alone.block(b)), f"block {b}")
+
+
 def test_blocks_with_their_own_programme_numbers_and_fewer_programmes_equal_separate_runs() -> None:
     """Random programme numbers, some blocks with only the first of the two programmes or none."""
     rng = np.random.default_rng(23)

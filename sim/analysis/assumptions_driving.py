@@ -131,11 +131,13 @@ def _rows(label: str, a: Assumption, value: float, current: float, horizons: lis
     cum = np.cumsum(saving, axis=1)
     cum = np.concatenate([cum, cum.sum(axis=2, keepdims=True)], axis=2)
     rows = []
+    is_current = bool(np.isclose(value, current))
     for h in horizons:
-        for j, payer in enumerate(ALL_PAYERS):
-            q = np.quantile(cum[:, origin + h - 1, j], (0.1, 0.5, 0.9))
-            rows.append((label, a.name, a.title, float(value), bool(np.isclose(value, current)), h, payer,
-                         float(q[0]), float(q[1]), float(q[2])))
+        # every payer's quantiles in one call: the same numbers as one call per payer's column
+        # (as comparison_math.column_quantiles), ~10x fewer calls
+        q = np.quantile(cum[:, origin + h - 1, :], (0.1, 0.5, 0.9), axis=0).T.tolist()
+        for payer, (p10, p50, p90) in zip(ALL_PAYERS, q, strict=True):
+            rows.append((label, a.name, a.title, float(value), is_current, h, payer, p10, p50, p90))
     return rows
 
 
@@ -194,15 +196,18 @@ def lines_text(lines: pd.DataFrame, label: str, horizon: int = 60) -> list[str]:
         t = t[t["horizon_months"] == horizon]
     out = [f"Assumptions that drive the answer (saving at {horizon} months, median MSEK: "
            "municipality / state / society; * = the scenario's value):"]
+    # per assumption and value: each payer's median and whether it is the scenario's value (its
+    # first row's), read from the columns at once (a filter, groupby and index per value cost ~10 ms)
+    found: dict[str, dict[float, tuple[dict[str, float], bool]]] = {}
+    for name, value, payer, p50, current in zip(*(t[c].tolist() for c in ("assumption", "value", "payer", "p50",
+                                                                           "current")), strict=True):
+        found.setdefault(name, {}).setdefault(value, ({}, bool(current)))[0][payer] = p50
     for a in ASSUMPTIONS:
-        rows = t[t["assumption"] == a.name]
-        if rows.empty:
+        if a.name not in found:
             continue
         cells = []
-        for value, g in rows.groupby("value", sort=True):
-            v = g.set_index("payer")["p50"]
-            star = "*" if bool(g["current"].iloc[0]) else ""
-            cells.append(f"{value:g}{star}: {v['municipality'] / 1e6:+.1f} / {v['state'] / 1e6:+.1f} / "
-                         f"{v['society'] / 1e6:+.1f}")
+        for value, (v, current) in sorted(found[a.name].items()):
+            cells.append(f"{value:g}{'*' if current else ''}: {v['municipality'] / 1e6:+.1f} / "
+                         f"{v['state'] / 1e6:+.1f} / {v['society'] / 1e6:+.1f}")
         out.append(f"  {a.title}: " + "; ".join(cells))
     return out

@@ -44,7 +44,6 @@ from sim.engine import batch_month, moves
 from sim.engine.batch_records import BlockRun
 from sim.engine.batch_state import BatchError, BatchState, BlockStreams, check_batchable
 from sim.engine.calendar import Calendar
-from sim.engine.in_force import reform_months
 from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario
 
@@ -79,11 +78,8 @@ class BatchModel:
         s = self.state
         ev: list[tuple[int, object]] = []
         by_month: dict[Month, list[int]] = {}
-        own: dict[int, list[Month]] = {}
-        for b, spec in enumerate(s.regime_specs):  # (the scenarios of the blocks' regimes)
-            if id(spec) not in own:
-                own[id(spec)] = reform_months(spec)
-            for m in own[id(spec)]:
+        for b in range(s.blocks):
+            for m in s.reform_months(b):
                 by_month.setdefault(m, []).append(b)
         for m in sorted(by_month):
             ev.append((m - s.start, lambda m=m: s.reform(m, by_month[m])))

@@ -20,7 +20,7 @@ from sim.accounts.jit import kernel, run
 from sim.engine.batch_records import BatchRecorder
 from sim.engine.capacity import OverspendError
 from sim.engine.hazards import decay_table, duration_factor, regrouped, static_multipliers
-from sim.engine.in_force import ProgrammeRegime, Regime, regime_at
+from sim.engine.in_force import ProgrammeRegime, Regime, reform_months, regime_at
 from sim.engine.population import (
     Population,
     ResourceError,
@@ -105,6 +105,34 @@ def _entry(scenario: Scenario) -> list[Any]:
 
 def _in_force(scenario: Scenario) -> dict[str, Any]:
     return _dumped(scenario)[0]
+
+
+@dataclass
+class _Resolved:
+    """What a batch worked out from its scenarios' dated values, by the text of the scenario's
+    in-force document (``repr`` of :func:`_in_force`: equal texts, equal regimes).
+
+    The latest batch's is kept (:data:`_latest`) and a new batch starts from the entries of its own
+    texts: a comparison's a-kassa re-runs differ from its first model's runs only in their
+    composition, so they take its regimes (~0.05 CPU-s of the main job) instead of resolving the
+    same values again. Only one batch's are kept: a calibration's particles never recur.
+    """
+
+    #: (text, month) -> the regime in force
+    regimes: dict[tuple[str, Month], Regime]
+    #: id of a regime -> the regime (kept alive, so no id is reused) and its :func:`_money_key`
+    money_keys: dict[int, tuple[Regime, object]]
+    #: text -> the months at which a value changes (:func:`~sim.engine.in_force.reform_months`)
+    reforms: dict[str, list[Month]]
+
+    def carried(self, texts: set[str]) -> _Resolved:
+        """The entries of ``texts`` (a new batch's start)."""
+        regimes = {k: r for k, r in self.regimes.items() if k[0] in texts}
+        return _Resolved(regimes, {id(r): self.money_keys[id(r)] for r in regimes.values() if id(r) in self.money_keys},
+                         {t: m for t, m in self.reforms.items() if t in texts})
+
+
+_latest = _Resolved({}, {}, {})
 
 
 def _shape(scenario: Scenario) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -299,12 +327,17 @@ class BatchState(WaitingLists):
         self.specs = list(scenarios)
         # scenarios equal but for their texts and composition share their regimes (one per month)
         same: dict[str, Scenario] = {}
-        own: dict[int, Scenario] = {}
+        own: dict[int, str] = {}
         for sc in scenarios:
             if id(sc) not in own:
-                own[id(sc)] = same.setdefault(repr(docs[id(sc)]), sc)  # (dumps of one schema: keys in one order)
+                own[id(sc)] = text = repr(docs[id(sc)])  # (dumps of one schema: keys in one order)
+                same.setdefault(text, sc)
         #: each block's scenario as far as its regimes go (one object for scenarios with the same regimes)
-        self.regime_specs = [own[id(sc)] for sc in scenarios]
+        self.regime_specs = [same[own[id(sc)]] for sc in scenarios]
+        #: the text of each block's regimes (see :class:`_Resolved`)
+        self.regime_texts = [own[id(sc)] for sc in scenarios]
+        global _latest
+        self._resolved = _latest = _latest.carried(set(same))
         #: the block whose scenario has every programme (its spec and regime are the batch's)
         self.ref = reference(scenarios)
         self.spec = scenarios[self.ref]
@@ -320,10 +353,6 @@ class BatchState(WaitingLists):
         self.horizon = self.spec.horizon_months
         self.blocks = len(scenarios)
         self.n_prog = len(self.spec.programmes)
-        self._regime_cache: dict[tuple[int, Month], Regime] = {}
-        #: each regime's :func:`_money_key` (by id: the regimes are kept in _regime_cache), made
-        #: once, not at every reform
-        self._money_keys: dict[int, object] = {}
         self.regimes: list[Regime] = [self._regime_at(b, self.start) for b in range(self.blocks)]
         one = check_fits(self.spec.population, self.start, self.horizon, any(events))
         need = memory_estimate(one * self.blocks, self.horizon, any(events))
@@ -377,12 +406,19 @@ class BatchState(WaitingLists):
 
     # ----------------------------------------------------------------- parameters in force
     def _regime_at(self, b: int, month: Month) -> Regime:
-        spec = self.regime_specs[b]
-        key = (id(spec), month)
-        r = self._regime_cache.get(key)
+        key = (self.regime_texts[b], month)
+        r = self._resolved.regimes.get(key)
         if r is None:
-            r = self._regime_cache[key] = regime_at(spec, month)
+            r = self._resolved.regimes[key] = regime_at(self.regime_specs[b], month)
         return r
+
+    def reform_months(self, b: int) -> list[Month]:
+        """The months at which a value of block ``b``'s scenario changes."""
+        text = self.regime_texts[b]
+        found = self._resolved.reforms.get(text)
+        if found is None:
+            found = self._resolved.reforms[text] = reform_months(self.regime_specs[b])
+        return found
 
     @property
     def regime(self) -> Regime:
@@ -473,9 +509,10 @@ class BatchState(WaitingLists):
         self.money_regimes: list[Regime] = []
         group = np.empty(nu, np.int64)
         for u, r in enumerate(distinct):
-            key = self._money_keys.get(id(r))
-            if key is None:
-                key = self._money_keys[id(r)] = _money_key(r)
+            found = self._resolved.money_keys.get(id(r))
+            if found is None:
+                found = self._resolved.money_keys[id(r)] = (r, _money_key(r))
+            key = found[1]
             g = keys.get(key)
             if g is None:
                 g = keys[key] = len(self.money_regimes)
