@@ -64,7 +64,9 @@ def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_re
         flags = (np.int64(fas3) | (np.int64(ui_days[i] < 200) << 1) | (np.int64(g) << 2)
                  | (np.int64(ui_entitled[i]) << 3) | (np.int64(birth_month[i] > young_after) << 4)
                  | (np.int64(ui_income_related[i]) << 5) | (np.int64(fas3_municipal[i]) << 6))
-        small = (min(np.int64(children[i]), 15) | (np.int64(household[i]) << 4)
+        kids = np.int64(children[i])
+        kids = 15 if 15 < kids else kids  # min(kids, 15) (a call of min is compiled apart)
+        small = (kids | (np.int64(household[i]) << 4)
                  | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 12))
         key[i] = np.int64(wage_bits[i]) | (flags << 32) | (small << 39)
     return key

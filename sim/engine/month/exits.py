@@ -196,7 +196,8 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
     """
     n = first[-1] - first[0]  # (the blocks are contiguous)
     ncol = table.shape[1]
-    flagged = np.empty(min(n, _CHUNK), np.int64)  # a chunk's flagged, ascending
+    flagged = np.empty(n if n < _CHUNK else _CHUNK, np.int64)  # a chunk's flagged, ascending (min: see
+    # person_hazards)
     out_id = np.empty(n, np.int64)  # (room for everyone: only the pages written are ever used)
     out_dest = np.empty(n, np.int16)
     out_row = np.empty(n, np.int16)
@@ -208,8 +209,10 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
         pr = prows[b]
         for start in range(first[b], first[b + 1], _CHUNK):
             k = 0
-            for i in range(start, min(start + _CHUNK, first[b + 1])):  # (no branch: every id written, the
-                # end advanced if flagged; a NaN bound flags the person: their hazard is then worked out)
+            end = start + _CHUNK
+            end = first[b + 1] if first[b + 1] < end else end
+            for i in range(start, end):  # (no branch: every id written, the end advanced if flagged; a
+                # NaN bound flags the person: their hazard is then worked out)
                 most = hazard_bound(i, stage, work_mult, studies_mult, effect_at_exit, motivation, bound)
                 u = np.uint64(i)
                 flagged[k] = i
@@ -235,7 +238,7 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
                 for c in range(ncol):
                     col += haz[c] <= cut
                 out_id[m] = i
-                out_dest[m] = min(col, ncol - 1)
+                out_dest[m] = ncol - 1 if ncol - 1 < col else col
                 out_row[m] = row - (pr if row >= _N_STAGES else 0)
                 m += 1
     return out_id[:m].copy(), out_dest[:m].copy(), out_row[:m].copy()
