@@ -451,3 +451,44 @@ def test_hazard_pass_is_the_same_whatever_its_chunks(blocks: int) -> None:
     assert got[0].size > 100
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g, w)
+
+
+def _person_hazards_with_min_max(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,  # noqa: ANN001, ANN202
+                                 months_out_of_work, months_since, last_programme, effect_at_exit, motivation, table,
+                                 constant_total, work_base, lock_in, is_programme, stage_work, duration, decay,
+                                 fas3_days, prow):
+    """:func:`~sim.engine.month.exits.person_hazards` as it was written before session 10, with
+    ``min``, ``max`` and nested choices (the kernels now write them as conditional expressions)."""
+    s = int(stage[i])
+    special = s == Stage.WAITING or Stage.COACHING <= s <= Stage.SUBSIDISED
+    origin = (Stage.FAS3 if job_days[i] >= fas3_days else Stage.JOB) if in_guarantee[i] else Stage.OPEN
+    p = int(programme[i])
+    row = int(origin) if s == Stage.WAITING else (len(Stage) + prow + p if special and p >= 0 else s)
+    bw = stage_work[origin] if np.isnan(work_base[row]) else work_base[row]
+    w = bw * work_mult[i] * duration[min(months_out_of_work[i], duration.size - 1)]
+    since = months_since[i]
+    decayed = decay[prow + max(last_programme[i], 0), min(since, decay.shape[1] - 1)]
+    w *= (np.float32(1.0) + (effect_at_exit[i] - np.float32(1.0)) * decayed) if since < 30000 else np.float32(1.0)
+    w *= lock_in[row] * motivation[i] if is_programme[row] else 1.0
+    w = w if bw > 0 else 0.0
+    st = table[row, Stage.STUDIES]
+    st = st * studies_mult[i] if st > 0 else 0.0
+    d = table[row, -1]
+    d = d / max(motivation[i], np.float32(0.05)) if d > 0 else 0.0
+    return row, w, st, d, constant_total[row] + w + st + d
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), people=st.integers(1, 200), n_prog=st.integers(0, 3), extreme=st.booleans())
+def test_person_hazards_choose_as_min_and_max_do(seed, people, n_prog, extreme) -> None:
+    """The hazard helpers choose with conditional expressions of values read first (cheaper for
+    numba to compile than ``pick``, ``min`` and ``max``): the same hazards, bit for bit, as the
+    formulas written with ``min`` and ``max``, on random people and rates (NaN work bases, motivation
+    near 0, clocks past the ends of the duration and decay tables)."""
+    from sim.engine.month.exits import person_hazards
+
+    a = _random_hazard_inputs(seed, people, n_prog, 1, extreme)
+    for i in range(people):
+        got = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), 0)
+        want = _person_hazards_with_min_max(i, *(a[k] for k in _HAZARD_ARGS), 0)
+        assert [np.float64(x).tobytes() for x in got] == [np.float64(x).tobytes() for x in want], (i, got, want)

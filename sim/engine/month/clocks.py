@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.accounts.jit import kernel, pick
+from sim.accounts.jit import kernel
 from sim.engine.state import RunState
 from sim.scenario.stages import Stage
 
@@ -39,18 +39,22 @@ def advance_clocks(stage, programme, ui_entitled, in_guarantee, ui_days, job_day
     not as one variable: with a shared zero the JOB-days loop compiled to a branch (~35x slower).
     Whether a programme counts as work is read from a bit mask: a look-up in ``counts_as_work``
     kept the work-history loop from being vectorised (1.9 ms of the 3; 0.5 with the mask).
+    Choices are conditional expressions, not calls of ``pick``/``min``/``max`` (cheaper to
+    compile, the same machine code: see :func:`~sim.engine.month.exits.person_hazards`).
     """
     n = stage.size
     for i in range(n):
         s = stage[i]
         benefit = (s <= _EDUCATION) | (s == _FAS3)
         g = in_guarantee[i]
-        ui_days[i] += pick(benefit & ui_entitled[i] & (not g), days, np.float32(0.0))
+        paid = benefit & ui_entitled[i] & (not g)
+        ui_days[i] += days if paid else np.float32(0.0)
     for i in range(n):
         s = stage[i]
         benefit = (s <= _EDUCATION) | (s == _FAS3)
         g = in_guarantee[i]
-        job_days[i] += pick(benefit & g, days, np.float32(0.0))
+        paid = benefit & g
+        job_days[i] += days if paid else np.float32(0.0)
     last = counts_as_work.size - 1
     counted = np.uint32(0)  # counts_as_work as bits (at most 32 programmes): a shift, not a gather
     for q in range(counts_as_work.size):
@@ -58,7 +62,10 @@ def advance_clocks(stage, programme, ui_entitled, in_guarantee, ui_days, job_day
     for i in range(n):
         s = stage[i]
         p = programme[i]
-        counts = (counted >> np.uint32(min(max(p, 0), last))) & np.uint32(1)
+        q = np.int64(p)
+        q = 0 if 0 > q else q  # min(max(p, 0), last)
+        q = last if last < q else q
+        counts = (counted >> np.uint32(q)) & np.uint32(1)
         qualifying = (s == _WORK) | ((s == _SUBSIDISED) & ((p < 0) | (counts != 0)))
         work_history[i] = ((work_history[i] << 1) & 0x0FFF) | qualifying
     for i in range(n):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.accounts.jit import kernel, pick
+from sim.accounts.jit import kernel
 from sim.engine import moves
 from sim.engine.state import RunState
 from sim.scenario.stages import Stage
@@ -40,7 +40,8 @@ def guarantee_moves(stage, moved, in_guarantee, ui_entitled, ui_days, children, 
     fill reads the codes eight at a time (as one uint64) and skips the words that are all 0
     (1.68 -> 1.38 ms; most of the rest is reading the nine arrays, 16 bytes a person).
     The loops are written here, not as helpers of their own: each helper is typed and compiled
-    apart (~0.3-0.6 CPU-s each on a machine's first run).
+    apart (~0.3-0.6 CPU-s each on a machine's first run); for the same reason the choices are
+    conditional expressions, not calls of ``pick`` or ``min``.
     """
     n = stage.size
     code = np.empty(n, np.uint8)
@@ -49,7 +50,7 @@ def guarantee_moves(stage, moved, in_guarantee, ui_entitled, ui_days, children, 
         free = not moved[i]
         before = ((s == _OPEN) | ((s >= _WAITING) & (s <= _EDUCATION))) & (not in_guarantee[i]) & free
         ui = ui_entitled[i]
-        limit = pick(children[i] > 0, ui_days_max_with_child, ui_days_max)
+        limit = ui_days_max_with_child if children[i] > 0 else ui_days_max
         exhausted = ui & (ui_days[i] >= limit)
         long_reg = registered[i] & (months_out_of_work[i] >= entry_months) & (not ui)
         fas3 = (s == _JOB) & (job_days[i] >= fas3_days) & free
@@ -68,7 +69,8 @@ def guarantee_moves(stage, moved, in_guarantee, ui_entitled, ui_days, children, 
     for w in range(words.size + (n % 8 > 0)):
         if w < words.size and words[w] == 0:
             continue
-        for i in range(8 * w, min(8 * w + 8, n)):
+        end = 8 * w + 8
+        for i in range(8 * w, n if n < end else end):  # (min(end, n))
             c = code[i]
             if c:  # (one test per person: c == 1, then c == 2, cost ~0.15 ms more)
                 if c == 1:
