@@ -64,7 +64,7 @@ def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_re
                  | (np.int64(ui_entitled[i]) << 3) | (np.int64(birth_month[i] > young_after) << 4)
                  | (np.int64(ui_income_related[i]) << 5) | (np.int64(fas3_municipal[i]) << 6))
         kids = np.int64(children[i])
-        kids = 15 if 15 < kids else kids  # min(kids, 15): a call of min is compiled apart
+        kids = 15 if kids > 15 else kids  # min(kids, 15): a call of min is compiled apart
         small = (kids | (np.int64(household[i]) << 4)
                  | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 12))
         # the wage's bits by a scalar view: an array's view costs ~0.17 CPU-s more to compile (a

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["OPTIONS", "Kernel", "kernel", "helper", "run", "pick", "cache_folder", "source_digest"]
+__all__ = ["OPTIONS", "Kernel", "kernel", "helper", "run", "cache_folder", "source_digest"]
 
 #: numba options of every kernel. ``error_model="numpy"``: a float division by zero gives
 #: inf/nan as in numpy instead of raising (and costs no check per division). Compiled code is
@@ -193,14 +193,6 @@ def run(k: Any, compiled: bool, *args: Any) -> Any:
         return k.compiled(*args) if isinstance(k, Kernel) else k(*args)
     with np.errstate(over="ignore"):
         return k.py_func(*args)
-
-
-@helper(inline="always")
-def pick(cond, a, b):  # noqa: ANN001, ANN201
-    """``a if cond else b`` with both evaluated (compiled, a conditional move, not a branch:
-    people's states are mixed at random along the arrays, and mispredicted branches would
-    cost more than the arithmetic)."""
-    return a if cond else b
 
 
 # -- where compiled kernels are kept -------------------------------------------------------------

@@ -54,12 +54,20 @@ class BlockRun:
 @kernel
 def block_counts(stage, programme, first, n_programmes, in_programme, waiting_code):  # noqa: ANN001, ANN201
     """Everyone counted by block and stage, and the people on each programme's waiting list and
-    in it by block (``[block, stage]``, ``[block, programme]`` twice), in one pass."""
+    in it by block (``[block, stage]``, ``[block, programme]`` twice), in one pass. (The counts
+    are zeroed by loops: a 2-D ``np.zeros`` is ~0.17 CPU-s more for numba to compile on a
+    machine's first run.)"""
     nb = first.size - 1
     ns = in_programme.size
-    stocks = np.zeros((nb, ns), np.int64)
-    waiting = np.zeros((nb, n_programmes), np.int64)  # (programme tags are < n_programmes)
-    inside = np.zeros((nb, n_programmes), np.int64)
+    stocks = np.empty((nb, ns), np.int64)
+    waiting = np.empty((nb, n_programmes), np.int64)  # (programme tags are < n_programmes)
+    inside = np.empty((nb, n_programmes), np.int64)
+    for b in range(nb):
+        for s in range(ns):
+            stocks[b, s] = 0
+        for p in range(n_programmes):
+            waiting[b, p] = 0
+            inside[b, p] = 0
     for b in range(nb):
         for i in range(first[b], first[b + 1]):
             s = stage[i]

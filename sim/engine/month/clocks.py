@@ -63,7 +63,7 @@ def advance_clocks(stage, programme, ui_entitled, in_guarantee, ui_days, job_day
         s = stage[i]
         p = programme[i]
         q = np.int64(p)
-        q = 0 if 0 > q else q  # min(max(p, 0), last)
+        q = 0 if q < 0 else q  # min(max(p, 0), last)
         q = last if last < q else q
         counts = (counted >> np.uint32(q)) & np.uint32(1)
         qualifying = (s == _WORK) | ((s == _SUBSIDISED) & ((p < 0) | (counts != 0)))

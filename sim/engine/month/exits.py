@@ -54,7 +54,7 @@ def person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studi
     exactly 1.0 and a hazard that does not apply exactly 0.0.
 
     The choices are conditional expressions of values already read (``a if c else b``, and
-    ``b if b > a else a`` for ``max(a, b)``), not calls of :func:`~sim.accounts.jit.pick`,
+    ``b if b > a else a`` for ``max(a, b)``), not calls of a helper (session 9's ``pick``),
     ``min`` or ``max``: numba compiles each such call apart for every signature and types an
     inlined one again at each call site (~0.35 of the hazard pass's ~1.65 CPU-s to compile on
     a machine's first run). Each choice is a statement of its own, as a call's is: the
@@ -82,7 +82,7 @@ def person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studi
     since, oldest = months_since[i], decay.shape[1] - 1
     since_capped = oldest if oldest < since else since
     last = np.int64(last_programme[i])
-    last = 0 if 0 > last else last  # max(last, 0)
+    last = 0 if last < 0 else last  # max(last, 0)
     after = after_effect(effect_at_exit[i], decay[np.uint64(prow + last), np.uint64(since_capped)])
     w *= after if since < _NEVER else np.float32(1.0)
     locked = lock_in[r] * motivation[i]
@@ -158,7 +158,8 @@ def hazard_bound(i, stage, work_mult, studies_mult, effect_at_exit, motivation, 
     mot, effect = motivation[u], effect_at_exit[u]
     one, floor = np.float32(1.0), np.float32(0.05)  # (max(a, b) written as in person_hazards)
     most = (bound[0, s] + bound[1, s] * work_mult[u] * (one if one > effect else effect)
-            * (one if one > mot else mot) + bound[2, s] * studies_mult[u] + bound[3, s] / (floor if floor > mot else mot))
+            * (one if one > mot else mot) + bound[2, s] * studies_mult[u]
+            + bound[3, s] / (floor if floor > mot else mot))
     return most * _SLACK
 
 
