@@ -103,3 +103,54 @@ def test_commands_that_draw_nothing_do_not_import_figures_or_the_engine(command:
             " 'mesa') if m in sys.modules]\nprint('HEAVY:' + ','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=SIM.parent, check=True)
     assert "HEAVY:\n" in out.stdout, out.stdout[out.stdout.find("HEAVY:"):]
+
+
+#: Arrays of people that only moves write in place (``sim/engine/moves.py``): what the engine
+#: keeps between sub-steps (stage bounds, each programme's participants and queue) is kept
+#: until a move reports a change, so a write anywhere else would leave it stale, silently.
+MOVED_ONLY = ("stage", "programme")
+#: numpy methods that write an array in place.
+_IN_PLACE = ("fill", "put", "sort", "itemset", "resize")
+
+
+def _stage_writers(source: str) -> list[str]:
+    """In-place writes of :data:`MOVED_ONLY` arrays in ``source``: ``x.stage[...] = ...`` (and
+    ``stage[...] = ...`` of a kernel's argument), augmented ones, ``out=x.stage`` and
+    ``x.stage.fill(...)``-style calls, as ``line: code``."""
+    def named(node: ast.AST) -> bool:
+        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+        return name in MOVED_ONLY
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        targets: list[ast.AST] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        elif isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Attribute) and f.attr in _IN_PLACE and named(f.value):
+                found.append(f"{node.lineno}: {ast.unparse(node)}")
+            found += [f"{node.lineno}: {ast.unparse(node)}" for k in node.keywords if k.arg == "out" and named(k.value)]
+        for t in targets:
+            for one in t.elts if isinstance(t, ast.Tuple) else [t]:
+                if isinstance(one, ast.Subscript) and named(one.value):
+                    found.append(f"{node.lineno}: {ast.unparse(one)} = ...")
+    return found
+
+
+def test_only_moves_write_stages_and_programme_tags() -> None:
+    """"Moves are the only writers of stage" (docs/architecture.md), and of programme tags: no
+    other module of the engine writes those arrays in place."""
+    found = {str(p.relative_to(SIM)): w for p in (SIM / "engine").rglob("*.py")
+             if p.name != "moves.py" and (w := _stage_writers(p.read_text(encoding="utf-8")))}
+    assert not found, f"stage or programme tags written outside sim/engine/moves.py: {found}"
+    assert _stage_writers((SIM / "engine" / "moves.py").read_text(encoding="utf-8"))  # (the check sees them)
+
+
+def test_the_stage_check_finds_planted_writes() -> None:
+    planted = ("def step(state, ids, stage):\n    state.pop.stage[ids] = 3\n    stage[0] += 1\n"
+               "    np.add(a, b, out=state.pop.programme)\n    state.pop.programme.fill(-1)\n"
+               "    a, state.pop.stage[ids] = 1, 2\n    state.pop.months_in_stage[ids] = 0\n")
+    assert sorted(int(w.split(":")[0]) for w in _stage_writers(planted)) == [2, 3, 4, 5, 6]
