@@ -39,7 +39,7 @@ def advance_clocks(stage, programme, ui_entitled, in_guarantee, ui_days, job_day
     not as one variable: with a shared zero the JOB-days loop compiled to a branch (~35x slower).
     Whether a programme counts as work is read from a bit mask: a look-up in ``counts_as_work``
     kept the work-history loop from being vectorised (1.9 ms of the 3; 0.5 with the mask).
-    Choices are conditional expressions, not calls of ``pick``/``min``/``max`` (cheaper to
+    Choices are conditional expressions, not calls of a helper, ``min`` or ``max`` (cheaper to
     compile, the same machine code: see :func:`~sim.engine.month.exits.person_hazards`).
     """
     n = stage.size

@@ -54,7 +54,7 @@ def person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studi
     exactly 1.0 and a hazard that does not apply exactly 0.0.
 
     The choices are conditional expressions of values already read (``a if c else b``, and
-    ``b if b > a else a`` for ``max(a, b)``), not calls of a helper (session 9's ``pick``),
+    ``b if b > a else a`` for ``max(a, b)``), not calls of a helper,
     ``min`` or ``max``: numba compiles each such call apart for every signature and types an
     inlined one again at each call site (~0.35 of the hazard pass's ~1.65 CPU-s to compile on
     a machine's first run). Each choice is a statement of its own, as a call's is: the

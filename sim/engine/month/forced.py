@@ -41,7 +41,7 @@ def guarantee_moves(stage, moved, in_guarantee, ui_entitled, ui_days, children, 
     (1.68 -> 1.38 ms; most of the rest is reading the nine arrays, 16 bytes a person).
     The loops are written here, not as helpers of their own: each helper is typed and compiled
     apart (~0.3-0.6 CPU-s each on a machine's first run); for the same reason the choices are
-    conditional expressions, not calls of ``pick`` or ``min``.
+    conditional expressions, not calls of a helper or ``min``.
     """
     n = stage.size
     code = np.empty(n, np.uint8)
