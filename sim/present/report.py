@@ -10,12 +10,9 @@ opened offline. Everything in it comes from the comparison's tables and metadata
 
 from __future__ import annotations
 
-import base64
 import functools
-import io
 import math
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,6 +22,7 @@ import pandas as pd
 
 from sim.accounts.payers import BEFORE_EQUALISATION
 from sim.analysis.comparison import ALL_PAYERS, SOCIETY, Comparison
+from sim.present.figure_cache import FigureCache
 from sim.present.figures import PAYER_LABELS, cumulative_saving_figure, stock_bands_figure, who_pays_figure
 
 __all__ = ["write_report", "render_report", "summary_paragraph", "format_sek", "format_count",
@@ -118,30 +116,6 @@ def _years(h: int) -> str:
     if h % 12:
         return f"{h} months"
     return "1 year" if h == 12 else f"{h // 12} years"
-
-
-#: ``width="..pt" height="..pt"`` of the ``<svg>`` element matplotlib writes.
-_SVG_SIZE = re.compile(r'<svg([^>]*?) width="[0-9.]+pt" height="[0-9.]+pt"')
-
-
-def _figure_svg(fig: Any) -> str:
-    """The figure as base64 SVG, for an ``<img>``.
-
-    SVG because it is the cheapest to print: text stays text (``svg.fonttype: none``) that the
-    browser sets in DejaVu Sans or its own sans-serif, where PNG rasterises every glyph and
-    every line with Agg (half the report's time went there). The ``<svg>`` element is given
-    the pixel size Agg would print at :data:`~sim.present.figures.DPI` (its ``viewBox`` scales
-    the drawing), so the page shows it as large as the PNG was. Clip-path ids are salted with a
-    constant and no date is written: the same figure gives the same bytes.
-    """
-    import matplotlib
-
-    buf = io.BytesIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "almsim", "svg.image_inline": True}):
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
-    width, height = fig.canvas.get_width_height()  # what Agg prints
-    svg = _SVG_SIZE.sub(f'<svg\\1 width="{width}px" height="{height}px"', buf.getvalue().decode("utf-8"), count=1)
-    return base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
 # --------------------------------------------------------------------------------------------
@@ -409,7 +383,7 @@ def _bridge(comparison: Comparison, label: str, horizon: int) -> dict[str, Any] 
     return {"horizon": _years(h),
             "municipality": explain(bridge, label, h, "municipality"),
             "society": explain(bridge, label, h, "society"),
-            "svg": _figure_svg(waterfall_figure(bridge, label, h))}
+            "svg": FigureCache.default().svg(waterfall_figure, bridge, label, h)}
 
 
 def _driving(comparison: Comparison, label: str, horizon: int) -> dict[str, Any] | None:
@@ -423,7 +397,7 @@ def _driving(comparison: Comparison, label: str, horizon: int) -> dict[str, Any]
     h = horizon if (lines.loc[lines["scenario"] == label, "horizon_months"] == horizon).any() else \
         int(lines.loc[lines["scenario"] == label, "horizon_months"].max())
     return {"text": lines_text(lines, label, h),
-            "svg": _figure_svg(tornado_figure(lines, comparison.headline, label, h))}
+            "svg": FigureCache.default().svg(tornado_figure, lines, comparison.headline, label, h)}
 
 
 def _msek_band(row: Row | None) -> dict[str, str]:
@@ -551,15 +525,16 @@ def render_report(comparison: Comparison) -> str:
     meta = comparison.meta
     horizons = sorted(int(x) for x in comparison.headline["horizon_months"].unique())
     main_h = _main_horizon(horizons)
+    cache = FigureCache.default()
     figures = [
         {"title": f"Who pays, who saves after {_years(main_h)}",
-         "svg": _figure_svg(who_pays_figure(comparison.headline, main_h)),
+         "svg": cache.svg(who_pays_figure, comparison.headline, main_h),
          "caption": "Bars: median net discounted saving per payer; whiskers: P10-P90 over replications."},
         {"title": "Cumulative saving over time",
-         "svg": _figure_svg(cumulative_saving_figure(comparison.money)),
+         "svg": cache.svg(cumulative_saving_figure, comparison.money),
          "caption": "Scenario minus baseline, cumulative and discounted, per payer."},
         {"title": "Where people are",
-         "svg": _figure_svg(stock_bands_figure(comparison.stock_bands)),
+         "svg": cache.svg(stock_bands_figure, comparison.stock_bands),
          "caption": "People in each stage per month: median line, P10-P90 band, baseline included."},
     ]
     scenarios = [_scenario_section(comparison, label) for label in comparison.scenarios]
