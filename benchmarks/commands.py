@@ -13,9 +13,16 @@ and peak resident memory; the table gives medians and ranges. The commands:
 * ``help``: ``almsim --help``;
 * ``validate``: ``almsim validate scenarios/sigtuna-resursjobb.yaml``;
 * ``main``: the README's main job, ``almsim compare scenarios/sigtuna-resursjobb-baseline.yaml
-  scenarios/sigtuna-resursjobb.yaml``, with the compiled kernels in the cache (a warm machine);
+  scenarios/sigtuna-resursjobb.yaml``, with the compiled kernels and its report's figures in the
+  cache (a warm machine, the command run before);
+* ``main-new``: the same with a seed not run before (``--seed`` drawn at random each run): new
+  tables, so the report's figures are drawn (what a new scenario or what-if costs on a warm machine);
 * ``main-cold`` (``--cold``): the same with an empty kernel cache (``NUMBA_CACHE_DIR`` a new
-  folder: a machine's first run, which compiles every kernel).
+  folder: a machine's first run, which compiles every kernel);
+* ``floor``: what the main job costs before almsim does anything: a process that imports every
+  module the main job ends with (read from a warm-up run's ``sys.modules``, in the order they were
+  imported), except almsim's own, and ends the way ``almsim`` does. ``main`` minus ``floor`` is
+  almsim's own work (its modules, reading the kernels, the simulation, the tables and the report).
 
 Prints a Markdown table with the versions and the machine's load average before and after.
 """
@@ -25,8 +32,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import platform
+import secrets
 import statistics
 import subprocess
 import sys
@@ -40,22 +49,67 @@ COMMANDS = {
     "help": ["--help"],
     "validate": ["validate", "scenarios/sigtuna-resursjobb.yaml"],
     "main": MAIN,
+    "main-new": MAIN,
     "main-cold": MAIN,
+    "floor": [],
 }
 
+#: Runs the main job as ``python -m sim`` does and writes the names in ``sys.modules`` at its
+#: end (in import order) to the file named by the first argument; the exit handlers run before
+#: ``almsim`` ends the process, so this one sees every module.
+_LIST_MODULES = """
+import atexit, json, runpy, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write(json.dumps(list(sys.modules))))
+sys.argv[0] = "sim"
+runpy.run_module("sim", run_name="__main__", alter_sys=True)
+"""
 
-def measure(checkout: Path, name: str) -> tuple[float, float, float]:
+#: Imports the modules named in the file given as the first argument, then ends as ``almsim``
+#: does after a command that succeeded (flushed, exit handlers run, no teardown).
+_IMPORT_MODULES = """
+import atexit, importlib, json, os, sys
+for name in json.load(open(sys.argv[1])):
+    if name not in sys.modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a module importable only from inside its package's own machinery
+            pass
+sys.stdout.flush()
+atexit._run_exitfuncs()
+os._exit(0)
+"""
+
+
+def main_job_modules(checkout: Path, path: str) -> int:
+    """Write the modules the main job run from ``checkout`` ends with, almsim's own left out, to
+    ``path`` (JSON, import order); return how many."""
+    with tempfile.TemporaryDirectory(prefix="almsim-bench-") as tmp:
+        listed = os.path.join(tmp, "modules.json")
+        subprocess.run([sys.executable, "-c", _LIST_MODULES, listed, *MAIN, "--out", tmp, "-q"], cwd=checkout,
+                       env={**os.environ, "PYTHONPATH": str(checkout)}, stdout=subprocess.DEVNULL, check=True)
+        with open(listed) as fh:
+            names = [n for n in json.load(fh) if n != "__main__" and n != "sim" and not n.startswith("sim.")]
+    with open(path, "w") as fh:
+        json.dump(names, fh)
+    return len(names)
+
+
+def measure(checkout: Path, name: str, modules: str = "") -> tuple[float, float, float]:
     """One fresh process of command ``name`` run from ``checkout``: user CPU-s, system CPU-s,
-    peak resident MB."""
+    peak resident MB (``floor``: ``modules`` is the file :func:`main_job_modules` wrote)."""
     with tempfile.TemporaryDirectory(prefix="almsim-bench-") as tmp:
         args = list(COMMANDS[name])
-        if args[0] == "compare":
+        if args[:1] == ["compare"]:
             args += ["--out", tmp]
+        if name == "main-new":
+            args += ["--seed", str(secrets.randbelow(2**62))]  # tables no run drew before: no figure cached
         env = {**os.environ, "PYTHONPATH": str(checkout)}
         if name == "main-cold":
             env["NUMBA_CACHE_DIR"] = os.path.join(tmp, "kernels")
+        argv = ["-c", _IMPORT_MODULES, modules] if name == "floor" else ["-m", "sim", *args]
         with open(os.path.join(tmp, "stderr"), "w+b") as err:  # (a file: a full pipe would block it)
-            proc = subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=checkout, env=env,
+            proc = subprocess.Popen([sys.executable, *argv], cwd=checkout, env=env,
                                     stdout=subprocess.DEVNULL, stderr=err)
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = code = os.waitstatus_to_exitcode(status)
@@ -87,22 +141,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="rounds (default 5)")
     parser.add_argument("--cold", action="store_true", help="also the main job on an empty kernel cache (one "
-                        "round each: it compiles every kernel, ~15 CPU-s)")
+                        "round each: it compiles every kernel it uses, ~4-6 CPU-s)")
     parser.add_argument("--baseline", type=Path, help="another checkout, alternated with this one")
-    parser.add_argument("--only", help="comma-separated commands (help, validate, main, main-cold)")
+    parser.add_argument("--only", help="comma-separated commands (help, validate, main, main-new, floor, main-cold)")
     args = parser.parse_args()
-    names = args.only.split(",") if args.only else ["help", "validate", "main"] + (["main-cold"] if args.cold else [])
+    names = (args.only.split(",") if args.only
+             else ["help", "validate", "main", "main-new", "floor"] + (["main-cold"] if args.cold else []))
     checkouts = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
     load_before = os.getloadavg()
-    for checkout in checkouts.values() if "main" in names else ():  # warm the kernel cache, unmeasured
-        measure(checkout, "main")
+    lists = tempfile.TemporaryDirectory(prefix="almsim-bench-")
+    modules = {label: os.path.join(lists.name, f"{label}.json") for label in checkouts}
+    for label, checkout in checkouts.items() if {"main", "floor"} & set(names) else ():
+        measure(checkout, "main")  # warms the kernel cache, unmeasured
+        if "floor" in names:
+            main_job_modules(checkout, modules[label])
     results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for r in range(args.repeat):
         for name in names:
             if name == "main-cold" and r > 0:
                 continue
             for label, checkout in checkouts.items():
-                results.setdefault((name, label), []).append(measure(checkout, name))
+                results.setdefault((name, label), []).append(measure(checkout, name, modules[label]))
         print(f"round {r + 1} of {args.repeat} done", file=sys.stderr)
     load_after = os.getloadavg()
     print(f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
@@ -116,6 +175,13 @@ def main() -> None:
         print(f"| {name} | {label} | {statistics.median(user):.2f} ({min(user):.2f}-{max(user):.2f}) | "
               f"{statistics.median(s for _, s, _ in rows):.2f} | {statistics.median(m for _, _, m in rows):.0f} | "
               f"{len(rows)} |")
+    for label in checkouts:
+        if ("main", label) in results and ("floor", label) in results:
+            pairs = zip(results["main", label], results["floor", label], strict=True)
+            own = [sum(m[:2]) - sum(f[:2]) for m, f in pairs]
+            print(f"\n{label}: the main job's own work (main minus floor, user + sys, round by round): median "
+                  f"{statistics.median(own):.2f} ({min(own):.2f}-{max(own):.2f}) CPU-s")
+    lists.cleanup()
 
 
 if __name__ == "__main__":
