@@ -16,9 +16,10 @@ SCENARIO = str(ROOT / "scenarios" / "c2-lycksele.yaml")
 
 #: Runs the command line as ``almsim`` does, leaving marks in the folder ``sys.argv[1]``: one from
 #: an exit handler, one from an object freed when the interpreter tears its modules down, and
-#: (with a third argument) one from a thread that is not a daemon, written after the command ends.
+#: (with a third argument) one from a thread that is not a daemon, written once the main thread has
+#: finished (so it is alive when the command ends, however long the command takes).
 DRIVER = """
-import atexit, pathlib, sys, threading, time
+import atexit, pathlib, sys, threading
 marks = pathlib.Path(sys.argv[1])
 atexit.register(lambda: (marks / "atexit").write_text("ran"))
 
@@ -29,7 +30,7 @@ class FreedAtTeardown:
 kept = FreedAtTeardown()
 if sys.argv[2] == "thread":
     def late():
-        time.sleep(0.5)
+        threading.main_thread().join()
         (marks / "thread").write_text("ran")
     threading.Thread(target=late).start()
 sys.argv = ["almsim", *sys.argv[3:]]
