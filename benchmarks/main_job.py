@@ -14,7 +14,8 @@ CPU of the process, so other load on the machine changes it little):
 * ``imports``: the command line, the engine, the comparison and the report modules;
 * ``simulation``: loading the two scenario files and :func:`sim.analysis.comparison.compare`;
 * ``tables``: ``Comparison.save`` (Parquet and CSV) and the terminal table;
-* ``report``: :func:`sim.present.report.write_report` (figures and HTML);
+* ``report``: :func:`sim.present.report.write_report` (figures and HTML; the figures are read from
+  the figure cache once a run has drawn them, :mod:`sim.present.figure_cache`);
 * ``total``: the whole process, from ``/usr/bin/time``-like ``resource.getrusage`` of the child.
 
 The whole ``almsim compare`` command is also timed as a child process (``end_to_end``:

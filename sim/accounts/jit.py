@@ -346,7 +346,7 @@ def _tell_compiling() -> None:
     import sys
 
     if sys.stderr is not None and sys.stderr.isatty():
-        print(f"almsim: compiling the simulation's kernels for this machine, once (~10 CPU-seconds; kept in "
+        print(f"almsim: compiling the simulation's kernels for this machine, once (a few CPU-seconds; kept in "
               f"{cache_folder()})", file=sys.stderr)
 
 
