@@ -24,6 +24,11 @@ and peak resident memory; the table gives medians and ranges. The commands:
   imported), except almsim's own, and ends the way ``almsim`` does. ``main`` minus ``floor`` is
   almsim's own work (its modules, reading the kernels, the simulation, the tables and the report).
 
+Python's bytecode is written and read as in a user's shell: ``PYTHONDONTWRITEBYTECODE`` is removed
+from the commands' environment (``--as-is`` keeps it), so the unmeasured warm-up run writes almsim's
+``__pycache__`` (an editable install has none until then). Where it is set, as in some CI shells,
+every process compiles almsim's ~1 MB of source again: ~0.2 CPU-s more for the main job.
+
 Prints a Markdown table with the versions and the machine's load average before and after.
 """
 
@@ -81,13 +86,22 @@ os._exit(0)
 """
 
 
-def main_job_modules(checkout: Path, path: str) -> int:
+def _environment(checkout: Path, as_is: bool) -> dict[str, str]:
+    """The commands' environment: this one, ``checkout`` first on the path, and (unless ``as_is``)
+    bytecode written as by default."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    if not as_is:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def main_job_modules(checkout: Path, path: str, as_is: bool) -> int:
     """Write the modules the main job run from ``checkout`` ends with, almsim's own left out, to
     ``path`` (JSON, import order); return how many."""
     with tempfile.TemporaryDirectory(prefix="almsim-bench-") as tmp:
         listed = os.path.join(tmp, "modules.json")
         subprocess.run([sys.executable, "-c", _LIST_MODULES, listed, *MAIN, "--out", tmp, "-q"], cwd=checkout,
-                       env={**os.environ, "PYTHONPATH": str(checkout)}, stdout=subprocess.DEVNULL, check=True)
+                       env=_environment(checkout, as_is), stdout=subprocess.DEVNULL, check=True)
         with open(listed) as fh:
             names = [n for n in json.load(fh) if n != "__main__" and n != "sim" and not n.startswith("sim.")]
     with open(path, "w") as fh:
@@ -95,7 +109,7 @@ def main_job_modules(checkout: Path, path: str) -> int:
     return len(names)
 
 
-def measure(checkout: Path, name: str, modules: str = "") -> tuple[float, float, float]:
+def measure(checkout: Path, name: str, modules: str = "", as_is: bool = False) -> tuple[float, float, float]:
     """One fresh process of command ``name`` run from ``checkout``: user CPU-s, system CPU-s,
     peak resident MB (``floor``: ``modules`` is the file :func:`main_job_modules` wrote)."""
     with tempfile.TemporaryDirectory(prefix="almsim-bench-") as tmp:
@@ -104,7 +118,7 @@ def measure(checkout: Path, name: str, modules: str = "") -> tuple[float, float,
             args += ["--out", tmp]
         if name == "main-new":
             args += ["--seed", str(secrets.randbelow(2**62))]  # tables no run drew before: no figure cached
-        env = {**os.environ, "PYTHONPATH": str(checkout)}
+        env = _environment(checkout, as_is)
         if name == "main-cold":
             env["NUMBA_CACHE_DIR"] = os.path.join(tmp, "kernels")
         argv = ["-c", _IMPORT_MODULES, modules] if name == "floor" else ["-m", "sim", *args]
@@ -144,6 +158,8 @@ def main() -> None:
                         "round each: it compiles every kernel it uses, ~4-6 CPU-s)")
     parser.add_argument("--baseline", type=Path, help="another checkout, alternated with this one")
     parser.add_argument("--only", help="comma-separated commands (help, validate, main, main-new, floor, main-cold)")
+    parser.add_argument("--as-is", action="store_true", help="keep PYTHONDONTWRITEBYTECODE if set (default: "
+                        "removed, so almsim's bytecode is written once and read, as in a user's shell)")
     args = parser.parse_args()
     names = (args.only.split(",") if args.only
              else ["help", "validate", "main", "main-new", "floor"] + (["main-cold"] if args.cold else []))
@@ -152,21 +168,22 @@ def main() -> None:
     lists = tempfile.TemporaryDirectory(prefix="almsim-bench-")
     modules = {label: os.path.join(lists.name, f"{label}.json") for label in checkouts}
     for label, checkout in checkouts.items() if {"main", "floor"} & set(names) else ():
-        measure(checkout, "main")  # warms the kernel cache, unmeasured
+        measure(checkout, "main", as_is=args.as_is)  # warms the caches, unmeasured
         if "floor" in names:
-            main_job_modules(checkout, modules[label])
+            main_job_modules(checkout, modules[label], args.as_is)
     results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for r in range(args.repeat):
         for name in names:
             if name == "main-cold" and r > 0:
                 continue
             for label, checkout in checkouts.items():
-                results.setdefault((name, label), []).append(measure(checkout, name, modules[label]))
+                results.setdefault((name, label), []).append(measure(checkout, name, modules[label], args.as_is))
         print(f"round {r + 1} of {args.repeat} done", file=sys.stderr)
     load_after = os.getloadavg()
     print(f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, {_versions()}; load average {load_before[0]:.1f} before, "
-          f"{load_after[0]:.1f} after; "
+          f"{load_after[0]:.1f} after; bytecode "
+          f"{'as the shell has it' if args.as_is else 'written and read (PYTHONDONTWRITEBYTECODE unset)'}; "
           + ", ".join(f"{label} {_commit(c)}" for label, c in checkouts.items()) + ".\n")
     print("| command | checkout | user CPU-s (median, range) | sys CPU-s | peak MB | runs |")
     print("|---|---|---:|---:|---:|---:|")
