@@ -166,6 +166,17 @@ def test_compare_checks_its_output_folder_before_any_work(tmp_path):
     assert res.returncode == 2 and "longer than 255 bytes" in res.stderr
 
 
+def test_compare_of_scenarios_with_other_months_is_one_line_before_any_run(tmp_path):
+    """A baseline and a scenario of other months (here: two cohorts' files) cannot be paired:
+    one line naming the file, exit 2, and nothing simulated or written (no resume folder)."""
+    res = almsim("compare", "scenarios/sigtuna-resursjobb-baseline.yaml", "scenarios/c2-lycksele.yaml", "-r", "1",
+                 "-q", "--out", str(tmp_path / "out"))
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert res.stderr.startswith("error: scenarios/c2-lycksele.yaml: ") and "the same months" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def _compare_folder(out: Path, name: str, *files: str, extra: tuple[str, ...] = ()) -> Path:
     """The folder ``almsim compare FILES --out OUT --name NAME -r 1 EXTRA`` writes."""
     from sim.cli.main import build_parser

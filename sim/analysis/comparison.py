@@ -82,7 +82,7 @@ from sim.scenario.schema import Scenario
 from sim.scenario.stages import STAGES, Stage
 
 __all__ = [
-    "compare", "Comparison", "SOCIETY", "ALL_PAYERS", "HORIZONS", "TABLES", "PAYBACK_TOLERANCE_SEK",
+    "compare", "check_pairable", "Comparison", "SOCIETY", "ALL_PAYERS", "HORIZONS", "TABLES", "PAYBACK_TOLERANCE_SEK",
     "discount_factors", "payback_months", "goal_achievement", "cumulative_saving", "horizons_for",
     "net_by_payer", "net_by_payer_category",
 ]
@@ -214,13 +214,24 @@ class _Pair:
         return {k: np.concatenate([v, v.sum(axis=2, keepdims=True)], axis=2) for k, v in out.items()}
 
 
+def check_pairable(baseline: Scenario, scenarios: Sequence[Scenario]) -> None:
+    """Raise ``ValueError`` unless every scenario runs the baseline's months (start and horizon).
+
+    Checked before any run (by :func:`compare` and by ``almsim compare`` before it locks its
+    folder), so a wrong pair of files costs nothing; :func:`_pair` checks the runs again.
+    """
+    b = baseline
+    for s in scenarios:
+        if (b.start_month, b.horizon_months) != (s.start_month, s.horizon_months):
+            raise ValueError(
+                f"scenario {s.name!r} runs {format_month(s.start_month)} + {s.horizon_months} months but the "
+                f"baseline {b.name!r} runs {format_month(b.start_month)} + {b.horizon_months} months; "
+                "a paired comparison needs the same months")
+
+
 def _pair(label: str, base: Ensemble, scen: Ensemble) -> _Pair:
-    b, s = base.scenario, scen.scenario
-    if (b.start_month, b.horizon_months) != (s.start_month, s.horizon_months):
-        raise ValueError(
-            f"scenario {s.name!r} runs {format_month(s.start_month)} + {s.horizon_months} months but the "
-            f"baseline {b.name!r} runs {format_month(b.start_month)} + {b.horizon_months} months; "
-            "a paired comparison needs the same months")
+    s = scen.scenario
+    check_pairable(base.scenario, [s])
     if base.seeds != scen.seeds:
         raise ValueError("the scenario and the baseline must use the same replication seeds")
     start, months = s.start_month, s.horizon_months
@@ -792,6 +803,7 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
     scenarios = list(scenarios)
     if not scenarios:
         raise ValueError("give at least one scenario to compare with the baseline")
+    check_pairable(baseline, scenarios)
     # The baseline and the scenarios asked for at once (blocks of one batched model where they can
     # share one), then the assumption lines' re-runs, at once too. Two models, not one: the
     # money-only lines post the comparison's runs again under other rates, and a batch's books

@@ -174,7 +174,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     what-ifs never share a folder. As for ``run``: folders checked and locked before any work,
     replications kept as they finish and resumed by the same command.
     """
+    from sim.analysis.comparison import check_pairable
+
     baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides)
+    for file, scenario in zip(args.scenarios, scenarios, strict=True):
+        try:  # before any run or folder: a scenario of other months cannot be paired
+            check_pairable(baseline, [scenario])
+        except ValueError as exc:
+            print(f"error: {file}: {exc}", file=sys.stderr)
+            return 2
     name = args.name or "-".join(s.name for s in scenarios)[:80]
     folder = Path(args.out) / f"compare-{name}" / _comparison_id(args, baseline, scenarios)
 
