@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -96,8 +97,25 @@ def test_almsim_story_tells_a_saved_run(run_dir, capsys):
 
 def test_a_story_from_a_run_folder_is_the_story_of_its_seed(run_dir):
     from_run = story_from_run(run_dir, 5, replication=1).splitlines()
-    direct = tell_story(load_scenario(C2), 3, 5, replication=1).splitlines()
+    direct = tell_story(load_scenario(C2), 3, 5, replication=1, fixed_parameters=False).splitlines()
     assert from_run[1:] == direct[1:]
+
+
+def test_a_story_from_a_run_folder_is_the_life_the_run_saved_with_its_posterior_draw(run_dir):
+    """The run drew the calibrated national rates per replication (the default), so the story
+    re-runs the replication with its draw: a person whose months differ under the rates as
+    written is told as saved, with no note that the re-run differs."""
+    import pandas as pd
+
+    saved = pd.read_parquet(run_dir / "events.parquet")
+    saved = saved[saved["replication"] == 1].drop(columns="replication").astype(str)
+    seed_1 = [int(s) for s in json.loads((run_dir / "manifest.json").read_text())["replication_seeds"]][1]
+    as_written = simulate(load_scenario(C2), seed=seed_1).events.astype(str)
+    by_person = [{p: g.reset_index(drop=True) for p, g in ev.groupby("person")} for ev in (saved, as_written)]
+    differ = sorted(int(p) for p in by_person[0].keys() | by_person[1].keys()
+                    if not (p in by_person[0] and p in by_person[1] and by_person[0][p].equals(by_person[1][p])))
+    assert differ, "the posterior draw should change someone's months"
+    assert "Note:" not in story_from_run(run_dir, differ[0], replication=1)
 
 
 @pytest.mark.parametrize("args, message", [

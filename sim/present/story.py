@@ -14,8 +14,14 @@ anything) and narrates, in plain language:
   (UI) period earned by work;
 * **the total** per payer over the months followed, and for society (all payers together).
 
+A replication runs with its own posterior draw of the calibrated parameters
+(:func:`sim.runs.posterior.replication_scenarios`, as ``almsim run`` does), so a story re-runs
+the replication's scenario with that draw applied: without it, it would tell another life than
+the run saved.
+
 :func:`story_from_run` does the same for a folder written by ``almsim run``, reading the
-resolved scenario and the replication seeds from its ``manifest.json``.
+resolved scenario, the replication seeds and whether the run kept the calibrated parameters
+fixed from its ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import pandas as pd
 from sim.accounts.payers import PAYERS
 from sim.engine.model import ProgrammeModel
 from sim.engine.streams import replication_seeds
+from sim.runs.posterior import replication_scenarios
 from sim.runs.replications import content_hash
 from sim.runs.results import RunResult
 from sim.scenario.dated import parse_month
@@ -260,7 +267,8 @@ def _rerun(scenario: Scenario, seed: int, person: int) -> tuple[pd.DataFrame, pd
     return state, money, events, who
 
 
-def tell_story(scenario: Scenario | str | os.PathLike[str], seed: int, person: int, replication: int = 0) -> str:
+def tell_story(scenario: Scenario | str | os.PathLike[str], seed: int, person: int, replication: int = 0,
+               fixed_parameters: bool = True) -> str:
     """One person's months in a scenario, in plain language.
 
     Args:
@@ -268,6 +276,10 @@ def tell_story(scenario: Scenario | str | os.PathLike[str], seed: int, person: i
         seed: the run's seed (as given to ``almsim run --seed``).
         person: the person's id (row of the ``people`` table).
         replication: which replication of ``seed`` (0 is the seed itself).
+        fixed_parameters: the calibrated defaults at their written values (the default), as
+            ``ProgrammeModel`` and ``simulate`` run a scenario and ``almsim run --fixed-parameters``
+            runs each replication; ``False``: with the replication's posterior draw, as
+            ``almsim run`` runs it by default.
 
     Returns:
         The story as text, one line per spell or moment, with money per payer.
@@ -280,7 +292,16 @@ def tell_story(scenario: Scenario | str | os.PathLike[str], seed: int, person: i
     if replication < 0:
         raise StoryError(f"replication must be >= 0, got {replication}")
     run_seed = replication_seeds(seed, replication + 1)[replication]
+    scenario = _replication_scenario(scenario, seed, replication, fixed_parameters)
     return _story(scenario, run_seed, person, f"seed {seed}, replication {replication}")[0]
+
+
+def _replication_scenario(scenario: Scenario, seed: int, replication: int, fixed_parameters: bool) -> Scenario:
+    """``scenario`` as replication ``replication`` of ``seed`` ran it: with its posterior draw.
+
+    A replication's draw depends on the seed and its index only, not on how many were run.
+    """
+    return replication_scenarios(scenario, seed, replication + 1, fixed_parameters=fixed_parameters)[0][replication]
 
 
 def _story(scenario: Scenario, run_seed: int, person: int,
@@ -323,7 +344,8 @@ def story_from_run(run_dir: str | os.PathLike[str], person: int, replication: in
     """The story of ``person`` in replication ``replication`` of a folder written by ``almsim run``.
 
     The run is not read back but re-simulated from the folder's ``manifest.json`` (the
-    resolved scenario and the replication seeds): the same seed gives the same months.
+    resolved scenario, the replication seeds and ``fixed_parameters``), with the replication's
+    posterior draw applied: the same seed and draw give the same months.
 
     Raises:
         StoryError: if the folder, its manifest, the replication or the person does not exist.
@@ -343,6 +365,8 @@ def story_from_run(run_dir: str | os.PathLike[str], person: int, replication: in
     if not 0 <= replication < len(seeds):
         raise StoryError(f"replication {replication} is out of range: the run has {len(seeds)} "
                          f"(0-{len(seeds) - 1})")
+    scenario = _replication_scenario(scenario, int(manifest.get("seed", seeds[0])), replication,
+                                     bool(manifest.get("fixed_parameters", False)))
     text, events, who = _story(scenario, seeds[replication], person,
                                f"seed {manifest.get('seed', seeds[0])}, replication {replication}, from {path}")
     return text + _check_saved(path, person, replication, events, who)
