@@ -163,6 +163,25 @@ def test_report_from_a_saved_comparison(comparison, tmp_path):
     assert (tmp_path / "cmp" / "money.parquet").exists()  # the report sits beside the tables
 
 
+def test_a_payer_that_does_not_pay_first_has_no_payback_month_in_the_report(comparison):
+    """As in the terminal: a payer that pays nothing before it saves (in most replications) "does
+    not pay first"; "not within the period" would tell a reader it never pays back."""
+    from sim.present.report import _scenario_section
+
+    h = comparison.headline
+    for label in comparison.scenarios:
+        rows = {r["name"]: r["payback"] for r in _scenario_section(comparison, label)["payer_rows"]}
+        full = h.loc[h["scenario"] == label, "horizon_months"].max()
+        first = h[(h["scenario"] == label) & (h["metric"] == "pays_first_share") & (h["horizon_months"] == full)]
+        never = {PAYER_LABELS[p] for p, share in zip(first["payer"], first["p50"], strict=True) if share < 0.5}
+        assert PAYER_LABELS["esf"] in never  # it pays and saves nothing
+        for name, payback in rows.items():
+            if name in never:
+                assert payback == "does not pay first", (label, name)
+            elif name in PAYER_LABELS.values():
+                assert payback != "does not pay first", (label, name)
+
+
 def test_number_formats():
     assert format_sek(12_345_678) == "12.3 MSEK"
     assert format_sek(-450_499) == "-450,000 SEK"

@@ -96,6 +96,18 @@ def _format_month(x: float) -> str:
     return "from the start" if x == 0 else f"month {x:.0f}"
 
 
+def _payback(row: Row | None) -> str:
+    """A payback cell: the median month, or "does not pay first" where the payer pays nothing
+    before it saves in most replications (as the terminal says): a payback month means something
+    only for a payer that pays first, and "not within the period" would read as "never"."""
+    if row is None:
+        return ""
+    first = row.get("pays_first", float("nan"))
+    if not first >= 0.5:
+        return "does not pay first"
+    return _format_month(row["p50"])
+
+
 def _format(kind: str, x: float) -> str:
     return {"sek": format_sek, "count": format_count, "month": _format_month}[kind](x)
 
@@ -104,11 +116,11 @@ def _interval(row: Row | None, kind: str) -> dict[str, str]:
     """A table cell: the median, and below it the P10-P90 range (or the payback share)."""
     if row is None:
         return {"mid": "", "range": ""}
-    mid = _format(kind, row["p50"])
     if kind == "month":
-        share = row.get("share")
-        ok = share is not None and math.isfinite(share)
+        mid, share = _payback(row), row.get("share")
+        ok = mid != "does not pay first" and share is not None and math.isfinite(share)
         return {"mid": mid, "range": f"pays back in {share:.0%} of replications" if ok else ""}
+    mid = _format(kind, row["p50"])
     if not (math.isfinite(row["p10"]) and math.isfinite(row["p90"])):
         return {"mid": mid, "range": ""}
     return {"mid": mid, "range": f"{_format(kind, row['p10'])} to {_format(kind, row['p90'])}"}
@@ -160,13 +172,15 @@ class _Headline:
 
     def get(self, metric: str, horizon: int, payer: str = "") -> Row | None:
         """The row as a dict of its columns (``p10``, ``p50``, ``p90``, ``n``, ...); a payback row
-        also has ``share``, the median share of replications that pay back."""
+        also has ``share``, the median share of replications that pay back, and ``pays_first``,
+        the share of replications in which the payer pays before it saves."""
         row = self._first.get((metric, horizon, payer))
         if row is None:
             return None
         if metric == "payback_month":
-            share = self.get("payback_share", horizon, payer)
-            row = {**row, "share": float(share["p50"]) if share is not None else float("nan")}
+            share, first = self.get("payback_share", horizon, payer), self.get("pays_first_share", horizon, payer)
+            row = {**row, "share": float(share["p50"]) if share is not None else float("nan"),
+                   "pays_first": float(first["p50"]) if first is not None else float("nan")}
         return row
 
 
@@ -356,8 +370,7 @@ def _scenario_section(comparison: Comparison, label: str) -> dict[str, Any]:
         name = ("Municipality before income equalisation (what its own tax base gives; its budget sees the "
                 "line above)" if payer == BEFORE_EQUALISATION else PAYER_LABELS[payer])
         payer_rows.append({"name": name, "cells": cells, "verdict": verdict,
-                           "payback": _format_month(h.get("payback_month", max(horizons), payer)["p50"])
-                           if h.get("payback_month", max(horizons), payer) is not None else "",
+                           "payback": _payback(h.get("payback_month", max(horizons), payer)),
                            "society": payer == SOCIETY})
     cat = comparison.categories
     cat = cat[(cat["scenario"] == label) & (cat["horizon_months"] == main_h)]
