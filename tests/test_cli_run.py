@@ -177,6 +177,37 @@ def test_compare_of_scenarios_with_other_months_is_one_line_before_any_run(tmp_p
     assert not (tmp_path / "out").exists()
 
 
+def _documented_compares() -> list[list[str]]:
+    """The files of every ``almsim compare`` command in README.md and scenarios/README.md."""
+    out = []
+    for doc in (ROOT / "README.md", ROOT / "scenarios" / "README.md"):
+        text = doc.read_text(encoding="utf-8").replace("\\\n", " ")
+        for line in text.splitlines():
+            if "almsim compare scenarios/" in line:
+                words = line.split("almsim compare ", 1)[1].split()
+                out.append([w for w in words if w.endswith(".yaml") and not w.startswith("--")])
+    return out
+
+
+def test_the_documented_compares_put_the_baseline_first_and_a_swapped_pair_is_warned_of(tmp_path):
+    """A user copies the READMEs' commands: their first file is the baseline (no programmes).
+    Swapped, compare still runs (a removal is a legal what-if) but says which is which."""
+    from sim.scenario.load import load_scenario
+
+    documented = _documented_compares()
+    assert len(documented) >= 2
+    for files in documented:
+        base, *scenarios = (load_scenario(ROOT / f) for f in files)
+        assert not base.programmes and all(s.programmes for s in scenarios), files
+    args = ["-r", "1", "-q", "--no-sensitivity", "--no-bridge", "--out", str(tmp_path)]
+    swapped = almsim("compare", "scenarios/c2-lycksele.yaml", "scenarios/c2-lycksele-baseline.yaml", *args)
+    assert swapped.returncode == 0, swapped.stderr
+    assert swapped.stderr.startswith("warning: the baseline 'c2-lycksele' has programmes and the scenario "
+                                     "'c2-lycksele-baseline' has none")
+    right = almsim("compare", "scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml", *args)
+    assert right.returncode == 0 and "warning" not in right.stderr
+
+
 def _compare_folder(out: Path, name: str, *files: str, extra: tuple[str, ...] = ()) -> Path:
     """The folder ``almsim compare FILES --out OUT --name NAME -r 1 EXTRA`` writes."""
     from sim.cli.main import build_parser

@@ -183,6 +183,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"error: {file}: {exc}", file=sys.stderr)
             return 2
+        if baseline.programmes and not scenario.programmes:  # legal, but mostly two files swapped
+            print(f"warning: the baseline {baseline.name!r} has programmes and the scenario {scenario.name!r} has "
+                  "none: savings are the scenario's minus the baseline's (almsim compare BASELINE SCENARIO...)",
+                  file=sys.stderr)
     name = args.name or "-".join(s.name for s in scenarios)[:80]
     folder = Path(args.out) / f"compare-{name}" / _comparison_id(args, baseline, scenarios)
 
