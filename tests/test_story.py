@@ -63,6 +63,25 @@ def test_a_person_who_requalified_for_a_kassa_hears_about_ui():
                      r"insurance −[\d ]+ kr, income equalisation \+[\d ]+ kr\)", text)
 
 
+def test_the_ui_lines_say_what_the_money_says_for_the_basic_amount_and_income_related_ui():
+    """Without a-kassa membership UI is the basic amount: it does not fall after 200 days, and
+    social assistance tops it up; the story says so instead of the income-related rule."""
+    scenario = load_scenario(C2)
+    model = ProgrammeModel(scenario, rng=1, track=range(scenario.population.cohort.size))
+    model.run()
+    money = RunResult.from_model(model).tracked_money
+    ui = money[(money["payer"] == "individual") & (money["category"] == "unemployment_insurance")]
+    basic = scenario.money.ui_basic_sek_per_day.first * scenario.money.benefit_days_per_month.first
+    on_basic = ui.groupby("person")["sek"].apply(lambda x: bool(((x - basic).abs() < 1).all()))
+    months = ui.groupby("person").size()  # the longest UI spells pass 200 days
+    basic_text = tell_story(scenario, 1, int(months[on_basic].idxmax()))
+    assert "200 UI days are used: the basic amount stays as it is." in basic_text
+    assert "falls from 80% to 70%" not in basic_text
+    assert "topped up by social assistance from the municipality (the basic amount" in basic_text
+    related_text = tell_story(scenario, 1, int(months[~on_basic].idxmax()))
+    assert "200 UI days are used: UI falls from 80% to 70% of the former wage." in related_text
+
+
 def test_the_guarantee_clock_to_fas3_is_told():
     scenario = load_scenario(UMEA)
     events = simulate(scenario, seed=1).events

@@ -183,9 +183,26 @@ def _money_line(money: pd.DataFrame, months: int) -> str:
     return "  Money each month: " + "; ".join(parts) + "." if parts else "  Money each month: nothing is paid."
 
 
-def _clock_lines(state: pd.DataFrame, scenario: Scenario) -> Iterator[tuple[int, str]]:
-    """Moments when a benefit clock ran out or restarted, as (month index, text)."""
+def _received(money: pd.DataFrame, category: str) -> dict[str, float]:
+    """What the person received in ``category``, per month (YYYY-MM)."""
+    got = money[(money["payer"] == "individual") & (money["category"] == category)]
+    return got.groupby("month")["sek"].sum().to_dict()
+
+
+def _clock_lines(state: pd.DataFrame, scenario: Scenario, paid: pd.DataFrame) -> Iterator[tuple[int, str]]:
+    """Moments when a benefit clock ran out or restarted, as (month index, text).
+
+    ``paid`` is the person's money: what a new UI period or the 200-day step means depends on
+    whether the UI is the basic amount (no a-kassa membership: it does not fall, and social
+    assistance often tops it up) or income-related.
+    """
     rules, money = scenario.rules, scenario.money
+    ui, assistance = _received(paid, "unemployment_insurance"), _received(paid, "social_assistance")
+
+    def basic_amount(month: str, m: int) -> bool:
+        days = money.benefit_days_per_month.at(m)
+        return abs(ui.get(month, 0.0) - money.ui_basic_sek_per_day.at(m) * days) < 1.0
+
     rows = list(state.itertuples(index=False))
     for t in range(1, len(rows)):
         a, b = rows[t - 1], rows[t]
@@ -207,13 +224,19 @@ def _clock_lines(state: pd.DataFrame, scenario: Scenario) -> Iterator[tuple[int,
             yield t - 1, (f"In {label} the {limit:.0f} days in the guarantee are used up: the person {where} "
                           "(the clock that makes the Fas 3 stock grow).")
         if b.ui_entitled and (not a.ui_entitled or b.ui_days + 1e-3 < a.ui_days):
+            draws = ("UI from the state, topped up by social assistance from the municipality"
+                     if assistance.get(b.month, 0.0) > 0 else "UI from the state, not social assistance from the "
+                     "municipality")
+            if basic_amount(b.month, m):
+                draws += " (the basic amount: not an a-kassa member long enough for income-related UI)"
             yield t - 1, (f"In {label} the job ends. {int(b.work_condition_months)} of the last 12 months were work, "
                           f"which meets the a-kassa work condition ({rules.work_condition_months} months): a new "
-                          "unemployment-insurance (UI) period starts. Out of work, the person now draws UI "
-                          "from the state, not social assistance from the municipality.")
+                          f"unemployment-insurance (UI) period starts. Out of work, the person now draws {draws}.")
         if a.ui_entitled and b.ui_entitled and a.ui_days < 200 <= b.ui_days:
             hi, lo = money.ui_share_first_200_days.at(m), money.ui_share_after_200_days.at(m)
-            yield t - 1, f"In {label} 200 UI days are used: UI falls from {hi:.0%} to {lo:.0%} of the former wage."
+            falls = ("the basic amount stays as it is" if basic_amount(b.month, m)
+                     else f"UI falls from {hi:.0%} to {lo:.0%} of the former wage")
+            yield t - 1, f"In {label} 200 UI days are used: {falls}."
 
 
 def _event_lines(events: pd.DataFrame, titles: dict[str, str], start: int,
@@ -325,7 +348,7 @@ def _story(scenario: Scenario, run_seed: int, person: int,
             text = text[:-1] + ", to the end of the simulation."
         m = money[money["month"].isin(state["month"].iloc[sp.start:sp.end + 1])]
         items.append((sp.start, 0, text + "\n" + _money_line(m, n)))
-    for t, text in _clock_lines(state, scenario):
+    for t, text in _clock_lines(state, scenario, money):
         items.append((t, 1, "  * " + text))
     for t, text in _event_lines(events, titles, scenario.start_month, max_duration):
         items.append((t, 2, "  * " + text))
