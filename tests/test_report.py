@@ -182,6 +182,21 @@ def test_a_payer_that_does_not_pay_first_has_no_payback_month_in_the_report(comp
                 assert payback != "does not pay first", (label, name)
 
 
+def test_the_report_never_says_a_benefit_its_own_ledger_books_is_not_modelled(comparison):
+    """The family allowances (child allowance, maintenance support, housing allowance) are booked,
+    and show in the report's table of categories; its list of what the model leaves out must not
+    deny them."""
+    from sim.present.report import LIMITATIONS
+
+    assert "family_allowances" in set(comparison.categories["category"])
+    html = render_report(comparison)
+    assert "family allowances" in html
+    for line in LIMITATIONS:
+        denied = line.split(";")[-1] if "not modelled" in line else ""
+        for benefit in ("child allowance", "housing allowance", "maintenance support"):
+            assert benefit not in denied.lower(), line
+
+
 def test_number_formats():
     assert format_sek(12_345_678) == "12.3 MSEK"
     assert format_sek(-450_499) == "-450,000 SEK"

@@ -38,7 +38,10 @@ LIMITATIONS = (
     "'other' drop out of the money flows.",
     "A couple's other adult is assumed to earn a fixed net income (money.partner_income_sek_per_month); "
     "housing costs are flat amounts, and tax uses a flat tax-free amount instead of the real deductions.",
-    "Housing allowance, child allowance and other means-tested benefits are not modelled.",
+    "Child allowance, maintenance support and a housing allowance count as household income (paid by "
+    "Försäkringskassan), but the housing allowance is one typical amount for families with children, not "
+    "income-tested, and maintenance support is assumed for every child of a single parent; other means-tested "
+    "benefits are not modelled.",
     "Jobs are not taken from anyone else (no displacement) and wages do not react to the programme; the "
     "value of work done is a share of the wage cost.",
     "Intervals (P10-P90) show chance between replications and, for calibrated parameters drawn per replication "
