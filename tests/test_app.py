@@ -199,6 +199,30 @@ def test_almsim_teach_ended_by_sigterm_ends_its_server_and_frees_the_port():
             os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the session
 
 
+@pytest.mark.parametrize("command", ["teach", "studio"])
+def test_a_taken_port_is_one_line_before_the_server_starts(command, tmp_path):
+    """The address is checked before it is printed: a port in use (another app left running) is
+    one line, exit 2, not "on http://..." followed by the server's failure to bind."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = subprocess.run([sys.executable, "-m", "sim", command, "--port", str(port)], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr == (f"error: --port: cannot listen on 127.0.0.1:{port} (Address already in use); give another "
+                          "--port, or 0 for any free port\n")
+
+
+def test_port_0_picks_a_free_port_to_print_and_serve():
+    from sim.cli.teach import free_port
+
+    port = free_port("127.0.0.1", 0)
+    assert port > 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))  # it was free
+
+
 # ------------------------------------------------------------------------------ the browser
 @pytest.fixture
 def app_url():

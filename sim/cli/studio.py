@@ -72,11 +72,12 @@ def cmd_studio(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"error: the studio needs the 'teach' extra (pip install -e '.[teach]'): {exc}", file=sys.stderr)
         return 2
-    from sim.cli.teach import serve
+    from sim.cli.teach import free_port, serve
 
+    port = free_port(args.host, args.port)
     # Served on this machine only unless --host says otherwise; no telemetry or version check.
     with tempfile.TemporaryDirectory(prefix="almsim-studio-") as tmp:
         cmd = studio_command(Path(tmp), _absolute(scenario), _absolute(baseline), str(folder.resolve()),
-                             args.host, args.port, args.fixed_parameters)
-        print(f"almsim studio: {scenario} on http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+                             args.host, port, args.fixed_parameters)
+        print(f"almsim studio: {scenario} on http://{args.host}:{port}/ (Ctrl-C to stop)", flush=True)
         return serve(cmd)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sim.cli.command import CommandList
 
-__all__ = ["cmd_story", "cmd_teach", "solara_command", "solara_environment", "serve"]
+__all__ = ["cmd_story", "cmd_teach", "solara_command", "solara_environment", "serve", "free_port"]
 
 _ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEACH_SCENARIO = "scenarios/c2-lycksele.yaml"
@@ -71,6 +71,28 @@ def solara_environment() -> dict[str, str]:
             "PYTHONWARNINGS": ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), _SAMESITE_WARNING]))}
 
 
+def free_port(host: str, port: int) -> int:
+    """``port`` if the server can listen on it at ``host`` (for 0, a free port the system picks), so
+    the address printed is the one served.
+
+    Raises:
+        ScenarioError: (one line, exit 2) if the port is taken, e.g. by another ``almsim teach`` or
+            ``studio``: the server would print its address and then fail to bind.
+    """
+    import socket
+
+    from sim.scenario.errors import ScenarioError
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+            s.bind((host, port))
+            return int(s.getsockname()[1])
+    except OSError as exc:
+        raise ScenarioError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); give another --port, or 0 "
+                            "for any free port", file="--port") from None
+
+
 def serve(cmd: list[str]) -> int:
     """Run the Solara server ``cmd`` (in :func:`solara_environment`) until it ends; return its exit code.
 
@@ -124,9 +146,10 @@ def cmd_teach(args: argparse.Namespace) -> int:
         print(f"error: the teaching app needs the 'teach' extra (pip install -e '.[teach]'): {exc}",
               file=sys.stderr)
         return 2
+    port = free_port(args.host, args.port)
     # The page is served on this machine only unless --host says otherwise; telemetry and the
     # version check would try to reach the internet, so both are off.
     with tempfile.TemporaryDirectory(prefix="almsim-teach-") as tmp:
-        cmd = solara_command(file, Path(tmp), args.host, args.port)
-        print(f"almsim teach: {file} on http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+        cmd = solara_command(file, Path(tmp), args.host, port)
+        print(f"almsim teach: {file} on http://{args.host}:{port}/ (Ctrl-C to stop)", flush=True)
         return serve(cmd)
