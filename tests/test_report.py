@@ -213,8 +213,9 @@ def test_the_answer_says_unclear_when_an_interval_spans_zero():
     assert _verdict(pd.Series({"p10": -4.0e6, "p50": 0.257e6, "p90": 2.2e6}), "saves", "pays") == \
         "is unclear: between -4.0 MSEK and +2.2 MSEK"
     assert _verdict(pd.Series({"p10": 1.0e6, "p50": 2.0e6, "p90": 3.0e6}), "saves", "pays") == \
-        "saves 2.0 MSEK (+1.0 MSEK to +3.0 MSEK)"
-    assert _verdict(pd.Series({"p10": -3.0e6, "p50": -2.0e6, "p90": -1.0e6}), "saves", "pays").startswith("pays 2.0")
+        "saves 2.0 MSEK (saving P10-P90: +1.0 MSEK to +3.0 MSEK)"
+    assert _verdict(pd.Series({"p10": -3.0e6, "p50": -2.0e6, "p90": -1.0e6}), "saves", "pays") == \
+        "pays 2.0 MSEK (saving P10-P90: -3.0 MSEK to -1.0 MSEK)"
 
 
 def test_figures_import_matplotlib_only_when_drawing_and_never_seaborn_pyplot_or_scipy():

@@ -228,14 +228,17 @@ def _msek(x: float) -> str:
 
 
 def _verdict(row: Row | None, gain: str, loss: str) -> str:
-    """``gain``/``loss`` with the median in MSEK, or "unclear" when the P10-P90 interval spans zero."""
+    """``gain``/``loss`` with the median in MSEK, or "unclear" when the P10-P90 interval spans zero.
+
+    The interval is the saving's, in the one sign convention, and says so: beside "pays 15.3 MSEK"
+    a bare "(-16.9 MSEK to -13.4 MSEK)" reads as a contradiction."""
     if row is None or not math.isfinite(row["p50"]):
         return "cannot be told (no value)"
     lo, hi = row["p10"], row["p90"]
     if math.isfinite(lo) and math.isfinite(hi) and lo < 0 < hi:
         return f"is unclear: between {_msek(lo)} and {_msek(hi)}"
     word = gain if row["p50"] >= 0 else loss
-    return f"{word} {abs(row['p50']) / 1e6:.1f} MSEK ({_msek(lo)} to {_msek(hi)})"
+    return f"{word} {abs(row['p50']) / 1e6:.1f} MSEK (saving P10-P90: {_msek(lo)} to {_msek(hi)})"
 
 
 def answer_sentences(comparison: Comparison, label: str) -> list[str]:
