@@ -82,6 +82,24 @@ def test_the_ui_lines_say_what_the_money_says_for_the_basic_amount_and_income_re
     assert "200 UI days are used: UI falls from 80% to 70% of the former wage." in related_text
 
 
+def test_leaving_a_waiting_list_for_an_ordinary_subsidised_job_is_not_told_as_a_place():
+    """Someone waiting for Resursjobb (a subsidised job) who finds a nystartsjobb moves to the same
+    stage; the story says they left the list without a place, as the months after show."""
+    scenario = load_scenario(SIGTUNA)
+    model = ProgrammeModel(scenario, rng=0, track=range(scenario.population.cohort.size))
+    model.run()
+    res = RunResult.from_model(model)
+    state = res.tracked_state.set_index(["person", "month"])["programme"]
+    months = sorted(res.tracked_state["month"].unique())
+    after = dict(zip(months, months[1:], strict=False))
+    off_list = res.events[(res.events["from_stage"] == "waiting") & (res.events["to_stage"] == "subsidised")]
+    (person, month) = next((int(r.person), r.month) for r in off_list.itertuples()
+                           if state[(r.person, after[r.month])] == "")
+    text = tell_story(scenario, 0, person)
+    assert re.search(rf"In {month} the person leaves the waiting list for Resursjobb .* without a place", text)
+    assert not re.search(rf"In {month} the person gets a place", text)
+
+
 def test_the_guarantee_clock_to_fas3_is_told():
     scenario = load_scenario(UMEA)
     events = simulate(scenario, seed=1).events

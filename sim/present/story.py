@@ -240,8 +240,14 @@ def _clock_lines(state: pd.DataFrame, scenario: Scenario, paid: pd.DataFrame) ->
 
 
 def _event_lines(events: pd.DataFrame, titles: dict[str, str], start: int,
-                 max_duration: dict[str, int]) -> Iterator[tuple[int, str]]:
-    """Referrals, waits and programme exits from the event log, as (month index, text)."""
+                 max_duration: dict[str, int], state: pd.DataFrame) -> Iterator[tuple[int, str]]:
+    """Referrals, waits and programme exits from the event log, as (month index, text).
+
+    A move off a waiting list carries the list's programme whether or not it was a place: someone
+    waiting for Resursjobb who finds a nystartsjobb moves to the same stage, a subsidised job. The
+    person's programme tag the month after (``state``) tells the two apart.
+    """
+    tag_after = dict(zip(state["month"].iloc[:-1], state["programme"].iloc[1:], strict=True))
     referred: tuple[int, str] | None = None
     entered: dict[str, int] = {}
     for r in events.itertuples(index=False):
@@ -252,7 +258,7 @@ def _event_lines(events: pd.DataFrame, titles: dict[str, str], start: int,
             yield t, f"In {r.month} the person is referred to {prog} and put on its waiting list."
         elif r.from_stage == "waiting":
             waited = t - referred[0] if referred else 0
-            if r.to_stage in _PROGRAMME_STAGES and r.programme:
+            if r.to_stage in _PROGRAMME_STAGES and r.programme and tag_after.get(r.month, r.programme) == r.programme:
                 entered[r.programme] = t
                 wait = ("in the month of referral, without waiting" if waited == 0 else
                         f"after waiting {_months(waited)}")
@@ -350,7 +356,7 @@ def _story(scenario: Scenario, run_seed: int, person: int,
         items.append((sp.start, 0, text + "\n" + _money_line(m, n)))
     for t, text in _clock_lines(state, scenario, money):
         items.append((t, 1, "  * " + text))
-    for t, text in _event_lines(events, titles, scenario.start_month, max_duration):
+    for t, text in _event_lines(events, titles, scenario.start_month, max_duration, state):
         items.append((t, 2, "  * " + text))
     lines += [text for _, _, text in sorted(items, key=lambda x: (x[0], x[1]))]
     lines.append("")
