@@ -197,6 +197,20 @@ def test_the_report_never_says_a_benefit_its_own_ledger_books_is_not_modelled(co
             assert benefit not in denied.lower(), line
 
 
+def test_payers_no_money_of_whose_moves_are_named_once_not_called_unclear(comparison):
+    """As in the terminal ("no saving at all for"): a payer whose saving is exactly zero in every
+    replication gets no row of zeros with the verdict "unclear", nor "saves 0 SEK" in the text."""
+    from sim.present.report import _scenario_section, summary_paragraph
+
+    for label in comparison.scenarios:
+        section = _scenario_section(comparison, label)
+        assert PAYER_LABELS["esf"] in section["silent_payers"]
+        assert PAYER_LABELS["esf"] not in {r["name"] for r in section["payer_rows"]}
+        assert "saves 0 SEK" not in summary_paragraph(comparison, label)
+    html = render_report(comparison)
+    assert "No saving at all for: " in html and ">unclear</td><td>does not pay first" not in html
+
+
 def test_number_formats():
     assert format_sek(12_345_678) == "12.3 MSEK"
     assert format_sek(-450_499) == "-450,000 SEK"

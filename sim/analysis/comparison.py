@@ -82,7 +82,8 @@ from sim.scenario.schema import Scenario
 from sim.scenario.stages import STAGES, Stage
 
 __all__ = [
-    "compare", "check_pairable", "Comparison", "SOCIETY", "ALL_PAYERS", "HORIZONS", "TABLES", "PAYBACK_TOLERANCE_SEK",
+    "compare", "check_pairable", "silent_payers", "Comparison", "SOCIETY", "ALL_PAYERS", "HORIZONS", "TABLES",
+    "PAYBACK_TOLERANCE_SEK",
     "discount_factors", "payback_months", "goal_achievement", "cumulative_saving", "horizons_for",
     "net_by_payer", "net_by_payer_category",
 ]
@@ -604,6 +605,14 @@ def _bridge_text(bridge: pd.DataFrame, label: str) -> list[str]:
     return out + ["  " + line for line in explain(bridge, label, h, "municipality")]
 
 
+def silent_payers(headline: pd.DataFrame) -> set[str]:
+    """The payers of one scenario's (or pair's) headline rows whose discounted saving is exactly
+    zero in every replication and horizon: no money of theirs moves, so the terminal and the
+    report name them once ("no saving at all for") instead of a row of zeros called unclear."""
+    savings = headline[headline["metric"] == "net_saving_discounted_sek"]
+    return {p for p, g in savings.groupby("payer") if (g[["p10", "p50", "p90"]].to_numpy() == 0).all()}
+
+
 def _table(hs: pd.DataFrame, *, payback: bool) -> list[str]:
     """One scenario's (or one pair's) headline rows as a text table, horizons across."""
     horizons = sorted(hs["horizon_months"].unique())
@@ -637,9 +646,7 @@ def _table(hs: pd.DataFrame, *, payback: bool) -> list[str]:
             cells.append(_interval(r, _fmt_ksek) if r is not None and r["n"] > 0 else "not meaningful*")
         return f"cost/extra person-year in work, {'mun.' if payer == 'municipality' else 'soc.'}", cells
 
-    # payers whose saving is exactly zero in every replication and horizon say nothing
-    savings = hs[hs["metric"] == "net_saving_discounted_sek"]
-    quiet = {p for p, g in savings.groupby("payer") if (g[["p10", "p50", "p90"]].to_numpy() == 0).all()}
+    quiet = silent_payers(hs)
     shown = [p for p in ALL_PAYERS if p in ("municipality", SOCIETY) or p not in quiet]
     rows = [row("programme starts", "programme_starts", "", _fmt_count),
             row("extra people in work (at end)", "extra_in_work", "", _fmt_count),

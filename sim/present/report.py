@@ -24,7 +24,7 @@ import jinja2
 import pandas as pd
 
 from sim.accounts.payers import BEFORE_EQUALISATION
-from sim.analysis.comparison import ALL_PAYERS, SOCIETY, Comparison
+from sim.analysis.comparison import ALL_PAYERS, SOCIETY, Comparison, silent_payers
 from sim.present.figures import PAYER_LABELS, cumulative_saving_figure, stock_bands_figure, who_pays_figure
 
 __all__ = ["write_report", "render_report", "summary_paragraph", "format_sek", "format_count",
@@ -170,8 +170,12 @@ class _Headline:
         # The first row of each (metric, horizon, payer), found once as a plain dict: the report
         # asks ~150 times, and a dict is read far faster than a pandas row.
         self._first: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
-        for row in headline[headline["scenario"] == label].to_dict("records"):
+        rows = headline[headline["scenario"] == label]
+        for row in rows.to_dict("records"):
             self._first.setdefault((row["metric"], row["horizon_months"], row["payer"]), row)
+        #: Payers no money of whose moves (named once, as in the terminal; the municipality and
+        #: society are always shown).
+        self.silent = [p for p in ALL_PAYERS if p in silent_payers(rows) and p not in ("municipality", SOCIETY)]
 
     def get(self, metric: str, horizon: int, payer: str = "") -> Row | None:
         """The row as a dict of its columns (``p10``, ``p50``, ``p90``, ``n``, ...); a payback row
@@ -299,7 +303,7 @@ def summary_paragraph(comparison: Comparison, label: str) -> str:
         out.append(f"The scenario has {programmes}; {n} people start.")
     rate = meta.get("discount_rate_per_year", {}).get(label, float("nan"))
     phrases = [_saving_phrase(p, h.get("net_saving_discounted_sek", main_h, p), interval=p in ("municipality", "state"))
-               for p in ALL_PAYERS if p != SOCIETY]
+               for p in ALL_PAYERS if p != SOCIETY and p not in h.silent]
     soc = h.get("net_saving_discounted_sek", main_h, SOCIETY)
     soc_txt = "n/a" if soc is None else (
         f"{'gains' if soc['p50'] >= 0 else 'loses'} {format_sek(abs(soc['p50']))} (P10-P90: "
@@ -366,7 +370,7 @@ def _scenario_section(comparison: Comparison, label: str) -> dict[str, Any]:
     payer_horizons = [x for x in shown if x in (12, 60)] or shown
     payer_rows = []
     for payer in (*ALL_PAYERS[:1], BEFORE_EQUALISATION, *ALL_PAYERS[1:]):
-        if h.get("net_saving_discounted_sek", main_h, payer) is None:
+        if h.get("net_saving_discounted_sek", main_h, payer) is None or payer in h.silent:
             continue
         cells = [_interval(h.get("net_saving_discounted_sek", x, payer), "sek") for x in payer_horizons]
         main = h.get("net_saving_discounted_sek", main_h, payer)
@@ -406,6 +410,7 @@ def _scenario_section(comparison: Comparison, label: str) -> dict[str, Any]:
         "main_horizon": _years(main_h),
         "headline_rows": headline_rows,
         "payer_rows": payer_rows,
+        "silent_payers": [PAYER_LABELS[p] for p in h.silent],
         "category_payers": [PAYER_LABELS[p] for p in cat_payers],
         "category_rows": cat_rows,
         "goals": goals,
