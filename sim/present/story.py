@@ -14,10 +14,10 @@ anything) and narrates, in plain language:
   (UI) period earned by work;
 * **the total** per payer over the months followed, and for society (all payers together).
 
-A replication runs with its own posterior draw of the calibrated parameters
-(:func:`sim.runs.posterior.replication_scenarios`, as ``almsim run`` does), so a story re-runs
-the replication's scenario with that draw applied: without it, it would tell another life than
-the run saved.
+A replication of ``almsim run`` runs with its own posterior draw of the calibrated parameters
+(:func:`sim.runs.posterior.replication_scenarios`) unless ``--fixed-parameters``, so the story of
+a run folder re-runs the replication with that draw applied (without it, it would tell another
+life than the run saved); :func:`tell_story` does so with ``fixed_parameters=False``.
 
 :func:`story_from_run` does the same for a folder written by ``almsim run``, reading the
 resolved scenario, the replication seeds and whether the run kept the calibrated parameters
