@@ -177,6 +177,15 @@ def test_compare_of_scenarios_with_other_months_is_one_line_before_any_run(tmp_p
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("name", ["../../elsewhere", "a/b", ".hidden", ""])
+def test_compare_name_is_one_folder_name(tmp_path, name):
+    """``--name`` names one folder under OUT: a path in it is a usage error, nothing written."""
+    res = almsim("compare", "scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml", "-r", "1", "-q",
+                 "--out", str(tmp_path / "out"), "--name", name)
+    assert res.returncode == 2 and "argument --name: a folder name is" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "out").exists() and sorted(tmp_path.iterdir()) == []
+
+
 def _documented_compares() -> list[list[str]]:
     """The files of every ``almsim compare`` command in README.md and scenarios/README.md."""
     out = []

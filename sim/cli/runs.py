@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -151,11 +152,19 @@ def _with_folders(folders: list[Path], need: Callable[[], int], work: Callable[[
         return exc.exit_code
 
 
+def _folder_name(text: str) -> str:
+    """An argparse type: a name for one folder (letters, digits, ``-``, ``_``, ``.``; no ``/``), so
+    ``--name a/../b`` cannot put the results anywhere but ``OUT/compare-NAME/``."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", text):
+        raise argparse.ArgumentTypeError(f"a folder name is letters, digits, '-', '_' and '.', got {text!r}")
+    return text
+
+
 def _compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", metavar="BASELINE", help="the scenario of today's policy")
     parser.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenarios to compare with it")
-    parser.add_argument("--name", help="name of the output folder outputs/compare-NAME/<run-id>/ (default: the "
-                                       "scenarios')")
+    parser.add_argument("--name", type=_folder_name,
+                        help="name of the output folder outputs/compare-NAME/<run-id>/ (default: the scenarios')")
     parser.add_argument("--no-sensitivity", action="store_true",
                         help="leave out the sensitivity lines of the driving assumptions (they re-run the "
                              "replications for a-kassa membership)")
