@@ -41,7 +41,9 @@ def _missing(exc: ImportError) -> int:
 # ----------------------------------------------------------------------------- calibrate
 def _calibrate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("job", metavar="JOB", help="calibration job, e.g. calibration/c2.yaml")
-    parser.add_argument("--out", default=None, help="results folder (default calibration/results/<name>/)")
+    parser.add_argument("--out", default=None,
+                        help="results folder (default calibration/results/<name>/); the ABC database and the "
+                             "predictive runs are kept in outputs/calibration/ under the current folder either way")
     parser.add_argument("--leave-out", action="append", default=[], metavar="TARGET",
                         help="fit without this outcome target (repeatable)")
     parser.add_argument("--no-held-back", action="store_true", help="skip the job's held-back fits")
