@@ -314,7 +314,8 @@ def _breakeven_arguments(parser: argparse.ArgumentParser) -> None:
     add_set_option(parser)
 
 
-@COMMANDS.add("breakeven", "find the effect a programme needs for a payer to break even", _breakeven_arguments)
+@COMMANDS.add("breakeven", "find the value of a scenario number (default: the programme's effect) at which a payer "
+              "breaks even", _breakeven_arguments)
 def cmd_breakeven(args: argparse.Namespace) -> int:
     """Search the effect parameter by bisection under common random numbers."""
     from tqdm import tqdm
