@@ -87,9 +87,10 @@ def corpus_headers(path: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def served(args: list[str], name: str, cwd: Path) -> Iterator[str]:
+def served(args: list[str], name: str, cwd: Path, output: list[str] | None = None) -> Iterator[str]:
     """Run ``python -m sim ARGS --port P`` (a Solara page) on a free port until the block ends;
-    yields its URL once it answers. The command and the server it starts are ended together."""
+    yields its URL once it answers. The command and the server it starts are ended together;
+    what they printed is appended to ``output`` (if given) once they have ended."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -114,3 +115,5 @@ def served(args: list[str], name: str, cwd: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+        if output is not None:
+            output.append(proc.stdout.read())

@@ -7,7 +7,15 @@ never used) and saves screenshots (``--basetemp`` keeps them). It is skipped onl
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -153,6 +161,66 @@ def test_slider_values_are_shown_with_the_decimals_of_their_step():
     assert slider_text(0.3, 0.01, False) == "0.30"
     assert slider_text(12.5, 0.5, False) == "12.5"
     assert slider_text(17, 1, True) == "17"
+
+
+def test_almsim_teach_serves_its_page_with_no_warning_on_the_terminal():
+    """A teacher's terminal shows where the page is, not Solara's SameSite cookie warning (it
+    falls back to what a page on this machine needs) on every page load."""
+    printed: list[str] = []
+    with served(["teach", str(C2)], "teach", ROOT, output=printed) as url:
+        assert b"<html" in urllib.request.urlopen(url, timeout=30).read()
+    assert "almsim teach: " in printed[0] and "Warning" not in printed[0], printed[0]
+
+
+def test_almsim_teach_ended_by_sigterm_ends_its_server_and_frees_the_port():
+    """``kill PID`` of the command (not of its process group): the Solara server it started ends
+    too, instead of living on, orphaned, with the port (the next start would fail to bind)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/"
+    proc = subprocess.Popen([sys.executable, "-m", "sim", "teach", str(C2), "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2).read()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "almsim teach did not serve its page"
+                time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 128 + signal.SIGTERM
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the session
+
+
+@pytest.mark.parametrize("command", ["teach", "studio"])
+def test_a_taken_port_is_one_line_before_the_server_starts(command, tmp_path):
+    """The address is checked before it is printed: a port in use (another app left running) is
+    one line, exit 2, not "on http://..." followed by the server's failure to bind."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = subprocess.run([sys.executable, "-m", "sim", command, "--port", str(port)], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr == (f"error: --port: cannot listen on 127.0.0.1:{port} (Address already in use); give another "
+                          "--port, or 0 for any free port\n")
+
+
+def test_port_0_picks_a_free_port_to_print_and_serve():
+    from sim.cli.teach import free_port
+
+    port = free_port("127.0.0.1", 0)
+    assert port > 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))  # it was free
 
 
 # ------------------------------------------------------------------------------ the browser

@@ -166,6 +166,57 @@ def test_compare_checks_its_output_folder_before_any_work(tmp_path):
     assert res.returncode == 2 and "longer than 255 bytes" in res.stderr
 
 
+def test_compare_of_scenarios_with_other_months_is_one_line_before_any_run(tmp_path):
+    """A baseline and a scenario of other months (here: two cohorts' files) cannot be paired:
+    one line naming the file, exit 2, and nothing simulated or written (no resume folder)."""
+    res = almsim("compare", "scenarios/sigtuna-resursjobb-baseline.yaml", "scenarios/c2-lycksele.yaml", "-r", "1",
+                 "-q", "--out", str(tmp_path / "out"))
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert res.stderr.startswith("error: scenarios/c2-lycksele.yaml: ") and "the same months" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["../../elsewhere", "a/b", ".hidden", ""])
+def test_compare_name_is_one_folder_name(tmp_path, name):
+    """``--name`` names one folder under OUT: a path in it is a usage error, nothing written."""
+    res = almsim("compare", "scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml", "-r", "1", "-q",
+                 "--out", str(tmp_path / "out"), "--name", name)
+    assert res.returncode == 2 and "argument --name: a folder name is" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "out").exists() and sorted(tmp_path.iterdir()) == []
+
+
+def _documented_compares() -> list[list[str]]:
+    """The files of every ``almsim compare`` command in README.md and scenarios/README.md."""
+    out = []
+    for doc in (ROOT / "README.md", ROOT / "scenarios" / "README.md"):
+        text = doc.read_text(encoding="utf-8").replace("\\\n", " ")
+        for line in text.splitlines():
+            if "almsim compare scenarios/" in line:
+                words = line.split("almsim compare ", 1)[1].split()
+                out.append([w for w in words if w.endswith(".yaml") and not w.startswith("--")])
+    return out
+
+
+def test_the_documented_compares_put_the_baseline_first_and_a_swapped_pair_is_warned_of(tmp_path):
+    """A user copies the READMEs' commands: their first file is the baseline (no programmes).
+    Swapped, compare still runs (a removal is a legal what-if) but says which is which."""
+    from sim.scenario.load import load_scenario
+
+    documented = _documented_compares()
+    assert len(documented) >= 2
+    for files in documented:
+        base, *scenarios = (load_scenario(ROOT / f) for f in files)
+        assert not base.programmes and all(s.programmes for s in scenarios), files
+    args = ["-r", "1", "-q", "--no-sensitivity", "--no-bridge", "--out", str(tmp_path)]
+    swapped = almsim("compare", "scenarios/c2-lycksele.yaml", "scenarios/c2-lycksele-baseline.yaml", *args)
+    assert swapped.returncode == 0, swapped.stderr
+    assert swapped.stderr.startswith("warning: the baseline 'c2-lycksele' has programmes and the scenario "
+                                     "'c2-lycksele-baseline' has none")
+    right = almsim("compare", "scenarios/c2-lycksele-baseline.yaml", "scenarios/c2-lycksele.yaml", *args)
+    assert right.returncode == 0 and "warning" not in right.stderr
+
+
 def _compare_folder(out: Path, name: str, *files: str, extra: tuple[str, ...] = ()) -> Path:
     """The folder ``almsim compare FILES --out OUT --name NAME -r 1 EXTRA`` writes."""
     from sim.cli.main import build_parser

@@ -53,6 +53,23 @@ def test_validate_reports_each_bad_file_on_one_line(capsys: pytest.CaptureFixtur
         f"error: {bad}:12: programmes.c2.capacitty: unknown key (did you mean 'capacity'?)"]
 
 
+def test_validate_checks_a_calibration_job_as_a_job(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user checking a job file gets the job checked (its targets, space and scenarios), not
+    "targets: unknown key" as if it were a scenario; a fault in a file it names is one line."""
+    jobs = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "calibration").glob("*.yaml"))
+    monkeypatch.chdir(ROOT)
+    assert main(["validate", *jobs]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"ok  {j} (calibration job)" for j in jobs] and err == ""
+    job = tmp_path / "job.yaml"
+    job.write_text(f"name: c2\ntargets: {tmp_path / 'missing.yaml'}\nscenarios:\n"
+                   f"  c2: {{file: {ROOT / 'scenarios' / 'c2-lycksele.yaml'}}}\n")
+    assert main(["validate", str(job)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {job}:2: targets: file not found ({tmp_path / 'missing.yaml'})\n"
+
+
 def test_validate_with_set(capsys: pytest.CaptureFixture[str]) -> None:
     child = str(VALID / "child.yaml")
     assert main(["validate", child, "--set", "programmes.c2.capacity.staff=4"]) == 0

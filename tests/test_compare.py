@@ -483,6 +483,8 @@ def test_breakeven_on_a_cost_that_lowers_the_saving():
     curve = res.curve.set_index("value")
     assert curve["saving_p50"].is_monotonic_decreasing
     assert curve.loc[res.value, "saving_p50"] >= 0
+    text = res.to_text()  # amounts in kronor read as amounts, not in scientific notation
+    assert "e+0" not in text and "40,000" in text and "\n    20,000  " in text
 
 
 def test_breakeven_reports_no_break_even_within_the_range():

@@ -163,6 +163,54 @@ def test_report_from_a_saved_comparison(comparison, tmp_path):
     assert (tmp_path / "cmp" / "money.parquet").exists()  # the report sits beside the tables
 
 
+def test_a_payer_that_does_not_pay_first_has_no_payback_month_in_the_report(comparison):
+    """As in the terminal: a payer that pays nothing before it saves (in most replications) "does
+    not pay first"; "not within the period" would tell a reader it never pays back."""
+    from sim.present.report import _scenario_section
+
+    h = comparison.headline
+    for label in comparison.scenarios:
+        rows = {r["name"]: r["payback"] for r in _scenario_section(comparison, label)["payer_rows"]}
+        full = h.loc[h["scenario"] == label, "horizon_months"].max()
+        first = h[(h["scenario"] == label) & (h["metric"] == "pays_first_share") & (h["horizon_months"] == full)]
+        never = {PAYER_LABELS[p] for p, share in zip(first["payer"], first["p50"], strict=True) if share < 0.5}
+        assert PAYER_LABELS["esf"] in never  # it pays and saves nothing
+        for name, payback in rows.items():
+            if name in never:
+                assert payback == "does not pay first", (label, name)
+            elif name in PAYER_LABELS.values():
+                assert payback != "does not pay first", (label, name)
+
+
+def test_the_report_never_says_a_benefit_its_own_ledger_books_is_not_modelled(comparison):
+    """The family allowances (child allowance, maintenance support, housing allowance) are booked,
+    and show in the report's table of categories; its list of what the model leaves out must not
+    deny them."""
+    from sim.present.report import LIMITATIONS
+
+    assert "family_allowances" in set(comparison.categories["category"])
+    html = render_report(comparison)
+    assert "family allowances" in html
+    for line in LIMITATIONS:
+        denied = line.split(";")[-1] if "not modelled" in line else ""
+        for benefit in ("child allowance", "housing allowance", "maintenance support"):
+            assert benefit not in denied.lower(), line
+
+
+def test_payers_no_money_of_whose_moves_are_named_once_not_called_unclear(comparison):
+    """As in the terminal ("no saving at all for"): a payer whose saving is exactly zero in every
+    replication gets no row of zeros with the verdict "unclear", nor "saves 0 SEK" in the text."""
+    from sim.present.report import _scenario_section, summary_paragraph
+
+    for label in comparison.scenarios:
+        section = _scenario_section(comparison, label)
+        assert PAYER_LABELS["esf"] in section["silent_payers"]
+        assert PAYER_LABELS["esf"] not in {r["name"] for r in section["payer_rows"]}
+        assert "saves 0 SEK" not in summary_paragraph(comparison, label)
+    html = render_report(comparison)
+    assert "No saving at all for: " in html and ">unclear</td><td>does not pay first" not in html
+
+
 def test_number_formats():
     assert format_sek(12_345_678) == "12.3 MSEK"
     assert format_sek(-450_499) == "-450,000 SEK"
@@ -179,8 +227,9 @@ def test_the_answer_says_unclear_when_an_interval_spans_zero():
     assert _verdict(pd.Series({"p10": -4.0e6, "p50": 0.257e6, "p90": 2.2e6}), "saves", "pays") == \
         "is unclear: between -4.0 MSEK and +2.2 MSEK"
     assert _verdict(pd.Series({"p10": 1.0e6, "p50": 2.0e6, "p90": 3.0e6}), "saves", "pays") == \
-        "saves 2.0 MSEK (+1.0 MSEK to +3.0 MSEK)"
-    assert _verdict(pd.Series({"p10": -3.0e6, "p50": -2.0e6, "p90": -1.0e6}), "saves", "pays").startswith("pays 2.0")
+        "saves 2.0 MSEK (saving P10-P90: +1.0 MSEK to +3.0 MSEK)"
+    assert _verdict(pd.Series({"p10": -3.0e6, "p50": -2.0e6, "p90": -1.0e6}), "saves", "pays") == \
+        "pays 2.0 MSEK (saving P10-P90: -3.0 MSEK to -1.0 MSEK)"
 
 
 def test_figures_import_matplotlib_only_when_drawing_and_never_seaborn_pyplot_or_scipy():

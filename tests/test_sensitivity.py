@@ -94,3 +94,15 @@ def test_cli_sensitivity_prints_a_ranked_table(tmp_path, capsys, monkeypatch):
     assert (tmp_path / "fig" / "sensitivity.png").is_file()
     assert sim.cli.main.main(["sensitivity", str(C2), "--output", "nope", "--samples", "1", "--space", str(space),
                          "--set", "horizon_months=13", "-q"]) == 2
+
+
+def test_cli_morris_with_one_trajectory_is_refused_before_any_run(tmp_path, capsys, monkeypatch):
+    """One trajectory has no spread: a one-line error, not a table of NaN under numpy's warnings."""
+    import sim.cli.calibrate  # noqa: F401 - registers the subcommands
+    import sim.cli.main
+
+    monkeypatch.chdir(tmp_path)
+    assert sim.cli.main.main(["sensitivity", str(C2), "-n", "1", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "at least 2 trajectories" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "outputs").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -62,6 +63,43 @@ def test_a_person_who_requalified_for_a_kassa_hears_about_ui():
                      r"insurance −[\d ]+ kr, income equalisation \+[\d ]+ kr\)", text)
 
 
+def test_the_ui_lines_say_what_the_money_says_for_the_basic_amount_and_income_related_ui():
+    """Without a-kassa membership UI is the basic amount: it does not fall after 200 days, and
+    social assistance tops it up; the story says so instead of the income-related rule."""
+    scenario = load_scenario(C2)
+    model = ProgrammeModel(scenario, rng=1, track=range(scenario.population.cohort.size))
+    model.run()
+    money = RunResult.from_model(model).tracked_money
+    ui = money[(money["payer"] == "individual") & (money["category"] == "unemployment_insurance")]
+    basic = scenario.money.ui_basic_sek_per_day.first * scenario.money.benefit_days_per_month.first
+    on_basic = ui.groupby("person")["sek"].apply(lambda x: bool(((x - basic).abs() < 1).all()))
+    months = ui.groupby("person").size()  # the longest UI spells pass 200 days
+    basic_text = tell_story(scenario, 1, int(months[on_basic].idxmax()))
+    assert "200 UI days are used: the basic amount stays as it is." in basic_text
+    assert "falls from 80% to 70%" not in basic_text
+    assert "topped up by social assistance from the municipality (the basic amount" in basic_text
+    related_text = tell_story(scenario, 1, int(months[~on_basic].idxmax()))
+    assert "200 UI days are used: UI falls from 80% to 70% of the former wage." in related_text
+
+
+def test_leaving_a_waiting_list_for_an_ordinary_subsidised_job_is_not_told_as_a_place():
+    """Someone waiting for Resursjobb (a subsidised job) who finds a nystartsjobb moves to the same
+    stage; the story says they left the list without a place, as the months after show."""
+    scenario = load_scenario(SIGTUNA)
+    model = ProgrammeModel(scenario, rng=0, track=range(scenario.population.cohort.size))
+    model.run()
+    res = RunResult.from_model(model)
+    state = res.tracked_state.set_index(["person", "month"])["programme"]
+    months = sorted(res.tracked_state["month"].unique())
+    after = dict(zip(months, months[1:], strict=False))
+    off_list = res.events[(res.events["from_stage"] == "waiting") & (res.events["to_stage"] == "subsidised")]
+    (person, month) = next((int(r.person), r.month) for r in off_list.itertuples()
+                           if state[(r.person, after[r.month])] == "")
+    text = tell_story(scenario, 0, person)
+    assert re.search(rf"In {month} the person leaves the waiting list for Resursjobb .* without a place", text)
+    assert not re.search(rf"In {month} the person gets a place", text)
+
+
 def test_the_guarantee_clock_to_fas3_is_told():
     scenario = load_scenario(UMEA)
     events = simulate(scenario, seed=1).events
@@ -96,8 +134,25 @@ def test_almsim_story_tells_a_saved_run(run_dir, capsys):
 
 def test_a_story_from_a_run_folder_is_the_story_of_its_seed(run_dir):
     from_run = story_from_run(run_dir, 5, replication=1).splitlines()
-    direct = tell_story(load_scenario(C2), 3, 5, replication=1).splitlines()
+    direct = tell_story(load_scenario(C2), 3, 5, replication=1, fixed_parameters=False).splitlines()
     assert from_run[1:] == direct[1:]
+
+
+def test_a_story_from_a_run_folder_is_the_life_the_run_saved_with_its_posterior_draw(run_dir):
+    """The run drew the calibrated national rates per replication (the default), so the story
+    re-runs the replication with its draw: a person whose months differ under the rates as
+    written is told as saved, with no note that the re-run differs."""
+    import pandas as pd
+
+    saved = pd.read_parquet(run_dir / "events.parquet")
+    saved = saved[saved["replication"] == 1].drop(columns="replication").astype(str)
+    seed_1 = [int(s) for s in json.loads((run_dir / "manifest.json").read_text())["replication_seeds"]][1]
+    as_written = simulate(load_scenario(C2), seed=seed_1).events.astype(str)
+    by_person = [{p: g.reset_index(drop=True) for p, g in ev.groupby("person")} for ev in (saved, as_written)]
+    differ = sorted(int(p) for p in by_person[0].keys() | by_person[1].keys()
+                    if not (p in by_person[0] and p in by_person[1] and by_person[0][p].equals(by_person[1][p])))
+    assert differ, "the posterior draw should change someone's months"
+    assert "Note:" not in story_from_run(run_dir, differ[0], replication=1)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -220,16 +220,16 @@ class BreakevenResult:
                  f"{'value':>10}  {'median saving, MSEK (P10..P90)':>32}  {'participants':>12}  into work"]
         for r in self.curve.itertuples():
             mark = "  <- scenario" if math.isclose(r.value, self.current_value) else ""
-            lines.append(f"{r.value:>10.4g}  {r.saving_p50 / 1e6:>+14.2f} ({r.saving_p10 / 1e6:+.2f}.."
+            lines.append(f"{_number(r.value):>10}  {r.saving_p50 / 1e6:>+14.2f} ({r.saving_p10 / 1e6:+.2f}.."
                          f"{r.saving_p90 / 1e6:+.2f})  {r.participants:>12.0f}  "
                          f"{_pct(r.share_of_participants_into_work)}{mark}")
         if self.status == "not_reachable":
-            lines.append(f"Does not break even within the range {lo:g}..{hi:g}: the median saving of {self.payer} "
-                         f"after {self.horizon_months} months stays negative (best: "
+            lines.append(f"Does not break even within the range {_number(lo)}..{_number(hi)}: the median saving "
+                         f"of {self.payer} after {self.horizon_months} months stays negative (best: "
                          f"{self.curve['saving_p50'].max() / 1e6:+.2f} MSEK).")
         elif self.status == "pays_over_range":
-            lines.append(f"{self.payer} breaks even over the whole range {lo:g}..{hi:g} (the median saving is "
-                         f">= 0 everywhere; worst {self.curve['saving_p50'].min() / 1e6:+.2f} MSEK).")
+            lines.append(f"{self.payer} breaks even over the whole range {_number(lo)}..{_number(hi)} (the median "
+                         f"saving is >= 0 everywhere; worst {self.curve['saving_p50'].min() / 1e6:+.2f} MSEK).")
         else:
             assert self.bracket is not None
             a, b = self.interval
@@ -243,6 +243,11 @@ class BreakevenResult:
 
 def _pct(x: float) -> str:
     return "n/a" if not np.isfinite(x) else f"{x:.0%}"
+
+
+def _number(x: float) -> str:
+    """A searched value as a reader writes it: ``15,685`` for a wage (never ``1.568e+04``), ``0.1667``."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
 def _pick_programme(scenario: Scenario, programme: str | None) -> str:

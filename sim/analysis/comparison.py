@@ -82,7 +82,8 @@ from sim.scenario.schema import Scenario
 from sim.scenario.stages import STAGES, Stage
 
 __all__ = [
-    "compare", "Comparison", "SOCIETY", "ALL_PAYERS", "HORIZONS", "TABLES", "PAYBACK_TOLERANCE_SEK",
+    "compare", "check_pairable", "silent_payers", "Comparison", "SOCIETY", "ALL_PAYERS", "HORIZONS", "TABLES",
+    "PAYBACK_TOLERANCE_SEK",
     "discount_factors", "payback_months", "goal_achievement", "cumulative_saving", "horizons_for",
     "net_by_payer", "net_by_payer_category",
 ]
@@ -214,13 +215,24 @@ class _Pair:
         return {k: np.concatenate([v, v.sum(axis=2, keepdims=True)], axis=2) for k, v in out.items()}
 
 
+def check_pairable(baseline: Scenario, scenarios: Sequence[Scenario]) -> None:
+    """Raise ``ValueError`` unless every scenario runs the baseline's months (start and horizon).
+
+    Checked before any run (by :func:`compare` and by ``almsim compare`` before it locks its
+    folder), so a wrong pair of files costs nothing; :func:`_pair` checks the runs again.
+    """
+    b = baseline
+    for s in scenarios:
+        if (b.start_month, b.horizon_months) != (s.start_month, s.horizon_months):
+            raise ValueError(
+                f"scenario {s.name!r} runs {format_month(s.start_month)} + {s.horizon_months} months but the "
+                f"baseline {b.name!r} runs {format_month(b.start_month)} + {b.horizon_months} months; "
+                "a paired comparison needs the same months")
+
+
 def _pair(label: str, base: Ensemble, scen: Ensemble) -> _Pair:
-    b, s = base.scenario, scen.scenario
-    if (b.start_month, b.horizon_months) != (s.start_month, s.horizon_months):
-        raise ValueError(
-            f"scenario {s.name!r} runs {format_month(s.start_month)} + {s.horizon_months} months but the "
-            f"baseline {b.name!r} runs {format_month(b.start_month)} + {b.horizon_months} months; "
-            "a paired comparison needs the same months")
+    s = scen.scenario
+    check_pairable(base.scenario, [s])
     if base.seeds != scen.seeds:
         raise ValueError("the scenario and the baseline must use the same replication seeds")
     start, months = s.start_month, s.horizon_months
@@ -593,6 +605,14 @@ def _bridge_text(bridge: pd.DataFrame, label: str) -> list[str]:
     return out + ["  " + line for line in explain(bridge, label, h, "municipality")]
 
 
+def silent_payers(headline: pd.DataFrame) -> set[str]:
+    """The payers of one scenario's (or pair's) headline rows whose discounted saving is exactly
+    zero in every replication and horizon: no money of theirs moves, so the terminal and the
+    report name them once ("no saving at all for") instead of a row of zeros called unclear."""
+    savings = headline[headline["metric"] == "net_saving_discounted_sek"]
+    return {p for p, g in savings.groupby("payer") if (g[["p10", "p50", "p90"]].to_numpy() == 0).all()}
+
+
 def _table(hs: pd.DataFrame, *, payback: bool) -> list[str]:
     """One scenario's (or one pair's) headline rows as a text table, horizons across."""
     horizons = sorted(hs["horizon_months"].unique())
@@ -626,9 +646,7 @@ def _table(hs: pd.DataFrame, *, payback: bool) -> list[str]:
             cells.append(_interval(r, _fmt_ksek) if r is not None and r["n"] > 0 else "not meaningful*")
         return f"cost/extra person-year in work, {'mun.' if payer == 'municipality' else 'soc.'}", cells
 
-    # payers whose saving is exactly zero in every replication and horizon say nothing
-    savings = hs[hs["metric"] == "net_saving_discounted_sek"]
-    quiet = {p for p, g in savings.groupby("payer") if (g[["p10", "p50", "p90"]].to_numpy() == 0).all()}
+    quiet = silent_payers(hs)
     shown = [p for p in ALL_PAYERS if p in ("municipality", SOCIETY) or p not in quiet]
     rows = [row("programme starts", "programme_starts", "", _fmt_count),
             row("extra people in work (at end)", "extra_in_work", "", _fmt_count),
@@ -792,6 +810,7 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
     scenarios = list(scenarios)
     if not scenarios:
         raise ValueError("give at least one scenario to compare with the baseline")
+    check_pairable(baseline, scenarios)
     # The baseline and the scenarios asked for at once (blocks of one batched model where they can
     # share one), then the assumption lines' re-runs, at once too. Two models, not one: the
     # money-only lines post the comparison's runs again under other rates, and a batch's books

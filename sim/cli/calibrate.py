@@ -41,7 +41,9 @@ def _missing(exc: ImportError) -> int:
 # ----------------------------------------------------------------------------- calibrate
 def _calibrate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("job", metavar="JOB", help="calibration job, e.g. calibration/c2.yaml")
-    parser.add_argument("--out", default=None, help="results folder (default calibration/results/<name>/)")
+    parser.add_argument("--out", default=None,
+                        help="results folder (default calibration/results/<name>/); the ABC database and the "
+                             "predictive runs are kept in outputs/calibration/ under the current folder either way")
     parser.add_argument("--leave-out", action="append", default=[], metavar="TARGET",
                         help="fit without this outcome target (repeatable)")
     parser.add_argument("--no-held-back", action="store_true", help="skip the job's held-back fits")
@@ -178,13 +180,16 @@ def _sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
                              "programme.c2.starts)")
     parser.add_argument("--method", choices=("morris", "sobol"), default="morris")
     parser.add_argument("--samples", "-n", type=at_least(1), default=10,
-                        help="Morris trajectories, or Sobol base samples (default 10)")
+                        help="Morris trajectories (at least 2: sigma is their spread), or Sobol base samples "
+                             "(default 10)")
     parser.add_argument("--space", default=None,
                         help="parameter space file (default: the job's space, else every single-valued "
                              "'status: uncalibrated' parameter from half to twice its value)")
     parser.add_argument("--replications", "-r", type=at_least(1), default=2, help="runs per design point (default 2)")
     parser.add_argument("--seed", type=at_least(0), default=0)
-    parser.add_argument("--out", default=None, help="folder for the table and figure (default outputs/sensitivity/)")
+    parser.add_argument("--out", default=None,
+                        help="folder for the table and figure (default: the runs' store, "
+                             "outputs/sensitivity/<name>-<hash>/, where the runs are kept either way)")
     add_set_option(parser)
     _parallel_arguments(parser)
 
@@ -193,6 +198,10 @@ def _sensitivity_arguments(parser: argparse.ArgumentParser) -> None:
             _sensitivity_arguments)
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     """Run the design on the sweep machinery; print the ranked table; save table and figure."""
+    if args.method == "morris" and args.samples < 2:  # one trajectory has no spread: sigma NaN, numpy warns
+        print("error: almsim sensitivity: --samples: Morris needs at least 2 trajectories (sigma is their spread)",
+              file=sys.stderr)
+        return 2
     try:
         from sim.calibration.sensitivity import run_sensitivity
         from sim.present.calibration_report import save_sensitivity

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -151,11 +152,19 @@ def _with_folders(folders: list[Path], need: Callable[[], int], work: Callable[[
         return exc.exit_code
 
 
+def _folder_name(text: str) -> str:
+    """An argparse type: a name for one folder (letters, digits, ``-``, ``_``, ``.``; no ``/``), so
+    ``--name a/../b`` cannot put the results anywhere but ``OUT/compare-NAME/``."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", text):
+        raise argparse.ArgumentTypeError(f"a folder name is letters, digits, '-', '_' and '.', got {text!r}")
+    return text
+
+
 def _compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("baseline", metavar="BASELINE", help="the scenario of today's policy")
     parser.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenarios to compare with it")
-    parser.add_argument("--name", help="name of the output folder outputs/compare-NAME/<run-id>/ (default: the "
-                                       "scenarios')")
+    parser.add_argument("--name", type=_folder_name,
+                        help="name of the output folder outputs/compare-NAME/<run-id>/ (default: the scenarios')")
     parser.add_argument("--no-sensitivity", action="store_true",
                         help="leave out the sensitivity lines of the driving assumptions (they re-run the "
                              "replications for a-kassa membership)")
@@ -174,7 +183,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     what-ifs never share a folder. As for ``run``: folders checked and locked before any work,
     replications kept as they finish and resumed by the same command.
     """
+    from sim.analysis.comparison import check_pairable
+
     baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides)
+    for file, scenario in zip(args.scenarios, scenarios, strict=True):
+        try:  # before any run or folder: a scenario of other months cannot be paired
+            check_pairable(baseline, [scenario])
+        except ValueError as exc:
+            print(f"error: {file}: {exc}", file=sys.stderr)
+            return 2
+        if baseline.programmes and not scenario.programmes:  # legal, but mostly two files swapped
+            print(f"warning: the baseline {baseline.name!r} has programmes and the scenario {scenario.name!r} has "
+                  "none: savings are the scenario's minus the baseline's (almsim compare BASELINE SCENARIO...)",
+                  file=sys.stderr)
     name = args.name or "-".join(s.name for s in scenarios)[:80]
     folder = Path(args.out) / f"compare-{name}" / _comparison_id(args, baseline, scenarios)
 
@@ -293,7 +314,8 @@ def _breakeven_arguments(parser: argparse.ArgumentParser) -> None:
     add_set_option(parser)
 
 
-@COMMANDS.add("breakeven", "find the effect a programme needs for a payer to break even", _breakeven_arguments)
+@COMMANDS.add("breakeven", "find the value of a scenario number (default: the programme's effect) at which a payer "
+              "breaks even", _breakeven_arguments)
 def cmd_breakeven(args: argparse.Namespace) -> int:
     """Search the effect parameter by bisection under common random numbers."""
     from tqdm import tqdm

@@ -19,27 +19,61 @@ COMMANDS = CommandList()
 
 
 def _validate_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="scenario files (or almsim:NAME)")
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="scenario files (or almsim:NAME), or calibration jobs (with their targets, space and "
+                             "scenarios)")
     add_set_option(parser)
 
 
-@COMMANDS.add("validate", "check scenario files; print 'ok' or the first error of each",
+#: The top-level keys every calibration job has and no scenario has (``sim.calibration.fit``).
+_JOB_KEYS = frozenset({"targets", "scenarios"})
+
+
+@COMMANDS.add("validate", "check scenario files or calibration jobs; print 'ok' or the first error of each",
               _validate_arguments)
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Load each file and check it fits in memory; exit 2 if any of them is invalid."""
+    """Load each file and check it fits in memory; exit 2 if any of them is invalid.
+
+    A calibration job is refused as a scenario at a top-level key (the first a scenario does not
+    have); it is then loaded as the job it is (its target and space files and its scenarios with their ``set:``),
+    as ``almsim calibrate`` would, instead of calling that key unknown.
+    """
     from sim.scenario.errors import ScenarioError
     from sim.scenario.load import overrides_per_file
 
     failed = False
     for file, overrides in zip(args.files, overrides_per_file(args.files, args.overrides), strict=True):
+        what = ""
         try:
-            load_checked(file, overrides)
+            try:
+                load_checked(file, overrides)
+            except ScenarioError as exc:
+                if exc.key is None or "." in exc.key or not _is_job(file):
+                    raise
+                if overrides:
+                    raise ScenarioError("applies to scenarios, not to a calibration job", file="--set") from None
+                from sim.calibration.fit import load_job
+
+                load_job(file)
+                what = " (calibration job)"
         except ScenarioError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed = True
         else:
-            print(f"ok  {file}")
+            print(f"ok  {file}{what}")
     return 2 if failed else 0
+
+
+def _is_job(file: str) -> bool:
+    """Whether ``file`` reads as a calibration job: a mapping with a job's own top-level keys."""
+    from sim.scenario.errors import ScenarioError
+    from sim.scenario.load import read_document
+
+    try:
+        raw, _ = read_document(file, "calibration job")
+    except ScenarioError:
+        return False
+    return set(raw) >= _JOB_KEYS
 
 
 def _parse_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,6 @@ from sim.cli.command import CommandList
 
 __all__ = ["COMMANDS", "cmd_studio", "studio_command", "DEFAULT_STUDIO_SCENARIO"]
 
-_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STUDIO_SCENARIO = "almsim:sigtuna-resursjobb"
 
 COMMANDS = CommandList()
@@ -55,7 +54,6 @@ def _absolute(file: str) -> str:
               _studio_arguments)
 def cmd_studio(args: argparse.Namespace) -> int:
     """Check the scenario pair and the folder, then serve the page until interrupted."""
-    import subprocess
     import tempfile
 
     from sim.present.studio import pair_for_file
@@ -74,11 +72,12 @@ def cmd_studio(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"error: the studio needs the 'teach' extra (pip install -e '.[teach]'): {exc}", file=sys.stderr)
         return 2
+    from sim.cli.teach import free_port, serve
+
+    port = free_port(args.host, args.port)
     # Served on this machine only unless --host says otherwise; no telemetry or version check.
-    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="almsim-studio-") as tmp:
         cmd = studio_command(Path(tmp), _absolute(scenario), _absolute(baseline), str(folder.resolve()),
-                             args.host, args.port, args.fixed_parameters)
-        print(f"almsim studio: {scenario} on http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
-        return subprocess.call(cmd, env=env)
+                             args.host, port, args.fixed_parameters)
+        print(f"almsim studio: {scenario} on http://{args.host}:{port}/ (Ctrl-C to stop)", flush=True)
+        return serve(cmd)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sim.cli.command import CommandList
 
-__all__ = ["cmd_story", "cmd_teach", "solara_command"]
+__all__ = ["cmd_story", "cmd_teach", "solara_command", "solara_environment", "serve", "free_port"]
 
 _ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEACH_SCENARIO = "scenarios/c2-lycksele.yaml"
@@ -58,11 +58,79 @@ def solara_command(scenario_file: str | os.PathLike[str], folder: Path, host: st
             "--production", "--no-open", "--no-check-version"]
 
 
+#: Solara warns on every page load that a cookie's SameSite=None needs https (then falls back to
+#: Lax, which is right for a page on this machine); on a teacher's terminal it reads as an error.
+_SAMESITE_WARNING = "ignore:Cookies with samesite=none require https:UserWarning"
+
+
+def solara_environment() -> dict[str, str]:
+    """The environment of the Solara server ``teach`` and ``studio`` start: served from this
+    checkout, no telemetry (it would try to reach the internet) and no SameSite warning."""
+    return {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])),
+            "PYTHONWARNINGS": ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), _SAMESITE_WARNING]))}
+
+
+def free_port(host: str, port: int) -> int:
+    """``port`` if the server can listen on it at ``host`` (for 0, a free port the system picks), so
+    the address printed is the one served.
+
+    Raises:
+        ScenarioError: (one line, exit 2) if the port is taken, e.g. by another ``almsim teach`` or
+            ``studio``: the server would print its address and then fail to bind.
+    """
+    import socket
+
+    from sim.scenario.errors import ScenarioError
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+            s.bind((host, port))
+            return int(s.getsockname()[1])
+    except OSError as exc:
+        raise ScenarioError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); give another --port, or 0 "
+                            "for any free port", file="--port") from None
+
+
+def serve(cmd: list[str]) -> int:
+    """Run the Solara server ``cmd`` (in :func:`solara_environment`) until it ends; return its exit code.
+
+    The server is this command's child: a SIGTERM or SIGHUP sent to the command (``kill PID``, a
+    closed terminal, a process manager) ends the server too, and so does an interrupt or an error
+    here; left alone it would live on, orphaned, serving the page and holding the port, so the
+    next ``almsim teach`` or ``studio`` on that port could not start. Ended by a signal: 128 + it.
+    """
+    import signal
+    import subprocess
+
+    server = subprocess.Popen(cmd, env=solara_environment())
+    stopped_by: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        stopped_by.append(signum)
+        server.terminate()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        code = server.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    return 128 + stopped_by[0] if stopped_by else code
+
+
 @COMMANDS.add("teach", "start the teaching app (sliders, live charts, one person) in the browser",
             _teach_arguments)
 def cmd_teach(args: argparse.Namespace) -> int:
     """Validate the scenario, then serve the SolaraViz page until interrupted."""
-    import subprocess
     import tempfile
 
     from sim.scenario.load import load_scenario
@@ -78,11 +146,10 @@ def cmd_teach(args: argparse.Namespace) -> int:
         print(f"error: the teaching app needs the 'teach' extra (pip install -e '.[teach]'): {exc}",
               file=sys.stderr)
         return 2
+    port = free_port(args.host, args.port)
     # The page is served on this machine only unless --host says otherwise; telemetry and the
     # version check would try to reach the internet, so both are off.
-    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory(prefix="almsim-teach-") as tmp:
-        cmd = solara_command(file, Path(tmp), args.host, args.port)
-        print(f"almsim teach: {file} on http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
-        return subprocess.call(cmd, env=env)
+        cmd = solara_command(file, Path(tmp), args.host, port)
+        print(f"almsim teach: {file} on http://{args.host}:{port}/ (Ctrl-C to stop)", flush=True)
+        return serve(cmd)

@@ -21,7 +21,7 @@ import jinja2
 import pandas as pd
 
 from sim.accounts.payers import BEFORE_EQUALISATION
-from sim.analysis.comparison import ALL_PAYERS, SOCIETY, Comparison
+from sim.analysis.comparison import ALL_PAYERS, SOCIETY, Comparison, silent_payers
 from sim.present.figure_cache import FigureCache
 from sim.present.figures import PAYER_LABELS, cumulative_saving_figure, stock_bands_figure, who_pays_figure
 
@@ -36,7 +36,10 @@ LIMITATIONS = (
     "'other' drop out of the money flows.",
     "A couple's other adult is assumed to earn a fixed net income (money.partner_income_sek_per_month); "
     "housing costs are flat amounts, and tax uses a flat tax-free amount instead of the real deductions.",
-    "Housing allowance, child allowance and other means-tested benefits are not modelled.",
+    "Child allowance, maintenance support and a housing allowance count as household income (paid by "
+    "Försäkringskassan), but the housing allowance is one typical amount for families with children, not "
+    "income-tested, and maintenance support is assumed for every child of a single parent; other means-tested "
+    "benefits are not modelled.",
     "Jobs are not taken from anyone else (no displacement) and wages do not react to the programme; the "
     "value of work done is a share of the wage cost.",
     "Intervals (P10-P90) show chance between replications and, for calibrated parameters drawn per replication "
@@ -94,6 +97,18 @@ def _format_month(x: float) -> str:
     return "from the start" if x == 0 else f"month {x:.0f}"
 
 
+def _payback(row: Row | None) -> str:
+    """A payback cell: the median month, or "does not pay first" where the payer pays nothing
+    before it saves in most replications (as the terminal says): a payback month means something
+    only for a payer that pays first, and "not within the period" would read as "never"."""
+    if row is None:
+        return ""
+    first = row.get("pays_first", float("nan"))
+    if not first >= 0.5:
+        return "does not pay first"
+    return _format_month(row["p50"])
+
+
 def _format(kind: str, x: float) -> str:
     return {"sek": format_sek, "count": format_count, "month": _format_month}[kind](x)
 
@@ -102,11 +117,11 @@ def _interval(row: Row | None, kind: str) -> dict[str, str]:
     """A table cell: the median, and below it the P10-P90 range (or the payback share)."""
     if row is None:
         return {"mid": "", "range": ""}
-    mid = _format(kind, row["p50"])
     if kind == "month":
-        share = row.get("share")
-        ok = share is not None and math.isfinite(share)
+        mid, share = _payback(row), row.get("share")
+        ok = mid != "does not pay first" and share is not None and math.isfinite(share)
         return {"mid": mid, "range": f"pays back in {share:.0%} of replications" if ok else ""}
+    mid = _format(kind, row["p50"])
     if not (math.isfinite(row["p10"]) and math.isfinite(row["p90"])):
         return {"mid": mid, "range": ""}
     return {"mid": mid, "range": f"{_format(kind, row['p10'])} to {_format(kind, row['p90'])}"}
@@ -129,18 +144,24 @@ class _Headline:
         # The first row of each (metric, horizon, payer), found once as a plain dict: the report
         # asks ~150 times, and a dict is read far faster than a pandas row.
         self._first: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
-        for row in headline[headline["scenario"] == label].to_dict("records"):
+        rows = headline[headline["scenario"] == label]
+        for row in rows.to_dict("records"):
             self._first.setdefault((row["metric"], row["horizon_months"], row["payer"]), row)
+        #: Payers no money of whose moves (named once, as in the terminal; the municipality and
+        #: society are always shown).
+        self.silent = [p for p in ALL_PAYERS if p in silent_payers(rows) and p not in ("municipality", SOCIETY)]
 
     def get(self, metric: str, horizon: int, payer: str = "") -> Row | None:
         """The row as a dict of its columns (``p10``, ``p50``, ``p90``, ``n``, ...); a payback row
-        also has ``share``, the median share of replications that pay back."""
+        also has ``share``, the median share of replications that pay back, and ``pays_first``,
+        the share of replications in which the payer pays before it saves."""
         row = self._first.get((metric, horizon, payer))
         if row is None:
             return None
         if metric == "payback_month":
-            share = self.get("payback_share", horizon, payer)
-            row = {**row, "share": float(share["p50"]) if share is not None else float("nan")}
+            share, first = self.get("payback_share", horizon, payer), self.get("pays_first_share", horizon, payer)
+            row = {**row, "share": float(share["p50"]) if share is not None else float("nan"),
+                   "pays_first": float(first["p50"]) if first is not None else float("nan")}
         return row
 
 
@@ -185,14 +206,17 @@ def _msek(x: float) -> str:
 
 
 def _verdict(row: Row | None, gain: str, loss: str) -> str:
-    """``gain``/``loss`` with the median in MSEK, or "unclear" when the P10-P90 interval spans zero."""
+    """``gain``/``loss`` with the median in MSEK, or "unclear" when the P10-P90 interval spans zero.
+
+    The interval is the saving's, in the one sign convention, and says so: beside "pays 15.3 MSEK"
+    a bare "(-16.9 MSEK to -13.4 MSEK)" reads as a contradiction."""
     if row is None or not math.isfinite(row["p50"]):
         return "cannot be told (no value)"
     lo, hi = row["p10"], row["p90"]
     if math.isfinite(lo) and math.isfinite(hi) and lo < 0 < hi:
         return f"is unclear: between {_msek(lo)} and {_msek(hi)}"
     word = gain if row["p50"] >= 0 else loss
-    return f"{word} {abs(row['p50']) / 1e6:.1f} MSEK ({_msek(lo)} to {_msek(hi)})"
+    return f"{word} {abs(row['p50']) / 1e6:.1f} MSEK (saving P10-P90: {_msek(lo)} to {_msek(hi)})"
 
 
 def answer_sentences(comparison: Comparison, label: str) -> list[str]:
@@ -253,7 +277,7 @@ def summary_paragraph(comparison: Comparison, label: str) -> str:
         out.append(f"The scenario has {programmes}; {n} people start.")
     rate = meta.get("discount_rate_per_year", {}).get(label, float("nan"))
     phrases = [_saving_phrase(p, h.get("net_saving_discounted_sek", main_h, p), interval=p in ("municipality", "state"))
-               for p in ALL_PAYERS if p != SOCIETY]
+               for p in ALL_PAYERS if p != SOCIETY and p not in h.silent]
     soc = h.get("net_saving_discounted_sek", main_h, SOCIETY)
     soc_txt = "n/a" if soc is None else (
         f"{'gains' if soc['p50'] >= 0 else 'loses'} {format_sek(abs(soc['p50']))} (P10-P90: "
@@ -320,7 +344,7 @@ def _scenario_section(comparison: Comparison, label: str) -> dict[str, Any]:
     payer_horizons = [x for x in shown if x in (12, 60)] or shown
     payer_rows = []
     for payer in (*ALL_PAYERS[:1], BEFORE_EQUALISATION, *ALL_PAYERS[1:]):
-        if h.get("net_saving_discounted_sek", main_h, payer) is None:
+        if h.get("net_saving_discounted_sek", main_h, payer) is None or payer in h.silent:
             continue
         cells = [_interval(h.get("net_saving_discounted_sek", x, payer), "sek") for x in payer_horizons]
         main = h.get("net_saving_discounted_sek", main_h, payer)
@@ -330,8 +354,7 @@ def _scenario_section(comparison: Comparison, label: str) -> dict[str, Any]:
         name = ("Municipality before income equalisation (what its own tax base gives; its budget sees the "
                 "line above)" if payer == BEFORE_EQUALISATION else PAYER_LABELS[payer])
         payer_rows.append({"name": name, "cells": cells, "verdict": verdict,
-                           "payback": _format_month(h.get("payback_month", max(horizons), payer)["p50"])
-                           if h.get("payback_month", max(horizons), payer) is not None else "",
+                           "payback": _payback(h.get("payback_month", max(horizons), payer)),
                            "society": payer == SOCIETY})
     cat = comparison.categories
     cat = cat[(cat["scenario"] == label) & (cat["horizon_months"] == main_h)]
@@ -361,6 +384,7 @@ def _scenario_section(comparison: Comparison, label: str) -> dict[str, Any]:
         "main_horizon": _years(main_h),
         "headline_rows": headline_rows,
         "payer_rows": payer_rows,
+        "silent_payers": [PAYER_LABELS[p] for p in h.silent],
         "category_payers": [PAYER_LABELS[p] for p in cat_payers],
         "category_rows": cat_rows,
         "goals": goals,

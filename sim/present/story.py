@@ -14,8 +14,14 @@ anything) and narrates, in plain language:
   (UI) period earned by work;
 * **the total** per payer over the months followed, and for society (all payers together).
 
+A replication of ``almsim run`` runs with its own posterior draw of the calibrated parameters
+(:func:`sim.runs.posterior.replication_scenarios`) unless ``--fixed-parameters``, so the story of
+a run folder re-runs the replication with that draw applied (without it, it would tell another
+life than the run saved); :func:`tell_story` does so with ``fixed_parameters=False``.
+
 :func:`story_from_run` does the same for a folder written by ``almsim run``, reading the
-resolved scenario and the replication seeds from its ``manifest.json``.
+resolved scenario, the replication seeds and whether the run kept the calibrated parameters
+fixed from its ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import pandas as pd
 from sim.accounts.payers import PAYERS
 from sim.engine.model import ProgrammeModel
 from sim.engine.streams import replication_seeds
+from sim.runs.posterior import replication_scenarios
 from sim.runs.replications import content_hash
 from sim.runs.results import RunResult
 from sim.scenario.dated import parse_month
@@ -176,9 +183,26 @@ def _money_line(money: pd.DataFrame, months: int) -> str:
     return "  Money each month: " + "; ".join(parts) + "." if parts else "  Money each month: nothing is paid."
 
 
-def _clock_lines(state: pd.DataFrame, scenario: Scenario) -> Iterator[tuple[int, str]]:
-    """Moments when a benefit clock ran out or restarted, as (month index, text)."""
+def _received(money: pd.DataFrame, category: str) -> dict[str, float]:
+    """What the person received in ``category``, per month (YYYY-MM)."""
+    got = money[(money["payer"] == "individual") & (money["category"] == category)]
+    return got.groupby("month")["sek"].sum().to_dict()
+
+
+def _clock_lines(state: pd.DataFrame, scenario: Scenario, paid: pd.DataFrame) -> Iterator[tuple[int, str]]:
+    """Moments when a benefit clock ran out or restarted, as (month index, text).
+
+    ``paid`` is the person's money: what a new UI period or the 200-day step means depends on
+    whether the UI is the basic amount (no a-kassa membership: it does not fall, and social
+    assistance often tops it up) or income-related.
+    """
     rules, money = scenario.rules, scenario.money
+    ui, assistance = _received(paid, "unemployment_insurance"), _received(paid, "social_assistance")
+
+    def basic_amount(month: str, m: int) -> bool:
+        days = money.benefit_days_per_month.at(m)
+        return abs(ui.get(month, 0.0) - money.ui_basic_sek_per_day.at(m) * days) < 1.0
+
     rows = list(state.itertuples(index=False))
     for t in range(1, len(rows)):
         a, b = rows[t - 1], rows[t]
@@ -200,18 +224,30 @@ def _clock_lines(state: pd.DataFrame, scenario: Scenario) -> Iterator[tuple[int,
             yield t - 1, (f"In {label} the {limit:.0f} days in the guarantee are used up: the person {where} "
                           "(the clock that makes the Fas 3 stock grow).")
         if b.ui_entitled and (not a.ui_entitled or b.ui_days + 1e-3 < a.ui_days):
+            draws = ("UI from the state, topped up by social assistance from the municipality"
+                     if assistance.get(b.month, 0.0) > 0 else "UI from the state, not social assistance from the "
+                     "municipality")
+            if basic_amount(b.month, m):
+                draws += " (the basic amount: not an a-kassa member long enough for income-related UI)"
             yield t - 1, (f"In {label} the job ends. {int(b.work_condition_months)} of the last 12 months were work, "
                           f"which meets the a-kassa work condition ({rules.work_condition_months} months): a new "
-                          "unemployment-insurance (UI) period starts. Out of work, the person now draws UI "
-                          "from the state, not social assistance from the municipality.")
+                          f"unemployment-insurance (UI) period starts. Out of work, the person now draws {draws}.")
         if a.ui_entitled and b.ui_entitled and a.ui_days < 200 <= b.ui_days:
             hi, lo = money.ui_share_first_200_days.at(m), money.ui_share_after_200_days.at(m)
-            yield t - 1, f"In {label} 200 UI days are used: UI falls from {hi:.0%} to {lo:.0%} of the former wage."
+            falls = ("the basic amount stays as it is" if basic_amount(b.month, m)
+                     else f"UI falls from {hi:.0%} to {lo:.0%} of the former wage")
+            yield t - 1, f"In {label} 200 UI days are used: {falls}."
 
 
 def _event_lines(events: pd.DataFrame, titles: dict[str, str], start: int,
-                 max_duration: dict[str, int]) -> Iterator[tuple[int, str]]:
-    """Referrals, waits and programme exits from the event log, as (month index, text)."""
+                 max_duration: dict[str, int], state: pd.DataFrame) -> Iterator[tuple[int, str]]:
+    """Referrals, waits and programme exits from the event log, as (month index, text).
+
+    A move off a waiting list carries the list's programme whether or not it was a place: someone
+    waiting for Resursjobb who finds a nystartsjobb moves to the same stage, a subsidised job. The
+    person's programme tag the month after (``state``) tells the two apart.
+    """
+    tag_after = dict(zip(state["month"].iloc[:-1], state["programme"].iloc[1:], strict=True))
     referred: tuple[int, str] | None = None
     entered: dict[str, int] = {}
     for r in events.itertuples(index=False):
@@ -222,7 +258,7 @@ def _event_lines(events: pd.DataFrame, titles: dict[str, str], start: int,
             yield t, f"In {r.month} the person is referred to {prog} and put on its waiting list."
         elif r.from_stage == "waiting":
             waited = t - referred[0] if referred else 0
-            if r.to_stage in _PROGRAMME_STAGES and r.programme:
+            if r.to_stage in _PROGRAMME_STAGES and r.programme and tag_after.get(r.month, r.programme) == r.programme:
                 entered[r.programme] = t
                 wait = ("in the month of referral, without waiting" if waited == 0 else
                         f"after waiting {_months(waited)}")
@@ -260,7 +296,8 @@ def _rerun(scenario: Scenario, seed: int, person: int) -> tuple[pd.DataFrame, pd
     return state, money, events, who
 
 
-def tell_story(scenario: Scenario | str | os.PathLike[str], seed: int, person: int, replication: int = 0) -> str:
+def tell_story(scenario: Scenario | str | os.PathLike[str], seed: int, person: int, replication: int = 0,
+               fixed_parameters: bool = True) -> str:
     """One person's months in a scenario, in plain language.
 
     Args:
@@ -268,6 +305,10 @@ def tell_story(scenario: Scenario | str | os.PathLike[str], seed: int, person: i
         seed: the run's seed (as given to ``almsim run --seed``).
         person: the person's id (row of the ``people`` table).
         replication: which replication of ``seed`` (0 is the seed itself).
+        fixed_parameters: the calibrated defaults at their written values (the default), as
+            ``ProgrammeModel`` and ``simulate`` run a scenario and ``almsim run --fixed-parameters``
+            runs each replication; ``False``: with the replication's posterior draw, as
+            ``almsim run`` runs it by default.
 
     Returns:
         The story as text, one line per spell or moment, with money per payer.
@@ -280,7 +321,16 @@ def tell_story(scenario: Scenario | str | os.PathLike[str], seed: int, person: i
     if replication < 0:
         raise StoryError(f"replication must be >= 0, got {replication}")
     run_seed = replication_seeds(seed, replication + 1)[replication]
+    scenario = _replication_scenario(scenario, seed, replication, fixed_parameters)
     return _story(scenario, run_seed, person, f"seed {seed}, replication {replication}")[0]
+
+
+def _replication_scenario(scenario: Scenario, seed: int, replication: int, fixed_parameters: bool) -> Scenario:
+    """``scenario`` as replication ``replication`` of ``seed`` ran it: with its posterior draw.
+
+    A replication's draw depends on the seed and its index only, not on how many were run.
+    """
+    return replication_scenarios(scenario, seed, replication + 1, fixed_parameters=fixed_parameters)[0][replication]
 
 
 def _story(scenario: Scenario, run_seed: int, person: int,
@@ -304,9 +354,9 @@ def _story(scenario: Scenario, run_seed: int, person: int,
             text = text[:-1] + ", to the end of the simulation."
         m = money[money["month"].isin(state["month"].iloc[sp.start:sp.end + 1])]
         items.append((sp.start, 0, text + "\n" + _money_line(m, n)))
-    for t, text in _clock_lines(state, scenario):
+    for t, text in _clock_lines(state, scenario, money):
         items.append((t, 1, "  * " + text))
-    for t, text in _event_lines(events, titles, scenario.start_month, max_duration):
+    for t, text in _event_lines(events, titles, scenario.start_month, max_duration, state):
         items.append((t, 2, "  * " + text))
     lines += [text for _, _, text in sorted(items, key=lambda x: (x[0], x[1]))]
     lines.append("")
@@ -323,7 +373,8 @@ def story_from_run(run_dir: str | os.PathLike[str], person: int, replication: in
     """The story of ``person`` in replication ``replication`` of a folder written by ``almsim run``.
 
     The run is not read back but re-simulated from the folder's ``manifest.json`` (the
-    resolved scenario and the replication seeds): the same seed gives the same months.
+    resolved scenario, the replication seeds and ``fixed_parameters``), with the replication's
+    posterior draw applied: the same seed and draw give the same months.
 
     Raises:
         StoryError: if the folder, its manifest, the replication or the person does not exist.
@@ -343,6 +394,8 @@ def story_from_run(run_dir: str | os.PathLike[str], person: int, replication: in
     if not 0 <= replication < len(seeds):
         raise StoryError(f"replication {replication} is out of range: the run has {len(seeds)} "
                          f"(0-{len(seeds) - 1})")
+    scenario = _replication_scenario(scenario, int(manifest.get("seed", seeds[0])), replication,
+                                     bool(manifest.get("fixed_parameters", False)))
     text, events, who = _story(scenario, seeds[replication], person,
                                f"seed {manifest.get('seed', seeds[0])}, replication {replication}, from {path}")
     return text + _check_saved(path, person, replication, events, who)
