@@ -86,27 +86,37 @@ def corpus_headers(path: Path) -> dict[str, str]:
     return out
 
 
+def start_serving(args: list[str], name: str, cwd: Path, stdout: int = subprocess.PIPE
+                  ) -> tuple[subprocess.Popen[str], str, int]:
+    """Start ``python -m sim ARGS --port P`` (a Solara page) on a free port, in a session of its
+    own; return the process, its URL and port once the page answers (the caller ends them)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *args, "--port", str(port)], cwd=cwd,
+                            stdout=stdout, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return proc, url, port
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                printed = proc.stdout.read() if proc.stdout is not None else ""
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                raise AssertionError(f"almsim {name} did not serve {url}:\n{printed}") from None
+            time.sleep(0.3)
+
+
 @contextlib.contextmanager
 def served(args: list[str], name: str, cwd: Path, output: list[str] | None = None) -> Iterator[str]:
     """Run ``python -m sim ARGS --port P`` (a Solara page) on a free port until the block ends;
     yields its URL once it answers. The command and the server it starts are ended together;
     what they printed is appended to ``output`` (if given) once they have ended."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "sim", *args, "--port", str(port)], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
+    proc, url, _ = start_serving(args, name, cwd)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2).read()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"almsim {name} did not serve {url}:\n{proc.stdout.read()}") from None
-                time.sleep(0.3)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the CLI and the solara server it started

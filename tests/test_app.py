@@ -14,12 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from factories import served
+from factories import served, start_serving
 
 from sim import load_scenario
 from sim.present.app import (
@@ -175,21 +174,8 @@ def test_almsim_teach_serves_its_page_with_no_warning_on_the_terminal():
 def test_almsim_teach_ended_by_sigterm_ends_its_server_and_frees_the_port():
     """``kill PID`` of the command (not of its process group): the Solara server it started ends
     too, instead of living on, orphaned, with the port (the next start would fail to bind)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/"
-    proc = subprocess.Popen([sys.executable, "-m", "sim", "teach", str(C2), "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc, _, port = start_serving(["teach", str(C2)], "teach", ROOT, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2).read()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "almsim teach did not serve its page"
-                time.sleep(0.3)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 128 + signal.SIGTERM
         with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
