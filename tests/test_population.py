@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 from factories import scenario
 
-from sim.engine.population import HOUSEHOLD_CODES, bytes_per_person, population_size, synthesise
+from sim.engine.population import HOUSEHOLD_CODES, NOT_MEMBER, bytes_per_person, population_size, synthesise
 from sim.engine.streams import Streams
 from sim.scenario.stages import Stage
 
@@ -61,6 +61,22 @@ def test_initial_stages_set_guarantee_and_clocks():
     job = pop.initial_stage == Stage.JOB
     assert pop.in_guarantee.all() and not pop.ui_entitled.any()
     assert pop.job_days[job].max() <= 400 and pop.job_days[~job].min() >= 450
+
+
+def test_the_guarantee_stock_keeps_the_kind_of_its_last_ui():
+    """People in the guarantee at entry with a UI history had income-related UI if they were
+    a-kassa members (their activity support is 65 % of its wage), else the basic amount (the
+    minimum); outside the guarantee only the entitled have a UI period at all."""
+    comp = {"initial_stages": {"job": 0.5, "open": 0.5}, "ui_entitled_share": 0.6, "ui_member_share": 0.5}
+    scn = scenario([], population={"cohort": {"size": 4000}, "composition": comp})
+    pop = synthesise(scn.population, scn.start_month, scn.horizon_months, Streams(1), 17_000.0)
+    history = pop.reference_wage > 0
+    member = pop.ui_member_since != NOT_MEMBER
+    assert 0.3 < member.mean() < 0.7 and 0.5 < history.mean() < 0.7
+    guarantee = pop.in_guarantee
+    np.testing.assert_array_equal(pop.ui_income_related[guarantee], (history & member)[guarantee])
+    np.testing.assert_array_equal(pop.ui_income_related[~guarantee], (pop.ui_entitled & member)[~guarantee])
+    assert pop.ui_income_related[guarantee].any() and (history & ~pop.ui_income_related)[guarantee].any()
 
 
 def test_inflow_has_its_own_composition_and_inherits_the_rest() -> None:

@@ -21,10 +21,11 @@ Rules, per person-month (amounts in SEK; W = gross wage, F = employer fee):
   membership), min(80 % (70 % after 200 days) of the reference wage, 680 SEK/day) x 21.7 days;
   otherwise the basic amount (320 SEK/day, 365 from September 2015) x 21.7 days; from the
   state (UI funds) to the individual.
-* **activity support** for people in the guarantee and not working: 65 % of the reference
-  wage (min 320 SEK/day, max 680) if they had UI, else 223 SEK/day, from Försäkringskassan;
-  without a UI history it ends with the 450 days, so people in Fas 3 without one get none
-  (about 1 in 8 Fas 3 participants in 2014 lived on social assistance).
+* **activity support** for people in the guarantee and not working, from Försäkringskassan:
+  after income-related UI, 65 % of the reference wage its days were based on (min 320 SEK/day,
+  max 680; SFS 2008:61, 5 §); after the basic amount, which no earnings set, the minimum 320
+  SEK/day; without a UI history 223 SEK/day, ending with the 450 days, so people in Fas 3
+  without one get none (about 1 in 8 Fas 3 participants in 2014 lived on social assistance).
 * **income tax** on wages, UI and activity support above a tax-free amount: the municipal
   part to the municipality, the county part to the region.
 * **income equalisation**: of the municipal tax, the municipality keeps
@@ -184,8 +185,12 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
     fas3 = stage == _S.FAS3 if x.fas3_placement is None else x.fas3_placement
     # Without a UI history, activity support lasts 450 days, which Fas 3 begins after.
     guar &= had_ui | ~fas3
-    daily_ui = np.clip(m.activity_support_ui_share * x.reference_wage / days, m.activity_support_min_sek_per_day,
-                       m.ui_max_sek_per_day)
+    # 65 % of the daily earnings the last UI was based on (SFS 2008:61, 5 §); the basic amount was
+    # based on none, so after it the minimum.
+    related_act = had_ui if x.ui_income_related is None else x.ui_income_related
+    daily_ui = np.where(related_act, np.clip(m.activity_support_ui_share * x.reference_wage / days,
+                                             m.activity_support_min_sek_per_day, m.ui_max_sek_per_day),
+                        m.activity_support_min_sek_per_day)
     act = np.where(guar, np.where(had_ui, daily_ui, m.activity_support_no_ui_sek_per_day) * days, 0.0)
     book("forsakringskassan", "activity_support", -act)
     book("individual", "activity_support", act)

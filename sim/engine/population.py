@@ -265,7 +265,9 @@ def _draw(pop: Population, first: int, stop: int, c: Composition, streams: Strea
     share = np.array([c.ui_member_share.at(int(m)) for m in months])[at]  # the share in force at arrival
     member = u("ui_member") < share
     pop.ui_member_since[sel] = np.where(member, pop.arrival_month[sel] - 24, NOT_MEMBER)
-    pop.ui_income_related[sel] = ui_entitled & member
+    # the last UI period was income-related: for those entitled now, and for those in the
+    # guarantee with a UI history (their activity support is 65 % of it), if members
+    pop.ui_income_related[sel] = had_ui & member
     municipal = np.array([c.fas3_municipal_place_share.at(int(m)) for m in months])[at]
     pop.fas3_municipal[sel] = u("fas3_municipal") < municipal
     pop.ui_days[sel] = np.where(ui_entitled, u("ui_days") * 250.0, 0.0)
