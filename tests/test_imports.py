@@ -102,3 +102,78 @@ assert run(dot, True, np.arange(3.0), np.arange(3.0)) == 5.0
 assert 'scipy.linalg' in sys.modules
 """
     assert "numba" in _modules_after(code, tmp_path)
+
+
+def _core_distributions() -> set[str]:
+    """The distributions a core install (``pip install .``) brings: the project's dependencies and
+    theirs, with the extras each names, as installed here (names canonical)."""
+    import tomllib
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    with open(ROOT / "pyproject.toml", "rb") as fh:
+        todo = [Requirement(r) for r in tomllib.load(fh)["project"]["dependencies"]]
+    seen: set[str] = set()
+    extras_seen: set[tuple[str, str]] = set()
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        fresh = [e for e in req.extras if (name, e) not in extras_seen]
+        if name in seen and not fresh:
+            continue
+        seen.add(name)
+        extras_seen.update((name, e) for e in req.extras)
+        try:
+            requires = metadata.requires(req.name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for text in requires:
+            sub = Requirement(text)
+            if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in ("", *req.extras)):
+                todo.append(sub)
+    return seen
+
+
+def _imported_by_almsim() -> set[str]:
+    """The top-level names of the libraries almsim's own modules import (anywhere in them)."""
+    import ast
+
+    out: set[str] = set()
+    for path in (ROOT / "sim").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                out.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                out.add(node.module.split(".")[0])
+    return out - set(sys.stdlib_module_names) - {"sim"}
+
+
+def test_the_main_job_imports_only_what_a_core_install_brings(tmp_path: Path) -> None:
+    """Every library almsim imports for a comparison and its report (the figures' cache folder in
+    the user's cache, as the command has it) comes with ``pip install .``: the test environment
+    has every extra, so a library only an extra brings (platformdirs came with the notebooks'
+    jupyter_core) would otherwise fail only on a user's core install."""
+    from importlib import metadata
+
+    from packaging.utils import canonicalize_name
+
+    code = f"""
+import sys
+sys.path.insert(0, {str(ROOT / "tests")!r})
+from factories import PROGRAMME, scenario
+from sim.analysis.comparison import compare
+from sim.present.report import render_report
+small = {{"population": {{"cohort": {{"size": 60}}}}, "horizon_months": 24}}
+c = compare(scenario([], name="base", **small), [scenario([PROGRAMME], name="coach", **small)], seed=3,
+            replications=2)
+render_report(c)
+render_report(c)
+"""
+    loaded = _modules_after(code, tmp_path) & _imported_by_almsim()  # (not libraries' optional imports)
+    providers = metadata.packages_distributions()
+    core = _core_distributions()
+    outside = sorted(f"{m} ({', '.join(providers[m])})" for m in loaded
+                     if not any(canonicalize_name(d) in core for d in providers.get(m, [m])))
+    assert not outside, f"imported by the main job but not brought by a core install: {outside}"

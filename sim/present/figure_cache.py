@@ -65,16 +65,13 @@ def figure_svg(fig: Any) -> str:
     return base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
-def cache_folder() -> Path | None:
-    """``figures`` in almsim's cache folder (see the module's docstring), or ``None`` where the
-    platform has none."""
+def cache_folder() -> Path:
+    """``figures`` in almsim's cache folder (see the module's docstring)."""
     numba_dir = os.environ.get("NUMBA_CACHE_DIR")
     if numba_dir:  # as the kernels (sim.accounts.jit.cache_folder)
         return Path(numba_dir) / "almsim" / "figures"
-    try:
-        import platformdirs
-    except ImportError:
-        return None
+    import platformdirs
+
     return Path(platformdirs.user_cache_dir("almsim", appauthor=False)) / "figures"
 
 
