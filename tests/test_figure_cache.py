@@ -85,6 +85,14 @@ def test_a_half_written_or_unwritable_cache_is_drawn_around(tmp_path):
     assert FigureCache(blocked / "figures").svg(draw, HEADLINE, 60) == _fresh()
 
 
+def test_a_table_pandas_cannot_hash_is_drawn_and_not_kept(tmp_path):
+    """A key that cannot be made (a column of lists) costs the cache, never the figure."""
+    draw = Counted()
+    odd = HEADLINE.assign(note=[[1]] * len(HEADLINE))
+    assert FigureCache(tmp_path).svg(draw, odd, 60) == _fresh()
+    assert draw.calls == 1 and not list(tmp_path.glob("*.svg.b64"))
+
+
 def test_the_folder_keeps_the_newest(tmp_path, monkeypatch):
     monkeypatch.setattr(figure_cache, "KEEP", 2)
     cache = FigureCache(tmp_path)

@@ -136,7 +136,12 @@ class FigureCache:
 
     def svg(self, draw: Callable[..., Any], *args: Any) -> str:
         """``figure_svg(draw(*args))``, read from the folder if that figure was drawn before."""
-        path = None if self.folder is None else self.folder / f"{_key(draw, args)}.svg.b64"
+        path = None
+        if self.folder is not None:
+            try:
+                path = self.folder / f"{_key(draw, args)}.svg.b64"
+            except TypeError:  # a table of values pandas cannot hash (lists, dicts): drawn, not kept
+                path = None
         if path is not None:
             with contextlib.suppress(OSError):
                 text = path.read_text(encoding="ascii")
