@@ -155,7 +155,8 @@ class Recorder:
         self.tracked_state.append({
             "t": t, "person": ids, "stage": pop.stage[ids].copy(), "programme": pop.programme[ids].copy(),
             "months_in_stage": pop.months_in_stage[ids].copy(), "ui_entitled": pop.ui_entitled[ids].copy(),
-            "ui_days": pop.ui_days[ids].copy(), "in_guarantee": pop.in_guarantee[ids].copy(),
+            "ui_days": pop.ui_days[ids].copy(), "ui_income_related": pop.ui_income_related[ids].copy(),
+            "in_guarantee": pop.in_guarantee[ids].copy(),
             "job_days": pop.job_days[ids].copy(), "motivation": pop.motivation[ids].copy(),
             "work_condition_months": np.bitwise_count(pop.work_history[ids]),
         })

@@ -192,16 +192,12 @@ def _received(money: pd.DataFrame, category: str) -> dict[str, float]:
 def _clock_lines(state: pd.DataFrame, scenario: Scenario, paid: pd.DataFrame) -> Iterator[tuple[int, str]]:
     """Moments when a benefit clock ran out or restarted, as (month index, text).
 
-    ``paid`` is the person's money: what a new UI period or the 200-day step means depends on
-    whether the UI is the basic amount (no a-kassa membership: it does not fall, and social
-    assistance often tops it up) or income-related.
+    What a new UI period or the 200-day step means depends on whether the UI is the basic amount
+    (``ui_income_related`` false: no a-kassa membership; it does not fall, and social assistance,
+    read from the person's money ``paid``, often tops it up) or income-related.
     """
     rules, money = scenario.rules, scenario.money
-    ui, assistance = _received(paid, "unemployment_insurance"), _received(paid, "social_assistance")
-
-    def basic_amount(month: str, m: int) -> bool:
-        days = money.benefit_days_per_month.at(m)
-        return abs(ui.get(month, 0.0) - money.ui_basic_sek_per_day.at(m) * days) < 1.0
+    assistance = _received(paid, "social_assistance")
 
     rows = list(state.itertuples(index=False))
     for t in range(1, len(rows)):
@@ -227,14 +223,14 @@ def _clock_lines(state: pd.DataFrame, scenario: Scenario, paid: pd.DataFrame) ->
             draws = ("UI from the state, topped up by social assistance from the municipality"
                      if assistance.get(b.month, 0.0) > 0 else "UI from the state, not social assistance from the "
                      "municipality")
-            if basic_amount(b.month, m):
+            if not b.ui_income_related:
                 draws += " (the basic amount: not an a-kassa member long enough for income-related UI)"
             yield t - 1, (f"In {label} the job ends. {int(b.work_condition_months)} of the last 12 months were work, "
                           f"which meets the a-kassa work condition ({rules.work_condition_months} months): a new "
                           f"unemployment-insurance (UI) period starts. Out of work, the person now draws {draws}.")
         if a.ui_entitled and b.ui_entitled and a.ui_days < 200 <= b.ui_days:
             hi, lo = money.ui_share_first_200_days.at(m), money.ui_share_after_200_days.at(m)
-            falls = ("the basic amount stays as it is" if basic_amount(b.month, m)
+            falls = ("the basic amount stays as it is" if not b.ui_income_related
                      else f"UI falls from {hi:.0%} to {lo:.0%} of the former wage")
             yield t - 1, f"In {label} 200 UI days are used: {falls}."
 

@@ -15,7 +15,8 @@
 * ``people``: person, arrival_month, age_at_arrival, sex, household, children, foreign_born,
   sfi, rehab_need, education, months_on_assistance_at_entry, initial_stage;
 * ``tracked_state`` / ``tracked_money`` (only for people followed with ``track=``): each
-  month's stage and clocks, and each month's postings per payer and category;
+  month's stage, clocks and whether UI is income-related, and each month's postings per payer
+  and category;
 
 plus ``summary`` (headline numbers) and ``manifest`` (what produced it). ``save`` writes a
 folder through a temporary sibling and one rename, so a reader never sees half a run.
