@@ -200,6 +200,22 @@ def test_payers_no_money_of_whose_moves_are_named_once_not_called_unclear(compar
     assert "No saving at all for: " in html and ">unclear</td><td>does not pay first" not in html
 
 
+def test_a_payer_is_silent_only_when_every_horizon_and_band_is_exactly_zero():
+    """One non-zero band at one horizon, or a value that cannot be told (NaN), is money that moves."""
+    import pandas as pd
+
+    from sim.analysis.comparison import silent_payers
+
+    rows = [("esf", 12, 0.0, 0.0, 0.0), ("esf", 60, 0.0, 0.0, 0.0),
+            ("region", 12, 0.0, 0.0, 0.0), ("region", 60, -1.0, 0.0, 0.0),
+            ("employer", 12, 0.0, float("nan"), 0.0),
+            ("state", 12, 5.0, 5.0, 5.0)]
+    table = pd.DataFrame(rows, columns=["payer", "horizon_months", "p10", "p50", "p90"])
+    table.insert(0, "metric", "net_saving_discounted_sek")
+    other = table.assign(metric="programme_starts", payer="state", p10=0.0, p50=0.0, p90=0.0)
+    assert silent_payers(pd.concat([table, other], ignore_index=True)) == {"esf"}
+
+
 def test_number_formats():
     assert format_sek(12_345_678) == "12.3 MSEK"
     assert format_sek(-450_499) == "-450,000 SEK"

@@ -609,8 +609,10 @@ def silent_payers(headline: pd.DataFrame) -> set[str]:
     """The payers of one scenario's (or pair's) headline rows whose discounted saving is exactly
     zero in every replication and horizon: no money of theirs moves, so the terminal and the
     report name them once ("no saving at all for") instead of a row of zeros called unclear."""
-    savings = headline[headline["metric"] == "net_saving_discounted_sek"]
-    return {p for p, g in savings.groupby("payer") if (g[["p10", "p50", "p90"]].to_numpy() == 0).all()}
+    net = headline["metric"].to_numpy() == "net_saving_discounted_sek"
+    payers = headline["payer"].to_numpy()[net]
+    moved = (headline[["p10", "p50", "p90"]].to_numpy()[net] != 0).any(axis=1)  # NaN counts as moved
+    return set(payers.tolist()) - set(payers[moved].tolist())
 
 
 def _table(hs: pd.DataFrame, *, payback: bool) -> list[str]:

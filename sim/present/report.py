@@ -149,7 +149,8 @@ class _Headline:
             self._first.setdefault((row["metric"], row["horizon_months"], row["payer"]), row)
         #: Payers no money of whose moves (named once, as in the terminal; the municipality and
         #: society are always shown).
-        self.silent = [p for p in ALL_PAYERS if p in silent_payers(rows) and p not in ("municipality", SOCIETY)]
+        quiet = silent_payers(rows)
+        self.silent = [p for p in ALL_PAYERS if p in quiet and p not in ("municipality", SOCIETY)]
 
     def get(self, metric: str, horizon: int, payer: str = "") -> Row | None:
         """The row as a dict of its columns (``p10``, ``p50``, ``p90``, ``n``, ...); a payback row
