@@ -257,7 +257,8 @@ def _fake_runs(scn, nets: list[np.ndarray], *, work: list[np.ndarray] | None = N
                events: list[pd.DataFrame] | None = None) -> Ensemble:
     """An ensemble whose runs book ``nets[i][t]`` SEK to the municipality in month ``t``."""
     months = [format_month(scn.start_month + t) for t in range(scn.horizon_months)]
-    empty_events = pd.DataFrame({"month": [], "person": [], "from_stage": [], "to_stage": [], "programme": []})
+    empty_events = pd.DataFrame({"month": [], "person": [], "from_stage": [], "to_stage": [], "programme": [],
+                                 "programme_start": []})
     results = []
     for i, net in enumerate(nets):
         ledger = pd.DataFrame({"month": months, "payer": "municipality", "category": "social_assistance",
@@ -374,9 +375,14 @@ def test_payback_in_the_headline():
     assert share["p50"] == pytest.approx(2 / 3)
 
 
-def _events(rows: list[tuple[int, int, str, str, str]], start: int) -> pd.DataFrame:
-    return pd.DataFrame([(format_month(start + t), p, a, b, prog) for t, p, a, b, prog in rows],
-                        columns=["month", "person", "from_stage", "to_stage", "programme"])
+def _events(rows: list[tuple], start: int) -> pd.DataFrame:
+    """Crafted events: ``(t, person, from, to, programme[, start])``; a move from ``waiting`` into a
+    programme's stage is a start unless the row says it is not."""
+    starts = {"coaching", "training", "education", "subsidised"}
+    return pd.DataFrame([(format_month(start + r[0]), r[1], r[2], r[3], r[4],
+                          r[5] if len(r) > 5 else (r[2] == "waiting" and r[3] in starts and r[4] != ""))
+                         for r in rows],
+                        columns=["month", "person", "from_stage", "to_stage", "programme", "programme_start"])
 
 
 def test_goal_achievement_on_crafted_events():
@@ -390,13 +396,15 @@ def test_goal_achievement_on_crafted_events():
         (30, 5, "waiting", "coaching", "coach"), (31, 5, "coaching", "work", "coach"),     # not followed 12 m
         (0, 6, "waiting", "training", "other"), (2, 6, "training", "work", "other"),       # other programme
         (3, 7, "open", "waiting", "coach"), (4, 7, "waiting", "open", "coach"),            # never admitted
+        (3, 8, "open", "waiting", "coach"), (4, 8, "waiting", "coaching", "coach", False),  # not a start: left
+        (6, 8, "coaching", "work", ""),                                                     # for the same stage
     ], start)
     goal = Goal(name="g", programme="coach", measure="work_or_studies", within_months_of_start=12, target_share=0.5)
-    assert goal_achievement(ev, goal, "coaching", start, 36) == (0.5, 4)
+    assert goal_achievement(ev, goal, start, 36) == (0.5, 4)
     goal_work = goal.model_copy(update={"measure": "work"})
-    assert goal_achievement(ev, goal_work, "coaching", "2012-01", 36) == (0.25, 4)
-    assert goal_achievement(ev, goal, "coaching", start, 10)[1] == 0  # nobody followed 12 months
-    assert math.isnan(goal_achievement(ev.iloc[:0], goal, "coaching", start, 36)[0])
+    assert goal_achievement(ev, goal_work, "2012-01", 36) == (0.25, 4)
+    assert goal_achievement(ev, goal, start, 10)[1] == 0  # nobody followed 12 months
+    assert math.isnan(goal_achievement(ev.iloc[:0], goal, start, 36)[0])
 
 
 def test_goal_probability_over_replications():

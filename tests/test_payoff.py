@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pandas as pd
 import pytest
 from factories import JOBS, PROGRAMME, scenario
 
@@ -76,3 +79,25 @@ def test_the_write_off_lightens_the_first_year_for_those_who_pay_the_programme(r
     assert m[WRITTEN_OFF[0]] > m["payoff_style"]
     lines = explain(t, "prog", 12, "municipality")
     assert any("written off over 3 years" in line for line in lines)
+
+
+def test_the_participants_are_the_programmes_starters_from_records_and_from_the_table_alike():
+    """Who counts as a participant: each person's first start, read from the run's records or
+    from its events table (the same); not the waiting people who left a subsidised-job
+    programme's list for an ordinary subsidised job (the same two stages, no start)."""
+    from sim import load_scenario
+    from sim.analysis.payoff import _people, _starts
+    from sim.runs.replications import simulate
+
+    scn = load_scenario("scenarios/sigtuna-resursjobb.yaml", ["horizon_months=36"])
+    r = simulate(scn, 5, record_events=True)
+    n = _people(scn)
+    first = _starts(r, scn.start_month, scn.horizon_months, n)
+    from_table = _starts(dataclasses.replace(r, records=None), scn.start_month, scn.horizon_months, n)
+    assert np.array_equal(first, from_table)
+    assert (first >= 0).sum() == r.tables["queues"]["starts"].sum() > 0
+    ev = r.tables["events"]
+    left = ev[(ev["from_stage"] == "waiting") & (ev["to_stage"] == "subsidised") & ~ev["programme_start"]]
+    months = pd.Index(r.tables["stocks"]["month"].unique())
+    assert len(left) and (first[left["person"].to_numpy()] != months.get_indexer(left["month"])).all()
+    assert (first[left["person"].to_numpy()] < 0).any()  # (some of them never start)

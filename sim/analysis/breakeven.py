@@ -137,7 +137,7 @@ def _is_count(path: str) -> bool:
     return path.endswith((".slots", ".staff", "_months", ".size"))
 
 
-def _share_into_work(events: pd.DataFrame, programme: str, stage: str, start: int, horizon: int) -> tuple[float, int]:
+def _share_into_work(events: pd.DataFrame, programme: str, start: int, horizon: int) -> tuple[float, int]:
     """Share of people admitted before the horizon who later moved into ordinary work within it."""
     if events.empty:
         return float("nan"), 0
@@ -145,8 +145,7 @@ def _share_into_work(events: pd.DataFrame, programme: str, stage: str, start: in
     t = (np.array([parse_month(m) for m in uniq]) - start)[inv]
     person = events["person"].to_numpy()
     to = events["to_stage"].to_numpy()
-    adm = ((events["from_stage"].to_numpy() == "waiting") & (to == stage)
-           & (events["programme"].to_numpy() == programme) & (t < horizon - 1))
+    adm = events["programme_start"].to_numpy(bool) & (events["programme"].to_numpy() == programme) & (t < horizon - 1)
     first = pd.Series(t[adm]).groupby(person[adm]).min()
     if first.empty:
         return float("nan"), 0
@@ -357,7 +356,6 @@ def breakeven(scenario_path_or_obj: Scenario | str | os.PathLike[str], *, payer:
     names = [p.name for p in scenario.programmes]
     prog = path.split(".")[1] if path.startswith("programmes.") and path.split(".")[1] in names else \
         (names[0] if len(names) == 1 else None)
-    stage = scenario.programme(prog).stage.label if prog else ""
     cache: dict[float, dict[str, object]] = {}
 
     def evaluate(v: float) -> float:
@@ -367,7 +365,7 @@ def breakeven(scenario_path_or_obj: Scenario | str | os.PathLike[str], *, payer:
                                       workers=workers, record_events=prog is not None, progress=progress,
                                       fixed_parameters=fixed_parameters)
             saving = cumulative_saving(base, ens, payer, horizon)
-            into = ([_share_into_work(r.tables["events"], prog, stage, programme_start(scenario), horizon)
+            into = ([_share_into_work(r.tables["events"], prog, programme_start(scenario), horizon)
                      for r in ens.results] if prog else [(float("nan"), 0)] * len(ens.results))
             shares = np.array([s for s, _ in into])
             q = np.quantile(saving, (0.1, 0.5, 0.9))

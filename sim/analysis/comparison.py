@@ -380,8 +380,7 @@ def _category_rows(pair: _Pair, base: Ensemble, scen: Ensemble) -> list[tuple[An
 def _goal_rows(label: str, scn: Scenario, ens: Ensemble) -> list[tuple[Any, ...]]:
     rows = []
     for goal in scn.goals:
-        stage = scn.programme(goal.programme).stage.label
-        got = [goal_achievement(r.tables["events"], goal, stage, scn.start_month, scn.horizon_months)
+        got = [goal_achievement(r.tables["events"], goal, scn.start_month, scn.horizon_months)
                for r in ens.results]
         shares = np.array([g[0] for g in got], dtype=np.float64)
         finite = shares[np.isfinite(shares)]

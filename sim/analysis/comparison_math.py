@@ -171,12 +171,12 @@ def starts_series(queues: pd.DataFrame, start_month: int, months: int) -> np.nda
     return np.bincount(t[ok], weights=queues["starts"].to_numpy(np.float64)[ok], minlength=months)
 
 
-def goal_achievement(events: pd.DataFrame, goal: Goal, stage: str, start_month: int | str,
-                     months: int) -> tuple[float, int]:
+def goal_achievement(events: pd.DataFrame, goal: Goal, start_month: int | str, months: int) -> tuple[float, int]:
     """The share of a goal's participants who reached its measure in time, from an event log.
 
-    A *participant* is a person with an admission event (``from_stage == "waiting"`` into
-    ``stage`` with ``programme == goal.programme``); their first admission counts. They
+    A *participant* is a person with a start in the goal's programme (an event with
+    ``programme_start`` and ``programme == goal.programme``: a waiting person who leaves the
+    list for an ordinary job of the programme's kind is not one); their first start counts. They
     reach the goal if a later event takes them into the measured stage(s) (``work``, or
     ``work``/``studies``) at most ``goal.within_months_of_start`` months after the month
     of admission. Only people admitted early enough to be followed that long inside the run
@@ -184,8 +184,7 @@ def goal_achievement(events: pd.DataFrame, goal: Goal, stage: str, start_month: 
     bias the share down.
 
     Args:
-        events: ``month, person, from_stage, to_stage, programme`` (one run).
-        stage: the stage the programme's participants occupy (e.g. ``"coaching"``).
+        events: ``month, person, from_stage, to_stage, programme, programme_start`` (one run).
         start_month: the run's start month (``"YYYY-MM"`` or a month number).
         months: months simulated.
 
@@ -198,9 +197,9 @@ def goal_achievement(events: pd.DataFrame, goal: Goal, stage: str, start_month: 
     labels = events["month"].to_numpy()
     uniq, inv = np.unique(labels, return_inverse=True)
     t = (np.array([parse_month(m) for m in uniq]) - start)[inv]
-    frm, to = events["from_stage"].to_numpy(), events["to_stage"].to_numpy()
+    to = events["to_stage"].to_numpy()
     person = events["person"].to_numpy()
-    adm = (frm == "waiting") & (to == stage) & (events["programme"].to_numpy() == goal.programme)
+    adm = events["programme_start"].to_numpy(bool) & (events["programme"].to_numpy() == goal.programme)
     first = pd.Series(t[adm]).groupby(person[adm]).min()
     first = first[first + goal.within_months_of_start <= months - 1]
     if first.empty:

@@ -85,7 +85,6 @@ _REAL_INVESTMENT = ("programme_costs", "programme_staff")
 WRITE_OFF_MONTHS = 36
 BRIDGE_COLUMNS = ("scenario", "horizon_months", "payer", "step", "p10", "p50", "p90", "mean")
 _OTHER_SUPPORT = np.array([Stage.JOB, Stage.FAS3], np.uint8)
-_LABELS = np.array([s.label for s in Stage], dtype=object)
 #: stage label -> code (for the labels of :meth:`RunResult.followed`)
 _CODES = np.vectorize({s.label: int(s) for s in Stage}.__getitem__, otypes=[np.uint8])
 
@@ -130,27 +129,22 @@ def _track_all(scenario: Scenario, seed: int) -> RunResult:
     return RunResult.from_model(model)
 
 
-def _starts(r: RunResult, stages: frozenset[int], start: int, months: int, n_people: int) -> np.ndarray:
-    """Month index of each person's first programme start (-1 if none): their first event from
-    ``waiting`` into one of ``stages`` (codes), from the run's records (else its events table)."""
+def _starts(r: RunResult, start: int, months: int, n_people: int) -> np.ndarray:
+    """Month index of each person's first programme start (-1 if none), from the run's records
+    (:meth:`Recorder.admissions <sim.engine.recorder.Recorder.admissions>`), else its events
+    table (``programme_start``)."""
     first = np.full(n_people, -1, np.int64)
     rec = getattr(r.records, "rec", None)
     if rec is None or r.start_month != start:
         ev = r.tables["events"]
         if len(ev):
-            sel = (ev["from_stage"] == "waiting") & ev["to_stage"].isin([_LABELS[c] for c in stages])
-            got = ev[sel].groupby("person")["month"].min()
+            got = ev[ev["programme_start"].to_numpy(bool)].groupby("person")["month"].min()
             first[got.index.to_numpy(np.int64)] = pd.Index(month_labels(start, months)).get_indexer(got.to_numpy())
         return first
-    into = np.zeros(256, bool)
-    into[list(stages)] = True
-    batches = [e for e in rec.events if e[0] < months and e[1].size]
-    if batches:
-        t = np.concatenate([np.full(e[1].size, e[0], np.int64) for e in batches])
-        ids, src, dst = (np.concatenate([e[j] for e in batches]) for j in (1, 2, 3))
-        sel = (src == Stage.WAITING) & into[dst]
+    t, _, ids = rec.admissions()
+    if t.size:
         earliest = np.full(n_people, months, np.int64)
-        np.minimum.at(earliest, ids[sel], t[sel])
+        np.minimum.at(earliest, ids[t < months], t[t < months])
         first = np.where(earliest < months, earliest, -1)
     return first
 
@@ -205,7 +199,6 @@ def payoff_bridge(baseline: Ensemble, scenario: Ensemble) -> Bridge:
         w = disc.copy()
         w[origin + h:] = 0.0
         weights.append(w)
-    stages = frozenset(int(p.stage) for p in scn.programmes)
     n_people = _people(scn)
     out = np.zeros((len(scenario.seeds), len(ALL_PAYERS), len(horizons), len(BRIDGE_STEPS)))
     written_off = np.zeros((len(scenario.seeds), len(ALL_PAYERS), len(horizons)))
@@ -231,7 +224,7 @@ def payoff_bridge(baseline: Ensemble, scenario: Ensemble) -> Bridge:
 
     for rep in range(len(scenario.seeds)):
         b, s, mb, stage_b, ui_b, ms = followed(rep)
-        first = _starts(s, stages, start, months, n_people)
+        first = _starts(s, start, months, n_people)
         part = first >= 0
         who = np.flatnonzero(part)
         # What is not booked per person (programme staff): the ledger minus everyone's postings.

@@ -107,6 +107,9 @@ class BatchRecorder:
         self.queues: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.moves: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self.starts: list[tuple[int, int, np.ndarray]] = []  # t, programme, per block
+        #: programme starts person by person, if any block keeps its events: t, programme, ids
+        self.admitted: list[tuple[int, int, np.ndarray]] = []
+        self._admitted_split: tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.exits: list[tuple[int, int, str, np.ndarray]] = []  # t, programme, reason, per block
         self.follow_ups: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # t, k, block, cell of each followed
         #: follow-ups whose income support is not yet in their cells: per entry of follow_ups,
@@ -160,8 +163,10 @@ class BatchRecorder:
         self._split = None
 
     def started(self, t: int, prog: int, ids: np.ndarray) -> None:
-        """Count programme starts per block."""
+        """Count programme starts per block (and list them if a block keeps its events)."""
         self.starts.append((t, prog, np.bincount(self.block[ids], minlength=self.blocks)))
+        if self.record_events and ids.size:
+            self.admitted.append((t, prog, ids.astype(np.int64)))
 
     def exited(self, t: int, prog: int, reason: str, ids: np.ndarray) -> None:
         """Count programme exits per block by reason."""
@@ -322,6 +327,8 @@ class BatchRecorder:
                         if y > x:
                             rec.events.append((int(m), bids[x:y], bsrc[x:y], bdst[x:y], bprog[x:y]))
                 rec.event_keys = self._event_keys(b, lo, rec.events)
+        if self.events[b]:
+            rec.admitted = self._admitted_of(b)
         q = self._stacked() if n_prog else None
         if q is not None:
             ts, w, inside, cap, spent = q
@@ -449,6 +456,23 @@ class BatchRecorder:
                            state[:, k].ravel(), ones)
                 out[g] = (ts, counted, rows[k])
         return out
+
+    def _admitted_of(self, b: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Block ``b``'s programme starts as its own run lists them (:attr:`Recorder.admitted`):
+        months, programmes and ids counted from the block's first person, in the order admitted
+        (every block's found at once, by a stable sort on the block, and kept)."""
+        if not self.admitted:
+            return []
+        if self._admitted_split is None or self._admitted_split[0] != len(self.admitted):
+            t = np.concatenate([np.full(a[2].size, a[0], np.int64) for a in self.admitted])
+            prog = np.concatenate([np.full(a[2].size, a[1], np.int64) for a in self.admitted])
+            ids = np.concatenate([a[2] for a in self.admitted])
+            order = np.argsort(self.block[ids], kind="stable")
+            bounds = np.searchsorted(self.block[ids][order], np.arange(self.blocks + 1))
+            self._admitted_split = (len(self.admitted), bounds, t[order], prog[order], ids[order])
+        _, bounds, t, prog, ids = self._admitted_split
+        sl = slice(bounds[b], bounds[b + 1])
+        return [(t[sl], prog[sl], ids[sl] - int(self.first[b]))] if bounds[b + 1] > bounds[b] else []
 
     def _event_keys(self, b: int, lo: int, events: list[tuple[int, np.ndarray, ...]]) -> list[tuple[Any, ...]]:
         """Each batch of block ``b``'s events keyed as a separate run keys it: the movers' ledger

@@ -97,7 +97,7 @@ def _unpack_rows(packed: list[tuple[str, object, object]]) -> list[tuple[object,
 
 
 #: Per-month lists a pickled :class:`Recorder` holds packed (see :meth:`Recorder.__getstate__`).
-_PACKED = ("stocks", "events", "event_keys", "follow_ups", "status_rows")
+_PACKED = ("stocks", "events", "event_keys", "admitted", "follow_ups", "status_rows")
 
 
 class Recorder:
@@ -114,6 +114,9 @@ class Recorder:
         self.event_keys: list[tuple[np.ndarray, SimpleNamespace, ProgrammeMoney]] = []
         self.queues: list[tuple[int, int, int, int, int, float]] = []  # t, prog, waiting, in, capacity, spent
         self.starts: dict[tuple[int, int], int] = {}
+        #: programme starts person by person, if events are kept: batches of (months, programmes,
+        #: ids); the events table reads which of its moves are starts from them (see :meth:`admissions`)
+        self.admitted: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.exits: dict[tuple[int, int, str], int] = {}
         self.follow_ups: list[tuple[int, int, int, np.ndarray]] = []  # t, prog, k, counts by stage x support
         self.status_rows: list[tuple[Month, int, np.ndarray]] = []
@@ -188,8 +191,23 @@ class Recorder:
             self.event_keys.append((key[ids], money, programme_money))
 
     def started(self, t: int, prog: int, ids: np.ndarray) -> None:
-        """Count programme starts (of the people ``ids``)."""
+        """Count programme starts (of the people ``ids``), and list them if events are kept."""
         self.starts[(t, prog)] = self.starts.get((t, prog), 0) + ids.size
+        if self.record_events and ids.size:
+            self.admitted.append((np.full(ids.size, t, np.int64), np.full(ids.size, prog, np.int64),
+                                  ids.astype(np.int64)))
+
+    def admissions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every programme start of the run person by person (if events are kept): month index,
+        programme and person, in the order they were admitted.
+
+        A start is a move from a waiting list into the programme's stage; a person who leaves
+        a subsidised-job programme's list for an ordinary subsidised job makes the same move
+        between stages and is not one."""
+        if not self.admitted:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        t, prog, ids = (np.concatenate([a[j] for a in self.admitted]) for j in range(3))
+        return t, prog, ids
 
     def exited(self, t: int, prog: int, reason: str, ids: np.ndarray) -> None:
         """Count programme exits (of the people ``ids``) by reason."""

@@ -4,8 +4,10 @@
 
 * ``stocks``: month, stage, people;
 * ``flows``: month, from_stage, to_stage, people;
-* ``events``: month, person, from_stage, to_stage, programme, income_support (person-level log;
-  income support as paid in the first month booked after the move);
+* ``events``: month, person, from_stage, to_stage, programme, programme_start, income_support
+  (person-level log; ``programme``: the programme whose waiting list or place the person had
+  before the move; ``programme_start``: the move is a start in it, an admission from its waiting
+  list; income support as paid in the first month booked after the move);
 * ``queues``: month, programme, waiting, participants, capacity, starts, budget_spent_sek;
 * ``exits``: month, programme, reason, people;
 * ``follow_ups``: month, programme, months_after_exit, stage, income_support (none,
@@ -220,7 +222,7 @@ def _month_labels(start: int, months: int) -> np.ndarray:
 _TABLE_COLUMNS: dict[str, list[str]] = {
     "stocks": ["month", "stage", "people"],
     "flows": ["month", "from_stage", "to_stage", "people"],
-    "events": ["month", "person", "from_stage", "to_stage", "programme", "income_support"],
+    "events": ["month", "person", "from_stage", "to_stage", "programme", "programme_start", "income_support"],
     "queues": ["month", "programme", "waiting", "participants", "capacity", "starts", "budget_spent_sek"],
     "exits": ["month", "programme", "reason", "people"],
     "follow_ups": ["month", "programme", "months_after_exit", "stage", "income_support", "people"],
@@ -231,7 +233,8 @@ _TABLE_COLUMNS: dict[str, list[str]] = {
 #: empty), with the column types it has always had.
 _EMPTY: dict[str, Callable[[], pd.DataFrame]] = {
     "flows": lambda: pd.DataFrame({n: [] for n in _TABLE_COLUMNS["flows"]}),
-    "events": lambda: pd.DataFrame({n: [] for n in _TABLE_COLUMNS["events"]}),
+    "events": lambda: pd.DataFrame({n: np.zeros(0, bool) if n == "programme_start" else []
+                                    for n in _TABLE_COLUMNS["events"]}),
     "queues": lambda: pd.DataFrame({"month": [], "programme": [], "waiting": np.zeros(0, np.int64),
                                     "participants": np.zeros(0, np.int64), "capacity": np.zeros(0, np.int64),
                                     "starts": [], "budget_spent_sek": np.zeros(0)}),
@@ -304,15 +307,28 @@ class _TableBuilder:
         rec, month_labels, names = self.rec, self.month_labels, self.names
         t = np.concatenate([np.full(e[1].size, e[0], np.int32) for e in rec.events])
         prog = np.concatenate([e[4] for e in rec.events])
+        person = np.concatenate([e[1] for e in rec.events])
+        src = np.concatenate([e[2] for e in rec.events])
         return {
             "month": month_labels[t],
-            "person": np.concatenate([e[1] for e in rec.events]),
-            "from_stage": _LABELS[np.concatenate([e[2] for e in rec.events])],
+            "person": person,
+            "from_stage": _LABELS[src],
             "to_stage": _LABELS[np.concatenate([e[3] for e in rec.events])],
             "programme": np.where(prog >= 0, np.array(names + [""], dtype=object)[prog], ""),
+            "programme_start": lambda: self._event_starts(t, person, src),
             # posts every mover's state: computed only when asked for
             "income_support": lambda: np.array(INCOME_SUPPORT, dtype=object)[self._event_support()],
         }
+
+    def _event_starts(self, t: np.ndarray, person: np.ndarray, src: np.ndarray) -> np.ndarray:
+        """Whether each event is a programme start (:meth:`Recorder.admissions
+        <sim.engine.recorder.Recorder.admissions>`: a person moves at most once a month, so a
+        start is the one move from a waiting list of its month and person)."""
+        at, _, aid = self.rec.admissions()
+        if not aid.size:
+            return np.zeros(t.size, bool)
+        width = int(max(person.max(), aid.max())) + 1
+        return np.isin(t.astype(np.int64) * width + person, at * width + aid) & (src == Stage.WAITING)
 
     def _event_support(self) -> np.ndarray:
         """Each event's income support after the move (codes of ``INCOME_SUPPORT``): posted once

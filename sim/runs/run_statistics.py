@@ -193,9 +193,8 @@ def starts_by_age(result: RunResult, scenario: Scenario, *, programme: str, by: 
     ev = result.tables["events"]
     if ev.empty:
         return 0.0
-    stage = scenario.programme(programme).stage.label
-    adm = ev[(ev["from_stage"] == "waiting") & (ev["to_stage"] == stage) & (ev["programme"] == programme)
-             & (ev["month"] <= month_arg(by))]
+    scenario.programme(programme)  # (an unknown name raises)
+    adm = ev[ev["programme_start"].to_numpy(bool) & (ev["programme"] == programme) & (ev["month"] <= month_arg(by))]
     age = result.tables["people"]["age_at_arrival"].to_numpy()
     people = np.unique(adm["person"].to_numpy())
     return float((age[people] < age_below).sum())
@@ -230,8 +229,8 @@ def reached_within(result: RunResult, scenario: Scenario, *, stages: Sequence[st
 def goal(result: RunResult, scenario: Scenario, *, name: str) -> tuple[int, int]:
     """Participants who reached the scenario goal ``name``'s measure in time, of those followed long enough.
 
-    A participant is a person with an admission event (``waiting`` -> the programme's stage);
-    their first admission counts; they reach the goal if an event takes them into ``work``
+    A participant is a person with a start in the programme (an event with ``programme_start``);
+    their first start counts; they reach the goal if an event takes them into ``work``
     (or ``work``/``studies``) at most ``within_months_of_start`` months later. Only people
     admitted early enough to be followed that long inside the run are counted. (The same
     definition as :func:`sim.analysis.comparison.goal_achievement`.)
@@ -239,15 +238,14 @@ def goal(result: RunResult, scenario: Scenario, *, name: str) -> tuple[int, int]
     g = next((x for x in scenario.goals if x.name == name), None)
     if g is None:
         raise ValueError(f"scenario {scenario.name!r} has no goal {name!r}")
-    stage = scenario.programme(g.programme).stage.label
     measured = ["work"] if g.measure == "work" else ["work", "studies"]
     ev = result.tables["events"]
     if ev.empty:
         return 0, 0
     t = _event_months(ev, result.start_month)
     person = ev["person"].to_numpy()
-    frm, to = ev["from_stage"].to_numpy(), ev["to_stage"].to_numpy()
-    adm = (frm == "waiting") & (to == stage) & (ev["programme"].to_numpy() == g.programme)
+    to = ev["to_stage"].to_numpy()
+    adm = ev["programme_start"].to_numpy(bool) & (ev["programme"].to_numpy() == g.programme)
     first = pd.Series(t[adm]).groupby(person[adm]).min()
     first = first[first + g.within_months_of_start <= result.horizon_months - 1]
     if first.empty:
@@ -362,8 +360,8 @@ def _chosen(result: RunResult, scenario: Scenario, programme: str | None, by: An
 
     if not len(ev("month")):
         return np.zeros(0, np.int64)
-    stage = scenario.programme(programme).stage.label
-    adm = (ev("from_stage") == "waiting") & (ev("to_stage") == stage) & (ev("programme") == programme)
+    scenario.programme(programme)  # (an unknown name raises)
+    adm = ev("programme_start").astype(bool) & (ev("programme") == programme)
     if by is not None:
         adm &= ev("month") <= month_arg(by)
     return np.unique(ev("person")[adm])
