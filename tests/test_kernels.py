@@ -19,6 +19,7 @@ from numba import njit
 from sim import ProgrammeModel, load_scenario
 from sim.accounts.book import _decode, fas3_placements, ledger_keys
 from sim.accounts.jit import run
+from sim.accounts.rules import FULL_MONTH, ui_days_left
 from sim.engine import moves
 from sim.engine.month.clocks import advance_clocks
 from sim.engine.month.forced import guarantee_moves
@@ -124,13 +125,13 @@ def test_ledger_keys_compiled_equal_uncompiled_and_decode_back() -> None:
     ui_entitled = rng.random(n) < 0.5
     related = ui_entitled & (rng.random(n) < 0.5)
     municipal = rng.random(n) < 0.3
-    ui_days = rng.choice([0.0, 199.5, 200.0, 300.0], n).astype(np.float32)
+    ui_days = rng.choice([0.0, 199.5, 200.0, 282.1, 290.0, 300.0, 440.0, 455.0], n).astype(np.float32)
     in_guarantee = rng.random(n) < 0.5
     job_days = rng.choice([0.0, 300.0, 450.0, 600.0], n).astype(np.float32)
     wage = (rng.random(n) * 30000).astype(np.float32)
     birth = rng.integers(-400, 0, n).astype(np.int32)
     args = (stage, programme, household, children, ui_entitled, related, municipal, ui_days, in_guarantee, job_days,
-            wage, birth, -312, np.float32(450.0))
+            wage, birth, -312, np.float32(450.0), np.float32(300.0), np.float32(450.0))
     keys = run(ledger_keys, True, *args)
     np.testing.assert_array_equal(keys, run(ledger_keys, False, *args))
     x = _decode(keys)
@@ -152,6 +153,9 @@ def test_ledger_keys_compiled_equal_uncompiled_and_decode_back() -> None:
     np.testing.assert_array_equal(x.in_guarantee, in_guarantee)
     np.testing.assert_array_equal(x.ui_days < 200, ui_days < 200)
     np.testing.assert_array_equal(x.young(), birth > -312)
+    left = ui_days_left(ui_days, children, 300.0, 450.0)  # (everyone without an open period: a full month)
+    np.testing.assert_array_equal(x.ui_days_left, np.where(ui_entitled, left, FULL_MONTH))
+    assert {0.0, 10.0, 18.0, 31.0} <= set(x.ui_days_left[ui_entitled].tolist())
 
 
 @pytest.mark.parametrize("compiled", [False, True])

@@ -27,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.accounts.payers import CATEGORIES, PAYERS, REAL, TRANSFERS
-from sim.accounts.rules import LedgerInput, post
+from sim.accounts.rules import LedgerInput, post, ui_days_left
 from sim.engine.in_force import regime_at
 from sim.engine.model import ProgrammeModel
 from sim.engine.population import HOUSEHOLD_CODES
@@ -110,12 +110,14 @@ def case_scenario(case: dict[str, Any]) -> Scenario:
 
 
 def ledger_input(case: dict[str, Any], scenario: Scenario) -> LedgerInput:
-    """The case's person as a one-element :class:`LedgerInput`."""
+    """The case's person as a one-element :class:`LedgerInput` (the UI days left in the period
+    from the days used and the rules in force, as the model works them out)."""
     x = {**INPUT_DEFAULTS, **case["input"]}
     names = [p.name for p in scenario.programmes]
     prog = -1 if x["programme"] is None else names.index(x["programme"])
     # fas3_placement: left out (None) the rules take "in a Fas 3 placement" to mean stage fas3.
     placement = None if x["fas3_placement"] is None else np.array([x["fas3_placement"]], bool)
+    rules = regime_at(scenario, scenario.start_month)
     return LedgerInput(
         stage=np.array([Stage[str(x["stage"]).upper()]], np.uint8),
         programme=np.array([prog], np.int8),
@@ -129,6 +131,8 @@ def ledger_input(case: dict[str, Any], scenario: Scenario) -> LedgerInput:
         fas3_placement=placement,
         ui_income_related=None if x["ui_income_related"] is None else np.array([x["ui_income_related"]], bool),
         fas3_municipal=np.array([x["fas3_municipal"]], bool),
+        ui_days_left=ui_days_left(np.array([x["ui_days"]], np.float32), np.array([x["children"]]),
+                                  rules.ui_days_max, rules.ui_days_max_with_child),
     )
 
 

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from sim.accounts.jit import helper, kernel
-from sim.accounts.rules import LedgerInput, ProgrammeMoney, post
+from sim.accounts.rules import FULL_MONTH, LedgerInput, ProgrammeMoney, post
 from sim.scenario.stages import Stage
 
 __all__ = ["ledger_keys", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook", "SharedPostings",
@@ -30,9 +30,12 @@ _S = Stage
 
 # The grouping key packs every field the rules read into one int64:
 # bits 0-31 the reference wage (float32 bits), 32-38 seven flags, 39-42 children,
-# 43-44 household, 45-50 programme + 1, 51-54 stage. ledger_keys writes it, _decode reads it.
+# 43-44 household, 45-50 programme + 1, 51-54 stage, 55-59 the UI days left (0-31, 31: a full
+# month or more; 31 for everyone not paid UI). ledger_keys writes it, _decode reads it.
 _FLAGS = ("fas3", "ui200", "guarantee", "ui", "under26", "ui_income_related", "fas3_municipal")
 _WAITING, _EDUCATION, _FAS3 = np.uint8(_S.WAITING), np.uint8(_S.EDUCATION), np.uint8(_S.FAS3)
+_FULL = np.float32(FULL_MONTH)
+_ZERO = np.float32(0.0)
 
 
 @helper(inline="always")
@@ -47,18 +50,28 @@ def fas3_placement(stage, in_guarantee, job_days, fas3_days):  # noqa: ANN001, A
 
 @kernel
 def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_related, fas3_municipal,  # noqa: ANN001, ANN201
-                ui_days, in_guarantee, job_days, reference_wage, birth_month, young_after, fas3_days):
+                ui_days, in_guarantee, job_days, reference_wage, birth_month, young_after, fas3_days,
+                ui_days_max, ui_days_max_with_child):
     """Everyone's grouping key (int64), in one pass over the population's arrays.
 
     Args:
         birth_month: absolute birth months; people born after ``young_after`` are under 26.
         fas3_days: the guarantee's day limit for :func:`fas3_placement`.
+        ui_days_max, ui_days_max_with_child: a UI period's days (float32), for the days left
+            (:func:`sim.accounts.rules.ui_days_left`, the same float32 arithmetic), packed for
+            people with an open period only: everyone else has the same bits there, so the
+            number of distinct keys grows only by the few in their period's last month.
     """
     n = stage.size
     key = np.empty(n, np.int64)
     for i in range(n):
         s = stage[i]
         g = in_guarantee[i]
+        limit = ui_days_max_with_child if children[i] > 0 else ui_days_max
+        left = np.ceil(limit - ui_days[i])
+        left = _ZERO if left < _ZERO else left  # clip(left, 0, FULL_MONTH), written as in person_hazards
+        left = _FULL if left > _FULL else left
+        left = left if ui_entitled[i] else _FULL
         fas3 = fas3_placement(s, g, job_days[i], fas3_days)
         flags = (np.int64(fas3) | (np.int64(ui_days[i] < 200) << 1) | (np.int64(g) << 2)
                  | (np.int64(ui_entitled[i]) << 3) | (np.int64(birth_month[i] > young_after) << 4)
@@ -66,7 +79,7 @@ def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_re
         kids = np.int64(children[i])
         kids = 15 if kids > 15 else kids  # min(kids, 15): a call of min is compiled apart
         small = (kids | (np.int64(household[i]) << 4)
-                 | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 12))
+                 | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 12) | (np.int64(left) << 16))
         # the wage's bits by a scalar view: an array's view costs ~0.17 CPU-s more to compile (a
         # machine's first run), the pass runs as fast
         key[i] = np.int64(np.float32(reference_wage[i]).view(np.uint32)) | (flags << 32) | (small << 39)
@@ -100,6 +113,7 @@ def _decode(keys: np.ndarray) -> LedgerInput:
         in_guarantee=fields["guarantee"] == 1,
         reference_wage=fields["wage"].astype(np.uint32).view(np.float32), fas3_placement=fields["fas3"] == 1,
         ui_income_related=fields["ui_income_related"] == 1, fas3_municipal=fields["fas3_municipal"] == 1,
+        ui_days_left=((small_k >> 16) & 0x1F).astype(np.float32),
     )
 
 

@@ -20,7 +20,8 @@ Rules, per person-month (amounts in SEK; W = gross wage, F = employer fee):
   working: income-related if the person has met the a-kassa membership condition (12 months of
   membership), min(80 % (70 % after 200 days) of the reference wage, 680 SEK/day) x 21.7 days;
   otherwise the basic amount (320 SEK/day, 365 from September 2015) x 21.7 days; from the
-  state (UI funds) to the individual.
+  state (UI funds) to the individual. The month the period's days run out (300, 450 with a
+  child) pays only the days left, counted whole (:func:`ui_days_left`).
 * **activity support** for people in the guarantee and not working, from Försäkringskassan:
   after income-related UI, 65 % of the reference wage its days were based on (min 320 SEK/day,
   max 680; SFS 2008:61, 5 §); after the basic amount, which no earnings set, the minimum 320
@@ -57,7 +58,11 @@ import numpy as np
 from sim.scenario.schema import HOUSEHOLD_CODES
 from sim.scenario.stages import Stage
 
-__all__ = ["LedgerInput", "ProgrammeMoney", "post"]
+__all__ = ["LedgerInput", "ProgrammeMoney", "post", "ui_days_left", "FULL_MONTH"]
+
+#: :func:`ui_days_left` of a period with at least this many days left: a full month's UI (a
+#: month has at most 31 benefit days).
+FULL_MONTH = 31
 
 _S = Stage
 _NOT_WORKING = np.zeros(len(Stage), bool)
@@ -92,6 +97,9 @@ class LedgerInput:
     ui_income_related: np.ndarray | None = None
     #: the person's Fas 3 placement is municipal (its grant goes to the municipality); default: none
     fas3_municipal: np.ndarray | None = None
+    #: whole UI days left in the period at the start of the month (:func:`ui_days_left`; at
+    #: most :data:`FULL_MONTH`); default: a full month's
+    ui_days_left: np.ndarray | None = None
 
     def young(self) -> np.ndarray:
         """Whether each person is under 26 (the reduced employer fee)."""
@@ -113,6 +121,17 @@ class ProgrammeMoney:
     def empty(cls) -> ProgrammeMoney:
         z = np.zeros(1)
         return cls(z, np.zeros(1, bool), z, np.full(1, np.inf), z, {})
+
+
+def ui_days_left(ui_days: np.ndarray, children: np.ndarray, days_max: float, days_max_with_child: float
+                 ) -> np.ndarray:
+    """Whole UI days left in each person's period at the start of a month: the period's days
+    (``days_max``, or ``days_max_with_child`` with a child) minus the days used, a day begun
+    counting whole, between 0 and :data:`FULL_MONTH` (float32: as
+    :func:`sim.accounts.book.ledger_keys` packs it into the ledger key, the same numbers)."""
+    limit = np.where(children > 0, np.float32(days_max_with_child), np.float32(days_max))
+    left = np.ceil(limit - ui_days.astype(np.float32))
+    return np.clip(left, 0, FULL_MONTH).astype(np.float32)
 
 
 def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[str, str], np.ndarray]:
@@ -177,7 +196,9 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
     related = x.ui_entitled if x.ui_income_related is None else x.ui_income_related
     per_day = np.where(related, np.minimum(share * x.reference_wage / days, m.ui_max_sek_per_day),
                        m.ui_basic_sek_per_day)
-    ui_amount = np.where(ui, per_day * days, 0.0)
+    # (in float64: a float32 minimum would turn the 21.7 days of a full month into 21.700000763)
+    paid_days = days if x.ui_days_left is None else np.minimum(days, x.ui_days_left.astype(np.float64))
+    ui_amount = np.where(ui, per_day * paid_days, 0.0)
     book("state", "unemployment_insurance", -ui_amount)
     book("individual", "unemployment_insurance", ui_amount)
     guar = not_working & x.in_guarantee

@@ -102,7 +102,8 @@ def keys(state: BatchState) -> np.ndarray:
     pop, r = state.pop, state.regime
     return state.run(ledger_keys, pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
                      pop.ui_income_related, pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days,
-                     pop.reference_wage, pop.birth_month, state.month - 26 * 12, np.float32(r.job_days_to_fas3))
+                     pop.reference_wage, pop.birth_month, state.month - 26 * 12, np.float32(r.job_days_to_fas3),
+                     np.float32(r.ui_days_max), np.float32(r.ui_days_max_with_child))
 
 
 def book(state: BatchState) -> None:
@@ -298,7 +299,8 @@ def follow_up(state: BatchState) -> None:
     key = state.run(ledger_keys, *(a[followed] for a in (
         pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled, pop.ui_income_related,
         pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage, pop.birth_month)),
-        state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3))
+        state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3), np.float32(state.regime.ui_days_max),
+        np.float32(state.regime.ui_days_max_with_child))
     group = state.money_group[state.block[followed]]
     present = np.flatnonzero(np.bincount(group))  # the groups present, ascending (np.unique's hash costs more)
     rules = []

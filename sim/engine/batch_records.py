@@ -124,6 +124,9 @@ class BatchRecorder:
         #: everyone's ledger key and each block's regime after the last month (set by the model)
         self.final: tuple[np.ndarray, list[Any]] | None = None
         self._split: tuple[np.ndarray, ...] | None = None
+        #: month -> how many batches of moves were logged before its book (arrivals, cuts): their
+        #: movers are keyed in that month, as a separate run keys them (:meth:`_event_keys`)
+        self._before_book: dict[int, int] = {}
         #: batches of moves that moved someone tagged to a programme (on a waiting list or in
         #: one, before or after the move): only those, and taggings, change who is in a
         #: programme or on a waiting list (:meth:`BatchState.participants
@@ -147,6 +150,8 @@ class BatchRecorder:
     def book(self, t: int, key: np.ndarray, regimes: list[Any], staff: np.ndarray, booked: np.ndarray) -> None:
         """Month ``t``'s ledger keys of everyone, each block's regime and staff costs."""
         self.ledger.append((t, key, regimes, staff, booked))
+        self._before_book[t] = len(self.moves)
+        self._split = None
 
     def flow_counts(self, t: int) -> np.ndarray:
         """Scratch counts for the moves' kernel (each block's flows are read from the log)."""
@@ -233,13 +238,18 @@ class BatchRecorder:
             if self.moves:
                 t = np.concatenate([np.full(m[1].size, m[0], np.int64) for m in self.moves])
                 ids, src, dst, prog = (np.concatenate([m[j] for m in self.moves]) for j in range(1, 5))
+                # whether each move was logged before its month's book (a batch logged after the
+                # last book, or in a month never booked, is after it)
+                early = np.concatenate([np.full(m[1].size, i < self._before_book.get(m[0], -1))
+                                        for i, m in enumerate(self.moves)])
             else:
                 t, ids = np.zeros(0, np.int64), np.zeros(0, np.int64)
                 src, dst, prog = np.zeros(0, np.uint8), np.zeros(0, np.uint8), np.zeros(0, np.int8)
+                early = np.zeros(0, bool)
             order = np.argsort(self.block[ids], kind="stable")
-            t, ids, src, dst, prog = t[order], ids[order], src[order], dst[order], prog[order]
+            t, ids, src, dst, prog, early = t[order], ids[order], src[order], dst[order], prog[order], early[order]
             bounds = np.searchsorted(self.block[ids], np.arange(self.blocks + 1))
-            self._split = (bounds, t, ids, src, dst, prog)
+            self._split = (bounds, t, ids, src, dst, prog, early)
         return self._split
 
     def _stocks(self) -> np.ndarray:
@@ -308,9 +318,9 @@ class BatchRecorder:
             rec.ledger_book = self._block_book(b, funders)
             return rec
         rec.stocks = list(self._stocks()[:, b])  # (its rows, one a month)
-        bounds, t, ids, src, dst, prog = self._moves_by_block()
+        bounds, t, ids, src, dst, prog, early = self._moves_by_block()
         sl = slice(bounds[b], bounds[b + 1])
-        bt, bids, bsrc, bdst, bprog = t[sl], ids[sl] - lo, src[sl], dst[sl], prog[sl]
+        bt, bids, bsrc, bdst, bprog, bearly = t[sl], ids[sl] - lo, src[sl], dst[sl], prog[sl], early[sl]
         if bt.size:
             months = int(bt.max()) + 1
             cells = bt * (_NS * _NS) + bsrc.astype(np.int64) * _NS + bdst
@@ -320,13 +330,16 @@ class BatchRecorder:
             if self.events[b]:
                 edges = list(at) + [bt.size]
                 rec.events = []
+                keyed_in = []  # the month whose book keys each batch of events
                 for m, a, z in zip(ts, edges[:-1], edges[1:], strict=True):
-                    # arrivals come first in a month and are booked in it; moves in the next month
-                    split = a + int(np.count_nonzero(bsrc[a:z] == Stage.NOT_ARRIVED))
-                    for x, y in ((a, split), (split, z)):
+                    # moves before the month's book (arrivals, cuts) come first and are booked in
+                    # it; the rest in the next month
+                    split = a + int(np.count_nonzero(bearly[a:z]))
+                    for x, y, k in ((a, split, int(m)), (split, z, int(m) + 1)):
                         if y > x:
                             rec.events.append((int(m), bids[x:y], bsrc[x:y], bdst[x:y], bprog[x:y]))
-                rec.event_keys = self._event_keys(b, lo, rec.events)
+                            keyed_in.append(k)
+                rec.event_keys = self._event_keys(b, lo, rec.events, keyed_in)
         if self.events[b]:
             rec.admitted = self._admitted_of(b)
         q = self._stacked() if n_prog else None
@@ -474,13 +487,14 @@ class BatchRecorder:
         sl = slice(bounds[b], bounds[b + 1])
         return [(t[sl], prog[sl], ids[sl] - int(self.first[b]))] if bounds[b + 1] > bounds[b] else []
 
-    def _event_keys(self, b: int, lo: int, events: list[tuple[int, np.ndarray, ...]]) -> list[tuple[Any, ...]]:
+    def _event_keys(self, b: int, lo: int, events: list[tuple[int, np.ndarray, ...]],
+                    keyed_in: list[int]) -> list[tuple[Any, ...]]:
         """Each batch of block ``b``'s events keyed as a separate run keys it: the movers' ledger
-        keys and money rules in the first month booked after the move (see ``Recorder.key_events``)."""
+        keys and money rules in the first month booked after the move, ``keyed_in`` (see
+        ``Recorder.key_events``)."""
         booked = {t: (key, regimes) for t, key, regimes, *_ in self.ledger}
         out = []
-        for t, ids, src, *_ in events:
-            after = t if src.size and src[0] == Stage.NOT_ARRIVED else t + 1
+        for (_t, ids, *_), after in zip(events, keyed_in, strict=True):
             key, regimes = booked.get(after) or self.final or (None, None)
             if key is None:
                 raise RuntimeError("batch events need the final keys (BatchModel.block sets them)")

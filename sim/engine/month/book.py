@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.accounts.book import fas3_placements, ledger_keys
-from sim.accounts.rules import LedgerInput, post
+from sim.accounts.rules import LedgerInput, post, ui_days_left
 from sim.engine.state import RunState
 
 __all__ = ["step", "keys", "ledger_input"]
@@ -41,7 +41,9 @@ def keys(state: RunState, ids: np.ndarray | None = None) -> np.ndarray:
               pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage, pop.birth_month)
     if ids is not None:
         arrays = tuple(a[ids] for a in arrays)
-    return state.run(ledger_keys, *arrays, state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3))
+    r = state.regime
+    return state.run(ledger_keys, *arrays, state.month - 26 * 12, np.float32(r.job_days_to_fas3),
+                     np.float32(r.ui_days_max), np.float32(r.ui_days_max_with_child))
 
 
 def ledger_input(state: RunState, ids: np.ndarray | None = None) -> LedgerInput:
@@ -55,4 +57,6 @@ def ledger_input(state: RunState, ids: np.ndarray | None = None) -> LedgerInput:
                        ui_entitled=pop.ui_entitled[ids], ui_days=pop.ui_days[ids],
                        in_guarantee=pop.in_guarantee[ids], reference_wage=pop.reference_wage[ids],
                        fas3_placement=fas3, ui_income_related=pop.ui_income_related[ids],
-                       fas3_municipal=pop.fas3_municipal[ids])
+                       fas3_municipal=pop.fas3_municipal[ids],
+                       ui_days_left=ui_days_left(pop.ui_days[ids], pop.children[ids], state.regime.ui_days_max,
+                                                 state.regime.ui_days_max_with_child))
