@@ -83,6 +83,31 @@ def test_the_ui_lines_say_what_the_money_says_for_the_basic_amount_and_income_re
     assert "200 UI days are used: UI falls from 80% to 70% of the former wage." in related_text
 
 
+def test_the_last_month_of_a_ui_period_is_told_with_the_days_the_ledger_paid():
+    """The month a UI period runs out pays only the days left; the story's count of them is the
+    one the money shows: that month's UI over the month before's (the same daily rate, past day
+    200) is the days told over a full month's."""
+    scenario = load_scenario(C2)
+    model = ProgrammeModel(scenario, rng=1, track=range(scenario.population.cohort.size))
+    model.run()
+    money = RunResult.from_model(model).tracked_money
+    ui = money[(money["payer"] == "individual") & (money["category"] == "unemployment_insurance")]
+    full = scenario.money.benefit_days_per_month.first
+    told = 0
+    for person in range(60):
+        found = re.search(r"In (\d{4}-\d\d) the UI days run out: the a-kassa pays the last (\d+) of the period's "
+                          r"(300|450) days", tell_story(scenario, 1, person))
+        if not found:
+            continue
+        month, days = found.group(1), int(found.group(2))
+        mine = ui[ui["person"] == person].set_index("month")["sek"]
+        before = mine.index[mine.index.get_loc(month) - 1]
+        assert 0 < days <= full
+        assert mine[month] / mine[before] == pytest.approx(min(days, full) / full, rel=1e-9)
+        told += 1
+    assert told >= 2
+
+
 def test_leaving_a_waiting_list_for_an_ordinary_subsidised_job_is_not_told_as_a_place():
     """Someone waiting for Resursjobb (a subsidised job) who finds a nystartsjobb moves to the same
     stage; the story says they left the list without a place, as the months after show."""

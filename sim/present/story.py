@@ -32,9 +32,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sim.accounts.payers import PAYERS
+from sim.accounts.rules import ui_days_left
 from sim.engine.model import ProgrammeModel
 from sim.engine.streams import replication_seeds
 from sim.runs.posterior import replication_scenarios
@@ -189,7 +191,8 @@ def _received(money: pd.DataFrame, category: str) -> dict[str, float]:
     return got.groupby("month")["sek"].sum().to_dict()
 
 
-def _clock_lines(state: pd.DataFrame, scenario: Scenario, paid: pd.DataFrame) -> Iterator[tuple[int, str]]:
+def _clock_lines(state: pd.DataFrame, scenario: Scenario, paid: pd.DataFrame,
+                 children: int) -> Iterator[tuple[int, str]]:
     """Moments when a benefit clock ran out or restarted, as (month index, text).
 
     What a new UI period or the 200-day step means depends on whether the UI is the basic amount
@@ -208,9 +211,12 @@ def _clock_lines(state: pd.DataFrame, scenario: Scenario, paid: pd.DataFrame) ->
         label = a.month
         if not a.in_guarantee and b.in_guarantee and b.stage not in ("work", "studies"):
             if a.ui_entitled:
-                yield t - 1, (f"In {label} the UI days run out ({a.ui_days + rules.benefit_days_per_month:.0f} days "
-                              "used): the person enters the job and development guarantee (JOB), and "
-                              "Försäkringskassan pays activity support instead of the a-kassa.")
+                limit = (rules.ui_days_max_with_child if children > 0 else rules.ui_days_max).at(m - 1)
+                left = float(ui_days_left(np.array([a.ui_days], np.float32), np.array([children]), limit, limit)[0])
+                paid_days = min(left, float(money.benefit_days_per_month.at(m - 1)))
+                yield t - 1, (f"In {label} the UI days run out: the a-kassa pays the last {paid_days:.0f} of the "
+                              f"period's {limit:.0f} days, and the person enters the job and development guarantee "
+                              "(JOB), where Försäkringskassan pays activity support instead.")
             else:
                 yield t - 1, (f"In {label}, after {int(rules.job_entry_after_months_registered.at(m))} months "
                               "registered without work, the person enters the job and development guarantee (JOB).")
@@ -350,7 +356,7 @@ def _story(scenario: Scenario, run_seed: int, person: int,
             text = text[:-1] + ", to the end of the simulation."
         m = money[money["month"].isin(state["month"].iloc[sp.start:sp.end + 1])]
         items.append((sp.start, 0, text + "\n" + _money_line(m, n)))
-    for t, text in _clock_lines(state, scenario, money):
+    for t, text in _clock_lines(state, scenario, money, int(who["children"])):
         items.append((t, 1, "  * " + text))
     for t, text in _event_lines(events, titles, scenario.start_month, max_duration, state):
         items.append((t, 2, "  * " + text))
