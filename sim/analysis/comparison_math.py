@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sim.accounts.payers import CATEGORIES, PAYERS
+from sim.runs.run_statistics import GOAL_STAGES, goal_counts
 from sim.scenario.dated import format_month, parse_month
 from sim.scenario.schema import Goal, Scenario
 
@@ -30,8 +31,6 @@ __all__ = ["discount_factors", "payback_months", "horizons_for", "month_labels",
 HORIZONS = (12, 60)
 #: Cumulative savings above minus this count as "paid back" (rounding of sums of SEK).
 PAYBACK_TOLERANCE_SEK = 1.0
-#: The stages each goal measure counts.
-GOAL_STAGES = {"work": ("work",), "work_or_studies": ("work", "studies")}
 
 
 def discount_factors(months: int, rate_per_year: float, origin: int = 0) -> np.ndarray:
@@ -172,43 +171,16 @@ def starts_series(queues: pd.DataFrame, start_month: int, months: int) -> np.nda
 
 
 def goal_achievement(events: pd.DataFrame, goal: Goal, start_month: int | str, months: int) -> tuple[float, int]:
-    """The share of a goal's participants who reached its measure in time, from an event log.
-
-    A *participant* is a person with a start in the goal's programme (an event with
-    ``programme_start`` and ``programme == goal.programme``: a waiting person who leaves the
-    list for an ordinary job of the programme's kind is not one); their first start counts. They
-    reach the goal if a later event takes them into the measured stage(s) (``work``, or
-    ``work``/``studies``) at most ``goal.within_months_of_start`` months after the month
-    of admission. Only people admitted early enough to be followed that long inside the run
-    (admission month index ``+ within <= months - 1``) are counted, so late starters do not
-    bias the share down.
-
-    Args:
-        events: ``month, person, from_stage, to_stage, programme, programme_start`` (one run).
-        start_month: the run's start month (``"YYYY-MM"`` or a month number).
-        months: months simulated.
-
-    Returns:
-        ``(share, participants)``; share is NaN when no participant can be followed.
+    """The share of a goal's participants who reached its measure in time, and how many
+    participants there are, from one run's event log (``events``: ``month, person, from_stage,
+    to_stage, programme, programme_start``; ``start_month``: ``"YYYY-MM"`` or a month number;
+    ``months``: months simulated). Who counts and what reaching means:
+    :func:`sim.runs.run_statistics.goal_counts`. The share is NaN when no participant can be
+    followed.
     """
     start = parse_month(start_month) if isinstance(start_month, str) else int(start_month)
-    if events.empty:
-        return float("nan"), 0
-    labels = events["month"].to_numpy()
-    uniq, inv = np.unique(labels, return_inverse=True)
-    t = (np.array([parse_month(m) for m in uniq]) - start)[inv]
-    to = events["to_stage"].to_numpy()
-    person = events["person"].to_numpy()
-    adm = events["programme_start"].to_numpy(bool) & (events["programme"].to_numpy() == goal.programme)
-    first = pd.Series(t[adm]).groupby(person[adm]).min()
-    first = first[first + goal.within_months_of_start <= months - 1]
-    if first.empty:
-        return float("nan"), 0
-    hit = np.isin(to, GOAL_STAGES[goal.measure]) & np.isin(person, first.index.to_numpy())
-    a = first.reindex(person[hit]).to_numpy()
-    ok = (t[hit] > a) & (t[hit] <= a + goal.within_months_of_start)
-    reached = np.unique(person[hit][ok]).size
-    return reached / len(first), int(len(first))
+    reached, participants = goal_counts(events, goal, start, months)
+    return (reached / participants if participants else float("nan")), participants
 
 
 def quantiles(values: np.ndarray, *, never_is_inf: bool = False) -> tuple[float, float, float, float, int]:

@@ -246,11 +246,16 @@ class BatchRecorder:
                 t, ids = np.zeros(0, np.int64), np.zeros(0, np.int64)
                 src, dst, prog = np.zeros(0, np.uint8), np.zeros(0, np.uint8), np.zeros(0, np.int8)
                 early = np.zeros(0, bool)
-            order = np.argsort(self.block[ids], kind="stable")
-            t, ids, src, dst, prog, early = t[order], ids[order], src[order], dst[order], prog[order], early[order]
-            bounds = np.searchsorted(self.block[ids], np.arange(self.blocks + 1))
-            self._split = (bounds, t, ids, src, dst, prog, early)
+            self._split = self._by_block(ids, t, ids, src, dst, prog, early)
         return self._split
+
+    def _by_block(self, ids: np.ndarray, *columns: np.ndarray) -> tuple[np.ndarray, ...]:
+        """``columns`` (one value per id of ``ids``) grouped by the ids' blocks, in their order
+        inside each block (a stable sort), and where each block starts and ends: ``(bounds,
+        *columns)``, block ``b``'s rows ``bounds[b]:bounds[b + 1]``."""
+        order = np.argsort(self.block[ids], kind="stable")
+        bounds = np.searchsorted(self.block[ids[order]], np.arange(self.blocks + 1))
+        return (bounds, *(c[order] for c in columns))
 
     def _stocks(self) -> np.ndarray:
         """The stocks stacked over months ([month, block, stage]), once."""
@@ -480,9 +485,7 @@ class BatchRecorder:
             t = np.concatenate([np.full(a[2].size, a[0], np.int64) for a in self.admitted])
             prog = np.concatenate([np.full(a[2].size, a[1], np.int64) for a in self.admitted])
             ids = np.concatenate([a[2] for a in self.admitted])
-            order = np.argsort(self.block[ids], kind="stable")
-            bounds = np.searchsorted(self.block[ids][order], np.arange(self.blocks + 1))
-            self._admitted_split = (len(self.admitted), bounds, t[order], prog[order], ids[order])
+            self._admitted_split = (len(self.admitted), *self._by_block(ids, t, prog, ids))
         _, bounds, t, prog, ids = self._admitted_split
         sl = slice(bounds[b], bounds[b + 1])
         return [(t[sl], prog[sl], ids[sl] - int(self.first[b]))] if bounds[b + 1] > bounds[b] else []

@@ -211,8 +211,9 @@ def _clock_lines(state: pd.DataFrame, scenario: Scenario, paid: pd.DataFrame,
         label = a.month
         if not a.in_guarantee and b.in_guarantee and b.stage not in ("work", "studies"):
             if a.ui_entitled:
-                limit = (rules.ui_days_max_with_child if children > 0 else rules.ui_days_max).at(m - 1)
-                left = float(ui_days_left(np.array([a.ui_days], np.float32), np.array([children]), limit, limit)[0])
+                limits = rules.ui_days_max.at(m - 1), rules.ui_days_max_with_child.at(m - 1)
+                limit = limits[1] if children > 0 else limits[0]
+                left = float(ui_days_left(np.array([a.ui_days], np.float32), np.array([children]), *limits)[0])
                 paid_days = min(left, float(money.benefit_days_per_month.at(m - 1)))
                 yield t - 1, (f"In {label} the UI days run out: the a-kassa pays the last {paid_days:.0f} of the "
                               f"period's {limit:.0f} days, and the person enters the job and development guarantee "

@@ -19,7 +19,7 @@ import pandas as pd
 
 from sim.runs.results import RunResult
 from sim.scenario.dated import format_month, parse_month
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import Goal, Scenario
 
 __all__ = ["STATISTICS", "statistic", "REST", "month_arg", "simulate_target", "Measured", "ASSISTANCE_STAGES",
            "assistance_months", "PEOPLE_COLUMNS"]
@@ -225,35 +225,44 @@ def reached_within(result: RunResult, scenario: Scenario, *, stages: Sequence[st
     return (n - k if complement else k), n
 
 
-@statistic("goal", needs_events=True)
-def goal(result: RunResult, scenario: Scenario, *, name: str) -> tuple[int, int]:
-    """Participants who reached the scenario goal ``name``'s measure in time, of those followed long enough.
+#: The stages a goal's measure counts as reached.
+GOAL_STAGES = {"work": ("work",), "work_or_studies": ("work", "studies")}
+
+
+def goal_counts(events: pd.DataFrame, g: Goal, start: int, months: int) -> tuple[int, int]:
+    """Of a goal's participants followed long enough, how many reached its measure in time, and
+    how many there are, from one run's event log (``start``: its first month's number;
+    ``months``: months simulated).
 
     A participant is a person with a start in the programme (an event with ``programme_start``);
-    their first start counts; they reach the goal if an event takes them into ``work``
-    (or ``work``/``studies``) at most ``within_months_of_start`` months later. Only people
-    admitted early enough to be followed that long inside the run are counted. (The same
-    definition as :func:`sim.analysis.comparison.goal_achievement`.)
+    their first start counts; they reach the goal if an event takes them into ``work`` (or
+    ``work``/``studies``) at most ``within_months_of_start`` months later. Only people admitted
+    early enough to be followed that long inside the run are counted, so late starters do not
+    bias the share down.
     """
-    g = next((x for x in scenario.goals if x.name == name), None)
-    if g is None:
-        raise ValueError(f"scenario {scenario.name!r} has no goal {name!r}")
-    measured = ["work"] if g.measure == "work" else ["work", "studies"]
-    ev = result.tables["events"]
-    if ev.empty:
+    if events.empty:
         return 0, 0
-    t = _event_months(ev, result.start_month)
-    person = ev["person"].to_numpy()
-    to = ev["to_stage"].to_numpy()
-    adm = ev["programme_start"].to_numpy(bool) & (ev["programme"].to_numpy() == g.programme)
+    t = _event_months(events, start)
+    person = events["person"].to_numpy()
+    adm = events["programme_start"].to_numpy(bool) & (events["programme"].to_numpy() == g.programme)
     first = pd.Series(t[adm]).groupby(person[adm]).min()
-    first = first[first + g.within_months_of_start <= result.horizon_months - 1]
+    first = first[first + g.within_months_of_start <= months - 1]
     if first.empty:
         return 0, 0
-    hit = np.isin(to, measured) & np.isin(person, first.index.to_numpy())
+    hit = np.isin(events["to_stage"].to_numpy(), GOAL_STAGES[g.measure]) & np.isin(person, first.index.to_numpy())
     a = first.reindex(person[hit]).to_numpy()
     ok = (t[hit] > a) & (t[hit] <= a + g.within_months_of_start)
     return int(np.unique(person[hit][ok]).size), int(len(first))
+
+
+@statistic("goal", needs_events=True)
+def goal(result: RunResult, scenario: Scenario, *, name: str) -> tuple[int, int]:
+    """Participants who reached the scenario goal ``name``'s measure in time, of those followed
+    long enough (:func:`goal_counts`; the report's goal achievement is their share)."""
+    g = next((x for x in scenario.goals if x.name == name), None)
+    if g is None:
+        raise ValueError(f"scenario {scenario.name!r} has no goal {name!r}")
+    return goal_counts(result.tables["events"], g, result.start_month, result.horizon_months)
 
 
 # ------------------------------------------------------------------ social assistance by person and month
