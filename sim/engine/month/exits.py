@@ -34,6 +34,9 @@ _NEVER = 30000  # months since a programme: never been in one
 _ONE_BLOCK = np.zeros(1, np.int64)  # an ordinary run is one block whose programme rows start at 0
 _CHUNK = 4096  # people the hazard pass bounds before working out the hazards of those flagged
 _SLACK = 1.0 + 1e-6  # a hazard bound's margin for rounding (float32 factors: ~1e-7 each)
+#: below ``H - H**2 / 2`` (at most ``1 - exp(-H)``) by this margin, a draw leaves whatever the
+#: rounding of ``expm1``: the exact probability is worked out only for draws near it
+_SURE = 1.0 - 1e-12
 
 
 @helper
@@ -225,7 +228,9 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
                                                       effect_at_exit, motivation, table, constant_total, work_base,
                                                       lock_in, is_programme, stage_work, duration, decay, fas3_days, pr)
                 u = draw(tb, i)
-                if not u < total or u >= leave_probability(total):  # (flagged by the bound, not by H itself)
+                if not u < total:  # (flagged by the bound, not by H itself)
+                    continue
+                if not u < total * (1.0 - 0.5 * total) * _SURE and u >= leave_probability(total):
                     continue
                 for c in range(ncol):
                     haz[c] = table[row, c]
