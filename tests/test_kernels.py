@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from numba import njit
 
 from sim import ProgrammeModel, load_scenario
-from sim.accounts.book import _decode, fas3_placements, ledger_keys
+from sim.accounts.book import _decode, _in_programme, fas3_placements, ledger_keys
 from sim.accounts.jit import run
-from sim.accounts.rules import FULL_MONTH, ui_days_left
+from sim.accounts.rules import FULL_MONTH, ui_days_before_step, ui_days_left
 from sim.engine import moves
 from sim.engine.month.clocks import advance_clocks
 from sim.engine.month.forced import guarantee_moves
@@ -125,7 +125,8 @@ def test_ledger_keys_compiled_equal_uncompiled_and_decode_back() -> None:
     ui_entitled = rng.random(n) < 0.5
     related = ui_entitled & (rng.random(n) < 0.5)
     municipal = rng.random(n) < 0.3
-    ui_days = rng.choice([0.0, 199.5, 200.0, 282.1, 290.0, 300.0, 440.0, 455.0], n).astype(np.float32)
+    ui_days = rng.choice([0.0, 169.0, 178.5, 195.3, 199.5, 200.0, 282.1, 290.0, 300.0, 440.0, 455.0], n
+                         ).astype(np.float32)
     in_guarantee = rng.random(n) < 0.5
     job_days = rng.choice([0.0, 300.0, 450.0, 600.0], n).astype(np.float32)
     wage = (rng.random(n) * 30000).astype(np.float32)
@@ -146,12 +147,17 @@ def test_ledger_keys_compiled_equal_uncompiled_and_decode_back() -> None:
     np.testing.assert_array_equal(x.ui_income_related, related)
     np.testing.assert_array_equal(x.fas3_municipal, municipal)
     np.testing.assert_array_equal(x.programme, programme)
+    np.testing.assert_array_equal(_in_programme(keys), programme >= 0)  # (the organisers' flows read it)
     np.testing.assert_array_equal(x.household, household)
     np.testing.assert_array_equal(x.children, np.minimum(children, 15))
     np.testing.assert_array_equal(x.reference_wage, wage)
     np.testing.assert_array_equal(x.ui_entitled, ui_entitled)
     np.testing.assert_array_equal(x.in_guarantee, in_guarantee)
-    np.testing.assert_array_equal(x.ui_days < 200, ui_days < 200)
+    # the days before the step come back for everyone with an open period (the rest: a full month's)
+    before = ui_days_before_step(ui_days)
+    np.testing.assert_array_equal(ui_days_before_step(x.ui_days), np.where(ui_entitled, before, FULL_MONTH))
+    np.testing.assert_array_equal((x.ui_days < 200)[ui_entitled], (ui_days < 200)[ui_entitled])
+    assert {0.0, 1.0, 5.0, 22.0, 31.0} <= set(before[ui_entitled].tolist())
     np.testing.assert_array_equal(x.young(), birth > -312)
     left = ui_days_left(ui_days, children, 300.0, 450.0)  # (everyone without an open period: a full month)
     np.testing.assert_array_equal(x.ui_days_left, np.where(ui_entitled, left, FULL_MONTH))

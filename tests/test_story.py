@@ -76,11 +76,20 @@ def test_the_ui_lines_say_what_the_money_says_for_the_basic_amount_and_income_re
     on_basic = ui.groupby("person")["sek"].apply(lambda x: bool(abs(x.max() - basic) < 1))
     months = ui.groupby("person").size()  # the longest UI spells pass 200 days
     basic_text = tell_story(scenario, 1, int(months[on_basic].idxmax()))
-    assert "200 UI days are used: the basic amount stays as it is." in basic_text
-    assert "falls from 80% to 70%" not in basic_text
+    assert "UI day 200 is reached: the basic amount stays as it is." in basic_text
+    assert "at 80% of the former wage" not in basic_text
     assert "topped up by social assistance from the municipality (the basic amount" in basic_text
-    related_text = tell_story(scenario, 1, int(months[~on_basic].idxmax()))
-    assert "200 UI days are used: UI falls from 80% to 70% of the former wage." in related_text
+    person = int(months[~on_basic].idxmax())
+    found = re.search(r"In (\d{4}-\d\d) UI day 200 is reached: the a-kassa pays (\d+) of the month's 21.7 days at "
+                      r"80% of the former wage and the rest at 70%, as every day after.", tell_story(scenario, 1, person))
+    assert found
+    # the money of that month: the days told at the month before's daily rate, the rest at the next month's
+    paid = ui[ui["person"] == person].set_index("month")["sek"]
+    month = list(paid.index).index(found[1])
+    before, crossing, after = paid.iloc[month - 1], paid.iloc[month], paid.iloc[month + 1]
+    days = int(found[2])
+    assert 0 < days < 21.7
+    assert crossing == pytest.approx((days * before + (21.7 - days) * after) / 21.7, rel=1e-9)
 
 
 def test_the_last_month_of_a_ui_period_is_told_with_the_days_the_ledger_paid():

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from sim.accounts.jit import helper, kernel
-from sim.accounts.rules import FULL_MONTH, LedgerInput, ProgrammeMoney, post
+from sim.accounts.rules import FULL_MONTH, UI_STEP_DAY, LedgerInput, ProgrammeMoney, post
 from sim.scenario.stages import Stage
 
 __all__ = ["ledger_keys", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook", "SharedPostings",
@@ -29,12 +29,16 @@ _S = Stage
 
 
 # The grouping key packs every field the rules read into one int64:
-# bits 0-31 the reference wage (float32 bits), 32-38 seven flags, 39-42 children,
-# 43-44 household, 45-50 programme + 1, 51-54 stage, 55-59 the UI days left (0-31, 31: a full
-# month or more; 31 for everyone not paid UI). ledger_keys writes it, _decode reads it.
-_FLAGS = ("fas3", "ui200", "guarantee", "ui", "under26", "ui_income_related", "fas3_municipal")
+# bits 0-31 the reference wage (float32 bits), 32-37 six flags, 38-41 children,
+# 42-43 household, 44-49 programme + 1, 50-53 stage, 54-58 the UI days left in the period and
+# 59-63 those left before day 200's step (each 0-31, 31: a full month or more; 31 for everyone
+# without an open UI period). Keys with 16 or more days before the step are negative (bit 63):
+# nothing reads a key's order but its own sort. ledger_keys writes it, _decode reads it.
+_FLAGS = ("fas3", "guarantee", "ui", "under26", "ui_income_related", "fas3_municipal")
+_SMALL = 32 + len(_FLAGS)  # where the fields above the flags start
 _WAITING, _EDUCATION, _FAS3 = np.uint8(_S.WAITING), np.uint8(_S.EDUCATION), np.uint8(_S.FAS3)
 _FULL = np.float32(FULL_MONTH)
+_STEP = np.float32(UI_STEP_DAY)
 _ZERO = np.float32(0.0)
 
 
@@ -58,9 +62,11 @@ def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_re
         birth_month: absolute birth months; people born after ``young_after`` are under 26.
         fas3_days: the guarantee's day limit for :func:`fas3_placement`.
         ui_days_max, ui_days_max_with_child: a UI period's days (float32), for the days left
-            (:func:`sim.accounts.rules.ui_days_left`, the same float32 arithmetic), packed for
-            people with an open period only: everyone else has the same bits there, so the
-            number of distinct keys grows only by the few in their period's last month.
+            (:func:`sim.accounts.rules.ui_days_left`, the same float32 arithmetic). It and the
+            days left before day 200's step (:func:`sim.accounts.rules.ui_days_before_step`)
+            are packed for people with an open period only: everyone else has the same bits
+            there, so the number of distinct keys grows only by the few in a month that one of
+            those falls in.
     """
     n = stage.size
     key = np.empty(n, np.int64)
@@ -72,17 +78,21 @@ def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_re
         left = _ZERO if left < _ZERO else left  # clip(left, 0, FULL_MONTH), written as in person_hazards
         left = _FULL if left > _FULL else left
         left = left if ui_entitled[i] else _FULL
+        first = np.ceil(_STEP - ui_days[i])
+        first = _ZERO if first < _ZERO else first  # (clipped as left)
+        first = _FULL if first > _FULL else first
+        first = first if ui_entitled[i] else _FULL
         fas3 = fas3_placement(s, g, job_days[i], fas3_days)
-        flags = (np.int64(fas3) | (np.int64(ui_days[i] < 200) << 1) | (np.int64(g) << 2)
-                 | (np.int64(ui_entitled[i]) << 3) | (np.int64(birth_month[i] > young_after) << 4)
-                 | (np.int64(ui_income_related[i]) << 5) | (np.int64(fas3_municipal[i]) << 6))
+        flags = (np.int64(fas3) | (np.int64(g) << 1)
+                 | (np.int64(ui_entitled[i]) << 2) | (np.int64(birth_month[i] > young_after) << 3)
+                 | (np.int64(ui_income_related[i]) << 4) | (np.int64(fas3_municipal[i]) << 5))
         kids = np.int64(children[i])
         kids = 15 if kids > 15 else kids  # min(kids, 15): a call of min is compiled apart
-        small = (kids | (np.int64(household[i]) << 4)
-                 | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 12) | (np.int64(left) << 16))
+        small = (kids | (np.int64(household[i]) << 4) | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 12)
+                 | (np.int64(left) << 16) | (np.int64(first) << 21))
         # the wage's bits by a scalar view: an array's view costs ~0.17 CPU-s more to compile (a
         # machine's first run), the pass runs as fast
-        key[i] = np.int64(np.float32(reference_wage[i]).view(np.uint32)) | (flags << 32) | (small << 39)
+        key[i] = np.int64(np.float32(reference_wage[i]).view(np.uint32)) | (flags << 32) | (small << _SMALL)
     return key
 
 
@@ -98,18 +108,19 @@ def fas3_placements(stage, in_guarantee, job_days, ids, fas3_days):  # noqa: ANN
 
 def _decode(keys: np.ndarray) -> LedgerInput:
     """The state each grouping key stands for (one row per key)."""
-    flags_k = (keys >> 32) & 0x7F
-    small_k = keys >> 39
+    flags_k = (keys >> 32) & ((1 << len(_FLAGS)) - 1)
+    small_k = keys >> _SMALL
     fields = {name: (flags_k >> i) & 1 for i, name in enumerate(_FLAGS)}
     fields["wage"] = keys & 0xFFFFFFFF
     fields["children"] = small_k & 0xF
     fields["household"] = (small_k >> 4) & 0x3
-    fields["programme"] = (small_k >> 6) & 0x3F
+    fields["programme"] = (small_k >> 6) & 0x3F  # (programme + 1: see _in_programme)
     return LedgerInput(
         stage=_stage_of(keys), programme=(fields["programme"] - 1).astype(np.int8),
         household=fields["household"].astype(np.uint8), children=fields["children"].astype(np.uint8),
         age_years=np.where(fields["under26"] == 1, 25.0, 26.0).astype(np.float32),
-        ui_entitled=_ui_of(keys), ui_days=np.where(fields["ui200"] == 1, 0.0, 200.0).astype(np.float32),
+        # the days used as the step's days left give them back (UI_STEP_DAY - left, whole days)
+        ui_entitled=_ui_of(keys), ui_days=(UI_STEP_DAY - ((small_k >> 21) & 0x1F)).astype(np.float32),
         in_guarantee=fields["guarantee"] == 1,
         reference_wage=fields["wage"].astype(np.uint32).view(np.float32), fas3_placement=fields["fas3"] == 1,
         ui_income_related=fields["ui_income_related"] == 1, fas3_municipal=fields["fas3_municipal"] == 1,
@@ -119,7 +130,12 @@ def _decode(keys: np.ndarray) -> LedgerInput:
 
 def _stage_of(keys: np.ndarray) -> np.ndarray:
     """The stage each grouping key stands for (the ``stage`` of :func:`_decode`)."""
-    return ((keys >> 51) & 0xF).astype(np.uint8)
+    return ((keys >> (_SMALL + 12)) & 0xF).astype(np.uint8)
+
+
+def _in_programme(keys: np.ndarray) -> np.ndarray:
+    """Whether each grouping key stands for someone tagged to a programme (``programme >= 0``)."""
+    return ((keys >> (_SMALL + 6)) & 0x3F) > 0
 
 
 def _ui_of(keys: np.ndarray) -> np.ndarray:
@@ -536,7 +552,7 @@ class LedgerBook:
         # per entry: the cells it adds to, each cell's amounts per distinct key, and its keys' indices
         per_entry: dict[int, tuple[list[tuple[int, int]], np.ndarray, np.ndarray]] = {}
         for g, idx, every, state in self._states():
-            inside = ((every >> 45) & 0x3F) > 0  # programme + 1 (see the key's layout above)
+            inside = _in_programme(every)
             if not inside.any():
                 continue
             pairs, amounts = self._group_table(g)
@@ -551,7 +567,7 @@ class LedgerBook:
         for i, (t, _m, _pm, _keys, counts, extra) in enumerate(self._entries):
             if i in per_entry:
                 cells, columns, state = per_entry[i]
-                inside = ((self._entries[i][3] >> 45) & 0x3F) > 0
+                inside = _in_programme(self._entries[i][3])
                 if inside.any():
                     weight = np.ones(int(inside.sum())) if counts is None else counts[inside]
                     mine = np.ascontiguousarray(columns[:, state[inside]])

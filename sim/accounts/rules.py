@@ -18,10 +18,11 @@ Rules, per person-month (amounts in SEK; W = gross wage, F = employer fee):
   a real gain, but not municipal money, DOMAIN.md B5).
 * **unemployment insurance** for people with an open UI period outside the guarantee and not
   working: income-related if the person has met the a-kassa membership condition (12 months of
-  membership), min(80 % (70 % after 200 days) of the reference wage, 680 SEK/day) x 21.7 days;
-  otherwise the basic amount (320 SEK/day, 365 from September 2015) x 21.7 days; from the
-  state (UI funds) to the individual. The month the period's days run out (300, 450 with a
-  child) pays only the days left, counted whole (:func:`ui_days_left`).
+  membership), min(80 % (70 % after 200 days) of the reference wage, 680 SEK/day) a day;
+  otherwise the basic amount (320 SEK/day, 365 from September 2015); 21.7 days a month, from
+  the state (UI funds) to the individual. The month the period's days run out (300, 450 with a
+  child) pays only the days left, counted whole (:func:`ui_days_left`); the month day 200
+  falls in pays the days before it at 80 % and the rest at 70 % (:func:`ui_days_before_step`).
 * **activity support** for people in the guarantee and not working, from Försäkringskassan:
   after income-related UI, 65 % of the reference wage its days were based on (min 320 SEK/day,
   max 680; SFS 2008:61, 5 §); after the basic amount, which no earnings set, the minimum 320
@@ -58,11 +59,15 @@ import numpy as np
 from sim.scenario.schema import HOUSEHOLD_CODES
 from sim.scenario.stages import Stage
 
-__all__ = ["LedgerInput", "ProgrammeMoney", "post", "ui_days_left", "FULL_MONTH"]
+__all__ = ["LedgerInput", "ProgrammeMoney", "post", "ui_days_left", "ui_days_before_step", "FULL_MONTH",
+           "UI_STEP_DAY"]
 
 #: :func:`ui_days_left` of a period with at least this many days left: a full month's UI (a
 #: month has at most 31 benefit days).
 FULL_MONTH = 31
+
+#: Income-related UI is 80 % of the reference wage for a period's first this many days, 70 % after.
+UI_STEP_DAY = 200
 
 _S = Stage
 _NOT_WORKING = np.zeros(len(Stage), bool)
@@ -134,6 +139,15 @@ def ui_days_left(ui_days: np.ndarray, children: np.ndarray, days_max: float, day
     return np.clip(left, 0, FULL_MONTH).astype(np.float32)
 
 
+def ui_days_before_step(ui_days: np.ndarray) -> np.ndarray:
+    """Whole UI days left before the rate steps down (day :data:`UI_STEP_DAY`) at the start of
+    a month, a day begun counting whole, between 0 and :data:`FULL_MONTH` (float32, as
+    :func:`sim.accounts.book.ledger_key` packs it): the month's first this many benefit days
+    are paid at the first rate."""
+    left = np.ceil(np.float32(UI_STEP_DAY) - ui_days.astype(np.float32))
+    return np.clip(left, 0, FULL_MONTH).astype(np.float32)
+
+
 def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[str, str], np.ndarray]:
     """Signed amounts per (payer, category) for each person (see the module docstring).
 
@@ -192,13 +206,17 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
     # --- income support -----------------------------------------------------------------
     not_working = _NOT_WORKING[stage]
     ui = not_working & x.ui_entitled & ~x.in_guarantee
-    share = np.where(x.ui_days < 200, m.ui_share_first_200_days, m.ui_share_after_200_days)
     related = x.ui_entitled if x.ui_income_related is None else x.ui_income_related
-    per_day = np.where(related, np.minimum(share * x.reference_wage / days, m.ui_max_sek_per_day),
-                       m.ui_basic_sek_per_day)
+
+    def per_day(share: float) -> np.ndarray:  # (the share as float64: the wage is float32)
+        return np.where(related, np.minimum(np.asarray(share, np.float64) * x.reference_wage / days,
+                                            m.ui_max_sek_per_day), m.ui_basic_sek_per_day)
+
     # (in float64: a float32 minimum would turn the 21.7 days of a full month into 21.700000763)
     paid_days = days if x.ui_days_left is None else np.minimum(days, x.ui_days_left.astype(np.float64))
-    ui_amount = np.where(ui, per_day * paid_days, 0.0)
+    first_days = np.minimum(paid_days, ui_days_before_step(x.ui_days).astype(np.float64))
+    ui_amount = np.where(ui, per_day(m.ui_share_first_200_days) * first_days
+                         + per_day(m.ui_share_after_200_days) * (paid_days - first_days), 0.0)
     book("state", "unemployment_insurance", -ui_amount)
     book("individual", "unemployment_insurance", ui_amount)
     guar = not_working & x.in_guarantee

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from sim.accounts.payers import PAYERS
-from sim.accounts.rules import ui_days_left
+from sim.accounts.rules import ui_days_before_step, ui_days_left
 from sim.engine.model import ProgrammeModel
 from sim.engine.streams import replication_seeds
 from sim.runs.posterior import replication_scenarios
@@ -236,10 +236,13 @@ def _clock_lines(state: pd.DataFrame, scenario: Scenario, paid: pd.DataFrame,
                           f"which meets the a-kassa work condition ({rules.work_condition_months} months): a new "
                           f"unemployment-insurance (UI) period starts. Out of work, the person now draws {draws}.")
         if a.ui_entitled and b.ui_entitled and a.ui_days < 200 <= b.ui_days:
-            hi, lo = money.ui_share_first_200_days.at(m), money.ui_share_after_200_days.at(m)
+            hi, lo = money.ui_share_first_200_days.at(m - 1), money.ui_share_after_200_days.at(m - 1)
+            first = float(ui_days_before_step(np.array([a.ui_days], np.float32))[0])
+            month_days = float(money.benefit_days_per_month.at(m - 1))
             falls = ("the basic amount stays as it is" if not b.ui_income_related
-                     else f"UI falls from {hi:.0%} to {lo:.0%} of the former wage")
-            yield t - 1, f"In {label} 200 UI days are used: {falls}."
+                     else f"the a-kassa pays {first:.0f} of the month's {month_days:g} days at {hi:.0%} of the former "
+                     f"wage and the rest at {lo:.0%}, as every day after")
+            yield t - 1, f"In {label} UI day 200 is reached: {falls}."
 
 
 def _event_lines(events: pd.DataFrame, titles: dict[str, str], start: int,
