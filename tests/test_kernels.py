@@ -19,7 +19,7 @@ from numba import njit
 from sim import ProgrammeModel, load_scenario
 from sim.accounts.book import _decode, _in_programme, fas3_placements, ledger_keys
 from sim.accounts.jit import run
-from sim.accounts.rules import FULL_MONTH, ui_days_before_step, ui_days_left
+from sim.accounts.rules import FULL_MONTH, UI_CEILING_STEP_DAY, UI_STEP_DAY, ui_days_before, ui_days_left
 from sim.engine import moves
 from sim.engine.month.clocks import advance_clocks
 from sim.engine.month.forced import guarantee_moves
@@ -119,20 +119,20 @@ def test_ledger_keys_compiled_equal_uncompiled_and_decode_back() -> None:
     rng = np.random.default_rng(1)
     n = 3_000
     stage = rng.integers(0, len(Stage), n).astype(np.uint8)
-    programme = rng.integers(-1, 3, n).astype(np.int8)
+    programme = rng.integers(-1, 31, n).astype(np.int8)  # (at most 31 programmes)
     household = rng.integers(0, 4, n).astype(np.uint8)
     children = rng.integers(0, 20, n).astype(np.uint8)
     ui_entitled = rng.random(n) < 0.5
     related = ui_entitled & (rng.random(n) < 0.5)
     municipal = rng.random(n) < 0.3
-    ui_days = rng.choice([0.0, 169.0, 178.5, 195.3, 199.5, 200.0, 282.1, 290.0, 300.0, 440.0, 455.0], n
-                         ).astype(np.float32)
+    ui_days = rng.choice([0.0, 60.0, 69.0, 78.5, 95.3, 99.5, 100.0, 130.2, 169.0, 178.5, 195.3, 199.5, 200.0, 282.1,
+                          290.0, 300.0, 440.0, 455.0], n).astype(np.float32)
     in_guarantee = rng.random(n) < 0.5
     job_days = rng.choice([0.0, 300.0, 450.0, 600.0], n).astype(np.float32)
     wage = (rng.random(n) * 30000).astype(np.float32)
     birth = rng.integers(-400, 0, n).astype(np.int32)
     args = (stage, programme, household, children, ui_entitled, related, municipal, ui_days, in_guarantee, job_days,
-            wage, birth, -312, np.float32(450.0), np.float32(300.0), np.float32(450.0))
+            wage, birth, -312, np.float32(450.0), np.float32(300.0), np.float32(450.0), np.bool_(True))
     keys = run(ledger_keys, True, *args)
     np.testing.assert_array_equal(keys, run(ledger_keys, False, *args))
     x = _decode(keys)
@@ -153,11 +153,18 @@ def test_ledger_keys_compiled_equal_uncompiled_and_decode_back() -> None:
     np.testing.assert_array_equal(x.reference_wage, wage)
     np.testing.assert_array_equal(x.ui_entitled, ui_entitled)
     np.testing.assert_array_equal(x.in_guarantee, in_guarantee)
-    # the days before the step come back for everyone with an open period (the rest: a full month's)
-    before = ui_days_before_step(ui_days)
-    np.testing.assert_array_equal(ui_days_before_step(x.ui_days), np.where(ui_entitled, before, FULL_MONTH))
-    np.testing.assert_array_equal((x.ui_days < 200)[ui_entitled], (ui_days < 200)[ui_entitled])
-    assert {0.0, 1.0, 5.0, 22.0, 31.0} <= set(before[ui_entitled].tolist())
+    # the days before each step come back for everyone with an open period (what post reads)
+    for day in (UI_CEILING_STEP_DAY, UI_STEP_DAY):
+        before = ui_days_before(ui_days, day)
+        np.testing.assert_array_equal(ui_days_before(x.ui_days, day)[ui_entitled], before[ui_entitled])
+        assert {0.0, 1.0, 5.0, 22.0, 31.0} <= set(before[ui_entitled].tolist())
+    # where the ceiling does not step at day 100, only day 200's days are kept (fewer keys)
+    flat = run(ledger_keys, True, *args[:-1], np.bool_(False))
+    np.testing.assert_array_equal(flat, run(ledger_keys, False, *args[:-1], np.bool_(False)))
+    y = _decode(flat)
+    np.testing.assert_array_equal(ui_days_before(y.ui_days, UI_STEP_DAY)[ui_entitled],
+                                  ui_days_before(ui_days, UI_STEP_DAY)[ui_entitled])
+    assert np.unique(flat >> 32).size < np.unique(keys >> 32).size  # (the states but the wage)
     np.testing.assert_array_equal(x.young(), birth > -312)
     left = ui_days_left(ui_days, children, 300.0, 450.0)  # (everyone without an open period: a full month)
     np.testing.assert_array_equal(x.ui_days_left, np.where(ui_entitled, left, FULL_MONTH))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from sim import ProgrammeModel, load_scenario
 from sim.accounts.book import LedgerBook, counted_keys
@@ -295,3 +296,12 @@ def test_books_read_back_share_one_posting_again(monkeypatch) -> None:  # noqa: 
     assert len(calls) == len(back[0].postings._contents)
     for x, y in zip(again, alone, strict=True):
         _same_book(x, y.reposted(tax), 30)
+
+
+def test_a_booked_ledger_refuses_to_be_posted_again_with_other_ui_ceilings() -> None:
+    """The keys carry the days before the UI ceiling's day-100 step only where the two ceilings
+    differed when booked: posting them again under other ceilings would pay some months wrong."""
+    book = _batch_books()[0]
+    with pytest.raises(ValueError, match="ui_max_after_100_days_sek_per_day"):
+        book.reposted({"ui_max_after_100_days_sek_per_day": 500.0}).by_payer()
+    assert book.reposted({"municipal_tax_kept_share": 1.0}).by_payer() != book.by_payer()

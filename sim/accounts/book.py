@@ -19,26 +19,29 @@ from types import SimpleNamespace
 import numpy as np
 
 from sim.accounts.jit import helper, kernel
-from sim.accounts.rules import FULL_MONTH, UI_STEP_DAY, LedgerInput, ProgrammeMoney, post
+from sim.accounts.rules import FULL_MONTH, UI_CEILING_STEP_DAY, UI_STEP_DAY, LedgerInput, ProgrammeMoney, post
 from sim.scenario.stages import Stage
 
-__all__ = ["ledger_keys", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook", "SharedPostings",
+__all__ = ["ledger_keys", "ceiling_steps", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook", "SharedPostings",
            "share_postings"]
 
 _S = Stage
 
 
 # The grouping key packs every field the rules read into one int64:
-# bits 0-31 the reference wage (float32 bits), 32-37 six flags, 38-41 children,
-# 42-43 household, 44-49 programme + 1, 50-53 stage, 54-58 the UI days left in the period and
-# 59-63 those left before day 200's step (each 0-31, 31: a full month or more; 31 for everyone
-# without an open UI period). Keys with 16 or more days before the step are negative (bit 63):
-# nothing reads a key's order but its own sort. ledger_keys writes it, _decode reads it.
-_FLAGS = ("fas3", "guarantee", "ui", "under26", "ui_income_related", "fas3_municipal")
+# bits 0-31 the reference wage (float32 bits), 32-38 seven flags, 39-42 children,
+# 43-44 household, 45-49 programme + 1 (at most 31 programmes), 50-53 stage, 54-58 the UI days
+# left in the period and 59-63 those left before the next step of the UI rates (day 100 if the
+# flag "past100" is 0, else day 200; each field 0-31, 31: a full month or more; 31 and not past
+# day 100 for everyone without an open UI period). Keys with 16 or more days before a step are
+# negative (bit 63): nothing reads a key's order but its own sort. ledger_keys writes it,
+# _decode reads it.
+_FLAGS = ("fas3", "guarantee", "ui", "under26", "ui_income_related", "fas3_municipal", "past100")
 _SMALL = 32 + len(_FLAGS)  # where the fields above the flags start
 _WAITING, _EDUCATION, _FAS3 = np.uint8(_S.WAITING), np.uint8(_S.EDUCATION), np.uint8(_S.FAS3)
 _FULL = np.float32(FULL_MONTH)
 _STEP = np.float32(UI_STEP_DAY)
+_CEILING_STEP = np.float32(UI_CEILING_STEP_DAY)
 _ZERO = np.float32(0.0)
 
 
@@ -55,7 +58,7 @@ def fas3_placement(stage, in_guarantee, job_days, fas3_days):  # noqa: ANN001, A
 @kernel
 def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_related, fas3_municipal,  # noqa: ANN001, ANN201
                 ui_days, in_guarantee, job_days, reference_wage, birth_month, young_after, fas3_days,
-                ui_days_max, ui_days_max_with_child):
+                ui_days_max, ui_days_max_with_child, ceiling_step):
     """Everyone's grouping key (int64), in one pass over the population's arrays.
 
     Args:
@@ -63,10 +66,13 @@ def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_re
         fas3_days: the guarantee's day limit for :func:`fas3_placement`.
         ui_days_max, ui_days_max_with_child: a UI period's days (float32), for the days left
             (:func:`sim.accounts.rules.ui_days_left`, the same float32 arithmetic). It and the
-            days left before day 200's step (:func:`sim.accounts.rules.ui_days_before_step`)
-            are packed for people with an open period only: everyone else has the same bits
-            there, so the number of distinct keys grows only by the few in a month that one of
-            those falls in.
+            days left before the next step of the rates (day 100, then day 200:
+            :func:`sim.accounts.rules.ui_days_before`) are packed for people with an open period
+            only: everyone else has the same bits there.
+        ceiling_step: whether the UI ceiling steps down at day 100 under the rules the keys are
+            posted under (:func:`ceiling_steps`); if not, the next step is day 200 for everyone
+            (the day-100 step changes no amount then, and splitting the states at it would only
+            make more keys).
     """
     n = stage.size
     key = np.empty(n, np.int64)
@@ -78,22 +84,31 @@ def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_re
         left = _ZERO if left < _ZERO else left  # clip(left, 0, FULL_MONTH), written as in person_hazards
         left = _FULL if left > _FULL else left
         left = left if ui_entitled[i] else _FULL
-        first = np.ceil(_STEP - ui_days[i])
+        past = ui_entitled[i] & ((not ceiling_step) | (ui_days[i] >= _CEILING_STEP))
+        step = _STEP if past else _CEILING_STEP
+        first = np.ceil(step - ui_days[i])
         first = _ZERO if first < _ZERO else first  # (clipped as left)
         first = _FULL if first > _FULL else first
         first = first if ui_entitled[i] else _FULL
         fas3 = fas3_placement(s, g, job_days[i], fas3_days)
         flags = (np.int64(fas3) | (np.int64(g) << 1)
                  | (np.int64(ui_entitled[i]) << 2) | (np.int64(birth_month[i] > young_after) << 3)
-                 | (np.int64(ui_income_related[i]) << 4) | (np.int64(fas3_municipal[i]) << 5))
+                 | (np.int64(ui_income_related[i]) << 4) | (np.int64(fas3_municipal[i]) << 5) | (np.int64(past) << 6))
         kids = np.int64(children[i])
         kids = 15 if kids > 15 else kids  # min(kids, 15): a call of min is compiled apart
-        small = (kids | (np.int64(household[i]) << 4) | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 12)
-                 | (np.int64(left) << 16) | (np.int64(first) << 21))
+        small = (kids | (np.int64(household[i]) << 4) | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 11)
+                 | (np.int64(left) << 15) | (np.int64(first) << 20))
         # the wage's bits by a scalar view: an array's view costs ~0.17 CPU-s more to compile (a
         # machine's first run), the pass runs as fast
         key[i] = np.int64(np.float32(reference_wage[i]).view(np.uint32)) | (flags << 32) | (small << _SMALL)
     return key
+
+
+def ceiling_steps(money: Iterable[SimpleNamespace]) -> np.bool_:
+    """Whether the UI ceiling steps down at day 100 under any of the money rates ``money`` (the
+    ``ceiling_step`` of :func:`ledger_keys` for keys posted under them)."""
+    return np.bool_(any(np.any(np.asarray(m.ui_max_sek_per_day) != np.asarray(m.ui_max_after_100_days_sek_per_day))
+                        for m in money))
 
 
 @kernel
@@ -114,28 +129,29 @@ def _decode(keys: np.ndarray) -> LedgerInput:
     fields["wage"] = keys & 0xFFFFFFFF
     fields["children"] = small_k & 0xF
     fields["household"] = (small_k >> 4) & 0x3
-    fields["programme"] = (small_k >> 6) & 0x3F  # (programme + 1: see _in_programme)
+    fields["programme"] = (small_k >> 6) & 0x1F  # (programme + 1: see _in_programme)
+    step = np.where(fields["past100"] == 1, UI_STEP_DAY, UI_CEILING_STEP_DAY)
     return LedgerInput(
         stage=_stage_of(keys), programme=(fields["programme"] - 1).astype(np.int8),
         household=fields["household"].astype(np.uint8), children=fields["children"].astype(np.uint8),
         age_years=np.where(fields["under26"] == 1, 25.0, 26.0).astype(np.float32),
-        # the days used as the step's days left give them back (UI_STEP_DAY - left, whole days)
-        ui_entitled=_ui_of(keys), ui_days=(UI_STEP_DAY - ((small_k >> 21) & 0x1F)).astype(np.float32),
+        # the days used, as whole days, from the days left before the next step
+        ui_entitled=_ui_of(keys), ui_days=(step - ((small_k >> 20) & 0x1F)).astype(np.float32),
         in_guarantee=fields["guarantee"] == 1,
         reference_wage=fields["wage"].astype(np.uint32).view(np.float32), fas3_placement=fields["fas3"] == 1,
         ui_income_related=fields["ui_income_related"] == 1, fas3_municipal=fields["fas3_municipal"] == 1,
-        ui_days_left=((small_k >> 16) & 0x1F).astype(np.float32),
+        ui_days_left=((small_k >> 15) & 0x1F).astype(np.float32),
     )
 
 
 def _stage_of(keys: np.ndarray) -> np.ndarray:
     """The stage each grouping key stands for (the ``stage`` of :func:`_decode`)."""
-    return ((keys >> (_SMALL + 12)) & 0xF).astype(np.uint8)
+    return ((keys >> (_SMALL + 11)) & 0xF).astype(np.uint8)
 
 
 def _in_programme(keys: np.ndarray) -> np.ndarray:
     """Whether each grouping key stands for someone tagged to a programme (``programme >= 0``)."""
-    return ((keys >> (_SMALL + 6)) & 0x3F) > 0
+    return ((keys >> (_SMALL + 6)) & 0x1F) > 0
 
 
 def _ui_of(keys: np.ndarray) -> np.ndarray:
@@ -282,8 +298,17 @@ def _rules_content(m: SimpleNamespace, pm: ProgrammeMoney) -> tuple[object, ...]
     return content
 
 
+#: Rates a re-posting may not change: the keys carry the days before the UI ceiling's day-100 step
+#: only where these two differed when booked (:func:`ledger_keys`).
+_KEYED_RATES = ("ui_max_sek_per_day", "ui_max_after_100_days_sek_per_day")
+
+
 def _with_rates(m: SimpleNamespace, money: dict[str, float]) -> SimpleNamespace:
     """Money rates ``m`` with the rates ``money`` replaced (a re-posting's rules)."""
+    fixed = [k for k in _KEYED_RATES if k in money]
+    if fixed:
+        raise ValueError(f"a booked ledger cannot be posted again with other {', '.join(fixed)}: "
+                         "its keys depend on them (run the scenario again instead)")
     return SimpleNamespace(**{**vars(m), **money})
 
 

@@ -18,14 +18,16 @@ Rules, per person-month (amounts in SEK; W = gross wage, F = employer fee):
   a real gain, but not municipal money, DOMAIN.md B5).
 * **unemployment insurance** for people with an open UI period outside the guarantee and not
   working: income-related if the person has met the a-kassa membership condition (12 months of
-  membership), min(80 % (70 % after 200 days) of the reference wage, 680 SEK/day) a day;
+  membership), min(80 % (70 % after 200 days) of the reference wage, the ceiling) a day, the
+  ceiling 680 SEK/day, from September 2015 910 for a period's first 100 days and 760 after;
   otherwise the basic amount (320 SEK/day, 365 from September 2015); 21.7 days a month, from
   the state (UI funds) to the individual. The month the period's days run out (300, 450 with a
-  child) pays only the days left, counted whole (:func:`ui_days_left`); the month day 200
-  falls in pays the days before it at 80 % and the rest at 70 % (:func:`ui_days_before_step`).
+  child) pays only the days left, counted whole (:func:`ui_days_left`); the month day 100 or
+  200 falls in pays the days before it at the earlier rate and the rest at the later one
+  (:func:`ui_days_before`).
 * **activity support** for people in the guarantee and not working, from Försäkringskassan:
   after income-related UI, 65 % of the reference wage its days were based on (min 320 SEK/day,
-  max 680; SFS 2008:61, 5 §); after the basic amount, which no earnings set, the minimum 320
+  max the UI ceiling after 100 days, 680 and from September 2015 760; SFS 2008:61, 5 §); after the basic amount, which no earnings set, the minimum 320
   SEK/day; without a UI history 223 SEK/day, ending with the 450 days, so people in Fas 3
   without one get none (about 1 in 8 Fas 3 participants in 2014 lived on social assistance).
 * **income tax** on wages, UI and activity support above a tax-free amount: the municipal
@@ -59,8 +61,8 @@ import numpy as np
 from sim.scenario.schema import HOUSEHOLD_CODES
 from sim.scenario.stages import Stage
 
-__all__ = ["LedgerInput", "ProgrammeMoney", "post", "ui_days_left", "ui_days_before_step", "FULL_MONTH",
-           "UI_STEP_DAY"]
+__all__ = ["LedgerInput", "ProgrammeMoney", "post", "ui_days_left", "ui_days_before", "FULL_MONTH",
+           "UI_STEP_DAY", "UI_CEILING_STEP_DAY"]
 
 #: :func:`ui_days_left` of a period with at least this many days left: a full month's UI (a
 #: month has at most 31 benefit days).
@@ -68,6 +70,9 @@ FULL_MONTH = 31
 
 #: Income-related UI is 80 % of the reference wage for a period's first this many days, 70 % after.
 UI_STEP_DAY = 200
+#: From September 2015 the UI ceiling is higher for a period's first this many days (910 SEK/day,
+#: then 760; one ceiling, 680, before).
+UI_CEILING_STEP_DAY = 100
 
 _S = Stage
 _NOT_WORKING = np.zeros(len(Stage), bool)
@@ -139,12 +144,12 @@ def ui_days_left(ui_days: np.ndarray, children: np.ndarray, days_max: float, day
     return np.clip(left, 0, FULL_MONTH).astype(np.float32)
 
 
-def ui_days_before_step(ui_days: np.ndarray) -> np.ndarray:
-    """Whole UI days left before the rate steps down (day :data:`UI_STEP_DAY`) at the start of
-    a month, a day begun counting whole, between 0 and :data:`FULL_MONTH` (float32, as
-    :func:`sim.accounts.book.ledger_key` packs it): the month's first this many benefit days
-    are paid at the first rate."""
-    left = np.ceil(np.float32(UI_STEP_DAY) - ui_days.astype(np.float32))
+def ui_days_before(ui_days: np.ndarray, day: int) -> np.ndarray:
+    """Whole UI days left before a period's day ``day`` (:data:`UI_CEILING_STEP_DAY` or
+    :data:`UI_STEP_DAY`, where a rate steps down) at the start of a month, a day begun counting
+    whole, between 0 and :data:`FULL_MONTH` (float32, as :func:`sim.accounts.book.ledger_keys`
+    packs it): the month's first this many benefit days are paid at the earlier rate."""
+    left = np.ceil(np.float32(day) - ui_days.astype(np.float32))
     return np.clip(left, 0, FULL_MONTH).astype(np.float32)
 
 
@@ -208,15 +213,21 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
     ui = not_working & x.ui_entitled & ~x.in_guarantee
     related = x.ui_entitled if x.ui_income_related is None else x.ui_income_related
 
-    def per_day(share: float) -> np.ndarray:  # (the share as float64: the wage is float32)
-        return np.where(related, np.minimum(np.asarray(share, np.float64) * x.reference_wage / days,
-                                            m.ui_max_sek_per_day), m.ui_basic_sek_per_day)
+    def per_day(share: float, ceiling: float) -> np.ndarray:  # (the share as float64: the wage is float32)
+        return np.where(related, np.minimum(np.asarray(share, np.float64) * x.reference_wage / days, ceiling),
+                        m.ui_basic_sek_per_day)
 
-    # (in float64: a float32 minimum would turn the 21.7 days of a full month into 21.700000763)
+    # The month's paid days, of which the first before day 100 (where the two ceilings differ)
+    # and before day 200; in float64: a float32 minimum would turn the 21.7 days of a full month
+    # into 21.700000763.
     paid_days = days if x.ui_days_left is None else np.minimum(days, x.ui_days_left.astype(np.float64))
-    first_days = np.minimum(paid_days, ui_days_before_step(x.ui_days).astype(np.float64))
-    ui_amount = np.where(ui, per_day(m.ui_share_first_200_days) * first_days
-                         + per_day(m.ui_share_after_200_days) * (paid_days - first_days), 0.0)
+    before_200 = np.minimum(paid_days, ui_days_before(x.ui_days, UI_STEP_DAY).astype(np.float64))
+    ceilings_differ = np.asarray(m.ui_max_sek_per_day != m.ui_max_after_100_days_sek_per_day)
+    before_100 = np.where(ceilings_differ, np.minimum(before_200, ui_days_before(x.ui_days, UI_CEILING_STEP_DAY)), 0.0)
+    first, after = m.ui_share_first_200_days, m.ui_share_after_200_days
+    ui_amount = np.where(ui, per_day(first, m.ui_max_sek_per_day) * before_100
+                         + per_day(first, m.ui_max_after_100_days_sek_per_day) * (before_200 - before_100)
+                         + per_day(after, m.ui_max_after_100_days_sek_per_day) * (paid_days - before_200), 0.0)
     book("state", "unemployment_insurance", -ui_amount)
     book("individual", "unemployment_insurance", ui_amount)
     guar = not_working & x.in_guarantee
@@ -228,7 +239,8 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
     # based on none, so after it the minimum.
     related_act = had_ui if x.ui_income_related is None else x.ui_income_related
     daily_ui = np.where(related_act, np.clip(m.activity_support_ui_share * x.reference_wage / days,
-                                             m.activity_support_min_sek_per_day, m.ui_max_sek_per_day),
+                                             m.activity_support_min_sek_per_day,
+                                             m.ui_max_after_100_days_sek_per_day),
                         m.activity_support_min_sek_per_day)
     act = np.where(guar, np.where(had_ui, daily_ui, m.activity_support_no_ui_sek_per_day) * days, 0.0)
     book("forsakringskassan", "activity_support", -act)

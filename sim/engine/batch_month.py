@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.accounts.book import ledger_keys
+from sim.accounts.book import ceiling_steps, ledger_keys
 from sim.engine import moves
 from sim.engine.batch_records import block_counts
 from sim.engine.batch_state import BatchState
@@ -103,7 +103,8 @@ def keys(state: BatchState) -> np.ndarray:
     return state.run(ledger_keys, pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
                      pop.ui_income_related, pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days,
                      pop.reference_wage, pop.birth_month, state.month - 26 * 12, np.float32(r.job_days_to_fas3),
-                     np.float32(r.ui_days_max), np.float32(r.ui_days_max_with_child))
+                     np.float32(r.ui_days_max), np.float32(r.ui_days_max_with_child),
+                     ceiling_steps(g.money for g in state.money_regimes))
 
 
 def book(state: BatchState) -> None:
@@ -300,7 +301,7 @@ def follow_up(state: BatchState) -> None:
         pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled, pop.ui_income_related,
         pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage, pop.birth_month)),
         state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3), np.float32(state.regime.ui_days_max),
-        np.float32(state.regime.ui_days_max_with_child))
+        np.float32(state.regime.ui_days_max_with_child), ceiling_steps(g.money for g in state.money_regimes))
     group = state.money_group[state.block[followed]]
     present = np.flatnonzero(np.bincount(group))  # the groups present, ascending (np.unique's hash costs more)
     rules = []

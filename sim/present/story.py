@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from sim.accounts.payers import PAYERS
-from sim.accounts.rules import ui_days_before_step, ui_days_left
+from sim.accounts.rules import UI_STEP_DAY, ui_days_before, ui_days_left
 from sim.engine.model import ProgrammeModel
 from sim.engine.streams import replication_seeds
 from sim.runs.posterior import replication_scenarios
@@ -237,7 +237,7 @@ def _clock_lines(state: pd.DataFrame, scenario: Scenario, paid: pd.DataFrame,
                           f"unemployment-insurance (UI) period starts. Out of work, the person now draws {draws}.")
         if a.ui_entitled and b.ui_entitled and a.ui_days < 200 <= b.ui_days:
             hi, lo = money.ui_share_first_200_days.at(m - 1), money.ui_share_after_200_days.at(m - 1)
-            first = float(ui_days_before_step(np.array([a.ui_days], np.float32))[0])
+            first = float(ui_days_before(np.array([a.ui_days], np.float32), UI_STEP_DAY)[0])
             month_days = float(money.benefit_days_per_month.at(m - 1))
             falls = ("the basic amount stays as it is" if not b.ui_income_related
                      else f"the a-kassa pays {first:.0f} of the month's {month_days:g} days at {hi:.0%} of the former "

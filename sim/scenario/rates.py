@@ -45,7 +45,10 @@ class Money(_Frozen):
     # Unemployment insurance (UI funds / state), B2.
     ui_share_first_200_days: Share = _c(0.80)
     ui_share_after_200_days: Share = _c(0.70)
-    ui_max_sek_per_day: Sek = _c(680)
+    # The highest daily UI: 680 to August 2015; from September 2015 910 for a period's first 100
+    # days and 760 after (DOMAIN D1).
+    ui_max_sek_per_day: Sek = Param(((None, 680.0), (2015 * 12 + 8, 910.0)))
+    ui_max_after_100_days_sek_per_day: Sek = Param(((None, 680.0), (2015 * 12 + 8, 760.0)))
     # Without 12 months of a-kassa membership: the basic amount, full-time (DOMAIN D1).
     ui_basic_sek_per_day: Sek = Param(((None, 320.0), (2015 * 12 + 8, 365.0)))  # 365 from Sep 2015
     benefit_days_per_month: DaysPerMonth = _c(21.7)

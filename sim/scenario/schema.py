@@ -73,7 +73,7 @@ DESTINATIONS = tuple(s.label for s in STAGES) + ("dropout",)
 #: Longest scenario or programme name: it names output folders and files.
 MAX_NAME = 100
 #: Most programmes in one scenario (the population arrays store a programme in an int8).
-MAX_PROGRAMMES = 32
+MAX_PROGRAMMES = 31  # (the ledger key holds programme + 1 in 5 bits: sim.accounts.book)
 #: The codes the population arrays store for household types and education levels.
 HOUSEHOLD_CODES = {name: i for i, name in enumerate(HOUSEHOLDS)}
 EDUCATION_CODES = {name: i for i, name in enumerate(EDUCATION_LEVELS)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.accounts.book import fas3_placements, ledger_keys
+from sim.accounts.book import ceiling_steps, fas3_placements, ledger_keys
 from sim.accounts.rules import LedgerInput, post, ui_days_left
 from sim.engine.state import RunState
 
@@ -43,7 +43,7 @@ def keys(state: RunState, ids: np.ndarray | None = None) -> np.ndarray:
         arrays = tuple(a[ids] for a in arrays)
     r = state.regime
     return state.run(ledger_keys, *arrays, state.month - 26 * 12, np.float32(r.job_days_to_fas3),
-                     np.float32(r.ui_days_max), np.float32(r.ui_days_max_with_child))
+                     np.float32(r.ui_days_max), np.float32(r.ui_days_max_with_child), ceiling_steps([r.money]))
 
 
 def ledger_input(state: RunState, ids: np.ndarray | None = None) -> LedgerInput:
