@@ -117,8 +117,11 @@ def _engine(people: int, months: int, root: str | None) -> dict[str, float]:
         sys.path.insert(0, str(Path(root).resolve()))
     from sim import ProgrammeModel, load_scenario
 
+    # each checkout runs its own scenario files (a new rate in this one's is an unknown key to an older one)
+    national = Path(root).resolve() / "scenarios" / NATIONAL.name if root else NATIONAL
+
     def scenario(n: int, m: int):  # noqa: ANN202
-        return load_scenario(NATIONAL, [f"population.cohort.size={n}", "population.inflow.people_per_month=0",
+        return load_scenario(national, [f"population.cohort.size={n}", "population.inflow.people_per_month=0",
                                         f"horizon_months={m}"])
 
     ProgrammeModel(scenario(1000, 3), rng=1, record_events=False).run()  # load the compiled kernels
