@@ -81,7 +81,8 @@ def test_the_ui_lines_say_what_the_money_says_for_the_basic_amount_and_income_re
     assert "topped up by social assistance from the municipality (the basic amount" in basic_text
     person = int(months[~on_basic].idxmax())
     found = re.search(r"In (\d{4}-\d\d) UI day 200 is reached: the a-kassa pays (\d+) of the month's 21.7 days at "
-                      r"80% of the former wage and the rest at 70%, as every day after.", tell_story(scenario, 1, person))
+                      r"80% of the former wage and the rest at 70%, as every day after.",
+                      tell_story(scenario, 1, person))
     assert found
     # the money of that month: the days told at the month before's daily rate, the rest at the next month's
     paid = ui[ui["person"] == person].set_index("month")["sek"]

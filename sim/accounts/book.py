@@ -22,8 +22,8 @@ from sim.accounts.jit import helper, kernel
 from sim.accounts.rules import FULL_MONTH, UI_CEILING_STEP_DAY, UI_STEP_DAY, LedgerInput, ProgrammeMoney, post
 from sim.scenario.stages import Stage
 
-__all__ = ["ledger_keys", "ceiling_steps", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook", "SharedPostings",
-           "share_postings"]
+__all__ = ["ledger_keys", "ceiling_steps", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook",
+           "SharedPostings", "share_postings"]
 
 _S = Stage
 

@@ -27,8 +27,9 @@ Rules, per person-month (amounts in SEK; W = gross wage, F = employer fee):
   (:func:`ui_days_before`).
 * **activity support** for people in the guarantee and not working, from Försäkringskassan:
   after income-related UI, 65 % of the reference wage its days were based on (min 320 SEK/day,
-  max the UI ceiling after 100 days, 680 and from September 2015 760; SFS 2008:61, 5 §); after the basic amount, which no earnings set, the minimum 320
-  SEK/day; without a UI history 223 SEK/day, ending with the 450 days, so people in Fas 3
+  max the UI ceiling after 100 days, 680 and from September 2015 760; SFS 2008:61, 5 §); after
+  the basic amount, which no earnings set, the minimum 320 SEK/day; without a UI history 223
+  SEK/day, ending with the 450 days, so people in Fas 3
   without one get none (about 1 in 8 Fas 3 participants in 2014 lived on social assistance).
 * **income tax** on wages, UI and activity support above a tax-free amount: the municipal
   part to the municipality, the county part to the region.

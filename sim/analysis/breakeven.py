@@ -32,7 +32,8 @@ import pandas as pd
 
 from sim.analysis.comparison import ALL_PAYERS, cumulative_saving
 from sim.runs.replications import Ensemble, replicate
-from sim.scenario.dated import Param, parse_month
+from sim.runs.run_statistics import month_indices
+from sim.scenario.dated import Param
 from sim.scenario.schema import Scenario
 
 __all__ = ["breakeven", "BreakevenResult", "parse_horizon", "no_entry_baseline", "with_parameter",
@@ -141,8 +142,7 @@ def _share_into_work(events: pd.DataFrame, programme: str, start: int, horizon: 
     """Share of people admitted before the horizon who later moved into ordinary work within it."""
     if events.empty:
         return float("nan"), 0
-    uniq, inv = np.unique(events["month"].to_numpy(), return_inverse=True)
-    t = (np.array([parse_month(m) for m in uniq]) - start)[inv]
+    t = month_indices(events["month"].to_numpy(), start)
     person = events["person"].to_numpy()
     to = events["to_stage"].to_numpy()
     adm = events["programme_start"].to_numpy(bool) & (events["programme"].to_numpy() == programme) & (t < horizon - 1)

@@ -22,7 +22,7 @@ from sim.scenario.dated import format_month, parse_month
 from sim.scenario.schema import Goal, Scenario
 
 __all__ = ["STATISTICS", "statistic", "REST", "month_arg", "simulate_target", "Measured", "ASSISTANCE_STAGES",
-           "assistance_months", "PEOPLE_COLUMNS"]
+           "assistance_months", "PEOPLE_COLUMNS", "month_indices"]
 
 REST = "*"  # a category holding every stage no other category names
 
@@ -181,10 +181,15 @@ def stock(result: RunResult, scenario: Scenario, *, stages: Sequence[str], month
     return float(st.loc[(st["month"] == month_arg(month)) & st["stage"].isin(list(stages)), "people"].sum())
 
 
-def _event_months(events: pd.DataFrame, start: int) -> np.ndarray:
-    labels = events["month"].to_numpy()
+def month_indices(labels: np.ndarray, start: int) -> np.ndarray:
+    """Month indices counted from ``start`` of month labels (``YYYY-MM``), each distinct label
+    parsed once (a table's months repeat for every row of the month)."""
     uniq, inv = np.unique(labels, return_inverse=True)
     return (np.array([parse_month(m) for m in uniq], dtype=np.int64) - start)[inv]
+
+
+def _event_months(events: pd.DataFrame, start: int) -> np.ndarray:
+    return month_indices(events["month"].to_numpy(), start)
 
 
 @statistic("starts_by_age", needs_events=True)
@@ -210,9 +215,7 @@ def reached_within(result: RunResult, scenario: Scenario, *, stages: Sequence[st
     ``complement``, counts those who do *not* (e.g. left the guarantee before Fas 3).
     """
     ev = result.tables["events"]
-    labels = result.tables["people"]["arrival_month"].to_numpy()
-    uniq, inv = np.unique(labels, return_inverse=True)
-    arrival_t = (np.array([parse_month(m) for m in uniq], dtype=np.int64) - result.start_month)[inv]
+    arrival_t = month_indices(result.tables["people"]["arrival_month"].to_numpy(), result.start_month)
     followed = arrival_t + months <= result.horizon_months - 1
     n = int(followed.sum())
     if n == 0 or ev.empty:
