@@ -144,7 +144,7 @@ def test_with_several_scenarios_each_gets_the_lines_it_gets_alone(pair, comparis
     lines = both.tables["assumption_lines"]
     mine = lines[lines["scenario"] == "policy"].reset_index(drop=True)
     pd.testing.assert_frame_equal(mine, comparison.tables["assumption_lines"])
-    money_values = 6  # production value 0, 0.5, 1; tax kept 0.05, 0.5, 1
+    money_values = 8  # production value 0, 0.5, 1; tax kept 0.05, 0.5, 1; activity support 223, 320
     assert len(posted) == 4 * money_values * 3  # the baseline's, the policy's, the other's: 4 replications each
     alone = compare(base, [other], seed=2, replications=4).tables["assumption_lines"]
     got = lines[lines["scenario"] == "other"].reset_index(drop=True)

@@ -1,17 +1,21 @@
 """The assumptions that drive the answer, each as a sensitivity line of the headline.
 
-Three numbers decide much of who pays and who saves, and none is known well:
+Four numbers decide much of who pays and who saves, and none is known well:
 
 * **production value** of work, as a share of its wage cost (society's result is mostly this
   number): 0, 0.5 and 1;
 * **income equalisation**: the share of a change in its tax base a municipality keeps (0.05
   below the guaranteed tax capacity; 1 for a municipality the equalisation does not touch);
 * **a-kassa membership** at entry: the share who meet the membership condition for
-  income-related unemployment insurance.
+  income-related unemployment insurance;
+* **activity support after UI of the basic amount** (people who met the work condition but
+  were not fund members): the minimum of SFS 2008:61, 5 § (320 SEK a day), or 223 if only fund
+  members get the 65 % after UI, as Försäkringskassan's page says: the municipality tops up
+  the difference.
 
 Each line is the headline (every payer's discounted saving at each horizon from the
 programme's start) recomputed under common random numbers with the assumption at another
-value, in both the baseline and the scenario. The first two change money but not what people
+value, in both the baseline and the scenario. The money rates change money but not what people
 do, so the same runs are posted again under the other rates (:meth:`LedgerBook.reposted`,
 exact and cheap); membership changes who is paid what after a job, so those lines re-run the
 replications with the same seeds.
@@ -57,8 +61,8 @@ class Assumption:
             shares |= {float(p.production_value_share_of_wage_cost.at(month)) for p in scenario.programmes
                        if p.kind == "subsidised_job"}
             return shares.pop() if len(shares) == 1 else float("nan")  # mixed: no line is the scenario's
-        if self.name == "municipal_tax_kept_share":
-            return float(scenario.money.municipal_tax_kept_share.at(month))
+        if self.name in ("municipal_tax_kept_share", "activity_support_after_basic_sek_per_day"):
+            return float(getattr(scenario.money, self.name).at(month))
         return float(scenario.population.composition.ui_member_share.at(month))
 
 
@@ -69,6 +73,9 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
                (0.05, 0.5, 1.0), True, "tax kept (equalisation)"),
     Assumption("ui_member_share", "share who are a-kassa members at entry", (0.0, 0.5), False,
                "a-kassa members"),
+    Assumption("activity_support_after_basic_sek_per_day",
+               "activity support after UI of the basic amount, SEK a day (the minimum, or 223 if only fund "
+               "members get the 65 %)", (223.0, 320.0), True, "support after basic UI"),
 )
 
 

@@ -245,8 +245,8 @@ def _assumption_paths(name: str, scenario: Scenario) -> list[tuple[str, Param]]:
         paths = [(f"programmes.{p.name}.{name}", p.production_value_share_of_wage_cost)
                  for p in scenario.programmes if p.kind == "subsidised_job"]
         return [*paths, (f"money.{name}", scenario.money.production_value_share_of_wage_cost)]
-    if name == "municipal_tax_kept_share":
-        return [(f"money.{name}", scenario.money.municipal_tax_kept_share)]
+    if name in ("municipal_tax_kept_share", "activity_support_after_basic_sek_per_day"):
+        return [(f"money.{name}", getattr(scenario.money, name))]
     if name == "ui_member_share":
         return [(f"population.composition.{name}", scenario.population.composition.ui_member_share)]
     raise KeyError(name)
@@ -266,7 +266,9 @@ def assumption_levers(scenario: Scenario) -> list[Lever]:
     for a in ASSUMPTIONS:
         (path, param), *rest = _assumption_paths(a.name, scenario)
         label = a.title[0].upper() + a.title[1:]
-        out.append(Lever(path, label, float(param.at(month)), 0.0, 1.0, 0.05, False, "assumption", True,
+        # shares move in 0..1; an amount a day from 0 to twice the line's largest value, by the krona
+        hi, step = (2 * max(a.values), 1.0) if a.name.endswith("_sek_per_day") else (1.0, 0.05)
+        out.append(Lever(path, label, float(param.at(month)), 0.0, hi, step, False, "assumption", True,
                          param.steps, tuple((q, r.steps, True) for q, r in rest)))
     return out
 
