@@ -61,7 +61,7 @@ class Assumption:
             shares |= {float(p.production_value_share_of_wage_cost.at(month)) for p in scenario.programmes
                        if p.kind == "subsidised_job"}
             return shares.pop() if len(shares) == 1 else float("nan")  # mixed: no line is the scenario's
-        if self.name in ("municipal_tax_kept_share", "activity_support_after_basic_sek_per_day"):
+        if hasattr(scenario.money, self.name):  # a money rate
             return float(getattr(scenario.money, self.name).at(month))
         return float(scenario.population.composition.ui_member_share.at(month))
 

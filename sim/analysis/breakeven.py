@@ -32,7 +32,7 @@ import pandas as pd
 
 from sim.analysis.comparison import ALL_PAYERS, cumulative_saving
 from sim.runs.replications import Ensemble, replicate
-from sim.runs.run_statistics import month_indices
+from sim.runs.run_statistics import first_starts, month_indices, reaching
 from sim.scenario.dated import Param
 from sim.scenario.schema import Scenario
 
@@ -143,15 +143,11 @@ def _share_into_work(events: pd.DataFrame, programme: str, start: int, horizon: 
     if events.empty:
         return float("nan"), 0
     t = month_indices(events["month"].to_numpy(), start)
-    person = events["person"].to_numpy()
-    to = events["to_stage"].to_numpy()
-    adm = events["programme_start"].to_numpy(bool) & (events["programme"].to_numpy() == programme) & (t < horizon - 1)
-    first = pd.Series(t[adm]).groupby(person[adm]).min()
+    first = first_starts(events, t, programme)
+    first = first[first < horizon - 1]
     if first.empty:
         return float("nan"), 0
-    hit = (to == "work") & (t <= horizon - 1) & np.isin(person, first.index.to_numpy())
-    ok = t[hit] > first.reindex(person[hit]).to_numpy()
-    return np.unique(person[hit][ok]).size / len(first), int(len(first))
+    return reaching(events, t, first, ("work",), horizon - 1) / len(first), int(len(first))
 
 
 @dataclass

@@ -245,7 +245,7 @@ def _assumption_paths(name: str, scenario: Scenario) -> list[tuple[str, Param]]:
         paths = [(f"programmes.{p.name}.{name}", p.production_value_share_of_wage_cost)
                  for p in scenario.programmes if p.kind == "subsidised_job"]
         return [*paths, (f"money.{name}", scenario.money.production_value_share_of_wage_cost)]
-    if name in ("municipal_tax_kept_share", "activity_support_after_basic_sek_per_day"):
+    if hasattr(scenario.money, name):  # a money rate
         return [(f"money.{name}", getattr(scenario.money, name))]
     if name == "ui_member_share":
         return [(f"population.composition.{name}", scenario.population.composition.ui_member_share)]

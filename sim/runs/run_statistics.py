@@ -22,7 +22,7 @@ from sim.scenario.dated import format_month, parse_month
 from sim.scenario.schema import Goal, Scenario
 
 __all__ = ["STATISTICS", "statistic", "REST", "month_arg", "simulate_target", "Measured", "ASSISTANCE_STAGES",
-           "assistance_months", "PEOPLE_COLUMNS", "month_indices"]
+           "assistance_months", "PEOPLE_COLUMNS", "month_indices", "first_starts", "reaching"]
 
 REST = "*"  # a category holding every stage no other category names
 
@@ -246,16 +246,33 @@ def goal_counts(events: pd.DataFrame, g: Goal, start: int, months: int) -> tuple
     if events.empty:
         return 0, 0
     t = _event_months(events, start)
-    person = events["person"].to_numpy()
-    adm = events["programme_start"].to_numpy(bool) & (events["programme"].to_numpy() == g.programme)
-    first = pd.Series(t[adm]).groupby(person[adm]).min()
+    first = first_starts(events, t, g.programme)
     first = first[first + g.within_months_of_start <= months - 1]
     if first.empty:
         return 0, 0
-    hit = np.isin(events["to_stage"].to_numpy(), GOAL_STAGES[g.measure]) & np.isin(person, first.index.to_numpy())
+    return reaching(events, t, first, GOAL_STAGES[g.measure], months - 1, g.within_months_of_start), int(len(first))
+
+
+def first_starts(events: pd.DataFrame, t: np.ndarray, programme: str) -> pd.Series:
+    """Each participant's first start in ``programme`` (events with ``programme_start``): its month
+    index (``t``, one per event), indexed by person."""
+    person = events["person"].to_numpy()
+    adm = events["programme_start"].to_numpy(bool) & (events["programme"].to_numpy() == programme)
+    return pd.Series(t[adm]).groupby(person[adm]).min()
+
+
+def reaching(events: pd.DataFrame, t: np.ndarray, first: pd.Series, stages: Sequence[str], last: int,
+             within: int | None = None) -> int:
+    """How many of the people of ``first`` (their first start's month index, by person) move into
+    one of ``stages`` after it, by month index ``last`` and, if ``within`` is given, at most that
+    many months after it."""
+    person = events["person"].to_numpy()
+    hit = np.isin(events["to_stage"].to_numpy(), stages) & (t <= last) & np.isin(person, first.index.to_numpy())
     a = first.reindex(person[hit]).to_numpy()
-    ok = (t[hit] > a) & (t[hit] <= a + g.within_months_of_start)
-    return int(np.unique(person[hit][ok]).size), int(len(first))
+    ok = t[hit] > a
+    if within is not None:
+        ok &= t[hit] <= a + within
+    return int(np.unique(person[hit][ok]).size)
 
 
 @statistic("goal", needs_events=True)
