@@ -144,7 +144,7 @@ def test_with_several_scenarios_each_gets_the_lines_it_gets_alone(pair, comparis
     lines = both.tables["assumption_lines"]
     mine = lines[lines["scenario"] == "policy"].reset_index(drop=True)
     pd.testing.assert_frame_equal(mine, comparison.tables["assumption_lines"])
-    money_values = 8  # production value 0, 0.5, 1; tax kept 0.05, 0.5, 1; activity support 223, 320
+    money_values = 9  # production value 0, 0.5, 1; tax kept 0.05, 0.5, 1; activity support 223, 320, 365
     assert len(posted) == 4 * money_values * 3  # the baseline's, the policy's, the other's: 4 replications each
     alone = compare(base, [other], seed=2, replications=4).tables["assumption_lines"]
     got = lines[lines["scenario"] == "other"].reset_index(drop=True)
@@ -164,3 +164,25 @@ def test_a_rerun_block_built_from_its_ledger_alone_has_the_nets_of_the_whole_blo
         assert mixed[b].records.rec.stocks == [] and not mixed[b].summary  # (its ledger only)
         np.testing.assert_array_equal(nets_only(mixed[b]).nets, nets_only(whole[b]).nets)
     assert mixed[1].summary == whole[1].summary
+
+
+def test_a_starred_line_is_the_headline_and_a_rate_that_changes_over_the_horizon_stars_none(pair, comparison):
+    """The line marked as the scenario's value is its headline, payer by payer and horizon by
+    horizon; a rate dated to change inside the horizon (activity support after the basic amount:
+    320, then 365 from September 2015) is no single line's value, so none of its lines is marked."""
+    _, policy = pair
+    lines, h = comparison.tables["assumption_lines"], comparison.headline
+    starred = lines[lines["current"]]
+    assert "municipal_tax_kept_share" in set(starred["assumption"])
+    for row in starred.itertuples():
+        want = h[(h["metric"] == "net_saving_discounted_sek") & (h["horizon_months"] == row.horizon_months)
+                 & (h["payer"] == row.payer)]["p50"].iloc[0]
+        assert row.p50 == pytest.approx(want, rel=1e-9, abs=1e-3), (row.assumption, row.value, row.payer)
+    assert policy.start_month < 2015 * 12 + 8 < policy.start_month + policy.horizon_months
+    support = lines[lines["assumption"] == "activity_support_after_basic_sek_per_day"]
+    assert sorted(set(support["value"])) == [223.0, 320.0, 365.0] and not support["current"].any()
+    kept = with_values(policy, {"money.activity_support_after_basic_sek_per_day": 365.0})
+    from sim.analysis.assumptions_driving import ASSUMPTIONS
+
+    line = next(a for a in ASSUMPTIONS if a.name == "activity_support_after_basic_sek_per_day")
+    assert line.current(kept) == 365.0 and np.isnan(line.current(policy))

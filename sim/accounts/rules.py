@@ -27,10 +27,10 @@ Rules, per person-month (amounts in SEK; W = gross wage, F = employer fee):
   (:func:`ui_days_before`).
 * **activity support** for people in the guarantee and not working, from Försäkringskassan:
   after income-related UI, 65 % of the reference wage its days were based on (min 320 SEK/day,
-  max the UI ceiling after 100 days, 680 and from September 2015 760; SFS 2008:61, 5 §); after
-  the basic amount, which no earnings set, ``activity_support_after_basic_sek_per_day`` (the
-  minimum, 320 SEK/day, by default; 223 if only fund members get the 65 %, an assumption line
-  of the comparison); without a UI history 223
+  365 from September 2015; max the UI ceiling after 100 days, 680 and from September 2015 760;
+  SFS 2008:61, 5 §); after the basic amount, which no earnings set,
+  ``activity_support_after_basic_sek_per_day`` (the minimum by default; 223 if only fund members
+  get the 65 %, an assumption line of the comparison); without a UI history 223
   SEK/day, ending with the 450 days, so people in Fas 3
   without one get none (about 1 in 8 Fas 3 participants in 2014 lived on social assistance).
 * **income tax** on wages, UI and activity support above a tax-free amount: the municipal

@@ -9,9 +9,10 @@ Four numbers decide much of who pays and who saves, and none is known well:
 * **a-kassa membership** at entry: the share who meet the membership condition for
   income-related unemployment insurance;
 * **activity support after UI of the basic amount** (people who met the work condition but
-  were not fund members): the minimum of SFS 2008:61, 5 § (320 SEK a day), or 223 if only fund
-  members get the 65 % after UI, as Försäkringskassan's page says: the municipality tops up
-  the difference.
+  were not fund members): the minimum of SFS 2008:61, 5 § (320 SEK a day, 365 from September
+  2015), or 223 if only fund members get the 65 % after UI, as Försäkringskassan's page says:
+  the municipality tops up the difference. A scenario that runs across September 2015 has no
+  line of its own value (none is starred): its headline lies between the lines at 320 and 365.
 
 Each line is the headline (every payer's discounted saving at each horizon from the
 programme's start) recomputed under common random numbers with the assumption at another
@@ -54,16 +55,20 @@ class Assumption:
     short: str = ""
 
     def current(self, scenario: Scenario) -> float:
-        """The value the scenario uses (at the programme's start)."""
-        month = programme_start(scenario)
+        """The value the scenario uses from the programme's start to the horizon's end; NaN where
+        it takes more than one there (subsidised jobs with other production values than the
+        general one, or a dated rate that changes): then no line is the scenario's."""
         if self.name == "production_value_share_of_wage_cost":
-            shares = {float(scenario.money.production_value_share_of_wage_cost.at(month))}
-            shares |= {float(p.production_value_share_of_wage_cost.at(month)) for p in scenario.programmes
-                       if p.kind == "subsidised_job"}
-            return shares.pop() if len(shares) == 1 else float("nan")  # mixed: no line is the scenario's
-        if hasattr(scenario.money, self.name):  # a money rate
-            return float(getattr(scenario.money, self.name).at(month))
-        return float(scenario.population.composition.ui_member_share.at(month))
+            params = [scenario.money.production_value_share_of_wage_cost]
+            params += [p.production_value_share_of_wage_cost for p in scenario.programmes if p.kind == "subsidised_job"]
+        elif hasattr(scenario.money, self.name):  # a money rate
+            params = [getattr(scenario.money, self.name)]
+        else:
+            params = [scenario.population.composition.ui_member_share]
+        start = programme_start(scenario)
+        end = scenario.start_month + scenario.horizon_months
+        values = {float(p.at(m)) for p in params for m in (start, *(m for m in p.change_months if start < m < end))}
+        return values.pop() if len(values) == 1 else float("nan")
 
 
 ASSUMPTIONS: tuple[Assumption, ...] = (
@@ -74,8 +79,9 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
     Assumption("ui_member_share", "share who are a-kassa members at entry", (0.0, 0.5), False,
                "a-kassa members"),
     Assumption("activity_support_after_basic_sek_per_day",
-               "activity support after UI of the basic amount, SEK a day (the minimum, or 223 if only fund "
-               "members get the 65 %)", (223.0, 320.0), True, "support after basic UI"),
+               "activity support after UI of the basic amount, SEK a day (the minimum: 320, 365 from September "
+               "2015; or 223 if only fund members get the 65 %)", (223.0, 320.0, 365.0), True,
+               "support after basic UI"),
 )
 
 

@@ -41,10 +41,12 @@ class Money(_Frozen):
     # Activity support (paid by Försäkringskassan), B2.
     activity_support_no_ui_sek_per_day: Sek = _c(223)
     activity_support_ui_share: Share = _c(0.65)
-    activity_support_min_sek_per_day: Sek = _c(320)
+    # The lowest activity support for those who meet the UI conditions: 320 (SFS 2008:61, 5 §), 365
+    # from September 2015 with the basic amount (DOMAIN.md D1; secondary pages, the ordinance unread).
+    activity_support_min_sek_per_day: Sek = Param(((None, 320.0), (2015 * 12 + 8, 365.0)))
     # After UI of the basic amount (no fund membership): the minimum above, reading SFS 2008:61, 5 §
     # (no earnings set it); Försäkringskassan's page pays the 65 % only to fund members, others 223.
-    activity_support_after_basic_sek_per_day: Sek = _c(320)
+    activity_support_after_basic_sek_per_day: Sek = Param(((None, 320.0), (2015 * 12 + 8, 365.0)))
     # Unemployment insurance (UI funds / state), B2.
     ui_share_first_200_days: Share = _c(0.80)
     ui_share_after_200_days: Share = _c(0.70)
