@@ -363,3 +363,19 @@ def test_every_report_figure_shows_in_a_notebook(comparison):
     for fig in figures:
         png = print_figure(fig, "png")
         assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tornado_labels_of_dots_too_close_to_print_apart_are_one_label():
+    """Each value is named once on its row; values whose dots nearly coincide (the lines of a
+    transfer, equal for society) share one label instead of printing over each other, and
+    neighbouring labels go above and below in turn."""
+    import numpy as np
+
+    from sim.present.tornado import _labels
+
+    marks = _labels(["223", "320", "365"], np.array([-16.8, -16.2, -15.9]), 3.0, near=1.0)
+    assert [m[0] for m in marks] == ["223/320/365"] and marks[0][1] == pytest.approx(-16.3)
+    marks = _labels(["0", "0.5", "1"], np.array([-4.2, 14.0, 14.1]), 0.0, near=1.0)
+    assert [(m[0], m[3]) for m in marks] == [("0", 6), ("0.5/1", -12)]
+    marks = _labels(["0.05", "0.5", "1"], np.array([-16.1, -13.2, -10.1]), 1.0, near=1.0)
+    assert [m[0] for m in marks] == ["0.05", "0.5", "1"] and [m[3] for m in marks] == [6, -12, 6]

@@ -25,6 +25,25 @@ _COLOURS = {"municipality": "#1f6f8b", "society": "#6a4c93", "state": "#c0392b"}
 _SPINE, _MARKS, _PAD, _TITLE_PAD = ("black", 0.8), (3.5, 0.8, "black"), 7.0, 6.0
 
 
+#: values whose dots lie closer than this share of a panel's width share one label ("0/0.5")
+_NEAR = 0.07
+
+
+def _labels(texts: list[str], xs: np.ndarray, y: float, near: float) -> list[tuple[str, float, float, int]]:
+    """One row's value labels ``(text, x, y, offset in points)``: dots closer than ``near`` to the
+    first of their run share a label at the run's middle ("223/365" over two dots), and the labels
+    go above and below their dots in turn, so that neighbours do not print over each other."""
+    order = np.argsort(xs, kind="stable")
+    runs: list[list[int]] = []
+    for j in order.tolist():
+        if runs and xs[j] - xs[runs[-1][0]] < near:
+            runs[-1].append(j)
+        else:
+            runs.append([j])
+    return [("/".join(texts[j] for j in sorted(run)), float(np.mean(xs[run])), y, 6 if k % 2 == 0 else -12)
+            for k, run in enumerate(runs)]
+
+
 def tornado_figure(lines: pd.DataFrame, headline: pd.DataFrame, label: str, horizon: int,
                    payers: Sequence[str] = ("municipality", "society")) -> Any:
     """A matplotlib figure of the assumption lines of scenario ``label`` at ``horizon`` months.
@@ -55,7 +74,7 @@ def tornado_figure(lines: pd.DataFrame, headline: pd.DataFrame, label: str, hori
         h = headline[(headline["scenario"] == label) & (headline["metric"] == "net_saving_discounted_sek")
                      & (headline["horizon_months"] == horizon) & (headline["payer"] == payer)]
         xs: list[float] = []
-        spans, dots, marks = [], [], []  # bars and dots drawn with one artist each per panel
+        spans, dots, rows = [], [], []  # bars and dots drawn with one artist each per panel
         for i, name in enumerate(names):
             g = t[(t["assumption"] == name) & (t["payer"] == payer)].sort_values("value")
             y = len(names) - 1 - i
@@ -63,12 +82,12 @@ def tornado_figure(lines: pd.DataFrame, headline: pd.DataFrame, label: str, hori
             xs += list(v)
             spans.append((y, v.min(), v.max()))
             dots += [(x, y) for x in v]
-            marks += [(f"{value:g}", x, y, 6 if j % 2 == 0 else -12)
-                      for j, (value, x) in enumerate(zip(g["value"], v, strict=True))]
+            rows.append((y, [f"{value:g}" for value in g["value"]], v))
         x0 = float(h["p50"].iloc[0]) / 1e6 if len(h) else None
         limits = [*xs, *([x0] if x0 is not None else []), 0.0]
         pad = 0.08 * (max(limits) - min(limits) or 1.0)
         lo_x, hi_x = min(limits) - pad, max(limits) + pad
+        marks = [mark for y, texts, v in rows for mark in _labels(texts, v, y, _NEAR * (hi_x - lo_x))]
         panel.set_limits(lo_x, hi_x, -0.7, len(names) - 0.3)
         colour = _COLOURS.get(payer, "grey")
         if spans:
