@@ -272,3 +272,17 @@ def test_the_studio_in_a_browser_runs_saves_and_reopens_a_variant(studio, tmp_pa
         finally:
             browser.close()
     assert errors == []
+
+
+def test_a_moved_assumption_is_one_value_for_every_month_as_its_line():
+    """The lever of a dated assumption (activity support after the basic amount: 320, 365 from
+    September 2015) shows the value at the programme's start and, moved, sets one value for every
+    month: the value its assumption line posts, not the file's steps scaled."""
+    scenario = load_scenario(SIGTUNA)
+    path = "money.activity_support_after_basic_sek_per_day"
+    lever = next(lv for lv in levers(scenario) if lv.path == path)
+    assert lever.value == 320 and len(lever.dated) == 2
+    assert lever_overrides([lever], {path: 223}) == [f"{path}=223"]
+    moved = load_scenario(SIGTUNA, lever_overrides([lever], {path: 223}))
+    rate = moved.money.activity_support_after_basic_sek_per_day
+    assert rate.at(moved.start_month) == rate.at(2016 * 12) == 223

@@ -22,7 +22,9 @@ owns everything about a variant that is not the page:
 **Dated values.** A lever shows the value in force when the programme starts. Moving it scales
 every dated step of the value by the same factor, so the file's reforms keep their shape (a wage
 that rises each year still rises; a referral rate that closes in 2013 still closes). A value
-that is zero at the start is replaced by one constant.
+that is zero at the start is replaced by one constant, and so is an assumption's: its lever sets
+one value for every month, as the comparison's assumption lines do (activity support after the
+basic amount moved to 223 is 223 throughout, not 223 scaled up with the minimum's rise of 2015).
 """
 
 from __future__ import annotations
@@ -286,7 +288,7 @@ def _moved(lever: Lever, value: float) -> Any:
     """The new value of a moved lever as plain YAML data (dated steps scaled; see the module)."""
     if lever.integer:
         value = float(round(value))
-    if not lever.param or len(lever.dated) <= 1 or lever.value == 0:
+    if not lever.param or len(lever.dated) <= 1 or lever.value == 0 or lever.group == "assumption":
         return _number(value)
     factor = value / lever.value  # a step scaled out of bounds is refused by the loader, never clipped
     return {format_month(m) if m is not None else "always":
