@@ -32,8 +32,11 @@ class Money(_Frozen):
     housing_family_sek_per_month: Sek = _c(5000)
     partner_income_sek_per_month: Sek = _c(0)  # couples: the other adult's net income
     # Household income from Försäkringskassan that counts in the assistance calculation, DOMAIN D2.
-    child_allowance_sek_per_child_month: Sek = _c(1050)  # barnbidrag 2006 - Feb 2018
-    maintenance_support_sek_per_child_month: Sek = _c(1273)  # underhållsstöd, single parents, to Jan 2015
+    # barnbidrag: 1,050 from 2006, 1,250 from March 2018
+    child_allowance_sek_per_child_month: Sek = Param(((None, 1050.0), (2018 * 12 + 2, 1250.0)))
+    # underhållsstöd, single parents: 1,273 to January 2015, 1,573 from February 2015 (the amount of
+    # a child up to 10; older children's higher amounts of 2018-19 are not modelled)
+    maintenance_support_sek_per_child_month: Sek = Param(((None, 1273.0), (2015 * 12 + 1, 1573.0)))
     housing_allowance_family_sek_per_month: Sek = _c(2200)  # bostadsbidrag, families with children
     # Income equalisation (Lag 2004:773), DOMAIN D3: the share of a change in its own tax base
     # a municipality keeps after the equalisation grant adjusts (0.05 below the guarantee level).
