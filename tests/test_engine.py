@@ -162,6 +162,28 @@ def test_a_twelve_month_job_that_counts_as_work_requalifies_for_ui():
     assert not m2.pop.ui_entitled.any()
 
 
+@pytest.mark.parametrize(("start", "related"), [("2019-06", False), ("2020-06", True)])
+def test_four_months_of_membership_give_income_related_ui_only_under_the_rules_of_2020(start, related):
+    """People who leave a job after meeting the work condition open a UI period; it is income
+    related only if they meet the membership condition, 12 months of a-kassa membership, which
+    the temporary rules of 2020 cut to 3 (from March 2020). Joined four months before the period
+    begins: the basic amount in 2019, income related in 2020."""
+    from sim.engine import moves
+
+    scn = scenario([], population=_lone_person(months_on_assistance={"0-0": 1.0}), start_month=start,
+                   horizon_months=6)
+    m = ProgrammeModel(scn, rng=0)
+    m.run(1)
+    state, pop = m.state, m.pop
+    ids = np.arange(10)
+    pop.work_history[ids] = 0xFFF  # worked every one of the last 12 months
+    pop.ui_member_since[ids] = state.month + 1 - 4  # a member for 4 months when the period begins
+    pop.ui_income_related[ids] = not related
+    moves.resolve_unemployed(state, ids, np.full(ids.size, Stage.WORK, np.uint8))
+    assert pop.ui_entitled[ids].all()
+    assert (pop.ui_income_related[ids] == related).all()
+
+
 def test_ui_exhaustion_moves_people_into_the_guarantee():
     scn = scenario([], population=_lone_person(ui_entitled_share=1.0, registered_share=0.0,
                                                months_on_assistance={"0-0": 1.0}),

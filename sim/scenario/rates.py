@@ -54,11 +54,13 @@ class Money(_Frozen):
     ui_share_first_200_days: Share = _c(0.80)
     ui_share_after_200_days: Share = _c(0.70)
     # The highest daily UI: 680 to August 2015; from September 2015 910 for a period's first 100
-    # days and 760 after (DOMAIN D1).
-    ui_max_sek_per_day: Sek = Param(((None, 680.0), (2015 * 12 + 8, 910.0)))
-    ui_max_after_100_days_sek_per_day: Sek = Param(((None, 680.0), (2015 * 12 + 8, 760.0)))
-    # Without 12 months of a-kassa membership: the basic amount, full-time (DOMAIN D1).
-    ui_basic_sek_per_day: Sek = Param(((None, 320.0), (2015 * 12 + 8, 365.0)))  # 365 from Sep 2015
+    # days and 760 after (DOMAIN D1); the temporary rules of 2020 raised them to 1,200 (13 April)
+    # and 1,000 (29 June). A date is counted from the nearest month's start (September, April, July).
+    ui_max_sek_per_day: Sek = Param(((None, 680.0), (2015 * 12 + 8, 910.0), (2020 * 12 + 3, 1200.0)))
+    ui_max_after_100_days_sek_per_day: Sek = Param(((None, 680.0), (2015 * 12 + 8, 760.0), (2020 * 12 + 6, 1000.0)))
+    # Without the membership condition: the basic amount, full-time (DOMAIN D1): 320, 365 from
+    # September 2015, 510 from 13 April 2020.
+    ui_basic_sek_per_day: Sek = Param(((None, 320.0), (2015 * 12 + 8, 365.0), (2020 * 12 + 3, 510.0)))
     benefit_days_per_month: DaysPerMonth = _c(21.7)
     # Wages, taxes, fees, B4.
     work_wage_sek_per_month: Sek = _c(20000)  # unsubsidised jobs these people get

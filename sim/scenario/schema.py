@@ -324,7 +324,9 @@ class Rules(_Frozen):
     job_entry_after_months_registered: Months = Param.constant(18)
     work_condition_months: StrictInt = Field(6, ge=1, le=12)  # within the last 12 months
     # income-related UI needs this many months of continuous a-kassa membership (DOMAIN D1)
-    ui_membership_months: Months = Param.constant(12)
+    # 12 months of a-kassa membership for income-related UI; from March 2020 each month counted as
+    # four (DOMAIN D1: 3 months from 2020)
+    ui_membership_months: Months = Param(((None, 12.0), (2020 * 12 + 2, 3.0)))
     pension_age: StrictFloat = Field(65, ge=50, le=80)
 
 
