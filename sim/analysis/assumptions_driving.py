@@ -12,7 +12,7 @@ Four numbers decide much of who pays and who saves, and none is known well:
   were not fund members): the minimum of SFS 2008:61, 5 § (320 SEK a day, 365 from September
   2015), or 223 if only fund members get the 65 % after UI, as Försäkringskassan's page says:
   the municipality tops up the difference. A scenario that runs across September 2015 has no
-  line of its own value (none is starred): its headline lies between the lines at 320 and 365.
+  line of its own value (none is starred): its headline usually lies between the lines at 320 and 365.
 
 Each line is the headline (every payer's discounted saving at each horizon from the
 programme's start) recomputed under common random numbers with the assumption at another
