@@ -142,6 +142,34 @@ def test_fas3_rule_450_job_days_without_work_means_fas3():
     assert (m.pop.stage == Stage.FAS3).all()
 
 
+@pytest.mark.parametrize(("start", "into_fas3"), [("2015-09", True), ("2016-02", False)])
+def test_the_day_limit_moves_people_into_fas3_only_while_it_takes_entrants(start, into_fas3):
+    """Until January 2016 the guarantee's day limit moves people from JOB into Fas 3; from
+    February 2016 Fas 3 took nobody new, and people past the limit stay in JOB."""
+    scn = scenario([], population=_lone_person(initial_stages={"job": 1.0}, job_days_at_entry=[440, 440]),
+                   transitions={"job": {"work": 0.0}, "open": {"work": 0.0}}, start_month=start, horizon_months=4)
+    m = ProgrammeModel(scn, rng=1)
+    m.run()
+    guarantee = np.isin(m.pop.stage, [Stage.JOB, Stage.FAS3])  # (a few leave for studies or other)
+    assert guarantee.sum() >= 40 and (m.pop.job_days[guarantee] >= 450).all()
+    assert (m.pop.stage[guarantee] == (Stage.FAS3 if into_fas3 else Stage.JOB)).all()
+
+
+def test_fas3_placements_end_in_february_2018_and_those_left_go_back_to_jobs():
+    """Everyone still in Fas 3 when its placements end (February 2018) goes back to JOB that
+    month, and nobody is in Fas 3 after."""
+    scn = scenario([], population=_lone_person(initial_stages={"fas3": 1.0}, fas3_days_at_entry=[500, 600]),
+                   transitions={"fas3": {"work": 0.0, "other": 0.0}}, start_month="2017-10", horizon_months=8)
+    m = ProgrammeModel(scn, rng=1)
+    m.run()
+    ev = RunResult.from_model(m).events
+    back = ev[(ev["from_stage"] == "fas3") & (ev["to_stage"] == "job")]
+    assert len(back) >= 40 and set(back["month"]) == {"2018-02"}
+    left = ev[(ev["from_stage"] == "fas3") & (ev["month"] < "2018-02")]["person"]
+    assert set(back["person"]) == set(range(50)) - set(left)  # everyone still in Fas 3 then
+    assert not (m.pop.stage == Stage.FAS3).any()
+
+
 def test_a_twelve_month_job_that_counts_as_work_requalifies_for_ui():
     # People on social assistance (no UI) take a 12-month job that counts as work.
     jobs = merge(JOBS, {"referral_rate_per_month": 1.0, "capacity": {"slots": 50}})

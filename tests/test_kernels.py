@@ -132,7 +132,7 @@ def test_ledger_keys_compiled_equal_uncompiled_and_decode_back() -> None:
     wage = (rng.random(n) * 30000).astype(np.float32)
     birth = rng.integers(-400, 0, n).astype(np.int32)
     args = (stage, programme, household, children, ui_entitled, related, municipal, ui_days, in_guarantee, job_days,
-            wage, birth, -312, np.float32(450.0), np.float32(300.0), np.float32(450.0), np.bool_(True))
+            wage, birth, -312, np.float32(450.0), np.bool_(False), np.float32(300.0), np.float32(450.0), np.bool_(True))
     keys = run(ledger_keys, True, *args)
     np.testing.assert_array_equal(keys, run(ledger_keys, False, *args))
     x = _decode(keys)
@@ -142,7 +142,14 @@ def test_ledger_keys_compiled_equal_uncompiled_and_decode_back() -> None:
     ids = np.arange(n)
     for compiled in (False, True):
         np.testing.assert_array_equal(
-            run(fas3_placements, compiled, stage, in_guarantee, job_days, ids, np.float32(450.0)), fas3)
+            run(fas3_placements, compiled, stage, in_guarantee, job_days, ids, np.float32(450.0), np.bool_(False)),
+            fas3)
+    # once Fas 3 takes no entrants, people in JOB past the day limit count too
+    closed = (*args[:14], np.bool_(True), *args[15:])
+    later = _decode(run(ledger_keys, True, *closed))
+    in_job_past = in_guarantee & (job_days >= 450.0) & (stage == Stage.JOB)
+    np.testing.assert_array_equal(later.fas3_placement, fas3 | in_job_past)
+    np.testing.assert_array_equal(run(ledger_keys, False, *closed), run(ledger_keys, True, *closed))
     np.testing.assert_array_equal(x.stage, stage)
     np.testing.assert_array_equal(x.ui_income_related, related)
     np.testing.assert_array_equal(x.fas3_municipal, municipal)

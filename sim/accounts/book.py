@@ -38,7 +38,7 @@ _S = Stage
 # _decode reads it.
 _FLAGS = ("fas3", "guarantee", "ui", "under26", "ui_income_related", "fas3_municipal", "past100")
 _SMALL = 32 + len(_FLAGS)  # where the fields above the flags start
-_WAITING, _EDUCATION, _FAS3 = np.uint8(_S.WAITING), np.uint8(_S.EDUCATION), np.uint8(_S.FAS3)
+_WAITING, _EDUCATION, _FAS3, _JOB = np.uint8(_S.WAITING), np.uint8(_S.EDUCATION), np.uint8(_S.FAS3), np.uint8(_S.JOB)
 _FULL = np.float32(FULL_MONTH)
 _STEP = np.float32(UI_STEP_DAY)
 _CEILING_STEP = np.float32(UI_CEILING_STEP_DAY)
@@ -46,24 +46,29 @@ _ZERO = np.float32(0.0)
 
 
 @helper(inline="always")
-def fas3_placement(stage, in_guarantee, job_days, fas3_days):  # noqa: ANN001, ANN201
-    """Whether one person is paid as in a Fas 3 placement: in Fas 3, or in the guarantee past
-    its day limit while waiting for or taking part in a programme (waiting .. education).
+def fas3_placement(stage, in_guarantee, job_days, fas3_days, job_too):  # noqa: ANN001, ANN201
+    """Whether one person is past the guarantee's day limit, as the ledger pays them: in Fas 3,
+    or in the guarantee past its day limit while waiting for or taking part in a programme
+    (waiting .. education), or (``job_too``: once Fas 3 takes no entrants, from February 2016)
+    in JOB. Activity support without a UI history has ended for them; while Fas 3 placements
+    run, those in Fas 3 or a programme are in a placement (:func:`sim.accounts.rules.post`).
 
     Branch-free (``&``, ``|``, not ``and``, ``or``) and inlined, so :func:`ledger_keys` is
     vectorised (10^6 people: ~2.0 ms a month as a called function with branches, ~1.5 now)."""
-    return (stage == _FAS3) | (in_guarantee & (job_days >= fas3_days) & (stage >= _WAITING) & (stage <= _EDUCATION))
+    return (stage == _FAS3) | (in_guarantee & (job_days >= fas3_days)
+                               & (((stage >= _WAITING) & (stage <= _EDUCATION)) | (job_too & (stage == _JOB))))
 
 
 @kernel
 def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_related, fas3_municipal,  # noqa: ANN001, ANN201
-                ui_days, in_guarantee, job_days, reference_wage, birth_month, young_after, fas3_days,
+                ui_days, in_guarantee, job_days, reference_wage, birth_month, young_after, fas3_days, job_too,
                 ui_days_max, ui_days_max_with_child, ceiling_step):
     """Everyone's grouping key (int64), in one pass over the population's arrays.
 
     Args:
         birth_month: absolute birth months; people born after ``young_after`` are under 26.
-        fas3_days: the guarantee's day limit for :func:`fas3_placement`.
+        fas3_days, job_too: the guarantee's day limit, and whether people in JOB past it count,
+            for :func:`fas3_placement`.
         ui_days_max, ui_days_max_with_child: a UI period's days (float32), for the days left
             (:func:`sim.accounts.rules.ui_days_left`, the same float32 arithmetic). It and the
             days left before the next step of the rates (day 100, then day 200:
@@ -90,7 +95,7 @@ def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_re
         first = _ZERO if first < _ZERO else first  # (clipped as left)
         first = _FULL if first > _FULL else first
         first = first if ui_entitled[i] else _FULL
-        fas3 = fas3_placement(s, g, job_days[i], fas3_days)
+        fas3 = fas3_placement(s, g, job_days[i], fas3_days, job_too)
         flags = (np.int64(fas3) | (np.int64(g) << 1)
                  | (np.int64(ui_entitled[i]) << 2) | (np.int64(birth_month[i] > young_after) << 3)
                  | (np.int64(ui_income_related[i]) << 4) | (np.int64(fas3_municipal[i]) << 5) | (np.int64(past) << 6))
@@ -112,12 +117,12 @@ def ceiling_steps(money: Iterable[SimpleNamespace]) -> np.bool_:
 
 
 @kernel
-def fas3_placements(stage, in_guarantee, job_days, ids, fas3_days):  # noqa: ANN001, ANN201
+def fas3_placements(stage, in_guarantee, job_days, ids, fas3_days, job_too):  # noqa: ANN001, ANN201
     """:func:`fas3_placement` of the people ``ids`` (bool array)."""
     out = np.empty(ids.size, np.bool_)
     for j in range(ids.size):
         i = ids[j]
-        out[j] = fas3_placement(stage[i], in_guarantee[i], job_days[i], fas3_days)
+        out[j] = fas3_placement(stage[i], in_guarantee[i], job_days[i], fas3_days, job_too)
     return out
 
 

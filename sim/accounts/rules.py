@@ -49,7 +49,8 @@ Rules, per person-month (amounts in SEK; W = gross wage, F = employer fee):
 * **organiser grant** for each month in a Fas 3 placement, from Arbetsförmedlingen to the
   organiser: the municipality for a person whose placement is municipal, else
   ``money.fas3_organiser``; people past the Fas 3 day limit who wait for or attend a (non-job) programme
-  keep their placement, as Umeå's Insteget participants did.
+  keep their placement, as Umeå's Insteget participants did, while placements run (to January
+  2018, ``fas3_placements_run`` in the month's rules).
 * **programme costs** per participant-month and **programme staff** per month, paid by the
   payers the scenario names.
 """
@@ -103,7 +104,8 @@ class LedgerInput:
     ui_days: np.ndarray
     in_guarantee: np.ndarray
     reference_wage: np.ndarray  #: wage UI and activity support are based on (0: never had UI)
-    fas3_placement: np.ndarray | None = None  #: in a Fas 3 placement (default: stage is fas3)
+    #: past the guarantee's day limit (:func:`sim.accounts.book.fas3_placement`; default: stage is fas3)
+    fas3_placement: np.ndarray | None = None
     under_26: np.ndarray | None = None  #: age under 26 (default: from ``age_years``)
     #: UI paid as income-related (the a-kassa membership condition met); default: everyone
     #: entitled. Without it, UI is the basic amount.
@@ -236,7 +238,8 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
     guar = not_working & x.in_guarantee
     had_ui = x.reference_wage > 0
     fas3 = stage == _S.FAS3 if x.fas3_placement is None else x.fas3_placement
-    # Without a UI history, activity support lasts 450 days, which Fas 3 begins after.
+    # Without a UI history, activity support lasts 450 days: the guarantee's day limit, where Fas 3
+    # began (after February 2016, with no Fas 3, in JOB too).
     guar &= had_ui | ~fas3
     # 65 % of the daily earnings the last UI was based on (SFS 2008:61, 5 §); the basic amount was
     # based on none, so after it the minimum.
@@ -283,7 +286,9 @@ def post(x: LedgerInput, m: SimpleNamespace, pm: ProgrammeMoney) -> dict[tuple[s
     book("individual", "social_assistance", sa)
 
     # --- Fas 3 organiser grant ----------------------------------------------------------
-    grant = np.where(fas3, m.fas3_organiser_grant_sek_per_month, 0.0)
+    # in a placement: in Fas 3, or past the day limit in a programme while placements run
+    placed = (stage == _S.FAS3) | (fas3 & (stage >= _S.WAITING) & (stage <= _S.EDUCATION) & m.fas3_placements_run)
+    grant = np.where(placed, m.fas3_organiser_grant_sek_per_month, 0.0)
     municipal = np.zeros(n, bool) if x.fas3_municipal is None else x.fas3_municipal
     book("arbetsformedlingen", "organiser_grant", -grant)
     book("municipality", "organiser_grant", grant * municipal)

@@ -103,7 +103,7 @@ def keys(state: BatchState) -> np.ndarray:
     return state.run(ledger_keys, pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
                      pop.ui_income_related, pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days,
                      pop.reference_wage, pop.birth_month, state.month - 26 * 12, np.float32(r.job_days_to_fas3),
-                     np.float32(r.ui_days_max), np.float32(r.ui_days_max_with_child),
+                     np.bool_(not r.fas3_open), np.float32(r.ui_days_max), np.float32(r.ui_days_max_with_child),
                      ceiling_steps(g.money for g in state.money_regimes))
 
 
@@ -166,10 +166,11 @@ def forced(state: BatchState) -> None:
     enter, to_fas3 = state.run(
         guarantee_moves, st, state.moved, pop.in_guarantee, pop.ui_entitled, pop.ui_days, pop.children,
         pop.registered, pop.months_out_of_work, pop.job_days, float(r.ui_days_max), float(r.ui_days_max_with_child),
-        int(r.job_entry_months), np.float32(r.job_days_to_fas3))
+        int(r.job_entry_months), np.float32(r.fas3_entry_days))
     pop.ui_entitled[enter] = False
     pop.in_guarantee[enter] = True
     moves.move_apart(state, ((enter[st[enter] == _OPEN], _S.JOB), (to_fas3, _S.FAS3)))  # (open -> JOB, JOB -> Fas 3)
+    moves.end_fas3(state)
     for p in r.programmes:
         i = p.index
         part, w = state.participants(p), state.queue(i)
@@ -195,7 +196,7 @@ def exits(state: BatchState) -> None:
     pop = state.pop
     transition = state.streams.offsets("transition", state.t)
     destination = state.streams.offsets("destination", state.t)
-    fas3_days = np.float32(state.regime.job_days_to_fas3)
+    fas3_days = np.float32(state.regime.fas3_entry_days)
     bounds = kept_bounds(state, (state.segments, state.duration), lambda: [stage_bounds(
         h.table, h.constant_total, h.work_base, h.lock_in, h.is_programme, h.stage_work, state.duration,
         state.prows[h.lo:h.hi], state.n_prog) for h in state.segments])
@@ -300,7 +301,8 @@ def follow_up(state: BatchState) -> None:
     key = state.run(ledger_keys, *(a[followed] for a in (
         pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled, pop.ui_income_related,
         pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage, pop.birth_month)),
-        state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3), np.float32(state.regime.ui_days_max),
+        state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3), np.bool_(not state.regime.fas3_open),
+        np.float32(state.regime.ui_days_max),
         np.float32(state.regime.ui_days_max_with_child), ceiling_steps(g.money for g in state.money_regimes))
     group = state.money_group[state.block[followed]]
     present = np.flatnonzero(np.bincount(group))  # the groups present, ascending (np.unique's hash costs more)

@@ -23,7 +23,7 @@ from sim.scenario.schema import Programme, Scenario
 from sim.scenario.stages import Stage
 
 __all__ = ["Regime", "ProgrammeRegime", "HazardRows", "regime_at", "reform_months", "DROPOUT", "N_DEST",
-           "destination_code", "DESTINATION_NAMES", "resolve_money"]
+           "destination_code", "DESTINATION_NAMES", "resolve_money", "fas3_stock_days"]
 
 #: Destination code for leaving a programme or queue back to unemployment.
 DROPOUT = len(Stage)  # 12; stage codes are 0..11
@@ -74,11 +74,19 @@ class Regime:
     programmes: tuple[ProgrammeRegime, ...]
     ui_days_max: float
     ui_days_max_with_child: float
-    job_days_to_fas3: float
+    job_days_to_fas3: float  #: the guarantee's day limit (Fas 3 while it takes entrants)
     job_entry_months: int
+    fas3_open: bool  #: the day limit moves people into Fas 3 (to January 2016)
+    fas3_runs: bool  #: Fas 3 placements run (to January 2018)
     money: SimpleNamespace  #: :class:`sim.scenario.rates.Money` resolved to plain numbers
     programme_money: ProgrammeMoney
     hazard_rows: HazardRows
+
+    @property
+    def fas3_entry_days(self) -> float:
+        """Guarantee days after which a person is in Fas 3: the day limit while Fas 3 takes
+        entrants, else never (infinity)."""
+        return self.job_days_to_fas3 if self.fas3_open else float("inf")
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,13 @@ class HazardRows:
     work_base: np.ndarray  #: float64[rows]: base work hazard; NaN = the origin stage's
     lock_in: np.ndarray  #: float64[rows]: 1 for stages, the lock-in ratio for programmes
     is_programme: np.ndarray  #: bool[rows]
+
+
+def fas3_stock_days(regime: Regime) -> float:
+    """Guarantee days after which a person of the population drawn at the start is in Fas 3: the
+    day limit while its placements run (those placed before February 2016 kept theirs to 2018),
+    else never (infinity)."""
+    return float(regime.job_days_to_fas3) if regime.fas3_runs else float("inf")
 
 
 def resolve_money(money: Money, month: Month) -> SimpleNamespace:
@@ -156,6 +171,7 @@ def regime_at(scenario: Scenario, month: Month) -> Regime:
     base.setflags(write=False)
     r = scenario.rules
     m = resolve_money(scenario.money, month)
+    m.fas3_placements_run = bool(r.fas3_placements_run.at(month))  # (the ledger's rules read it: the grant)
     progs = tuple(_programme_regime(i, p, month, m) for i, p in enumerate(scenario.programmes))
     return Regime(
         month=month,
@@ -165,6 +181,8 @@ def regime_at(scenario: Scenario, month: Month) -> Regime:
         ui_days_max_with_child=r.ui_days_max_with_child.at(month),
         job_days_to_fas3=r.job_days_to_fas3.at(month),
         job_entry_months=int(r.job_entry_after_months_registered.at(month)),
+        fas3_open=bool(r.fas3_open_to_entrants.at(month)),
+        fas3_runs=bool(r.fas3_placements_run.at(month)),
         money=m,
         programme_money=_programme_money(scenario, month) if scenario.programmes else ProgrammeMoney.empty(),
         hazard_rows=_hazard_rows(base, progs),

@@ -136,7 +136,7 @@ def resolve_unemployed(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.
         pop.in_guarantee[new_period] = False
         pop.job_days[new_period] = 0.0
     g = pop.in_guarantee[ids]
-    fas3 = pop.job_days[ids] >= state.regime.job_days_to_fas3
+    fas3 = pop.job_days[ids] >= state.regime.fas3_entry_days
     return np.where(g, np.where(fas3, _FAS3, _JOB), _OPEN)
 
 
@@ -180,8 +180,25 @@ def move_apart(state: RunState, groups: tuple[tuple[np.ndarray, Stage], ...]) ->
 
 
 def arrive(state: RunState, ids: np.ndarray) -> None:
-    """People entering the model this month take their initial stage."""
-    _apply(state, ids, state.pop.initial_stage[ids].copy())
+    """People entering the model this month take their initial stage (after the start, Fas 3 only
+    while it takes entrants: else JOB)."""
+    dst = state.pop.initial_stage[ids].copy()
+    if state.t > 0 and not state.regime.fas3_open:
+        dst[dst == _FAS3] = _JOB
+    _apply(state, ids, dst)
+
+
+def end_fas3(state: RunState) -> None:
+    """Once Fas 3 placements no longer run (February 2018), everyone left in Fas 3 goes back to
+    the guarantee (JOB). Looked for once per set of parameters in force, not every month: with
+    the placements ended, nobody enters Fas 3 again (:class:`~sim.scenario.schema.Rules`)."""
+    r = state.regime
+    if r.fas3_runs or getattr(state, "_fas3_ended_under", None) is r:
+        return
+    state._fas3_ended_under = r  # type: ignore[attr-defined]
+    moves_to = np.zeros(len(Stage), bool)
+    moves_to[_FAS3] = True
+    move(state, state.select(moves_to), _S.JOB)
 
 
 def refer(state: RunState, ids: np.ndarray, p: ProgrammeRegime) -> None:

@@ -223,9 +223,14 @@ def _clock_lines(state: pd.DataFrame, scenario: Scenario, paid: pd.DataFrame,
                               "registered without work, the person enters the job and development guarantee (JOB).")
         limit = rules.job_days_to_fas3.at(m)
         if a.in_guarantee and b.in_guarantee and a.job_days < limit <= b.job_days:
-            where = "moves to Fas 3" if b.stage == "fas3" else f"now counts as Fas 3 while {b.stage}"
-            yield t - 1, (f"In {label} the {limit:.0f} days in the guarantee are used up: the person {where} "
-                          "(the clock that makes the Fas 3 stock grow).")
+            if rules.fas3_open_to_entrants.at(m):
+                where = "moves to Fas 3" if b.stage == "fas3" else f"now counts as Fas 3 while {b.stage}"
+                yield t - 1, (f"In {label} the {limit:.0f} days in the guarantee are used up: the person {where} "
+                              "(the clock that makes the Fas 3 stock grow).")
+            else:
+                yield t - 1, (f"In {label} the {limit:.0f} days in the guarantee are used up. Fas 3 takes nobody "
+                              "new since February 2016, so the person stays in the guarantee; activity support "
+                              "without a UI history ends here.")
         if b.ui_entitled and (not a.ui_entitled or b.ui_days + 1e-3 < a.ui_days):
             draws = ("UI from the state, topped up by social assistance from the municipality"
                      if assistance.get(b.month, 0.0) > 0 else "UI from the state, not social assistance from the "

@@ -322,12 +322,33 @@ class Rules(_Frozen):
     ui_days_max_with_child: Days = Param.constant(450)
     job_days_to_fas3: Days = Param.constant(450)
     job_entry_after_months_registered: Months = Param.constant(18)
+    # Fas 3 (the sysselsättningsfas): 1 while the guarantee's day limit moves people into it, 0
+    # from February 2016, when it took nobody new; 1 while its placements run, 0 from February
+    # 2018, when the last had ended (those left go back to the guarantee). The day limit stays:
+    # activity support without a UI history still ends there.
+    fas3_open_to_entrants: Share = Param(((None, 1.0), (2016 * 12 + 1, 0.0)))
+    fas3_placements_run: Share = Param(((None, 1.0), (2018 * 12 + 1, 0.0)))
     work_condition_months: StrictInt = Field(6, ge=1, le=12)  # within the last 12 months
-    # income-related UI needs this many months of continuous a-kassa membership (DOMAIN D1)
     # 12 months of a-kassa membership for income-related UI; from March 2020 each month counted as
     # four (DOMAIN D1: 3 months from 2020)
     ui_membership_months: Months = Param(((None, 12.0), (2020 * 12 + 2, 3.0)))
     pension_age: StrictFloat = Field(65, ge=50, le=80)
+
+    @model_validator(mode="after")
+    def _fas3_switches(self) -> Rules:
+        for name in ("fas3_open_to_entrants", "fas3_placements_run"):
+            bad = [v for _, v in getattr(self, name).steps if v not in (0.0, 1.0)]
+            if bad:
+                raise FieldError(f"expected 1 (yes) or 0 (no) in every month, got {bad[0]:g}", name)
+        both = self.fas3_open_to_entrants.change_months + self.fas3_placements_run.change_months
+        for month in (None, *both):
+            at = self.fas3_open_to_entrants.first if month is None else self.fas3_open_to_entrants.at(month)
+            run = self.fas3_placements_run.first if month is None else self.fas3_placements_run.at(month)
+            if at > run:
+                when = "" if month is None else f" from {format_month(month)}"
+                raise FieldError(f"Fas 3 cannot take entrants while its placements do not run{when}",
+                                 "fas3_open_to_entrants")
+        return self
 
 
 class Capacity(_Frozen):

@@ -43,7 +43,8 @@ def keys(state: RunState, ids: np.ndarray | None = None) -> np.ndarray:
         arrays = tuple(a[ids] for a in arrays)
     r = state.regime
     return state.run(ledger_keys, *arrays, state.month - 26 * 12, np.float32(r.job_days_to_fas3),
-                     np.float32(r.ui_days_max), np.float32(r.ui_days_max_with_child), ceiling_steps([r.money]))
+                     np.bool_(not r.fas3_open), np.float32(r.ui_days_max), np.float32(r.ui_days_max_with_child),
+                     ceiling_steps([r.money]))
 
 
 def ledger_input(state: RunState, ids: np.ndarray | None = None) -> LedgerInput:
@@ -51,7 +52,7 @@ def ledger_input(state: RunState, ids: np.ndarray | None = None) -> LedgerInput:
     pop = state.pop
     ids = state.ids if ids is None else ids
     fas3 = state.run(fas3_placements, pop.stage, pop.in_guarantee, pop.job_days, ids,
-                     np.float32(state.regime.job_days_to_fas3))
+                     np.float32(state.regime.job_days_to_fas3), np.bool_(not state.regime.fas3_open))
     return LedgerInput(stage=pop.stage[ids], programme=pop.programme[ids], household=pop.household[ids],
                        children=pop.children[ids], age_years=pop.age_years(state.month, ids),
                        ui_entitled=pop.ui_entitled[ids], ui_days=pop.ui_days[ids],

@@ -257,7 +257,7 @@ def step(state: RunState) -> None:
         hazard_pass, pop.stage, state.moved, pop.programme, pop.in_guarantee, pop.job_days, state.work_mult,
         state.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
         pop.effect_at_exit, pop.motivation, hr.table, hr.constant_total, hr.work_base, hr.lock_in,
-        hr.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.job_days_to_fas3),
+        hr.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.fas3_entry_days),
         np.array([state.streams.base("transition", state.t)]), np.array([state.streams.base("destination", state.t)]),
         state.first, _ONE_BLOCK, kept_bounds(state, (hr, state.stage_work, state.duration), lambda: stage_bounds(
             hr.table, hr.constant_total, hr.work_base, hr.lock_in, hr.is_programme, state.stage_work, state.duration,

@@ -102,11 +102,12 @@ def step(state: RunState) -> None:
     enter, to_fas3 = state.run(
         guarantee_moves, st, state.moved, pop.in_guarantee, pop.ui_entitled, pop.ui_days, pop.children,
         pop.registered, pop.months_out_of_work, pop.job_days, float(r.ui_days_max), float(r.ui_days_max_with_child),
-        int(r.job_entry_months), np.float32(r.job_days_to_fas3))
+        int(r.job_entry_months), np.float32(r.fas3_entry_days))
     pop.ui_entitled[enter] = False
     pop.in_guarantee[enter] = True
     moves.move(state, enter[st[enter] == _S.OPEN], _S.JOB)
     moves.move(state, to_fas3, _S.FAS3)
+    moves.end_fas3(state)
     # (the few who reach a limit are found first, then those moved this month left out: the
     # same people, without a copy of every participant's and queuer's id)
     for p in r.programmes:
