@@ -485,3 +485,29 @@ def test_the_cheap_build_refuses_a_huge_number_at_any_of_the_new_values():
     paths = {"programmes.c2.lock_in_hazard_ratio": 0.9, "programmes.c2.max_duration_months": 10**30}
     with pytest.raises(ScenarioError, match="too large"):
         rebuild(build(doc), apply_values_shared(doc, paths), paths)
+
+
+def test_particles_that_cannot_share_a_model_are_simulated_in_groups_that_can():
+    """The national assistance fit draws the inflow's size per particle, which the blocks of one
+    batched model cannot differ in: its particles run as one model per size, each with its own
+    statistics (this job failed with a batch error before)."""
+    from sim.runs.replications import batch_groups
+
+    job = load_job(CAL / "national-assistance.yaml")
+    sim = Simulator(job, job.outcome_targets())
+    rng = np.random.default_rng(5)
+    values = [{p.name: float(p.prior.from_unit(rng.uniform(*p.prior.unit_bounds))) for p in job.space.parameters}
+              for _ in range(3)]
+    values.append({**values[0], "employability_sd": values[1]["employability_sd"]})  # the same inflow as the first
+    seeds = [21, 22, 23, 24]
+    runs = [(sim.path_values(v), s) for v, s in zip(values, seeds, strict=True)]
+    batched = sim.simulate_paths(runs)
+    for v, s, got in zip(values, seeds, batched, strict=True):
+        want = sim(v, s)
+        for name in want:
+            np.testing.assert_array_equal(got[name], want[name])
+    key = next(iter(sim.by_scenario))
+    from sim.scenario.load import build
+
+    scenarios = [build(apply_values(job.scenarios[key].doc, p, skip_missing=True)) for p, _ in runs]
+    assert sorted(map(sorted, batch_groups(scenarios))) == [[0, 3], [1], [2]]

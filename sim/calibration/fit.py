@@ -38,7 +38,7 @@ from sim.calibration.spaces import Parameter, Prior, Space, load_space
 from sim.calibration.targets import Target, TargetSet, deviance, load_targets, shares, simulate_target
 from sim.engine.streams import replication_seeds
 from sim.runs.posterior import read_transfers
-from sim.runs.replications import simulate, simulate_batch
+from sim.runs.replications import batch_groups, simulate, simulate_batch
 from sim.scenario.checks import Checker
 from sim.scenario.errors import ScenarioError, did_you_mean
 from sim.scenario.paths import apply_values, apply_values_shared, get_value
@@ -321,11 +321,13 @@ class Simulator:
         valid = [i for i, b in enumerate(built) if b is not None]
         for key, targets in self.by_scenario.items():
             scenarios = [built[i][key] for i in valid]  # type: ignore[index]
-            results = simulate_batch(scenarios, [runs[i][1] for i in valid],
-                                     record_events=self.job.scenarios[key].record_events, summary=False)
-            for i, scenario, result in zip(valid, scenarios, results, strict=True):
-                for t in targets:
-                    out[i][t.name] = simulate_target(t, result, scenario)
+            # (a space that moves what blocks must share, e.g. an inflow's size, gives several models)
+            for group in batch_groups(scenarios):
+                results = simulate_batch([scenarios[g] for g in group], [runs[valid[g]][1] for g in group],
+                                         record_events=self.job.scenarios[key].record_events, summary=False)
+                for g, result in zip(group, results, strict=True):
+                    for t in targets:
+                        out[valid[g]][t.name] = simulate_target(t, result, scenarios[g])
         return out
 
     def distance(self, sim: Mapping[str, np.ndarray]) -> float:

@@ -157,6 +157,14 @@ def _shape(scenario: Scenario) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return doc, progs
 
 
+def shape_key(scenario: Scenario) -> str:
+    """Text equal for scenarios equal in what the blocks of a batch must share (:func:`_shape`,
+    programmes and their numbers' keys included): scenarios with equal keys are batchable."""
+    import json
+
+    return json.dumps(_shape(scenario), sort_keys=True, default=str)
+
+
 def reference(scenarios: Sequence[Scenario]) -> int:
     """The block whose scenario has every programme of the batch (the first with the most)."""
     n = [len(sc.programmes) for sc in scenarios]

@@ -112,6 +112,21 @@ def simulate_batch(scenarios: Sequence[Scenario], seeds: Sequence[int], *, recor
     return results
 
 
+def batch_groups(scenarios: Sequence[Scenario]) -> list[list[int]]:
+    """The indices of ``scenarios`` in groups that can each be blocks of one batched model
+    (:func:`~sim.engine.batch_state.check_batchable`): one group when they all can, else the
+    scenarios equal in everything a batch's blocks must share (e.g. a calibration that draws an
+    inflow's size per particle: one group per size), in their first index's order."""
+    from sim.engine.batch_state import shape_key
+
+    if _batchable(scenarios):
+        return [list(range(len(scenarios)))] if scenarios else []
+    groups: dict[str, list[int]] = {}
+    for i, sc in enumerate(scenarios):
+        groups.setdefault(shape_key(sc), []).append(i)
+    return list(groups.values())
+
+
 def _batch(scenarios: Sequence[Scenario], seeds: Sequence[int], record_events: bool | Sequence[bool],
            compiled: bool = True, summary: bool | Sequence[bool] = True,
            nets: Sequence[bool] | None = None) -> list[RunResult]:
