@@ -52,6 +52,21 @@ def test_replications_in_a_batch_equal_separate_runs(file: str) -> None:
         _assert_same(res, simulate(sc, seed), f"{file} seed {seed}")
 
 
+def test_a_batch_closes_and_ends_fas3_as_separate_runs_do() -> None:
+    """Umeå's guarantee stock (a quarter in Fas 3) run to mid-2018: Fas 3 closes to entrants in
+    February 2016 and its placements end in February 2018 in every block as in a run of its own."""
+    sc = load_scenario("scenarios/umea-insteget-baseline.yaml", ["population.cohort.size=300", "horizon_months=90"])
+    seeds = [3, 4]
+    results = simulate_batch([sc] * len(seeds), seeds)
+    for seed, res in zip(seeds, results, strict=True):
+        _assert_same(res, simulate(sc, seed), f"umea seed {seed}")
+    flows = results[0].tables["flows"]
+    ended = flows[(flows["from_stage"] == "fas3") & (flows["to_stage"] == "job") & (flows["month"] == "2018-02")]
+    assert ended["people"].sum() > 0  # (those still in Fas 3 go back to the guarantee then)
+    stocks = results[0].tables["stocks"]
+    assert stocks[(stocks["stage"] == "fas3") & (stocks["month"] >= "2018-03")]["people"].sum() == 0
+
+
 def _random_programmes(rng: np.random.Generator) -> list[dict]:
     coach = merge(PROGRAMME, {
         "referral_rate_per_month": float(rng.uniform(0.02, 0.4)),
