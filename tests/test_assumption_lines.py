@@ -186,3 +186,27 @@ def test_a_starred_line_is_the_headline_and_a_rate_that_changes_over_the_horizon
 
     line = next(a for a in ASSUMPTIONS if a.name == "activity_support_after_basic_sek_per_day")
     assert line.current(kept) == 365.0 and np.isnan(line.current(policy))
+
+
+def test_the_fas3_rates_line_is_the_headline_of_a_comparison_with_fas3_rates_kept(pair, comparison):
+    """The line of the exit rates after Fas 3 closed (re-runs with ``rules.fas3_rates_after_closure``
+    at 1) gives what comparing the scenarios with that rule gives; its 0 line, the scenario's own
+    value, is the headline itself; a scenario that ends before Fas 3 closed has no such line."""
+    base, policy = pair
+    lines = comparison.tables["assumption_lines"]
+    kept = {"rules.fas3_rates_after_closure": 1.0}
+    h = compare(with_values(base, kept), [with_values(policy, kept)], seed=2, replications=4, sensitivity=False,
+                bridge=False).headline
+    own = comparison.headline
+    for payer in ("municipality", "state", "society"):
+        def at(table: object, value: float | None = None, payer: str = payer) -> float:
+            t = table[(table["horizon_months"] == 60) & (table["payer"] == payer)]
+            if value is None:
+                return t[t["metric"] == "net_saving_discounted_sek"]["p50"].iloc[0]
+            return t[(t["assumption"] == "fas3_rates_after_closure") & (t["value"] == value)]["p50"].iloc[0]
+
+        assert at(lines, 1.0) == pytest.approx(at(h), rel=1e-9, abs=1e-3), payer
+        assert at(lines, 0.0) == pytest.approx(at(own), rel=1e-9, abs=1e-3), payer
+    early = compare(*(with_values(s, {"horizon_months": 36}) for s in (base,)), [with_values(policy,
+                    {"horizon_months": 36})], seed=2, replications=2, bridge=False).tables["assumption_lines"]
+    assert "fas3_rates_after_closure" not in set(early["assumption"])  # (2012-2014: Fas 3 still open)

@@ -325,7 +325,7 @@ def test_compare_writes_its_report_with_the_collector_paused_and_hands_what_it_m
 
     monkeypatch.setattr(comparison, "compare", fake_compare)
     monkeypatch.setattr(report, "render_report", render)
-    monkeypatch.setattr(runs, "_reruns", lambda args: 0)
+    monkeypatch.setattr(runs, "_reruns", lambda args, scenario: 0)
     base = ["compare", str(ROOT / "scenarios" / "sigtuna-resursjobb-baseline.yaml"),
             str(ROOT / "scenarios" / "sigtuna-resursjobb.yaml"), "-q"]
     was = gc.isenabled()

@@ -155,11 +155,40 @@ def test_the_day_limit_moves_people_into_fas3_only_while_it_takes_entrants(start
     assert (m.pop.stage[guarantee] == (Stage.FAS3 if into_fas3 else Stage.JOB)).all()
 
 
+@pytest.mark.parametrize(("kept", "leave"), [(0, True), (1, False)])
+def test_after_fas3_closed_people_past_the_limit_leave_at_the_guarantees_rates_or_at_fas3s(kept, leave):
+    """From February 2016 people in JOB past the day limit leave at JOB's exit rates, or, with
+    ``rules.fas3_rates_after_closure: 1`` (the assumption line's other value), at Fas 3's."""
+    scn = scenario([], population=_lone_person(initial_stages={"job": 1.0}, job_days_at_entry=[500, 500]),
+                   transitions={"job": {"work": 0.5}, "fas3": {"work": 0.0, "other": 0.0, "studies": 0.0}},
+                   start_month="2016-03", horizon_months=3, rules={"fas3_rates_after_closure": kept})
+    m = ProgrammeModel(scn, rng=1)
+    m.run()
+    worked = (m.pop.stage == Stage.WORK).sum()
+    assert (worked > 30) if leave else (worked == 0)
+
+
+def test_fas3_is_emptied_at_its_phase_out_rate_from_february_2016():
+    """From February 2016 a share ``rules.fas3_phaseout_per_month`` (5.7 %) of Fas 3's people goes
+    back to the guarantee each month: of 2,000 with no other exit, (1 - 0.057)^10 = 56 % are left
+    after ten months."""
+    pop = _lone_person(initial_stages={"fas3": 1.0}, fas3_days_at_entry=[500, 600])
+    pop["cohort"]["size"] = 2000
+    scn = scenario([], population=pop, transitions={"fas3": {"work": 0.0, "other": 0.0, "studies": 0.0,
+                                                             "subsidised": 0.0, "education": 0.0}},
+                   start_month="2016-02", horizon_months=10)
+    m = ProgrammeModel(scn, rng=4)
+    m.run()
+    left = (m.pop.stage == Stage.FAS3).mean()
+    assert 0.52 < left < 0.60, left
+
+
 def test_fas3_placements_end_in_february_2018_and_those_left_go_back_to_jobs():
     """Everyone still in Fas 3 when its placements end (February 2018) goes back to JOB that
     month, and nobody is in Fas 3 after."""
     scn = scenario([], population=_lone_person(initial_stages={"fas3": 1.0}, fas3_days_at_entry=[500, 600]),
-                   transitions={"fas3": {"work": 0.0, "other": 0.0}}, start_month="2017-10", horizon_months=8)
+                   transitions={"fas3": {"work": 0.0, "other": 0.0}}, start_month="2017-10", horizon_months=8,
+                   rules={"fas3_phaseout_per_month": 0.0})
     m = ProgrammeModel(scn, rng=1)
     m.run()
     ev = RunResult.from_model(m).events

@@ -488,6 +488,8 @@ def _person_hazards_with_min_max(i, stage, programme, in_guarantee, job_days, wo
     origin = (Stage.FAS3 if job_days[i] >= fas3_days else Stage.JOB) if in_guarantee[i] else Stage.OPEN
     p = int(programme[i])
     row = int(origin) if s == Stage.WAITING else (len(Stage) + prow + p if special and p >= 0 else s)
+    if s == Stage.JOB and job_days[i] >= fas3_days:  # (in JOB past the day limit: Fas 3's row)
+        row = int(Stage.FAS3)
     bw = stage_work[origin] if np.isnan(work_base[row]) else work_base[row]
     w = bw * work_mult[i] * duration[min(months_out_of_work[i], duration.size - 1)]
     since = months_since[i]

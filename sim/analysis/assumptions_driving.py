@@ -1,6 +1,6 @@
 """The assumptions that drive the answer, each as a sensitivity line of the headline.
 
-Four numbers decide much of who pays and who saves, and none is known well:
+Five numbers decide much of who pays and who saves, and none is known well:
 
 * **production value** of work, as a share of its wage cost (society's result is mostly this
   number): 0, 0.5 and 1;
@@ -8,6 +8,9 @@ Four numbers decide much of who pays and who saves, and none is known well:
   below the guaranteed tax capacity; 1 for a municipality the equalisation does not touch);
 * **a-kassa membership** at entry: the share who meet the membership condition for
   income-related unemployment insurance;
+* **exit rates after Fas 3 closed** (February 2016): people past the guarantee's 450 days leave
+  at the guarantee's (JOB's) rates by default, or at Fas 3's (``rules.fas3_rates_after_closure``);
+  no source gives them;
 * **activity support after UI of the basic amount** (people who met the work condition but
   were not fund members): the minimum of SFS 2008:61, 5 § (320 SEK a day, 365 from September
   2015), or 223 if only fund members get the 65 % after UI, as Försäkringskassan's page says:
@@ -18,8 +21,9 @@ Each line is the headline (every payer's discounted saving at each horizon from 
 programme's start) recomputed under common random numbers with the assumption at another
 value, in both the baseline and the scenario. The money rates change money but not what people
 do, so the same runs are posted again under the other rates (:meth:`LedgerBook.reposted`,
-exact and cheap); membership changes who is paid what after a job, so those lines re-run the
-replications with the same seeds.
+exact and cheap); membership changes who is paid what after a job, and the exit rates after Fas 3
+who leaves, so those lines re-run the replications with the same seeds (a value the scenario
+uses throughout, or an assumption that cannot change its runs, is its own runs).
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ from sim.runs.replications import Ensemble, Request, replicate_all
 from sim.runs.results import RunResult
 from sim.scenario.schema import Scenario
 
-__all__ = ["ASSUMPTIONS", "LINE_COLUMNS", "assumption_lines", "rerun_requests", "Assumption", "lines_text"]
+__all__ = ["ASSUMPTIONS", "LINE_COLUMNS", "assumption_lines", "rerun_requests", "rerun_values", "Assumption",
+           "lines_text"]
 
 LINE_COLUMNS = ("scenario", "assumption", "title", "value", "current", "horizon_months", "payer", "p10", "p50",
                 "p90")
@@ -53,6 +58,18 @@ class Assumption:
     values: tuple[float, ...]
     money_only: bool
     short: str = ""
+    #: the studio's step for its lever (None: 0.05 for a share, 1 SEK for an amount a day)
+    step: float | None = None
+
+    def matters(self, scenario: Scenario) -> bool:
+        """Whether the assumption can change a run of ``scenario``: the exit rates after Fas 3
+        closed only for a scenario whose horizon reaches past its closing (the others need no
+        re-runs: every line is their own runs)."""
+        if self.name != "fas3_rates_after_closure":
+            return True
+        closed = scenario.rules.fas3_open_to_entrants
+        end = scenario.start_month + scenario.horizon_months
+        return any(closed.at(m) == 0 for m in (scenario.start_month, *closed.change_months) if m < end)
 
     def current(self, scenario: Scenario) -> float:
         """The value the scenario uses from the programme's start to the horizon's end; NaN where
@@ -63,6 +80,8 @@ class Assumption:
             params += [p.production_value_share_of_wage_cost for p in scenario.programmes if p.kind == "subsidised_job"]
         elif hasattr(scenario.money, self.name):  # a money rate
             params = [getattr(scenario.money, self.name)]
+        elif hasattr(scenario.rules, self.name):  # a rule
+            params = [getattr(scenario.rules, self.name)]
         else:
             params = [scenario.population.composition.ui_member_share]
         start = programme_start(scenario)
@@ -78,6 +97,9 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
                (0.05, 0.5, 1.0), True, "tax kept (equalisation)"),
     Assumption("ui_member_share", "share who are a-kassa members at entry", (0.0, 0.5), False,
                "a-kassa members"),
+    Assumption("fas3_rates_after_closure",
+               "exit rates of people past the guarantee's 450 days once Fas 3 is closed (from February 2016; "
+               "0: the guarantee's, 1: Fas 3's)", (0.0, 1.0), False, "rates after Fas 3", step=1.0),
     Assumption("activity_support_after_basic_sek_per_day",
                "activity support after UI of the basic amount, SEK a day (the minimum: 320, 365 from September "
                "2015; or 223 if only fund members get the 65 %)", (223.0, 320.0, 365.0), True,
@@ -103,33 +125,51 @@ def _rerun_nets(r: RunResult, months: int) -> np.ndarray:
     return r.nets
 
 
-def _with_member_share(scenario: Scenario, value: float) -> Scenario:
-    """``scenario`` with the population entering at a-kassa membership ``value``: the cohort and an
-    inflow that inherits the share (an inflow that writes a share of its own keeps it, as with
-    any other path of the population's composition)."""
+def _with_value(scenario: Scenario, a: Assumption, value: float) -> Scenario:
+    """``scenario`` with assumption ``a`` (one that changes what people do) at ``value`` in every
+    month: the a-kassa membership of the cohort and of an inflow that inherits the share (an inflow
+    that writes a share of its own keeps it, as with any other path of the population's
+    composition), or a rule."""
     from sim.scenario.paths import with_values
 
-    out = with_values(scenario, {"population.composition.ui_member_share": value}, source="assumption line",
-                      status="assumed")
+    path = "population.composition.ui_member_share" if a.name == "ui_member_share" else f"rules.{a.name}"
+    out = with_values(scenario, {path: value}, source="assumption line", status="assumed")
     return out.model_copy(update={"name": scenario.name})
 
 
-def rerun_requests(baseline: Request, scenarios: Sequence[Request]) -> dict[tuple[int, float], Request]:
-    """The re-runs the lines of assumptions that change what people do need: for each such value,
-    the baseline's (key ``(-1, value)``, shared by every scenario's line) and each scenario's
-    (``(k, value)``), with the same seeds, without event logs and keeping only their nets by month
-    and payer (:func:`~sim.runs.replications.nets_only`: the lines read nothing else). Run them with the comparison's
-    own replications (:func:`~sim.runs.replications.replicate_all`, one batched model where they
-    fit) and pass the ensembles to :func:`assumption_lines`."""
-    out: dict[tuple[int, float], Request] = {}
+def _with_member_share(scenario: Scenario, value: float) -> Scenario:
+    """``scenario`` with the population entering at a-kassa membership ``value`` (:func:`_with_value`)."""
+    return _with_value(scenario, next(a for a in ASSUMPTIONS if a.name == "ui_member_share"), value)
+
+
+def rerun_requests(baseline: Request, scenarios: Sequence[Request]) -> dict[tuple[int, str, float], Request]:
+    """The re-runs the lines of assumptions that change what people do need: for each such
+    assumption and value, the baseline's (key ``(-1, name, value)``, shared by every scenario's
+    line) and each scenario's (``(k, name, value)``), with the same seeds, without event logs and
+    keeping only their nets by month and payer (:func:`~sim.runs.replications.nets_only`: the lines
+    read nothing else). A value the scenario already uses in every month needs none: its line is
+    the comparison's own runs. Run them with the comparison's own replications
+    (:func:`~sim.runs.replications.replicate_all`, one batched model where they fit) and pass the
+    ensembles to :func:`assumption_lines`."""
+    out: dict[tuple[int, str, float], Request] = {}
     for a in ASSUMPTIONS:
         if a.money_only:
             continue
         for value in a.values:
             for k, rq in enumerate((baseline, *scenarios), start=-1):
-                out[(k, value)] = Request(_with_member_share(rq.scenario, value), rq.seed, rq.replications, False,
-                                          rq.fixed_parameters, nets_only=True)
+                if a.current(rq.scenario) == value or not a.matters(rq.scenario):
+                    continue
+                out[(k, a.name, value)] = Request(_with_value(rq.scenario, a, value), rq.seed, rq.replications,
+                                                  False, rq.fixed_parameters, nets_only=True)
     return out
+
+
+def rerun_values(scenario: Scenario) -> int:
+    """How many values of the assumptions that change what people do ``scenario`` is re-run at
+    (:func:`rerun_requests` asks for one re-run of each replication per value; none for a value
+    it uses throughout)."""
+    return sum(a.current(scenario) != value and a.matters(scenario)
+               for a in ASSUMPTIONS if not a.money_only for value in a.values)
 
 
 def _request(ens: Ensemble) -> Request:
@@ -157,7 +197,7 @@ def _rows(label: str, a: Assumption, value: float, current: float, horizons: lis
 def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: Sequence[str], *,
                      workers: int = 1, progress: Callable[[int], None] | None = None,
                      store: str | Path | None = None,
-                     reruns: Mapping[tuple[int, float], Ensemble] | None = None) -> pd.DataFrame:
+                     reruns: Mapping[tuple[int, str, float], Ensemble] | None = None) -> pd.DataFrame:
     """Every scenario's headline under each value of each driving assumption (see the module);
     ``store``: where the re-runs are kept as they finish (see :func:`~sim.runs.replications.replicate`);
     ``reruns``: the re-runs of :func:`rerun_requests`, if already run (else they are run here,
@@ -167,7 +207,7 @@ def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: 
         reruns = dict(zip(asked, replicate_all(list(asked.values()), workers=workers, progress=progress,
                                                store=store), strict=True))
         if progress and len(scenarios) > 1:  # the baseline's re-runs serve every scenario's lines
-            progress(sum(len(e.seeds) for (k, _), e in reruns.items() if k < 0) * (len(scenarios) - 1))
+            progress(sum(len(e.seeds) for (k, _, _), e in reruns.items() if k < 0) * (len(scenarios) - 1))
     rows: list[tuple[object, ...]] = []
     base_nets: dict[tuple[str, float, int], np.ndarray] = {}  # the baseline's, worked out once for every scenario
     for index, (label, ens) in enumerate(zip(labels, scenarios, strict=True)):
@@ -177,6 +217,8 @@ def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: 
         horizons = [h for h in horizons_for(months - origin) if h in (12, 60)] or horizons_for(months - origin)
         disc = discount_factors(months, float(scn.money.discount_rate_per_year.at(start + origin)), origin)
         for a in ASSUMPTIONS:
+            if not a.matters(scn):  # (every value gives the scenario's own runs: no line)
+                continue
             current = a.current(scn)
             for value in a.values:
                 if a.money_only:
@@ -188,11 +230,11 @@ def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: 
                         base_nets[(a.name, value, months)] = np.stack([_reposted(r, a, value, months)
                                                                       for r in baseline.results])
                     sc = np.stack([_reposted(r, a, value, months) for r in ens.results])
-                else:
+                else:  # (a value the scenario uses throughout, or one that cannot change its runs: its own runs)
                     if (a.name, value, months) not in base_nets:
-                        base_nets[(a.name, value, months)] = np.stack([_rerun_nets(r, months)
-                                                                      for r in reruns[(-1, value)].results])
-                    sc = np.stack([_rerun_nets(r, months) for r in reruns[(index, value)].results])
+                        own = reruns.get((-1, a.name, value), baseline)
+                        base_nets[(a.name, value, months)] = np.stack([_rerun_nets(r, months) for r in own.results])
+                    sc = np.stack([_rerun_nets(r, months) for r in reruns.get((index, a.name, value), ens).results])
                 base = base_nets[(a.name, value, months)]
                 rows += _rows(label, a, value, current, horizons, origin, disc, base, sc)
     return pd.DataFrame(rows, columns=list(LINE_COLUMNS))

@@ -768,9 +768,11 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
             scenario with it can), they are; the assumption lines' re-runs likewise.
         progress: called with 1 per finished run; there are
             ``replications * (1 + len(scenarios))`` runs (e.g. pass ``tqdm(total=...).update``),
-            and with ``sensitivity`` ``replications * 2 * len(scenarios) * 2`` more (a baseline
-            and a scenario re-run per a-kassa value; the baseline's, run once, count for each
-            scenario).
+            and with ``sensitivity`` ``replications * (rerun_values(baseline) + rerun_values(s))``
+            more for each scenario ``s`` (a baseline and a scenario re-run per value of the
+            assumptions that change what people do:
+            :func:`~sim.analysis.assumptions_driving.rerun_values`; the baseline's, run once,
+            count for each scenario).
         sensitivity: add the assumption lines (the headline under other values of the
             assumptions that drive it; :mod:`sim.analysis.assumptions_driving`).
         bridge: add the payoff-style estimate and the bridge from it to the simulated one

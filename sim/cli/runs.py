@@ -200,11 +200,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     folder = Path(args.out) / f"compare-{name}" / _comparison_id(args, baseline, scenarios)
 
     def need() -> int:
-        reruns = _reruns(args)
         r = args.replications
         return (_REPORT_BYTES + _estimate(baseline, r, False)
                 + sum(_estimate(s, r, not args.no_bridge or bool(s.goals)) for s in scenarios)
-                + sum(_estimate(x, 0, False, kept=r * reruns) for s in scenarios for x in (baseline, s)))
+                + sum(_estimate(x, 0, False, kept=r * _reruns(args, x)) for s in scenarios for x in (baseline, s)))
 
     return _with_folders([folder], need, lambda: _compare(args, baseline, scenarios, folder))
 
@@ -233,11 +232,11 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _reruns(args: argparse.Namespace) -> int:
-    """Re-runs of every replication, per scenario, for the assumption lines that are not money only."""
-    from sim.analysis.assumptions_driving import ASSUMPTIONS
+def _reruns(args: argparse.Namespace, scenario: Any) -> int:
+    """Re-runs of every replication of ``scenario`` for the assumption lines that are not money only."""
+    from sim.analysis.assumptions_driving import rerun_values
 
-    return 0 if args.no_sensitivity else sum(len(a.values) for a in ASSUMPTIONS if not a.money_only)
+    return 0 if args.no_sensitivity else rerun_values(scenario)
 
 
 #: The report and its figures (measured: about 0.6 MB for the main job; rounded up).
@@ -273,7 +272,9 @@ def _compare(args: argparse.Namespace, baseline: Any, scenarios: list[Any], fold
 
     kept = ReplicationStore(partial_folder(folder))
     _note_resumed(args, kept, folder.parent.name)
-    total = args.replications * (1 + len(scenarios) + 2 * len(scenarios) * _reruns(args))
+    # (the baseline's re-runs count once for each scenario's lines: see compare's progress)
+    total = args.replications * (1 + len(scenarios) + sum(_reruns(args, s) + _reruns(args, baseline)
+                                                          for s in scenarios))
     with tqdm(total=total, desc="replications", unit="run", disable=args.quiet or None, file=sys.stderr,
               leave=False) as bar:
         comparison = compare(baseline, scenarios, seed=args.seed, replications=args.replications,

@@ -196,7 +196,7 @@ def exits(state: BatchState) -> None:
     pop = state.pop
     transition = state.streams.offsets("transition", state.t)
     destination = state.streams.offsets("destination", state.t)
-    fas3_days = np.float32(state.regime.fas3_entry_days)
+    fas3_days = np.float32(state.regime.fas3_rate_days)
     bounds = kept_bounds(state, (state.segments, state.duration), lambda: [stage_bounds(
         h.table, h.constant_total, h.work_base, h.lock_in, h.is_programme, h.stage_work, state.duration,
         state.prows[h.lo:h.hi], state.n_prog) for h in state.segments])

@@ -78,6 +78,8 @@ class Regime:
     job_entry_months: int
     fas3_open: bool  #: the day limit moves people into Fas 3 (to January 2016)
     fas3_runs: bool  #: Fas 3 placements run (to January 2018)
+    fas3_phaseout: float  #: the share of Fas 3's stock moved back to JOB this month
+    fas3_rates_kept: bool  #: people past the day limit keep Fas 3's exit rates after it closed
     money: SimpleNamespace  #: :class:`sim.scenario.rates.Money` resolved to plain numbers
     programme_money: ProgrammeMoney
     hazard_rows: HazardRows
@@ -87,6 +89,13 @@ class Regime:
         """Guarantee days after which a person is in Fas 3: the day limit while Fas 3 takes
         entrants, else never (infinity)."""
         return self.job_days_to_fas3 if self.fas3_open else float("inf")
+
+    @property
+    def fas3_rate_days(self) -> float:
+        """Guarantee days after which a person leaves at Fas 3's exit rates (in Fas 3, waiting from
+        the guarantee, or in JOB): the day limit while Fas 3 takes entrants or its rates are kept
+        after it closed (``rules.fas3_rates_after_closure``), else never (infinity)."""
+        return self.job_days_to_fas3 if self.fas3_open or self.fas3_rates_kept else float("inf")
 
 
 @dataclass(frozen=True)
@@ -183,6 +192,8 @@ def regime_at(scenario: Scenario, month: Month) -> Regime:
         job_entry_months=int(r.job_entry_after_months_registered.at(month)),
         fas3_open=bool(r.fas3_open_to_entrants.at(month)),
         fas3_runs=bool(r.fas3_placements_run.at(month)),
+        fas3_phaseout=float(r.fas3_phaseout_per_month.at(month)),
+        fas3_rates_kept=bool(r.fas3_rates_after_closure.at(month)),
         money=m,
         programme_money=_programme_money(scenario, month) if scenario.programmes else ProgrammeMoney.empty(),
         hazard_rows=_hazard_rows(base, progs),

@@ -188,17 +188,26 @@ def arrive(state: RunState, ids: np.ndarray) -> None:
     _apply(state, ids, dst)
 
 
+_IN_FAS3 = np.zeros(len(Stage), bool)
+_IN_FAS3[_FAS3] = True
+
+
 def end_fas3(state: RunState) -> None:
-    """Once Fas 3 placements no longer run (February 2018), everyone left in Fas 3 goes back to
-    the guarantee (JOB). Looked for once per set of parameters in force, not every month: with
-    the placements ended, nobody enters Fas 3 again (:class:`~sim.scenario.schema.Rules`)."""
+    """Fas 3 emptied back into the guarantee (JOB): while it is phased out, each month a share
+    ``rules.fas3_phaseout_per_month`` of its people (drawn from a stream of their own); once its
+    placements no longer run (February 2018), everyone left. The latter is looked for once per
+    set of parameters in force, not every month: with the placements ended, nobody enters Fas 3
+    again (:class:`~sim.scenario.schema.Rules`)."""
     r = state.regime
-    if r.fas3_runs or getattr(state, "_fas3_ended_under", None) is r:
+    if r.fas3_runs:
+        if r.fas3_phaseout > 0:
+            ids = state.select(_IN_FAS3)
+            move(state, ids[state.streams.uniform("fas3_phaseout", state.t, ids) < r.fas3_phaseout], _S.JOB)
+        return
+    if getattr(state, "_fas3_ended_under", None) is r:
         return
     state._fas3_ended_under = r  # type: ignore[attr-defined]
-    moves_to = np.zeros(len(Stage), bool)
-    moves_to[_FAS3] = True
-    move(state, state.select(moves_to), _S.JOB)
+    move(state, state.select(_IN_FAS3), _S.JOB)
 
 
 def refer(state: RunState, ids: np.ndarray, p: ProgrammeRegime) -> None:

@@ -48,7 +48,8 @@ LIMITATIONS = (
     "Social effects the programmes report (health, family life, pride, language) are not valued.",
     "Fas 3 took nobody new from February 2016 and its last placements ended in January 2018; after that, people "
     "past the guarantee's 450 days leave at the guarantee's own exit rates, scaled for their time out of work: "
-    "an assumption, since no source here gives the exit rates of the long-term unemployed after Fas 3 closed.",
+    "an assumption, since no source here gives the exit rates of the long-term unemployed after Fas 3 closed "
+    "(the lines of the assumptions show Fas 3's rates kept instead).",
 )
 _METRIC_ROWS = (
     ("programme_starts", "", "People starting the programme", "count"),

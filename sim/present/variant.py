@@ -249,6 +249,8 @@ def _assumption_paths(name: str, scenario: Scenario) -> list[tuple[str, Param]]:
         return [*paths, (f"money.{name}", scenario.money.production_value_share_of_wage_cost)]
     if hasattr(scenario.money, name):  # a money rate
         return [(f"money.{name}", getattr(scenario.money, name))]
+    if hasattr(scenario.rules, name):  # a rule
+        return [(f"rules.{name}", getattr(scenario.rules, name))]
     if name == "ui_member_share":
         return [(f"population.composition.{name}", scenario.population.composition.ui_member_share)]
     raise KeyError(name)
@@ -269,7 +271,7 @@ def assumption_levers(scenario: Scenario) -> list[Lever]:
         (path, param), *rest = _assumption_paths(a.name, scenario)
         label = a.title[0].upper() + a.title[1:]
         # shares move in 0..1; an amount a day from 0 to twice the line's largest value, by the krona
-        hi, step = (2 * max(a.values), 1.0) if a.name.endswith("_sek_per_day") else (1.0, 0.05)
+        hi, step = (2 * max(a.values), 1.0) if a.name.endswith("_sek_per_day") else (1.0, a.step or 0.05)
         out.append(Lever(path, label, float(param.at(month)), 0.0, hi, step, False, "assumption", True,
                          param.steps, tuple((q, r.steps, True) for q, r in rest)))
     return out

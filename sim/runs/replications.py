@@ -272,11 +272,11 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
         if together or len(requests) == 1:
             n = _run(items, todo, workers, finished, together)
             started = [n if any(jj == j for jj, _ in todo) else None for j in range(len(requests))]
-        else:  # scenarios that cannot share a model: each request's on its own
-            for j in range(len(requests)):
-                mine = [k for k, (jj, _) in enumerate(todo) if jj == j]
-                if mine:
-                    started[j] = _run([items[k] for k in mine], [todo[k] for k in mine], workers, finished)
+        else:  # scenarios that cannot all share a model: in groups that can (batch_groups)
+            for group in batch_groups([it[0] for it in items]):
+                n = _run([items[k] for k in group], [todo[k] for k in group], workers, finished, True)
+                for j in {todo[k][0] for k in group}:
+                    started[j] = n if started[j] is None else max(started[j], n)
     out = []
     for j, (rq, (seeds, _scenarios, draws, results, _keys)) in enumerate(zip(requests, plans, strict=True)):
         ens = Ensemble(rq.scenario, rq.seed, seeds, [results[i] for i in range(rq.replications)])

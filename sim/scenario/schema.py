@@ -328,6 +328,11 @@ class Rules(_Frozen):
     # activity support without a UI history still ends there.
     fas3_open_to_entrants: Share = Param(((None, 1.0), (2016 * 12 + 1, 0.0)))
     fas3_placements_run: Share = Param(((None, 1.0), (2018 * 12 + 1, 0.0)))
+    # each month, the share of Fas 3's stock moved back to the guarantee while it is emptied
+    fas3_phaseout_per_month: Rate = Param(((None, 0.0), (2016 * 12 + 1, 0.057)))
+    # 1: people past the day limit keep Fas 3's exit rates once it is closed (an assumption line's
+    # other value); 0: they leave at the guarantee's (JOB's) rates
+    fas3_rates_after_closure: Share = Param.constant(0.0)
     work_condition_months: StrictInt = Field(6, ge=1, le=12)  # within the last 12 months
     # 12 months of a-kassa membership for income-related UI; from March 2020 each month counted as
     # four (DOMAIN D1: 3 months from 2020)
@@ -336,7 +341,7 @@ class Rules(_Frozen):
 
     @model_validator(mode="after")
     def _fas3_switches(self) -> Rules:
-        for name in ("fas3_open_to_entrants", "fas3_placements_run"):
+        for name in ("fas3_open_to_entrants", "fas3_placements_run", "fas3_rates_after_closure"):
             bad = [v for _, v in getattr(self, name).steps if v not in (0.0, 1.0)]
             if bad:
                 raise FieldError(f"expected 1 (yes) or 0 (no) in every month, got {bad[0]:g}", name)

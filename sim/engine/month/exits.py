@@ -72,6 +72,8 @@ def person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studi
     own = _N_STAGES + prow + p  # (row of the person's programme)
     programme_row = own if special & (p >= 0) else s
     row = origin if s == _WAITING else programme_row
+    # in JOB past the day limit (only once Fas 3 is closed, with its rates kept): Fas 3's row
+    row = _I_FAS3 if (s == _I_JOB) & (job_days[i] >= fas3_days) else row
     # Lookups take unsigned indices (all are >= 0): numba then skips the wrap-around of
     # negative indices on each (~10 % of the pass, measured).
     r = np.uint64(row)
@@ -108,10 +110,10 @@ def stage_bounds(table: np.ndarray, constant_total: np.ndarray, work_base: np.nd
     (whose programme rows start at ``prows[b]``) and stage: ``out[b, 0..3, stage]``.
 
     A person of stage ``s`` may be on any of the rows it can be on (a waiting person on the
-    open, JOB or Fas 3 row; a programme stage on its own row or any of the block's programme
-    rows; every other stage on its own). For those rows: ``out[b, 0]`` the largest constant
-    part, ``out[b, 1]`` the largest work base (x lock-in on a programme row, x the largest
-    duration factor), ``out[b, 2]`` the largest studies base and ``out[b, 3]`` the largest
+    open, JOB or Fas 3 row; a person in JOB on the JOB or Fas 3 row; a programme stage on its own
+    row or any of the block's programme rows; every other stage on its own). For those rows:
+    ``out[b, 0]`` the largest constant part, ``out[b, 1]`` the largest work base (x lock-in on a
+    programme row, x the largest duration factor), ``out[b, 2]`` the largest studies base and ``out[b, 3]`` the largest
     dropout base (negative parts count as 0, as in :func:`person_hazards`). A person's total is
     then at most ``out[0] + out[1] x work_mult x max(effect_at_exit, 1) x max(motivation, 1) +
     out[2] x studies_mult + out[3] / max(motivation, 0.05)`` (:func:`hazard_bound`). A NaN (a
@@ -126,6 +128,7 @@ def stage_bounds(table: np.ndarray, constant_total: np.ndarray, work_base: np.nd
     stages = np.zeros((4, _N_STAGES))
     stages[:, :_OTHER] = parts[:_OTHER].T
     stages[:, _WAITING] = parts[origins].max(axis=0)
+    stages[:, _I_JOB] = parts[[_I_JOB, _I_FAS3]].max(axis=0)  # (JOB past the day limit: Fas 3's row)
     out = np.repeat(stages[None], prows.size, axis=0)
     if n_prog:
         rows = _N_STAGES + prows[:, None] + np.arange(n_prog)
@@ -257,7 +260,7 @@ def step(state: RunState) -> None:
         hazard_pass, pop.stage, state.moved, pop.programme, pop.in_guarantee, pop.job_days, state.work_mult,
         state.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
         pop.effect_at_exit, pop.motivation, hr.table, hr.constant_total, hr.work_base, hr.lock_in,
-        hr.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.fas3_entry_days),
+        hr.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.fas3_rate_days),
         np.array([state.streams.base("transition", state.t)]), np.array([state.streams.base("destination", state.t)]),
         state.first, _ONE_BLOCK, kept_bounds(state, (hr, state.stage_work, state.duration), lambda: stage_bounds(
             hr.table, hr.constant_total, hr.work_base, hr.lock_in, hr.is_programme, state.stage_work, state.duration,
