@@ -167,7 +167,7 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
                         help="name of the output folder outputs/compare-NAME/<run-id>/ (default: the scenarios')")
     parser.add_argument("--no-sensitivity", action="store_true",
                         help="leave out the sensitivity lines of the driving assumptions (they re-run the "
-                             "replications for a-kassa membership)")
+                             "replications for a-kassa membership and the exit rates after Fas 3)")
     parser.add_argument("--no-bridge", action="store_true",
                         help="leave out the payoff-style estimate and the bridge to the simulated one")
     _ensemble_arguments(parser)
