@@ -207,6 +207,7 @@ def test_the_fas3_rates_line_is_the_headline_of_a_comparison_with_fas3_rates_kep
 
         assert at(lines, 1.0) == pytest.approx(at(h), rel=1e-9, abs=1e-3), payer
         assert at(lines, 0.0) == pytest.approx(at(own), rel=1e-9, abs=1e-3), payer
-    early = compare(*(with_values(s, {"horizon_months": 36}) for s in (base,)), [with_values(policy,
-                    {"horizon_months": 36})], seed=2, replications=2, bridge=False).tables["assumption_lines"]
+    short = {"horizon_months": 36}
+    early = compare(with_values(base, short), [with_values(policy, short)], seed=2, replications=2,
+                    bridge=False).tables["assumption_lines"]
     assert "fas3_rates_after_closure" not in set(early["assumption"])  # (2012-2014: Fas 3 still open)

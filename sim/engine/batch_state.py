@@ -20,7 +20,7 @@ from sim.accounts.jit import kernel, run
 from sim.engine.batch_records import BatchRecorder
 from sim.engine.capacity import OverspendError
 from sim.engine.hazards import decay_table, duration_factor, regrouped, static_multipliers
-from sim.engine.in_force import ProgrammeRegime, Regime, fas3_stock_days, reform_months, regime_at
+from sim.engine.in_force import ProgrammeRegime, Regime, reform_months, regime_at
 from sim.engine.population import (
     Population,
     ResourceError,
@@ -645,7 +645,7 @@ def _synthesise(state: BatchState, one: int) -> Population:
     spec, start, horizon = state.spec.population, state.start, state.horizon
     r = state.regime
     guarantee = (float(r.job_entry_months), float(state.spec.rules.benefit_days_per_month),
-                 fas3_stock_days(r))
+                 float(r.fas3_stock_days))
     wage = r.money.previous_wage_sek_per_month
     if spec.inflow is not None and spec.inflow.composition is not None:
         pops = [synthesise(sc.population, start, horizon, Streams(s), wage, guarantee=guarantee)

@@ -23,7 +23,7 @@ from sim.scenario.schema import Programme, Scenario
 from sim.scenario.stages import Stage
 
 __all__ = ["Regime", "ProgrammeRegime", "HazardRows", "regime_at", "reform_months", "DROPOUT", "N_DEST",
-           "destination_code", "DESTINATION_NAMES", "resolve_money", "fas3_stock_days"]
+           "destination_code", "DESTINATION_NAMES", "resolve_money"]
 
 #: Destination code for leaving a programme or queue back to unemployment.
 DROPOUT = len(Stage)  # 12; stage codes are 0..11
@@ -91,6 +91,13 @@ class Regime:
         return self.job_days_to_fas3 if self.fas3_open else float("inf")
 
     @property
+    def fas3_stock_days(self) -> float:
+        """Guarantee days after which a person of the population drawn at the start is in Fas 3:
+        the day limit while its placements run (those placed before February 2016 kept theirs to
+        2018), else never (infinity)."""
+        return self.job_days_to_fas3 if self.fas3_runs else float("inf")
+
+    @property
     def fas3_rate_days(self) -> float:
         """Guarantee days after which a person leaves at Fas 3's exit rates (in Fas 3, waiting from
         the guarantee, or in JOB): the day limit while Fas 3 takes entrants or its rates are kept
@@ -112,13 +119,6 @@ class HazardRows:
     work_base: np.ndarray  #: float64[rows]: base work hazard; NaN = the origin stage's
     lock_in: np.ndarray  #: float64[rows]: 1 for stages, the lock-in ratio for programmes
     is_programme: np.ndarray  #: bool[rows]
-
-
-def fas3_stock_days(regime: Regime) -> float:
-    """Guarantee days after which a person of the population drawn at the start is in Fas 3: the
-    day limit while its placements run (those placed before February 2016 kept theirs to 2018),
-    else never (infinity)."""
-    return float(regime.job_days_to_fas3) if regime.fas3_runs else float("inf")
 
 
 def resolve_money(money: Money, month: Month) -> SimpleNamespace:

@@ -21,7 +21,7 @@ import numpy as np
 from sim.accounts.jit import kernel, run
 from sim.engine.capacity import Budget, Slots
 from sim.engine.hazards import decay_table, duration_factor, regrouped, static_multipliers
-from sim.engine.in_force import ProgrammeRegime, Regime, fas3_stock_days, regime_at
+from sim.engine.in_force import ProgrammeRegime, Regime, regime_at
 from sim.engine.population import Population, check_fits, synthesise
 from sim.engine.recorder import Recorder
 from sim.engine.streams import Streams
@@ -225,7 +225,7 @@ class RunState(WaitingLists):
         self.pop: Population = synthesise(
             scenario.population, self.start, self.horizon, self.streams, self.regime.money.previous_wage_sek_per_month,
             guarantee=(float(self.regime.job_entry_months), float(scenario.rules.benefit_days_per_month),
-                       fas3_stock_days(self.regime)))
+                       float(self.regime.fas3_stock_days)))
         self.ids = np.arange(len(self.pop), dtype=np.int64)
         #: where blocks of people start and end (one block here; see :mod:`sim.engine.batch`)
         self.first = np.array([0, len(self.pop)], np.int64)
