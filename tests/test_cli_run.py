@@ -148,7 +148,7 @@ def test_a_compare_folder_is_all_or_nothing_report_included(tmp_path, monkeypatc
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("pandas.DataFrame.to_csv", broken)
+    monkeypatch.setattr("pyarrow.csv.write_csv", broken)
     with pytest.raises(OSError):
         c.save(out, extra={"report.html": "<p>new</p>"})
     assert (out / "report.html").read_text() == "<p>old</p>"

@@ -531,7 +531,7 @@ class Comparison:
 
     # ------------------------------------------------------------------ saving
     def save(self, out_dir: str | Path, extra: Mapping[str, str] | None = None, *, text: str | None = None) -> Path:
-        """Write every table as Parquet and CSV, ``comparison.json``, ``summary.txt`` and the
+        """Write every table as Parquet and CSV (:func:`write_table`), ``comparison.json``, ``summary.txt`` and the
         ``extra`` text files (name -> content, e.g. the report), all or nothing.
 
         ``text`` is :meth:`to_text` when the caller already has it (the command line prints it
@@ -542,9 +542,7 @@ class Comparison:
         summary = self.to_text() if text is None else text
         with atomic_dir(path) as tmp:
             for name in TABLES:
-                df = self.tables[name]
-                df.to_parquet(tmp / f"{name}.parquet", index=False)
-                df.to_csv(tmp / f"{name}.csv", index=False)
+                write_table(self.tables[name], tmp / name)
             (tmp / "comparison.json").write_text(json.dumps(self.meta, indent=2, sort_keys=True) + "\n")
             (tmp / "summary.txt").write_text(summary + "\n")
             for name, text in (extra or {}).items():
@@ -591,6 +589,21 @@ class Comparison:
                           f"+ = the payer is better off with the first)"]
             lines += _table(pairs[pairs["scenario"] == label], payback=False)
         return "\n".join(lines)
+
+
+def write_table(df: pd.DataFrame, stem: Path) -> None:
+    """Write ``df`` as ``stem.parquet`` and ``stem.csv`` (without its index), both from one Arrow
+    table. The CSV is written by Arrow's writer: ~8x less CPU than pandas' for the money table
+    (~0.12 CPU-s of the main job), the same values when read back, except that a float column
+    whose values are all whole numbers reads back as integers (Arrow writes ``200``, pandas
+    ``200.0``); strings are quoted only where they need it, missing values are empty."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(table, stem.with_suffix(".parquet"))
+    pa_csv.write_csv(table, stem.with_suffix(".csv"), pa_csv.WriteOptions(quoting_style="needed"))
 
 
 def _bridge_text(bridge: pd.DataFrame, label: str) -> list[str]:
