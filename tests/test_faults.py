@@ -38,14 +38,14 @@ ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 #: the folder being written, after every replication is done).
 WHILE_WRITING = """
 import os, signal, sys
-import pandas as pd
-write, calls = pd.DataFrame.to_parquet, []
-def to_parquet(self, *args, **kwargs):
+import pyarrow.parquet as pq
+write, calls = pq.write_table, []
+def write_table(*args, **kwargs):
     calls.append(1)
     if len(calls) == 3:
         os.kill(os.getpid(), signal.SIGINT)
-    return write(self, *args, **kwargs)
-pd.DataFrame.to_parquet = to_parquet
+    return write(*args, **kwargs)
+pq.write_table = write_table  # (pandas' to_parquet calls it too)
 from sim.__main__ import entry
 sys.exit(entry())
 """
