@@ -17,6 +17,7 @@ from sim.engine.streams import Streams
 from sim.runs.replications import replicate, simulate, simulate_batch
 from sim.runs.results import RunResult
 from sim.scenario.load import load_scenario
+from sim.scenario.stages import Stage
 
 
 def _assert_same(batched: RunResult, separate: RunResult, label: str) -> None:
@@ -110,7 +111,7 @@ def test_blocks_with_their_own_programme_numbers_equal_separate_runs(compiled: b
 
 def test_blocks_with_their_own_national_draws_equal_separate_runs() -> None:
     """The national values a calibration draws per replication (transition rates, employability's
-    spread) may differ from block to block; neighbouring blocks that share the rates share a pass."""
+    spread) may differ from block to block; blocks with the same rates share their hazard rows."""
     rng = np.random.default_rng(5)
     sets = []
     for k in range(5):
@@ -126,7 +127,8 @@ def test_blocks_with_their_own_national_draws_equal_separate_runs() -> None:
                                ["horizon_months=40", *(f"{k}={v}" for k, v in vs.items())]) for vs in sets]
     seeds = [3, 3, 8, 21, 3]
     model = BatchModel(scenarios, seeds)
-    assert [(h.lo, h.hi) for h in model.state.segments] == [(0, 1), (1, 3), (3, 4), (4, 5)]
+    # blocks with the same rates share their stage rows: 0 and 3, 1 and 2
+    assert (model.state.hazard.srows // len(Stage)).tolist() == [0, 1, 1, 0, 2]
     model.run()
     for b, (sc, seed) in enumerate(zip(scenarios, seeds, strict=True)):
         _assert_same(RunResult.from_model(model.block(b)), simulate(sc, seed), f"block {b}")

@@ -351,11 +351,13 @@ def _random_hazard_inputs(seed: int, people: int, n_prog: int, blocks: int, extr
 
     rng = np.random.default_rng(seed)
     ns = len(Stage)
-    rows = ns + blocks * n_prog
+    sets = int(rng.integers(1, blocks + 1))  # sets of stage rows (transition rates), shared by blocks at random
+    prog0 = sets * ns
+    rows = prog0 + blocks * n_prog
     scale = 0.6 if extreme else 0.05
     table = rng.random((rows, N_DEST)) * scale * (rng.random((rows, N_DEST)) < 0.7)
     work_base = np.where(rng.random(rows) < 0.3, np.nan, rng.random(rows) * scale)
-    is_programme = np.arange(rows) >= ns
+    is_programme = np.arange(rows) >= prog0
     lock_in = np.where(is_programme, rng.random(rows) * 2, 1.0)
     stage = rng.integers(0, ns, people).astype(np.uint8)
     programme = np.where(rng.random(people) < 0.7, rng.integers(0, max(n_prog, 1), people), -1).astype(np.int8)
@@ -375,7 +377,7 @@ def _random_hazard_inputs(seed: int, people: int, n_prog: int, blocks: int, extr
         motivation=(rng.random(people) * (1.2 if extreme else 0.3) + (0.0 if extreme else 0.8)).astype(f32),
         table=table, constant_total=table.sum(axis=1) - table[:, [Stage.WORK, Stage.STUDIES]].sum(axis=1),
         work_base=work_base, lock_in=lock_in, is_programme=is_programme,
-        stage_work=rng.random(ns) * scale,
+        stage_work=rng.random(prog0) * scale,
         duration=np.exp(np.linspace(0, 1, 121) * rng.normal()).astype(f32),  # falling or rising
         decay=np.exp(-np.arange(80, dtype=f32)[None, :] / (1 + 10 * rng.random((max(blocks * n_prog, 1), 1))))
         .astype(f32),
@@ -383,12 +385,15 @@ def _random_hazard_inputs(seed: int, people: int, n_prog: int, blocks: int, extr
         transition=rng.integers(0, 2**63, blocks).astype(np.uint64),
         destination=rng.integers(0, 2**63, blocks).astype(np.uint64),
         first=np.concatenate([[0], first, [people]]).astype(np.int64),
-        prows=(np.arange(blocks) * n_prog).astype(np.int64), n_prog=n_prog)
+        prows=(np.arange(blocks) * n_prog).astype(np.int64), srows=rng.integers(0, sets, blocks) * ns,
+        prog0=np.int64(prog0), n_prog=n_prog)
 
 
 _HAZARD_ARGS = ("stage", "programme", "in_guarantee", "job_days", "work_mult", "studies_mult", "months_out_of_work",
                 "months_since", "last_programme", "effect_at_exit", "motivation", "table", "constant_total",
                 "work_base", "lock_in", "is_programme", "stage_work", "duration", "decay", "fas3_days")
+_BOUND_ARGS = ("table", "constant_total", "work_base", "lock_in", "is_programme", "stage_work", "duration", "srows",
+               "prog0", "prows")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -400,12 +405,11 @@ def test_hazard_bound_is_never_below_a_persons_total_hazard(seed, people, n_prog
     from sim.engine.month.exits import hazard_bound, person_hazards, stage_bounds
 
     a = _random_hazard_inputs(seed, people, n_prog, blocks, extreme)
-    bounds = stage_bounds(*(a[k] for k in ("table", "constant_total", "work_base", "lock_in", "is_programme",
-                                           "stage_work", "duration", "prows")), n_prog)
+    bounds = stage_bounds(*(a[k] for k in _BOUND_ARGS), n_prog)
     checked = 0
     for b in range(blocks):
         for i in range(a["first"][b], a["first"][b + 1]):
-            total = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), a["prows"][b])[-1]
+            total = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), a["srows"][b], a["prog0"], a["prows"][b])[-1]
             most = hazard_bound(i, a["stage"], a["work_mult"], a["studies_mult"], a["effect_at_exit"],
                                 a["motivation"], bounds[b])
             if a["stage"][i] >= Stage.OTHER:
@@ -435,7 +439,8 @@ def test_hazard_pass_leavers_are_those_whose_draw_is_below_their_hazard(seed, pe
         for i in range(a["first"][b], a["first"][b + 1]):
             if a["stage"][i] >= Stage.OTHER or a["moved"][i]:
                 continue
-            row, w, s, d, total = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), a["prows"][b])
+            row, w, s, d, total = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), a["srows"][b], a["prog0"],
+                                                 a["prows"][b])
             with np.errstate(over="ignore"):
                 u = draw(a["transition"][b], i)
             if not (u < total and u < leave_probability(total)):
@@ -446,9 +451,9 @@ def test_hazard_pass_leavers_are_those_whose_draw_is_below_their_hazard(seed, pe
                 cut = draw(a["destination"][b], i) * haz.sum()
             ids.append(i)
             dest.append(min(int((np.cumsum(haz) <= cut).sum()), haz.size - 1))
-            rows.append(row - (a["prows"][b] if row >= len(Stage) else 0))
-    a["bounds"] = stage_bounds(*(a[k] for k in ("table", "constant_total", "work_base", "lock_in", "is_programme",
-                                                "stage_work", "duration", "prows")), a.pop("n_prog"))
+            # (a stage's code, or len(Stage) + p, as in a run of one block)
+            rows.append(row - a["srows"][b] if row < a["prog0"] else row - a["prog0"] - a["prows"][b] + len(Stage))
+    a["bounds"] = stage_bounds(*(a[k] for k in _BOUND_ARGS), a.pop("n_prog"))
     for compiled in (False, True):
         got = run(hazard_pass, compiled, *a.values())
         np.testing.assert_array_equal(got[0], ids)
@@ -467,8 +472,7 @@ def test_hazard_pass_is_the_same_whatever_its_chunks(blocks: int) -> None:
     from sim.engine.month.exits import hazard_pass, stage_bounds
 
     a = _random_hazard_inputs(11, 20_000, 2, blocks, False)
-    a["bounds"] = stage_bounds(*(a[k] for k in ("table", "constant_total", "work_base", "lock_in", "is_programme",
-                                                "stage_work", "duration", "prows")), a.pop("n_prog"))
+    a["bounds"] = stage_bounds(*(a[k] for k in _BOUND_ARGS), a.pop("n_prog"))
     got = run(hazard_pass, True, *a.values())
     with mock.patch.object(exits, "_CHUNK", 7):
         want = run(hazard_pass, False, *a.values())
@@ -515,6 +519,6 @@ def test_person_hazards_choose_as_min_and_max_do(seed, people, n_prog, extreme) 
 
     a = _random_hazard_inputs(seed, people, n_prog, 1, extreme)
     for i in range(people):
-        got = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), 0)
+        got = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), 0, a["prog0"], 0)
         want = _person_hazards_with_min_max(i, *(a[k] for k in _HAZARD_ARGS), 0)
         assert [np.float64(x).tobytes() for x in got] == [np.float64(x).tobytes() for x in want], (i, got, want)

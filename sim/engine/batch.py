@@ -29,8 +29,9 @@ without the programme beside the scenario with it): in that block the others are
 places, no referrals, no staff costs), and its records are of its own programmes only. So the
 replications of a comparison's baseline and scenarios, and of their assumption lines, run as
 blocks of one model. Each block may keep its event log or not (``record_events`` per block).
-Transition rates are the hazard table's stage rows: neighbouring blocks with the same rates share
-one hazard pass (:class:`~sim.engine.batch_state.HazardSegment`). It may import everything the ordinary model
+Transition rates are the hazard table's stage rows: every block's are in one table, blocks with
+the same rates sharing theirs, and one hazard pass a month goes over every block
+(:class:`~sim.engine.batch_state.BatchHazardRows`). It may import everything the ordinary model
 does; nothing in the engine imports it.
 """
 

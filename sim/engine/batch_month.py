@@ -192,22 +192,18 @@ def forced(state: BatchState) -> None:
 
 def exits(state: BatchState) -> None:
     """Sub-step 5: competing-risk exits, every block's hazard rows and draws its own (one pass
-    per run of neighbouring blocks with the same transition rates)."""
-    pop = state.pop
-    transition = state.streams.offsets("transition", state.t)
-    destination = state.streams.offsets("destination", state.t)
-    fas3_days = np.float32(state.regime.fas3_rate_days)
-    bounds = kept_bounds(state, (state.segments, state.duration), lambda: [stage_bounds(
-        h.table, h.constant_total, h.work_base, h.lock_in, h.is_programme, h.stage_work, state.duration,
-        state.prows[h.lo:h.hi], state.n_prog) for h in state.segments])
-    parts = [state.run(
+    over every block: :class:`~sim.engine.batch_state.BatchHazardRows`)."""
+    pop, h = state.pop, state.hazard
+    bounds = kept_bounds(state, (h, state.duration), lambda: stage_bounds(
+        h.table, h.constant_total, h.work_base, h.lock_in, h.is_programme, h.stage_work, state.duration, h.srows,
+        h.prog0, state.prows, state.n_prog))
+    leavers, dest, lrow = state.run(
         hazard_pass, pop.stage, state.moved, pop.programme, pop.in_guarantee, pop.job_days, state.work_mult,
         state.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
         pop.effect_at_exit, pop.motivation, h.table, h.constant_total, h.work_base, h.lock_in, h.is_programme,
-        h.stage_work, state.duration, state.decay, fas3_days, transition[h.lo:h.hi], destination[h.lo:h.hi],
-        state.first[h.lo:h.hi + 1], state.prows[h.lo:h.hi], bound)
-        for h, bound in zip(state.segments, bounds, strict=True)]
-    leavers, dest, lrow = parts[0] if len(parts) == 1 else (np.concatenate(x) for x in zip(*parts, strict=True))
+        h.stage_work, state.duration, state.decay, np.float32(state.regime.fas3_rate_days),
+        state.streams.offsets("transition", state.t), state.streams.offsets("destination", state.t), state.first,
+        state.prows, h.srows, h.prog0, bounds)
     if leavers.size == 0:
         return
     in_prog = lrow >= _NS

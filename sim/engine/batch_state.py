@@ -300,19 +300,21 @@ def _money_key(r: Regime) -> object:
 
 
 @dataclass(frozen=True)
-class HazardSegment:
-    """The hazard rows of blocks ``lo .. hi - 1``, which share their stages' rows (transition
-    rates): those stage rows, then every block's programme rows (the arrays of
-    :func:`~sim.engine.month.exits.hazard_pass`)."""
+class BatchHazardRows:
+    """Every block's hazard rows in one table (the arrays of
+    :func:`~sim.engine.month.exits.hazard_pass`, one pass over every block): the stage rows of each
+    distinct set of transition rates (``len(Stage)`` rows each; blocks with the same rates share
+    theirs), then every block's programme rows, from row ``prog0``. Block ``b``'s stage rows start
+    at ``srows[b]``; its programme rows at ``prog0 + prows[b]``."""
 
-    lo: int
-    hi: int
     table: np.ndarray
     constant_total: np.ndarray
     work_base: np.ndarray
     lock_in: np.ndarray
     is_programme: np.ndarray
-    stage_work: np.ndarray
+    stage_work: np.ndarray  #: each set's stage work rates (``len(Stage)`` a set, as the table's)
+    srows: np.ndarray
+    prog0: np.int64
 
 
 class BatchState(WaitingLists):
@@ -322,7 +324,7 @@ class BatchState(WaitingLists):
     ``regime`` is the reference block's (:func:`reference`, the one with every programme): the
     values every block shares (rules, money rates) and the list of programmes are read from it;
     programme values are read per block from :attr:`values`, the hazard rows from
-    :attr:`segments` (blocks next to each other with the same transition rates share one). The
+    :attr:`hazard` (one table: blocks with the same transition rates share their stage rows). The
     spread of employability is each person's, drawn with them (:func:`_synthesise`).
     """
 
@@ -495,19 +497,20 @@ class BatchState(WaitingLists):
         rows = [[np.concatenate([getattr(r.hazard_rows, f)[_NS:], getattr(full, f)[_NS + len(ps):]])
                  for r, ps in zip(distinct, progs, strict=True)] for f in fields]
         prog = [np.stack(rs)[inv].reshape(nb * npg, *rs[0].shape[1:]) for rs in rows]
-        self.segments: list[HazardSegment] = []
-        lo = 0
-        for b in range(1, nb + 1):
-            if b < nb and (self.regimes[b].base is self.regimes[lo].base
-                           or np.array_equal(self.regimes[b].base, self.regimes[lo].base)):
-                continue
-            hr = self.regimes[lo].hazard_rows
-            self.segments.append(HazardSegment(
-                lo, b, _readonly(np.vstack([hr.table[:_NS], prog[0]])),
-                *(np.concatenate([getattr(hr, f)[:_NS], arr]) for f, arr in
-                  zip(("constant_total", "work_base", "lock_in", "is_programme"), prog[1:], strict=True)),
-                np.ascontiguousarray(self.regimes[lo].base[:, _S.WORK])))
-            lo = b
+        sets: dict[bytes, int] = {}  # each distinct set of transition rates: its place
+        stage_regimes: list[Regime] = []
+        srows = np.empty(nb, np.int64)
+        for b, r in enumerate(self.regimes):
+            k = sets.setdefault(r.base.tobytes(), len(sets))
+            if k == len(stage_regimes):
+                stage_regimes.append(r)
+            srows[b] = k * _NS
+        stage_rows = [r.hazard_rows for r in stage_regimes]
+        self.hazard = BatchHazardRows(
+            _readonly(np.vstack([hr.table[:_NS] for hr in stage_rows] + [prog[0]])),
+            *(np.concatenate([getattr(hr, f)[:_NS] for hr in stage_rows] + [arr]) for f, arr in
+              zip(("constant_total", "work_base", "lock_in", "is_programme"), prog[1:], strict=True)),
+            np.concatenate([r.base[:, _S.WORK] for r in stage_regimes]), srows, np.int64(len(stage_regimes) * _NS))
         fade = np.ones(max(nb * npg, 1), np.float32)
         fade[: nb * npg] = self.values["fade_months"].reshape(-1)
         distinct_fade, at = np.unique(fade, return_inverse=True)  # (a row of exponentials per value)

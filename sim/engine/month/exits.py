@@ -31,7 +31,8 @@ _N_STAGES = len(Stage)
 _DROPOUT = DROPOUT
 _U_STUDIES, _U_DROPOUT = np.uint64(_STUDIES), np.uint64(DROPOUT)
 _NEVER = 30000  # months since a programme: never been in one
-_ONE_BLOCK = np.zeros(1, np.int64)  # an ordinary run is one block whose programme rows start at 0
+_ONE_BLOCK = np.zeros(1, np.int64)  # an ordinary run is one block whose stage and programme rows start at 0
+_PROG0 = np.int64(_N_STAGES)  # an ordinary run's table: its stage rows, then its programme rows
 _CHUNK = 4096  # people the hazard pass bounds before working out the hazards of those flagged
 _SLACK = 1.0 + 1e-6  # a hazard bound's margin for rounding (float32 factors: ~1e-7 each)
 #: below ``H - H**2 / 2`` (at most ``1 - exp(-H)``) by this margin, a draw leaves whatever the
@@ -43,12 +44,16 @@ _SURE = 1.0 - 1e-12
 def person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studies_mult,  # noqa: ANN001, ANN201
                    months_out_of_work, months_since, last_programme, effect_at_exit, motivation,
                    table, constant_total, work_base, lock_in, is_programme, stage_work, duration, decay,
-                   fas3_days, prow):
+                   fas3_days, srow, prog0, prow):
     """Person ``i``'s hazard row, scaled work, studies and dropout hazards, and total hazard.
 
-    ``prow`` is where the person's block's programme rows start (0 in a run of one block; see
-    :mod:`sim.engine.batch`): programme ``p``'s row is ``len(Stage) + prow + p`` and its decay
-    row ``prow + p``. The row returned is the table's row.
+    The table holds stage rows, then programme rows from ``prog0`` (``len(Stage)`` in a run of
+    one block). ``srow`` is where the person's block's stage rows start (0 in a run of one
+    block; a batch's blocks with other transition rates have their own: see
+    :mod:`sim.engine.batch`): stage ``s``'s row is ``srow + s``, and its work rate
+    ``stage_work[srow + s]``. ``prow`` is where the block's programme rows start among the
+    programme rows (0 in a run of one block): programme ``p``'s row is ``prog0 + prow + p`` and
+    its decay row ``prow + p``. The row returned is the table's row.
 
     work = base x attributes and latent type x duration x after-effect (x lock-in x
     motivation in a programme); dropout = base / motivation (floored at 0.05). Written
@@ -67,13 +72,13 @@ def person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studi
     s = np.int64(stage[i])
     special = (s == _WAITING) | ((s >= _COACHING) & (s <= _SUBSIDISED))
     job_origin = _I_FAS3 if job_days[i] >= fas3_days else _I_JOB
-    origin = job_origin if in_guarantee[i] else _I_OPEN
+    origin = srow + (job_origin if in_guarantee[i] else _I_OPEN)  # (row of the stage waited from)
     p = np.int64(programme[i])
-    own = _N_STAGES + prow + p  # (row of the person's programme)
-    programme_row = own if special & (p >= 0) else s
+    own = prog0 + prow + p  # (row of the person's programme)
+    programme_row = own if special & (p >= 0) else srow + s
     row = origin if s == _WAITING else programme_row
     # in JOB past the day limit (only once Fas 3 is closed, with its rates kept): Fas 3's row
-    row = _I_FAS3 if (s == _I_JOB) & (job_days[i] >= fas3_days) else row
+    row = srow + _I_FAS3 if (s == _I_JOB) & (job_days[i] >= fas3_days) else row
     # Lookups take unsigned indices (all are >= 0): numba then skips the wrap-around of
     # negative indices on each (~10 % of the pass, measured).
     r = np.uint64(row)
@@ -104,35 +109,43 @@ def person_hazards(i, stage, programme, in_guarantee, job_days, work_mult, studi
 
 
 def stage_bounds(table: np.ndarray, constant_total: np.ndarray, work_base: np.ndarray, lock_in: np.ndarray,
-                 is_programme: np.ndarray, stage_work: np.ndarray, duration: np.ndarray, prows: np.ndarray,
-                 n_prog: int) -> np.ndarray:
+                 is_programme: np.ndarray, stage_work: np.ndarray, duration: np.ndarray, srows: np.ndarray,
+                 prog0: int, prows: np.ndarray, n_prog: int) -> np.ndarray:
     """Upper bounds of the parts of a person's total hazard (:func:`person_hazards`), per block
-    (whose programme rows start at ``prows[b]``) and stage: ``out[b, 0..3, stage]``.
+    (whose stage rows start at ``srows[b]``, its programme rows at ``prog0 + prows[b]``) and
+    stage: ``out[b, 0..3, stage]``.
 
     A person of stage ``s`` may be on any of the rows it can be on (a waiting person on the
     open, JOB or Fas 3 row; a person in JOB on the JOB or Fas 3 row; a programme stage on its own
     row or any of the block's programme rows; every other stage on its own). For those rows:
     ``out[b, 0]`` the largest constant part, ``out[b, 1]`` the largest work base (x lock-in on a
-    programme row, x the largest duration factor), ``out[b, 2]`` the largest studies base and ``out[b, 3]`` the largest
-    dropout base (negative parts count as 0, as in :func:`person_hazards`). A person's total is
+    programme row, x the largest duration factor; a row without its own work base has that of
+    the stage waited from, at most the largest of the block's), ``out[b, 2]`` the largest studies
+    base and ``out[b, 3]`` the largest dropout base (negative parts count as 0, as in
+    :func:`person_hazards`). A person's total is
     then at most ``out[0] + out[1] x work_mult x max(effect_at_exit, 1) x max(motivation, 1) +
     out[2] x studies_mult + out[3] / max(motivation, 0.05)`` (:func:`hazard_bound`). A NaN (a
     rate nobody set) makes the bound infinite: the person's total is then worked out. People
     not arrived or gone have bounds 0. Plain numpy, once a month: nothing to compile.
     """
-    origins = [_I_OPEN, _I_JOB, _I_FAS3]
-    bw = np.where(np.isnan(work_base), _upper(stage_work[origins]).max(), work_base)
+    origins = np.array([_I_OPEN, _I_JOB, _I_FAS3])
+    stage_rows = srows[:, None] + np.arange(_N_STAGES)  # block x stage
+    programme_rows = prog0 + prows[:, None] + np.arange(n_prog)  # block x programme
+    origin_work = _upper(stage_work[srows[:, None] + origins]).max(axis=1)  # per block
+    fill = np.full(table.shape[0], np.inf)  # (rows no block reads: any bound)
+    fill[stage_rows] = origin_work[:, None]
+    fill[programme_rows] = origin_work[:, None]
+    bw = np.where(np.isnan(work_base), fill, work_base)
     parts = np.stack([constant_total, bw * np.where(is_programme, lock_in, 1.0) * np.float64(duration.max()),
                       table[:, _STUDIES], table[:, _DROPOUT]], axis=1)  # row x part
     parts = _upper(np.where(parts < 0, 0.0, parts))
-    stages = np.zeros((4, _N_STAGES))
-    stages[:, :_OTHER] = parts[:_OTHER].T
-    stages[:, _WAITING] = parts[origins].max(axis=0)
-    stages[:, _I_JOB] = parts[[_I_JOB, _I_FAS3]].max(axis=0)  # (JOB past the day limit: Fas 3's row)
-    out = np.repeat(stages[None], prows.size, axis=0)
+    out = parts[stage_rows].transpose(0, 2, 1).copy()  # block x part x stage
+    out[:, :, _OTHER:] = 0.0
+    out[:, :, _WAITING] = parts[srows[:, None] + origins].max(axis=1)
+    # (JOB past the day limit: Fas 3's row)
+    out[:, :, _I_JOB] = parts[srows[:, None] + np.array([_I_JOB, _I_FAS3])].max(axis=1)
     if n_prog:
-        rows = _N_STAGES + prows[:, None] + np.arange(n_prog)
-        own = parts[rows].max(axis=1)  # block x part: the largest of its programme rows
+        own = parts[programme_rows].max(axis=1)  # block x part: the largest of its programme rows
         programme_stages = slice(int(_COACHING), int(_SUBSIDISED) + 1)
         out[:, :, programme_stages] = np.maximum(out[:, :, programme_stages], own[:, :, None])
     return out
@@ -173,11 +186,12 @@ def hazard_bound(i, stage, work_mult, studies_mult, effect_at_exit, motivation, 
 def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, studies_mult,  # noqa: ANN001, ANN201
                 months_out_of_work, months_since, last_programme, effect_at_exit, motivation,
                 table, constant_total, work_base, lock_in, is_programme, stage_work,
-                duration, decay, fas3_days, transition, destination, first, prows, bounds):
+                duration, decay, fas3_days, transition, destination, first, prows, srows, prog0, bounds):
     """Who leaves their stage this month, to where, and from which hazard row.
 
     People come in blocks (``first[b] .. first[b+1] - 1``; one block in an ordinary run):
-    block ``b``'s programme rows start at ``prows[b]``, its hazards are bounded by ``bounds[b]``
+    block ``b``'s stage rows start at ``srows[b]`` and its programme rows at ``prog0 +
+    prows[b]`` (:func:`person_hazards`), its hazards are bounded by ``bounds[b]``
     (:func:`stage_bounds`) and its draws use the stream offsets ``transition[b]`` and
     ``destination[b]`` (for a batch, shifted so that a
     person's draw is that of their id inside the block: :mod:`sim.engine.batch`).
@@ -199,7 +213,7 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
     instead was vectorised but slower), so a flag per person, then a count and a scan of the
     flags, only added passes (6.7 -> 5.6 ms); its indices are unsigned, so numba does not wrap
     negative ones. Returns the leavers (ascending ids), their destination codes and their hazard
-    rows (programme rows counted from ``len(Stage)`` in every block).
+    rows, as in a run of one block (a stage's code, or ``len(Stage) + p`` for programme ``p``).
     """
     n = first[-1] - first[0]  # (the blocks are contiguous)
     ncol = table.shape[1]
@@ -214,6 +228,7 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
         tb = transition[b]
         bound = bounds[b]
         pr = prows[b]
+        sr = srows[b]
         for start in range(first[b], first[b + 1], _CHUNK):
             k = 0
             end = start + _CHUNK
@@ -229,7 +244,8 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
                 row, w, st, d, total = person_hazards(i, stage, programme, in_guarantee, job_days, work_mult,
                                                       studies_mult, months_out_of_work, months_since, last_programme,
                                                       effect_at_exit, motivation, table, constant_total, work_base,
-                                                      lock_in, is_programme, stage_work, duration, decay, fas3_days, pr)
+                                                      lock_in, is_programme, stage_work, duration, decay, fas3_days,
+                                                      sr, prog0, pr)
                 u = draw(tb, i)
                 if not u < total:  # (flagged by the bound, not by H itself)
                     continue
@@ -248,7 +264,7 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
                     col += haz[c] <= cut
                 out_id[m] = i
                 out_dest[m] = ncol - 1 if ncol - 1 < col else col
-                out_row[m] = row - (pr if row >= _N_STAGES else 0)
+                out_row[m] = row - sr if row < prog0 else row - prog0 - pr + _N_STAGES
                 m += 1
     return out_id[:m].copy(), out_dest[:m].copy(), out_row[:m].copy()
 
@@ -256,15 +272,16 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
 def step(state: RunState) -> None:
     """Draw the month's hazard exits and move the leavers."""
     pop, hr = state.pop, state.regime.hazard_rows
+    bounds = kept_bounds(state, (hr, state.stage_work, state.duration), lambda: stage_bounds(
+        hr.table, hr.constant_total, hr.work_base, hr.lock_in, hr.is_programme, state.stage_work, state.duration,
+        _ONE_BLOCK, _PROG0, _ONE_BLOCK, len(state.regime.programmes)))
     leavers, dest, lrow = state.run(
         hazard_pass, pop.stage, state.moved, pop.programme, pop.in_guarantee, pop.job_days, state.work_mult,
         state.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
         pop.effect_at_exit, pop.motivation, hr.table, hr.constant_total, hr.work_base, hr.lock_in,
         hr.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.fas3_rate_days),
         np.array([state.streams.base("transition", state.t)]), np.array([state.streams.base("destination", state.t)]),
-        state.first, _ONE_BLOCK, kept_bounds(state, (hr, state.stage_work, state.duration), lambda: stage_bounds(
-            hr.table, hr.constant_total, hr.work_base, hr.lock_in, hr.is_programme, state.stage_work, state.duration,
-            _ONE_BLOCK, len(state.regime.programmes))))
+        state.first, _ONE_BLOCK, _ONE_BLOCK, _PROG0, bounds)
     if leavers.size == 0:
         return
     in_prog = lrow >= len(Stage)
