@@ -157,12 +157,15 @@ def _shape(scenario: Scenario) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return doc, progs
 
 
-def shape_key(scenario: Scenario) -> str:
+def shape_key(scenario: Scenario, *, programmes: bool = True) -> str:
     """Text equal for scenarios equal in what the blocks of a batch must share (:func:`_shape`,
-    programmes and their numbers' keys included): scenarios with equal keys are batchable."""
+    programmes and their numbers' keys included): scenarios with equal keys are batchable.
+    Without ``programmes``: equal for scenarios that differ at most in their programmes (which
+    may still share a batch: see :func:`check_batchable`)."""
     import json
 
-    return json.dumps(_shape(scenario), sort_keys=True, default=str)
+    shape = _shape(scenario)
+    return json.dumps(shape if programmes else shape[0], sort_keys=True, default=str)
 
 
 def reference(scenarios: Sequence[Scenario]) -> int:

@@ -115,16 +115,27 @@ def simulate_batch(scenarios: Sequence[Scenario], seeds: Sequence[int], *, recor
 def batch_groups(scenarios: Sequence[Scenario]) -> list[list[int]]:
     """The indices of ``scenarios`` in groups that can each be blocks of one batched model
     (:func:`~sim.engine.batch_state.check_batchable`): one group when they all can, else the
-    scenarios equal in everything a batch's blocks must share (e.g. a calibration that draws an
-    inflow's size per particle: one group per size), in their first index's order."""
+    scenarios equal in everything a batch's blocks must share but their programmes (a
+    comparison's baseline and scenario, each with its assumption lines' re-runs that change a
+    rule), split further by their programmes where those cannot share a batch (e.g. a calibration
+    that draws an inflow's size per particle: one group per size); in their first index's order."""
     from sim.engine.batch_state import shape_key
 
     if _batchable(scenarios):
         return [list(range(len(scenarios)))] if scenarios else []
     groups: dict[str, list[int]] = {}
     for i, sc in enumerate(scenarios):
-        groups.setdefault(shape_key(sc), []).append(i)
-    return list(groups.values())
+        groups.setdefault(shape_key(sc, programmes=False), []).append(i)
+    out: list[list[int]] = []
+    for group in groups.values():
+        if _batchable([scenarios[i] for i in group]):
+            out.append(group)
+            continue
+        split: dict[str, list[int]] = {}
+        for i in group:
+            split.setdefault(shape_key(scenarios[i]), []).append(i)
+        out += split.values()
+    return sorted(out, key=lambda g: g[0])
 
 
 def _batch(scenarios: Sequence[Scenario], seeds: Sequence[int], record_events: bool | Sequence[bool],
