@@ -136,6 +136,21 @@ def test_blocks_with_their_own_national_draws_equal_separate_runs() -> None:
     assert moved[0] != moved[1] != moved[2]  # the draws changed what happened
 
 
+def test_blocks_may_differ_in_the_exit_rates_after_fas3_closed() -> None:
+    """A comparison's sensitivity line of the exit rates after Fas 3 closed re-runs the
+    replications with that rule at another value: the rule is read per block, so those runs share
+    a model with the other re-runs, each block equal to its own run."""
+    base = load_scenario("scenarios/sigtuna-resursjobb-baseline.yaml")
+    kept = load_scenario("scenarios/sigtuna-resursjobb-baseline.yaml", ["rules.fas3_rates_after_closure=1"])
+    scenarios, seeds = [base, kept, kept, base], [4, 4, 9, 9]
+    model = BatchModel(scenarios, seeds)
+    model.run()
+    results = [RunResult.from_model(model.block(b)) for b in range(len(scenarios))]
+    for b, (sc, seed) in enumerate(zip(scenarios, seeds, strict=True)):
+        _assert_same(results[b], simulate(sc, seed), f"block {b}")
+    assert results[0].summary != results[1].summary  # the rule changed what happened (same seed)
+
+
 def test_block_books_post_as_separate_runs_also_under_other_rates() -> None:
     """The blocks' ledger books share one posting of every state (SharedPostings): each block's
     sums, people, programme flows and re-postings under other rates equal its own run's, bit for bit."""

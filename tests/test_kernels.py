@@ -381,7 +381,7 @@ def _random_hazard_inputs(seed: int, people: int, n_prog: int, blocks: int, extr
         duration=np.exp(np.linspace(0, 1, 121) * rng.normal()).astype(f32),  # falling or rising
         decay=np.exp(-np.arange(80, dtype=f32)[None, :] / (1 + 10 * rng.random((max(blocks * n_prog, 1), 1))))
         .astype(f32),
-        fas3_days=np.float32(450),
+        fas3_days=np.where(rng.random(blocks) < 0.3, np.inf, 450).astype(f32),  # (inf: Fas 3's rates not kept)
         transition=rng.integers(0, 2**63, blocks).astype(np.uint64),
         destination=rng.integers(0, 2**63, blocks).astype(np.uint64),
         first=np.concatenate([[0], first, [people]]).astype(np.int64),
@@ -391,7 +391,7 @@ def _random_hazard_inputs(seed: int, people: int, n_prog: int, blocks: int, extr
 
 _HAZARD_ARGS = ("stage", "programme", "in_guarantee", "job_days", "work_mult", "studies_mult", "months_out_of_work",
                 "months_since", "last_programme", "effect_at_exit", "motivation", "table", "constant_total",
-                "work_base", "lock_in", "is_programme", "stage_work", "duration", "decay", "fas3_days")
+                "work_base", "lock_in", "is_programme", "stage_work", "duration", "decay")
 _BOUND_ARGS = ("table", "constant_total", "work_base", "lock_in", "is_programme", "stage_work", "duration", "srows",
                "prog0", "prows")
 
@@ -409,7 +409,8 @@ def test_hazard_bound_is_never_below_a_persons_total_hazard(seed, people, n_prog
     checked = 0
     for b in range(blocks):
         for i in range(a["first"][b], a["first"][b + 1]):
-            total = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), a["srows"][b], a["prog0"], a["prows"][b])[-1]
+            total = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), a["fas3_days"][b], a["srows"][b], a["prog0"],
+                                   a["prows"][b])[-1]
             most = hazard_bound(i, a["stage"], a["work_mult"], a["studies_mult"], a["effect_at_exit"],
                                 a["motivation"], bounds[b])
             if a["stage"][i] >= Stage.OTHER:
@@ -439,8 +440,8 @@ def test_hazard_pass_leavers_are_those_whose_draw_is_below_their_hazard(seed, pe
         for i in range(a["first"][b], a["first"][b + 1]):
             if a["stage"][i] >= Stage.OTHER or a["moved"][i]:
                 continue
-            row, w, s, d, total = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), a["srows"][b], a["prog0"],
-                                                 a["prows"][b])
+            row, w, s, d, total = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), a["fas3_days"][b], a["srows"][b],
+                                                 a["prog0"], a["prows"][b])
             with np.errstate(over="ignore"):
                 u = draw(a["transition"][b], i)
             if not (u < total and u < leave_probability(total)):
@@ -519,6 +520,6 @@ def test_person_hazards_choose_as_min_and_max_do(seed, people, n_prog, extreme) 
 
     a = _random_hazard_inputs(seed, people, n_prog, 1, extreme)
     for i in range(people):
-        got = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), 0, a["prog0"], 0)
-        want = _person_hazards_with_min_max(i, *(a[k] for k in _HAZARD_ARGS), 0)
+        got = person_hazards(i, *(a[k] for k in _HAZARD_ARGS), a["fas3_days"][0], 0, a["prog0"], 0)
+        want = _person_hazards_with_min_max(i, *(a[k] for k in _HAZARD_ARGS), a["fas3_days"][0], 0)
         assert [np.float64(x).tobytes() for x in got] == [np.float64(x).tobytes() for x in want], (i, got, want)

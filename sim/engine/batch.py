@@ -21,9 +21,10 @@ all blocks. Every block's tables are **identical** to a separate run of its scen
 * **records**: :class:`sim.engine.batch_records.BatchRecorder` keeps each month's counts per
   block and hands back an ordinary :class:`~sim.engine.recorder.Recorder` per block.
 
-The blocks must share everything but their programmes' numbers, their transition rates and
-their population's composition (the same cohort size and arrivals, money rates, rules, calendar,
-horizon and programmes by name, kind and eligibility): :func:`check_batchable` says what differs
+The blocks must share everything but their programmes' numbers, their transition rates, their
+population's composition and the exit rates after Fas 3 closed (``rules.fas3_rates_after_closure``,
+read per block): the same cohort size and arrivals, money rates, other rules, calendar, horizon
+and programmes by name, kind and eligibility; :func:`check_batchable` says what differs
 otherwise. A block's scenario may have only the first few of the batch's programmes (a baseline
 without the programme beside the scenario with it): in that block the others are closed (no
 places, no referrals, no staff costs), and its records are of its own programmes only. So the

@@ -74,6 +74,10 @@ class BatchError(ValueError):
 #: what of a scenario no run reads: its texts, its goals (read by the comparison) and where its
 #: calibrated values come from (drawn before the run, :mod:`sim.runs.posterior`)
 _NOT_RUN = ("name", "title", "description", "goals", "parameters")
+#: rules the blocks of a batch may differ in: each block's are read from its own regime (the exit
+#: rates after Fas 3 closed, so that a comparison's sensitivity line of them shares a model with
+#: the other re-runs)
+_BLOCK_RULES = ("fas3_rates_after_closure",)
 #: the latest scenarios' :func:`_dumped` (each kept with its scenario, so that no id is reused)
 _DUMPED: dict[int, list[Any]] = {}  # id -> [scenario, doc, composition, shape or None]
 _DUMPED_MAX = 256  # (~30 KB of dump each, and the scenario kept alive)
@@ -138,14 +142,16 @@ _latest = _Resolved({}, {}, {})
 def _shape(scenario: Scenario) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """What every block of a batch must share: the scenario without what no run reads (its texts,
     goals and calibration source: :data:`_NOT_RUN`), its population without its composition
-    (drawn per block), its transitions without their rates (but with which move has one); and,
-    apart, its programmes without their numbers (but with the payers of their costs and
-    budgets), of which a block may have the first few only (made once per scenario object)."""
+    (drawn per block), its transitions without their rates (but with which move has one), its
+    rules without those read per block (:data:`_BLOCK_RULES`); and, apart, its programmes without
+    their numbers (but with the payers of their costs and budgets), of which a block may have the
+    first few only (made once per scenario object)."""
     entry = _entry(scenario)
     if entry[3] is not None:
         return entry[3]
     doc = dict(entry[1])  # (a copy: the dump is shared)
     doc["transitions"] = {src: sorted(dests) for src, dests in (doc.get("transitions") or {}).items()}
+    doc["rules"] = {k: v for k, v in (doc.get("rules") or {}).items() if k not in _BLOCK_RULES}
     progs = []
     for p in doc.pop("programmes"):
         keys = {k: sorted(p[k] or {}) for k in ("exit_rates_per_month", "cost_sek_per_participant_month",
@@ -176,7 +182,8 @@ def reference(scenarios: Sequence[Scenario]) -> int:
 
 def check_batchable(scenarios: Sequence[Scenario]) -> None:
     """Refuse scenarios that cannot be blocks of one batch: they must be equal but for their
-    programmes' numbers, transition rates and population composition, and each one's programmes
+    programmes' numbers, transition rates, population composition and the rules read per block
+    (:data:`_BLOCK_RULES`), and each one's programmes
     must be the first of the programmes of the one with the most (a baseline without the
     programme and the scenario with it share a batch; in a block without a programme, it is
     closed).
@@ -198,8 +205,8 @@ def check_batchable(scenarios: Sequence[Scenario]) -> None:
             key = next((k for k in sorted(set(first) | set(other)) if first.get(k) != other.get(k)), "programmes")
             raise BatchError(f"scenario {i} ({sc.name!r}) differs from scenario {ref} ({scenarios[ref].name!r}) "
                              f"in {key!r}: blocks of a batch may differ only in their programmes' numbers "
-                             "(and have the first few of the programmes), transition rates and population "
-                             "composition")
+                             "(and have the first few of the programmes), transition rates, population "
+                             "composition and the exit rates after Fas 3 closed")
 
 
 @kernel
@@ -449,6 +456,9 @@ class BatchState(WaitingLists):
         """Programme values per block and programme, the hazard rows and decay of every block
         (worked out once per distinct regime, then spread to its blocks)."""
         nb, npg = self.blocks, self.n_prog
+        #: each block's guarantee days past which people leave at Fas 3's rates (its rules'
+        #: ``fas3_rates_after_closure``: read per block, :data:`_BLOCK_RULES`)
+        self.fas3_rate_days = np.array([r.fas3_rate_days for r in self.regimes], np.float32)
         where: dict[int, int] = {}
         distinct: list[Regime] = []
         inv = np.empty(nb, np.int64)

@@ -191,7 +191,8 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
 
     People come in blocks (``first[b] .. first[b+1] - 1``; one block in an ordinary run):
     block ``b``'s stage rows start at ``srows[b]`` and its programme rows at ``prog0 +
-    prows[b]`` (:func:`person_hazards`), its hazards are bounded by ``bounds[b]``
+    prows[b]`` (:func:`person_hazards`), its people past ``fas3_days[b]`` guarantee days are on
+    Fas 3's row (:attr:`~sim.engine.in_force.Regime.fas3_rate_days`), its hazards are bounded by ``bounds[b]``
     (:func:`stage_bounds`) and its draws use the stream offsets ``transition[b]`` and
     ``destination[b]`` (for a batch, shifted so that a
     person's draw is that of their id inside the block: :mod:`sim.engine.batch`).
@@ -229,6 +230,7 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
         bound = bounds[b]
         pr = prows[b]
         sr = srows[b]
+        fd = fas3_days[b]
         for start in range(first[b], first[b + 1], _CHUNK):
             k = 0
             end = start + _CHUNK
@@ -244,8 +246,8 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
                 row, w, st, d, total = person_hazards(i, stage, programme, in_guarantee, job_days, work_mult,
                                                       studies_mult, months_out_of_work, months_since, last_programme,
                                                       effect_at_exit, motivation, table, constant_total, work_base,
-                                                      lock_in, is_programme, stage_work, duration, decay, fas3_days,
-                                                      sr, prog0, pr)
+                                                      lock_in, is_programme, stage_work, duration, decay, fd, sr,
+                                                      prog0, pr)
                 u = draw(tb, i)
                 if not u < total:  # (flagged by the bound, not by H itself)
                     continue
@@ -279,7 +281,8 @@ def step(state: RunState) -> None:
         hazard_pass, pop.stage, state.moved, pop.programme, pop.in_guarantee, pop.job_days, state.work_mult,
         state.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
         pop.effect_at_exit, pop.motivation, hr.table, hr.constant_total, hr.work_base, hr.lock_in,
-        hr.is_programme, state.stage_work, state.duration, state.decay, np.float32(state.regime.fas3_rate_days),
+        hr.is_programme, state.stage_work, state.duration, state.decay,
+        np.array([state.regime.fas3_rate_days], np.float32),
         np.array([state.streams.base("transition", state.t)]), np.array([state.streams.base("destination", state.t)]),
         state.first, _ONE_BLOCK, _ONE_BLOCK, _PROG0, bounds)
     if leavers.size == 0:
