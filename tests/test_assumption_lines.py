@@ -37,12 +37,15 @@ def test_a_money_line_is_the_headline_of_a_run_with_that_rate(pair, comparison):
         rerun = compare(with_values(base, values, skip_missing=True), [with_values(policy, values, skip_missing=True)],
                         seed=2, replications=4, sensitivity=False)
         h = rerun.headline
-        for payer in ("municipality", "state", "society"):
-            want = h[(h["metric"] == "net_saving_discounted_sek") & (h["horizon_months"] == 60)
-                     & (h["payer"] == payer)]["p50"].iloc[0]
-            got = lines[(lines["assumption"] == name) & (lines["value"] == value) & (lines["horizon_months"] == 60)
-                        & (lines["payer"] == payer)]["p50"].iloc[0]
-            assert got == pytest.approx(want, rel=1e-9, abs=1e-3), (name, payer)
+        horizons = sorted(set(h["horizon_months"]))  # (1 and 5 years and the full one: every headline horizon)
+        assert sorted(set(lines.loc[lines["assumption"] == name, "horizon_months"])) == horizons
+        for hz in horizons:
+            for payer in ("municipality", "state", "society"):
+                want = h[(h["metric"] == "net_saving_discounted_sek") & (h["horizon_months"] == hz)
+                         & (h["payer"] == payer)]["p50"].iloc[0]
+                got = lines[(lines["assumption"] == name) & (lines["value"] == value) & (lines["horizon_months"] == hz)
+                            & (lines["payer"] == payer)]["p50"].iloc[0]
+                assert got == pytest.approx(want, rel=1e-9, abs=1e-3), (name, hz, payer)
 
 
 def test_a_membership_line_is_the_headline_of_a_comparison_at_that_share(pair, comparison):
@@ -55,12 +58,13 @@ def test_a_membership_line_is_the_headline_of_a_comparison_at_that_share(pair, c
     for value in (0.0, 0.5):
         h = compare(_with_member_share(base, value), [_with_member_share(policy, value)], seed=2, replications=4,
                     sensitivity=False, bridge=False).headline
-        for payer in ("municipality", "state", "society"):
-            want = h[(h["metric"] == "net_saving_discounted_sek") & (h["horizon_months"] == 60)
-                     & (h["payer"] == payer)]["p50"].iloc[0]
-            got = lines[(lines["assumption"] == "ui_member_share") & (lines["value"] == value)
-                        & (lines["horizon_months"] == 60) & (lines["payer"] == payer)]["p50"].iloc[0]
-            assert got == pytest.approx(want, rel=1e-9, abs=1e-3), (value, payer)
+        for hz in sorted(set(h["horizon_months"])):
+            for payer in ("municipality", "state", "society"):
+                want = h[(h["metric"] == "net_saving_discounted_sek") & (h["horizon_months"] == hz)
+                         & (h["payer"] == payer)]["p50"].iloc[0]
+                got = lines[(lines["assumption"] == "ui_member_share") & (lines["value"] == value)
+                            & (lines["horizon_months"] == hz) & (lines["payer"] == payer)]["p50"].iloc[0]
+                assert got == pytest.approx(want, rel=1e-9, abs=1e-3), (value, hz, payer)
 
 
 def test_equalisation_moves_money_between_the_municipality_and_the_state_only(comparison):

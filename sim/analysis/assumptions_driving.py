@@ -214,7 +214,7 @@ def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: 
         scn = ens.scenario
         start, months = scn.start_month, scn.horizon_months
         origin = programme_start(scn) - start
-        horizons = [h for h in horizons_for(months - origin) if h in (12, 60)] or horizons_for(months - origin)
+        horizons = horizons_for(months - origin)  # (1 and 5 years and the full horizon, as the headline's)
         disc = discount_factors(months, float(scn.money.discount_rate_per_year.at(start + origin)), origin)
         for a in ASSUMPTIONS:
             if not a.matters(scn):  # (every value gives the scenario's own runs: no line)
