@@ -596,7 +596,8 @@ def write_table(df: pd.DataFrame, stem: Path) -> None:
     table. The CSV is written by Arrow's writer: ~8x less CPU than pandas' for the money table
     (~0.12 CPU-s of the main job), the same values when read back, except that a float column
     whose values are all whole numbers reads back as integers (Arrow writes ``200``, pandas
-    ``200.0``); strings are quoted only where they need it, missing values are empty."""
+    ``200.0``); booleans are ``true``/``false`` (pandas: ``True``/``False``), strings are quoted
+    only where they need it, missing values are empty."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
