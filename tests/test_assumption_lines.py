@@ -215,3 +215,24 @@ def test_the_fas3_rates_line_is_the_headline_of_a_comparison_with_fas3_rates_kep
     early = compare(with_values(base, short), [with_values(policy, short)], seed=2, replications=2,
                     bridge=False).tables["assumption_lines"]
     assert "fas3_rates_after_closure" not in set(early["assumption"])  # (2012-2014: Fas 3 still open)
+
+
+@pytest.mark.parametrize("name", ["sigtuna-resursjobb", "umea-insteget"])
+def test_a_kassa_membership_changes_who_is_paid_what_not_what_people_do(name):
+    """Membership at entry decides only whether a UI period pays income-related UI or the basic
+    amount, which only the ledger reads: with the same seed, every share gives the same stocks,
+    moves, queues, programme exits and status counts, and other money. (So the a-kassa line could be booked
+    inside the comparison's own runs instead of re-running them; if this fails, membership has
+    started to change what people do, and the line must keep its re-runs.)"""
+    from pathlib import Path
+
+    from sim.analysis.assumptions_driving import _with_member_share
+    from sim.runs.replications import simulate
+    from sim.scenario.load import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.yaml")
+    runs = [simulate(_with_member_share(sc, value), 7) for value in (0.0, 0.5, 1.0)]
+    for r in runs[1:]:
+        for table in ("stocks", "flows", "queues", "exits", "status"):
+            assert r.tables[table].equals(runs[0].tables[table]), table
+    assert not runs[0].ledger.equals(runs[2].ledger)  # (while the money differs)
