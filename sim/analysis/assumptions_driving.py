@@ -151,25 +151,30 @@ def rerun_requests(baseline: Request, scenarios: Sequence[Request]) -> dict[tupl
     the comparison's own runs. Run them with the comparison's own replications
     (:func:`~sim.runs.replications.replicate_all`, one batched model where they fit) and pass the
     ensembles to :func:`assumption_lines`."""
+    asked = (baseline, *scenarios)
+    wanted = [_rerun_at(rq.scenario) for rq in asked]
     out: dict[tuple[int, str, float], Request] = {}
-    for a in ASSUMPTIONS:
-        if a.money_only:
-            continue
+    for a in ASSUMPTIONS:  # (assumption by assumption, value by value, the baseline first)
         for value in a.values:
-            for k, rq in enumerate((baseline, *scenarios), start=-1):
-                if a.current(rq.scenario) == value or not a.matters(rq.scenario):
-                    continue
-                out[(k, a.name, value)] = Request(_with_value(rq.scenario, a, value), rq.seed, rq.replications,
-                                                  False, rq.fixed_parameters, nets_only=True)
+            for k, rq in enumerate(asked, start=-1):
+                if (a, value) in wanted[k + 1]:
+                    out[(k, a.name, value)] = Request(_with_value(rq.scenario, a, value), rq.seed, rq.replications,
+                                                      False, rq.fixed_parameters, nets_only=True)
     return out
+
+
+def _rerun_at(scenario: Scenario) -> list[tuple[Assumption, float]]:
+    """The assumptions that change what people do and their values ``scenario`` is re-run at:
+    every value but one it uses throughout, of an assumption that can change its runs."""
+    return [(a, value) for a in ASSUMPTIONS if not a.money_only and a.matters(scenario)
+            for value in a.values if a.current(scenario) != value]
 
 
 def rerun_values(scenario: Scenario) -> int:
     """How many values of the assumptions that change what people do ``scenario`` is re-run at
     (:func:`rerun_requests` asks for one re-run of each replication per value; none for a value
     it uses throughout)."""
-    return sum(a.current(scenario) != value and a.matters(scenario)
-               for a in ASSUMPTIONS if not a.money_only for value in a.values)
+    return len(_rerun_at(scenario))
 
 
 def _request(ens: Ensemble) -> Request:

@@ -97,12 +97,15 @@ def record(state: BatchState) -> None:
     state.rec.record(state.t, counts, state.values["slots"], spent)
 
 
-def keys(state: BatchState) -> np.ndarray:
-    """Everyone's ledger grouping key this month."""
+def keys(state: BatchState, ids: np.ndarray | None = None) -> np.ndarray:
+    """Everyone's ledger grouping key this month (or that of the people ``ids``), as
+    :func:`sim.engine.month.book.keys` (the UI ceiling's step looked for under every block's rules)."""
     pop, r = state.pop, state.regime
-    return state.run(ledger_keys, pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled,
-                     pop.ui_income_related, pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days,
-                     pop.reference_wage, pop.birth_month, state.month - 26 * 12, np.float32(r.job_days_to_fas3),
+    arrays = (pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled, pop.ui_income_related,
+              pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage, pop.birth_month)
+    if ids is not None:
+        arrays = tuple(a[ids] for a in arrays)
+    return state.run(ledger_keys, *arrays, state.month - 26 * 12, np.float32(r.job_days_to_fas3),
                      np.bool_(not r.fas3_open), np.float32(r.ui_days_max), np.float32(r.ui_days_max_with_child),
                      ceiling_steps(g.money for g in state.money_regimes))
 
@@ -294,12 +297,7 @@ def follow_up(state: BatchState) -> None:
     followed = state.followed(wanted)
     if followed.size == 0:
         return
-    key = state.run(ledger_keys, *(a[followed] for a in (
-        pop.stage, pop.programme, pop.household, pop.children, pop.ui_entitled, pop.ui_income_related,
-        pop.fas3_municipal, pop.ui_days, pop.in_guarantee, pop.job_days, pop.reference_wage, pop.birth_month)),
-        state.month - 26 * 12, np.float32(state.regime.job_days_to_fas3), np.bool_(not state.regime.fas3_open),
-        np.float32(state.regime.ui_days_max),
-        np.float32(state.regime.ui_days_max_with_child), ceiling_steps(g.money for g in state.money_regimes))
+    key = keys(state, followed)
     group = state.money_group[state.block[followed]]
     present = np.flatnonzero(np.bincount(group))  # the groups present, ascending (np.unique's hash costs more)
     rules = []
