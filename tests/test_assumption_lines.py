@@ -49,8 +49,8 @@ def test_a_money_line_is_the_headline_of_a_run_with_that_rate(pair, comparison):
 
 
 def test_a_membership_line_is_the_headline_of_a_comparison_at_that_share(pair, comparison):
-    """The a-kassa lines (re-runs kept as their nets) give what comparing the scenarios with that
-    membership share gives."""
+    """The a-kassa lines (booked in the comparison's own runs) give what comparing the scenarios with
+    that membership share gives."""
     from sim.analysis.assumptions_driving import _with_member_share
 
     base, policy = pair
@@ -101,14 +101,15 @@ def test_the_membership_line_sets_new_entrants_too():
         assert line.population.inflow.composition.initial_stages == umea.population.inflow.composition.initial_stages
 
 
-def test_the_membership_reruns_are_kept_as_their_nets_and_a_resume_reads_them_back(pair, comparison, tmp_path,
-                                                                                     monkeypatch):
-    """The a-kassa re-runs keep only their nets by month and payer (all the lines read): in a store
-    too, under keys of their own; a compare resumed from that store runs nothing again and gives the
-    same lines."""
+def test_the_reruns_are_kept_as_their_nets_and_a_resume_reads_them_back(pair, comparison, tmp_path, monkeypatch):
+    """The lines' re-runs (the exit rates after Fas 3) keep only their nets by month and payer (all
+    the lines read): in a store too, under keys of their own. The comparison's own runs keep what
+    each other a-kassa share changes (that line has no re-runs). A compare resumed from that store
+    runs nothing again and gives the same lines."""
     import pandas as pd
 
     from sim.accounts.payers import PAYERS
+    from sim.analysis.assumptions_driving import member_shares
     from sim.engine import batch
     from sim.runs.partial import ReplicationStore
     from sim.runs.replications import RunResult
@@ -118,12 +119,16 @@ def test_the_membership_reruns_are_kept_as_their_nets_and_a_resume_reads_them_ba
     kept = ReplicationStore(tmp_path / "kept")
     results = [kept.get(k) for k in kept]
     slim = [r for r in results if isinstance(r, RunResult) and not r.tables]
-    assert len(results) == 4 * (2 + 2 * 2) and len(slim) == 4 * 2 * 2  # each value's baseline and scenario re-runs
+    own = [r for r in results if isinstance(r, RunResult) and r.tables]
+    assert len(results) == 4 * (2 + 2) and len(slim) == 4 * 2  # the runs, and one value's re-runs of each
     assert all(r.records is None and r.ledger_book is None for r in slim)
     assert all(r.nets is not None and r.nets.shape == (r.horizon_months, len(PAYERS)) for r in slim)
     # nor their headline numbers (the lines read the nets); the comparison's own runs keep theirs
     assert all(not r.summary for r in slim)
-    assert all(r.summary.get("people") for r in results if isinstance(r, RunResult) and r.tables)
+    assert all(r.summary.get("people") for r in own)
+    assert member_shares(base) == (0.5,)  # (0 is the scenarios' own: its line is their runs)
+    assert all(set(r.member_changes) == {0.5} and r.member_changes[0.5].shape == (r.horizon_months, len(PAYERS))
+               for r in own)
     models: list[object] = []
     monkeypatch.setattr(batch.BatchModel, "run", lambda self: models.append(self))
     again = compare(base, [policy], seed=2, replications=4, store=tmp_path / "kept")
@@ -221,9 +226,9 @@ def test_the_fas3_rates_line_is_the_headline_of_a_comparison_with_fas3_rates_kep
 def test_a_kassa_membership_changes_who_is_paid_what_not_what_people_do(name):
     """Membership at entry decides only whether a UI period pays income-related UI or the basic
     amount, which only the ledger reads: with the same seed, every share gives the same stocks,
-    moves, queues, programme exits and status counts, and other money. (So the a-kassa line could be booked
+    moves, queues, programme exits and status counts, and other money. (So the a-kassa line is booked
     inside the comparison's own runs instead of re-running them; if this fails, membership has
-    started to change what people do, and the line must keep its re-runs.)"""
+    started to change what people do, and the line must go back to re-runs.)"""
     from pathlib import Path
 
     from sim.analysis.assumptions_driving import _with_member_share
@@ -236,3 +241,36 @@ def test_a_kassa_membership_changes_who_is_paid_what_not_what_people_do(name):
         for table in ("stocks", "flows", "queues", "exits", "status"):
             assert r.tables[table].equals(runs[0].tables[table]), table
     assert not runs[0].ledger.equals(runs[2].ledger)  # (while the money differs)
+
+
+@pytest.mark.parametrize("name", ["sigtuna-resursjobb-akassa", "umea-insteget", "c2-lycksele"])
+def test_a_run_gives_its_nets_at_another_akassa_share_as_a_run_with_that_share(name):
+    """A run asked for other a-kassa shares at entry (``member_shares``) gives its nets at each as
+    a run of the scenario with that share does, month by month and payer by payer (to float
+    noise: its own nets plus the change for the people whose UI would be income-related or not
+    the other way), run alone or as blocks of a batch. Sigtuna's variant enrols resursjobb
+    employees in a fund (members from then on, at every share), Umeå's inflow has a composition of
+    its own (it inherits the share), C2 starts with a cohort only."""
+    from pathlib import Path
+
+    from sim.accounts.payers import PAYERS
+    from sim.analysis.assumptions_driving import _with_member_share
+    from sim.runs.replications import _batch, simulate
+    from sim.scenario.load import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.yaml", ["horizon_months=60"])
+    shares = (0.0, 0.5, 1.0)
+    alone = simulate(sc, 4, record_events=False, member_shares=shares)
+    blocks = _batch([sc] * 2, [4, 5], False, member_shares=[shares, shares[1:]])
+    assert set(blocks[1].member_changes) == {0.5, 1.0}
+    for share in shares:
+        at = [simulate(_with_member_share(sc, share), seed, record_events=False).ledger_book.net(PAYERS, 60)
+              for seed in (4, 5)]
+        scale = max(np.abs(at[0]).max(), 1.0)
+        np.testing.assert_allclose(alone.nets_at_member_share(share, 60), at[0], rtol=0, atol=1e-12 * scale)
+        np.testing.assert_allclose(blocks[0].nets_at_member_share(share, 60), at[0], rtol=0, atol=1e-12 * scale)
+        if share in blocks[1].member_changes:
+            np.testing.assert_allclose(blocks[1].nets_at_member_share(share, 60), at[1], rtol=0, atol=1e-12 * scale)
+    # the shares differ in money (the test is not vacuous), and a run that books none keeps none
+    assert np.abs(alone.member_changes[1.0]).max() > 1e3
+    assert simulate(sc, 4, record_events=False).member_changes is None

@@ -22,8 +22,8 @@ from sim.accounts.jit import helper, kernel
 from sim.accounts.rules import FULL_MONTH, UI_CEILING_STEP_DAY, UI_STEP_DAY, LedgerInput, ProgrammeMoney, post
 from sim.scenario.stages import Stage
 
-__all__ = ["ledger_keys", "ceiling_steps", "fas3_placement", "fas3_placements", "post_keys", "LedgerBook",
-           "SharedPostings", "share_postings"]
+__all__ = ["ledger_keys", "changed_income_related", "ceiling_steps", "fas3_placement", "fas3_placements",
+           "post_keys", "LedgerBook", "SharedPostings", "share_postings"]
 
 _S = Stage
 
@@ -107,6 +107,49 @@ def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_re
         # machine's first run), the pass runs as fast
         key[i] = np.int64(np.float32(reference_wage[i]).view(np.uint32)) | (flags << 32) | (small << _SMALL)
     return key
+
+
+_RELATED_BIT = np.int64(32 + _FLAGS.index("ui_income_related"))
+
+
+def changed_income_related(cells: np.ndarray, keys: np.ndarray, groups: np.ndarray,
+                           rules: list[tuple[SimpleNamespace, ProgrammeMoney]], n_cells: int,
+                           payers: tuple[str, ...]) -> np.ndarray:
+    """What booking people with the flag ``ui_income_related`` of their keys the other way
+    changes: net SEK ``[cell, payer]``, the postings of every key ``keys[i]`` with the flag
+    turned over, less those of ``keys[i]``, under the rules ``rules[groups[i]]``, summed into
+    ``cells[i]`` (a cell is a month of a run, or of a block of a batch). A run's nets had the
+    a-kassa share at entry been another are its own plus this, for the people whose flag would
+    differ (equal to a run with that share up to the order of floating-point additions)."""
+    n_payers = len(payers)
+    if not keys.size:
+        return np.zeros((n_cells, n_payers))
+    index = {p: j for j, p in enumerate(payers)}
+    flip = np.int64(1) << _RELATED_BIT
+    # rules of equal contents post alike (a batch's blocks each have their own objects): one posting each
+    contents: dict[tuple[object, ...], int] = {}
+    same = np.array([contents.setdefault(_rules_content(m, pm), g) for g, (m, pm) in enumerate(rules)], np.int64)
+    groups = same[groups]
+    # per group: each distinct key's change (its postings with the flag turned over, less its own),
+    # then each person's, added into their cell for the payers it changes
+    place = np.empty(keys.size, np.int64)  # each key's row in ``change``
+    change, offset = [], 0
+    for g in np.unique(groups).tolist():
+        here = np.flatnonzero(groups == g)
+        distinct, at = np.unique(keys[here], return_inverse=True)
+        pairs, table = _post_table(np.concatenate([distinct, distinct ^ flip]), *rules[g])
+        by_payer = np.zeros((2 * distinct.size, n_payers))
+        for j, (payer, _cat) in enumerate(pairs):
+            if payer in index:
+                by_payer[:, index[payer]] += table[:, j]
+        change.append(by_payer[distinct.size:] - by_payer[:distinct.size])
+        place[here] = offset + at
+        offset += distinct.size
+    rows = np.concatenate(change)
+    out = np.zeros((n_cells, n_payers))
+    for j in np.flatnonzero((rows != 0.0).any(axis=0)).tolist():
+        out[:, j] = np.bincount(cells, weights=rows[place, j], minlength=n_cells)
+    return out
 
 
 def ceiling_steps(money: Iterable[SimpleNamespace]) -> np.bool_:

@@ -21,9 +21,13 @@ Each line is the headline (every payer's discounted saving at each horizon from 
 programme's start) recomputed under common random numbers with the assumption at another
 value, in both the baseline and the scenario. The money rates change money but not what people
 do, so the same runs are posted again under the other rates (:meth:`LedgerBook.reposted`,
-exact and cheap); membership changes who is paid what after a job, and the exit rates after Fas 3
-who leaves, so those lines re-run the replications with the same seeds (a value the scenario
-uses throughout, or an assumption that cannot change its runs, is its own runs).
+exact and cheap). Membership changes who is paid what after a job, but not what anyone does
+either: the comparison's own runs book their ledger a second time per share, with each
+person's income-related flag as it would be at that share (``member_shares`` of
+:class:`~sim.runs.replications.Request`; the same numbers as re-runs at that share, to the
+bit). The exit rates after Fas 3 change who leaves, so that line re-runs the replications with
+the same seeds (a value the scenario uses throughout, or an assumption that cannot change its
+runs, is its own runs); so does membership for runs that did not book it.
 """
 
 from __future__ import annotations
@@ -42,8 +46,8 @@ from sim.runs.replications import Ensemble, Request, replicate_all
 from sim.runs.results import RunResult
 from sim.scenario.schema import Scenario
 
-__all__ = ["ASSUMPTIONS", "LINE_COLUMNS", "assumption_lines", "rerun_requests", "rerun_values", "Assumption",
-           "lines_text"]
+__all__ = ["ASSUMPTIONS", "LINE_COLUMNS", "assumption_lines", "member_shares", "rerun_requests", "rerun_values",
+           "Assumption", "lines_text"]
 
 LINE_COLUMNS = ("scenario", "assumption", "title", "value", "current", "horizon_months", "payer", "p10", "p50",
                 "p90")
@@ -60,6 +64,9 @@ class Assumption:
     short: str = ""
     #: the studio's step for its lever (None: 0.05 for a share, 1 SEK for an amount a day)
     step: float | None = None
+    #: its other values are booked in the comparison's own runs (a-kassa membership: see the
+    #: module), so it needs no re-runs there
+    booked: bool = False
 
     def matters(self, scenario: Scenario) -> bool:
         """Whether the assumption can change a run of ``scenario``: the exit rates after Fas 3
@@ -96,7 +103,7 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
     Assumption("municipal_tax_kept_share", "share of a tax-base change the municipality keeps (equalisation)",
                (0.05, 0.5, 1.0), True, "tax kept (equalisation)"),
     Assumption("ui_member_share", "share who are a-kassa members at entry", (0.0, 0.5), False,
-               "a-kassa members"),
+               "a-kassa members", booked=True),
     Assumption("fas3_rates_after_closure",
                "exit rates of people past the guarantee's 450 days once Fas 3 is closed (from February 2016; "
                "0: the guarantee's, 1: Fas 3's)", (0.0, 1.0), False, "rates after Fas 3", step=1.0),
@@ -125,6 +132,13 @@ def _rerun_nets(r: RunResult, months: int) -> np.ndarray:
     return r.nets
 
 
+def member_shares(scenario: Scenario) -> tuple[float, ...]:
+    """The a-kassa shares at entry whose nets the comparison's runs of ``scenario`` book
+    (:attr:`Request.member_shares <sim.runs.replications.Request.member_shares>`): the line's
+    values but one the scenario uses throughout."""
+    return tuple(value for a, value in _rerun_at(scenario) if a.booked)
+
+
 def _with_value(scenario: Scenario, a: Assumption, value: float) -> Scenario:
     """``scenario`` with assumption ``a`` (one that changes what people do) at ``value`` in every
     month: the a-kassa membership of the cohort and of an inflow that inherits the share (an inflow
@@ -148,11 +162,13 @@ def rerun_requests(baseline: Request, scenarios: Sequence[Request]) -> dict[tupl
     line) and each scenario's (``(k, name, value)``), with the same seeds, without event logs and
     keeping only their nets by month and payer (:func:`~sim.runs.replications.nets_only`: the lines
     read nothing else). A value the scenario already uses in every month needs none: its line is
-    the comparison's own runs. Run them with the comparison's own replications
+    the comparison's own runs; nor does an a-kassa share the request's runs book
+    (``member_shares``). Run them with the comparison's own replications
     (:func:`~sim.runs.replications.replicate_all`, one batched model where they fit) and pass the
     ensembles to :func:`assumption_lines`."""
     asked = (baseline, *scenarios)
-    wanted = [_rerun_at(rq.scenario) for rq in asked]
+    wanted = [[(a, v) for a, v in _rerun_at(rq.scenario) if not (a.booked and v in rq.member_shares)]
+              for rq in asked]
     out: dict[tuple[int, str, float], Request] = {}
     for a in ASSUMPTIONS:  # (assumption by assumption, value by value, the baseline first)
         for value in a.values:
@@ -171,14 +187,33 @@ def _rerun_at(scenario: Scenario) -> list[tuple[Assumption, float]]:
 
 
 def rerun_values(scenario: Scenario) -> int:
-    """How many values of the assumptions that change what people do ``scenario`` is re-run at
-    (:func:`rerun_requests` asks for one re-run of each replication per value; none for a value
-    it uses throughout)."""
-    return len(_rerun_at(scenario))
+    """How many values of the assumptions that change what people do a comparison re-runs
+    ``scenario`` at (:func:`rerun_requests` asks for one re-run of each replication per value;
+    none for a value it uses throughout, nor for the a-kassa shares the comparison's own runs
+    book: :func:`member_shares`)."""
+    return sum(not a.booked for a, _value in _rerun_at(scenario))
+
+
+def _booked(ens: Ensemble) -> tuple[float, ...]:
+    """The a-kassa shares every replication of ``ens`` kept the nets of."""
+    kept = [set(r.member_changes or ()) for r in ens.results]
+    return tuple(sorted(set.intersection(*kept))) if kept else ()
 
 
 def _request(ens: Ensemble) -> Request:
-    return Request(ens.scenario, ens.seed, len(ens.seeds), ens.record_events, ens.fixed_parameters)
+    return Request(ens.scenario, ens.seed, len(ens.seeds), ens.record_events, ens.fixed_parameters,
+                   member_shares=_booked(ens))
+
+
+def _nets_at(ens: Ensemble, rerun: Ensemble | None, a: Assumption, value: float, months: int) -> np.ndarray:
+    """The nets ``[replication, month, payer]`` of ``ens`` with assumption ``a`` (one that changes
+    what people do) at ``value``: its re-runs', its runs' own booking at that a-kassa share, or
+    (a value it uses throughout, or one that cannot change its runs) its own runs'."""
+    if rerun is not None:
+        return np.stack([_rerun_nets(r, months) for r in rerun.results])
+    if a.booked and value in _booked(ens):
+        return np.stack([r.nets_at_member_share(value, months) for r in ens.results])
+    return np.stack([_rerun_nets(r, months) for r in ens.results])
 
 
 def _rows(label: str, a: Assumption, value: float, current: float, horizons: list[int], origin: int,
@@ -235,11 +270,11 @@ def assumption_lines(baseline: Ensemble, scenarios: Sequence[Ensemble], labels: 
                         base_nets[(a.name, value, months)] = np.stack([_reposted(r, a, value, months)
                                                                       for r in baseline.results])
                     sc = np.stack([_reposted(r, a, value, months) for r in ens.results])
-                else:  # (a value the scenario uses throughout, or one that cannot change its runs: its own runs)
+                else:
                     if (a.name, value, months) not in base_nets:
-                        own = reruns.get((-1, a.name, value), baseline)
-                        base_nets[(a.name, value, months)] = np.stack([_rerun_nets(r, months) for r in own.results])
-                    sc = np.stack([_rerun_nets(r, months) for r in reruns.get((index, a.name, value), ens).results])
+                        base_nets[(a.name, value, months)] = _nets_at(baseline, reruns.get((-1, a.name, value)), a,
+                                                                      value, months)
+                    sc = _nets_at(ens, reruns.get((index, a.name, value)), a, value, months)
                 base = base_nets[(a.name, value, months)]
                 rows += _rows(label, a, value, current, horizons, origin, disc, base, sc)
     return pd.DataFrame(rows, columns=list(LINE_COLUMNS))

@@ -53,7 +53,7 @@ from sim.analysis.assumptions import (
     parameters_text,
     source_table,
 )
-from sim.analysis.assumptions_driving import LINE_COLUMNS, assumption_lines, lines_text
+from sim.analysis.assumptions_driving import LINE_COLUMNS, assumption_lines, lines_text, member_shares
 from sim.analysis.comparison_math import (
     HORIZONS,
     PAYBACK_TOLERANCE_SEK,
@@ -833,8 +833,14 @@ def compare(baseline: Scenario, scenarios: Sequence[Scenario], *, seed: int = 0,
     # money-only lines post the comparison's runs again under other rates, and a batch's books
     # post every block's states together (SharedPostings), so re-runs in the same model would be
     # posted again with them (measured: +1.1 CPU-s in the main job, more than a model costs).
-    asked = [Request(baseline, seed, replications, False, fixed_parameters)] + [
-        Request(s, seed, replications, bool(s.goals) or bridge, fixed_parameters) for s in scenarios]
+    # The runs book their money at the a-kassa line's other shares too (membership changes who is
+    # paid what, not what people do): that line needs no re-runs.
+    def shares(s: Scenario) -> tuple[float, ...]:
+        return member_shares(s) if sensitivity else ()
+
+    asked = [Request(baseline, seed, replications, False, fixed_parameters, member_shares=shares(baseline))] + [
+        Request(s, seed, replications, bool(s.goals) or bridge, fixed_parameters, member_shares=shares(s))
+        for s in scenarios]
     done = replicate_all(asked, workers=workers, progress=progress, store=store)
     base, ens = done[0], done[1:]
     out = Comparison.from_ensembles(base, ens, bridge=bridge)  # checks that the runs pair up

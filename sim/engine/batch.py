@@ -65,14 +65,18 @@ class BatchModel:
         record_events: keep the person-level event log of every block (or, a list, of those
             blocks whose flag is true).
         compiled: run the passes over everyone compiled (numba) or as plain Python.
+        member_shares: other shares of a-kassa members at entry under which every block's money
+            is booked too (as :class:`~sim.engine.model.ProgrammeModel`'s).
 
     Raises:
         BatchError: if the scenarios differ in more than those numbers.
     """
 
     def __init__(self, scenarios: Sequence[Scenario], seeds: Sequence[int], *,
-                 record_events: bool | Sequence[bool] = True, compiled: bool = True) -> None:
-        self.state = BatchState(scenarios, seeds, record_events=record_events, compiled=compiled)
+                 record_events: bool | Sequence[bool] = True, compiled: bool = True,
+                 member_shares: Sequence[float] = ()) -> None:
+        self.state = BatchState(scenarios, seeds, record_events=record_events, compiled=compiled,
+                                member_shares=member_shares)
         self.seeds = [int(s) for s in seeds]
         self.calendar = Calendar(self._month, self._calendar_events(), yearly=self.state.refresh_multipliers)
 

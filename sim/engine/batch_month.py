@@ -19,6 +19,7 @@ from sim.engine.batch_records import block_counts
 from sim.engine.batch_state import BatchState
 from sim.engine.capacity import priority_order
 from sim.engine.in_force import DROPOUT
+from sim.engine.month.book import differs_at_shares
 from sim.engine.month.clocks import advance_clocks
 from sim.engine.month.exits import hazard_pass, kept_bounds, stage_bounds
 from sim.engine.month.forced import guarantee_moves
@@ -115,7 +116,8 @@ def book(state: BatchState) -> None:
     key = keys(state)
     cost = state.values["staff_cost_per_month"]
     booked = state.active & (state.values["slots"] > 0) & (cost != 0)
-    state.rec.book(state.t, key, list(state.regimes), np.where(booked, cost, 0.0), booked)
+    changed = differs_at_shares(state.pop, len(state.member_shares)) if state.member_shares else None
+    state.rec.book(state.t, key, list(state.regimes), np.where(booked, cost, 0.0), booked, changed)
 
 
 def clocks(state: BatchState) -> None:

@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from sim.accounts.book import LedgerBook, SharedPostings
+from sim.accounts.book import LedgerBook, SharedPostings, changed_income_related
 from sim.accounts.jit import kernel
+from sim.accounts.payers import PAYERS
 from sim.engine.month.follow_up import support_by_key
 from sim.engine.population import Population
 from sim.engine.recorder import Recorder
@@ -92,8 +93,14 @@ class BatchRecorder:
     """
 
     def __init__(self, blocks: int, n_programmes: int, first: np.ndarray, *,
-                 record_events: bool | Sequence[bool]) -> None:
+                 record_events: bool | Sequence[bool], member_shares: Sequence[float] = ()) -> None:
         self.blocks = blocks
+        #: other a-kassa shares at entry every block's nets are worked out at too (see
+        #: :meth:`book`, :meth:`_member_changes`)
+        self.member_shares = tuple(member_shares)
+        #: per month booked, per share: the people whose flag ``ui_income_related`` would differ
+        self.changed: list[list[np.ndarray]] = []
+        self._changes: list[dict[float, np.ndarray]] | None = None
         self.n_programmes = n_programmes
         self.first = first
         #: whether each block keeps its event log
@@ -147,9 +154,14 @@ class BatchRecorder:
         if self.n_programmes:
             self.queues.append((t, waiting, inside, capacity.copy(), np.stack(spent, axis=1)))
 
-    def book(self, t: int, key: np.ndarray, regimes: list[Any], staff: np.ndarray, booked: np.ndarray) -> None:
-        """Month ``t``'s ledger keys of everyone, each block's regime and staff costs."""
+    def book(self, t: int, key: np.ndarray, regimes: list[Any], staff: np.ndarray, booked: np.ndarray,
+             changed: list[np.ndarray] | None = None) -> None:
+        """Month ``t``'s ledger keys of everyone, each block's regime and staff costs (and, per
+        other a-kassa share, who would have the flag ``ui_income_related`` the other way)."""
         self.ledger.append((t, key, regimes, staff, booked))
+        if self.member_shares:
+            self.changed.append(changed or [])
+            self._changes = None
         self._before_book[t] = len(self.moves)
         self._split = None
 
@@ -319,6 +331,9 @@ class BatchRecorder:
         n_prog = len(programmes)
         lo = int(self.first[b])
         rec = Recorder(n_prog, record_events=self.events[b] and not ledger_only)
+        if self.member_shares:
+            rec.member_shares = self.member_shares
+            rec.member_change = self._member_changes()[b]
         if ledger_only:
             rec.ledger_book = self._block_book(b, funders)
             return rec
@@ -375,6 +390,37 @@ class BatchRecorder:
         rec.status_rows = [(d, i, counts[b]) for d, i, counts in self.status_rows if i < n_prog]
         rec.ledger_book = self._block_book(b, funders)
         return rec
+
+    def _member_changes(self) -> list[dict[float, np.ndarray]]:
+        """Every block's :meth:`Recorder.member_changes <sim.engine.recorder.Recorder.member_changes>`
+        (over the months booked), worked out for all blocks at once: one posting per money rules
+        of the keys that change."""
+        if self._changes is None:
+            months = max((t for t, *_ in self.ledger), default=-1) + 1
+            where: dict[object, int] = {}
+            rules: list[tuple[Any, Any]] = []
+            group = np.empty((len(self.ledger), self.blocks), np.int64)  # [month booked, block]: its rules
+            for lo, hi, regimes in self._runs():  # (months in which no block's rules changed)
+                for b, r in enumerate(regimes):
+                    # rules by their contents, as the blocks' books share them (one posting each)
+                    found = self.postings.locate(r.money, r.programme_money)
+                    name = (id(r.money), id(r.programme_money)) if found is None else found[0]
+                    g = group[lo:hi, b] = where.setdefault(name, len(rules))
+                    if g == len(rules):
+                        rules.append((r.money, r.programme_money))
+            ts = np.array([t for t, *_ in self.ledger], np.int64)
+            per_share = []
+            for k in range(len(self.member_shares)):
+                ids = [changed[k] for changed in self.changed]
+                at = np.repeat(np.arange(len(ids)), [x.size for x in ids])  # each one's month booked
+                who = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+                block = self.block[who]
+                keys = np.concatenate([self.ledger[i][1][x] for i, x in enumerate(ids)]) if ids else who
+                per_share.append(changed_income_related(block * months + ts[at], keys, group[at, block], rules,
+                                                        self.blocks * months, PAYERS).reshape(self.blocks, months, -1))
+            self._changes = [{share: per_share[k][b] for k, share in enumerate(self.member_shares)}
+                             for b in range(self.blocks)]
+        return self._changes
 
     def _block_book(self, b: int, funders: Sequence[str]) -> LedgerBook:
         """Block ``b``'s ledger book (``funders``: of its programmes)."""

@@ -339,9 +339,12 @@ class BatchState(WaitingLists):
     """
 
     def __init__(self, scenarios: Sequence[Scenario], seeds: Sequence[int], *, record_events: bool | Sequence[bool],
-                 compiled: bool) -> None:
+                 compiled: bool, member_shares: Sequence[float] = ()) -> None:
         if len(scenarios) != len(seeds):
             raise ValueError(f"{len(scenarios)} scenarios for {len(seeds)} seeds")
+        #: other a-kassa shares at entry every block's money is booked under too (as a run's:
+        #: :class:`~sim.engine.state.RunState`)
+        self.member_shares = tuple(float(v) for v in member_shares)
         docs = {id(sc): _in_force(sc) for sc in scenarios}
         check_batchable(scenarios)
         self.specs = list(scenarios)
@@ -412,7 +415,8 @@ class BatchState(WaitingLists):
         self._programme_arrays()
         for i in range(self.n_prog):
             self.level[i][:] = self.budget_per_year[i]
-        self.rec = BatchRecorder(self.blocks, self.n_prog, self.first, record_events=events)
+        self.rec = BatchRecorder(self.blocks, self.n_prog, self.first, record_events=events,
+                                 member_shares=self.member_shares)
         pension = self.pop.birth_month + int(np.ceil(self.spec.rules.pension_age * 12)) - self.start
         retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
         #: the people who retire in months 0 .. horizon (at pension age, or on arriving past it;
@@ -664,7 +668,8 @@ def _synthesise(state: BatchState, one: int) -> Population:
                  float(r.fas3_stock_days))
     wage = r.money.previous_wage_sek_per_month
     if spec.inflow is not None and spec.inflow.composition is not None:
-        pops = [synthesise(sc.population, start, horizon, Streams(s), wage, guarantee=guarantee)
+        pops = [synthesise(sc.population, start, horizon, Streams(s), wage, guarantee=guarantee,
+                           member_shares=state.member_shares)
                 for sc, s in zip(state.specs, state.streams.seeds, strict=True)]
         return Population(**{f: np.concatenate([getattr(p, f) for p in pops]) for f in Population.__dataclass_fields__})
     arrival = _arrivals(spec, start, horizon)
@@ -695,7 +700,7 @@ def _synthesise(state: BatchState, one: int) -> Population:
         for lo in range(0, len(part), step):
             hi = min(lo + step, len(part))
             here = spread if spread is not None else sds[np.arange(lo, hi) // one]
-            _draw(part, lo, hi, composition, streams, wage, guarantee, spread=here)
+            _draw(part, lo, hi, composition, streams, wage, guarantee, spread=here, member_shares=state.member_shares)
         if part is not pop:
             at = (np.asarray(blocks, np.int64)[:, None] * one + np.arange(one)).reshape(-1)
             for f in Population.__dataclass_fields__:

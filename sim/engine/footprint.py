@@ -29,7 +29,8 @@ PERSON_DTYPES: dict[str, str] = {
     "initial_stage": "uint8",
     # state (changed by the model)
     "stage": "uint8", "months_in_stage": "int16", "programme": "int8", "months_out_of_work": "int16",
-    "ui_entitled": "bool", "ui_income_related": "bool", "ui_member_since": "int32", "fas3_municipal": "bool",
+    "ui_entitled": "bool", "ui_income_related": "bool", "ui_member_since": "int32",
+    "ui_fund_joined": "int32", "ui_member_alt": "uint8", "ui_related_alt": "uint8", "fas3_municipal": "bool",
     "ui_days": "float32", "reference_wage": "float32", "in_guarantee": "bool", "job_days": "float32",
     "work_history": "uint16", "motivation": "float32", "last_programme": "int8",
     "months_since_programme": "int16", "effect_at_exit": "float32", "programme_start": "int32",

@@ -74,17 +74,23 @@ class ProgrammeModel(mesa.Model):
         compiled: run the passes over everyone compiled with numba (the default), or the same
             functions as plain Python (bit for bit the same results; slow, for tests on small
             populations).
+        member_shares: other shares of a-kassa members at entry (at most 8) under which the
+            ledger books every month too: a-kassa membership changes who is paid what, not what
+            people do, so one run gives its money at each share
+            (:attr:`Recorder.member_books <sim.engine.recorder.Recorder.member_books>`), equal
+            to a run of the scenario with that share (the a-kassa assumption line).
 
     Raises:
         ResourceError: if the population would not fit in memory (before allocating it).
     """
 
     def __init__(self, scenario: Scenario, rng: int = 0, *, record_events: bool = True,
-                 track: Sequence[int] = (), compiled: bool = True) -> None:
+                 track: Sequence[int] = (), compiled: bool = True, member_shares: Sequence[float] = ()) -> None:
         super().__init__(rng=rng)
         self.seed = int(rng)
         #: everything the sub-steps share
-        self.state = RunState(scenario, self.seed, record_events=record_events, track=track, compiled=compiled)
+        self.state = RunState(scenario, self.seed, record_events=record_events, track=track, compiled=compiled,
+                              member_shares=member_shares)
         self.calendar = Calendar(self._month, self._calendar_events(), yearly=self.state.refresh_multipliers)
 
     # ----------------------------------------------------------------- calendar hooks

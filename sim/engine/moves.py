@@ -131,13 +131,31 @@ def resolve_unemployed(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.
         # income-related UI needs the a-kassa membership condition; otherwise the basic amount.
         # The period begins next month, so membership is counted to then.
         member_months = state.month + 1 - pop.ui_member_since[new_period].astype(np.int64)
-        pop.ui_income_related[new_period] = member_months >= state.spec.rules.ui_membership_months.at(state.month)
+        needed = state.spec.rules.ui_membership_months.at(state.month)
+        pop.ui_income_related[new_period] = member_months >= needed
+        if state.member_shares:  # the same condition had the share at entry been another
+            _related_at_other_shares(state, new_period, needed)
         pop.ui_days[new_period] = 0.0
         pop.in_guarantee[new_period] = False
         pop.job_days[new_period] = 0.0
     g = pop.in_guarantee[ids]
     fas3 = pop.job_days[ids] >= state.regime.fas3_entry_days
     return np.where(g, np.where(fas3, _FAS3, _JOB), _OPEN)
+
+
+def _related_at_other_shares(state: RunState, ids: np.ndarray, needed: float) -> None:
+    """Bit ``k`` of ``ui_related_alt`` for people ``ids`` opening a UI period: whether it is
+    income-related had the a-kassa share at entry been ``state.member_shares[k]`` (members at
+    entry joined two years before arriving; the others when a programme first enrolled them)."""
+    pop = state.pop
+    arrived_member = (pop.arrival_month[ids] - 24).astype(np.int64)
+    joined = pop.ui_fund_joined[ids].astype(np.int64)
+    alt = pop.ui_member_alt[ids]
+    bits = np.zeros(ids.size, np.uint8)
+    for k in range(len(state.member_shares)):
+        since = np.where((alt >> k) & 1 == 1, arrived_member, joined)
+        bits |= ((state.month + 1 - since) >= needed).astype(np.uint8) << k
+    pop.ui_related_alt[ids] = bits
 
 
 def _last_wage(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.ndarray:
@@ -228,6 +246,8 @@ def admit(state: RunState, ids: np.ndarray, p: ProgrammeRegime) -> None:
     if p.enrols_in_ui_fund:  # joins an a-kassa as the programme starts (members stay members)
         joining = ids[pop.ui_member_since[ids] == NOT_MEMBER]
         pop.ui_member_since[joining] = state.month + 1
+        first = ids[pop.ui_fund_joined[ids] == NOT_MEMBER]  # (members at entry too: see ui_related_alt)
+        pop.ui_fund_joined[first] = state.month + 1
     pop.started[ids] |= np.uint32(1 << p.index)
     _apply(state, ids, np.full(ids.size, int(p.stage), np.uint8), keep_programme=True)
     state.rec.started(state.t, p.index, ids)

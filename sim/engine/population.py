@@ -68,6 +68,14 @@ class Population:
     ui_entitled: np.ndarray  #: bool, has an open UI benefit period
     ui_income_related: np.ndarray  #: bool, that period pays income-related UI (else the basic amount)
     ui_member_since: np.ndarray  #: int32 absolute month of joining an a-kassa (NOT_MEMBER: never)
+    #: int32 absolute month of first joining an a-kassa through a programme (NOT_MEMBER: never;
+    #: members at entry too): what ``ui_member_since`` would be for someone not a member at entry
+    ui_fund_joined: np.ndarray
+    #: uint8 bit mask: bit k set = an a-kassa member at entry had the share been the run's
+    #: ``member_shares[k]`` (see :func:`synthesise`); all zero in a run that asked for none
+    ui_member_alt: np.ndarray
+    #: uint8 bit mask: bit k = ``ui_income_related`` had the share been ``member_shares[k]``
+    ui_related_alt: np.ndarray
     fas3_municipal: np.ndarray  #: bool, a Fas 3 placement of this person is in municipal operations
     ui_days: np.ndarray  #: float32, UI days used in the current benefit period
     reference_wage: np.ndarray  #: float32, monthly wage UI and activity support are based on (0: none)
@@ -102,7 +110,8 @@ def bytes_per_person() -> int:
 
 
 #: Arrays that do not start at zero, and what they start at.
-_START = {"stage": Stage.NOT_ARRIVED, "programme": NO_PROGRAMME, "ui_member_since": NOT_MEMBER, "motivation": 1,
+_START = {"stage": Stage.NOT_ARRIVED, "programme": NO_PROGRAMME, "ui_member_since": NOT_MEMBER,
+          "ui_fund_joined": NOT_MEMBER, "motivation": 1,
           "last_programme": NO_PROGRAMME, "months_since_programme": NEVER, "effect_at_exit": 1, "programme_start": -1}
 
 
@@ -170,8 +179,8 @@ _BLOCK = 1 << 16  # people drawn at a time
 
 
 def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams: Streams,
-               previous_wage_sek_per_month: float = 0.0, *, guarantee: tuple[float, float, float] = (18, 21.7, 450)
-               ) -> Population:
+               previous_wage_sek_per_month: float = 0.0, *, guarantee: tuple[float, float, float] = (18, 21.7, 450),
+               member_shares: tuple[float, ...] = ()) -> Population:
     """Create the people a population spec describes.
 
     Everyone is created up front with an arrival month (cohort waves and monthly inflow);
@@ -180,7 +189,17 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
     given the composition shares, each from its own stream keyed by person id. ``guarantee`` is
     (months registered before the guarantee, benefit days a month, days to Fas 3), for entry
     clocks drawn from history (``composition.guarantee_history_share``).
+
+    ``member_shares``: other shares of a-kassa members at entry (at most 8), for the ledger to
+    book each run again as if the share had been one of them (the a-kassa assumption line,
+    :mod:`sim.analysis.assumptions_driving`): bit ``k`` of ``ui_member_alt`` and
+    ``ui_related_alt`` is who would be a member, and whose UI would be income-related, at
+    ``member_shares[k]`` (the same uniform draw against the other share, for the people whose
+    composition's share is the population's: an inflow with a share of its own keeps it, as
+    :func:`~sim.scenario.paths.with_values` keeps it).
     """
+    if len(member_shares) > 8:
+        raise ValueError(f"at most 8 other a-kassa membership shares, got {len(member_shares)}")
     arrival = _arrivals(spec, start, horizon_months)
     n = arrival.shape[0]
     pop = _empty(n)
@@ -188,22 +207,27 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
     # Cohort first, then the inflow (see _arrivals), each with its own composition. Every draw
     # is keyed by person, so drawing block by block gives the same people while keeping the
     # float64 temporaries of a block, not of everyone, in memory.
-    parts = [(0, n, spec.composition)]
+    parts = [(0, n, spec.composition, member_shares)]
     if spec.inflow is not None and spec.inflow.composition is not None:
         n_cohort = sum(spec.cohort.arrivals(start).values()) if spec.cohort is not None else 0
-        parts = [(0, n_cohort, spec.composition), (n_cohort, n, spec.inflow.composition)]
-    for first, stop, c in parts:
+        own = "ui_member_share" in spec.inflow.composition.model_fields_set
+        parts = [(0, n_cohort, spec.composition, member_shares),
+                 (n_cohort, n, spec.inflow.composition, (None,) * len(member_shares) if own else member_shares)]
+    for first, stop, c, shares in parts:
         for lo in range(first, stop, _BLOCK):
-            _draw(pop, lo, min(lo + _BLOCK, stop), c, streams, previous_wage_sek_per_month, guarantee)
+            _draw(pop, lo, min(lo + _BLOCK, stop), c, streams, previous_wage_sek_per_month, guarantee,
+                  member_shares=shares)
     return pop
 
 
 def _draw(pop: Population, first: int, stop: int, c: Composition, streams: Streams,
           previous_wage_sek_per_month: float, guarantee: tuple[float, float, float] = (18, 21.7, 450),
-          spread: float | np.ndarray | None = None) -> None:
+          spread: float | np.ndarray | None = None, member_shares: tuple[float | None, ...] = ()) -> None:
     """Draw the attributes and entry clocks of people ``first .. stop - 1`` (arrival months
     set) from ``c``. ``spread``: the spread of employability, one or one per person (float32),
-    where it is not ``c.employability_sd`` (a batch's blocks that draw their own)."""
+    where it is not ``c.employability_sd`` (a batch's blocks that draw their own).
+    ``member_shares``: the other a-kassa membership shares of :func:`synthesise` (None: the
+    composition's own, for an inflow that keeps its share)."""
     ids = np.arange(first, stop, dtype=np.int64)
     sel = slice(first, stop)
     n = ids.size
@@ -263,11 +287,17 @@ def _draw(pop: Population, first: int, stop: int, c: Composition, streams: Strea
     # a-kassa members at entry have met the membership condition (joined two years before).
     months, at = np.unique(arrival, return_inverse=True)
     share = np.array([c.ui_member_share.at(int(m)) for m in months])[at]  # the share in force at arrival
-    member = u("ui_member") < share
+    drawn = u("ui_member")
+    member = drawn < share
     pop.ui_member_since[sel] = np.where(member, pop.arrival_month[sel] - 24, NOT_MEMBER)
     # the last UI period was income-related: for those entitled now, and for those in the
     # guarantee with a UI history (their activity support is 65 % of it), if members
     pop.ui_income_related[sel] = had_ui & member
+    alt_member = np.zeros(n, np.uint8)
+    for k, other in enumerate(member_shares):  # the same draw against each other share
+        alt_member |= (member if other is None else drawn < other).astype(np.uint8) << k
+    pop.ui_member_alt[sel] = alt_member
+    pop.ui_related_alt[sel] = np.where(had_ui, alt_member, 0)
     municipal = np.array([c.fas3_municipal_place_share.at(int(m)) for m in months])[at]
     pop.fas3_municipal[sel] = u("fas3_municipal") < municipal
     pop.ui_days[sel] = np.where(ui_entitled, u("ui_days") * 250.0, 0.0)

@@ -14,8 +14,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from sim.accounts.book import LedgerBook
+from sim.accounts.book import LedgerBook, changed_income_related
 from sim.accounts.jit import kernel
+from sim.accounts.payers import PAYERS
 from sim.accounts.rules import ProgrammeMoney
 from sim.engine.capacity import Budget, Slots
 from sim.engine.population import Population
@@ -103,7 +104,7 @@ _PACKED = ("stocks", "events", "event_keys", "admitted", "follow_ups", "status_r
 class Recorder:
     """Per-month records of one run."""
 
-    def __init__(self, n_programmes: int, *, record_events: bool = True) -> None:
+    def __init__(self, n_programmes: int, *, record_events: bool = True, member_shares: Sequence[float] = ()) -> None:
         self.n_programmes = n_programmes
         self.record_events = record_events
         self.stocks: list[np.ndarray] = []  # per month: people by stage (len(Stage))
@@ -122,6 +123,14 @@ class Recorder:
         self.status_rows: list[tuple[Month, int, np.ndarray]] = []
         self.reforms: list[Month] = []
         self.ledger_book = LedgerBook()
+        #: other a-kassa shares at entry the run's nets are worked out at too (``member_shares`` of
+        #: :class:`~sim.engine.state.RunState`; :meth:`member_changes`)
+        self.member_shares = tuple(member_shares)
+        #: per month booked: its month, money rules and, per share, the keys of the people whose
+        #: flag ``ui_income_related`` would differ at that share (see :meth:`member_changes`)
+        self.changed: list[tuple[int, SimpleNamespace, ProgrammeMoney, list[np.ndarray]]] = []
+        #: what :meth:`member_changes` gives, where already worked out (a batch's, for all its blocks)
+        self.member_change: dict[float, np.ndarray] | None = None
         self.tracked_state: list[dict[str, np.ndarray | int]] = []
         self.tracked_money: list[tuple[int, np.ndarray, dict[tuple[str, str], np.ndarray]]] = []
 
@@ -147,6 +156,35 @@ class Recorder:
         amounts that are not per person (see :class:`sim.accounts.rules.LedgerBook`; counted
         compiled or not as the run is)."""
         self.ledger_book.add(t, key, money, programme_money, extra, compiled=compiled)
+
+    def book_changed(self, t: int, keys: list[np.ndarray], money: SimpleNamespace,
+                     programme_money: ProgrammeMoney) -> None:
+        """Month ``t``'s keys of the people whose flag ``ui_income_related`` would differ at each
+        of :attr:`member_shares` (:meth:`book` books everyone's)."""
+        self.changed.append((t, money, programme_money, keys))
+
+    def member_changes(self, months: int) -> dict[float, np.ndarray]:
+        """Per other a-kassa share: how much the run's net SEK ``[month, payer]`` (of
+        :data:`~sim.accounts.payers.PAYERS`, over ``months``) would change at that share
+        (:func:`~sim.accounts.book.changed_income_related`)."""
+        if self.member_change is not None:
+            return self.member_change
+        out = {}
+        where: dict[tuple[int, int], int] = {}
+        rules = []
+        groups = []
+        for _t, m, pm, _keys in self.changed:
+            g = where.setdefault((id(m), id(pm)), len(rules))
+            if g == len(rules):
+                rules.append((m, pm))
+            groups.append(g)
+        for k, share in enumerate(self.member_shares):
+            keys = [ks[k] for *_, ks in self.changed]
+            sizes = [x.size for x in keys]
+            cells = np.repeat(np.array([t for t, *_ in self.changed], np.int64), sizes)
+            out[share] = changed_income_related(cells, np.concatenate(keys) if keys else np.zeros(0, np.int64),
+                                                np.repeat(np.array(groups, np.int64), sizes), rules, months, PAYERS)
+        return out
 
     @property
     def ledger(self) -> list[tuple[int, dict[tuple[str, str], float]]]:

@@ -205,15 +205,20 @@ class RunState(WaitingLists):
         track: ids of people followed month by month.
         compiled: run the passes over everyone compiled (numba), or as plain Python (the
             reference; slow, for tests on small populations).
+        member_shares: other a-kassa membership shares at entry to book the run's money under
+            too (:class:`~sim.engine.model.ProgrammeModel`).
 
     Raises:
         ResourceError: if the population would not fit in memory (before allocating it).
     """
 
     def __init__(self, scenario: Scenario, seed: int, *, record_events: bool, track: Sequence[int],
-                 compiled: bool) -> None:
+                 compiled: bool, member_shares: Sequence[float] = ()) -> None:
         self.spec = scenario
         self.compiled = compiled
+        #: other a-kassa membership shares the ledger books every month under too (see
+        #: :func:`sim.engine.population.synthesise`)
+        self.member_shares = tuple(float(v) for v in member_shares)
         #: month index being simulated (0 = the start month; calendar events see it too);
         #: between steps, the month the next step will simulate
         self.t = 0
@@ -225,7 +230,7 @@ class RunState(WaitingLists):
         self.pop: Population = synthesise(
             scenario.population, self.start, self.horizon, self.streams, self.regime.money.previous_wage_sek_per_month,
             guarantee=(float(self.regime.job_entry_months), float(scenario.rules.benefit_days_per_month),
-                       float(self.regime.fas3_stock_days)))
+                       float(self.regime.fas3_stock_days)), member_shares=self.member_shares)
         self.ids = np.arange(len(self.pop), dtype=np.int64)
         #: where blocks of people start and end (one block here; see :mod:`sim.engine.batch`)
         self.first = np.array([0, len(self.pop)], np.int64)
@@ -244,7 +249,7 @@ class RunState(WaitingLists):
         self.studies_mult = np.ones(len(self.pop), np.float32)
         #: each person's age group when their multipliers were last computed (255: never)
         self._age_group = np.full(len(self.pop), 255, np.uint8)
-        self.rec = Recorder(n_prog, record_events=record_events)
+        self.rec = Recorder(n_prog, record_events=record_events, member_shares=self.member_shares)
         self.track = np.array(sorted(set(int(i) for i in track)), dtype=np.int64)
         if self.track.size and (self.track.min() < 0 or self.track.max() >= len(self.pop)):
             raise ValueError(f"track: person ids must be between 0 and {len(self.pop) - 1}")

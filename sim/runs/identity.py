@@ -40,10 +40,11 @@ def code_version() -> str:
 
 
 def replication_key(scenario: Scenario, seed: int, record_events: bool, code: str | None = None, *,
-                    nets_only: bool = False) -> str:
+                    nets_only: bool = False, member_shares: tuple[float, ...] = ()) -> str:
     """What names one replication in a :class:`~sim.runs.partial.ReplicationStore`: the resolved
     scenario, its seed, whether events are kept, the code (``code``: :func:`code_version`) and
-    whether only its nets are kept (:func:`sim.runs.replications.nets_only`).
+    whether only its nets are kept (:func:`sim.runs.replications.nets_only`), and the other
+    a-kassa shares whose nets it keeps the changes of (:attr:`~sim.runs.results.RunResult.member_changes`).
 
     The scenario enters as the SHA-256 of pydantic's own JSON of it (``model_dump_json``, the
     same content as :func:`content_hash` reads, without sorting its keys in Python: 0.16 against
@@ -54,6 +55,8 @@ def replication_key(scenario: Scenario, seed: int, record_events: bool, code: st
             "code": code_version() if code is None else code}
     if nets_only:
         what["nets_only"] = True
+    if member_shares:
+        what["member_shares"] = [float(v) for v in member_shares]
     text = json.dumps(what, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 

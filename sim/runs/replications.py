@@ -45,13 +45,15 @@ QUANTILES = (0.1, 0.5, 0.9)
 
 
 def simulate(scenario: Scenario, seed: int = 0, *, record_events: bool = True, compiled: bool = True,
-             summary: bool = True) -> RunResult:
+             summary: bool = True, member_shares: Sequence[float] = ()) -> RunResult:
     """Run one replication of ``scenario`` to its horizon (``compiled=False``: the engine's
     plain-Python reference, slow; see :class:`~sim.engine.model.ProgrammeModel`; ``summary=False``:
-    without the headline numbers, see :meth:`RunResult.from_model`)."""
+    without the headline numbers, see :meth:`RunResult.from_model`; ``member_shares``: other
+    shares of a-kassa members at entry the result can give its nets at too, :attr:`RunResult.member_changes`)."""
     from sim.engine.model import ProgrammeModel  # (mesa: imported only where an ordinary run is made)
 
-    model = ProgrammeModel(scenario, rng=seed, record_events=record_events, compiled=compiled)
+    model = ProgrammeModel(scenario, rng=seed, record_events=record_events, compiled=compiled,
+                           member_shares=member_shares)
     model.run()
     return RunResult.from_model(model, summary=summary)
 
@@ -140,35 +142,46 @@ def batch_groups(scenarios: Sequence[Scenario]) -> list[list[int]]:
 
 def _batch(scenarios: Sequence[Scenario], seeds: Sequence[int], record_events: bool | Sequence[bool],
            compiled: bool = True, summary: bool | Sequence[bool] = True,
-           nets: Sequence[bool] | None = None) -> list[RunResult]:
+           nets: Sequence[bool] | None = None, member_shares: Sequence[tuple[float, ...]] | None = None
+           ) -> list[RunResult]:
     """One batched model of ``scenarios`` with ``seeds``, run; each block's result (``record_events``
     and ``summary``: for every block, or one flag a block; a block whose ``nets`` flag is true is
     read for its nets only (:func:`nets_only`): its result has its ledger book and no other
-    records, and no headline numbers)."""
+    records, and no headline numbers; ``member_shares``: per block, the other a-kassa shares its
+    result can give its nets at, :attr:`RunResult.member_changes`: the model books every share
+    any block asks for)."""
     from sim.engine.batch import BatchModel
 
-    model = BatchModel(scenarios, seeds, record_events=record_events, compiled=compiled)
+    asked = [()] * len(scenarios) if member_shares is None else [tuple(v) for v in member_shares]
+    shares = tuple(sorted({v for own in asked for v in own}))
+    model = BatchModel(scenarios, seeds, record_events=record_events, compiled=compiled, member_shares=shares)
     model.run()
     summaries = [summary] * model.blocks if isinstance(summary, bool) else list(summary)
     only = [False] * model.blocks if nets is None else list(nets)
-    return [RunResult.from_model(model.block(b, ledger_only=only[b]),  # type: ignore[arg-type]
-                                 summary=summaries[b] and not only[b])
-            for b in range(model.blocks)]
+    out = [RunResult.from_model(model.block(b, ledger_only=only[b]),  # type: ignore[arg-type]
+                                summary=summaries[b] and not only[b])
+           for b in range(model.blocks)]
+    for r, own in zip(out, asked, strict=True):
+        if r.member_changes is not None:
+            r.member_changes = {v: r.member_changes[v] for v in own} or None
+    return out
 
 
-#: What :func:`_run` runs: scenario, seed, record_events, and whether only the run's nets are
-#: kept (:func:`nets_only`: re-runs for a comparison's assumption lines; no headline numbers).
-_Item = tuple[Scenario, int, bool, bool]
+#: What :func:`_run` runs: scenario, seed, record_events, whether only the run's nets are
+#: kept (:func:`nets_only`: re-runs for a comparison's assumption lines; no headline numbers),
+#: and the other a-kassa shares it can give its nets at (:attr:`RunResult.member_changes`).
+_Item = tuple[Scenario, int, bool, bool, tuple[float, ...]]
 
 
-def _batch_job(args: tuple[list[Scenario], list[int], list[bool], list[bool]]) -> list[RunResult]:
-    scenarios, seeds, events, nets = args
-    return _batch(scenarios, seeds, events, nets=nets)
+def _batch_job(args: tuple[list[Scenario], list[int], list[bool], list[bool], list[tuple[float, ...]]]
+               ) -> list[RunResult]:
+    scenarios, seeds, events, nets, shares = args
+    return _batch(scenarios, seeds, events, nets=nets, member_shares=shares)
 
 
 def _one(args: _Item) -> list[RunResult]:
-    scenario, seed, events, nets = args
-    return [simulate(scenario, seed, record_events=events, summary=not nets)]
+    scenario, seed, events, nets, shares = args
+    return [simulate(scenario, seed, record_events=events, summary=not nets, member_shares=shares)]
 
 
 def _batchable(scenarios: Sequence[Scenario]) -> bool:
@@ -195,6 +208,9 @@ class Request:
     #: headline numbers, no ledger book): what a comparison's re-runs for its assumption lines
     #: read; a store keeps them so, under keys of their own
     nets_only: bool = False
+    #: other shares of a-kassa members at entry each replication can give its nets at too
+    #: (:attr:`RunResult.member_changes`: the a-kassa assumption line without re-runs)
+    member_shares: tuple[float, ...] = ()
 
 
 def replicate(scenario: Scenario, seed: int = 0, replications: int = 1, *, workers: int = 1,
@@ -249,7 +265,8 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
         results: dict[int, RunResult] = {}
         keys: list[str] = []
         if kept is not None:  # read back what a killed command kept
-            keys = [replication_key(sc, s, rq.record_events, code, nets_only=rq.nets_only)
+            keys = [replication_key(sc, s, rq.record_events, code, nets_only=rq.nets_only,
+                                    member_shares=rq.member_shares)
                     for sc, s in zip(scenarios, seeds, strict=True)]
             for i, key in enumerate(keys):
                 found = kept.get(key)
@@ -278,7 +295,7 @@ def replicate_all(requests: Sequence[Request], *, workers: int = 1, progress: Ca
     started: list[int | None] = [None] * len(requests)  # worker processes each request's runs started
     if todo:
         items: list[_Item] = [(plans[j][1][i], plans[j][0][i], requests[j].record_events,
-                               requests[j].nets_only) for j, i in todo]
+                               requests[j].nets_only, tuple(requests[j].member_shares)) for j, i in todo]
         together = _batchable([it[0] for it in items])
         if together or len(requests) == 1:
             n = _run(items, todo, workers, finished, together)
@@ -306,7 +323,7 @@ def _run(items: list[_Item], names: list[Any], workers: int,
     model's, or a run's); return the worker processes started (0: all in this process)."""
     if _batchable([it[0] for it in items]) if batchable is None else batchable:
         jobs: list[tuple[list[int], Callable[[Any], Any], Any]] = [
-            (chunk, _batch_job, tuple([items[k][f] for k in chunk] for f in range(4)))
+            (chunk, _batch_job, tuple([items[k][f] for k in chunk] for f in range(5)))
             for chunk in _models(range(len(items)), _people(items[0][0]))]
     else:
         jobs = [([k], _one, items[k]) for k in range(len(items))]
@@ -337,7 +354,8 @@ def nets_only(result: RunResult) -> RunResult:
     return RunResult(scenario=result.scenario, seed=result.seed, start_month=result.start_month,
                      horizon_months=result.horizon_months, programmes=list(result.programmes), tables={},
                      summary=result.summary, manifest=result.manifest,
-                     nets=result.ledger_book.net(PAYERS, result.horizon_months))
+                     nets=result.ledger_book.net(PAYERS, result.horizon_months),
+                     member_changes=result.member_changes)
 
 
 def _bands(values: Sequence[float | None]) -> dict[str, float | None]:

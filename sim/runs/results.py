@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from sim.accounts.book import post_keys
+from sim.accounts.payers import PAYERS
 from sim.engine.month.book import keys as ledger_keys_now
 from sim.engine.month.follow_up import INCOME_SUPPORT, support_codes
 from sim.runs.folders import pid_alive
@@ -101,6 +102,21 @@ class RunResult:
     #: net SEK ``[month, payer]`` of :data:`sim.accounts.payers.PAYERS` over the horizon, for a run
     #: kept as nothing else (:func:`sim.runs.replications.nets_only`; else ``None``)
     nets: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: per other share of a-kassa members at entry the run was asked for (``member_shares``; else
+    #: ``None``): how much its net SEK ``[month, payer]`` (as :attr:`nets`) would change at that
+    #: share (:meth:`nets_at_member_share`)
+    member_changes: dict[float, np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    def nets_at_member_share(self, share: float, months: int) -> np.ndarray:
+        """Net SEK ``[month, payer]`` of :data:`~sim.accounts.payers.PAYERS` over ``months`` had the
+        share of a-kassa members at entry been ``share`` (one of :attr:`member_changes`): membership
+        changes who is paid what, not what anyone does, so this is the run's own nets plus the
+        change for the people whose UI would be income-related or not the other way (equal to a
+        run with that share up to the order of floating-point additions)."""
+        if self.member_changes is None or share not in self.member_changes:
+            raise KeyError(f"this run did not book the a-kassa share {share}")
+        own = self.nets if self.nets is not None else self.ledger_book.net(PAYERS, months)
+        return own[:months] + self.member_changes[share][:months]
 
     def followed(self, payers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The people followed with ``track=``, as arrays: net SEK ``[person, month, payer]``
@@ -140,6 +156,9 @@ class RunResult:
                      ledger_book=model.rec.ledger_book, records=build)
         if summary:
             result.summary = _summary(model, result)
+        if getattr(rec, "member_shares", ()):
+            result.member_changes = rec.member_change = rec.member_changes(model.horizon)
+            rec.changed = []  # (worked out: not kept, in a store or from a worker)
         return result
 
     # ------------------------------------------------------------------ saving

@@ -12,9 +12,10 @@ import numpy as np
 
 from sim.accounts.book import ceiling_steps, fas3_placements, ledger_keys
 from sim.accounts.rules import LedgerInput, post, ui_days_left
+from sim.engine.population import Population
 from sim.engine.state import RunState
 
-__all__ = ["step", "keys", "ledger_input"]
+__all__ = ["step", "keys", "ledger_input", "differs_at_shares"]
 
 
 def step(state: RunState) -> None:
@@ -30,8 +31,18 @@ def step(state: RunState) -> None:
             pair = (spec.funder, "programme_staff")
             staff[pair] = staff.get(pair, 0.0) - p.staff_cost_per_month
     state.rec.book(state.t, key, r.money, r.programme_money, staff, compiled=state.compiled)
+    if state.member_shares:  # the keys whose flag would differ at each other a-kassa share
+        changed = differs_at_shares(state.pop, len(state.member_shares))
+        state.rec.book_changed(state.t, [key[ids] for ids in changed], r.money, r.programme_money)
     if state.rec.record_events:  # last month's movers (and this month's arrivals), as paid now
         state.rec.key_events(key, r.money, r.programme_money)
+
+
+def differs_at_shares(pop: Population, shares: int) -> list[np.ndarray]:
+    """For each of a run's ``shares`` other a-kassa shares at entry: the people whose last UI
+    period would be income-related or not the other way than it is (``ui_related_alt``)."""
+    return [np.flatnonzero(((pop.ui_related_alt >> k) & 1).astype(bool) != pop.ui_income_related)
+            for k in range(shares)]
 
 
 def keys(state: RunState, ids: np.ndarray | None = None) -> np.ndarray:
