@@ -111,7 +111,9 @@ def test_blocks_with_their_own_programme_numbers_equal_separate_runs(compiled: b
 
 def test_blocks_with_their_own_national_draws_equal_separate_runs() -> None:
     """The national values a calibration draws per replication (transition rates, employability's
-    spread) may differ from block to block; blocks with the same rates share their hazard rows."""
+    spread) may differ from block to block; blocks with the same rates share their hazard rows, and
+    blocks that differ only in them share the rest of their regimes (programmes, money), each
+    with its own rates."""
     rng = np.random.default_rng(5)
     sets = []
     for k in range(5):
@@ -129,6 +131,9 @@ def test_blocks_with_their_own_national_draws_equal_separate_runs() -> None:
     model = BatchModel(scenarios, seeds)
     # blocks with the same rates share their stage rows: 0 and 3, 1 and 2
     assert (model.state.hazard.srows // len(Stage)).tolist() == [0, 1, 1, 0, 2]
+    regimes = model.state.regimes
+    assert all(r.money is regimes[0].money and r.programmes is regimes[0].programmes for r in regimes)
+    assert not np.array_equal(regimes[0].base, regimes[4].base) and np.array_equal(regimes[1].base, regimes[2].base)
     model.run()
     for b, (sc, seed) in enumerate(zip(scenarios, seeds, strict=True)):
         _assert_same(RunResult.from_model(model.block(b)), simulate(sc, seed), f"block {b}")

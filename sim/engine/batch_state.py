@@ -20,7 +20,7 @@ from sim.accounts.jit import kernel, run
 from sim.engine.batch_records import BatchRecorder
 from sim.engine.capacity import OverspendError
 from sim.engine.hazards import decay_table, duration_factor, regrouped, static_multipliers
-from sim.engine.in_force import ProgrammeRegime, Regime, reform_months, regime_at
+from sim.engine.in_force import ProgrammeRegime, Regime, reform_months, regime_at, with_transitions
 from sim.engine.population import (
     Population,
     ResourceError,
@@ -350,17 +350,23 @@ class BatchState(WaitingLists):
         self.specs = list(scenarios)
         # scenarios equal but for their texts and composition share their regimes (one per month)
         same: dict[str, Scenario] = {}
-        own: dict[int, str] = {}
+        own: dict[int, tuple[str, str]] = {}
         for sc in scenarios:
             if id(sc) not in own:
-                own[id(sc)] = text = repr(docs[id(sc)])  # (dumps of one schema: keys in one order)
+                doc = docs[id(sc)]
+                text = repr(doc)  # (dumps of one schema: keys in one order)
+                # the same without the transition rates (a replication's posterior draw): see _regime_at
+                rest = repr({k: v for k, v in doc.items() if k != "transitions"})
+                own[id(sc)] = (text, rest)
                 same.setdefault(text, sc)
         #: each block's scenario as far as its regimes go (one object for scenarios with the same regimes)
-        self.regime_specs = [same[own[id(sc)]] for sc in scenarios]
-        #: the text of each block's regimes (see :class:`_Resolved`)
-        self.regime_texts = [own[id(sc)] for sc in scenarios]
+        self.regime_specs = [same[own[id(sc)][0]] for sc in scenarios]
+        #: the text of each block's regimes (see :class:`_Resolved`), and of all in them but the
+        #: transition rates (no full text equals one of these: they lack a key)
+        self.regime_texts = [own[id(sc)][0] for sc in scenarios]
+        self.rest_texts = [own[id(sc)][1] for sc in scenarios]
         global _latest
-        self._resolved = _latest = _latest.carried(set(same))
+        self._resolved = _latest = _latest.carried(set(same) | set(self.rest_texts))
         #: the block whose scenario has every programme (its spec and regime are the batch's)
         self.ref = reference(scenarios)
         self.spec = scenarios[self.ref]
@@ -430,10 +436,20 @@ class BatchState(WaitingLists):
 
     # ----------------------------------------------------------------- parameters in force
     def _regime_at(self, b: int, month: Month) -> Regime:
+        """Block ``b``'s regime in force in ``month``: resolved once per distinct scenario text;
+        blocks whose scenarios differ only in their transition rates (replications with their own
+        posterior draws) share everything else (the programmes, money and rules resolved once;
+        :func:`~sim.engine.in_force.with_transitions`)."""
+        regimes = self._resolved.regimes
         key = (self.regime_texts[b], month)
-        r = self._resolved.regimes.get(key)
+        r = regimes.get(key)
         if r is None:
-            r = self._resolved.regimes[key] = regime_at(self.regime_specs[b], month)
+            shared = regimes.get((self.rest_texts[b], month))
+            if shared is None:
+                r = regimes[(self.rest_texts[b], month)] = regime_at(self.regime_specs[b], month)
+            else:
+                r = with_transitions(shared, self.regime_specs[b], month)
+            regimes[key] = r
         return r
 
     def reform_months(self, b: int) -> list[Month]:
@@ -463,13 +479,14 @@ class BatchState(WaitingLists):
         #: each block's guarantee days past which people leave at Fas 3's rates (its rules'
         #: ``fas3_rates_after_closure``: read per block, :data:`_BLOCK_RULES`)
         self.fas3_rate_days = np.array([r.fas3_rate_days for r in self.regimes], np.float32)
-        where: dict[int, int] = {}
+        # regimes that share their programmes and money (they differ at most in their transition
+        # rates, which nothing here reads but the stage rows, found per block below)
+        where: dict[tuple[int, int, int], int] = {}
         distinct: list[Regime] = []
         inv = np.empty(nb, np.int64)
         for b, r in enumerate(self.regimes):
-            u = where.get(id(r))
-            if u is None:
-                u = where[id(r)] = len(distinct)
+            u = where.setdefault((id(r.programmes), id(r.money), id(r.programme_money)), len(distinct))
+            if u == len(distinct):
                 distinct.append(r)
             inv[b] = u
         nu = len(distinct)

@@ -9,6 +9,7 @@ calendar turns into SimPy reform events that swap the regime.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +24,7 @@ from sim.scenario.schema import Programme, Scenario
 from sim.scenario.stages import Stage
 
 __all__ = ["Regime", "ProgrammeRegime", "HazardRows", "regime_at", "reform_months", "DROPOUT", "N_DEST",
-           "destination_code", "DESTINATION_NAMES", "resolve_money"]
+           "destination_code", "DESTINATION_NAMES", "resolve_money", "with_transitions"]
 
 #: Destination code for leaving a programme or queue back to unemployment.
 DROPOUT = len(Stage)  # 12; stage codes are 0..11
@@ -171,13 +172,27 @@ def _programme_regime(i: int, p: Programme, month: Month, m: SimpleNamespace) ->
     )
 
 
-def regime_at(scenario: Scenario, month: Month) -> Regime:
-    """Resolve every dated parameter of ``scenario`` at ``month``."""
+def _base(scenario: Scenario, month: Month) -> np.ndarray:
+    """The base monthly hazards ``[stage, destination]`` of ``scenario`` at ``month`` (read-only)."""
     base = np.zeros((len(Stage), N_DEST))
     for src, dests in scenario.transitions.items():
         for dst, prm in dests.items():
             base[Stage[src.upper()], destination_code(dst)] = prm.at(month)
     base.setflags(write=False)
+    return base
+
+
+def with_transitions(regime: Regime, scenario: Scenario, month: Month) -> Regime:
+    """``regime`` (in force at ``month`` for a scenario equal to ``scenario`` but for its
+    transition rates) with ``scenario``'s transition rates: what :func:`regime_at` of ``scenario``
+    gives (nothing else in a regime reads them), sharing the programmes, money and rules."""
+    base = _base(scenario, month)
+    return dataclasses.replace(regime, base=base, hazard_rows=_hazard_rows(base, regime.programmes))
+
+
+def regime_at(scenario: Scenario, month: Month) -> Regime:
+    """Resolve every dated parameter of ``scenario`` at ``month``."""
+    base = _base(scenario, month)
     r = scenario.rules
     m = resolve_money(scenario.money, month)
     m.fas3_placements_run = bool(r.fas3_placements_run.at(month))  # (the ledger's rules read it: the grant)
