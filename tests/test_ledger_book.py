@@ -240,12 +240,16 @@ def _posting_calls(monkeypatch) -> list[int]:  # noqa: ANN001
 
 def test_a_batch_posts_each_set_of_equal_money_rules_once(monkeypatch) -> None:  # noqa: ANN001
     """Blocks with their own rule objects but equal money share one posting per set of rules
-    (and per re-posting), not one per block."""
-    from sim.runs.replications import replicate
+    (and per re-posting), not one per block. (Replications with their own posterior draws share
+    their rule objects outright: only their transition rates differ; blocks with other programme
+    numbers have their own.)"""
+    from sim.runs.replications import simulate_batch
 
     calls = _posting_calls(monkeypatch)
-    sc = load_scenario(ROOT / "scenarios" / "sigtuna-resursjobb.yaml", ["horizon_months=30"])
-    books = [r.ledger_book for r in replicate(sc, 0, 3, record_events=False).results]  # parameters drawn per run
+    scenarios = [load_scenario(ROOT / "scenarios" / "sigtuna-resursjobb.yaml",
+                               ["horizon_months=30", f"programmes.resursjobb.capacity.slots={n}"])
+                 for n in (200, 150, 100)]
+    books = [r.ledger_book for r in simulate_batch(scenarios, [0, 1, 2], record_events=False)]
     shared = books[0].postings
     assert all(b.postings is shared for b in books)
     rules = shared._keys()
