@@ -22,12 +22,13 @@ programme's start) recomputed under common random numbers with the assumption at
 value, in both the baseline and the scenario. The money rates change money but not what people
 do, so the same runs are posted again under the other rates (:meth:`LedgerBook.reposted`,
 exact and cheap). Membership changes who is paid what after a job, but not what anyone does
-either: the comparison's own runs book their ledger a second time per share, with each
-person's income-related flag as it would be at that share (``member_shares`` of
-:class:`~sim.runs.replications.Request`; the same numbers as re-runs at that share, to the
-bit). The exit rates after Fas 3 change who leaves, so that line re-runs the replications with
-the same seeds (a value the scenario uses throughout, or an assumption that cannot change its
-runs, is its own runs); so does membership for runs that did not book it.
+either: the comparison's own runs work out their nets at each other share too, from the people
+whose UI would be income-related or not the other way at that share (``member_shares`` of
+:class:`~sim.runs.replications.Request`; the numbers of re-runs at that share up to the order of
+floating-point additions, < 1e-15 of a month's largest net). The exit rates after Fas 3
+change who leaves, so that line re-runs the replications with the same seeds (a value the
+scenario uses throughout, or an assumption that cannot change its runs, is its own runs); so
+does membership for runs that did not book it.
 """
 
 from __future__ import annotations

@@ -65,8 +65,8 @@ class BatchModel:
         record_events: keep the person-level event log of every block (or, a list, of those
             blocks whose flag is true).
         compiled: run the passes over everyone compiled (numba) or as plain Python.
-        member_shares: other shares of a-kassa members at entry under which every block's money
-            is booked too (as :class:`~sim.engine.model.ProgrammeModel`'s).
+        member_shares: other shares of a-kassa members at entry at which every block's nets are
+            worked out too (as :class:`~sim.engine.model.ProgrammeModel`'s).
 
     Raises:
         BatchError: if the scenarios differ in more than those numbers.

@@ -74,11 +74,12 @@ class ProgrammeModel(mesa.Model):
         compiled: run the passes over everyone compiled with numba (the default), or the same
             functions as plain Python (bit for bit the same results; slow, for tests on small
             populations).
-        member_shares: other shares of a-kassa members at entry (at most 8) under which the
-            ledger books every month too: a-kassa membership changes who is paid what, not what
-            people do, so one run gives its money at each share
-            (:attr:`Recorder.member_books <sim.engine.recorder.Recorder.member_books>`), equal
-            to a run of the scenario with that share (the a-kassa assumption line).
+        member_shares: other shares of a-kassa members at entry (at most 8) at which the run's
+            nets are worked out too: a-kassa membership changes who is paid what, not what people
+            do, so one run gives its nets at each share
+            (:meth:`Recorder.member_changes <sim.engine.recorder.Recorder.member_changes>`), equal
+            to a run of the scenario with that share up to the order of floating-point additions
+            (the a-kassa assumption line).
 
     Raises:
         ResourceError: if the population would not fit in memory (before allocating it).

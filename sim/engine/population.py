@@ -190,9 +190,9 @@ def synthesise(spec: PopulationSpec, start: Month, horizon_months: int, streams:
     (months registered before the guarantee, benefit days a month, days to Fas 3), for entry
     clocks drawn from history (``composition.guarantee_history_share``).
 
-    ``member_shares``: other shares of a-kassa members at entry (at most 8), for the ledger to
-    book each run again as if the share had been one of them (the a-kassa assumption line,
-    :mod:`sim.analysis.assumptions_driving`): bit ``k`` of ``ui_member_alt`` and
+    ``member_shares``: other shares of a-kassa members at entry (at most 8), at which the run's
+    nets are worked out too (the a-kassa assumption line, :mod:`sim.analysis.assumptions_driving`):
+    bit ``k`` of ``ui_member_alt`` and
     ``ui_related_alt`` is who would be a member, and whose UI would be income-related, at
     ``member_shares[k]`` (the same uniform draw against the other share, for the people whose
     composition's share is the population's: an inflow with a share of its own keeps it, as
