@@ -253,6 +253,31 @@ def test_blocks_of_different_scenarios_equal_separate_runs() -> None:
     assert results[2].summary != results[5].summary and results[6].summary != results[1].summary
 
 
+def test_large_blocks_without_events_keep_their_keys_counted_and_equal_separate_runs() -> None:
+    """Blocks of more than ``LedgerBook.RAW_KEYS`` people without event logs count each month's
+    keys as they are booked instead of keeping everyone's (8 bytes a person-month); each block
+    equals its own run, its a-kassa nets included."""
+    from sim.accounts.book import LedgerBook
+    from sim.accounts.payers import PAYERS
+
+    over = ["horizon_months=40", f"population.cohort.size={LedgerBook.RAW_KEYS + 1000}"]
+    base = load_scenario("scenarios/sigtuna-resursjobb-baseline.yaml", over)
+    scen = load_scenario("scenarios/sigtuna-resursjobb.yaml", over)
+    model = BatchModel([base, scen], [3, 5], record_events=False, member_shares=(0.5,))
+    rec = model.state.rec
+    assert rec.counts_only
+    model.run()
+    assert all(key is None for _t, key, *_ in rec.ledger) and len(rec.counted) == 40
+    for b, (sc, seed) in enumerate(((base, 3), (scen, 5))):
+        got = RunResult.from_model(model.block(b))
+        alone = simulate(sc, seed, record_events=False, member_shares=(0.5,))
+        _assert_same(got, alone, f"block {b}")
+        assert got.ledger_book.net(PAYERS, 40).tobytes() == alone.ledger_book.net(PAYERS, 40).tobytes()
+        np.testing.assert_allclose(got.member_changes[0.5], alone.member_changes[0.5], rtol=1e-12, atol=1e-6)
+    # with an event log everyone's keys are kept (the events read the movers')
+    assert not BatchModel([base, scen], [3, 5], record_events=True).state.rec.counts_only
+
+
 def test_block_books_counted_by_the_batch_equal_books_that_count_their_own() -> None:
     """The batch counts every block's months under each rules at once (blocks under rules of the
     same contents together); each book's counts, rows and nets equal its own counting's, bit for bit."""

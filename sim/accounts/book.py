@@ -562,6 +562,16 @@ class LedgerBook:
         self._entries.append(entry)
         self._months = None
 
+    def add_counted(self, t: int, keys: np.ndarray, counts: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney,
+                    extra: dict[tuple[str, str], float] | None = None) -> None:
+        """Book month ``t`` from its keys already counted: the sorted distinct ``keys`` and how
+        many people have each (what :meth:`add` keeps of a month of more than :data:`RAW_KEYS`
+        people, :func:`counted_keys`); the rest as :meth:`add`."""
+        entry = (t, m, pm, keys, counts, dict(extra or {}))
+        self._pending.append(entry)
+        self._entries.append(entry)
+        self._months = None
+
     def _states(self) -> list[tuple[_Gathered, list[int], np.ndarray, np.ndarray]]:
         """The months booked under each set of money rules (:meth:`_gather`'s groups, in the order
         first booked): the group, its entries (indices of ``_entries``), the distinct keys and every

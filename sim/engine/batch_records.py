@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.accounts.book import LedgerBook, SharedPostings, changed_income_related
+from sim.accounts.book import LedgerBook, SharedPostings, changed_income_related, counted_keys
 from sim.accounts.jit import kernel
 from sim.accounts.payers import PAYERS
 from sim.engine.month.follow_up import support_by_key
@@ -99,7 +99,7 @@ class BatchRecorder:
         #: :meth:`book`, :meth:`_member_changes`)
         self.member_shares = tuple(member_shares)
         #: per month booked, per share: the people whose flag ``ui_income_related`` would differ
-        self.changed: list[list[np.ndarray]] = []
+        self.changed: list[list[tuple[np.ndarray, np.ndarray]]] = []  # (their ids and their keys)
         self._changes: list[dict[float, np.ndarray]] | None = None
         self.n_programmes = n_programmes
         self.first = first
@@ -108,6 +108,15 @@ class BatchRecorder:
                        else [bool(e) for e in record_events])
         #: whether any block does (then the last month's keys are kept: :attr:`final`)
         self.record_events = any(self.events)
+        sizes = np.diff(first)
+        #: blocks of more than ``LedgerBook.RAW_KEYS`` people and no event log: each month's keys are
+        #: counted per block as they are booked (what each block's book would keep of them:
+        #: :attr:`counted`), not kept for everyone (8 bytes a person-month: ~1 GB for 10^6 people
+        #: over ten years); an event log reads the movers' keys, so it keeps everyone's
+        self.counts_only = bool(sizes.size) and int(sizes.min()) > LedgerBook.RAW_KEYS and not self.record_events
+        #: per month booked (where :attr:`counts_only`): each block's distinct keys and their counts
+        self.counted: list[list[tuple[np.ndarray, np.ndarray]]] = []
+        self._hash_bits = 12  # (the size of the table the last block's keys were counted in)
         self.block = np.repeat(np.arange(blocks, dtype=np.int64), np.diff(first))
         self._block_ns = self.block * _NS
         self.stocks: list[np.ndarray] = []  # per month: [block, stage]
@@ -126,7 +135,9 @@ class BatchRecorder:
         self._fu_rules: list[tuple[Any, Any, int, np.ndarray]] = []  # money rules, key list, positions
         self._fu_n = 0  # keys kept so far
         self.status_rows: list[tuple[Month, int, np.ndarray]] = []  # date, programme, [block, stage]
-        self.ledger: list[tuple[int, np.ndarray, list[Any], np.ndarray, np.ndarray]] = []
+        #: per month booked: t, everyone's keys (None where :attr:`counts_only`), each block's regime,
+        #: staff costs and whether booked
+        self.ledger: list[tuple[int, np.ndarray | None, list[Any], np.ndarray, np.ndarray]] = []
         self._flow = np.zeros(_NS * _NS, np.int64)  # the moves' own count (flows are read from the log)
         #: everyone's ledger key and each block's regime after the last month (set by the model)
         self.final: tuple[np.ndarray, list[Any]] | None = None
@@ -158,10 +169,17 @@ class BatchRecorder:
              changed: list[np.ndarray] | None = None) -> None:
         """Month ``t``'s ledger keys of everyone, each block's regime and staff costs (and, per
         other a-kassa share, who would have the flag ``ui_income_related`` the other way)."""
-        self.ledger.append((t, key, regimes, staff, booked))
         if self.member_shares:
-            self.changed.append(changed or [])
+            self.changed.append([(ids, key[ids]) for ids in changed or []])
             self._changes = None
+        if self.counts_only:  # each block's keys counted now (see counts_only); the month keeps no keys
+            per_block = []
+            for lo, hi in zip(self.first[:-1].tolist(), self.first[1:].tolist(), strict=True):
+                distinct, counts, self._hash_bits = counted_keys(key[lo:hi], self._hash_bits)
+                per_block.append((distinct, counts))
+            self.counted.append(per_block)
+            key = None
+        self.ledger.append((t, key, regimes, staff, booked))
         self._before_book[t] = len(self.moves)
         self._split = None
 
@@ -411,11 +429,11 @@ class BatchRecorder:
             ts = np.array([t for t, *_ in self.ledger], np.int64)
             per_share = []
             for k in range(len(self.member_shares)):
-                ids = [changed[k] for changed in self.changed]
+                ids = [changed[k][0] for changed in self.changed]
                 at = np.repeat(np.arange(len(ids)), [x.size for x in ids])  # each one's month booked
                 who = np.concatenate(ids) if ids else np.zeros(0, np.int64)
                 block = self.block[who]
-                keys = np.concatenate([self.ledger[i][1][x] for i, x in enumerate(ids)]) if ids else who
+                keys = np.concatenate([changed[k][1] for changed in self.changed]) if ids else who
                 per_share.append(changed_income_related(block * months + ts[at], keys, group[at, block], rules,
                                                         self.blocks * months, PAYERS).reshape(self.blocks, months, -1))
             self._changes = [{share: per_share[k][b] for k, share in enumerate(self.member_shares)}
@@ -434,9 +452,12 @@ class BatchRecorder:
             extra = extras[m] = extras[m] or {}
             pair = (funders[i], "programme_staff")
             extra[pair] = extra.get(pair, 0.0) - cost
-        for (t_, key, regimes, *_), extra in zip(self.ledger, extras, strict=True):
+        for i, ((t_, key, regimes, *_), extra) in enumerate(zip(self.ledger, extras, strict=True)):
             r = regimes[b]
-            book.add(t_, key[lo:hi], r.money, r.programme_money, extra)
+            if key is None:  # (counted as booked: counts_only)
+                book.add_counted(t_, *self.counted[i][b], r.money, r.programme_money, extra)
+            else:
+                book.add(t_, key[lo:hi], r.money, r.programme_money, extra)
         return book
 
     def _runs(self) -> Iterator[tuple[int, int, list[Any]]]:
@@ -456,6 +477,10 @@ class BatchRecorder:
         no block's regime changed, each block's keys of those months (one array a block and run,
         not a block and month: the shared postings need only the distinct keys under each rules)."""
         for lo, hi, regimes in self._runs():
+            if self.counts_only:  # each block's distinct keys of those months
+                for b, r in enumerate(regimes):
+                    yield r.money, r.programme_money, np.concatenate([self.counted[i][b][0] for i in range(lo, hi)])
+                continue
             keys = np.stack([self.ledger[i][1] for i in range(lo, hi)])  # [month, person]
             for b, r in enumerate(regimes):
                 yield r.money, r.programme_money, keys[:, self.first[b]:self.first[b + 1]].ravel()
