@@ -278,6 +278,34 @@ def test_large_blocks_without_events_keep_their_keys_counted_and_equal_separate_
     assert not BatchModel([base, scen], [3, 5], record_events=True).state.rec.counts_only
 
 
+def test_a_finished_large_model_is_freed_at_once(monkeypatch) -> None:
+    """A batched model of many person-months is freed as soon as its results are made (its
+    calendar and the model refer to each other: left to the cyclic collector, a national run's
+    model stayed in memory after every replication), and its results do not keep it alive."""
+    import gc
+    import weakref
+
+    from sim.runs import replications
+
+    states: list[weakref.ref] = []
+    init = BatchModel.__init__
+
+    def remember(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        init(self, *args, **kwargs)
+        states.append(weakref.ref(self.state))
+
+    monkeypatch.setattr(BatchModel, "__init__", remember)
+    monkeypatch.setattr(replications, "COLLECT_FROM", 1)  # (this model is small: make it count as large)
+    sc = load_scenario("scenarios/c2-lycksele.yaml", ["horizon_months=36"])
+    gc.disable()  # (the test's own collections must not do it)
+    try:
+        results = replications._batch([sc, sc], [1, 2], False)
+        assert states and states[0]() is None
+    finally:
+        gc.enable()
+    assert results[0].summary and results[0].ledger_book.net(("municipality",), 36).shape == (36, 1)
+
+
 def test_block_books_counted_by_the_batch_equal_books_that_count_their_own() -> None:
     """The batch counts every block's months under each rules at once (blocks under rules of the
     same contents together); each book's counts, rows and nets equal its own counting's, bit for bit."""

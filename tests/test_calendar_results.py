@@ -130,3 +130,22 @@ def test_the_event_logs_programme_starts_are_the_admissions_and_nothing_else():
     assert by_month.to_dict() == want.to_dict()
     left = ev[(ev["from_stage"] == "waiting") & (ev["to_stage"] == "subsidised") & ~ev["programme_start"]]
     assert len(left) > 0 and (left["programme"] == "resursjobb").all()  # (the case exists in this run)
+
+
+def test_an_ensemble_writes_each_table_of_every_replication_as_one_frame_stacks_them(tmp_path):
+    """The ensemble's Parquet tables are written one replication at a time, and read back as
+    ``table(name)`` (every replication's frame with its number, stacked as pandas stacks them); a
+    table built only to be written is let go (a national population's event logs do not all wait
+    in memory), one built before is kept."""
+    import pandas as pd
+
+    ens = replicate(scenario([PROGRAMME], population={"cohort": {"size": 300}}), seed=4, replications=3)
+    kept = ens.results[0].tables["stocks"]
+    path = ens.save(tmp_path)
+    for name in ens.results[0].tables:
+        pd.testing.assert_frame_equal(pd.read_parquet(path / f"{name}.parquet"), ens.table(name), check_exact=True)
+    fresh = replicate(scenario([PROGRAMME], population={"cohort": {"size": 300}}), seed=4, replications=3)
+    fresh.results[0].tables["stocks"]
+    fresh.save(tmp_path / "again")
+    assert fresh.results[0].tables.built("stocks") and not fresh.results[1].tables.built("events")
+    assert kept is ens.results[0].tables["stocks"]

@@ -39,13 +39,19 @@ ENV = dict(os.environ, PYTHONPATH=str(ROOT))
 WHILE_WRITING = """
 import os, signal, sys
 import pyarrow.parquet as pq
-write, calls = pq.write_table, []
-def write_table(*args, **kwargs):
+write, stream, calls = pq.write_table, pq.ParquetWriter.write_table, []
+def interrupt():
     calls.append(1)
     if len(calls) == 3:
         os.kill(os.getpid(), signal.SIGINT)
+def write_table(*args, **kwargs):
+    interrupt()
     return write(*args, **kwargs)
+def stream_table(self, *args, **kwargs):
+    interrupt()
+    return stream(self, *args, **kwargs)
 pq.write_table = write_table  # (pandas' to_parquet calls it too)
+pq.ParquetWriter.write_table = stream_table  # (an ensemble's tables, a replication at a time)
 from sim.__main__ import entry
 sys.exit(entry())
 """

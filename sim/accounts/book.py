@@ -866,6 +866,9 @@ class LedgerBook:
                 rows=None if rows is None or shared is None else (shared[1], rows)))
         self._booked += len(self._pending)
         self._pending = []
+        # what the batch counted is read: let go of it (it holds the batch's records, every month's
+        # keys among them, which a result kept in an ensemble would otherwise keep alive)
+        self.counted = None
 
     def _counted(self, g: _Gathered) -> _Counted:
         if g.counted is None:  # (read back from a pickle)

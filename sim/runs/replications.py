@@ -18,6 +18,7 @@ parameter uncertainty as well as chance.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import json
 import platform
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +35,7 @@ from sim.engine.streams import replication_seeds
 from sim.runs.identity import VERSION, code_version, content_hash, replication_key, run_id
 from sim.runs.partial import ReplicationStore
 from sim.runs.posterior import replication_scenarios
-from sim.runs.results import RunResult, atomic_dir
+from sim.runs.results import LazyTables, RunResult, atomic_dir
 from sim.runs.workers import process_pool
 from sim.scenario.schema import Scenario
 
@@ -57,6 +58,12 @@ def simulate(scenario: Scenario, seed: int = 0, *, record_events: bool = True, c
     model.run()
     return RunResult.from_model(model, summary=summary)
 
+
+#: From this many person-months a finished batched model is freed at once (``gc.collect``): its
+#: calendar's processes and the model refer to each other, so it would otherwise wait for the
+#: cyclic collector, which large arrays do not wake: a national run's model (~0.7 GB) stayed in
+#: memory after every replication (``almsim run`` of 20 national replications ran out of memory).
+COLLECT_FROM = 10_000_000
 
 #: People per batched model: enough blocks to share each month's overhead, few enough that the
 #: ledger's keys of every month (8 bytes a person-month) stay small.
@@ -164,6 +171,10 @@ def _batch(scenarios: Sequence[Scenario], seeds: Sequence[int], record_events: b
     for r, own in zip(out, asked, strict=True):
         if r.member_changes is not None:
             r.member_changes = {v: r.member_changes[v] for v in own} or None
+    size = len(model.state.pop) * model.state.horizon
+    del model
+    if size >= COLLECT_FROM:
+        gc.collect()
     return out
 
 
@@ -394,6 +405,39 @@ class Ensemble:
             frames.append(df)
         return pd.concat(frames, ignore_index=True)
 
+    def _write_table(self, name: str, path: Path) -> None:
+        """:meth:`table` ``name`` written to ``path`` as Parquet, one replication at a time: each
+        replication's frame is converted and written (and let go, if it was built only for this),
+        so the tables of every replication are never in memory at once (a national population's
+        event logs: ~0.3 GB a replication as pandas). The same rows, columns and types as
+        ``table(name).to_parquet(path, index=False)``, which is used where the replications' column
+        types differ (then the frames are stacked as pandas stacks them)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        writer = None
+        try:
+            for i, r in enumerate(self.results):
+                tables = r.tables
+                kept = not isinstance(tables, LazyTables) or tables.built(name)
+                frame = tables[name].copy(deep=False)
+                frame.insert(0, "replication", i)
+                part = pa.Table.from_pandas(frame, preserve_index=False)
+                del frame
+                if not kept:
+                    tables.forget(name)  # type: ignore[union-attr]
+                if writer is None:
+                    writer = pq.ParquetWriter(path, part.schema)
+                elif not part.schema.equals(writer.schema, check_metadata=False):
+                    writer.close()
+                    writer = None
+                    self.table(name).to_parquet(path, index=False)
+                    return
+                writer.write_table(part)
+        finally:
+            if writer is not None:
+                writer.close()
+
     def bands(self, name: str = "stocks", value: str = "people",
               by: Sequence[str] = ("month", "stage")) -> pd.DataFrame:
         """P10/P50/P90 over replications of ``value`` by ``by`` (missing rows count as 0)."""
@@ -445,7 +489,7 @@ class Ensemble:
             manifest["parameter_draws"] = self.parameter_draws
         with atomic_dir(path) as tmp:
             for name in self.results[0].tables:
-                self.table(name).to_parquet(tmp / f"{name}.parquet", index=False)
+                self._write_table(name, tmp / f"{name}.parquet")
             self.bands().to_parquet(tmp / "stock_bands.parquet", index=False)
             (tmp / "summary.json").write_text(json.dumps(self.summary(), indent=2, sort_keys=True) + "\n")
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -81,6 +81,14 @@ class LazyTables(Mapping[str, pd.DataFrame]):
     def __len__(self) -> int:
         return len(self._builders)
 
+    def built(self, name: str) -> bool:
+        """Whether table ``name`` has been built (and is kept)."""
+        return name in self._built
+
+    def forget(self, name: str) -> None:
+        """Let go of table ``name`` if built (it is built again when next asked for)."""
+        self._built.pop(name, None)
+
 
 @dataclass
 class RunResult:
