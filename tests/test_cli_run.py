@@ -377,3 +377,24 @@ def test_a_command_runs_with_fewer_garbage_collections_and_the_collector_is_put_
     finally:
         gc.set_threshold(*before)
     assert seen == [(*cli.GC_THRESHOLDS, 10)] * 2 + [(0, 10, 10)]
+
+
+def test_replications_too_many_to_keep_in_memory_are_refused_before_any_run(tmp_path):
+    """A command keeps every finished replication until it writes the folder: the memory check
+    counts them (one run of this population fits; a thousand kept do not), with a one-line error
+    that says what needs less, before any run and with nothing written."""
+    from sim.engine.footprint import ResourceError, check_fits, memory_estimate
+    from sim.scenario.load import load_scenario
+
+    sc = load_scenario(ROOT / "scenarios" / "national-scale.yaml")
+    args = (sc.population, sc.start_month, sc.horizon_months)
+    have = 4 * memory_estimate(498_000, sc.horizon_months)
+    assert check_fits(*args, available=have, kept=1) == 498_000
+    with pytest.raises(ResourceError, match="1000 finished runs kept until written.*no event log"):
+        check_fits(*args, available=have, kept=1000)
+    res = almsim("run", str(ROOT / "scenarios" / "national-scale.yaml"), "-r", "100000", "--out",
+                 str(tmp_path / "out"), "-q")
+    assert res.returncode == 2
+    line = res.stderr.strip()
+    assert "\n" not in line and "national-scale.yaml:20: population:" in line and "100000 finished runs" in line
+    assert not (tmp_path / "out").exists()

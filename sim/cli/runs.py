@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.runs.identity import run_id
 
     record = not args.no_events
-    scenarios = load_all(args.files, args.overrides, record)
+    scenarios = load_all(args.files, args.overrides, record, kept=args.replications)
     folders = [Path(args.out) / s.name / run_id(s, args.seed, args.replications, record, args.fixed_parameters)
                for s in scenarios]
     return _with_folders(folders, lambda: sum(_estimate(s, args.replications, record) for s in scenarios),
@@ -185,7 +185,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """
     from sim.analysis.comparison import check_pairable
 
-    baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides)
+    baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides,
+                                    kept=args.replications * (1 + len(args.scenarios)))
     for file, scenario in zip(args.scenarios, scenarios, strict=True):
         try:  # before any run or folder: a scenario of other months cannot be paired
             check_pairable(baseline, [scenario])

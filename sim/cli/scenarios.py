@@ -178,8 +178,9 @@ def new_scenario_text(name: str, extends: str, base: Scenario) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_checked(file: str, overrides: list[str], record_events: bool = True) -> Scenario:
-    """Load one scenario and check that its population fits in memory.
+def load_checked(file: str, overrides: list[str], record_events: bool = True, kept: int = 0) -> Scenario:
+    """Load one scenario and check that its population fits in memory, with ``kept`` finished
+    replications held until they are written (:func:`~sim.engine.footprint.check_fits`).
 
     Raises:
         ScenarioError: for a bad scenario, or one too large for this machine (at ``population``).
@@ -190,7 +191,7 @@ def load_checked(file: str, overrides: list[str], record_events: bool = True) ->
 
     scenario = load_scenario(file, overrides)
     try:
-        check_fits(scenario.population, scenario.start_month, scenario.horizon_months, record_events)
+        check_fits(scenario.population, scenario.start_month, scenario.horizon_months, record_events, kept=kept)
     except ResourceError as exc:
         doc, provenance = parse_file(file, overrides)
         loc = provenance.locate(("population",))
@@ -207,13 +208,14 @@ def load_checked(file: str, overrides: list[str], record_events: bool = True) ->
     return scenario
 
 
-def load_all(files: list[str], overrides: list[str], record_events: bool = True) -> list[Scenario]:
-    """Load and check every file before any work starts, so bad input writes nothing.
+def load_all(files: list[str], overrides: list[str], record_events: bool = True, kept: int = 0) -> list[Scenario]:
+    """Load and check every file before any work starts, so bad input writes nothing (``kept``:
+    finished replications the command holds until it writes them, :func:`load_checked`).
 
     ``--set FILE_OR_NAME:path=VALUE`` changes one scenario; a bare ``--set path=VALUE`` every
     scenario that has the path (see :func:`sim.scenario.load.overrides_per_file`).
     """
     from sim.scenario.load import overrides_per_file
 
-    return [load_checked(file, mine, record_events)
+    return [load_checked(file, mine, record_events, kept)
             for file, mine in zip(files, overrides_per_file(files, overrides), strict=True)]

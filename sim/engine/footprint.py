@@ -77,11 +77,24 @@ _WORKING_BYTES_PER_PERSON = 120
 _EVENT_BYTES_PER_PERSON_MONTH = 4
 
 
-def memory_estimate(people: int, horizon_months: int, record_events: bool = True) -> int:
-    """Bytes a run of ``people`` over ``horizon_months`` needs at its peak (an estimate)."""
+#: Everyone's ledger keys, which a batched run that keeps its event log keeps to the end (its
+#: events read the movers'; without events each month's keys are counted as booked:
+#: ``BatchRecorder.counts_only``), per person-month.
+_KEY_BYTES_PER_PERSON_MONTH = 8
+#: What a finished replication keeps in memory until its command writes the folder (its people,
+#: ledger book and the sources of its tables), per person-month: measured on the national-scale
+#: scenario, 1.7 bytes without its event log and 2.9 with; rounded up.
+_KEPT_BYTES_PER_PERSON_MONTH = 2
+_KEPT_EVENT_BYTES_PER_PERSON_MONTH = 2
+
+
+def memory_estimate(people: int, horizon_months: int, record_events: bool = True, kept: int = 0) -> int:
+    """Bytes a run of ``people`` over ``horizon_months`` needs at its peak (an estimate), with
+    ``kept`` finished replications of the same size held until they are written."""
     per_person = person_bytes() + _WORKING_BYTES_PER_PERSON
-    events = _EVENT_BYTES_PER_PERSON_MONTH * horizon_months if record_events else 0
-    return people * (per_person + events)
+    events = (_EVENT_BYTES_PER_PERSON_MONTH + _KEY_BYTES_PER_PERSON_MONTH) * horizon_months if record_events else 0
+    per_kept = _KEPT_BYTES_PER_PERSON_MONTH + (_KEPT_EVENT_BYTES_PER_PERSON_MONTH if record_events else 0)
+    return people * (per_person + events) + kept * people * horizon_months * per_kept
 
 
 def _available_bytes() -> int:
@@ -96,17 +109,21 @@ def _available_bytes() -> int:
 
 
 def check_fits(spec: PopulationSpec, start: Month, horizon_months: int, record_events: bool = True,
-               available: int | None = None) -> int:
-    """Refuse a population that would not fit in memory; return its size.
+               available: int | None = None, kept: int = 0) -> int:
+    """Refuse a population that would not fit in memory, with ``kept`` finished replications
+    held until they are written (a command's: :func:`memory_estimate`); return its size.
 
     Raises:
         ResourceError: with the estimate, if it exceeds 80 % of the available memory.
     """
     n = population_size(spec, start, horizon_months)
-    need = memory_estimate(n, horizon_months, record_events)
+    need = memory_estimate(n, horizon_months, record_events, kept)
     have = _available_bytes() if available is None else available
     if need > 0.8 * have:
+        runs = f", with {kept} finished runs kept until written," if kept > 1 else ""
+        hint = ("; fewer replications, or no event log, need less" if kept > 1 and record_events
+                else "; fewer replications need less" if kept > 1 else "")
         raise ResourceError(
-            f"{n:,} people over {horizon_months} months need about {need / 2**30:,.1f} GiB of memory; "
-            f"this machine has {have / 2**30:,.1f} GiB available")
+            f"{n:,} people over {horizon_months} months{runs} need about {need / 2**30:,.1f} GiB of memory; "
+            f"this machine has {have / 2**30:,.1f} GiB available{hint}")
     return n
