@@ -19,6 +19,9 @@ and peak resident memory; the table gives medians and ranges. The commands:
   tables, so the report's figures are drawn (what a new scenario or what-if costs on a warm machine);
 * ``main-cold`` (``--cold``): the same with an empty kernel cache (``NUMBA_CACHE_DIR`` a new
   folder: a machine's first run, which compiles every kernel);
+* ``national`` (``--national``, one round each: ~10 CPU-s): ``almsim run
+  scenarios/national-scale.yaml -r 2 --no-events``, a national population (498,000 people, ten
+  years) through the commands, where memory is what it costs (session 17: 2.39 -> 0.82 GB);
 * ``floor``: what the main job costs before almsim does anything: a process that imports every
   module the main job ends with (read from a warm-up run's ``sys.modules``, in the order they were
   imported), except almsim's own, and ends the way ``almsim`` does. ``main`` minus ``floor`` is
@@ -56,6 +59,7 @@ COMMANDS = {
     "main": MAIN,
     "main-new": MAIN,
     "main-cold": MAIN,
+    "national": ["run", "scenarios/national-scale.yaml", "-r", "2", "--no-events", "-q"],
     "floor": [],
 }
 
@@ -114,7 +118,7 @@ def measure(checkout: Path, name: str, modules: str = "", as_is: bool = False) -
     peak resident MB (``floor``: ``modules`` is the file :func:`main_job_modules` wrote)."""
     with tempfile.TemporaryDirectory(prefix="almsim-bench-") as tmp:
         args = list(COMMANDS[name])
-        if args[:1] == ["compare"]:
+        if args[:1] in (["compare"], ["run"]):
             args += ["--out", tmp]
         if name == "main-new":
             args += ["--seed", str(secrets.randbelow(2**62))]  # tables no run drew before: no figure cached
@@ -156,13 +160,17 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="rounds (default 5)")
     parser.add_argument("--cold", action="store_true", help="also the main job on an empty kernel cache (one "
                         "round each: it compiles every kernel it uses, ~4-6 CPU-s)")
+    parser.add_argument("--national", action="store_true", help="also a national population's run (one round "
+                        "each: ~10 CPU-s and ~1 GB)")
     parser.add_argument("--baseline", type=Path, help="another checkout, alternated with this one")
-    parser.add_argument("--only", help="comma-separated commands (help, validate, main, main-new, floor, main-cold)")
+    parser.add_argument("--only", help="comma-separated commands (help, validate, main, main-new, floor, main-cold, "
+                        "national)")
     parser.add_argument("--as-is", action="store_true", help="keep PYTHONDONTWRITEBYTECODE if set (default: "
                         "removed, so almsim's bytecode is written once and read, as in a user's shell)")
     args = parser.parse_args()
     names = (args.only.split(",") if args.only
-             else ["help", "validate", "main", "main-new", "floor"] + (["main-cold"] if args.cold else []))
+             else ["help", "validate", "main", "main-new", "floor"] + (["main-cold"] if args.cold else [])
+             + (["national"] if args.national else []))
     checkouts = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
     load_before = os.getloadavg()
     lists = tempfile.TemporaryDirectory(prefix="almsim-bench-")
@@ -174,7 +182,7 @@ def main() -> None:
     results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for r in range(args.repeat):
         for name in names:
-            if name == "main-cold" and r > 0:
+            if name in ("main-cold", "national") and r > 0:
                 continue
             for label, checkout in checkouts.items():
                 results.setdefault((name, label), []).append(measure(checkout, name, modules[label], args.as_is))
