@@ -461,6 +461,11 @@ class SharedPostings:
         return self._derived[memo]
 
 
+    def forget_reposted(self) -> None:
+        """Let go of the postings under other rates (:meth:`reposted`; made again if asked for)."""
+        self._derived.clear()
+
+
 def share_postings(books: Iterable[LedgerBook]) -> None:
     """Let the books among ``books`` that post their own (read back from a pickle: a worker's or
     a store's results) share one posting of every key they booked under equal rules, as the
