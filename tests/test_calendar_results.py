@@ -149,3 +149,24 @@ def test_an_ensemble_writes_each_table_of_every_replication_as_one_frame_stacks_
     fresh.save(tmp_path / "again")
     assert fresh.results[0].tables.built("stocks") and not fresh.results[1].tables.built("events")
     assert kept is ens.results[0].tables["stocks"]
+
+
+def test_replications_whose_column_types_differ_are_written_as_pandas_stacks_them(tmp_path):
+    """Where a replication's table has other column types than the first's (a column empty in one,
+    numbers in another), the table is written as ``table(name)`` stacks it, not one replication at
+    a time (Arrow would refuse the second part)."""
+    import pandas as pd
+
+    from sim.runs.replications import Ensemble
+
+    def result(events: pd.DataFrame) -> RunResult:
+        return RunResult(scenario="x", seed=0, start_month=0, horizon_months=1, programmes=[],
+                         tables={"events": events})
+
+    first = pd.DataFrame({"person": pd.Series([], dtype=object), "n": pd.Series([], dtype="int64")})
+    second = pd.DataFrame({"person": [3, 4], "n": [1, 2]})
+    ens = Ensemble(scenario([]), 0, [0, 1], [result(first), result(second)])
+    ens._write_table("events", tmp_path / "events.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "events.parquet"), ens.table("events"),
+                                  check_dtype=False)
+    assert pd.read_parquet(tmp_path / "events.parquet")["person"].tolist() == [3, 4]
