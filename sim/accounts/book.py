@@ -124,9 +124,8 @@ def changed_income_related(cells: np.ndarray, keys: np.ndarray, groups: np.ndarr
     n_payers = len(payers)
     if not keys.size:
         return np.zeros((n_cells, n_payers))
-    index = {p: j for j, p in enumerate(payers)}
     flip = np.int64(1) << _RELATED_BIT
-    # rules of equal contents post alike (a batch's blocks each have their own objects): one posting each
+    # rules of equal contents post alike (blocks of a batch may have their own objects): one posting each
     contents: dict[tuple[object, ...], int] = {}
     same = np.array([contents.setdefault(_rules_content(m, pm), g) for g, (m, pm) in enumerate(rules)], np.int64)
     groups = same[groups]
@@ -138,10 +137,11 @@ def changed_income_related(cells: np.ndarray, keys: np.ndarray, groups: np.ndarr
         here = np.flatnonzero(groups == g)
         distinct, at = np.unique(keys[here], return_inverse=True)
         pairs, table = _post_table(np.concatenate([distinct, distinct ^ flip]), *rules[g])
+        padded = np.zeros((2 * distinct.size, len(pairs) + 1))  # (a column of zeros: see _payer_columns)
+        padded[:, :-1] = table
         by_payer = np.zeros((2 * distinct.size, n_payers))
-        for j, (payer, _cat) in enumerate(pairs):
-            if payer in index:
-                by_payer[:, index[payer]] += table[:, j]
+        for pick in _payer_columns(tuple(pairs), payers):  # each payer's pairs in order, as LedgerBook.net
+            by_payer += padded[:, pick]
         change.append(by_payer[distinct.size:] - by_payer[:distinct.size])
         place[here] = offset + at
         offset += distinct.size
@@ -562,16 +562,13 @@ class LedgerBook:
             keys, counts = np.unique(key, return_counts=True)
         else:
             keys, counts, self._hash_bits = counted_keys(key, self._hash_bits)
-        entry = (t, m, pm, keys, counts, dict(extra or {}))
-        self._pending.append(entry)
-        self._entries.append(entry)
-        self._months = None
+        self.add_counted(t, keys, counts, m, pm, extra)
 
-    def add_counted(self, t: int, keys: np.ndarray, counts: np.ndarray, m: SimpleNamespace, pm: ProgrammeMoney,
-                    extra: dict[tuple[str, str], float] | None = None) -> None:
+    def add_counted(self, t: int, keys: np.ndarray, counts: np.ndarray | None, m: SimpleNamespace,
+                    pm: ProgrammeMoney, extra: dict[tuple[str, str], float] | None = None) -> None:
         """Book month ``t`` from its keys already counted: the sorted distinct ``keys`` and how
         many people have each (what :meth:`add` keeps of a month of more than :data:`RAW_KEYS`
-        people, :func:`counted_keys`); the rest as :meth:`add`."""
+        people, :func:`counted_keys`; ``counts`` None: one each); the rest as :meth:`add`."""
         entry = (t, m, pm, keys, counts, dict(extra or {}))
         self._pending.append(entry)
         self._entries.append(entry)

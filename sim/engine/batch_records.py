@@ -25,7 +25,7 @@ from sim.accounts.jit import kernel
 from sim.accounts.payers import PAYERS
 from sim.engine.month.follow_up import support_by_key
 from sim.engine.population import Population
-from sim.engine.recorder import Recorder
+from sim.engine.recorder import Recorder, rules_index
 from sim.scenario.dated import Month
 from sim.scenario.schema import Scenario
 from sim.scenario.stages import PROGRAMME_STAGES, Stage
@@ -415,17 +415,11 @@ class BatchRecorder:
         of the keys that change."""
         if self._changes is None:
             months = max((t for t, *_ in self.ledger), default=-1) + 1
-            where: dict[object, int] = {}
-            rules: list[tuple[Any, Any]] = []
+            runs = list(self._runs())  # (months in which no block's rules changed)
+            index, rules = rules_index([(r.money, r.programme_money) for _lo, _hi, regimes in runs for r in regimes])
             group = np.empty((len(self.ledger), self.blocks), np.int64)  # [month booked, block]: its rules
-            for lo, hi, regimes in self._runs():  # (months in which no block's rules changed)
-                for b, r in enumerate(regimes):
-                    # rules by their contents, as the blocks' books share them (one posting each)
-                    found = self.postings.locate(r.money, r.programme_money)
-                    name = (id(r.money), id(r.programme_money)) if found is None else found[0]
-                    g = group[lo:hi, b] = where.setdefault(name, len(rules))
-                    if g == len(rules):
-                        rules.append((r.money, r.programme_money))
+            for (lo, hi, _regimes), of_run in zip(runs, index.reshape(len(runs), self.blocks), strict=True):
+                group[lo:hi] = of_run
             ts = np.array([t for t, *_ in self.ledger], np.int64)
             per_share = []
             for k in range(len(self.member_shares)):

@@ -101,6 +101,18 @@ def _unpack_rows(packed: list[tuple[str, object, object]]) -> list[tuple[object,
 _PACKED = ("stocks", "events", "event_keys", "admitted", "follow_ups", "status_rows")
 
 
+def rules_index(rules: Sequence[tuple[SimpleNamespace, ProgrammeMoney]]
+                ) -> tuple[np.ndarray, list[tuple[SimpleNamespace, ProgrammeMoney]]]:
+    """Each of ``rules`` (money rules, by object) as its index among the distinct ones, and those
+    (the ``groups`` and ``rules`` of :func:`~sim.accounts.book.changed_income_related`)."""
+    where: dict[tuple[int, int], int] = {}
+    distinct: list[tuple[SimpleNamespace, ProgrammeMoney]] = []
+    for m, pm in rules:
+        if where.setdefault((id(m), id(pm)), len(distinct)) == len(distinct):
+            distinct.append((m, pm))
+    return np.array([where[(id(m), id(pm))] for m, pm in rules], np.int64), distinct
+
+
 class Recorder:
     """Per-month records of one run."""
 
@@ -170,20 +182,13 @@ class Recorder:
         if self.member_change is not None:
             return self.member_change
         out = {}
-        where: dict[tuple[int, int], int] = {}
-        rules = []
-        groups = []
-        for _t, m, pm, _keys in self.changed:
-            g = where.setdefault((id(m), id(pm)), len(rules))
-            if g == len(rules):
-                rules.append((m, pm))
-            groups.append(g)
+        groups, rules = rules_index([(m, pm) for _t, m, pm, _keys in self.changed])
         for k, share in enumerate(self.member_shares):
             keys = [ks[k] for *_, ks in self.changed]
             sizes = [x.size for x in keys]
             cells = np.repeat(np.array([t for t, *_ in self.changed], np.int64), sizes)
             out[share] = changed_income_related(cells, np.concatenate(keys) if keys else np.zeros(0, np.int64),
-                                                np.repeat(np.array(groups, np.int64), sizes), rules, months, PAYERS)
+                                                np.repeat(groups, sizes), rules, months, PAYERS)
         return out
 
     @property
