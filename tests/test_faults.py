@@ -56,6 +56,23 @@ from sim.__main__ import entry
 sys.exit(entry())
 """
 
+#: Runs the command line and waits two seconds before writing its first Parquet table, holding
+#: its output folder's lock so long (a resumed compare is done in ~1-2 s: a second one started with
+#: it, still importing, could otherwise find the work finished and the lock free).
+SLOW_WRITING = """
+import sys, time
+import pyarrow.parquet as pq
+write, calls = pq.write_table, []
+def write_table(*args, **kwargs):
+    if not calls:
+        time.sleep(2)
+    calls.append(1)
+    return write(*args, **kwargs)
+pq.write_table = write_table
+from sim.__main__ import entry
+sys.exit(entry())
+"""
+
 #: Runs the command line with every replication a batched model of its own, so that a small
 #: cohort's replications go to the workers one by one (they would otherwise all fit in one model,
 #: which runs in the command's own process: starting a worker costs more than the model).
@@ -375,7 +392,7 @@ def test_compare_killed_interrupted_and_resumed_and_a_second_writer_refused(tmp_
     assert_interrupted(code, err)
     assert visible(parent) == [] and list(parent.glob(".*.tmp-*")) == [] and kept(parent) == 8
 
-    both = [start(*cmd), start(*cmd)]  # the same compare twice at once: one writes, one is refused
+    both = [start(*cmd, driver=SLOW_WRITING), start(*cmd)]  # the same compare twice at once: one writes, one is refused
     (code_a, _, err_a), (code_b, _, err_b) = finish(both[0]), finish(both[1])
     assert sorted([code_a, code_b]) == [0, 2], (err_a, err_b)
     winner, refused = (both[0], err_b) if code_a == 0 else (both[1], err_a)
