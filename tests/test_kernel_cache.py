@@ -61,8 +61,13 @@ def _copy(where: Path, offset: int) -> Path:
 
 
 def _env(copy: Path, cache: Path) -> dict[str, str]:
-    """The probe's environment: the copy's package and almsim importable, kernels cached in ``cache``."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy), str(ROOT)]), "NUMBA_CACHE_DIR": str(cache)}
+    """The probe's environment: the copy's package and almsim importable, kernels cached in ``cache``.
+
+    No bytecode is written: an edit of the same size within the second of the last probe would
+    otherwise run Python's stale ``.pyc`` of the copy (its check is the file's size and mtime in
+    whole seconds), and the test would see that instead of the kernel cache."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy), str(ROOT)]), "NUMBA_CACHE_DIR": str(cache),
+            "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def _probe(copy: Path, cache: Path) -> dict[str, int]:
