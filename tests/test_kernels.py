@@ -315,6 +315,61 @@ def test_advance_clocks_follow_the_rules(compiled: bool) -> None:
     np.testing.assert_array_equal(since, clocks[5] + (clocks[5] < 30_000))
 
 
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("blocks", [0, 3])
+def test_unemployed_stages_follow_the_rules(compiled: bool, blocks: int) -> None:
+    """Who opens a UI period on leaving a job and with which wage and a-kassa flags, and the
+    stage everyone returns to, written out with numpy: work and subsidised jobs (a programme's
+    own wage, per block in a batch), work histories either side of the condition, members either
+    side of the membership months, two other a-kassa shares."""
+    rng = np.random.default_rng(6)
+    n, n_prog, shares = 30_000, 4, 2
+    ids = np.sort(rng.choice(n, 8_000, replace=False))
+    src = rng.choice(np.array([Stage.WORK, Stage.SUBSIDISED, Stage.OPEN, Stage.TRAINING], np.uint8), ids.size)
+    history = rng.integers(0, 1 << 12, n).astype(np.uint16)
+    member_since = rng.integers(100, 140, n).astype(np.int32)
+    arrival, joined = rng.integers(80, 130, n).astype(np.int32), rng.integers(100, 140, n).astype(np.int32)
+    member_alt = rng.integers(0, 1 << shares, n).astype(np.uint8)
+    programme = rng.integers(-1, n_prog, n).astype(np.int8)
+    wage = rng.integers(15_000, 30_000, (max(blocks, 1), n_prog)).astype(np.float64)
+    block = rng.integers(0, blocks, n) if blocks else np.zeros(0, np.int64)
+    state = {"related_alt": rng.integers(0, 4, n).astype(np.uint8), "wage": rng.random(n).astype(np.float32),
+             "entitled": rng.random(n) < 0.5, "related": rng.random(n) < 0.5,
+             "ui_days": rng.integers(0, 300, n).astype(np.float32), "guarantee": rng.random(n) < 0.5,
+             "job_days": rng.integers(0, 900, n).astype(np.float32)}
+    new = {k: v.copy() for k, v in state.items()}
+    employed = np.zeros(len(Stage), bool)
+    employed[[Stage.WORK, Stage.SUBSIDISED]] = True
+    month, needed, condition = 130, 12.0, 6
+    out = run(moves.unemployed_stages, compiled, ids, src, employed, history, np.int64(condition), np.int64(month + 1),
+              np.float64(needed), np.int64(shares), arrival, joined, member_alt, new["related_alt"], member_since,
+              new["wage"], new["entitled"], new["related"], new["ui_days"], new["guarantee"], new["job_days"],
+              np.float32(450.0), 25_000.0, 18_000.0, programme, wage, block)
+    earned = employed[src] & (np.bitwise_count(history[ids]) >= condition)
+    opened = ids[earned]
+    own = (src[earned] == Stage.SUBSIDISED) & (programme[opened] >= 0)
+    w = np.where(src[earned] == Stage.WORK, 25_000.0, 18_000.0)
+    w[own] = wage[block[opened[own]] if blocks else 0, programme[opened[own]]]
+    state["wage"][opened] = w
+    state["entitled"][opened] = True
+    state["related"][opened] = month + 1 - member_since[opened].astype(np.int64) >= needed
+    bits = np.zeros(opened.size, np.uint8)
+    for k in range(shares):
+        since = np.where((member_alt[opened] >> k) & 1 == 1, arrival[opened].astype(np.int64) - 24, joined[opened])
+        bits |= ((month + 1 - since) >= needed).astype(np.uint8) << k
+    state["related_alt"][opened] = bits
+    state["ui_days"][opened] = 0.0
+    state["guarantee"][opened] = False
+    state["job_days"][opened] = 0.0
+    for k in state:
+        np.testing.assert_array_equal(new[k], state[k], err_msg=k)
+    g, fas3 = state["guarantee"][ids], state["job_days"][ids] >= 450.0
+    np.testing.assert_array_equal(out, np.where(g, np.where(fas3, Stage.FAS3, Stage.JOB), Stage.OPEN))
+    # every case is there: periods opened and not, own wages, both flags either way, every stage
+    assert 0 < earned.sum() < employed[src].sum() and own.any() and 0 < state["related"][opened].mean() < 1
+    assert set(np.unique(out)) == {Stage.OPEN, Stage.JOB, Stage.FAS3} and 0 < bits.mean() < 3
+
+
 def test_the_followed_are_those_found_in_everyone(monkeypatch) -> None:  # noqa: ANN001
     """The people followed up each month (found among those who left a programme lately) are
     everyone whose months since a programme are followed, as a scan of everyone finds them: in a

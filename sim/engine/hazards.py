@@ -26,18 +26,27 @@ from sim.engine.population import HOUSEHOLD_CODES, Population
 from sim.scenario.dated import Month
 from sim.scenario.schema import Effects
 
-__all__ = ["attribute_log_hr", "age_groups", "static_multipliers", "duration_factor", "decay_table", "after_effect",
+__all__ = ["attribute_log_hr", "age_groups", "consecutive", "static_multipliers", "duration_factor", "decay_table", "after_effect",
            "leave_probability"]
 
 _SINGLE_PARENT = HOUSEHOLD_CODES["single_parent"]
 
 
-def attribute_log_hr(pop: Population, ids: np.ndarray, coefs: dict[str, float], month: Month) -> np.ndarray:
-    """Sum of log hazard ratios of each person's attributes (float32)."""
-    out = np.zeros(ids.shape[0], np.float32)
+def consecutive(ids: np.ndarray) -> np.ndarray | slice:
+    """``ids`` (ascending, distinct) as a slice if they are a run of consecutive ids, as a cohort's
+    arrivals are: the attributes are then read as views, not gathered (10^6 arrivals: ~12 copies
+    of everyone's columns fewer)."""
+    if ids.size > 1 and ids[-1] - ids[0] + 1 == ids.size and (ids[1:] > ids[:-1]).all():
+        return slice(int(ids[0]), int(ids[-1]) + 1)
+    return ids
+
+
+def attribute_log_hr(pop: Population, ids: np.ndarray | slice, coefs: dict[str, float], month: Month) -> np.ndarray:
+    """Sum of log hazard ratios of each person's attributes (float32); ``ids`` an index of people."""
+    age = pop.age_years(month, ids)
+    out = np.zeros(age.shape[0], np.float32)
     if not coefs:
         return out
-    age = pop.age_years(month, ids)
     masks = {
         "youth": lambda: age < 25,
         "age_50_plus": lambda: age >= 50,
@@ -55,7 +64,7 @@ def attribute_log_hr(pop: Population, ids: np.ndarray, coefs: dict[str, float], 
     return out
 
 
-def age_groups(pop: Population, ids: np.ndarray | None, month: Month) -> np.ndarray:
+def age_groups(pop: Population, ids: np.ndarray | slice | None, month: Month) -> np.ndarray:
     """Each person's age group as :func:`attribute_log_hr` sees it in ``month`` (bit 0: under 25,
     bit 1: 50 or over; uint8): the only attributes that change with time. Someone whose group
     has not changed has the same multipliers as when they were last computed."""
@@ -63,7 +72,8 @@ def age_groups(pop: Population, ids: np.ndarray | None, month: Month) -> np.ndar
     return (age < 25).astype(np.uint8) | ((age >= 50).astype(np.uint8) << 1)
 
 
-def regrouped(pop: Population, known: np.ndarray, ids: np.ndarray | None, month: Month) -> np.ndarray:
+def regrouped(pop: Population, known: np.ndarray, ids: np.ndarray | slice | None, month: Month
+              ) -> np.ndarray | slice:
     """The people whose multipliers must be computed again: ``ids`` if given, else everyone whose
     age group (:func:`age_groups`) changed since ``known`` (the yearly refresh; the others' would
     come out the same). ``known``, everyone's group when theirs were last computed, is updated
@@ -77,7 +87,7 @@ def regrouped(pop: Population, known: np.ndarray, ids: np.ndarray | None, month:
     return ids
 
 
-def static_multipliers(pop: Population, ids: np.ndarray, effects: Effects, month: Month
+def static_multipliers(pop: Population, ids: np.ndarray | slice, effects: Effects, month: Month
                        ) -> tuple[np.ndarray, np.ndarray]:
     """Work and studies hazard multipliers from attributes and the latent type (float32; the
     type is drawn with its spread, each person with their own composition's)."""

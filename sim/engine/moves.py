@@ -22,7 +22,7 @@ from sim.engine.state import RunState
 from sim.scenario.stages import LEGAL, Stage
 
 __all__ = ["move", "move_apart", "arrive", "refer", "admit", "leave_programme", "leave_queue", "resolve_unemployed",
-           "priority_mask", "requalifies", "apply_moves"]
+           "priority_mask", "apply_moves", "unemployed_stages"]
 
 _S = Stage
 _WAITING, _WORK, _STUDIES = np.uint8(_S.WAITING), np.uint8(_S.WORK), np.uint8(_S.STUDIES)
@@ -105,12 +105,6 @@ def _illegal(src: int, dst: int) -> None:
     raise AssertionError(f"illegal move {Stage(int(src)).label} -> {Stage(int(dst)).label}")
 
 
-def requalifies(state: RunState, ids: np.ndarray) -> np.ndarray:
-    """Whether each person meets the UI work condition (>= N qualifying months of the last 12)."""
-    months = np.bitwise_count(state.pop.work_history[ids])
-    return months >= state.spec.rules.work_condition_months
-
-
 def resolve_unemployed(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.ndarray:
     """The unemployment stage each person returns to, opening a UI period where earned.
 
@@ -118,56 +112,75 @@ def resolve_unemployed(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.
     UI benefit period (income-related if they have been a-kassa members long enough, else the
     basic amount) and leave the guarantee: their income support now comes from the state
     (UI) instead of the municipality. Others return to the guarantee if enrolled (Fas 3 once
-    its day limit is passed), or to open unemployment.
+    its day limit is passed), or to open unemployment. One compiled pass over the movers,
+    :func:`unemployed_stages`, instead of ~15 numpy calls (``docs/design.md``, session 18).
     """
     pop = state.pop
-    from_job = _EMPLOYED[src]
-    if from_job.any():
-        cand = ids[from_job]
-        earned = requalifies(state, cand)
-        new_period = cand[earned]
-        pop.reference_wage[new_period] = _last_wage(state, new_period, src[from_job][earned])
-        pop.ui_entitled[new_period] = True
-        # income-related UI needs the a-kassa membership condition; otherwise the basic amount.
-        # The period begins next month, so membership is counted to then.
-        member_months = state.month + 1 - pop.ui_member_since[new_period].astype(np.int64)
-        needed = state.spec.rules.ui_membership_months.at(state.month)
-        pop.ui_income_related[new_period] = member_months >= needed
-        if state.member_shares:  # the same condition had the share at entry been another
-            _related_at_other_shares(state, new_period, needed)
-        pop.ui_days[new_period] = 0.0
-        pop.in_guarantee[new_period] = False
-        pop.job_days[new_period] = 0.0
-    g = pop.in_guarantee[ids]
-    fas3 = pop.job_days[ids] >= state.regime.fas3_entry_days
-    return np.where(g, np.where(fas3, _FAS3, _JOB), _OPEN)
-
-
-def _related_at_other_shares(state: RunState, ids: np.ndarray, needed: float) -> None:
-    """Bit ``k`` of ``ui_related_alt`` for people ``ids`` opening a UI period: whether it is
-    income-related had the a-kassa share at entry been ``state.member_shares[k]`` (members at
-    entry joined two years before arriving; the others when a programme first enrolled them)."""
-    pop = state.pop
-    arrived_member = (pop.arrival_month[ids] - 24).astype(np.int64)
-    joined = pop.ui_fund_joined[ids].astype(np.int64)
-    alt = pop.ui_member_alt[ids]
-    bits = np.zeros(ids.size, np.uint8)
-    for k in range(len(state.member_shares)):
-        since = np.where((alt >> k) & 1 == 1, arrived_member, joined)
-        bits |= ((state.month + 1 - since) >= needed).astype(np.uint8) << k
-    pop.ui_related_alt[ids] = bits
-
-
-def _last_wage(state: RunState, ids: np.ndarray, src: np.ndarray) -> np.ndarray:
-    """The monthly wage of the job each person is leaving (their new UI reference wage)."""
     m = state.regime.money
-    wage = np.where(src == _WORK, m.work_wage_sek_per_month, m.external_subsidised_wage_sek_per_month)
-    own = np.flatnonzero(src == _SUBSIDISED)  # (a programme's subsidised job pays its own wage)
-    if own.size:
-        prog = state.pop.programme[ids[own]]
-        own, prog = own[prog >= 0], prog[prog >= 0]
-        wage[own] = state.programme_wage(ids[own], prog)
-    return wage
+    wage, block = state.wage_blocks()
+    return state.run(
+        unemployed_stages, ids, src, _EMPLOYED, pop.work_history, np.int64(state.spec.rules.work_condition_months),
+        np.int64(state.month + 1), np.float64(state.spec.rules.ui_membership_months.at(state.month)),
+        np.int64(len(state.member_shares)), pop.arrival_month, pop.ui_fund_joined, pop.ui_member_alt,
+        pop.ui_related_alt, pop.ui_member_since, pop.reference_wage, pop.ui_entitled, pop.ui_income_related,
+        pop.ui_days, pop.in_guarantee, pop.job_days, np.float32(state.regime.fas3_entry_days),
+        np.float64(m.work_wage_sek_per_month), np.float64(m.external_subsidised_wage_sek_per_month),
+        pop.programme, wage, block)
+
+
+@kernel
+def unemployed_stages(ids, src, employed, work_history, condition_months, next_month, needed, shares,  # noqa: ANN001, ANN201
+                      arrival_month, ui_fund_joined, ui_member_alt, ui_related_alt, ui_member_since,
+                      reference_wage, ui_entitled, ui_income_related, ui_days, in_guarantee, job_days,
+                      fas3_entry_days, work_wage, external_wage, programme, wage, block):
+    """:func:`resolve_unemployed` for distinct ``ids`` (whose stages are ``src``): open the UI
+    periods earned and return each one's stage (``_OPEN``, ``_JOB`` or ``_FAS3``).
+
+    A period is earned by leaving a stage of ``employed`` with at least ``condition_months``
+    qualifying months of the last 12 (``work_history``'s bits). It starts next month
+    (``next_month``): the reference wage is that of the job left (a programme's subsidised job
+    pays its own wage, ``wage[block, programme]``, ``block`` empty for a run of one block); it
+    is income-related after ``needed`` months of a-kassa membership; bit ``k < shares`` of
+    ``ui_related_alt`` says whether it would be had the a-kassa share at entry been the run's
+    ``k``-th other share (members at entry joined two years before arriving, the others when a
+    programme first enrolled them); its days and the guarantee's start again.
+    """
+    n = ids.size
+    out = np.empty(n, np.uint8)
+    for j in range(n):
+        i = ids[j]
+        s = src[j]
+        if employed[s]:
+            x = np.int64(work_history[i])  # (qualifying months: the history's bits set)
+            x = x - ((x >> 1) & 0x5555)
+            x = (x & 0x3333) + ((x >> 2) & 0x3333)
+            x = (x + (x >> 4)) & 0x0F0F
+            if ((x + (x >> 8)) & 0x1F) >= condition_months:
+                w = work_wage if s == _WORK else external_wage
+                p = programme[i]
+                if (s == _SUBSIDISED) & (p >= 0):
+                    w = wage[block[i] if block.size else 0, p]
+                reference_wage[i] = w
+                ui_entitled[i] = True
+                ui_income_related[i] = next_month - np.int64(ui_member_since[i]) >= needed
+                if shares:
+                    arrived_member = np.int64(arrival_month[i]) - 24
+                    joined = np.int64(ui_fund_joined[i])
+                    bits = 0
+                    for k in range(shares):
+                        since = arrived_member if (ui_member_alt[i] >> k) & 1 == 1 else joined
+                        bits |= np.int64(next_month - since >= needed) << k
+                    ui_related_alt[i] = bits
+                ui_days[i] = 0.0
+                in_guarantee[i] = False
+                job_days[i] = 0.0
+        if not in_guarantee[i]:
+            out[j] = _OPEN
+        elif job_days[i] >= fas3_entry_days:
+            out[j] = _FAS3
+        else:
+            out[j] = _JOB
+    return out
 
 
 def move(state: RunState, ids: np.ndarray, dest: Stage | np.ndarray) -> None:

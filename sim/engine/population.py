@@ -97,8 +97,8 @@ class Population:
         """Bytes held by all arrays."""
         return sum(getattr(self, f.name).nbytes for f in fields(self))
 
-    def age_years(self, month: Month, ids: np.ndarray | None = None) -> np.ndarray:
-        """Age in years in ``month`` (float32), for everyone or for ``ids``."""
+    def age_years(self, month: Month, ids: np.ndarray | slice | None = None) -> np.ndarray:
+        """Age in years in ``month`` (float32), for everyone or for ``ids`` (an index of people)."""
         birth = self.birth_month if ids is None else self.birth_month[ids]
         return ((month - birth) / np.float32(12.0)).astype(np.float32)
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from sim.accounts.jit import kernel, run
 from sim.engine.capacity import Budget, Slots
-from sim.engine.hazards import decay_table, duration_factor, regrouped, static_multipliers
+from sim.engine.hazards import consecutive, decay_table, duration_factor, regrouped, static_multipliers
 from sim.engine.in_force import ProgrammeRegime, Regime, regime_at
 from sim.engine.population import Population, check_fits, synthesise
 from sim.engine.recorder import Recorder
@@ -34,6 +34,7 @@ __all__ = ["RunState", "select"]
 _S = Stage
 _N_STAGES = len(Stage)
 _WAITING_CODE = int(_S.WAITING)
+_NO_BLOCKS = np.zeros(0, np.int64)  # (a run of one block: see RunState.wage_blocks)
 
 
 @kernel
@@ -295,7 +296,7 @@ class RunState(WaitingLists):
         everyone whose age group changed since theirs were computed, the yearly refresh; the
         others' would come out the same, and recomputing everyone's cost ~50 ms a year at 10^6
         people)."""
-        ids = regrouped(self.pop, self._age_group, ids, self.month)
+        ids = regrouped(self.pop, self._age_group, None if ids is None else consecutive(ids), self.month)
         w, s = static_multipliers(self.pop, ids, self.spec.effects, self.month)
         self.work_mult[ids] = w
         self.studies_mult[ids] = s
@@ -320,9 +321,10 @@ class RunState(WaitingLists):
         person in a batch of runs with their own parameters, :mod:`sim.engine.batch`)."""
         return getattr(p, name)
 
-    def programme_wage(self, ids: np.ndarray, programme: np.ndarray) -> np.ndarray:
-        """The wage of each person's programme (``programme``, all >= 0 where used)."""
-        return self.regime.programme_money.wage[np.maximum(programme, 0)]
+    def wage_blocks(self) -> tuple[np.ndarray, np.ndarray]:
+        """Programmes' wages as compiled passes read them: ``wage[block, programme]`` and each
+        person's block (here one row, and no blocks: everyone's is row 0)."""
+        return self.regime.programme_money.wage[None, :], _NO_BLOCKS
 
     def tagged_moved(self, programmes: int) -> None:
         """Count a move of people tagged to the programmes whose bits are set in ``programmes``
