@@ -204,6 +204,10 @@ def _ratio_lines(q: dict) -> list[str]:
         "(target >= 30 %).",
         f"- Ratios (targets >= 3x Starsim, >= 200x Mesa): **x{e / q['rates']['starsim']:.1f}** the Starsim toy, "
         f"**x{e / q['rates']['mesa']:.0f}** the per-agent Mesa toy, x{e / q['rates']['numpy']:.1f} the numpy toy.",
+        f"- What the targets ask of this machine: x3 Starsim is {3 * q['rates']['starsim'] / 1e6:.1f} M person-months "
+        f"per CPU-second ({300 * q['rates']['starsim'] / q['bound']:.0f} % of the bound); x200 Mesa is "
+        f"{200 * q['rates']['mesa'] / 1e6:.0f} M ({20000 * q['rates']['mesa'] / q['bound']:.0f} % of the bound: an "
+        f"engine at the bound itself would be x{q['bound'] / q['rates']['mesa']:.0f} the Mesa toy).",
     ]
     return lines
 
