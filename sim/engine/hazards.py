@@ -26,8 +26,8 @@ from sim.engine.population import HOUSEHOLD_CODES, Population
 from sim.scenario.dated import Month
 from sim.scenario.schema import Effects
 
-__all__ = ["attribute_log_hr", "age_groups", "consecutive", "static_multipliers", "duration_factor", "decay_table", "after_effect",
-           "leave_probability"]
+__all__ = ["attribute_log_hr", "age_groups", "consecutive", "static_multipliers", "duration_factor", "decay_table",
+           "after_effect", "leave_probability"]
 
 _SINGLE_PARENT = HOUSEHOLD_CODES["single_parent"]
 
