@@ -214,8 +214,17 @@ def load_all(files: list[str], overrides: list[str], record_events: bool = True,
 
     ``--set FILE_OR_NAME:path=VALUE`` changes one scenario; a bare ``--set path=VALUE`` every
     scenario that has the path (see :func:`sim.scenario.load.overrides_per_file`).
+
+    A scenario of :data:`~sim.runs.allocator.LARGE_RUN` person-months or more has the
+    process's memory allocated as large runs need (:func:`~sim.runs.allocator.tune_for_large_runs`).
     """
+    from sim.engine.footprint import population_size
+    from sim.runs.allocator import LARGE_RUN, tune_for_large_runs
     from sim.scenario.load import overrides_per_file
 
-    return [load_checked(file, mine, record_events, kept)
-            for file, mine in zip(files, overrides_per_file(files, overrides), strict=True)]
+    scenarios = [load_checked(file, mine, record_events, kept)
+                 for file, mine in zip(files, overrides_per_file(files, overrides), strict=True)]
+    if any(population_size(s.population, s.start_month, s.horizon_months) * s.horizon_months >= LARGE_RUN
+           for s in scenarios):
+        tune_for_large_runs()
+    return scenarios

@@ -32,6 +32,7 @@ import pandas as pd
 
 from sim.accounts.payers import PAYERS
 from sim.engine.streams import replication_seeds
+from sim.runs.allocator import LARGE_RUN
 from sim.runs.identity import VERSION, code_version, content_hash, replication_key, run_id
 from sim.runs.partial import ReplicationStore
 from sim.runs.posterior import replication_scenarios
@@ -63,7 +64,7 @@ def simulate(scenario: Scenario, seed: int = 0, *, record_events: bool = True, c
 #: calendar's processes and the model refer to each other, so it would otherwise wait for the
 #: cyclic collector, which large arrays do not wake: a national run's model (~0.7 GB) stayed in
 #: memory after every replication (``almsim run`` of 20 national replications ran out of memory).
-COLLECT_FROM = 10_000_000
+COLLECT_FROM = LARGE_RUN
 
 #: People per batched model: enough blocks to share each month's overhead, few enough that the
 #: ledger's keys of every month (8 bytes a person-month) stay small.
