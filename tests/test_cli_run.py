@@ -379,6 +379,29 @@ def test_a_command_runs_with_fewer_garbage_collections_and_the_collector_is_put_
     assert seen == [(*cli.GC_THRESHOLDS, 10)] * 2 + [(0, 10, 10)]
 
 
+PEAK = r"""
+import resource, sys
+from sim.cli.main import main
+code = main(sys.argv[1:])
+print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def test_the_memory_check_does_not_underestimate_a_national_run(tmp_path):
+    """What the memory check expects a national population's run to need (with its event log, the
+    heaviest case) is at least what the command takes at its peak (its own process, measured)."""
+    from sim.engine.footprint import memory_estimate
+    from sim.scenario.load import load_scenario
+
+    path = ROOT / "scenarios" / "national-scale.yaml"
+    res = subprocess.run([sys.executable, "-c", PEAK, "run", str(path), "-r", "1", "--out", str(tmp_path / "out"),
+                          "-q"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr
+    code, peak = map(int, res.stdout.split()[-2:])
+    sc = load_scenario(path)
+    assert code == 0 and peak <= memory_estimate(498_000, sc.horizon_months, True, kept=1)
+
+
 def test_replications_too_many_to_keep_in_memory_are_refused_before_any_run(tmp_path):
     """A command keeps every finished replication until it writes the folder: the memory check
     counts them (one run of this population fits; a thousand kept do not), with a one-line error

@@ -72,29 +72,40 @@ class ResourceError(ValueError):
 #: Working memory per person beyond the arrays: hazard multipliers, masks and the
 #: temporaries of one sub-step (measured with tracemalloc on a 10^6-person run, rounded up).
 _WORKING_BYTES_PER_PERSON = 120
-#: Event-log bytes per person-month when events are kept (about 0.1 moves per person-month
-#: at 23 bytes each, rounded up).
-_EVENT_BYTES_PER_PERSON_MONTH = 4
-
-
+#: The interpreter and the libraries a run imports (importing what the main job imports peaks at
+#: ~180 MB), and the pages the allocator keeps.
+_BASE_BYTES = 256 * 2**20
+#: A run's records and the tables built from them when it finishes, per person-month.
+_RUN_BYTES_PER_PERSON_MONTH = 8
+#: The event log and what is built from it when it is kept (the moves, about 0.1 per
+#: person-month, their ledger keys and their tables), per person-month.
+_EVENT_BYTES_PER_PERSON_MONTH = 12
 #: Everyone's ledger keys, which a batched run that keeps its event log keeps to the end (its
 #: events read the movers'; without events each month's keys are counted as booked:
 #: ``BatchRecorder.counts_only``), per person-month.
 _KEY_BYTES_PER_PERSON_MONTH = 8
 #: What a finished replication keeps in memory until its command writes the folder (its people,
-#: ledger book and the sources of its tables), per person-month: measured on the national-scale
-#: scenario, 1.7 bytes without its event log and 2.9 with; rounded up.
-_KEPT_BYTES_PER_PERSON_MONTH = 2
-_KEPT_EVENT_BYTES_PER_PERSON_MONTH = 2
+#: ledger book and the sources of its tables), per person-month; with its event log, that much
+#: more.
+_KEPT_BYTES_PER_PERSON_MONTH = 3
+_KEPT_EVENT_BYTES_PER_PERSON_MONTH = 3
+# The run's, the event log's and the kept replications' bytes are fitted to the peaks of
+# ``almsim run scenarios/national-scale.yaml -r R`` (498,000 people, 120 months; session 18,
+# /usr/bin/time): with events 2.08, 2.67, 3.69 and 8.33 GB for R = 1, 3, 6 and 20 (~5.6 bytes a
+# person-month a replication kept, ~1.7 GB for the first), without 0.74, 1.03 and 1.39 GB for R =
+# 1, 3, 6 (~2.2 and ~0.6 GB), and rounded up: the estimates are 2.40, 3.12, 4.19 and 9.21 GB with
+# events, 1.02, 1.38 and 1.92 without (the first measured again in its own process by the tests:
+# 2.14 GB).
 
 
 def memory_estimate(people: int, horizon_months: int, record_events: bool = True, kept: int = 0) -> int:
-    """Bytes a run of ``people`` over ``horizon_months`` needs at its peak (an estimate), with
-    ``kept`` finished replications of the same size held until they are written."""
-    per_person = person_bytes() + _WORKING_BYTES_PER_PERSON
-    events = (_EVENT_BYTES_PER_PERSON_MONTH + _KEY_BYTES_PER_PERSON_MONTH) * horizon_months if record_events else 0
+    """Bytes a run of ``people`` over ``horizon_months`` needs at its peak (an estimate, on the high
+    side), with ``kept`` finished replications of the same size held until they are written."""
+    per_month = _RUN_BYTES_PER_PERSON_MONTH + (
+        _EVENT_BYTES_PER_PERSON_MONTH + _KEY_BYTES_PER_PERSON_MONTH if record_events else 0)
+    per_person = person_bytes() + _WORKING_BYTES_PER_PERSON + per_month * horizon_months
     per_kept = _KEPT_BYTES_PER_PERSON_MONTH + (_KEPT_EVENT_BYTES_PER_PERSON_MONTH if record_events else 0)
-    return people * (per_person + events) + kept * people * horizon_months * per_kept
+    return _BASE_BYTES + people * per_person + kept * people * horizon_months * per_kept
 
 
 def _available_bytes() -> int:
