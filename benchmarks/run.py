@@ -6,7 +6,9 @@ Run from the repository root:
     .venv/bin/python benchmarks/run.py --quick    # smaller sizes, for a smoke check
     .venv/bin/python benchmarks/run.py --only ratios [--baseline ../other-checkout]
 
-Prints a table and writes ``benchmarks/results.md`` (``--only ratios`` prints only).
+Prints a report; a full run also adds it to ``benchmarks/results.md`` as a new section at the
+top, keeping the sections of earlier runs and sessions (``--quick`` and ``--only ratios`` print
+only).
 
 Each measurement runs in a fresh
 process (so peak memory is that run's own), on one core, with the person-level event log
@@ -393,10 +395,11 @@ def main() -> None:
           f"records, {batch['batched_results']:.0f} with its summary too)",
           flush=True)
 
+    now = dt.datetime.now(dt.UTC)
     lines = [
-        "# Benchmarks",
+        f"## `benchmarks/run.py{' --quick' if args.quick else ''}`, {now:%Y-%m-%d %H:%M} UTC",
         "",
-        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
+        f"Measured {now:%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, {_versions()}, with `benchmarks/run.py"
         f"{' --quick' if args.quick else ''}`.",
         "One core per run, event log off; capacities, queues, budgets, ledger and clocks on.",
@@ -441,8 +444,18 @@ def main() -> None:
         "per CPU-second (target >= 20 M at 10^6 people).",
         "",
     ]
-    (ROOT / "benchmarks" / "results.md").write_text("\n".join(lines))
-    print(f"wrote {ROOT / 'benchmarks' / 'results.md'}")
+    print("\n".join(lines))
+    if not args.quick:
+        _add_section(ROOT / "benchmarks" / "results.md", lines)
+
+
+def _add_section(path: Path, lines: list[str]) -> None:
+    """Put a run's section at the top of ``path`` (under its title), keeping every section below."""
+    title = "# Benchmarks"
+    old = path.read_text() if path.exists() else title + "\n"
+    rest = old[len(title):].lstrip("\n") if old.startswith(title) else old
+    path.write_text("\n".join([title, "", *lines]) + ("\n" + rest if rest else ""))
+    print(f"added a section at the top of {path}")
 
 
 if __name__ == "__main__":
