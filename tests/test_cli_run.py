@@ -402,6 +402,26 @@ def test_the_memory_check_does_not_underestimate_a_national_run(tmp_path):
     assert code == 0 and peak <= memory_estimate(498_000, sc.horizon_months, True, kept=1)
 
 
+def test_a_comparison_whose_bridge_would_not_fit_is_refused_before_any_run(tmp_path):
+    """The payoff-style bridge follows every person (~1.1 kB a person-month: a national population
+    needs tens of GB): a comparison whose bridge would not fit is refused in one line that says
+    how much it needs without it, before any run and with nothing written."""
+    national = str(ROOT / "scenarios" / "national-scale.yaml")
+    big = ["--set", "population.cohort.size=3000000", "-r", "2", "--out", str(tmp_path / "out"), "-q"]
+    res = almsim("compare", national, national, *big)
+    assert res.returncode == 2
+    line = res.stderr.strip()
+    assert "\n" not in line and "national-scale.yaml" in line and "the payoff-style bridge follows every person" in line
+    assert "--no-bridge" in line and not (tmp_path / "out").exists()
+    # the same people without the bridge need far less: the estimate it names is what the check uses
+    from sim.engine.footprint import memory_estimate
+
+    people = 3_000_000 + 1_400 * 120
+    said = float(line.rsplit("about ", 1)[1].split(" GiB")[0].replace(",", ""))
+    assert said == round(memory_estimate(people, 120, True, 4, 2) / 2**30, 1)
+    assert memory_estimate(people, 120, True, 4, 2, bridge=True) > 10 * memory_estimate(people, 120, True, 4, 2)
+
+
 def test_replications_too_many_to_keep_in_memory_are_refused_before_any_run(tmp_path):
     """A command keeps every finished replication until it writes the folder: the memory check
     counts them (one run of this population fits; a thousand kept do not), with a one-line error

@@ -185,8 +185,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """
     from sim.analysis.comparison import check_pairable
 
-    baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides,
-                                    kept=args.replications * (1 + len(args.scenarios)))
+    # every pair's runs are kept until the folder is written; the scenarios' with their event logs
+    # for the bridge (and a scenario's goals), the baseline's without
+    events = not args.no_bridge
+    baseline, *scenarios = load_all([args.baseline, *args.scenarios], args.overrides, events,
+                                    kept=args.replications * (1 + len(args.scenarios)),
+                                    kept_events=args.replications * len(args.scenarios) if events else 0,
+                                    bridge=events)
     for file, scenario in zip(args.scenarios, scenarios, strict=True):
         try:  # before any run or folder: a scenario of other months cannot be paired
             check_pairable(baseline, [scenario])

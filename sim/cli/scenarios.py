@@ -178,9 +178,11 @@ def new_scenario_text(name: str, extends: str, base: Scenario) -> str:
     return "\n".join(lines) + "\n"
 
 
-def load_checked(file: str, overrides: list[str], record_events: bool = True, kept: int = 0) -> Scenario:
+def load_checked(file: str, overrides: list[str], record_events: bool = True, kept: int = 0,
+                 kept_events: int | None = None, bridge: bool = False) -> Scenario:
     """Load one scenario and check that its population fits in memory, with ``kept`` finished
-    replications held until they are written (:func:`~sim.engine.footprint.check_fits`).
+    replications (``kept_events`` of them with event logs) held until they are written, and a
+    comparison's payoff-style ``bridge`` (:func:`~sim.engine.footprint.check_fits`).
 
     Raises:
         ScenarioError: for a bad scenario, or one too large for this machine (at ``population``).
@@ -191,7 +193,8 @@ def load_checked(file: str, overrides: list[str], record_events: bool = True, ke
 
     scenario = load_scenario(file, overrides)
     try:
-        check_fits(scenario.population, scenario.start_month, scenario.horizon_months, record_events, kept=kept)
+        check_fits(scenario.population, scenario.start_month, scenario.horizon_months, record_events, kept=kept,
+                   kept_events=kept_events, bridge=bridge)
     except ResourceError as exc:
         doc, provenance = parse_file(file, overrides)
         loc = provenance.locate(("population",))
@@ -208,9 +211,11 @@ def load_checked(file: str, overrides: list[str], record_events: bool = True, ke
     return scenario
 
 
-def load_all(files: list[str], overrides: list[str], record_events: bool = True, kept: int = 0) -> list[Scenario]:
+def load_all(files: list[str], overrides: list[str], record_events: bool = True, kept: int = 0,
+             kept_events: int | None = None, bridge: bool = False) -> list[Scenario]:
     """Load and check every file before any work starts, so bad input writes nothing (``kept``:
-    finished replications the command holds until it writes them, :func:`load_checked`).
+    finished replications the command holds until it writes them, ``kept_events`` of them with
+    event logs, and ``bridge``, :func:`load_checked`).
 
     ``--set FILE_OR_NAME:path=VALUE`` changes one scenario; a bare ``--set path=VALUE`` every
     scenario that has the path (see :func:`sim.scenario.load.overrides_per_file`).
@@ -222,7 +227,7 @@ def load_all(files: list[str], overrides: list[str], record_events: bool = True,
     from sim.runs.allocator import LARGE_RUN, tune_for_large_runs
     from sim.scenario.load import overrides_per_file
 
-    scenarios = [load_checked(file, mine, record_events, kept)
+    scenarios = [load_checked(file, mine, record_events, kept, kept_events, bridge)
                  for file, mine in zip(files, overrides_per_file(files, overrides), strict=True)]
     if any(population_size(s.population, s.start_month, s.horizon_months) * s.horizon_months >= LARGE_RUN
            for s in scenarios):

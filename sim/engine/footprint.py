@@ -89,6 +89,12 @@ _KEY_BYTES_PER_PERSON_MONTH = 8
 #: more.
 _KEPT_BYTES_PER_PERSON_MONTH = 3
 _KEPT_EVENT_BYTES_PER_PERSON_MONTH = 3
+#: What a comparison's payoff-style bridge needs at its peak, per person-month of the population:
+#: it follows every person, from the runs' own books for populations of a few thousand, else by
+#: running each pair again with everyone followed (``sim.analysis.payoff``). Measured: a national
+#: population cut to 20,000 and 40,000 people (120 months, one replication) peaks at 3.0 and 5.6 GB
+#: with the bridge, 0.31 and 0.35 without: ~1,090 bytes a person-month; rounded up.
+_BRIDGE_BYTES_PER_PERSON_MONTH = 1200
 # The run's, the event log's and the kept replications' bytes are fitted to the peaks of
 # ``almsim run scenarios/national-scale.yaml -r R`` (498,000 people, 120 months; session 18,
 # /usr/bin/time): with events 2.08, 2.67, 3.69 and 8.33 GB for R = 1, 3, 6 and 20 (~5.6 bytes a
@@ -98,14 +104,19 @@ _KEPT_EVENT_BYTES_PER_PERSON_MONTH = 3
 # 2.14 GB).
 
 
-def memory_estimate(people: int, horizon_months: int, record_events: bool = True, kept: int = 0) -> int:
+def memory_estimate(people: int, horizon_months: int, record_events: bool = True, kept: int = 0,
+                    kept_events: int | None = None, bridge: bool = False) -> int:
     """Bytes a run of ``people`` over ``horizon_months`` needs at its peak (an estimate, on the high
-    side), with ``kept`` finished replications of the same size held until they are written."""
+    side), with ``kept`` finished replications of the same size held until they are written,
+    ``kept_events`` of them with their event logs (default: all if ``record_events``, else none;
+    a comparison keeps its baseline's without), and a comparison's payoff-style ``bridge``."""
     per_month = _RUN_BYTES_PER_PERSON_MONTH + (
         _EVENT_BYTES_PER_PERSON_MONTH + _KEY_BYTES_PER_PERSON_MONTH if record_events else 0)
     per_person = person_bytes() + _WORKING_BYTES_PER_PERSON + per_month * horizon_months
-    per_kept = _KEPT_BYTES_PER_PERSON_MONTH + (_KEPT_EVENT_BYTES_PER_PERSON_MONTH if record_events else 0)
-    return _BASE_BYTES + people * per_person + kept * people * horizon_months * per_kept
+    with_events = (kept if record_events else 0) if kept_events is None else kept_events
+    per_kept = kept * _KEPT_BYTES_PER_PERSON_MONTH + with_events * _KEPT_EVENT_BYTES_PER_PERSON_MONTH
+    per_kept += _BRIDGE_BYTES_PER_PERSON_MONTH if bridge else 0
+    return _BASE_BYTES + people * per_person + people * horizon_months * per_kept
 
 
 def _available_bytes() -> int:
@@ -120,20 +131,26 @@ def _available_bytes() -> int:
 
 
 def check_fits(spec: PopulationSpec, start: Month, horizon_months: int, record_events: bool = True,
-               available: int | None = None, kept: int = 0) -> int:
+               available: int | None = None, kept: int = 0, kept_events: int | None = None,
+               bridge: bool = False) -> int:
     """Refuse a population that would not fit in memory, with ``kept`` finished replications
-    held until they are written (a command's: :func:`memory_estimate`); return its size.
+    (``kept_events`` of them with event logs) held until they are written and a comparison's
+    ``bridge`` (a command's: :func:`memory_estimate`); return its size.
 
     Raises:
         ResourceError: with the estimate, if it exceeds 80 % of the available memory.
     """
     n = population_size(spec, start, horizon_months)
-    need = memory_estimate(n, horizon_months, record_events, kept)
+    need = memory_estimate(n, horizon_months, record_events, kept, kept_events, bridge)
     have = _available_bytes() if available is None else available
     if need > 0.8 * have:
         runs = f", with {kept} finished runs kept until written," if kept > 1 else ""
         hint = ("; fewer replications, or no event log, need less" if kept > 1 and record_events
                 else "; fewer replications need less" if kept > 1 else "")
+        if bridge:  # (most of it, for a population of more than a few thousand)
+            without = memory_estimate(n, horizon_months, record_events, kept, kept_events)
+            hint = (f"; the payoff-style bridge follows every person: without it (--no-bridge), about "
+                    f"{without / 2**30:,.1f} GiB")
         raise ResourceError(
             f"{n:,} people over {horizon_months} months{runs} need about {need / 2**30:,.1f} GiB of memory; "
             f"this machine has {have / 2**30:,.1f} GiB available{hint}")
