@@ -101,3 +101,23 @@ def test_the_participants_are_the_programmes_starters_from_records_and_from_the_
     months = pd.Index(r.tables["stocks"]["month"].unique())
     assert len(left) and (first[left["person"].to_numpy()] != months.get_indexer(left["month"])).all()
     assert (first[left["person"].to_numpy()] < 0).any()  # (some of them never start)
+
+
+def test_a_large_populations_bridge_from_runs_again_equals_the_runs_own(monkeypatch):
+    """Above a few thousand people the runs' books count their keys, so the bridge runs each pair
+    again keeping everyone's keys (the same seeds, so the same runs): it gives what the runs' own
+    books give when they are made to keep everyone's keys, to the bit."""
+    from sim.accounts.book import LedgerBook
+
+    big = {"population": {"cohort": {"size": LedgerBook.RAW_KEYS + 500}}, "horizon_months": 30}
+    base_s, prog_s = scenario([], name="base", **big), scenario([PROGRAMME, JOBS], name="prog", **big)
+    base, prog = replicate(base_s, 5, 2), replicate(prog_s, 5, 2, record_events=True)
+    assert base.results[0].ledger_book.people(("municipality",)) is None  # (counted: the runs again)
+    again = payoff_bridge(base, prog)
+    monkeypatch.setattr(LedgerBook, "RAW_KEYS", 10**6)
+    base, prog = replicate(base_s, 5, 2), replicate(prog_s, 5, 2, record_events=True)
+    assert base.results[0].ledger_book.people(("municipality",)) is not None  # (everyone's keys kept)
+    own = payoff_bridge(base, prog)
+    np.testing.assert_array_equal(again.values, own.values)
+    np.testing.assert_array_equal(again.written_off, own.written_off)
+    assert np.abs(own.values).max() > 0
