@@ -237,29 +237,15 @@ def payoff_bridge(baseline: Ensemble, scenario: Ensemble) -> Bridge:
         b, s, mb, stage_b, ui_b, ms = followed(rep)
         first = _starts(s, start, months, n_people)
         part = first >= 0
-        who = np.flatnonzero(part)
         # What is not booked per person (programme staff): the ledger minus everyone's postings.
         extra = ((net_of_cube(ledger_cube(s, start, months)) - ms.sum(axis=0))
                  - (net_of_cube(ledger_cube(b, start, months)) - mb.sum(axis=0)))  # [T, P]
         at = np.maximum(first, origin)  # the month a participant's situation is frozen at
-        frozen = mb[who, at[part]]  # [i, P]
-        st0 = stage_b[who, at[part]]
-        ui0 = ui_b[who, at[part]]
-        pb, ps = mb[part], ms[part]
-        sb, ub = stage_b[part], ui_b[part]
-        gap = frozen[:, None, :] - pb  # [i, t, P]: frozen minus the baseline run
-        work = (sb == Stage.WORK) | (sb == Stage.STUDIES)
-        other = sb == Stage.OTHER
-        support = ~work & ~other & ((np.isin(sb, _OTHER_SUPPORT) & ~np.isin(st0, _OTHER_SUPPORT)[:, None])
-                                    | (ub & ~ui0[:, None]))
-        rest = ~work & ~other & ~support
-        # each step's money per participant (or non-participant), month and payer
-        parts = [ps - frozen[:, None, :], gap * work[..., None], gap * support[..., None],
-                 gap * other[..., None], gap * rest[..., None], ms[~part] - mb[~part]]
+        sums = _step_sums(mb, ms, stage_b, ui_b, part, at, weights)
         inv, inv_real = _investment(b, s, months)
         moved, moved_real = _spread(inv) - inv, _spread(inv_real[:, None])[:, 0] - inv_real
         for k, w in enumerate(weights):
-            steps = [_total(x, w) for x in parts]
+            steps = list(sums[k])
             steps[0] = steps[0] + _total(extra, w)
             steps.append(sum(steps))
             for si, v in enumerate(steps):
@@ -268,6 +254,46 @@ def payoff_bridge(baseline: Ensemble, scenario: Ensemble) -> Bridge:
             written_off[rep, :len(PAYERS), k] = steps[0] + w @ moved
             written_off[rep, len(PAYERS), k] = steps[0].sum() + w @ moved_real
     return Bridge(horizons, out, written_off)
+
+
+#: People whose bridge steps are worked out at once (each step's money is an array of people x
+#: months x ten payers: 4,096 people over ten years, ~40 MB each).
+BRIDGE_CHUNK = 4096
+
+
+def _step_sums(mb: np.ndarray, ms: np.ndarray, stage_b: np.ndarray, ui_b: np.ndarray, part: np.ndarray,
+               at: np.ndarray, weights: list[np.ndarray]) -> np.ndarray:
+    """The first six steps of the bridge, summed over people for each horizon's weights:
+    ``[horizon, step, payer]``, from everyone's money in the baseline and scenario runs (``mb``,
+    ``ms``: ``[person, month, payer]``), baseline stage and UI flag, whether they took part, and
+    the month each participant's situation is frozen at (``at``).
+
+    A chunk of :data:`BRIDGE_CHUNK` people at a time (all at once, the steps' arrays of a national
+    population would take tens of GB); a population of at most that many is one chunk, summed as
+    before chunks were.
+    """
+    out = None
+    for lo in range(0, part.size, BRIDGE_CHUNK):
+        chunk = slice(lo, lo + BRIDGE_CHUNK)
+        p, mbc, msc = part[chunk], mb[chunk], ms[chunk]
+        who = np.flatnonzero(p) + lo
+        frozen = mb[who, at[who]]  # [i, P]
+        st0 = stage_b[who, at[who]]
+        ui0 = ui_b[who, at[who]]
+        pb, ps = mbc[p], msc[p]
+        sb, ub = stage_b[chunk][p], ui_b[chunk][p]
+        gap = frozen[:, None, :] - pb  # [i, t, P]: frozen minus the baseline run
+        work = (sb == Stage.WORK) | (sb == Stage.STUDIES)
+        other = sb == Stage.OTHER
+        support = ~work & ~other & ((np.isin(sb, _OTHER_SUPPORT) & ~np.isin(st0, _OTHER_SUPPORT)[:, None])
+                                    | (ub & ~ui0[:, None]))
+        rest = ~work & ~other & ~support
+        # each step's money per participant (or non-participant), month and payer
+        parts = [ps - frozen[:, None, :], gap * work[..., None], gap * support[..., None],
+                 gap * other[..., None], gap * rest[..., None], msc[~p] - mbc[~p]]
+        sums = np.array([[_total(x, w) for x in parts] for w in weights])
+        out = sums if out is None else out + sums
+    return out if out is not None else np.zeros((len(weights), 6, mb.shape[2]))
 
 
 def _total(x: np.ndarray, w: np.ndarray) -> np.ndarray:

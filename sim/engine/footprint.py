@@ -93,10 +93,10 @@ _KEPT_EVENT_BYTES_PER_PERSON_MONTH = 3
 #: it follows every person, from the runs' own books for populations of a few thousand, else by
 #: running each pair again keeping everyone's ledger keys (``sim.analysis.payoff``), and holds
 #: every person's money by month and payer (ten payers: 80 bytes a person-month a run) while it
-#: sums the steps. Measured: a national population cut to 20,000 and 40,000 people (120 months,
-#: one replication) peaks at 1.92 and 3.48 GB with the bridge, 0.31 and 0.35 without: ~650 bytes a
-#: person-month; rounded up.
-_BRIDGE_BYTES_PER_PERSON_MONTH = 700
+#: sums the steps a chunk of people at a time. Measured: a national population cut to 20,000 and
+#: 40,000 people (120 months, one replication) peaks at 1.29 and 2.02 GB with the bridge, 0.31 and
+#: 0.35 without: ~310 bytes a person-month; rounded up.
+_BRIDGE_BYTES_PER_PERSON_MONTH = 350
 # The run's, the event log's and the kept replications' bytes are fitted to the peaks of
 # ``almsim run scenarios/national-scale.yaml -r R`` (498,000 people, 120 months; session 18,
 # /usr/bin/time): with events 2.08, 2.67, 3.69 and 8.33 GB for R = 1, 3, 6 and 20 (~5.6 bytes a
