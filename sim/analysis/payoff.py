@@ -36,9 +36,10 @@ For society, whose view cancels transfers, only the real costs (project costs, s
 Everyone's money and state month by month come from the runs' own ledger books and event
 records (:meth:`LedgerBook.people`, populations of at most 4,096 people), as arrays; larger
 populations are run again over the same seeds with their books keeping everyone's keys, read
-the same way, and common random numbers make those runs identical to the comparison's. That
-takes ~50 bytes a person-month while the arrays are made (a national population: a few GB a
-pair), not the ~1.1 kB of following everyone with ``track=`` (measured: the same numbers).
+the same way, and common random numbers make those runs identical to the comparison's. The
+steps are summed a chunk of people at a time (:func:`_step_sums`): ~310 bytes a person-month
+at the peak, against ~1.1 kB when everyone was followed with ``track=`` (measured: the same
+numbers).
 """
 
 from __future__ import annotations

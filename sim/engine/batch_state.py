@@ -19,7 +19,7 @@ import numpy as np
 from sim.accounts.jit import kernel, run
 from sim.engine.batch_records import BatchRecorder
 from sim.engine.capacity import OverspendError
-from sim.engine.hazards import consecutive, decay_table, duration_factor, regrouped, static_multipliers
+from sim.engine.hazards import decay_table, duration_factor, regrouped, static_multipliers
 from sim.engine.in_force import ProgrammeRegime, Regime, reform_months, regime_at, with_transitions
 from sim.engine.population import (
     Population,
@@ -590,7 +590,7 @@ class BatchState(WaitingLists):
         """Recompute the (age-dependent) work and studies hazard multipliers of ``ids`` (default:
         everyone whose age group changed since theirs were computed, the yearly refresh, as
         :meth:`RunState.refresh_multipliers <sim.engine.state.RunState.refresh_multipliers>`)."""
-        ids = regrouped(self.pop, self._age_group, None if ids is None else consecutive(ids), self.month)
+        ids = regrouped(self.pop, self._age_group, ids, self.month)
         if isinstance(ids, np.ndarray) and ids.size == 0:
             return
         w, s = static_multipliers(self.pop, ids, self.spec.effects, self.month)

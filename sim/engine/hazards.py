@@ -72,17 +72,17 @@ def age_groups(pop: Population, ids: np.ndarray | slice | None, month: Month) ->
     return (age < 25).astype(np.uint8) | ((age >= 50).astype(np.uint8) << 1)
 
 
-def regrouped(pop: Population, known: np.ndarray, ids: np.ndarray | slice | None, month: Month
-              ) -> np.ndarray | slice:
-    """The people whose multipliers must be computed again: ``ids`` if given, else everyone whose
-    age group (:func:`age_groups`) changed since ``known`` (the yearly refresh; the others' would
-    come out the same). ``known``, everyone's group when theirs were last computed, is updated
-    in place."""
+def regrouped(pop: Population, known: np.ndarray, ids: np.ndarray | None, month: Month) -> np.ndarray | slice:
+    """The people whose multipliers must be computed again: ``ids`` if given (as a slice where
+    they are consecutive: :func:`consecutive`), else everyone whose age group
+    (:func:`age_groups`) changed since ``known`` (the yearly refresh; the others' would come out
+    the same). ``known``, everyone's group when theirs were last computed, is updated in place."""
     if ids is None:
         group = age_groups(pop, None, month)
         ids = np.flatnonzero(group != known)
         known[:] = group
     else:
+        ids = consecutive(ids)
         known[ids] = age_groups(pop, ids, month)
     return ids
 

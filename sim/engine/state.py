@@ -20,7 +20,7 @@ import numpy as np
 
 from sim.accounts.jit import kernel, run
 from sim.engine.capacity import Budget, Slots
-from sim.engine.hazards import consecutive, decay_table, duration_factor, regrouped, static_multipliers
+from sim.engine.hazards import decay_table, duration_factor, regrouped, static_multipliers
 from sim.engine.in_force import ProgrammeRegime, Regime, regime_at
 from sim.engine.population import Population, check_fits, synthesise
 from sim.engine.recorder import Recorder
@@ -296,7 +296,7 @@ class RunState(WaitingLists):
         everyone whose age group changed since theirs were computed, the yearly refresh; the
         others' would come out the same, and recomputing everyone's cost ~50 ms a year at 10^6
         people)."""
-        ids = regrouped(self.pop, self._age_group, None if ids is None else consecutive(ids), self.month)
+        ids = regrouped(self.pop, self._age_group, ids, self.month)
         w, s = static_multipliers(self.pop, ids, self.spec.effects, self.month)
         self.work_mult[ids] = w
         self.studies_mult[ids] = s

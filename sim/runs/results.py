@@ -126,18 +126,6 @@ class RunResult:
         own = self.nets if self.nets is not None else self.ledger_book.net(PAYERS, months)
         return own[:months] + self.member_changes[share][:months]
 
-    def followed(self, payers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The people followed with ``track=``, as arrays: net SEK ``[person, month, payer]``
-        for ``payers``, stage labels and UI entitlement ``[person, month]`` (rows in the order
-        of the tracked ids). Faster than the ``tracked_*`` tables for whole populations.
-
-        Raises:
-            ValueError: if the run followed nobody or its records were not kept.
-        """
-        if self.records is None or not self.records.rec.tracked_state:
-            raise ValueError("this run followed nobody (run it with track=...)")
-        return self.records.followed(payers)
-
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables", {})
         if name in tables:
@@ -440,27 +428,6 @@ class _TableBuilder:
 
     def tracked_money(self) -> pd.DataFrame:
         return self._tracked_tables()[1]
-
-    def followed(self, payers: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Arrays of every followed person (``track=`` ids as given): net SEK ``[person, month,
-        payer]`` for ``payers``, stage labels and UI entitlement ``[person, month]``; people are
-        the rows in the order of their ids, months those recorded. Built straight from the
-        recorder's records (no tables)."""
-        rows = self.rec.tracked_state
-        ids = rows[0]["person"] if rows else np.zeros(0, np.int64)
-        n, months = ids.size, self.months
-        index = {p: j for j, p in enumerate(payers)}
-        money = np.zeros((n, months, len(payers)))
-        for t, _ids, postings in self.rec.tracked_money:
-            for (payer, _cat), v in postings.items():
-                if payer in index:
-                    money[:, t, index[payer]] += v
-        stage = np.full((n, months), "not_arrived", dtype=object)
-        ui = np.zeros((n, months), bool)
-        for r in rows:
-            stage[:, r["t"]] = _LABELS[r["stage"]]
-            ui[:, r["t"]] = r["ui_entitled"]
-        return money, stage, ui
 
     def _tracked_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         if getattr(self, "_tracked_cache", None) is None:
