@@ -502,10 +502,11 @@ def test_what_a_batch_keeps_between_moves_is_what_everyone_shows(monkeypatch, bl
             check(state, step.__name__)
         return run
 
+    steps = len(batch_month.MONTH)
     monkeypatch.setattr(batch_month, "MONTH", tuple(checked_after(s) for s in batch_month.MONTH))
     names = ("c2-lycksele-baseline", "c2-lycksele", "c2-lycksele-2coaches")
     scenarios = [load_scenario(f"scenarios/{names[b % 3]}.yaml") for b in range(blocks)]
     model = BatchModel(scenarios, list(range(blocks)), record_events=False)
     assert (len(model.state.pop) > 20_000) == (blocks == 120)
     model.run()
-    assert len(checked) == 10 * model.state.horizon
+    assert len(checked) == steps * model.state.horizon

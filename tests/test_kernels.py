@@ -21,9 +21,9 @@ from sim.accounts.book import _decode, _in_programme, fas3_placements, ledger_ke
 from sim.accounts.jit import run
 from sim.accounts.rules import FULL_MONTH, UI_CEILING_STEP_DAY, UI_STEP_DAY, ui_days_before, ui_days_left
 from sim.engine import moves
-from sim.engine.month.clocks import advance_clocks
-from sim.engine.month.forced import guarantee_moves
+from sim.engine.month.forced import coded_ids
 from sim.engine.month.referrals import referral_draws
+from sim.engine.month.sweep import ENTERS, INTO_FAS3, month_sweep
 from sim.engine.population import Population
 from sim.engine.recorder import stage_counts
 from sim.engine.state import select
@@ -259,60 +259,93 @@ def test_stage_counts_is_bincount(compiled: bool, n: int) -> None:
                                   np.bincount(stage, minlength=len(Stage)))
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-@pytest.mark.parametrize("n", [20_000, 20_005])
-def test_guarantee_moves_follow_the_rules(compiled: bool, n: int) -> None:
-    """The ids of each rule, written out with numpy; more than 255 of each (counts must not wrap);
-    people in whole words of eight codes and after them."""
-    rng = np.random.default_rng(4)
-    stage = rng.integers(0, len(Stage), n).astype(np.uint8)
-    moved = rng.random(n) < 0.1
-    in_guarantee = rng.random(n) < 0.3
+def _people(n: int, seed: int) -> dict[str, np.ndarray]:
+    """The arrays :func:`month_sweep` reads, random; a tenth of the UI and JOB days a month short
+    of a limit (300, 450 days: on it once advanced)."""
+    rng = np.random.default_rng(seed)
     ui_entitled = rng.random(n) < 0.5
-    ui_days = rng.integers(0, 500, n).astype(np.float32)
-    children = rng.integers(0, 3, n).astype(np.uint8)
-    registered = rng.random(n) < 0.8
-    months_out = rng.integers(0, 30, n).astype(np.int16)
-    job_days = rng.integers(0, 600, n).astype(np.float32)
-    enter, to_fas3 = run(guarantee_moves, compiled, stage, moved, in_guarantee, ui_entitled, ui_days, children,
-                         registered, months_out, job_days, 300.0, 450.0, 12, np.float32(450.0))
-    before = (((stage == Stage.OPEN) | ((stage >= Stage.WAITING) & (stage <= Stage.EDUCATION)))
-              & ~in_guarantee & ~moved)
-    exhausted = ui_entitled & (ui_days >= np.where(children > 0, 450.0, 300.0))
-    long_registered = registered & (months_out >= 12) & ~ui_entitled
-    np.testing.assert_array_equal(enter, np.flatnonzero(before & (exhausted | long_registered)))
-    np.testing.assert_array_equal(to_fas3, np.flatnonzero((stage == Stage.JOB) & (job_days >= 450.0) & ~moved))
-    assert enter.dtype == to_fas3.dtype == np.int64
-    assert enter.size > 255 and to_fas3.size > 255
+    edge = rng.random(n) < 0.1
+    short = rng.choice(np.array([300.0 - 21.75, 450.0 - 21.75], np.float32), n)
+    return {
+        "stage": rng.integers(0, len(Stage), n).astype(np.uint8),
+        "programme": rng.integers(-1, 31, n).astype(np.int8),
+        "household": rng.integers(0, 4, n).astype(np.uint8),
+        "children": rng.integers(0, 3, n).astype(np.uint8),
+        "ui_entitled": ui_entitled,
+        "ui_income_related": ui_entitled & (rng.random(n) < 0.5),
+        "fas3_municipal": rng.random(n) < 0.3,
+        "ui_days": np.where(edge, short, rng.integers(0, 500, n)).astype(np.float32),
+        "in_guarantee": rng.random(n) < 0.3,
+        "job_days": np.where(edge, 450.0 - 21.75, rng.integers(0, 600, n)).astype(np.float32),
+        "reference_wage": (rng.random(n) * 30000).astype(np.float32),
+        "birth_month": rng.integers(-400, 0, n).astype(np.int32),
+        "work_history": rng.integers(0, 1 << 12, n).astype(np.uint16),
+        "months_in_stage": rng.integers(0, 100, n).astype(np.int16),
+        "months_out_of_work": rng.integers(0, 30, n).astype(np.int16),
+        "months_since": rng.choice(np.array([0, 5, 29_999, 30_000], np.int16), n),
+        "registered": rng.random(n) < 0.8,
+    }
+
+
+_KEY_ARRAYS = ("stage", "programme", "household", "children", "ui_entitled", "ui_income_related", "fas3_municipal",
+               "ui_days", "in_guarantee", "job_days", "reference_wage", "birth_month")
 
 
 @pytest.mark.parametrize("compiled", [True, False])
-def test_advance_clocks_follow_the_rules(compiled: bool) -> None:
-    """Every clock, written out with numpy; programmes that count as work and programmes that do not."""
-    rng = np.random.default_rng(5)
-    n = 5_000
-    stage = rng.integers(0, len(Stage), n).astype(np.uint8)
-    programme = rng.integers(-1, 32, n).astype(np.int8)
-    ui_entitled = rng.random(n) < 0.5
-    in_guarantee = rng.random(n) < 0.3
-    clocks = (rng.integers(0, 500, n).astype(np.float32), rng.integers(0, 500, n).astype(np.float32),
-              rng.integers(0, 1 << 12, n).astype(np.uint16), rng.integers(0, 100, n).astype(np.int16),
-              rng.integers(0, 100, n).astype(np.int16), rng.choice(np.array([0, 5, 29_999, 30_000], np.int16), n))
-    counts_as_work = rng.random(32) < 0.5
-    ui_days, job_days, history, in_stage, out_of_work, since = (c.copy() for c in clocks)
-    run(advance_clocks, compiled, stage, programme, ui_entitled, in_guarantee, ui_days, job_days, history,
-        in_stage, out_of_work, since, counts_as_work, np.float32(21.75))
+@pytest.mark.parametrize("n", [5_000, 20_005])
+def test_month_sweep_follows_the_rules(compiled: bool, n: int) -> None:
+    """The keys (those of ``ledger_keys`` before the clocks advance), every clock and the
+    guarantee codes on the advanced clocks, written out with numpy; one chunk, and chunks with a
+    part of one at the end."""
+    x = _people(n, 5)
+    before = {k: v.copy() for k, v in x.items()}
+    counts_as_work = np.random.default_rng(6).random(32) < 0.5
+    key_rules = (-312, np.float32(450.0), np.bool_(False))
+    key, code = run(month_sweep, compiled, *(x[k] for k in _KEY_ARRAYS), x["work_history"], x["months_in_stage"],
+                    x["months_out_of_work"], x["months_since"], x["registered"], *key_rules, 300.0, 450.0,
+                    np.bool_(True), counts_as_work, np.float32(21.75), 12, np.float32(450.0))
+    np.testing.assert_array_equal(key, run(ledger_keys, True, *(before[k] for k in _KEY_ARRAYS), *key_rules,
+                                           np.float32(300.0), np.float32(450.0), np.bool_(True)))
+    stage, programme, ui_entitled, in_guarantee = x["stage"], x["programme"], x["ui_entitled"], x["in_guarantee"]
     benefit = (stage <= Stage.EDUCATION) | (stage == Stage.FAS3)
-    np.testing.assert_array_equal(ui_days, clocks[0] + np.where(benefit & ui_entitled & ~in_guarantee, 21.75, 0.0
-                                                                ).astype(np.float32))
-    np.testing.assert_array_equal(job_days, clocks[1] + np.where(benefit & in_guarantee, 21.75, 0.0).astype(np.float32))
+    ui_days = before["ui_days"] + np.where(benefit & ui_entitled & ~in_guarantee, 21.75, 0.0).astype(np.float32)
+    job_days = before["job_days"] + np.where(benefit & in_guarantee, 21.75, 0.0).astype(np.float32)
+    np.testing.assert_array_equal(x["ui_days"], ui_days)
+    np.testing.assert_array_equal(x["job_days"], job_days)
     qualifying = (stage == Stage.WORK) | ((stage == Stage.SUBSIDISED)
                                           & ((programme < 0) | counts_as_work[np.maximum(programme, 0)]))
-    np.testing.assert_array_equal(history, ((clocks[2] << 1) & 0x0FFF) | qualifying)
+    np.testing.assert_array_equal(x["work_history"], ((before["work_history"] << 1) & 0x0FFF) | qualifying)
     assert 0 < (qualifying & (stage == Stage.SUBSIDISED)).sum() < (stage == Stage.SUBSIDISED).sum()
-    np.testing.assert_array_equal(in_stage, clocks[3] + (stage != Stage.NOT_ARRIVED))
-    np.testing.assert_array_equal(out_of_work, clocks[4] + benefit)
-    np.testing.assert_array_equal(since, clocks[5] + (clocks[5] < 30_000))
+    np.testing.assert_array_equal(x["months_in_stage"], before["months_in_stage"] + (stage != Stage.NOT_ARRIVED))
+    out_of_work = before["months_out_of_work"] + benefit
+    np.testing.assert_array_equal(x["months_out_of_work"], out_of_work)
+    np.testing.assert_array_equal(x["months_since"], before["months_since"] + (before["months_since"] < 30_000))
+    outside = ((stage == Stage.OPEN) | ((stage >= Stage.WAITING) & (stage <= Stage.EDUCATION))) & ~in_guarantee
+    exhausted = ui_entitled & (ui_days >= np.where(x["children"] > 0, 450.0, 300.0))
+    long_registered = x["registered"] & (out_of_work >= 12) & ~ui_entitled
+    enters = outside & (exhausted | long_registered)
+    into_fas3 = (stage == Stage.JOB) & (job_days >= 450.0)
+    np.testing.assert_array_equal(code, np.where(enters, ENTERS, 0) | np.where(into_fas3, INTO_FAS3, 0))
+    assert enters.any() and into_fas3.any()
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("n", [20_000, 20_005, 63])
+def test_coded_ids_are_the_codes_of_people_not_moved(compiled: bool, n: int) -> None:
+    """The ids of each code among the people not moved, as numpy finds them; more than 255 of
+    each (counts must not wrap); codes in whole blocks of 64, in the part of one after them, and
+    runs of them (blocks all 0 and all set)."""
+    rng = np.random.default_rng(4)
+    code = np.where(rng.random(n) < 0.05, rng.choice(np.array([ENTERS, INTO_FAS3], np.uint8), n), 0).astype(np.uint8)
+    code[:64] = 0
+    code[128:200] = ENTERS
+    moved = rng.random(n) < 0.1
+    enter, to_fas3 = run(coded_ids, compiled, code, moved)
+    np.testing.assert_array_equal(enter, np.flatnonzero((code == ENTERS) & ~moved))
+    np.testing.assert_array_equal(to_fas3, np.flatnonzero((code == INTO_FAS3) & ~moved))
+    assert enter.dtype == to_fas3.dtype == np.int64
+    if n > 10_000:
+        assert enter.size > 255 and to_fas3.size > 255
 
 
 @pytest.mark.parametrize("compiled", [True, False])

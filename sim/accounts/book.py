@@ -22,7 +22,7 @@ from sim.accounts.jit import helper, kernel
 from sim.accounts.rules import FULL_MONTH, UI_CEILING_STEP_DAY, UI_STEP_DAY, LedgerInput, ProgrammeMoney, post
 from sim.scenario.stages import Stage
 
-__all__ = ["ledger_keys", "changed_income_related", "ceiling_steps", "fas3_placement", "fas3_placements",
+__all__ = ["ledger_keys", "person_key", "changed_income_related", "ceiling_steps", "fas3_placement", "fas3_placements",
            "post_keys", "LedgerBook", "SharedPostings", "share_postings"]
 
 _S = Stage
@@ -59,6 +59,39 @@ def fas3_placement(stage, in_guarantee, job_days, fas3_days, job_too):  # noqa: 
                                & (((stage >= _WAITING) & (stage <= _EDUCATION)) | (job_too & (stage == _JOB))))
 
 
+@helper(inline="always")
+def person_key(u, stage, programme, household, children, ui_entitled, ui_income_related, fas3_municipal,  # noqa: ANN001, ANN201
+               ui_days, in_guarantee, job_days, reference_wage, birth_month, young_after, fas3_days, job_too,
+               ui_days_max, ui_days_max_with_child, ceiling_step):
+    """Person ``u``'s grouping key (``u`` an unsigned index): :func:`ledger_keys` one person at a
+    time, for the passes that work out keys among other things (:mod:`sim.engine.month.sweep`).
+    Inlined, so the loops calling it are vectorised as if it were written in them."""
+    s = stage[u]
+    g = in_guarantee[u]
+    limit = ui_days_max_with_child if children[u] > 0 else ui_days_max
+    left = np.ceil(limit - ui_days[u])
+    left = _ZERO if left < _ZERO else left  # clip(left, 0, FULL_MONTH), written as in person_hazards
+    left = _FULL if left > _FULL else left
+    left = left if ui_entitled[u] else _FULL
+    past = ui_entitled[u] & ((not ceiling_step) | (ui_days[u] >= _CEILING_STEP))
+    step = _STEP if past else _CEILING_STEP
+    first = np.ceil(step - ui_days[u])
+    first = _ZERO if first < _ZERO else first  # (clipped as left)
+    first = _FULL if first > _FULL else first
+    first = first if ui_entitled[u] else _FULL
+    fas3 = fas3_placement(s, g, job_days[u], fas3_days, job_too)
+    flags = (np.int64(fas3) | (np.int64(g) << 1)
+             | (np.int64(ui_entitled[u]) << 2) | (np.int64(birth_month[u] > young_after) << 3)
+             | (np.int64(ui_income_related[u]) << 4) | (np.int64(fas3_municipal[u]) << 5) | (np.int64(past) << 6))
+    kids = np.int64(children[u])
+    kids = 15 if kids > 15 else kids  # min(kids, 15): a call of min is compiled apart
+    small = (kids | (np.int64(household[u]) << 4) | (np.int64(programme[u] + 1) << 6) | (np.int64(s) << 11)
+             | (np.int64(left) << 15) | (np.int64(first) << 20))
+    # the wage's bits by a scalar view: an array's view costs ~0.17 CPU-s more to compile (a
+    # machine's first run), the pass runs as fast
+    return np.int64(np.float32(reference_wage[u]).view(np.uint32)) | (flags << 32) | (small << _SMALL)
+
+
 @kernel
 def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_related, fas3_municipal,  # noqa: ANN001, ANN201
                 ui_days, in_guarantee, job_days, reference_wage, birth_month, young_after, fas3_days, job_too,
@@ -82,30 +115,9 @@ def ledger_keys(stage, programme, household, children, ui_entitled, ui_income_re
     n = stage.size
     key = np.empty(n, np.int64)
     for i in range(n):
-        s = stage[i]
-        g = in_guarantee[i]
-        limit = ui_days_max_with_child if children[i] > 0 else ui_days_max
-        left = np.ceil(limit - ui_days[i])
-        left = _ZERO if left < _ZERO else left  # clip(left, 0, FULL_MONTH), written as in person_hazards
-        left = _FULL if left > _FULL else left
-        left = left if ui_entitled[i] else _FULL
-        past = ui_entitled[i] & ((not ceiling_step) | (ui_days[i] >= _CEILING_STEP))
-        step = _STEP if past else _CEILING_STEP
-        first = np.ceil(step - ui_days[i])
-        first = _ZERO if first < _ZERO else first  # (clipped as left)
-        first = _FULL if first > _FULL else first
-        first = first if ui_entitled[i] else _FULL
-        fas3 = fas3_placement(s, g, job_days[i], fas3_days, job_too)
-        flags = (np.int64(fas3) | (np.int64(g) << 1)
-                 | (np.int64(ui_entitled[i]) << 2) | (np.int64(birth_month[i] > young_after) << 3)
-                 | (np.int64(ui_income_related[i]) << 4) | (np.int64(fas3_municipal[i]) << 5) | (np.int64(past) << 6))
-        kids = np.int64(children[i])
-        kids = 15 if kids > 15 else kids  # min(kids, 15): a call of min is compiled apart
-        small = (kids | (np.int64(household[i]) << 4) | (np.int64(programme[i] + 1) << 6) | (np.int64(s) << 11)
-                 | (np.int64(left) << 15) | (np.int64(first) << 20))
-        # the wage's bits by a scalar view: an array's view costs ~0.17 CPU-s more to compile (a
-        # machine's first run), the pass runs as fast
-        key[i] = np.int64(np.float32(reference_wage[i]).view(np.uint32)) | (flags << 32) | (small << _SMALL)
+        key[i] = person_key(np.uint64(i), stage, programme, household, children, ui_entitled, ui_income_related,
+                            fas3_municipal, ui_days, in_guarantee, job_days, reference_wage, birth_month,
+                            young_after, fas3_days, job_too, ui_days_max, ui_days_max_with_child, ceiling_step)
     return key
 
 

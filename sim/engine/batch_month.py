@@ -20,11 +20,11 @@ from sim.engine.batch_state import BatchState
 from sim.engine.capacity import priority_order
 from sim.engine.in_force import DROPOUT
 from sim.engine.month.book import differs_at_shares
-from sim.engine.month.clocks import advance_clocks
 from sim.engine.month.exits import hazard_pass, kept_bounds, stage_bounds
-from sim.engine.month.forced import guarantee_moves
+from sim.engine.month.forced import guarantee_ids
 from sim.engine.month.intake import months_left_in_budget_year
 from sim.engine.month.referrals import meets, stage_table
+from sim.engine.month.sweep import sweep as month_sweep
 from sim.scenario.stages import PROGRAMME_STAGES, Stage
 
 __all__ = ["MONTH", "rank_in_block"]
@@ -111,22 +111,16 @@ def keys(state: BatchState, ids: np.ndarray | None = None) -> np.ndarray:
                      ceiling_steps(g.money for g in state.money_regimes))
 
 
-def book(state: BatchState) -> None:
-    """Sub-step 1b: everyone's ledger key, and each block's staff costs and money rules."""
-    key = keys(state)
+def sweep(state: BatchState) -> None:
+    """Sub-steps 1b and 2 (:mod:`sim.engine.month.sweep`): everyone's ledger key and each
+    block's staff costs and money rules booked, the clocks advanced; people waiting lose
+    motivation at their block's rate."""
+    key = month_sweep(state, ceiling_steps(g.money for g in state.money_regimes))
     cost = state.values["staff_cost_per_month"]
     booked = state.active & (state.values["slots"] > 0) & (cost != 0)
     changed = differs_at_shares(state.pop, len(state.member_shares)) if state.member_shares else None
     state.rec.book(state.t, key, list(state.regimes), np.where(booked, cost, 0.0), booked, changed)
-
-
-def clocks(state: BatchState) -> None:
-    """Sub-step 2: the clocks; people waiting lose motivation at their block's rate."""
     pop = state.pop
-    days = np.float32(state.spec.rules.benefit_days_per_month)
-    state.run(advance_clocks, pop.stage, pop.programme, pop.ui_entitled, pop.in_guarantee, pop.ui_days,
-              pop.job_days, pop.work_history, pop.months_in_stage, pop.months_out_of_work,
-              pop.months_since_programme, state.counts_as_work, days)
     loss = state.values["motivation_loss"]
     if (loss > 0).any():
         for i in range(state.n_prog):
@@ -168,10 +162,7 @@ def forced(state: BatchState) -> None:
             leaving = old[in_prog & (tag == p.index)]
             moves.leave_programme(state, leaving, p, completed=False, reason="pension", to=int(_S.OTHER))
         moves.move(state, old[~in_prog], _S.OTHER)
-    enter, to_fas3 = state.run(
-        guarantee_moves, st, state.moved, pop.in_guarantee, pop.ui_entitled, pop.ui_days, pop.children,
-        pop.registered, pop.months_out_of_work, pop.job_days, float(r.ui_days_max), float(r.ui_days_max_with_child),
-        int(r.job_entry_months), np.float32(r.fas3_entry_days))
+    enter, to_fas3 = guarantee_ids(state)
     pop.ui_entitled[enter] = False
     pop.in_guarantee[enter] = True
     moves.move_apart(state, ((enter[st[enter] == _OPEN], _S.JOB), (to_fas3, _S.FAS3)))  # (open -> JOB, JOB -> Fas 3)
@@ -311,4 +302,4 @@ def follow_up(state: BatchState) -> None:
 
 
 #: The sub-steps of a month, in the order of :data:`sim.engine.model.MONTH`.
-MONTH = (limits, record, book, clocks, spend, forced, exits, referrals, intake, follow_up)
+MONTH = (limits, record, sweep, spend, forced, exits, referrals, intake, follow_up)

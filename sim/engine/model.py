@@ -18,7 +18,7 @@ from sim.engine import moves
 from sim.engine.calendar import Calendar
 from sim.engine.capacity import Budget, Slots
 from sim.engine.in_force import Regime, reform_months, regime_at
-from sim.engine.month import book, clocks, exits, follow_up, forced, intake, limits, record, referrals, spend
+from sim.engine.month import exits, follow_up, forced, intake, limits, record, referrals, spend, sweep
 from sim.engine.population import Population
 from sim.engine.recorder import Recorder
 from sim.engine.state import RunState
@@ -29,7 +29,7 @@ from sim.scenario.schema import Scenario
 __all__ = ["ProgrammeModel"]
 
 #: The sub-steps of a month, in order (numbered as in the class docstring).
-MONTH = (limits, record, book, clocks, spend, forced, exits, referrals, intake, follow_up)
+MONTH = (limits, record, sweep, spend, forced, exits, referrals, intake, follow_up)
 
 
 class ProgrammeModel(mesa.Model):
@@ -49,7 +49,8 @@ class ProgrammeModel(mesa.Model):
        (:mod:`sim.accounts.rules`);
     2. **clocks**: UI days and JOB days advance by ``benefit_days_per_month`` for those
        drawing them; the work-condition history shifts; months in stage, months out of work
-       and months since a programme advance; waiting lowers motivation;
+       and months since a programme advance; waiting lowers motivation (the book of 1 and
+       these clocks are one pass over everyone: :mod:`sim.engine.month.sweep`);
     3. **spend**: each programme pays this month's participant costs from its budgets;
     4. **forced moves** (the rules): pension age -> other; UI exhausted or 18 months
        registered -> the guarantee (JOB; people in a municipal programme enrol but stay in

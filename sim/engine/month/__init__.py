@@ -5,5 +5,6 @@ Each module exposes ``step(state)``, a plain function of the run's
 :class:`~sim.engine.state.RunState`, and keeps beside it the compiled pass over everyone that
 it uses, if any (:mod:`sim.accounts.jit`). Modules here may import :mod:`sim.scenario`,
 :mod:`sim.accounts`, :mod:`sim.engine.state`, :mod:`sim.engine.moves` and the engine modules
-those import; never :mod:`sim.engine.model` or each other.
+those import; never :mod:`sim.engine.model` or each other, but for :mod:`~sim.engine.month.book`
+(the ledger's view of people, which the sweep and the follow-up use).
 """

@@ -1,4 +1,6 @@
-"""Sub-step 1b, book: the month's money flows per payer and category.
+"""The ledger's view of people: their grouping keys, the posting rules' input, and the booking of
+a month's money (sub-step 1b, run by :mod:`sim.engine.month.sweep`, which works out everyone's
+keys in the pass that advances the clocks).
 
 Everyone's state is packed into a grouping key (:func:`sim.accounts.book.ledger_keys`) and
 booked; the posting rules (:mod:`sim.accounts.rules`) run once per distinct state at the end
@@ -15,16 +17,21 @@ from sim.accounts.rules import LedgerInput, post, ui_days_left
 from sim.engine.population import Population
 from sim.engine.state import RunState
 
-__all__ = ["step", "keys", "ledger_input", "differs_at_shares"]
+__all__ = ["book", "track", "keys", "ledger_input", "differs_at_shares"]
 
 
-def step(state: RunState) -> None:
-    """Book this month's money (and the followed people's postings)."""
-    r = state.regime
-    key = keys(state)  # everyone: people not arrived or in 'other' post nothing under the rules
+def track(state: RunState) -> None:
+    """Record the followed people's state and postings this month (before their clocks advance)."""
     if state.track.size:
+        r = state.regime
         x = ledger_input(state, state.track)
         state.rec.tracked(state.t, state.pop, state.track, post(x, r.money, r.programme_money))
+
+
+def book(state: RunState, key: np.ndarray) -> None:
+    """Book this month's money: everyone's keys ``key`` (people not arrived or in 'other' post
+    nothing under the rules), programme staff, and the keys the a-kassa shares change."""
+    r = state.regime
     staff: dict[tuple[str, str], float] = {}
     for p, spec in zip(r.programmes, state.spec.programmes, strict=True):
         if p.active and p.slots > 0 and p.staff_cost_per_month:
