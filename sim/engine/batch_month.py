@@ -24,7 +24,7 @@ from sim.engine.month.exits import hazard_pass, kept_bounds, stage_bounds
 from sim.engine.month.forced import guarantee_ids
 from sim.engine.month.intake import months_left_in_budget_year
 from sim.engine.month.referrals import meets, stage_table
-from sim.engine.month.sweep import sweep as month_sweep
+from sim.engine.month.sweep import run_sweep
 from sim.scenario.stages import PROGRAMME_STAGES, Stage
 
 __all__ = ["MONTH", "rank_in_block"]
@@ -115,7 +115,7 @@ def sweep(state: BatchState) -> None:
     """Sub-steps 1b and 2 (:mod:`sim.engine.month.sweep`): everyone's ledger key and each
     block's staff costs and money rules booked, the clocks advanced; people waiting lose
     motivation at their block's rate."""
-    key = month_sweep(state, ceiling_steps(g.money for g in state.money_regimes))
+    key = run_sweep(state, ceiling_steps(g.money for g in state.money_regimes))
     cost = state.values["staff_cost_per_month"]
     booked = state.active & (state.values["slots"] > 0) & (cost != 0)
     changed = differs_at_shares(state.pop, len(state.member_shares)) if state.member_shares else None
