@@ -433,3 +433,26 @@ def test_income_support_from_ledger_keys_is_that_of_posting_each_person(monkeypa
         np.testing.assert_array_equal(income_support(s, ids), want)
         seen |= set(want.tolist())
     assert len(seen) == 4  # every code occurs
+
+
+def test_the_hazard_pass_goes_through_everyone_not_in_other() -> None:
+    """The list the hazard pass goes through (``WaitingLists.live``) holds everyone not in
+    'other' every month, ascending, with each block's place in it; made anew from time to time,
+    it leaves out those in 'other' (nobody leaves it)."""
+    from pathlib import Path
+
+    from sim import load_scenario
+
+    root = Path(__file__).resolve().parents[1]
+    m = ProgrammeModel(load_scenario(root / "scenarios" / "national-scale.yaml",
+                                     ["population.cohort.size=3000", "population.inflow.people_per_month=20"]), rng=4)
+    left_out = 0
+    for _ in range(40):
+        m.run(1)
+        live, at = m.state.live()
+        stage = m.state.pop.stage
+        assert np.all(np.diff(live) > 0)
+        assert np.isin(np.flatnonzero(stage != Stage.OTHER), live).all()
+        np.testing.assert_array_equal(at, np.searchsorted(live, m.state.first))
+        left_out = max(left_out, stage.size - live.size)
+    assert left_out > 50

@@ -477,6 +477,15 @@ def _random_hazard_inputs(seed: int, people: int, n_prog: int, blocks: int, extr
         prog0=np.int64(prog0), n_prog=n_prog)
 
 
+def _live(a: dict, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A list of the people the hazard pass goes through (``live``, ``live_first`` of
+    :func:`hazard_pass`): everyone not in 'other' and about half of those in it, as a list made
+    before more people reached 'other' would hold."""
+    rng = np.random.default_rng(seed)
+    live = np.flatnonzero((a["stage"] != Stage.OTHER) | (rng.random(a["stage"].size) < 0.5)).astype(np.int32)
+    return live, np.searchsorted(live, a["first"]).astype(np.int64)
+
+
 _HAZARD_ARGS = ("stage", "programme", "in_guarantee", "job_days", "work_mult", "studies_mult", "months_out_of_work",
                 "months_since", "last_programme", "effect_at_exit", "motivation", "table", "constant_total",
                 "work_base", "lock_in", "is_programme", "stage_work", "duration", "decay")
@@ -518,7 +527,8 @@ def test_hazard_pass_leavers_are_those_whose_draw_is_below_their_hazard(seed, pe
     them; the leavers must still be exactly those whose draw is below ``1 - exp(-H)`` of their
     own total hazard ``H``, with the destination drawn from their own hazards: checked against
     working out everyone's hazards, compiled and not, on random people and rates (rates and
-    multipliers large, motivation near 0 and after-effects below 1 among them)."""
+    multipliers large, motivation near 0 and after-effects below 1 among them). The pass goes
+    through a list that leaves out some of the people in 'other' (:meth:`WaitingLists.live`)."""
     from sim.engine.hazards import leave_probability
     from sim.engine.month.exits import hazard_pass, person_hazards, stage_bounds
 
@@ -543,6 +553,7 @@ def test_hazard_pass_leavers_are_those_whose_draw_is_below_their_hazard(seed, pe
             # (a stage's code, or len(Stage) + p, as in a run of one block)
             rows.append(row - a["srows"][b] if row < a["prog0"] else row - a["prog0"] - a["prows"][b] + len(Stage))
     a["bounds"] = stage_bounds(*(a[k] for k in _BOUND_ARGS), a.pop("n_prog"))
+    a["live"], a["live_first"] = _live(a, seed)
     for compiled in (False, True):
         got = run(hazard_pass, compiled, *a.values())
         np.testing.assert_array_equal(got[0], ids)
@@ -562,6 +573,7 @@ def test_hazard_pass_is_the_same_whatever_its_chunks(blocks: int) -> None:
 
     a = _random_hazard_inputs(11, 20_000, 2, blocks, False)
     a["bounds"] = stage_bounds(*(a[k] for k in _BOUND_ARGS), a.pop("n_prog"))
+    a["live"], a["live_first"] = _live(a, 11)
     got = run(hazard_pass, True, *a.values())
     with mock.patch.object(exits, "_CHUNK", 7):
         want = run(hazard_pass, False, *a.values())

@@ -199,7 +199,7 @@ def exits(state: BatchState) -> None:
         pop.effect_at_exit, pop.motivation, h.table, h.constant_total, h.work_base, h.lock_in, h.is_programme,
         h.stage_work, state.duration, state.decay, state.fas3_rate_days,
         state.streams.offsets("transition", state.t), state.streams.offsets("destination", state.t), state.first,
-        state.prows, h.srows, h.prog0, bounds)
+        state.prows, h.srows, h.prog0, bounds, *state.live())
     if leavers.size == 0:
         return
     in_prog = lrow >= _NS

@@ -34,6 +34,9 @@ __all__ = ["RunState", "select"]
 _S = Stage
 _N_STAGES = len(Stage)
 _WAITING_CODE = int(_S.WAITING)
+_OTHER_CODE = np.uint8(_S.OTHER)
+#: how often the list of people who may not be in 'other' is made anew (:meth:`WaitingLists.live`)
+LIVE_REFRESH_MONTHS = 12
 _NO_BLOCKS = np.zeros(0, np.int64)  # (a run of one block: see RunState.wage_blocks)
 
 
@@ -102,6 +105,9 @@ class WaitingLists:
 
     #: ids tagged since the list of the tagged was last merged (see tags_added)
     _tag_pending: tuple[np.ndarray, ...] = ()
+    #: the list :meth:`live` gives, and the month it was made
+    _live: tuple[np.ndarray, np.ndarray] | None = None
+    _live_at = 0
 
     def tagged(self) -> np.ndarray:
         """Ids (ascending) of everyone on a waiting list or in a programme, and perhaps some
@@ -148,6 +154,20 @@ class WaitingLists:
         if self._tag_cache is not None:
             tagged = self.tagged()
             self._tag_cache = tagged[self.pop.programme[tagged] >= 0]
+
+    def live(self) -> tuple[np.ndarray, np.ndarray]:
+        """Ids (ascending, int32) of everyone who may not be in 'other', and where each block's
+        start among them (``first`` as positions in the list).
+
+        'Other' is absorbing (nobody leaves it: :data:`~sim.scenario.stages.LEGAL`), so a list
+        of those not in it stays a superset of them: it is made anew every
+        :data:`LIVE_REFRESH_MONTHS` months, and the passes over it still test each person's stage.
+        """
+        if self._live is None or self.t >= self._live_at + LIVE_REFRESH_MONTHS:
+            ids = np.flatnonzero(self.pop.stage != _OTHER_CODE).astype(np.int32)
+            self._live = (ids, np.searchsorted(ids, self.first).astype(np.int64))
+            self._live_at = self.t
+        return self._live
 
     def left_programme(self, ids: np.ndarray) -> None:
         """Note that ``ids`` left a programme this month (their months since one are 0 now)."""

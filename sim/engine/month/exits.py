@@ -186,7 +186,8 @@ def hazard_bound(i, stage, work_mult, studies_mult, effect_at_exit, motivation, 
 def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, studies_mult,  # noqa: ANN001, ANN201
                 months_out_of_work, months_since, last_programme, effect_at_exit, motivation,
                 table, constant_total, work_base, lock_in, is_programme, stage_work,
-                duration, decay, fas3_days, transition, destination, first, prows, srows, prog0, bounds):
+                duration, decay, fas3_days, transition, destination, first, prows, srows, prog0, bounds, live,
+                live_first):
     """Who leaves their stage this month, to where, and from which hazard row.
 
     People come in blocks (``first[b] .. first[b+1] - 1``; one block in an ordinary run):
@@ -195,7 +196,11 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
     Fas 3's row (:attr:`~sim.engine.in_force.Regime.fas3_rate_days`), its hazards are bounded by ``bounds[b]``
     (:func:`stage_bounds`) and its draws use the stream offsets ``transition[b]`` and
     ``destination[b]`` (for a batch, shifted so that a
-    person's draw is that of their id inside the block: :mod:`sim.engine.batch`).
+    person's draw is that of their id inside the block: :mod:`sim.engine.batch`). The pass goes
+    through the ids ``live`` (ascending; block ``b``'s are ``live[live_first[b]:live_first[b+1]]``):
+    everyone who may not be in 'other', which nobody leaves (:meth:`WaitingLists.live
+    <sim.engine.state.WaitingLists.live>`; at 10^6 people over ten years ~22 % of everyone are
+    in 'other' on average, and the pass took ~0.3 ms a month less, 4.95-5.10 -> 4.65-4.75).
 
     Nobody whose uniform draw is above their total hazard ``H`` can leave (``1 - exp(-H) <=
     H``), and most draws are far above anyone's. So a first pass, without a branch, flags the
@@ -216,7 +221,7 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
     negative ones. Returns the leavers (ascending ids), their destination codes and their hazard
     rows, as in a run of one block (a stage's code, or ``len(Stage) + p`` for programme ``p``).
     """
-    n = first[-1] - first[0]  # (the blocks are contiguous)
+    n = live.size
     ncol = table.shape[1]
     flagged = np.empty(n if n < _CHUNK else _CHUNK, np.int64)  # a chunk's flagged, ascending (min: see
     # person_hazards)
@@ -231,12 +236,13 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
         pr = prows[b]
         sr = srows[b]
         fd = fas3_days[b]
-        for start in range(first[b], first[b + 1], _CHUNK):
+        for start in range(live_first[b], live_first[b + 1], _CHUNK):
             k = 0
             end = start + _CHUNK
-            end = first[b + 1] if first[b + 1] < end else end
-            for i in range(start, end):  # (no branch: every id written, the end advanced if flagged; a
+            end = live_first[b + 1] if live_first[b + 1] < end else end
+            for j in range(start, end):  # (no branch: every id written, the end advanced if flagged; a
                 # NaN bound flags the person: their hazard is then worked out)
+                i = live[np.uint64(j)]
                 most = hazard_bound(i, stage, work_mult, studies_mult, effect_at_exit, motivation, bound)
                 u = np.uint64(i)
                 flagged[k] = i
@@ -284,7 +290,7 @@ def step(state: RunState) -> None:
         hr.is_programme, state.stage_work, state.duration, state.decay,
         np.array([state.regime.fas3_rate_days], np.float32),
         np.array([state.streams.base("transition", state.t)]), np.array([state.streams.base("destination", state.t)]),
-        state.first, _ONE_BLOCK, _ONE_BLOCK, _PROG0, bounds)
+        state.first, _ONE_BLOCK, _ONE_BLOCK, _PROG0, bounds, *state.live())
     if leavers.size == 0:
         return
     in_prog = lrow >= len(Stage)
