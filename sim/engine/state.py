@@ -276,7 +276,7 @@ class RunState(WaitingLists):
             raise ValueError(f"track: person ids must be between 0 and {len(self.pop) - 1}")
         #: who has moved this month (a person moves at most once a month)
         self.moved = np.zeros(len(self.pop), bool)
-        #: each person's guarantee code this month (``sim.engine.month.sweep``; forced moves read it)
+        #: each person's guarantee code this month (``sim.engine.month.sweep``), until the forced moves read it
         self.guarantee_code = np.zeros(0, np.uint8)
         self.guarantee_month = -1  # the month it was worked out in
         self._tag_cache: np.ndarray | None = None  # see tagged()

@@ -18,6 +18,7 @@ from sim.scenario.stages import Stage
 __all__ = ["step", "coded_ids", "guarantee_ids"]
 
 _S = Stage
+_NO_CODES = np.zeros(0, np.uint8)
 
 
 @kernel
@@ -73,7 +74,8 @@ def guarantee_ids(state: RunState) -> tuple[np.ndarray, np.ndarray]:
     codes the month's sweep kept), among those not moved so far."""
     if state.guarantee_month != state.t:
         raise RuntimeError(f"month {state.t}: the forced moves need this month's sweep (sim.engine.month.sweep) first")
-    return state.run(coded_ids, state.guarantee_code, state.moved)
+    code, state.guarantee_code = state.guarantee_code, _NO_CODES  # (read once: not kept for the month)
+    return state.run(coded_ids, code, state.moved)
 
 
 def step(state: RunState) -> None:
