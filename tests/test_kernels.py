@@ -479,11 +479,12 @@ def _random_hazard_inputs(seed: int, people: int, n_prog: int, blocks: int, extr
 
 def _live(a: dict, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A list of the people the hazard pass goes through (``live``, ``live_first`` of
-    :func:`hazard_pass`): everyone not in 'other' and about half of those in it, as a list made
-    before more people reached 'other' would hold."""
+    :func:`hazard_pass`, which takes them instead of the blocks' ``first``, popped from ``a``):
+    everyone not in 'other' and about half of those in it, as a list made before more people
+    reached 'other' would hold."""
     rng = np.random.default_rng(seed)
     live = np.flatnonzero((a["stage"] != Stage.OTHER) | (rng.random(a["stage"].size) < 0.5)).astype(np.int32)
-    return live, np.searchsorted(live, a["first"]).astype(np.int64)
+    return live, np.searchsorted(live, a.pop("first")).astype(np.int64)
 
 
 _HAZARD_ARGS = ("stage", "programme", "in_guarantee", "job_days", "work_mult", "studies_mult", "months_out_of_work",

@@ -198,8 +198,8 @@ def exits(state: BatchState) -> None:
         state.studies_mult, pop.months_out_of_work, pop.months_since_programme, pop.last_programme,
         pop.effect_at_exit, pop.motivation, h.table, h.constant_total, h.work_base, h.lock_in, h.is_programme,
         h.stage_work, state.duration, state.decay, state.fas3_rate_days,
-        state.streams.offsets("transition", state.t), state.streams.offsets("destination", state.t), state.first,
-        state.prows, h.srows, h.prog0, bounds, *state.live())
+        state.streams.offsets("transition", state.t), state.streams.offsets("destination", state.t), state.prows,
+        h.srows, h.prog0, bounds, *state.live())
     if leavers.size == 0:
         return
     in_prog = lrow >= _NS

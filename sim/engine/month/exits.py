@@ -186,21 +186,20 @@ def hazard_bound(i, stage, work_mult, studies_mult, effect_at_exit, motivation, 
 def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, studies_mult,  # noqa: ANN001, ANN201
                 months_out_of_work, months_since, last_programme, effect_at_exit, motivation,
                 table, constant_total, work_base, lock_in, is_programme, stage_work,
-                duration, decay, fas3_days, transition, destination, first, prows, srows, prog0, bounds, live,
-                live_first):
+                duration, decay, fas3_days, transition, destination, prows, srows, prog0, bounds, live, live_first):
     """Who leaves their stage this month, to where, and from which hazard row.
 
-    People come in blocks (``first[b] .. first[b+1] - 1``; one block in an ordinary run):
-    block ``b``'s stage rows start at ``srows[b]`` and its programme rows at ``prog0 +
+    People come in blocks (ids ``first[b] .. first[b+1] - 1`` of the run's state; one block in an
+    ordinary run), and the pass goes through the ids ``live`` (ascending; block ``b``'s are
+    ``live[live_first[b]:live_first[b+1]]``): everyone who may not be in 'other', which nobody
+    leaves (:meth:`WaitingLists.live <sim.engine.state.WaitingLists.live>`; at 10^6 people over
+    ten years ~22 % of everyone are in 'other' on average, and the pass took ~0.3 ms a month
+    less, 4.95-5.10 -> 4.65-4.75). Block ``b``'s stage rows start at ``srows[b]`` and its programme rows at ``prog0 +
     prows[b]`` (:func:`person_hazards`), its people past ``fas3_days[b]`` guarantee days are on
     Fas 3's row (:attr:`~sim.engine.in_force.Regime.fas3_rate_days`), its hazards are bounded by ``bounds[b]``
     (:func:`stage_bounds`) and its draws use the stream offsets ``transition[b]`` and
     ``destination[b]`` (for a batch, shifted so that a
-    person's draw is that of their id inside the block: :mod:`sim.engine.batch`). The pass goes
-    through the ids ``live`` (ascending; block ``b``'s are ``live[live_first[b]:live_first[b+1]]``):
-    everyone who may not be in 'other', which nobody leaves (:meth:`WaitingLists.live
-    <sim.engine.state.WaitingLists.live>`; at 10^6 people over ten years ~22 % of everyone are
-    in 'other' on average, and the pass took ~0.3 ms a month less, 4.95-5.10 -> 4.65-4.75).
+    person's draw is that of their id inside the block: :mod:`sim.engine.batch`).
 
     Nobody whose uniform draw is above their total hazard ``H`` can leave (``1 - exp(-H) <=
     H``), and most draws are far above anyone's. So a first pass, without a branch, flags the
@@ -230,7 +229,7 @@ def hazard_pass(stage, moved, programme, in_guarantee, job_days, work_mult, stud
     out_row = np.empty(n, np.int16)
     haz = np.empty(ncol)
     m = 0
-    for b in range(first.size - 1):
+    for b in range(live_first.size - 1):
         tb = transition[b]
         bound = bounds[b]
         pr = prows[b]
@@ -290,7 +289,7 @@ def step(state: RunState) -> None:
         hr.is_programme, state.stage_work, state.duration, state.decay,
         np.array([state.regime.fas3_rate_days], np.float32),
         np.array([state.streams.base("transition", state.t)]), np.array([state.streams.base("destination", state.t)]),
-        state.first, _ONE_BLOCK, _ONE_BLOCK, _PROG0, bounds, *state.live())
+        _ONE_BLOCK, _ONE_BLOCK, _PROG0, bounds, *state.live())
     if leavers.size == 0:
         return
     in_prog = lrow >= len(Stage)
