@@ -392,7 +392,6 @@ class BatchState(WaitingLists):
         self.streams = BlockStreams(seeds, self.first, compiled=compiled)
         self.block = self.streams.block
         self.pop = _synthesise(self, one)
-        self.ids = np.arange(len(self.pop), dtype=np.int64)
         #: where each block's programme rows start in the hazard table
         self.prows = np.arange(self.blocks, dtype=np.int64) * self.n_prog
         cap = int(np.ceil(self.spec.effects.duration_cap_years * 12))

@@ -109,6 +109,12 @@ class WaitingLists:
     _live: tuple[np.ndarray, np.ndarray] | None = None
     _live_at = 0
 
+    @property
+    def ids(self) -> np.ndarray:
+        """Everyone's ids (int64, ascending), made when asked for: rarely, and 8 bytes a person
+        not kept."""
+        return np.arange(len(self.pop), dtype=np.int64)
+
     def tagged(self) -> np.ndarray:
         """Ids (ascending) of everyone on a waiting list or in a programme, and perhaps some
         who have left one since the list was made: callers filter by programme and stage.
@@ -252,7 +258,6 @@ class RunState(WaitingLists):
             scenario.population, self.start, self.horizon, self.streams, self.regime.money.previous_wage_sek_per_month,
             guarantee=(float(self.regime.job_entry_months), float(scenario.rules.benefit_days_per_month),
                        float(self.regime.fas3_stock_days)), member_shares=self.member_shares)
-        self.ids = np.arange(len(self.pop), dtype=np.int64)
         #: where blocks of people start and end (one block here; see :mod:`sim.engine.batch`)
         self.first = np.array([0, len(self.pop)], np.int64)
         n_prog = len(scenario.programmes)
@@ -291,7 +296,7 @@ class RunState(WaitingLists):
         # Month index at which each person reaches pension age (or arrives past it), sorted.
         pension = self.pop.birth_month + int(np.ceil(scenario.rules.pension_age * 12)) - self.start
         retire_t = np.maximum(pension, self.pop.arrival_month - self.start)
-        self.retire_order = np.argsort(retire_t, kind="stable")
+        self.retire_order = np.argsort(retire_t, kind="stable").astype(np.int32)  # (4 bytes a person, not 8)
         self.retire_sorted = retire_t[self.retire_order]
 
     # ----------------------------------------------------------------- changes

@@ -85,7 +85,7 @@ def step(state: RunState) -> None:
     # the months in the array's own dtype: a list of Python ints made numpy convert the whole
     # array (10^6 people: ~1 ms a month) before searching
     lo, hi = np.searchsorted(state.retire_sorted, np.array([state.t, state.t + 1], state.retire_sorted.dtype))
-    old = state.retire_order[lo:hi]
+    old = state.retire_order[lo:hi].astype(np.int64)  # (the moves' kernels take int64 ids)
     old = old[st[old] < _S.OTHER]
     if old.size:
         in_prog = (pop.programme[old] >= 0) & (st[old] >= _S.COACHING) & (st[old] <= _S.SUBSIDISED)
