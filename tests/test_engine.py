@@ -435,6 +435,39 @@ def test_income_support_from_ledger_keys_is_that_of_posting_each_person(monkeypa
     assert len(seen) == 4  # every code occurs
 
 
+@pytest.mark.parametrize(("name", "overrides"), [
+    ("national-scale.yaml", ["population.cohort.size=3000", "population.inflow.people_per_month=20",
+                             "horizon_months=48"]),
+    ("sigtuna-resursjobb.yaml", []),
+])
+def test_the_stocks_are_everyones_stages_counted(name: str, overrides: list[str], monkeypatch) -> None:
+    """The month's stocks come from the count of people in each stage that the moves keep
+    (``RunState.stage_total``), not from a pass over everyone: they must be everyone's stages
+    counted when the month is recorded (after arrivals and limits), in every month of runs with
+    arrivals, programmes, pensions and exits."""
+    from pathlib import Path
+
+    from sim import load_scenario
+    from sim.engine.month import record
+
+    root = Path(__file__).resolve().parents[1]
+    counted = []
+    step = record.step
+
+    def counting(state) -> None:  # noqa: ANN001
+        counted.append(np.bincount(state.pop.stage, minlength=len(Stage)))
+        step(state)
+
+    monkeypatch.setattr(record, "step", counting)
+    m = ProgrammeModel(load_scenario(root / "scenarios" / name, overrides), rng=5)
+    m.run()
+    stocks = np.array(m.state.rec.stocks)
+    assert len(counted) == stocks.shape[0] == m.horizon
+    np.testing.assert_array_equal(stocks, np.array(counted))
+    np.testing.assert_array_equal(m.state.stage_total, np.bincount(m.state.pop.stage, minlength=len(Stage)))
+    assert (np.diff(stocks, axis=0) != 0).any(axis=0).sum() >= 5  # (people moved between many stages)
+
+
 def test_the_hazard_pass_goes_through_everyone_not_in_other() -> None:
     """The list the hazard pass goes through (``WaitingLists.live``) holds everyone not in
     'other' every month, ascending, with each block's place in it; made anew from time to time,

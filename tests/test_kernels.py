@@ -25,7 +25,6 @@ from sim.engine.month.forced import coded_ids
 from sim.engine.month.referrals import referral_draws
 from sim.engine.month.sweep import ENTERS, INTO_FAS3, month_sweep
 from sim.engine.population import Population
-from sim.engine.recorder import stage_counts
 from sim.engine.state import select
 from sim.engine.streams import Streams, draw
 from sim.scenario.stages import Stage
@@ -249,14 +248,6 @@ def test_referral_draws_select_and_draw_as_streams_do(compiled: bool) -> None:
     assert 0 < starts[1] < np.flatnonzero(wanted[0][stage] & ~moved).size
     assert got.size > np.flatnonzero((wanted[0] | wanted[1])[stage] & ~moved).size
     assert got.dtype == np.int64
-
-
-@pytest.mark.parametrize("compiled", [True, False])
-@pytest.mark.parametrize("n", [0, 3, 4_001])
-def test_stage_counts_is_bincount(compiled: bool, n: int) -> None:
-    stage = np.random.default_rng(n).integers(0, len(Stage), n).astype(np.uint8)
-    np.testing.assert_array_equal(run(stage_counts, compiled, stage, len(Stage)),
-                                  np.bincount(stage, minlength=len(Stage)))
 
 
 def _people(n: int, seed: int) -> dict[str, np.ndarray]:

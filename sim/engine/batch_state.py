@@ -403,6 +403,7 @@ class BatchState(WaitingLists):
         self.studies_mult = np.ones(len(self.pop), np.float32)
         self._age_group = np.full(len(self.pop), 255, np.uint8)  # (none computed yet)
         self.moved = np.zeros(len(self.pop), bool)
+        self.stage_total = np.zeros(0, np.int64)  # (each block's stocks are counted: see batch_month.record)
         #: each person's guarantee code this month (``sim.engine.month.sweep``), until the forced moves read it
         self.guarantee_code = np.zeros(0, np.uint8)
         self.guarantee_month = -1  # the month it was worked out in

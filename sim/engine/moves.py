@@ -38,9 +38,11 @@ _EMPLOYED[[_S.WORK, _S.SUBSIDISED]] = True
 
 @kernel
 def apply_moves(ids, dst, keep_programme, stage, months_in_stage, programme, motivation, moved,  # noqa: ANN001, ANN201
-                in_guarantee, job_days, months_out_of_work, legal, flow):
+                in_guarantee, job_days, months_out_of_work, legal, flow, total):
     """Set the new stages of distinct ``ids``, apply the entry and exit rules every move
-    shares, and count the month's flows (``flow[src * n_stages + dst]``).
+    shares, and count the month's flows (``flow[src * n_stages + dst]``) and, unless it is
+    empty (a batch), the people in each stage (``total``: kept, so that the month's stocks are
+    not counted by a pass over everyone).
 
     A move ends any waiting or participation (the programme tag is cleared, and leaving a
     queue restores motivation) unless it is a referral or an admission (``keep_programme``).
@@ -82,6 +84,9 @@ def apply_moves(ids, dst, keep_programme, stage, months_in_stage, programme, mot
         if d == _WORK:
             months_out_of_work[i] = 0
         flow[np.int64(s) * _N_STAGES + d] += 1
+        if total.size:
+            total[s] -= 1
+            total[d] += 1
     return src, prog, -1, touched
 
 
@@ -93,7 +98,8 @@ def _apply(state: RunState, ids: np.ndarray, dst: np.ndarray, *, keep_programme:
     pop = state.pop
     src, prog, bad, touched = state.run(
         apply_moves, ids, dst, keep_programme, pop.stage, pop.months_in_stage, pop.programme, pop.motivation,
-        state.moved, pop.in_guarantee, pop.job_days, pop.months_out_of_work, LEGAL, state.rec.flow_counts(state.t))
+        state.moved, pop.in_guarantee, pop.job_days, pop.months_out_of_work, LEGAL, state.rec.flow_counts(state.t),
+        state.stage_total)
     if bad >= 0:  # a bug, never bad input: fail loudly
         _illegal(src[bad], dst[bad])
     if touched:

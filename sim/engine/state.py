@@ -281,6 +281,9 @@ class RunState(WaitingLists):
             raise ValueError(f"track: person ids must be between 0 and {len(self.pop) - 1}")
         #: who has moved this month (a person moves at most once a month)
         self.moved = np.zeros(len(self.pop), bool)
+        #: people in each stage, kept by the moves (:func:`sim.engine.moves.apply_moves`): the
+        #: month's stocks without a pass over everyone (10^6 people: ~0.4 ms a month)
+        self.stage_total = np.bincount(self.pop.stage, minlength=_N_STAGES).astype(np.int64)
         #: each person's guarantee code this month (``sim.engine.month.sweep``), until the forced moves read it
         self.guarantee_code = np.zeros(0, np.uint8)
         self.guarantee_month = -1  # the month it was worked out in
