@@ -70,3 +70,42 @@ def test_a_thread_still_running_is_waited_for(tmp_path: Path) -> None:
     out, marks = _run(tmp_path, "validate", SCENARIO, thread=True)
     assert out.returncode == 0, out.stderr
     assert marks == {"atexit", "teardown", "thread"}
+
+
+#: Runs ``almsim validate`` and writes, when the process ends, OpenBLAS's thread setting and the
+#: number of threads the process has once numpy is loaded.
+BLAS_DRIVER = """
+import atexit, pathlib, sys
+out = pathlib.Path(sys.argv[1])
+
+def note():
+    import os
+    import numpy  # (loaded by the command already; OpenBLAS starts its threads when it loads)
+    threads = [line for line in open("/proc/self/status") if line.startswith("Threads:")]
+    out.write_text(os.environ.get("OPENBLAS_NUM_THREADS", "-") + " " + threads[0].split()[1])
+
+atexit.register(note)
+sys.argv = ["almsim", *sys.argv[2:]]
+from sim.__main__ import entry
+sys.exit(entry())
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the thread count from /proc")
+@pytest.mark.parametrize("given", [None, "2"])
+def test_the_command_line_runs_numpy_on_one_blas_thread_unless_told(tmp_path: Path, given: str | None) -> None:
+    """OpenBLAS's own threads only cost CPU in the commands (their parallelism is processes): the
+    command line starts none, unless the user sets ``OPENBLAS_NUM_THREADS`` themselves."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    note = tmp_path / "blas"
+    out = subprocess.run([sys.executable, "-c", BLAS_DRIVER, str(note), "validate", SCENARIO], capture_output=True,
+                         text=True, cwd=ROOT, env=dict(env, PYTHONPATH=str(ROOT)), timeout=300)
+    assert out.returncode == 0, out.stderr
+    setting, threads = note.read_text().split()
+    if given is None:
+        assert (setting, threads) == ("1", "1")
+    else:
+        assert setting == given
+        assert int(threads) == (1 if (os.cpu_count() or 1) < 2 else 2)
