@@ -489,3 +489,25 @@ def test_the_hazard_pass_goes_through_everyone_not_in_other() -> None:
         np.testing.assert_array_equal(at, np.searchsorted(live, m.state.first))
         left_out = max(left_out, stage.size - live.size)
     assert left_out > 50
+
+
+def test_age_groups_are_the_ages_the_multipliers_see() -> None:
+    """The yearly refresh finds who changed age group in whole months since birth (int32); the
+    groups must be those of the float32 ages the attribute effects read ("youth": under 25,
+    "age_50_plus": 50 or over), at every age around and between the limits, for everyone and for
+    a selection."""
+    from types import SimpleNamespace
+
+    from sim.engine.hazards import age_groups
+    from sim.engine.population import Population
+    from sim.scenario.dated import Month
+
+    month = Month(2015 * 12 + 3)
+    birth = (int(month) - np.arange(-24, 1300)).astype(np.int32)  # ages -2 .. 108 years, month by month
+    pop = SimpleNamespace(birth_month=birth)
+    age = Population.age_years(pop, month)
+    want = (age < 25).astype(np.uint8) | ((age >= 50).astype(np.uint8) << 1)
+    np.testing.assert_array_equal(age_groups(pop, None, month), want)
+    some = np.array([0, 323, 324, 325, 623, 624, 625, 1300])
+    np.testing.assert_array_equal(age_groups(pop, some, month), want[some])
+    assert set(want.tolist()) == {0, 1, 2}

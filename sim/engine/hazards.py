@@ -64,12 +64,22 @@ def attribute_log_hr(pop: Population, ids: np.ndarray | slice, coefs: dict[str, 
     return out
 
 
+_YOUNG_MONTHS, _OLD_MONTHS = np.int32(25 * 12), np.int32(50 * 12)  # (attribute_log_hr's "youth", "age_50_plus")
+
+
 def age_groups(pop: Population, ids: np.ndarray | slice | None, month: Month) -> np.ndarray:
     """Each person's age group as :func:`attribute_log_hr` sees it in ``month`` (bit 0: under 25,
     bit 1: 50 or over; uint8): the only attributes that change with time. Someone whose group
     has not changed has the same multipliers as when they were last computed."""
-    age = pop.age_years(month, ids)
-    return (age < 25).astype(np.uint8) | ((age >= 50).astype(np.uint8) << 1)
+    # In whole months since birth, ``d``: the float32 age ``d / 12`` is below 25 exactly when
+    # ``d < 300`` and at least 50 exactly when ``d >= 600`` (no rounding reaches 25 or 50 from
+    # below), so the groups are found in int32 without the float64 and float32 ages of everyone
+    # (everyone's groups at 10^6 people: 2.3-2.4 -> 0.97 ms; the yearly refresh ~7 -> ~5 ms).
+    birth = pop.birth_month if ids is None else pop.birth_month[ids]
+    months = np.int32(month) - birth
+    group = (months < _YOUNG_MONTHS).view(np.uint8)
+    group |= (months >= _OLD_MONTHS).view(np.uint8) << 1
+    return group
 
 
 def regrouped(pop: Population, known: np.ndarray, ids: np.ndarray | None, month: Month) -> np.ndarray | slice:
