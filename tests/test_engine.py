@@ -492,13 +492,12 @@ def test_the_hazard_pass_goes_through_everyone_not_in_other() -> None:
 
 
 def test_age_groups_are_the_ages_the_multipliers_see() -> None:
-    """The yearly refresh finds who changed age group in whole months since birth (int32); the
-    groups must be those of the float32 ages the attribute effects read ("youth": under 25,
-    "age_50_plus": 50 or over), at every age around and between the limits, for everyone and for
-    a selection."""
+    """The age groups and the age effects are read in whole months since birth (int32): they
+    must be those of the float32 ages ("youth": under 25, "age_50_plus": 50 or over), at every
+    age around and between the limits, for everyone and for a selection."""
     from types import SimpleNamespace
 
-    from sim.engine.hazards import age_groups
+    from sim.engine.hazards import age_groups, attribute_log_hr
     from sim.engine.population import Population
     from sim.scenario.dated import Month
 
@@ -511,3 +510,8 @@ def test_age_groups_are_the_ages_the_multipliers_see() -> None:
     some = np.array([0, 323, 324, 325, 623, 624, 625, 1300])
     np.testing.assert_array_equal(age_groups(pop, some, month), want[some])
     assert set(want.tolist()) == {0, 1, 2}
+    effect = np.zeros(birth.size, np.float32)
+    effect += np.float32(0.3) * (age < 25)
+    effect += np.float32(-0.2) * (age >= 50)
+    np.testing.assert_array_equal(attribute_log_hr(pop, slice(None), {"youth": 0.3, "age_50_plus": -0.2}, month),
+                                  effect)

@@ -43,13 +43,13 @@ def consecutive(ids: np.ndarray) -> np.ndarray | slice:
 
 def attribute_log_hr(pop: Population, ids: np.ndarray | slice, coefs: dict[str, float], month: Month) -> np.ndarray:
     """Sum of log hazard ratios of each person's attributes (float32); ``ids`` an index of people."""
-    age = pop.age_years(month, ids)
-    out = np.zeros(age.shape[0], np.float32)
+    months = _months_old(pop, ids, month)  # (the ages' limits read in months: see _months_old)
+    out = np.zeros(months.shape[0], np.float32)
     if not coefs:
         return out
     masks = {
-        "youth": lambda: age < 25,
-        "age_50_plus": lambda: age >= 50,
+        "youth": lambda: months < _YOUNG_MONTHS,
+        "age_50_plus": lambda: months >= _OLD_MONTHS,
         "female": lambda: pop.female[ids],
         "foreign_born": lambda: pop.foreign_born[ids],
         "sfi": lambda: pop.sfi[ids],
@@ -64,19 +64,27 @@ def attribute_log_hr(pop: Population, ids: np.ndarray | slice, coefs: dict[str, 
     return out
 
 
-_YOUNG_MONTHS, _OLD_MONTHS = np.int32(25 * 12), np.int32(50 * 12)  # (attribute_log_hr's "youth", "age_50_plus")
+_YOUNG_MONTHS, _OLD_MONTHS = np.int32(25 * 12), np.int32(50 * 12)  # ("youth", "age_50_plus")
+
+
+def _months_old(pop: Population, ids: np.ndarray | slice | None, month: Month) -> np.ndarray:
+    """Whole months since birth in ``month`` (int32), for everyone or ``ids``.
+
+    The attribute effects' age limits are read on them: the float32 age
+    (:meth:`~sim.engine.population.Population.age_years`), ``d / 12`` for ``d`` months, is below
+    25 exactly when ``d < 300`` and at least 50 exactly when ``d >= 600`` (no rounding reaches 25
+    or 50 from below), so no float64 and float32 ages are made (everyone's age groups at 10^6
+    people: 2.3-2.4 -> 0.97 ms; the yearly refresh ~7 -> ~5 ms).
+    """
+    birth = pop.birth_month if ids is None else pop.birth_month[ids]
+    return np.int32(month) - birth
 
 
 def age_groups(pop: Population, ids: np.ndarray | slice | None, month: Month) -> np.ndarray:
     """Each person's age group as :func:`attribute_log_hr` sees it in ``month`` (bit 0: under 25,
     bit 1: 50 or over; uint8): the only attributes that change with time. Someone whose group
     has not changed has the same multipliers as when they were last computed."""
-    # In whole months since birth, ``d``: the float32 age ``d / 12`` is below 25 exactly when
-    # ``d < 300`` and at least 50 exactly when ``d >= 600`` (no rounding reaches 25 or 50 from
-    # below), so the groups are found in int32 without the float64 and float32 ages of everyone
-    # (everyone's groups at 10^6 people: 2.3-2.4 -> 0.97 ms; the yearly refresh ~7 -> ~5 ms).
-    birth = pop.birth_month if ids is None else pop.birth_month[ids]
-    months = np.int32(month) - birth
+    months = _months_old(pop, ids, month)
     group = (months < _YOUNG_MONTHS).view(np.uint8)
     group |= (months >= _OLD_MONTHS).view(np.uint8) << 1
     return group
